@@ -1,0 +1,151 @@
+package bridge
+
+import "time"
+
+// Kind says what an Event reports.
+type Kind uint8
+
+// Event kinds. Each names the fields of Event it uses.
+const (
+	// KindUnknown is the zero Kind; the engine ignores such events.
+	KindUnknown Kind = iota
+	// ChannelCreated: Channel describes a new channel.
+	ChannelCreated
+	// ChannelUpdated: Channel carries a new state, caller id or connected
+	// line for a known channel. Empty fields leave what is known untouched.
+	ChannelUpdated
+	// Dial: Channel is the dialling channel (its ID may be empty when the
+	// PBX dialled on nobody's behalf, e.g. an attended-transfer consult),
+	// Peer the dialled one. DialStatus is "" when dialling begins, then
+	// progress such as "RINGING", then a final status: "ANSWER", "BUSY",
+	// "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL" …
+	Dial
+	// BridgeEnter and BridgeLeave: Channel entered or left Bridge.
+	BridgeEnter
+	BridgeLeave
+	// BlindTransfer: Channel is the transferring party, Peer the party
+	// transferred (may be empty), Exten and Context the destination.
+	BlindTransfer
+	// AttendedTransfer: Channel is the transferer's first leg (the one to
+	// the party being transferred), Second the transferer's consultation
+	// leg, Peer the transferee and Target the transfer target.
+	AttendedTransfer
+	// VarSet: channel variable Var of Channel was set to Value.
+	VarSet
+	// HangupRequest: Channel was asked to hang up (Cause when known).
+	HangupRequest
+	// ChannelDestroyed: Channel is gone (Cause when known).
+	ChannelDestroyed
+	// Snapshot: after a (re)connect the source lists every live channel in
+	// Channels (Channel.Bridge filled in where known). Channels the engine
+	// knows but the snapshot lacks ended in the gap; they are closed at
+	// Time, which the source sets to the last moment it knew them alive.
+	Snapshot
+)
+
+var kindNames = [...]string{
+	KindUnknown:      "Unknown",
+	ChannelCreated:   "ChannelCreated",
+	ChannelUpdated:   "ChannelUpdated",
+	Dial:             "Dial",
+	BridgeEnter:      "BridgeEnter",
+	BridgeLeave:      "BridgeLeave",
+	BlindTransfer:    "BlindTransfer",
+	AttendedTransfer: "AttendedTransfer",
+	VarSet:           "VarSet",
+	HangupRequest:    "HangupRequest",
+	ChannelDestroyed: "ChannelDestroyed",
+	Snapshot:         "Snapshot",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "Unknown"
+}
+
+// ChannelState is a channel's signalling state, as Asterisk names them.
+type ChannelState uint8
+
+// Channel states. Ring means the channel is calling in to the PBX (the
+// PBX hears it ring); Ringing means the PBX is ringing the device.
+const (
+	StateUnknown ChannelState = iota
+	StateDown
+	StateRing
+	StateRinging
+	StateUp
+	StateBusy
+)
+
+// ParseChannelState maps Asterisk's state names ("Down", "Rsrvd", "Ring",
+// "Ringing", "Up", "Busy", "Dialing", …) to a ChannelState.
+func ParseChannelState(s string) ChannelState {
+	switch s {
+	case "Down", "Rsrvd", "OffHook", "Dialing", "Pre-ring", "Dialing Offhook":
+		return StateDown
+	case "Ring":
+		return StateRing
+	case "Ringing":
+		return StateRinging
+	case "Up":
+		return StateUp
+	case "Busy":
+		return StateBusy
+	}
+	return StateUnknown
+}
+
+// Channel is what a source knows of one channel (one call leg) at the time of
+// an event. Only ID is required; empty fields mean "not reported".
+type Channel struct {
+	ID   string // unique per channel: Asterisk's Uniqueid, a SIP leg key
+	Name string // e.g. "PJSIP/101-00000003", "Local/102@from-internal-00000001;2"
+	// Endpoint is the device or trunk the channel belongs to ("101",
+	// "pstn"). Sources that know it set it; otherwise it is parsed from
+	// Name.
+	Endpoint string
+	// LinkedID groups channels of one call when the source knows it
+	// (AMI Linkedid). Optional: the engine also links channels by dials,
+	// Local pairs, bridges and transfers.
+	LinkedID        string
+	State           ChannelState
+	CallerNumber    string
+	CallerName      string
+	ConnectedNumber string
+	ConnectedName   string
+	Exten           string // dialplan extension (at creation: what was dialled)
+	Context         string
+	Created         time.Time // when the PBX created it, if reported
+	Bridge          string    // Snapshot only: the bridge it is in
+}
+
+// Event is one thing a source reported, in source-neutral form. Time is the
+// PBX's own timestamp for it; the engine never reads a clock.
+type Event struct {
+	Kind    Kind
+	Time    time.Time
+	Channel Channel
+	Peer    Channel // Dial: the dialled channel; transfers: the transferee
+
+	DialStatus string // Dial
+	DialString string // Dial, as given to Dial() ("101", "0401234567@pstn")
+
+	Bridge string // BridgeEnter, BridgeLeave
+	// Conference marks a bridge whose members are separate calls that
+	// meet (ConfBridge, a Stasis mixing bridge), so being in it does not
+	// make them one call.
+	Conference bool
+
+	Second  string // AttendedTransfer: the transferer's consultation channel ID
+	Target  string // AttendedTransfer: the transfer target channel ID
+	Exten   string // BlindTransfer destination
+	Context string
+
+	Var, Value string // VarSet
+
+	Cause int // HangupRequest, ChannelDestroyed: Q.850 cause, 0 when unknown
+
+	Channels []Channel // Snapshot
+}
