@@ -1,0 +1,147 @@
+package ari
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v5"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// Decode turns one raw ARI websocket message into a bridge event: ari/v5's
+// own decoder (the one its live client uses), then Map. ok is false for
+// events the engine has no use for; err is set for messages that are not a
+// well-formed ARI event.
+func Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
+	e, err := ari.DecodeEvent(raw)
+	if err != nil {
+		return bridge.Event{}, false, fmt.Errorf("ari: decode event: %w", err)
+	}
+	if e == nil {
+		return bridge.Event{}, false, errors.New("ari: decode event: empty")
+	}
+	ev, ok = Map(e)
+	return ev, ok, nil
+}
+
+// Map turns one decoded ARI event into a bridge event. ok is false for
+// events that carry nothing the engine uses (DeviceStateChanged,
+// ChannelDialplan, DTMF, most variables, …).
+func Map(e ari.Event) (ev bridge.Event, ok bool) {
+	switch e := e.(type) {
+	case *ari.ChannelCreated:
+		return channelEvent(bridge.ChannelCreated, e.Timestamp, &e.Channel), true
+	case *ari.ChannelStateChange:
+		return channelEvent(bridge.ChannelUpdated, e.Timestamp, &e.Channel), true
+	case *ari.ChannelConnectedLine:
+		return channelEvent(bridge.ChannelUpdated, e.Timestamp, &e.Channel), true
+	case *ari.Dial:
+		ev = bridge.Event{
+			Kind:       bridge.Dial,
+			Time:       time.Time(e.Timestamp),
+			Channel:    channel(&e.Caller),
+			Peer:       channel(&e.Peer),
+			DialStatus: e.Dialstatus,
+			DialString: e.Dialstring,
+		}
+		return ev, ev.Peer.ID != ""
+	case *ari.ChannelEnteredBridge:
+		return bridgeEvent(bridge.BridgeEnter, e.Timestamp, &e.Channel, &e.Bridge), true
+	case *ari.ChannelLeftBridge:
+		return bridgeEvent(bridge.BridgeLeave, e.Timestamp, &e.Channel, &e.Bridge), true
+	case *ari.BridgeBlindTransfer:
+		if e.Result != "" && e.Result != "Success" {
+			return bridge.Event{}, false
+		}
+		return bridge.Event{
+			Kind:    bridge.BlindTransfer,
+			Time:    time.Time(e.Timestamp),
+			Channel: channel(&e.Channel),
+			Peer:    channel(&e.Transferee),
+			Exten:   e.Exten,
+			Context: e.Context,
+		}, e.Channel.ID != ""
+	case *ari.BridgeAttendedTransfer:
+		if e.Result != "" && e.Result != "Success" {
+			return bridge.Event{}, false
+		}
+		return bridge.Event{
+			Kind:    bridge.AttendedTransfer,
+			Time:    time.Time(e.Timestamp),
+			Channel: channel(&e.TransfererFirstLeg),
+			Peer:    channel(&e.Transferee),
+			Second:  e.TransfererSecondLeg.ID,
+			Target:  e.TransferTarget.ID,
+		}, e.TransfererFirstLeg.ID != ""
+	case *ari.ChannelVarset:
+		// Only the privacy mark matters to the engine; the rest of the
+		// (many) variables are dropped here rather than carried along.
+		if e.Variable != bridge.PrivacyVar {
+			return bridge.Event{}, false
+		}
+		return bridge.Event{
+			Kind:    bridge.VarSet,
+			Time:    time.Time(e.Timestamp),
+			Channel: channel(&e.Channel),
+			Var:     e.Variable,
+			Value:   e.Value,
+		}, e.Channel.ID != ""
+	case *ari.ChannelHangupRequest:
+		ev := channelEvent(bridge.HangupRequest, e.Timestamp, &e.Channel)
+		ev.Cause = e.Cause
+		return ev, true
+	case *ari.ChannelDestroyed:
+		ev := channelEvent(bridge.ChannelDestroyed, e.Timestamp, &e.Channel)
+		ev.Cause = e.Cause
+		return ev, true
+	}
+	return bridge.Event{}, false
+}
+
+func channelEvent(k bridge.Kind, ts ari.DateTime, c *ari.ChannelData) bridge.Event {
+	return bridge.Event{Kind: k, Time: time.Time(ts), Channel: channel(c)}
+}
+
+func bridgeEvent(k bridge.Kind, ts ari.DateTime, c *ari.ChannelData, b *ari.BridgeData) bridge.Event {
+	ev := channelEvent(k, ts, c)
+	ev.Bridge = b.ID
+	ev.Conference = isConference(b)
+	return ev
+}
+
+// isConference tells bridges where separate calls meet (ConfBridge, Stasis
+// bridges) from the basic two-party bridges of Dial,
+// Queue and transfers, which join the parties into one call.
+func isConference(b *ari.BridgeData) bool {
+	return b.Creator == "ConfBridge" || b.Class == "stasis"
+}
+
+// Channel converts an ARI channel snapshot; exported for the live source's
+// reconciliation, which lists channels over REST.
+func Channel(c *ari.ChannelData) bridge.Channel { return channel(c) }
+
+func channel(c *ari.ChannelData) bridge.Channel {
+	if c == nil {
+		return bridge.Channel{}
+	}
+	ch := bridge.Channel{
+		ID:    c.ID,
+		Name:  c.Name,
+		State: bridge.ParseChannelState(c.State),
+	}
+	if c.Caller != nil {
+		ch.CallerNumber, ch.CallerName = c.Caller.Number, c.Caller.Name
+	}
+	if c.Connected != nil {
+		ch.ConnectedNumber, ch.ConnectedName = c.Connected.Number, c.Connected.Name
+	}
+	if c.Dialplan != nil {
+		ch.Exten, ch.Context = c.Dialplan.Exten, c.Dialplan.Context
+	}
+	if c.Creationtime != nil {
+		ch.Created = time.Unix(c.Creationtime.Seconds, int64(c.Creationtime.Nanos)).UTC()
+	}
+	return ch
+}
