@@ -15,7 +15,11 @@ type Stats struct {
 	Mapped    int // events passed on to the engine
 	Skipped   int // well-formed events the engine has no use for
 	Malformed int // lines that were not a well-formed ARI event
+	// Problems describes the first few malformed lines, for the log.
+	Problems []string
 }
+
+const maxProblems = 10
 
 // maxLine bounds one websocket message in a recording; ARI events are a few
 // KiB, so anything near this is not an ARI event.
@@ -24,9 +28,9 @@ const maxLine = 4 << 20
 // ReadRecording feeds every event of a recording in the ari.jsonl format
 // (one websocket message per line, as received) to fn, in order, through
 // the same Decode as the live source. Malformed lines are counted in Stats
-// and skipped; onBad, if not nil, is told about each. The error is for
+// and skipped, the first few described in Stats.Problems. The error is for
 // failures to read r, never for bad content.
-func ReadRecording(r io.Reader, fn func(bridge.Event), onBad func(line int, err error)) (Stats, error) {
+func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 	var st Stats
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
@@ -42,8 +46,8 @@ func ReadRecording(r io.Reader, fn func(bridge.Event), onBad func(line int, err 
 		switch {
 		case err != nil:
 			st.Malformed++
-			if onBad != nil {
-				onBad(n, err)
+			if len(st.Problems) < maxProblems {
+				st.Problems = append(st.Problems, fmt.Sprintf("line %d: %v", n, err))
 			}
 		case ok:
 			st.Mapped++
