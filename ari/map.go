@@ -76,9 +76,9 @@ func Map(e ari.Event) (ev bridge.Event, ok bool) {
 			Target:  e.TransferTarget.ID,
 		}, e.TransfererFirstLeg.ID != ""
 	case *ari.ChannelVarset:
-		// Only the privacy mark matters to the engine; the rest of the
-		// (many) variables are dropped here rather than carried along.
-		if e.Variable != bridge.PrivacyVar {
+		// Only the privacy mark and the dial outcome matter to the engine;
+		// the rest of the (many) variables are dropped here.
+		if e.Variable != bridge.PrivacyVar && e.Variable != "DIALSTATUS" {
 			return bridge.Event{}, false
 		}
 		return bridge.Event{

@@ -30,7 +30,10 @@ const (
 	// the party being transferred), Second the transferer's consultation
 	// leg, Peer the transferee and Target the transfer target.
 	AttendedTransfer
-	// VarSet: channel variable Var of Channel was set to Value.
+	// VarSet: channel variable Var of Channel was set to Value. The engine
+	// uses PrivacyVar and DIALSTATUS (the outcome of a Dial that created
+	// no peer channel, e.g. an unreachable endpoint); sources may drop the
+	// rest.
 	VarSet
 	// HangupRequest: Channel was asked to hang up (Cause when known).
 	HangupRequest
@@ -117,8 +120,13 @@ type Channel struct {
 	ConnectedName   string
 	Exten           string // dialplan extension (at creation: what was dialled)
 	Context         string
-	Created         time.Time // when the PBX created it, if reported
-	Bridge          string    // Snapshot only: the bridge it is in
+	// App is the dialplan application the channel is in when known.
+	// "AppDial" and "AppQueue" mark a channel the PBX dialled out on
+	// (Asterisk's "(Outgoing Line)"), which tells the two sides apart for
+	// channels first seen mid-call, after a reconnect.
+	App     string
+	Created time.Time // when the PBX created it, if reported
+	Bridge  string    // Snapshot only: the bridge it is in
 }
 
 // Event is one thing a source reported, in source-neutral form. Time is the
