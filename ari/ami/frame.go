@@ -1,0 +1,140 @@
+package ami
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrMalformed marks input that is not a well-formed AMI message. Readers
+// count such messages, skip them and carry on with the next one.
+var ErrMalformed = errors.New("ami: malformed message")
+
+// maxPacket bounds one AMI message. Real events are a few hundred bytes to a
+// few KiB (AttendedTransfer, the largest, is about 3 KiB); anything near this
+// is garbage, and bounding it keeps a broken peer from growing our memory.
+const maxPacket = 64 << 10
+
+// bannerPrefix starts the line Asterisk sends on connect, before any message.
+var bannerPrefix = []byte("Asterisk Call Manager/")
+
+// Reader splits an AMI byte stream into messages: header lines up to a blank
+// line. It accepts CRLF and bare LF line ends, skips stray blank lines, and
+// records the banner line. It never fails on content: a message that is too
+// long or cut off by the end of input is reported as an ErrMalformed error
+// and the next call goes on with what follows.
+type Reader struct {
+	br     *bufio.Reader
+	pkt    []byte
+	banner string
+	err    error // sticky read error, returned once the partial message is reported
+}
+
+// NewReader returns a Reader over r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 16<<10), pkt: make([]byte, 0, 4<<10)}
+}
+
+// Banner is the "Asterisk Call Manager/x.y.z" line, once read.
+func (r *Reader) Banner() string { return r.banner }
+
+// ReadPacket returns the next message: its header lines, each ended with
+// CRLF, and the closing CRLF, which is the form goami2.Parse takes. The slice
+// is only valid until the next call. At the end of input it returns io.EOF
+// (or the underlying read error); for a message that is too long or was cut
+// off it returns an error wrapping ErrMalformed, and the caller may go on.
+func (r *Reader) ReadPacket() ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	r.pkt = r.pkt[:0]
+	tooLong := false
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A single line longer than the buffer: no AMI header is. Drop
+			// the rest of the message rather than grow without bound.
+			tooLong = true
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(line) == 0 && len(r.pkt) == 0 && !tooLong {
+				return nil, io.EOF
+			}
+			r.err = err
+			if len(line) > 0 || len(r.pkt) > 0 || tooLong {
+				return nil, fmt.Errorf("%w: cut off by end of input after %d bytes", ErrMalformed, len(r.pkt)+len(line))
+			}
+			return nil, err
+		}
+		body := trimEOL(line)
+		if len(body) == 0 {
+			switch {
+			case tooLong:
+				return nil, fmt.Errorf("%w: longer than %d bytes", ErrMalformed, maxPacket)
+			case len(r.pkt) == 0:
+				continue // stray blank line between messages
+			}
+			r.pkt = append(r.pkt, '\r', '\n')
+			return r.pkt, nil
+		}
+		if tooLong {
+			continue
+		}
+		if len(r.pkt) == 0 && bytes.HasPrefix(body, bannerPrefix) {
+			// The banner is one line with no blank line after it.
+			r.banner = string(body)
+			continue
+		}
+		if len(r.pkt)+len(body)+4 > maxPacket {
+			tooLong = true
+			continue
+		}
+		r.pkt = append(r.pkt, body...)
+		r.pkt = append(r.pkt, '\r', '\n')
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	b = b[:len(b)-1] // the '\n'
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// eventPrefix starts an event message; Asterisk always writes Event first.
+var eventPrefix = []byte("Event: ")
+
+// eventName returns the event name from a raw message's first line, or nil
+// when the message does not start with an Event header (a response).
+func eventName(pkt []byte) []byte {
+	if !bytes.HasPrefix(pkt, eventPrefix) {
+		return nil
+	}
+	rest := pkt[len(eventPrefix):]
+	if i := bytes.IndexByte(rest, '\r'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+// privacyHeader is how a VarSet of the privacy variable looks on the wire.
+var privacyHeader = []byte("\r\nVariable: CALLBRIDGE_PRIVACY\r\n")
+
+// wanted says, from the raw bytes and before parsing, whether a message can
+// matter: responses, the events Map uses, the resync list, and VarSet of the
+// privacy variable only. A busy PBX sends mostly VarSet, Newexten, CEL and
+// DeviceStateChange; dropping them here saves parsing each of their headers.
+func wanted(pkt []byte) bool {
+	name := eventName(pkt)
+	if name == nil {
+		return true
+	}
+	if string(name) == "VarSet" {
+		return bytes.Contains(pkt, privacyHeader)
+	}
+	return mappedEvents[string(name)] || string(name) == evCoreShowChannel || string(name) == evCoreShowChannelsComplete
+}
