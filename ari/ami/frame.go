@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/callbridge/callbridge/bridge"
 )
 
 // ErrMalformed marks input that is not a well-formed AMI message. Readers
@@ -121,12 +123,15 @@ func eventName(pkt []byte) []byte {
 	return rest
 }
 
-// privacyHeader is how a VarSet of the privacy variable looks on the wire.
-var privacyHeader = []byte("\r\nVariable: CALLBRIDGE_PRIVACY\r\n")
+// How a VarSet of a variable the engine uses looks on the wire.
+var (
+	privacyHeader    = []byte("\r\nVariable: " + bridge.PrivacyVar + "\r\n")
+	dialStatusHeader = []byte("\r\nVariable: " + varDialStatus + "\r\n")
+)
 
 // wanted says, from the raw bytes and before parsing, whether a message can
 // matter: responses, the events Map uses, the resync list, and VarSet of the
-// privacy variable only. A busy PBX sends mostly VarSet, Newexten, CEL and
+// privacy and dial-status variables only. A busy PBX sends mostly VarSet, Newexten, CEL and
 // DeviceStateChange; dropping them here saves parsing each of their headers.
 func wanted(pkt []byte) bool {
 	name := eventName(pkt)
@@ -134,7 +139,7 @@ func wanted(pkt []byte) bool {
 		return true
 	}
 	if string(name) == "VarSet" {
-		return bytes.Contains(pkt, privacyHeader)
+		return bytes.Contains(pkt, privacyHeader) || bytes.Contains(pkt, dialStatusHeader)
 	}
 	return mappedEvents[string(name)] || string(name) == evCoreShowChannel || string(name) == evCoreShowChannelsComplete
 }

@@ -32,6 +32,11 @@ const (
 	evCoreShowChannelsComplete = "CoreShowChannelsComplete"
 )
 
+// varDialStatus is the variable Dial() leaves its outcome in: the only
+// trace of a Dial whose peer channel was never created (unreachable
+// endpoint), so the engine wants it along with the privacy mark.
+const varDialStatus = "DIALSTATUS"
+
 // mappedEvents are the events Map turns into bridge events. Everything else
 // is skipped before parsing. Deliberately absent, because another event
 // already carries what they say:
@@ -67,7 +72,7 @@ var mappedEvents = map[string]bool{
 // arrived; it is the event's time only when the message has no Timestamp
 // header (manager.conf timestampevents=no). ok is false for messages the
 // engine has no use for (responses, other events, variables other than
-// CALLBRIDGE_PRIVACY, failed transfers). err is set when an event the engine
+// CALLBRIDGE_PRIVACY and DIALSTATUS, failed transfers). err is set when an event the engine
 // needs lacks a field it cannot do without or has one that does not parse;
 // such an event is not delivered.
 func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err error) {
@@ -75,8 +80,11 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 	if !mappedEvents[name] {
 		return bridge.Event{}, false, nil
 	}
-	if name == evVarSet && field(m, "Variable") != bridge.PrivacyVar {
-		return bridge.Event{}, false, nil
+	var variable string
+	if name == evVarSet {
+		if variable = field(m, "Variable"); variable != bridge.PrivacyVar && variable != varDialStatus {
+			return bridge.Event{}, false, nil
+		}
 	}
 	ev.Time, err = eventTime(m, received)
 	if err != nil {
@@ -136,7 +144,7 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 	case evVarSet:
 		ev.Kind = bridge.VarSet
 		ev.Channel = readChannel(m, pfxNone)
-		ev.Var = bridge.PrivacyVar
+		ev.Var = variable
 		ev.Value = field(m, "Value")
 	case evSoftHangupRequest, evHangupRequest, evHangup:
 		ev.Kind = bridge.HangupRequest
@@ -218,6 +226,10 @@ func readChannel(m *goami2.Message, prefix string) bridge.Channel {
 			c.Exten = h.Value
 		case "Context":
 			c.Context = h.Value
+		case "Application":
+			// Only CoreShowChannel (and Newexten, not mapped) carry it;
+			// "AppDial" marks a channel the PBX dialled out on.
+			c.App = h.Value
 		}
 	}
 	return c
