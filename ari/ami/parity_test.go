@@ -182,4 +182,6 @@ func describe(evs []bridge.Event) map[string][]string {
 	return out
 }
 
-func isFinal(status string) bool { return status != "" && status != "RINGING" && status != "PROGRESS" && status != "PROCEEDING" }
+func isFinal(status string) bool {
+	return status != "" && status != "RINGING" && status != "PROGRESS" && status != "PROCEEDING"
+}
