@@ -42,6 +42,25 @@ func NewReader(r io.Reader) *Reader {
 // Banner is the "Asterisk Call Manager/x.y.z" line, once read.
 func (r *Reader) Banner() string { return r.banner }
 
+// ReadBanner reads the line Asterisk sends on connect, before it reads our
+// Login. It fails if the first line is not an AMI banner: whatever answers
+// on that port is not Asterisk's manager.
+func (r *Reader) ReadBanner() (string, error) {
+	line, err := r.br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return "", fmt.Errorf("%w: banner longer than %d bytes", ErrMalformed, r.br.Size())
+		}
+		return "", fmt.Errorf("ami: read banner: %w", err)
+	}
+	body := trimEOL(line)
+	if !bytes.HasPrefix(body, bannerPrefix) {
+		return "", fmt.Errorf("%w: not an AMI banner: %q", ErrMalformed, clip(string(body), 60))
+	}
+	r.banner = string(body)
+	return r.banner, nil
+}
+
 // ReadPacket returns the next message: its header lines, each ended with
 // CRLF, and the closing CRLF, which is the form goami2.Parse takes. The slice
 // is only valid until the next call. At the end of input it returns io.EOF

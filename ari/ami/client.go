@@ -1,0 +1,479 @@
+package ami
+
+import (
+	"context"
+	"crypto/md5" //nolint:gosec // AMI's challenge login is defined with MD5
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/staskobzar/goami2"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// ErrLogin is returned (wrapped) when Asterisk refuses the credentials.
+var ErrLogin = errors.New("ami: login refused")
+
+// Config says how to reach and log in to Asterisk's manager interface.
+type Config struct {
+	Host string
+	Port int // 5038 when zero
+	// Username and Secret are a manager.conf user. The secret is never
+	// logged nor put in an error.
+	Username string
+	Secret   string
+	// MD5 logs in with a challenge (Action: Challenge, then Key) so the
+	// secret never crosses the network, even without TLS.
+	MD5 bool
+	// TLS dials with TLS (manager.conf tlsenable, port 5039 by default).
+	TLS bool
+	// TLSConfig overrides the TLS settings; nil means the system roots and
+	// Host as the server name.
+	TLSConfig *tls.Config
+	Logger    zerolog.Logger
+
+	// Tuning; zero means the default in parentheses.
+	DialTimeout  time.Duration // connect and log in (10 s)
+	PingInterval time.Duration // keepalive; two without any traffic back end the connection (20 s)
+	MinBackoff   time.Duration // first wait before reconnecting (500 ms)
+	MaxBackoff   time.Duration // longest wait between attempts (30 s)
+}
+
+// MarshalZerologObject logs a Config without its secret.
+func (c Config) MarshalZerologObject(e *zerolog.Event) {
+	e.Str("host", c.Host).Int("port", c.Port).Str("username", c.Username).
+		Bool("md5", c.MD5).Bool("tls", c.TLS)
+}
+
+func (c *Config) withDefaults() {
+	if c.Port == 0 {
+		c.Port = 5038
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Host == "" {
+		errs = append(errs, errors.New("ami: host: required"))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("ami: port: %d out of range", c.Port))
+	}
+	if c.Username == "" {
+		errs = append(errs, errors.New("ami: username: required"))
+	}
+	// A line break would end the header and let the value inject its own.
+	if strings.ContainsAny(c.Username, "\r\n") {
+		errs = append(errs, errors.New("ami: username: must not contain a line break"))
+	}
+	if strings.ContainsAny(c.Secret, "\r\n") {
+		errs = append(errs, errors.New("ami: secret: must not contain a line break"))
+	}
+	return errors.Join(errs...)
+}
+
+// Client is the live AMI source. It owns its connection: dialling, login,
+// keepalive, reconnecting with exponential backoff, and after every connect
+// a resync of the live channels (CoreShowChannels) handed to the engine as
+// one bridge.Snapshot event.
+type Client struct {
+	cfg  Config
+	addr string
+	log  zerolog.Logger
+	m    *metrics
+
+	// lastEvent is the time of the newest event delivered: after a gap it
+	// is the last moment the delivered channels were known alive.
+	lastEvent time.Time
+}
+
+// New checks cfg and returns a client; its counters are registered on reg
+// (nil: not registered).
+func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
+	cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("ami: metrics: %w", err)
+	}
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	return &Client{cfg: cfg, addr: addr, m: m, log: cfg.Logger.With().Str("addr", addr).Logger()}, nil
+}
+
+// Run connects and feeds every event to out, in the order Asterisk sent
+// them, until ctx is done; then it returns nil. Connection and login
+// failures are logged and retried with backoff. out is called from Run's
+// goroutine only.
+func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
+	backoff := c.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		synced, err := c.session(ctx, out)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if synced {
+			// The connection worked: the next failure starts the backoff over.
+			backoff, attempt = c.cfg.MinBackoff, 1
+		}
+		c.m.reconnects.Inc()
+		wait := backoff/2 + rand.N(backoff/2+1) // jitter: many bridges restarting do not reconnect in step
+		c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami connection lost")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, c.cfg.MaxBackoff)
+	}
+}
+
+// inbound is one parsed message, or the error that ended the connection.
+type inbound struct {
+	msg *goami2.Message
+	at  time.Time
+	err error
+}
+
+// Action ids this client uses; responses are matched on them.
+const (
+	idChallenge = "callbridge-challenge"
+	idLogin     = "callbridge-login"
+	idSync      = "callbridge-sync"
+	idPing      = "callbridge-ping"
+)
+
+// session runs one connection. synced reports whether it got as far as a
+// completed resync, which is what resets the backoff.
+func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bool, err error) {
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	// Closing the connection is what unblocks reads when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+
+	rd := NewReader(conn)
+	if err := c.login(conn, rd); err != nil {
+		return false, err
+	}
+	c.log.Info().Str("banner", rd.Banner()).Msg("ami logged in")
+
+	msgs := make(chan inbound, 256)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.readLoop(rd, msgs, done)
+	}()
+	defer func() {
+		close(done)
+		conn.Close()
+		wg.Wait()
+	}()
+
+	if err := c.send(conn, action("CoreShowChannels", idSync)); err != nil {
+		return false, err
+	}
+	var (
+		collecting = true
+		snap       []bridge.Channel
+		held       []bridge.Event // events that arrived while the list was being collected
+		lastRx     = time.Now()
+	)
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	deliver := func(ev bridge.Event) {
+		c.m.events.Inc()
+		c.lastEvent = ev.Time
+		out(ev)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return synced, ctx.Err()
+		case <-ping.C:
+			if time.Since(lastRx) > 2*c.cfg.PingInterval {
+				return synced, fmt.Errorf("ami: nothing received for %s", time.Since(lastRx).Round(time.Second))
+			}
+			if err := c.send(conn, action("Ping", idPing)); err != nil {
+				return synced, err
+			}
+		case in := <-msgs:
+			if in.err != nil {
+				return synced, in.err
+			}
+			lastRx = in.at
+			m := in.msg
+			switch name := field(m, "Event"); {
+			case name == "":
+				if field(m, "ActionID") == idSync && !m.IsSuccess() {
+					return synced, fmt.Errorf("ami: CoreShowChannels refused: %q (the manager user needs read and write \"reporting\")", field(m, "Message"))
+				}
+			case name == evCoreShowChannel:
+				if collecting && field(m, "ActionID") == idSync {
+					snap = append(snap, snapshotChannel(m, in.at))
+				}
+			case name == evCoreShowChannelsComplete:
+				if !collecting || field(m, "ActionID") != idSync {
+					continue
+				}
+				collecting, synced = false, true
+				deliver(c.snapshot(snap, in.at))
+				c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
+				for _, ev := range held {
+					deliver(ev)
+				}
+				snap, held = nil, nil
+			default:
+				ev, ok, err := Map(m, in.at)
+				switch {
+				case err != nil:
+					c.m.malformed.Inc()
+					c.log.Warn().Err(err).Msg("ami event dropped")
+				case !ok:
+				case collecting:
+					held = append(held, ev)
+				default:
+					deliver(ev)
+				}
+			}
+		}
+	}
+}
+
+// snapshot builds the resync event. Its time is the last moment the engine's
+// channels were known alive: the newest event before the gap or, on a first
+// connect, the newest channel creation, or else now.
+func (c *Client) snapshot(chans []bridge.Channel, now time.Time) bridge.Event {
+	at := c.lastEvent
+	if at.IsZero() {
+		for _, ch := range chans {
+			if ch.Created.After(at) {
+				at = ch.Created
+			}
+		}
+	}
+	if at.IsZero() {
+		at = now
+	}
+	if chans == nil {
+		chans = []bridge.Channel{}
+	}
+	return bridge.Event{Kind: bridge.Snapshot, Time: at, Channels: chans}
+}
+
+// snapshotChannel reads one CoreShowChannel entry. Asterisk gives no
+// creation time, only the age as Duration (HH:MM:SS), so Created is the
+// receipt time less that, to the second.
+func snapshotChannel(m *goami2.Message, received time.Time) bridge.Channel {
+	ch := readChannel(m, pfxNone)
+	ch.Bridge = field(m, "BridgeId")
+	if d, ok := parseDuration(field(m, "Duration")); ok {
+		ch.Created = received.Add(-d)
+	}
+	return ch
+}
+
+func parseDuration(s string) (time.Duration, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	var d time.Duration
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		d = d*60 + time.Duration(n)
+	}
+	return d * time.Second, true
+}
+
+// readLoop frames and parses messages off the connection until it fails,
+// dropping the ones nothing here uses before they are parsed.
+func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{}) {
+	for {
+		pkt, err := rd.ReadPacket()
+		at := time.Now()
+		if errors.Is(err, ErrMalformed) {
+			c.m.malformed.Inc()
+			c.log.Warn().Err(err).Msg("ami message dropped")
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("ami: connection closed by peer")
+			} else {
+				err = fmt.Errorf("ami: read: %w", err)
+			}
+			select {
+			case msgs <- inbound{err: err}:
+			case <-done:
+			}
+			return
+		}
+		if !wanted(pkt) {
+			continue
+		}
+		m, err := parse(pkt)
+		if err != nil {
+			c.m.malformed.Inc()
+			c.log.Warn().Err(err).Msg("ami message dropped")
+			continue
+		}
+		select {
+		case msgs <- inbound{msg: m, at: at}:
+		case <-done:
+			return
+		}
+	}
+}
+
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	nd := &net.Dialer{Timeout: c.cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	var conn net.Conn
+	var err error
+	if c.cfg.TLS {
+		tc := c.cfg.TLSConfig
+		if tc == nil {
+			tc = &tls.Config{ServerName: c.cfg.Host, MinVersion: tls.VersionTLS12}
+		}
+		conn, err = (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(ctx, "tcp", c.addr)
+	} else {
+		conn, err = nd.DialContext(ctx, "tcp", c.addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ami: dial: %w", err)
+	}
+	return conn, nil
+}
+
+// login reads the banner and logs in, with the plain secret or by MD5
+// challenge, all under DialTimeout.
+func (c *Client) login(conn net.Conn, rd *Reader) error {
+	_ = conn.SetDeadline(time.Now().Add(c.cfg.DialTimeout))
+	defer func() { _ = conn.SetDeadline(time.Time{}) }()
+	if _, err := rd.ReadBanner(); err != nil {
+		return err
+	}
+	login := action("Login", idLogin)
+	login.AddField("Username", c.cfg.Username)
+	if c.cfg.MD5 {
+		ch := action("Challenge", idChallenge)
+		ch.AddField("AuthType", "MD5")
+		if err := c.send(conn, ch); err != nil {
+			return err
+		}
+		resp, err := response(rd, idChallenge)
+		if err != nil {
+			return err
+		}
+		challenge := field(resp, "Challenge")
+		if !resp.IsSuccess() || challenge == "" {
+			return fmt.Errorf("ami: challenge refused: %q", c.redact(field(resp, "Message")))
+		}
+		sum := md5.Sum([]byte(challenge + c.cfg.Secret)) //nolint:gosec // the AMI protocol's choice
+		login.AddField("AuthType", "MD5")
+		login.AddField("Key", hex.EncodeToString(sum[:]))
+	} else {
+		login.AddField("Secret", c.cfg.Secret)
+	}
+	login.AddField("Events", "on")
+	if err := c.send(conn, login); err != nil {
+		return err
+	}
+	resp, err := response(rd, idLogin)
+	if err != nil {
+		return err
+	}
+	if !resp.IsSuccess() {
+		c.m.loginFailures.Inc()
+		return fmt.Errorf("%w for user %q: %q", ErrLogin, c.cfg.Username, c.redact(field(resp, "Message")))
+	}
+	return nil
+}
+
+// redact keeps the secret out of text that came from the server, should a
+// server ever echo it.
+func (c *Client) redact(s string) string {
+	if c.cfg.Secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.cfg.Secret, "<secret>")
+}
+
+// response reads messages until the response to action id; events that come
+// first (there are none before login) are passed over.
+func response(rd *Reader, id string) (*goami2.Message, error) {
+	for {
+		pkt, err := rd.ReadPacket()
+		if errors.Is(err, ErrMalformed) {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, errors.New("ami: connection closed during login")
+			}
+			return nil, fmt.Errorf("ami: login: %w", err)
+		}
+		if eventName(pkt) != nil {
+			continue
+		}
+		m, err := parse(pkt)
+		if err != nil {
+			continue
+		}
+		if got := field(m, "ActionID"); got == id || got == "" {
+			return m, nil
+		}
+	}
+}
+
+func action(name, id string) *goami2.Message {
+	m := goami2.NewAction(name)
+	m.AddField("ActionID", id)
+	return m
+}
+
+func (c *Client) send(conn net.Conn, m *goami2.Message) error {
+	_ = conn.SetWriteDeadline(time.Now().Add(c.cfg.DialTimeout))
+	if _, err := conn.Write(m.Byte()); err != nil {
+		// Name the action only: the message may hold the secret.
+		return fmt.Errorf("ami: send %s: %w", field(m, "Action"), err)
+	}
+	return nil
+}
