@@ -1,0 +1,20 @@
+// Package crmsync delivers finished call activities to CRMs, durably and
+// exactly once in effect.
+//
+// The path of an activity after the engine:
+//
+//	Policy.Decide  -> drop (counted by reason) or accept
+//	Store.Enqueue  -> one job per connector, idempotent on the activity id
+//	Dispatcher     -> per-connector workers claim jobs under a lease, Push,
+//	                  then Ack, Nack with a retry time, or DeadLetter
+//
+// A Store is the durable part: the embedded bbolt store (package boltstore,
+// zero setup) or Redis (package redisstore, shared by several callbridge
+// instances). Both pass the conformance suite in package storetest. A job
+// whose worker died without acking is claimed again when its lease runs out,
+// and connectors are idempotent on the activity id, so a crash can cause a
+// repeated push but never a lost or doubled activity in the CRM.
+//
+// Connectors are registered explicitly in the Connectors map; their errors
+// are classified with package crmerr.
+package crmsync

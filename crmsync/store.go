@@ -1,0 +1,135 @@
+package crmsync
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// Store errors.
+var (
+	// ErrNotFound: no dead letter (or job) with that id.
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost: the job's lease ran out and another worker took it
+	// over, so this worker may no longer reschedule or dead-letter it.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Store is the durable queue behind delivery, and the shared memory of the
+// policy's start-margin rule. Implementations are safe for concurrent use,
+// and several processes may share one store (Redis) without delivering a job
+// twice while its lease holds.
+type Store interface {
+	// Enqueue adds a job delivering a to connector. It is idempotent on
+	// (connector, a.ID): an activity already queued, dead or delivered is
+	// not added again, and added is false.
+	Enqueue(ctx context.Context, connector string, a bridge.Activity) (added bool, err error)
+
+	// Claim leases up to req.Max jobs of req.Connector that are due, to
+	// req.Worker for req.Lease. Jobs whose lease ran out without an Ack
+	// (a worker crashed) are claimed again. When nothing is due, Claim may
+	// wait up to req.Wait for work before returning none.
+	Claim(ctx context.Context, req ClaimRequest) ([]Job, error)
+
+	// Ack records j as delivered and removes it. Acking a job that was
+	// already acked (by a worker that lost its lease) is not an error.
+	Ack(ctx context.Context, j Job) error
+
+	// Nack gives j back, to be claimed again at retryAt, with lastErr
+	// recorded and its attempt count increased. ErrLeaseLost if another
+	// worker holds it now.
+	Nack(ctx context.Context, j Job, retryAt time.Time, lastErr string) error
+
+	// DeadLetter moves j to the dead-letter store with reason. ErrLeaseLost
+	// if another worker holds it now.
+	DeadLetter(ctx context.Context, j Job, reason string) error
+
+	// DeadLetters lists up to limit dead letters (limit <= 0: all), of one
+	// connector or of all when connector is "", oldest first.
+	DeadLetters(ctx context.Context, connector string, limit int) ([]DeadLetter, error)
+
+	// Retry puts the dead letter with activity id back in the queue (of
+	// every connector where it is dead), attempts reset. ErrNotFound if
+	// there is none.
+	Retry(ctx context.Context, id string) error
+
+	// RetryAll requeues every dead letter of connector ("" for all) and
+	// returns how many.
+	RetryAll(ctx context.Context, connector string) (int, error)
+
+	// Purge deletes every dead letter of connector ("" for all) and returns
+	// how many. Purged activities stay known, so they are not enqueued
+	// again.
+	Purge(ctx context.Context, connector string) (int, error)
+
+	// Stats reports every connector's queue.
+	Stats(ctx context.Context) ([]QueueStats, error)
+
+	// ReserveStart is the start-margin check: if an activity of k.User
+	// with k.Remote started within ±k.Margin of k.Start (inclusive) is
+	// already reserved under another id, it returns that id; otherwise it
+	// reserves k.Start for k.ID and returns "". Check and reserve are one
+	// atomic step, so of two racing duplicates exactly one is accepted.
+	// Reserving the same id again returns "".
+	ReserveStart(ctx context.Context, k StartKey) (duplicateOf string, err error)
+
+	// Close releases the store. In-flight leases simply run out.
+	Close() error
+}
+
+// ClaimRequest asks a store for work.
+type ClaimRequest struct {
+	Connector string
+	Worker    string        // who holds the lease (unique per process and connector)
+	Max       int           // at most this many jobs
+	Lease     time.Duration // how long the worker may hold them without acking
+	Wait      time.Duration // how long to wait for work when none is due
+}
+
+// Job is one activity to push to one connector, as claimed by a worker.
+type Job struct {
+	Connector  string
+	Activity   bridge.Activity
+	Attempt    int       // failed attempts so far
+	LastError  string    // of the last failed attempt
+	EnqueuedAt time.Time // first enqueued
+	Worker     string    // lease holder
+	// Handle is the store's own reference to this lease.
+	Handle string
+	// Reclaimed says the job was taken over from a worker whose lease ran
+	// out: it may have been pushed already.
+	Reclaimed bool
+}
+
+// DeadLetter is a job that will not be retried without an operator.
+type DeadLetter struct {
+	Connector  string          `json:"connector"`
+	Activity   bridge.Activity `json:"activity"`
+	Attempts   int             `json:"attempts"`
+	Reason     string          `json:"reason"`
+	EnqueuedAt time.Time       `json:"enqueued_at"`
+	DiedAt     time.Time       `json:"died_at"`
+}
+
+// QueueStats describes one connector's queue.
+type QueueStats struct {
+	Connector string `json:"connector"`
+	Ready     int64  `json:"ready"`     // due, waiting for a worker
+	InFlight  int64  `json:"in_flight"` // leased to a worker
+	Delayed   int64  `json:"delayed"`   // waiting for a retry time
+	Dead      int64  `json:"dead"`      // in the dead-letter store
+	Delivered int64  `json:"delivered"` // acked since the store was created
+}
+
+// StartKey identifies an activity for the start-margin rule.
+type StartKey struct {
+	User   string
+	Remote string
+	Start  time.Time
+	Margin time.Duration
+	ID     string
+}

@@ -1,0 +1,401 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/crmerr"
+)
+
+// Secret is a string that never prints.
+type Secret string
+
+func (Secret) String() string { return "<secret>" }
+
+// MarshalYAML keeps a secret out of a dumped configuration.
+func (Secret) MarshalYAML() (any, error) { return "<secret>", nil }
+
+// MarshalJSON likewise.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"<secret>"`), nil }
+
+// Config is one webhook connector's configuration.
+type Config struct {
+	// URL receives the POSTs. http or https.
+	URL string `yaml:"url"`
+	// The signing secret: exactly one of the value, a file holding it, or
+	// the name of a systemd credential (LoadCredential=) read from
+	// $CREDENTIALS_DIRECTORY. Surrounding white space is ignored.
+	Secret           Secret `yaml:"secret"`
+	SecretFile       string `yaml:"secret_file"`
+	SecretCredential string `yaml:"secret_credential"`
+	// Timeout bounds one request, connection included. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Headers are added to every request (e.g. an API key). Their values
+	// are treated as secrets: never logged, scrubbed from errors.
+	Headers map[string]Secret `yaml:"headers"`
+	TLS     TLSConfig         `yaml:"tls"`
+}
+
+// TLSConfig configures https URLs.
+type TLSConfig struct {
+	// CAFile adds PEM CA certificates to the system pool.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile: a client certificate, for mutual TLS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify turns certificate checks off. Never in
+	// production; off by default.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// DefaultTimeout bounds a request when Config.Timeout is 0.
+const DefaultTimeout = 10 * time.Second
+
+// reserved headers are set by the connector itself.
+var reserved = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Idempotency-Key": true,
+	textproto.CanonicalMIMEHeaderKey(SignatureHeader): true, "Host": true,
+}
+
+// Validate returns every problem, joined, naming keys relative to the
+// webhook section.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.URL == "" {
+		bad("url", "required")
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url", "want an absolute http or https URL")
+	}
+	n := 0
+	for _, set := range []bool{c.Secret != "", c.SecretFile != "", c.SecretCredential != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		bad("secret", "required (or secret_file, or secret_credential)")
+	case n > 1:
+		bad("secret", "set only one of secret, secret_file, secret_credential")
+	}
+	if c.SecretCredential != "" && (strings.ContainsAny(c.SecretCredential, `/\`) || c.SecretCredential == "." || c.SecretCredential == "..") {
+		bad("secret_credential", "a credential name, not a path")
+	}
+	if c.Timeout < 0 {
+		bad("timeout", "must not be negative")
+	}
+	for k := range c.Headers {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if reserved[ck] {
+			bad("headers."+k, "set by callbridge itself")
+		} else if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= unicode.MaxASCII || r == ':' }) {
+			bad("headers."+k, "not a valid header name")
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file", "cert_file and key_file go together")
+	}
+	return errors.Join(errs...)
+}
+
+// Options are the daemon's parts a webhook uses.
+type Options struct {
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // may be nil
+	// Client replaces the HTTP client built from Config (tests).
+	Client *http.Client
+	// Now replaces the clock used for signature times (tests).
+	Now func() time.Time
+}
+
+// Webhook is the connector.
+type Webhook struct {
+	name    string
+	cfg     Config
+	target  string // the URL as errors show it: no user info, no query
+	client  *http.Client
+	log     zerolog.Logger
+	now     func() time.Time
+	mu      sync.RWMutex
+	secret  []byte
+	scrub   *strings.Replacer
+	metrics *metrics
+}
+
+// New checks cfg, reads the secret and returns the connector.
+func New(name string, cfg Config, opts Options) (*Webhook, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	u, _ := url.Parse(cfg.URL)
+	w := &Webhook{
+		name:   name,
+		cfg:    cfg,
+		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
+		log:    opts.Logger,
+		now:    opts.Now,
+		client: opts.Client,
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.client == nil {
+		tc, err := cfg.TLS.build()
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		tr.MaxIdleConnsPerHost = 64
+		w.client = &http.Client{Transport: tr, Timeout: cfg.Timeout}
+	}
+	// Redirects could carry the signed body to a host nobody configured.
+	w.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if err := w.loadSecret(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	w.metrics = m
+	return w, nil
+}
+
+func (t TLSConfig) build() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// loadSecret (re)reads the secret and rebuilds the scrubber.
+func (w *Webhook) loadSecret() error {
+	var s string
+	switch {
+	case w.cfg.Secret != "":
+		s = string(w.cfg.Secret)
+	case w.cfg.SecretFile != "":
+		b, err := os.ReadFile(w.cfg.SecretFile)
+		if err != nil {
+			return fmt.Errorf("secret_file: %w", err)
+		}
+		s = string(b)
+	default:
+		dir := os.Getenv("CREDENTIALS_DIRECTORY")
+		if dir == "" {
+			return errors.New("secret_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=)")
+		}
+		b, err := os.ReadFile(filepath.Join(dir, w.cfg.SecretCredential))
+		if err != nil {
+			return fmt.Errorf("secret_credential: %w", err)
+		}
+		s = string(b)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return errors.New("secret: empty")
+	}
+	var pairs []string
+	for _, v := range append([]string{s}, headerValues(w.cfg.Headers)...) {
+		if len(v) >= 4 { // shorter values would scrub ordinary text
+			pairs = append(pairs, v, "<secret>")
+		}
+	}
+	w.mu.Lock()
+	w.secret = []byte(s)
+	w.scrub = strings.NewReplacer(pairs...)
+	w.mu.Unlock()
+	return nil
+}
+
+func headerValues(h map[string]Secret) []string {
+	var out []string
+	for _, v := range h {
+		out = append(out, string(v))
+	}
+	return out
+}
+
+// Name implements crmsync.Connector.
+func (w *Webhook) Name() string { return w.name }
+
+// Refresh re-reads the secret, so a rotated secret file is picked up when
+// the receiver starts answering 401.
+func (w *Webhook) Refresh(context.Context) error {
+	if err := w.loadSecret(); err != nil {
+		return fmt.Errorf("webhook %s: refresh secret: %w", w.name, err)
+	}
+	return nil
+}
+
+// Push POSTs a. Idempotency-Key is a.ID, so a receiver can drop repeats.
+func (w *Webhook) Push(ctx context.Context, a bridge.Activity) error {
+	body, err := json.Marshal(a)
+	if err != nil {
+		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
+	}
+	w.mu.RLock()
+	secret, scrub := w.secret, w.scrub
+	w.mu.RUnlock()
+	now := w.now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return crmerr.Permanent(fmt.Errorf("webhook %s: build request for %s", w.name, w.target))
+	}
+	for k, v := range w.cfg.Headers {
+		req.Header.Set(k, string(v))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "callbridge")
+	req.Header.Set("Idempotency-Key", a.ID)
+	req.Header.Set(SignatureHeader, Sign(secret, now.Unix(), body))
+
+	start := time.Now()
+	resp, err := w.client.Do(req)
+	w.metrics.duration.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
+	if err != nil {
+		// *url.Error repeats the whole URL, query and user info included:
+		// keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		w.metrics.requests.WithLabelValues(w.name, "error").Inc()
+		err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %s: %w", w.name, w.target, scrub.Replace(err.Error()), causeOf(err)), 0)
+		w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Err(err).Msg("webhook push failed")
+		return err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	w.metrics.requests.WithLabelValues(w.name, strconv.Itoa(resp.StatusCode)).Inc()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	msg := scrub.Replace(printable(snippet))
+	err = crmerr.FromHTTP(resp.StatusCode, resp.Header, "", now)
+	err = fmt.Errorf("webhook %s: POST %s: %w%s", w.name, w.target, err, bodySuffix(msg))
+	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
+	return err
+}
+
+// causeOf keeps the classification-relevant part of a transport error
+// (deadline, cancel) for errors.Is, without its text, which may hold URLs.
+func causeOf(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return context.DeadlineExceeded
+	}
+	return errTransport
+}
+
+var errTransport = errors.New("transport error")
+
+func bodySuffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return " (body: " + msg + ")"
+}
+
+// printable keeps an answer's text readable in one log line.
+func printable(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, string(b))
+	return strings.Join(strings.Fields(s), " ")
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callbridge_webhook_requests_total",
+			Help: "Webhook requests by connector and HTTP status (\"error\" when no answer came).",
+		}, []string{"connector", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "callbridge_webhook_request_duration_seconds",
+			Help:    "Time from sending a webhook request to its answer.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"connector"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	// Several webhook connectors share the metrics.
+	var are prometheus.AlreadyRegisteredError
+	if err := reg.Register(m.requests); err != nil {
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		m.requests = are.ExistingCollector.(*prometheus.CounterVec)
+	}
+	if err := reg.Register(m.duration); err != nil {
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		m.duration = are.ExistingCollector.(*prometheus.HistogramVec)
+	}
+	return m, nil
+}
