@@ -145,7 +145,7 @@ func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
 		}
 		c.m.reconnects.Inc()
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter: many bridges restarting do not reconnect in step
-		c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami connection lost")
+		c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
