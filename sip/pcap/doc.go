@@ -1,0 +1,8 @@
+// Package pcap replays SIP captures: it reads pcap and pcapng files (pure
+// Go, gopacket's pcapgo, no libpcap) with Ethernet, Linux cooked (SLL and
+// SLL2), BSD loopback/null and raw IP link types, takes the UDP payloads of
+// IPv4 and IPv6 packets, and treats each as plain SIP or, when it is HEP
+// encapsulated, as the SIP inside. The messages go through the same dialog
+// tracker as the live HEP collector, so `callbridge replay --pcap FILE`
+// gives what the live source would have given.
+package pcap
