@@ -597,4 +597,3 @@ func (t *Tracker) emit(ev bridge.Event, _ *leg, out func(bridge.Event)) {
 	}
 	out(ev)
 }
-

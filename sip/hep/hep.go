@@ -51,9 +51,9 @@ var (
 
 // Packet is one decoded HEP packet. Payload aliases the decoded buffer.
 type Packet struct {
-	Version   int    // 1, 2 or 3
-	Family    uint8  // 2 IPv4, 10 IPv6 (as in the packet)
-	IPProto   uint8  // 17 UDP, 6 TCP, …
+	Version   int   // 1, 2 or 3
+	Family    uint8 // 2 IPv4, 10 IPv6 (as in the packet)
+	IPProto   uint8 // 17 UDP, 6 TCP, …
 	Src, Dst  netip.AddrPort
 	Time      time.Time // zero when the packet carried no timestamp
 	ProtoType uint8     // 1 SIP; v1/v2 packets are always SIP
