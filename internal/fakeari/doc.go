@@ -1,0 +1,16 @@
+// Package fakeari is an in-process stand-in for Asterisk's ARI, for tests
+// and for the demo command.
+//
+// It serves what callbridge and ari/v5's native client use: the events
+// websocket (/ari/events) and the read-only REST resources /ari/asterisk/info,
+// /ari/channels, /ari/bridges and /ari/endpoints, with Asterisk's
+// authentication (HTTP basic or api_key=user:pass). It has no dialplan: it
+// plays recordings of a real Asterisk's events websocket (the ari.jsonl
+// format), paced by their own timestamps, and answers REST calls from the
+// state those events imply, so a client that reconnects and lists channels
+// sees what a real Asterisk would have shown at that moment.
+//
+// A Drop makes it lose its clients in the middle of a call and refuse them
+// for a while, as a restarting or unreachable Asterisk would: the events in
+// the gap are never delivered, but the REST state keeps advancing.
+package fakeari

@@ -1,0 +1,441 @@
+package fakeari
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Username and Password are the ARI user's credentials. Empty means
+	// "asterisk" and "asterisk".
+	Username, Password string
+	// Recordings are played, in order, by Play.
+	Recordings []Recording
+	// Speed divides the pauses between events: 1 plays in real time, 10
+	// ten times faster. 0 plays as fast as the clients read.
+	Speed float64
+	// Drops lose the clients in the middle of the play (see Drop).
+	Drops []Drop
+	// AwaitList makes playback hold, after each websocket client connects,
+	// until a channel listing (GET /channels) has been served, as
+	// callbridge's source makes one after every connect. Without it the
+	// listing races the next events and a test is not repeatable.
+	AwaitList bool
+	// EntityID is Asterisk's id in /asterisk/info. Empty means the
+	// asterisk_id of the first recorded event.
+	EntityID string
+	// Endpoints ("PJSIP/101") are listed by /endpoints from the start;
+	// endpoints also appear once a channel of theirs has been created.
+	Endpoints []string
+}
+
+// Drop closes every events websocket before event At (counted from 0 over
+// all recordings, in play order) and refuses new ones, as an unreachable
+// Asterisk would, until playback reaches event Resume. Events At to
+// Resume-1 are lost to the clients, but the REST state still follows them.
+// At Resume playback waits for a client to reconnect (and, with
+// Options.AwaitList, to list channels) so that nothing after the gap is lost.
+// Resume == At makes a plain disconnect with nothing lost.
+type Drop struct {
+	At, Resume int
+}
+
+// Server is a fake Asterisk ARI server listening on a loopback port.
+type Server struct {
+	opts Options
+	ln   net.Listener
+	http *http.Server
+	url  string
+	wg   sync.WaitGroup // websocket handlers
+
+	playMu sync.Mutex // one Play at a time
+
+	mu       sync.Mutex
+	changed  chan struct{}            // closed and replaced when clients or listings change
+	conns    map[*websocket.Conn]bool // every open events websocket
+	clients  map[*websocket.Conn]bool // those that subscribed to all events
+	accepted int                      // websocket connections accepted so far
+	listed   int                      // value of accepted when channels were last listed
+	refusing bool
+	closed   bool
+	sent     int
+	st       *state
+}
+
+// New starts a server on 127.0.0.1 with a free port.
+func New(opts Options) (*Server, error) {
+	if opts.Username == "" {
+		opts.Username = "asterisk"
+	}
+	if opts.Password == "" {
+		opts.Password = "asterisk"
+	}
+	if opts.Speed < 0 {
+		return nil, errors.New("fakeari: negative speed")
+	}
+	for _, d := range opts.Drops {
+		if d.At < 0 || d.Resume < d.At {
+			return nil, fmt.Errorf("fakeari: drop at %d resuming at %d: resume must not come before the drop", d.At, d.Resume)
+		}
+	}
+	if opts.EntityID == "" {
+		opts.EntityID = entityID(opts.Recordings)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("fakeari: listen: %w", err)
+	}
+	s := &Server{
+		opts:    opts,
+		ln:      ln,
+		url:     "http://" + ln.Addr().String() + "/ari",
+		changed: make(chan struct{}),
+		conns:   map[*websocket.Conn]bool{},
+		clients: map[*websocket.Conn]bool{},
+		st:      newState(opts.Endpoints),
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ari/events", s.auth(http.HandlerFunc(s.serveEvents)))
+	mux.Handle("/ari/", s.auth(http.HandlerFunc(s.serveREST)))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go s.http.Serve(ln) //nolint:errcheck // returns ErrServerClosed at Close
+	return s, nil
+}
+
+// URL is the ARI base URL, e.g. "http://127.0.0.1:38021/ari".
+func (s *Server) URL() string { return s.url }
+
+// Username and Password are the credentials the server accepts.
+func (s *Server) Username() string { return s.opts.Username }
+
+// Password is the accepted password.
+func (s *Server) Password() string { return s.opts.Password }
+
+// Sent is how many messages have been written to websocket clients (one per
+// client per event).
+func (s *Server) Sent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
+}
+
+// Clients is how many events websockets are connected.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.clients)
+}
+
+// Close stops the server and disconnects every client.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.http.Close()
+	s.wg.Wait()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Play sends every recording's events to the connected clients, in order,
+// paced by their timestamps and Options.Speed, and advances the REST state
+// with each. It first waits for a client, so that a test may start its
+// client and Play in any order. It returns when all events are played, or
+// with ctx's error.
+func (s *Server) Play(ctx context.Context) error {
+	s.playMu.Lock()
+	defer s.playMu.Unlock()
+	if err := s.waitClient(ctx); err != nil {
+		return err
+	}
+	var prev time.Time
+	i := 0
+	for _, rec := range s.opts.Recordings {
+		var shift time.Duration
+		if first, _, ok := span(rec.Lines); ok && !rec.Start.IsZero() {
+			shift = rec.Start.Sub(first)
+		}
+		for j, line := range rec.Lines {
+			if err := s.dropsAt(ctx, i); err != nil {
+				return err
+			}
+			line = rewrite(line, shift, rec.Tag)
+			if t, ok := timestamp(line); ok {
+				// Unshifted recordings follow one another without a pause.
+				if !prev.IsZero() && (j > 0 || !rec.Start.IsZero()) {
+					if err := s.pause(ctx, t.Sub(prev)); err != nil {
+						return err
+					}
+				}
+				prev = t
+			}
+			s.play(line)
+			i++
+		}
+	}
+	// A drop whose gap runs to the end still ends with the clients back.
+	return s.dropsAt(ctx, i)
+}
+
+func (s *Server) pause(ctx context.Context, d time.Duration) error {
+	if s.opts.Speed == 0 || d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(time.Duration(float64(d) / s.opts.Speed))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dropsAt applies the drops that start or end at event i.
+func (s *Server) dropsAt(ctx context.Context, i int) error {
+	for _, d := range s.opts.Drops {
+		if d.At == i {
+			s.mu.Lock()
+			s.refusing = true
+			for c := range s.conns {
+				c.Close()
+			}
+			clear(s.clients)
+			s.notifyLocked()
+			s.mu.Unlock()
+		}
+	}
+	for _, d := range s.opts.Drops {
+		if d.Resume == i {
+			s.mu.Lock()
+			s.refusing = false
+			s.mu.Unlock()
+			if err := s.waitClient(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// waitClient waits until a client is connected and, with AwaitList, has
+// listed channels since the last connect.
+func (s *Server) waitClient(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		ready := len(s.clients) > 0 && (!s.opts.AwaitList || s.listed >= s.accepted)
+		closed, ch := s.closed, s.changed
+		s.mu.Unlock()
+		switch {
+		case ready:
+			return nil
+		case closed:
+			return errors.New("fakeari: server closed")
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// play applies one event to the state and writes it to every client. A
+// client that cannot take it is disconnected, as Asterisk does.
+func (s *Server) play(line []byte) {
+	s.mu.Lock()
+	s.st.apply(line)
+	clients := make([]*websocket.Conn, 0, len(s.clients))
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	msg := string(line)
+	for _, c := range clients {
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		err := websocket.Message.Send(c, msg)
+		s.mu.Lock()
+		if err != nil {
+			c.Close()
+			delete(s.clients, c)
+			s.notifyLocked()
+		} else {
+			s.sent++
+		}
+		s.mu.Unlock()
+	}
+}
+
+// auth checks credentials as Asterisk does: HTTP basic authentication or an
+// api_key=user:pass query parameter.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			if key := r.URL.Query().Get("api_key"); key != "" {
+				user, pass, ok = strings.Cut(key, ":")
+			}
+		}
+		if !ok || !equal(user, s.opts.Username) || !equal(pass, s.opts.Password) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+			writeJSON(w, http.StatusUnauthorized, message("Authentication required"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("app") == "" {
+		writeJSON(w, http.StatusBadRequest, message("Missing parameter app"))
+		return
+	}
+	s.mu.Lock()
+	refuse := s.refusing || s.closed
+	s.mu.Unlock()
+	if refuse {
+		writeJSON(w, http.StatusServiceUnavailable, message("Asterisk is not accepting connections"))
+		return
+	}
+	// Without subscribeAll a real Asterisk sends only the events of
+	// channels in the application's Stasis, and no recorded call is.
+	all := q.Get("subscribeAll") == "true"
+	srv := websocket.Server{
+		Handshake: func(*websocket.Config, *http.Request) error { return nil },
+		Handler: func(c *websocket.Conn) {
+			s.serveConn(c, all)
+		},
+	}
+	srv.ServeHTTP(w, r)
+}
+
+func (s *Server) serveConn(c *websocket.Conn, all bool) {
+	s.mu.Lock()
+	if s.closed || s.refusing {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	s.accepted++
+	s.conns[c] = true
+	if all {
+		s.clients[c] = true
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	// Read until the client goes away or Close or a drop closes c; clients
+	// send nothing Asterisk would act on.
+	var discard []byte
+	for websocket.Message.Receive(c, &discard) == nil {
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.clients[c] {
+		delete(s.clients, c)
+		s.notifyLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
+		return
+	}
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/ari/"), "/")
+	resource, id, _ := strings.Cut(path, "/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v any
+	switch {
+	case path == "asterisk/info":
+		v = s.info()
+	case resource == "channels" && id == "":
+		v = s.st.channelList()
+		s.listed = s.accepted
+		s.notifyLocked()
+	case resource == "channels":
+		c, ok := s.st.channels[id]
+		if !ok {
+			writeJSON(w, http.StatusNotFound, message("Channel not found"))
+			return
+		}
+		v = c
+	case resource == "bridges" && id == "":
+		v = s.st.bridgeList()
+	case resource == "bridges":
+		b, ok := s.st.bridge(id)
+		if !ok {
+			writeJSON(w, http.StatusNotFound, message("Bridge not found"))
+			return
+		}
+		v = b
+	case resource == "endpoints" && id == "":
+		v = s.st.endpointList()
+	default:
+		writeJSON(w, http.StatusNotFound, message("Resource not found"))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// info is /asterisk/info in the shape Asterisk 22 gives it.
+func (s *Server) info() any {
+	now := time.Now().Format(ariTime)
+	return map[string]any{
+		"build": map[string]any{
+			"os": "Linux", "kernel": "6.1.0", "machine": "x86_64",
+			"options": "", "date": "2026-01-01 00:00:00 UTC", "user": "root",
+		},
+		"system": map[string]any{"version": "22.10.1", "entity_id": s.opts.EntityID},
+		"config": map[string]any{
+			"name": "", "default_language": "en",
+			"setid": map[string]any{"user": "asterisk", "group": "asterisk"},
+		},
+		"status": map[string]any{"startup_time": now, "last_reload_time": now},
+	}
+}
+
+func message(m string) map[string]string { return map[string]string{"message": m} }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away
+}
+
+func entityID(recs []Recording) string {
+	for _, r := range recs {
+		for _, l := range r.Lines {
+			var v struct {
+				ID string `json:"asterisk_id"`
+			}
+			if json.Unmarshal(l, &v) == nil && v.ID != "" {
+				return v.ID
+			}
+		}
+	}
+	return "02:fc:00:00:00:01"
+}
