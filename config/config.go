@@ -1,0 +1,207 @@
+package config
+
+import (
+	"path/filepath"
+	"regexp"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/phone"
+)
+
+// Config is the whole of callbridge's configuration. The YAML keys are the
+// field tags; docs/config.md and example.yaml describe each one.
+type Config struct {
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// StateDir holds the delivery store and, by default, the activity
+	// file. systemd's StateDirectory=callbridge creates the default.
+	StateDir string `yaml:"state_dir"`
+	// PBXID namespaces activity ids when several PBXs feed one CRM.
+	PBXID string `yaml:"pbx_id"`
+
+	ARI ARI `yaml:"ari"`
+	AMI AMI `yaml:"ami"`
+	SIP SIP `yaml:"sip"`
+
+	// Users is the user directory. Empty means: any endpoint whose name
+	// matches ExtensionPattern is a user.
+	Users []User `yaml:"users"`
+	// ExtensionPattern is a Go regular expression for user endpoints.
+	ExtensionPattern string `yaml:"extension_pattern"`
+	// Trunks names the endpoints that lead outside: never users.
+	Trunks []string `yaml:"trunks"`
+	// DefaultRegion is the ISO 3166-1 region ("FI") for numbers written
+	// in national form; empty leaves remote_e164 out.
+	DefaultRegion string `yaml:"default_region"`
+
+	Sink Sink `yaml:"sink"`
+	HTTP HTTP `yaml:"http"`
+}
+
+// ARI is the Asterisk REST Interface source: an events websocket.
+type ARI struct {
+	// URL is the ARI base, e.g. http://127.0.0.1:8088/ari.
+	URL string `yaml:"url"`
+	// Application is the Stasis application name the events socket
+	// registers; with subscribeAll no call has to enter it.
+	Application  string `yaml:"application"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Enabled defaults to true when URL is set. Nil means "not given".
+	Enabled *bool `yaml:"enabled"`
+}
+
+// On reports whether the ARI source is to run.
+func (a ARI) On() bool {
+	if a.Enabled == nil {
+		return a.URL != ""
+	}
+	return *a.Enabled
+}
+
+// AMI is the Asterisk Manager Interface source, configured when Host is set.
+type AMI struct {
+	Host       string `yaml:"host"`
+	Port       int    `yaml:"port"`
+	Username   string `yaml:"username"`
+	Secret     Secret `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+	TLS        bool   `yaml:"tls"`
+}
+
+// On reports whether the AMI source is to run.
+func (a AMI) On() bool { return a.Host != "" }
+
+// SIP is the SIP source: HEP packets from Asterisk's res_hep (or a capture
+// agent), configured when at least one listen address is set.
+type SIP struct {
+	HEPListenUDP []string `yaml:"hep_listen_udp"`
+	HEPListenTCP []string `yaml:"hep_listen_tcp"`
+	// PBXAddresses are the PBX's own SIP addresses (IP, IP:port or
+	// prefix): packets from them are the PBX speaking.
+	PBXAddresses []string `yaml:"pbx_addresses"`
+	// TrunkAddresses are the carriers' addresses (IP, IP:port or prefix):
+	// parties there are external.
+	TrunkAddresses []string `yaml:"trunk_addresses"`
+}
+
+// On reports whether the SIP source is to run.
+func (s SIP) On() bool { return len(s.HEPListenUDP)+len(s.HEPListenTCP) > 0 }
+
+// User is one internal party of the user directory.
+type User struct {
+	Extension string `yaml:"extension"`
+	Name      string `yaml:"name"`
+	Email     string `yaml:"email"`
+	// Mobile is the user's own mobile number: a call forwarded there is
+	// still the user's.
+	Mobile string `yaml:"mobile"`
+	// Endpoints are device names when they are not the extension itself.
+	Endpoints []string `yaml:"endpoints"`
+	// CRMUserID maps the user to a CRM user directly, skipping lookup by
+	// e-mail.
+	CRMUserID string `yaml:"crm_user_id"`
+}
+
+// Sink is where `callbridge run` writes finished activities.
+type Sink struct {
+	// File is a JSON-lines file; empty means <state_dir>/activities.jsonl.
+	File string `yaml:"file"`
+}
+
+// HTTP is the health, metrics and dialplan API listener.
+type HTTP struct {
+	// Listen is host:port; empty turns the listener off.
+	Listen string `yaml:"listen"`
+}
+
+// Defaults.
+const (
+	DefaultLogLevel         = "info"
+	DefaultStateDir         = "/var/lib/callbridge"
+	DefaultARIApplication   = "callbridge"
+	DefaultAMIPort          = 5038
+	DefaultExtensionPattern = `^[0-9]{2,6}$`
+	DefaultHTTPListen       = "127.0.0.1:8089"
+	DefaultSinkName         = "activities.jsonl"
+)
+
+// Default returns the configuration an empty file gives.
+func Default() *Config {
+	c := defaults()
+	c.derive()
+	return c
+}
+
+// defaults are the values a file's keys override. Values that depend on
+// other keys are filled in by derive after decoding.
+func defaults() *Config {
+	return &Config{
+		LogLevel:         DefaultLogLevel,
+		StateDir:         DefaultStateDir,
+		ARI:              ARI{Application: DefaultARIApplication},
+		AMI:              AMI{Port: DefaultAMIPort},
+		ExtensionPattern: DefaultExtensionPattern,
+		HTTP:             HTTP{Listen: DefaultHTTPListen},
+	}
+}
+
+// derive fills defaults that depend on other keys.
+func (c *Config) derive() {
+	if c.Sink.File == "" && c.StateDir != "" {
+		c.Sink.File = filepath.Join(c.StateDir, DefaultSinkName)
+	}
+	if c.ARI.Enabled == nil {
+		on := c.ARI.URL != ""
+		c.ARI.Enabled = &on
+	}
+}
+
+// Level is LogLevel as a zerolog level (info when it is not valid).
+func (c *Config) Level() zerolog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return zerolog.DebugLevel
+	case "warn":
+		return zerolog.WarnLevel
+	case "error":
+		return zerolog.ErrorLevel
+	}
+	return zerolog.InfoLevel
+}
+
+// EngineConfig is what the call-state engine needs from the configuration.
+// The caller sets Source. An invalid extension_pattern (which Validate
+// reports) leaves the engine's default pattern in place.
+func (c *Config) EngineConfig() bridge.Config {
+	ec := bridge.Config{PBX: c.PBXID}
+	if re, err := regexp.Compile(c.ExtensionPattern); err == nil && c.ExtensionPattern != "" {
+		ec.ExtensionPattern = re
+	}
+	for _, u := range c.Users {
+		ec.Users = append(ec.Users, bridge.User{
+			Extension: u.Extension,
+			Name:      u.Name,
+			Email:     u.Email,
+			Endpoints: append([]string(nil), u.Endpoints...),
+		})
+	}
+	ec.Trunks = append([]string(nil), c.Trunks...)
+	return ec
+}
+
+// NormalizeNumber returns num in E.164 form using DefaultRegion. It gives
+// "", false when no region is configured, or num is not a possible number
+// (an extension, "anonymous", a feature code).
+func (c *Config) NormalizeNumber(num string) (e164 string, ok bool) {
+	return c.Normalizer().Normalize(num)
+}
+
+// Normalizer is a number normaliser for DefaultRegion, for callers that
+// normalise many numbers.
+func (c *Config) Normalizer() phone.Normalizer {
+	return phone.NewNormalizer(c.DefaultRegion)
+}

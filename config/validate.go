@@ -1,0 +1,274 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/callbridge/callbridge/internal/phone"
+)
+
+// resolveSecrets reads the *_file secrets of the sources that are on; an
+// unused source's credential file need not exist. Giving both forms of one
+// secret is an error: which one wins would be a guess.
+func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
+	var errs []error
+	resolve := func(on bool, key string, value *Secret, file string) {
+		if !on || file == "" {
+			return
+		}
+		if *value != "" {
+			errs = append(errs, fmt.Errorf("%s_file: set both %s and %s_file; keep one", key, key, key))
+			return
+		}
+		s, err := readSecretFile(key+"_file", file, dir, getenv)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		*value = s
+	}
+	resolve(c.ARI.On(), "ari.password", &c.ARI.Password, c.ARI.PasswordFile)
+	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem with c, joined, each naming its key path
+// ("ari.url: required"). It does not ask that a source be configured: see
+// ValidateForRun.
+func (c *Config) Validate() error {
+	v := &validator{}
+	c.validate(v)
+	return errors.Join(v.errs...)
+}
+
+// ErrNoSource is reported by ValidateForRun when no source is configured.
+var ErrNoSource = errors.New("no source configured: set ari.url, ami.host or sip.hep_listen_udp/hep_listen_tcp")
+
+// ValidateForRun is Validate plus what `callbridge run` needs beyond a
+// well-formed file: at least one source of call events.
+func (c *Config) ValidateForRun() error {
+	v := &validator{}
+	c.validate(v)
+	if !c.ARI.On() && !c.AMI.On() && !c.SIP.On() {
+		v.errs = append(v.errs, ErrNoSource)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+var pbxIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (c *Config) validate(v *validator) {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.StateDir == "" {
+		v.add("state_dir", "required")
+	}
+	if c.PBXID != "" && !pbxIDPattern.MatchString(c.PBXID) {
+		v.add("pbx_id", "%q: use 1–64 letters, digits, '.', '_' or '-'", c.PBXID)
+	}
+	c.validateARI(v)
+	c.validateAMI(v)
+	c.validateSIP(v)
+	c.validateDirectory(v)
+	if c.Sink.File == "" {
+		v.add("sink.file", "required (or set state_dir)")
+	}
+	if c.HTTP.Listen != "" {
+		if err := hostPort(c.HTTP.Listen); err != nil {
+			v.add("http.listen", "%q: %v", c.HTTP.Listen, err)
+		}
+	}
+}
+
+func (c *Config) validateARI(v *validator) {
+	a := c.ARI
+	if !a.On() {
+		return
+	}
+	if a.URL == "" {
+		v.add("ari.url", "required")
+	} else if u, err := url.Parse(a.URL); err != nil {
+		v.add("ari.url", "%q is not a URL", a.URL)
+	} else {
+		switch {
+		case u.Scheme != "http" && u.Scheme != "https":
+			v.add("ari.url", "%q: scheme must be http or https", a.URL)
+		case u.Host == "":
+			v.add("ari.url", "%q: no host", a.URL)
+		case u.User != nil:
+			v.add("ari.url", "credentials in the URL; use ari.username and ari.password")
+		}
+	}
+	if a.Application == "" {
+		v.add("ari.application", "required")
+	} else if strings.ContainsAny(a.Application, " /?&#%") {
+		v.add("ari.application", "%q: must not contain spaces or URL punctuation", a.Application)
+	}
+	if a.Username == "" {
+		v.add("ari.username", "required")
+	}
+	if a.Password == "" {
+		v.add("ari.password", "required (or ari.password_file)")
+	}
+}
+
+func (c *Config) validateAMI(v *validator) {
+	a := c.AMI
+	if a.Port < 1 || a.Port > 65535 {
+		v.add("ami.port", "%d is not a port (1–65535)", a.Port)
+	}
+	if !a.On() {
+		return
+	}
+	if strings.ContainsAny(a.Host, " /:") && net.ParseIP(a.Host) == nil {
+		v.add("ami.host", "%q: a host name or IP address, without port (see ami.port)", a.Host)
+	}
+	if a.Username == "" {
+		v.add("ami.username", "required")
+	}
+	if a.Secret == "" {
+		v.add("ami.secret", "required (or ami.secret_file)")
+	}
+}
+
+func (c *Config) validateSIP(v *validator) {
+	s := c.SIP
+	for i, a := range s.HEPListenUDP {
+		if err := hostPort(a); err != nil {
+			v.add(fmt.Sprintf("sip.hep_listen_udp[%d]", i), "%q: %v", a, err)
+		}
+	}
+	for i, a := range s.HEPListenTCP {
+		if err := hostPort(a); err != nil {
+			v.add(fmt.Sprintf("sip.hep_listen_tcp[%d]", i), "%q: %v", a, err)
+		}
+	}
+	for i, a := range s.PBXAddresses {
+		if !address(a) {
+			v.add(fmt.Sprintf("sip.pbx_addresses[%d]", i), "%q: want an IP address, IP:port or prefix (10.0.0.0/24)", a)
+		}
+	}
+	for i, a := range s.TrunkAddresses {
+		if !address(a) {
+			v.add(fmt.Sprintf("sip.trunk_addresses[%d]", i), "%q: want an IP address, IP:port or prefix (10.0.0.0/24)", a)
+		}
+	}
+}
+
+// validateDirectory checks users, trunks, the pattern and the region. An
+// endpoint name may belong to one user only, and never to a trunk: the
+// engine could not tell whose a call is.
+func (c *Config) validateDirectory(v *validator) {
+	if c.ExtensionPattern == "" {
+		v.add("extension_pattern", "required (an empty pattern makes every endpoint a user)")
+	} else if _, err := regexp.Compile(c.ExtensionPattern); err != nil {
+		v.add("extension_pattern", "%q does not compile: %v", c.ExtensionPattern, err)
+	}
+	regionOK := true
+	if c.DefaultRegion != "" && !phone.SupportedRegion(c.DefaultRegion) {
+		regionOK = false
+		v.add("default_region", "%q is not a supported ISO 3166-1 region (e.g. FI, SE, DE, US)", c.DefaultRegion)
+	}
+	owner := map[string]string{} // endpoint name -> key that claimed it
+	claim := func(name, key string) {
+		if prev, ok := owner[name]; ok {
+			v.add(key, "%q is also %s", name, prev)
+			return
+		}
+		owner[name] = key
+	}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Extension == "":
+			v.add(key+".extension", "required")
+		case strings.ContainsAny(u.Extension, " \t\r\n@/"):
+			v.add(key+".extension", "%q: must not contain spaces, '@' or '/'", u.Extension)
+		default:
+			claim(u.Extension, key+".extension")
+		}
+		if u.Email != "" {
+			if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email {
+				v.add(key+".email", "%q is not a plain e-mail address", u.Email)
+			}
+		}
+		if u.Mobile != "" && regionOK {
+			// Without a default region only +<country> numbers can be
+			// read; any supported region then parses them the same.
+			region := c.DefaultRegion
+			if region == "" {
+				region = "US"
+			}
+			switch _, ok := phone.NewNormalizer(region).Normalize(u.Mobile); {
+			case c.DefaultRegion == "" && !strings.HasPrefix(strings.TrimSpace(u.Mobile), "+"):
+				v.add(key+".mobile", "%q: write it as +<country code><number> or set default_region", u.Mobile)
+			case !ok:
+				v.add(key+".mobile", "%q is not a phone number", u.Mobile)
+			}
+		}
+		for j, e := range u.Endpoints {
+			ekey := fmt.Sprintf("%s.endpoints[%d]", key, j)
+			switch {
+			case e == "":
+				v.add(ekey, "empty")
+			case e == u.Extension:
+				// Listing the extension itself is harmless.
+			default:
+				claim(e, ekey)
+			}
+		}
+	}
+	for i, t := range c.Trunks {
+		key := fmt.Sprintf("trunks[%d]", i)
+		if t == "" {
+			v.add(key, "empty")
+			continue
+		}
+		claim(t, key)
+	}
+}
+
+// hostPort checks a listen address: host:port with a numeric port. The
+// host may be empty (all interfaces), an IP or a name.
+func hostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("port %q is not a number 0–65535", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("bad host %q", host)
+	}
+	return nil
+}
+
+// address accepts an IP, IP:port or a prefix.
+func address(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
