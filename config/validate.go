@@ -104,15 +104,16 @@ func (c *Config) validateARI(v *validator) {
 	if a.URL == "" {
 		v.add("ari.url", "required")
 	} else if u, err := url.Parse(a.URL); err != nil {
-		v.add("ari.url", "%q is not a URL", a.URL)
+		// Not quoted: an unparsable URL may still carry a password.
+		v.add("ari.url", "not a URL")
 	} else {
 		switch {
+		case u.User != nil:
+			v.add("ari.url", "credentials in the URL; use ari.username and ari.password")
 		case u.Scheme != "http" && u.Scheme != "https":
 			v.add("ari.url", "%q: scheme must be http or https", a.URL)
 		case u.Host == "":
 			v.add("ari.url", "%q: no host", a.URL)
-		case u.User != nil:
-			v.add("ari.url", "credentials in the URL; use ari.username and ari.password")
 		}
 	}
 	if a.Application == "" {
