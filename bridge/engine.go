@@ -989,6 +989,15 @@ func (e *Engine) remoteOf(l *userLeg) party {
 				return p
 			}
 		}
+		// No dial seen (adopted after a reconnect, picked up): whoever
+		// shares its bridge.
+		for _, m := range e.bridges[uc.bridge] {
+			if m != uc {
+				if p := e.partyBehind(m, uc); p.number != "" || p.user != nil {
+					return p
+				}
+			}
+		}
 		return party{number: uc.connNum, name: nameIf(uc.connName, uc.connNum)}
 	}
 	// Outbound: the user who answered, else what the user dialled.
@@ -1055,8 +1064,17 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 	}
 	a.ID = ActivityID(e.cfg.PBX, a.CallID, a.User)
 	a.EndedAt = l.end()
-	if a.StartedAt.IsZero() {
-		a.StartedAt = a.EndedAt
+	// Sources do not always report in order (a ring seen after the
+	// hang-up): keep started <= answered <= ended.
+	if a.StartedAt.IsZero() || (!l.answered.IsZero() && l.answered.Before(a.StartedAt)) {
+		a.StartedAt = l.answered
+	}
+	if a.StartedAt.IsZero() || a.EndedAt.Before(a.StartedAt) {
+		if a.StartedAt.IsZero() {
+			a.StartedAt = a.EndedAt
+		} else {
+			a.EndedAt = a.StartedAt
+		}
 	}
 	switch {
 	case !l.answered.IsZero():
