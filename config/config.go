@@ -96,8 +96,9 @@ type User struct {
 	Extension string `yaml:"extension"`
 	Name      string `yaml:"name"`
 	Email     string `yaml:"email"`
-	// Mobile is the user's own mobile number: a call forwarded there is
-	// still the user's.
+	// Mobile is the user's own mobile number (international or, with
+	// DefaultRegion, national form), for recognising calls forwarded
+	// there.
 	Mobile string `yaml:"mobile"`
 	// Endpoints are device names when they are not the extension itself.
 	Endpoints []string `yaml:"endpoints"`

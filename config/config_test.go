@@ -419,3 +419,20 @@ func BenchmarkLoadExample(b *testing.B) {
 		}
 	}
 }
+
+// TestReferenceHasEveryKey keeps docs/config.md in step with Config: every
+// key path appears there in backquotes, lists written as users[].extension.
+func TestReferenceHasEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	typePaths(reflect.TypeFor[Config](), "", &keys)
+	for _, k := range keys {
+		k = strings.ReplaceAll(k, "users.", "users[].")
+		if !strings.Contains(string(doc), "`"+k+"`") {
+			t.Errorf("docs/config.md lacks `%s`", k)
+		}
+	}
+}
