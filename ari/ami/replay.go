@@ -1,6 +1,7 @@
 package ami
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ type Stats struct {
 
 const maxProblems = 10
 
+var crlf2 = []byte("\r\n\r\n")
+
 func (s *Stats) problem(n int, err error) {
 	s.Malformed++
 	if len(s.Problems) < maxProblems {
@@ -43,10 +46,22 @@ func Decode(pkt []byte, received time.Time) (ev bridge.Event, ok bool, err error
 	return Map(m, received)
 }
 
-// parse wraps goami2.Parse; its errors quote the whole rest of the input,
-// which may be long, so only the first bytes are kept.
-func parse(pkt []byte) (*goami2.Message, error) {
-	m, err := goami2.Parse(string(pkt))
+// parse wraps goami2.Parse. Its generated scanner reads past the end of
+// input that does not end in a line break (goami2 v1.7.7 panics on "0");
+// Reader always ends a message with CRLF CRLF, other input is refused here,
+// and the recover is the last line of defence should another such path
+// exist. Its errors quote the whole rest of the input, which may be long,
+// so only the first bytes are kept.
+func parse(pkt []byte) (m *goami2.Message, err error) {
+	if !bytes.HasSuffix(pkt, crlf2) {
+		return nil, fmt.Errorf("%w: not ended by a blank line", ErrMalformed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%w: parser failed: %v", ErrMalformed, r)
+		}
+	}()
+	m, err = goami2.Parse(string(pkt))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, clip(err.Error(), 120))
 	}
