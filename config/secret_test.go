@@ -204,3 +204,17 @@ func TestLoadWithSystemdCredentials(t *testing.T) {
 		t.Errorf("password %q", c.ARI.Password.Value())
 	}
 }
+
+// TestSecretScalarsVerbatim: a password that looks like a number, a bool or
+// a time must reach the peer exactly as written, not as YAML reads it.
+func TestSecretScalarsVerbatim(t *testing.T) {
+	for _, v := range []string{"0123", "yes", "1e3", "0x1F", "12:30", ".inf", "'~'"} {
+		c, err := load([]byte("ari: {url: 'http://x/ari', username: u, password: "+v+"}\n"), t.TempDir(), noEnv)
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if got, want := c.ARI.Password.Value(), strings.Trim(v, "'"); got != want {
+			t.Errorf("password %s read as %q", v, got)
+		}
+	}
+}
