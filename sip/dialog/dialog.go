@@ -74,6 +74,7 @@ type Stats struct {
 	Live            int // INVITE dialogs open now
 	Expired         int // dialogs ended by a timeout rather than by signalling
 	Transfers       int // blind and attended transfers reported
+	Flushed         int // dialogs still open at a Flush
 }
 
 // Errors Feed returns (wrapped).
@@ -237,6 +238,7 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 // them all.
 func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) {
 	for _, l := range slices.Clone(t.live) {
+		t.stats.Flushed++
 		t.end(l, at, 16, out)
 	}
 	t.byCallID = map[string][]*leg{}

@@ -252,12 +252,15 @@ func Encode(p Packet) ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, uint16(6+len(v)))
 		b = append(b, v...)
 	}
+	// The address chunks follow the addresses themselves, whatever Family
+	// says; Family is what the packet claims and is written as given.
+	src, dst := p.Src.Addr().Unmap(), p.Dst.Addr().Unmap()
+	v4 := (src.Is4() || !src.IsValid()) && (dst.Is4() || !dst.IsValid())
 	fam := p.Family
-	src, dst := p.Src.Addr(), p.Dst.Addr()
 	if fam == 0 {
-		fam = 2
-		if src.Is6() && !src.Is4In6() {
-			fam = 10
+		fam = 10
+		if v4 {
+			fam = 2
 		}
 	}
 	chunk(ChunkIPFamily, []byte{fam})
@@ -266,12 +269,24 @@ func Encode(p Packet) ([]byte, error) {
 		proto = 17
 	}
 	chunk(ChunkIPProto, []byte{proto})
-	if fam == 2 {
-		s4, d4 := src.Unmap().As4(), dst.Unmap().As4()
+	if v4 {
+		var s4, d4 [4]byte
+		if src.IsValid() {
+			s4 = src.As4()
+		}
+		if dst.IsValid() {
+			d4 = dst.As4()
+		}
 		chunk(ChunkIPv4Src, s4[:])
 		chunk(ChunkIPv4Dst, d4[:])
 	} else {
-		s16, d16 := src.As16(), dst.As16()
+		var s16, d16 [16]byte
+		if src.IsValid() {
+			s16 = src.As16()
+		}
+		if dst.IsValid() {
+			d16 = dst.As16()
+		}
 		chunk(ChunkIPv6Src, s16[:])
 		chunk(ChunkIPv6Dst, d16[:])
 	}

@@ -62,11 +62,18 @@ func Read(r io.Reader, cfg dialog.Config, fn func(bridge.Event)) (Stats, error) 
 	return st, err
 }
 
-// Messages reads a capture and hands fn each SIP message in it (plain or
-// HEP encapsulated), with the packet time (for HEP, the HEP timestamp when
-// present). An error from fn counts the frame as malformed and reading goes
-// on.
-func Messages(r io.Reader, fn func(dialog.Message) error) (Stats, error) {
+// Datagram is one UDP payload of a capture.
+type Datagram struct {
+	Time     time.Time
+	Src, Dst netip.AddrPort
+	Payload  []byte // valid until fn returns
+}
+
+// Datagrams reads a capture and hands fn the payload of every UDP packet
+// in it, in capture order. Frames that are not UDP over IP are counted as
+// Skipped, truncated ones as Malformed; an error from fn is counted as
+// Malformed and reading goes on. The error is for failures to read r.
+func Datagrams(r io.Reader, fn func(Datagram) error) (Stats, error) {
 	var st Stats
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
@@ -93,7 +100,9 @@ func Messages(r io.Reader, fn func(dialog.Message) error) (Stats, error) {
 	link := src.LinkType()
 	for {
 		data, ci, err := src.ReadPacketData()
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && st.Packets > 0 {
+			// A capture cut short by a killed tcpdump ends in a partial
+			// frame: what came before it is still good.
 			return st, nil
 		}
 		if err != nil {
@@ -109,18 +118,33 @@ func Messages(r io.Reader, fn func(dialog.Message) error) (Stats, error) {
 			}
 			continue
 		}
-		m := dialog.Message{Time: ci.Timestamp.UTC(), Src: sa, Dst: da, Transport: "udp", Payload: payload}
-		if hep.IsHEP(payload) {
-			p, err := hep.Decode(payload)
-			if err != nil {
+		if err := fn(Datagram{Time: ci.Timestamp.UTC(), Src: sa, Dst: da, Payload: payload}); err != nil {
+			if errors.Is(err, errSkip) {
+				st.Skipped++
+			} else {
 				st.problem(st.Packets, err)
-				continue
+			}
+		}
+	}
+}
+
+// Messages reads a capture and hands fn each SIP message in it (plain or
+// HEP encapsulated), with the packet time (for HEP, the HEP timestamp when
+// present). An error from fn counts the frame as malformed and reading goes
+// on.
+func Messages(r io.Reader, fn func(dialog.Message) error) (Stats, error) {
+	var sipN, hepN int
+	st, err := Datagrams(r, func(d Datagram) error {
+		m := dialog.Message{Time: d.Time, Src: d.Src, Dst: d.Dst, Transport: "udp", Payload: d.Payload}
+		if hep.IsHEP(d.Payload) {
+			p, err := hep.Decode(d.Payload)
+			if err != nil {
+				return err
 			}
 			if p.ProtoType != hep.ProtoSIP {
-				st.Skipped++
-				continue
+				return errSkip // RTCP, logs, QoS reports
 			}
-			st.HEP++
+			hepN++
 			m.Src, m.Dst, m.Payload, m.CorrelationID = p.Src, p.Dst, p.Payload, p.CorrelationID
 			if p.IPProto == 6 {
 				m.Transport = "tcp"
@@ -129,12 +153,12 @@ func Messages(r io.Reader, fn func(dialog.Message) error) (Stats, error) {
 				m.Time = p.Time
 			}
 		} else {
-			st.SIP++
+			sipN++
 		}
-		if err := fn(m); err != nil {
-			st.problem(st.Packets, err)
-		}
-	}
+		return fn(m)
+	})
+	st.SIP, st.HEP = sipN, hepN
+	return st, err
 }
 
 type gopacketCaptureInfo = struct {

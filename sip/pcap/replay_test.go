@@ -1,72 +1,15 @@
 package pcap_test
 
 import (
-	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
-	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/sip/internal/siptest"
 	"github.com/callbridge/callbridge/sip/pcap"
 )
-
-const recordings = "../../testdata/recordings"
-
-var scenarios = []string{
-	"attended_transfer", "inbound_answered", "inbound_busy", "inbound_missed_cancel",
-	"internal_answered", "outbound_answered", "outbound_unanswered",
-	"queue_local_members", "ring_group", "short_call",
-}
-
-// activities runs events through an engine and returns the finished
-// activities, sorted by user and start.
-func activities(cfg bridge.Config, feed func(func(bridge.Event)) error) ([]bridge.Activity, error) {
-	e := bridge.New(cfg)
-	var acts []bridge.Activity
-	var last time.Time
-	collect := func(ts []bridge.Transition) {
-		for _, tr := range ts {
-			if tr.Activity != nil {
-				acts = append(acts, *tr.Activity)
-			}
-		}
-	}
-	err := feed(func(ev bridge.Event) {
-		if ev.Time.After(last) {
-			last = ev.Time
-		}
-		collect(e.Apply(ev))
-	})
-	collect(e.Flush(last.Add(time.Hour)))
-	sort.Slice(acts, func(i, j int) bool {
-		if acts[i].User != acts[j].User {
-			return acts[i].User < acts[j].User
-		}
-		return acts[i].StartedAt.Before(acts[j].StartedAt)
-	})
-	return acts, err
-}
-
-func ariActivities(t *testing.T, dir string) []bridge.Activity {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "ari.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	acts, err := activities(bridge.Config{Source: "ari", Trunks: []string{"pstn"}}, func(fn func(bridge.Event)) error {
-		_, err := ari.ReadRecording(f, fn)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return acts
-}
 
 func sipActivities(t *testing.T, file string) ([]bridge.Activity, pcap.Stats) {
 	t.Helper()
@@ -76,7 +19,7 @@ func sipActivities(t *testing.T, file string) ([]bridge.Activity, pcap.Stats) {
 	}
 	defer f.Close()
 	var st pcap.Stats
-	acts, err := activities(bridge.Config{Source: "sip", Trunks: []string{"pstn"}}, func(fn func(bridge.Event)) error {
+	acts, err := siptest.Activities(siptest.SIPConfig, func(fn func(bridge.Event)) error {
 		var err error
 		st, err = pcap.ReadPcap(f, fn)
 		return err
@@ -87,63 +30,21 @@ func sipActivities(t *testing.T, file string) ([]bridge.Activity, pcap.Stats) {
 	return acts, st
 }
 
-// sameActivities compares what SEMANTICS.md makes the contract: user,
-// direction, internal, state, reason, remote number, transferred_by, and
-// times within tolerance.
-func sameActivities(want, got []bridge.Activity, tol time.Duration) []string {
-	var diffs []string
-	if len(want) != len(got) {
-		diffs = append(diffs, fmt.Sprintf("%d activities, want %d", len(got), len(want)))
-	}
-	for i := 0; i < len(want) && i < len(got); i++ {
-		w, g := want[i], got[i]
-		f := func(field string, wv, gv any) {
-			if wv != gv {
-				diffs = append(diffs, fmt.Sprintf("user %s: %s = %v, want %v", w.User, field, gv, wv))
-			}
-		}
-		f("user", w.User, g.User)
-		f("direction", w.Direction, g.Direction)
-		f("internal", w.Internal, g.Internal)
-		f("state", w.State, g.State)
-		f("reason", w.Reason, g.Reason)
-		f("remote_number", w.RemoteNumber, g.RemoteNumber)
-		f("transferred_by", w.TransferredBy, g.TransferredBy)
-		tf := func(field string, wt, gt time.Time) {
-			if wt.IsZero() != gt.IsZero() || math.Abs(float64(wt.Sub(gt))) > float64(tol) {
-				diffs = append(diffs, fmt.Sprintf("user %s: %s = %s, want %s", w.User, field, fmtTime(gt), fmtTime(wt)))
-			}
-		}
-		tf("started_at", w.StartedAt, g.StartedAt)
-		tf("answered_at", w.AnsweredAt, g.AnsweredAt)
-		tf("ended_at", w.EndedAt, g.EndedAt)
-	}
-	return diffs
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(bridge.TimeFormat)
-}
-
 // TestReplayMatchesARI: every recording's sip.pcap and hep.pcap give the
 // activities the ARI recording gives.
 func TestReplayMatchesARI(t *testing.T) {
-	for _, sc := range scenarios {
-		dir := filepath.Join(recordings, sc)
-		want := ariActivities(t, dir)
-		if len(want) == 0 {
-			t.Errorf("%s: the ARI replay gave no activities", sc)
-		}
+	for _, sc := range siptest.Scenarios {
+		want := siptest.ARIActivities(t, sc)
 		for _, file := range []string{"sip.pcap", "hep.pcap"} {
 			t.Run(sc+"/"+file, func(t *testing.T) {
-				got, st := sipActivities(t, filepath.Join(dir, file))
+				got, st := sipActivities(t, filepath.Join(siptest.Recordings, sc, file))
 				if st.Malformed != 0 || st.Dialog.Malformed != 0 {
 					t.Errorf("malformed: %+v", st)
 				}
-				for _, d := range sameActivities(want, got, 500*time.Millisecond) {
+				if st.Dialog.Flushed != 0 {
+					t.Errorf("%d dialogs left open at the end", st.Dialog.Flushed)
+				}
+				for _, d := range siptest.SameActivities(want, got, 500*time.Millisecond) {
 					t.Error(d)
 				}
 			})
