@@ -1,0 +1,232 @@
+// Package demo is `callbridge demo`: recordings of real calls on a real
+// Asterisk 22, served by a local fake ARI over a real websocket, consumed by
+// callbridge's own ARI source and engine, printed as a table of activities
+// as they are produced. Nothing beyond loopback is needed.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/fakeari"
+	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/pipeline"
+)
+
+//go:embed recordings/*.jsonl
+var recordings embed.FS
+
+// order tells the calls as a working day might: simple calls first, then
+// the ones that trip other bridges up.
+var order = []string{
+	"inbound_answered", "inbound_missed_cancel", "inbound_busy", "outbound_answered",
+	"outbound_unanswered", "internal_answered", "short_call", "ring_group",
+	"queue_local_members", "attended_transfer",
+}
+
+// Options tune the demo.
+type Options struct {
+	// Speed divides the recorded pauses between events (10: ten times
+	// faster than the real calls); 0 plays as fast as possible.
+	Speed float64
+	// All also shows activities that are not written by default (ring
+	// group and queue members who lost the race: answered elsewhere).
+	All bool
+	// Live prints ringing / connected / ended transitions as they happen.
+	Live bool
+	// Log receives the source's log lines (the default discards them).
+	Log zerolog.Logger
+	// OnActivity, if set, is called with every activity shown, after it is
+	// printed (callbridge demo delivers them on from here).
+	OnActivity func(bridge.Activity)
+}
+
+// Recordings returns the embedded recordings in demo order.
+func Recordings() ([]fakeari.Recording, error) {
+	var recs []fakeari.Recording
+	for _, name := range order {
+		b, err := recordings.ReadFile(path.Join("recordings", name+".jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		r, err := fakeari.ReadRecording(name, bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// Run plays every recording and writes the table to w. It returns when all
+// calls have been played and their activities printed, or ctx is done.
+func Run(ctx context.Context, w io.Writer, opts Options) error {
+	recs, err := Recordings()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	names := scenarioByCall(recs)
+	recs = fakeari.Chain(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), 1500*time.Millisecond, recs...)
+	srv, err := fakeari.New(fakeari.Options{Recordings: recs, Speed: opts.Speed, AwaitList: true,
+		Username: "callbridge", Password: "demo-only-secret"})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer srv.Close()
+
+	src, err := ari.NewSource(ari.Config{URL: srv.URL(), Username: srv.Username(), Password: srv.Password(),
+		Application: "callbridge", Logger: opts.Log}, nil)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
+	t := newTable(w, names)
+	t.header(opts)
+	var mu sync.Mutex
+	shown := 0
+	p := pipeline.New(bridge.Config{Source: "ari", Trunks: []string{"pstn"},
+		Users: []bridge.User{{Extension: "101", Name: "Alice"}, {Extension: "102", Name: "Bob"}, {Extension: "103", Name: "Carol"}}},
+		phone.NewNormalizer("FI"),
+		func(a bridge.Activity) {
+			if a.Reason == bridge.ReasonAnsweredElsewhere && !opts.All {
+				t.hidden++
+				return
+			}
+			t.row(a)
+			shown++
+			if opts.OnActivity != nil {
+				opts.OnActivity(a)
+			}
+		},
+		func(tr bridge.Transition) {
+			if opts.Live {
+				t.live(tr)
+			}
+		})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcDone := make(chan error, 1)
+	go func() {
+		srcDone <- src.Run(ctx, func(ev bridge.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			p.Handle(ev)
+		})
+	}()
+	if err := srv.Play(ctx); err != nil {
+		cancel()
+		<-srcDone
+		return fmt.Errorf("demo: play: %w", err)
+	}
+	// Wait for the source to work through the last events: every call
+	// played is complete, so the engine empties.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		st, _ := p.Stats()
+		mu.Unlock()
+		if st.Calls == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-srcDone; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("demo: ari source: %w", err)
+	}
+	mu.Lock()
+	p.Flush()
+	mu.Unlock()
+	t.footer(shown)
+	return nil
+}
+
+// scenarioByCall names each recording's call by its first channel id, which
+// the engine uses as call id.
+func scenarioByCall(recs []fakeari.Recording) map[string]string {
+	m := make(map[string]string)
+	for _, r := range recs {
+		for _, l := range r.Lines {
+			ev, ok, err := ari.Decode(l)
+			if err == nil && ok && ev.Kind == bridge.ChannelCreated {
+				m[ev.Channel.ID] = r.Name
+				break
+			}
+		}
+	}
+	return m
+}
+
+type table struct {
+	w      io.Writer
+	names  map[string]string
+	hidden int
+}
+
+func newTable(w io.Writer, names map[string]string) *table { return &table{w: w, names: names} }
+
+const rowFormat = "%-8s  %-21s  %-11s  %-8s  %-10s  %-18s  %-14s  %5s  %5s  %s\n"
+
+func (t *table) header(opts Options) {
+	speed := "as fast as possible"
+	if opts.Speed > 0 {
+		speed = fmt.Sprintf("%g× real time", opts.Speed)
+	}
+	fmt.Fprintf(t.w, "callbridge demo: %d real calls recorded on Asterisk 22, replayed over a local ARI websocket (%s)\n\n", len(order), speed)
+	fmt.Fprintf(t.w, rowFormat, "STARTED", "SCENARIO", "USER", "DIR", "STATE", "REASON", "REMOTE", "RING", "TALK", "NOTE")
+}
+
+func (t *table) row(a bridge.Activity) {
+	user := a.User
+	if a.UserName != "" {
+		user += " " + a.UserName
+	}
+	remote := a.RemoteNumber
+	if a.RemoteE164 != "" {
+		remote = a.RemoteE164
+	}
+	var note []string
+	if a.Internal {
+		note = append(note, "internal")
+	}
+	if a.DDI != "" {
+		note = append(note, "dialled "+a.DDI)
+	}
+	if a.TransferredBy != "" {
+		note = append(note, "transferred by "+a.TransferredBy)
+	}
+	fmt.Fprintf(t.w, rowFormat, a.StartedAt.UTC().Format("15:04:05"), t.names[a.CallID], user, a.Direction,
+		a.State, a.Reason, remote, secs(a.RingSeconds), secs(a.TalkSeconds), strings.Join(note, ", "))
+}
+
+func (t *table) live(tr bridge.Transition) {
+	arrow := "←"
+	if tr.Direction == bridge.Outbound {
+		arrow = "→"
+	}
+	fmt.Fprintf(t.w, "          · %s %s %s %s %s\n", tr.Time.UTC().Format("15:04:05.000"), tr.User, tr.State, arrow, tr.RemoteNumber)
+}
+
+func (t *table) footer(shown int) {
+	fmt.Fprintf(t.w, "\n%d activities", shown)
+	if t.hidden > 0 {
+		fmt.Fprintf(t.w, "; %d ring-group/queue members who lost the race to a colleague are not written (see them with --all)", t.hidden)
+	}
+	fmt.Fprintln(t.w, ".")
+}
+
+func secs(s float64) string { return fmt.Sprintf("%.1fs", s) }

@@ -1,0 +1,67 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The demo goes through the real websocket, source, engine and pipeline and
+// shows the same activities the golden tests expect, one row each.
+func TestDemoShowsEveryCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	var got []bridge.Activity
+	err := Run(ctx, &out, Options{Speed: 0, All: true, OnActivity: func(a bridge.Activity) { got = append(got, a) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 recordings: 14 activities, two of them answered elsewhere.
+	if len(got) != 14 {
+		t.Fatalf("%d activities, want 14:\n%s", len(got), out.String())
+	}
+	for _, want := range []string{
+		"inbound_answered       101 Alice    inbound   connected   answered            +358401234567",
+		"ring_group             101 Alice    inbound   missed      answered_elsewhere",
+		"attended_transfer      102 Bob      inbound   connected   answered            +358401234567",
+		"transferred by 101",
+		"outbound_answered      101 Alice    outbound  unaccepted",
+		"14 activities.",
+	} {
+		if want == "outbound_answered      101 Alice    outbound  unaccepted" {
+			if strings.Contains(out.String(), want) {
+				t.Errorf("outbound_answered shown as unaccepted:\n%s", out.String())
+			}
+			continue
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, a := range got {
+		if !a.Internal && a.RemoteE164 == "" {
+			t.Errorf("%s/%s: no E.164 for %q", a.CallID, a.User, a.RemoteNumber)
+		}
+	}
+}
+
+func TestDemoHidesAnsweredElsewhereByDefault(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, &out, Options{Speed: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "answered_elsewhere") || !strings.Contains(out.String(), "12 activities; 2 ring-group/queue members") {
+		t.Fatalf("%s", out.String())
+	}
+}

@@ -1,0 +1,63 @@
+// Package sink holds the simplest place finished activities can go: a
+// JSON-lines file, one activity per line, as `callbridge replay` prints them.
+package sink
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// Sink takes finished activities.
+type Sink interface {
+	Write(a bridge.Activity) error
+	Close() error
+}
+
+// File appends activities to a JSON-lines file and syncs each line to disk
+// before Write returns, so an activity written is an activity kept.
+type File struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// OpenFile opens (creating it and its directory if needed) path for appending.
+func OpenFile(path string) (*File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	return &File{f: f}, nil
+}
+
+// Write appends one activity.
+func (s *File) Write(a bridge.Activity) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
+	}
+	b = append(b, '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.f.Write(b); err != nil {
+		return fmt.Errorf("sink: write %s: %w", s.f.Name(), err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("sink: sync %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *File) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Close()
+}
