@@ -326,3 +326,14 @@ func (c *Collector) readTCP(conn net.Conn) {
 		c.enqueue(b, "tcp")
 	}
 }
+
+// MalformedCounter and PacketsCounter expose the counters, for tests and
+// status pages.
+func (c *Collector) MalformedCounter(kind string) prometheus.Counter {
+	return c.m.malformed.WithLabelValues(kind)
+}
+
+// PacketsCounter is the received-packets counter of a transport.
+func (c *Collector) PacketsCounter(transport string) prometheus.Counter {
+	return c.m.packets.WithLabelValues(transport)
+}

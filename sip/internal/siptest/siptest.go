@@ -50,13 +50,18 @@ func Activities(cfg bridge.Config, feed func(func(bridge.Event)) error) ([]bridg
 		collect(e.Apply(ev))
 	})
 	collect(e.Flush(last.Add(time.Hour)))
+	Sort(acts)
+	return acts, err
+}
+
+// Sort orders activities by user, then start.
+func Sort(acts []bridge.Activity) {
 	sort.Slice(acts, func(i, j int) bool {
 		if acts[i].User != acts[j].User {
 			return acts[i].User < acts[j].User
 		}
 		return acts[i].StartedAt.Before(acts[j].StartedAt)
 	})
-	return acts, err
 }
 
 // ARIActivities replays a scenario's ari.jsonl through an engine.
