@@ -126,7 +126,7 @@ const (
 	DefaultARIApplication   = "callbridge"
 	DefaultAMIPort          = 5038
 	DefaultExtensionPattern = `^[0-9]{2,6}$`
-	DefaultHTTPListen       = "127.0.0.1:8089"
+	DefaultHTTPListen       = "127.0.0.1:9089"
 	DefaultSinkName         = "activities.jsonl"
 )
 

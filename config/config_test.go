@@ -104,7 +104,7 @@ func TestDefault(t *testing.T) {
 		{"ari.application", c.ARI.Application, "callbridge"},
 		{"extension_pattern", c.ExtensionPattern, `^[0-9]{2,6}$`},
 		{"sink.file", c.Sink.File, "/var/lib/callbridge/activities.jsonl"},
-		{"http.listen", c.HTTP.Listen, "127.0.0.1:8089"},
+		{"http.listen", c.HTTP.Listen, "127.0.0.1:9089"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
