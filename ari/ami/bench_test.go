@@ -77,17 +77,18 @@ func syntheticStream(b *testing.B, copies int) []byte {
 // connection: framing, pre-filter, parse, map, and the engine.
 func BenchmarkDecodeEngine(b *testing.B) {
 	stream := syntheticStream(b, 50)
-	var msgs, events int
+	var msgs, events, activities int
 	var mem0, mem1 runtime.MemStats
 	runtime.ReadMemStats(&mem0)
 	start := time.Now()
 	b.ResetTimer()
 	for range b.N {
 		eng := bridge.New(bridge.Config{Source: "ami", Trunks: []string{"pstn"}})
-		st, err := ami.ReadRecording(bytes.NewReader(stream), func(ev bridge.Event) { eng.Apply(ev) })
+		st, err := ami.ReadRecording(bytes.NewReader(stream), func(ev bridge.Event) { activities += countActivities(eng.Apply(ev)) })
 		if err != nil || st.Malformed != 0 {
 			b.Fatalf("%v %+v", err, st)
 		}
+		eng.Flush(time.Time{})
 		msgs += st.Messages
 		events += st.Mapped
 	}
@@ -98,4 +99,18 @@ func BenchmarkDecodeEngine(b *testing.B) {
 	b.ReportMetric(float64(events)/elapsed, "events/s")
 	b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(events), "allocs/event")
 	b.SetBytes(int64(len(stream)))
+	if activities == 0 {
+		b.Fatal("the engine finished no activity: the stream is not exercising it")
+	}
+	b.ReportMetric(float64(activities)/float64(b.N), "activities/op")
+}
+
+func countActivities(ts []bridge.Transition) int {
+	n := 0
+	for _, t := range ts {
+		if t.Activity != nil {
+			n++
+		}
+	}
+	return n
 }

@@ -115,7 +115,11 @@ func TestSameActivitiesAsARI(t *testing.T) {
 			for i := range want {
 				g, w := got[i], want[i]
 				if g.User != w.User || g.Direction != w.Direction || g.Internal != w.Internal ||
-					g.State != w.State || g.Reason != w.Reason || g.RemoteNumber != w.RemoteNumber {
+					g.State != w.State || g.Reason != w.Reason || g.RemoteNumber != w.RemoteNumber ||
+					// Beyond the required fields: the rest of the contract
+					// the CRM sees should agree too.
+					g.RemoteName != w.RemoteName || g.DDI != w.DDI || g.TransferredBy != w.TransferredBy ||
+					g.LocalNumber != w.LocalNumber || g.Privacy != w.Privacy || g.ID != w.ID {
 					t.Errorf("activity %d differs:\nami: %s\nari: %s", i, brief(got[i:i+1]), brief(want[i:i+1]))
 				}
 				if !closeTimes(g.StartedAt, w.StartedAt) || !closeTimes(g.AnsweredAt, w.AnsweredAt) || !closeTimes(g.EndedAt, w.EndedAt) {
@@ -133,7 +137,8 @@ func TestSameActivitiesAsARI(t *testing.T) {
 func brief(as []bridge.Activity) string {
 	var b strings.Builder
 	for _, a := range as {
-		fmt.Fprintf(&b, "[%s %s internal=%v %s/%s remote=%q] ", a.User, a.Direction, a.Internal, a.State, a.Reason, a.RemoteNumber)
+		fmt.Fprintf(&b, "[%s %s internal=%v %s/%s remote=%q name=%q ddi=%q by=%q privacy=%q] ",
+			a.User, a.Direction, a.Internal, a.State, a.Reason, a.RemoteNumber, a.RemoteName, a.DDI, a.TransferredBy, a.Privacy)
 	}
 	return b.String()
 }
