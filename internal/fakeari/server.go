@@ -28,9 +28,10 @@ type Options struct {
 	// Drops lose the clients in the middle of the play (see Drop).
 	Drops []Drop
 	// AwaitList makes playback hold, after each websocket client connects,
-	// until a channel listing (GET /channels) has been served, as
-	// callbridge's source makes one after every connect. Without it the
-	// listing races the next events and a test is not repeatable.
+	// until both channels and bridges have been listed (GET /channels and
+	// GET /bridges), as callbridge's source does after every connect.
+	// Without it the listing races the next events and a test is not
+	// repeatable.
 	AwaitList bool
 	// EntityID is Asterisk's id in /asterisk/info. Empty means the
 	// asterisk_id of the first recorded event.
@@ -45,7 +46,7 @@ type Options struct {
 // Asterisk would, until playback reaches event Resume. Events At to
 // Resume-1 are lost to the clients, but the REST state still follows them.
 // At Resume playback waits for a client to reconnect (and, with
-// Options.AwaitList, to list channels) so that nothing after the gap is lost.
+// Options.AwaitList, to list channels and bridges) so that nothing after the gap is lost.
 // Resume == At makes a plain disconnect with nothing lost.
 type Drop struct {
 	At, Resume int
@@ -66,7 +67,8 @@ type Server struct {
 	conns    map[*websocket.Conn]bool // every open events websocket
 	clients  map[*websocket.Conn]bool // those that subscribed to all events
 	accepted int                      // websocket connections accepted so far
-	listed   int                      // value of accepted when channels were last listed
+	chansAt  int                      // value of accepted when channels were last listed
+	bridgeAt int                      // value of accepted when bridges were last listed
 	refusing bool
 	closed   bool
 	sent     int
@@ -241,7 +243,7 @@ func (s *Server) dropsAt(ctx context.Context, i int) error {
 func (s *Server) waitClient(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		ready := len(s.clients) > 0 && (!s.opts.AwaitList || s.listed >= s.accepted)
+		ready := len(s.clients) > 0 && (!s.opts.AwaitList || min(s.chansAt, s.bridgeAt) >= s.accepted)
 		closed, ch := s.closed, s.changed
 		s.mu.Unlock()
 		switch {
@@ -322,7 +324,18 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// channels in the application's Stasis, and no recorded call is.
 	all := q.Get("subscribeAll") == "true"
 	srv := websocket.Server{
-		Handshake: func(*websocket.Config, *http.Request) error { return nil },
+		// Count the connection before the handshake's answer goes out:
+		// the client may list channels before serveConn runs, and that
+		// listing must count as made after this connect.
+		Handshake: func(*websocket.Config, *http.Request) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.closed || s.refusing {
+				return errors.New("not accepting connections")
+			}
+			s.accepted++
+			return nil
+		},
 		Handler: func(c *websocket.Conn) {
 			s.serveConn(c, all)
 		},
@@ -338,7 +351,6 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
-	s.accepted++
 	s.conns[c] = true
 	if all {
 		s.clients[c] = true
@@ -374,7 +386,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		v = s.info()
 	case resource == "channels" && id == "":
 		v = s.st.channelList()
-		s.listed = s.accepted
+		s.chansAt = s.accepted
 		s.notifyLocked()
 	case resource == "channels":
 		c, ok := s.st.channels[id]
@@ -385,6 +397,8 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		v = c
 	case resource == "bridges" && id == "":
 		v = s.st.bridgeList()
+		s.bridgeAt = s.accepted
+		s.notifyLocked()
 	case resource == "bridges":
 		b, ok := s.st.bridge(id)
 		if !ok {

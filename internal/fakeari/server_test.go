@@ -155,8 +155,10 @@ func TestDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	if get(t, s, "/channels", "asterisk", "asterisk", nil) != 200 {
-		t.Fatal("listing channels failed")
+	for _, p := range []string{"/bridges", "/channels"} {
+		if get(t, s, p, "asterisk", "asterisk", nil) != 200 {
+			t.Fatalf("listing %s failed", p)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -184,6 +186,7 @@ func TestDrop(t *testing.T) {
 	}
 	defer ws.Close()
 	var chans []struct{ ID string }
+	get(t, s, "/bridges", "asterisk", "asterisk", nil)
 	get(t, s, "/channels", "asterisk", "asterisk", &chans)
 	if len(chans) != 10 {
 		t.Fatalf("after the gap REST lists %d channels, want 10", len(chans))
