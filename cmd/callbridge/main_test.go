@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func call(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, errOut := call(t); code != 2 || !strings.Contains(errOut, "callbridge demo") {
+		t.Errorf("no args: %d %q", code, errOut)
+	}
+	if code, _, errOut := call(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown: %d %q", code, errOut)
+	}
+	if code, _, _ := call(t, "replay"); code != 2 {
+		t.Errorf("replay without a file: %d", code)
+	}
+	if code, _, _ := call(t, "replay", "--ari", "a", "--ami", "b"); code != 2 {
+		t.Errorf("replay with two files: %d", code)
+	}
+	if code, out, _ := call(t, "version"); code != 0 || !strings.HasPrefix(out, "callbridge ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// The fully commented example config is what `config check` accepts.
+func TestConfigCheckExample(t *testing.T) {
+	code, out, errOut := call(t, "config", "check", "--config", "../../config/example.yaml")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("%d %q %q", code, out, errOut)
+	}
+}
+
+// A bad config fails with every problem, each naming its key.
+func TestConfigCheckNamesKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	bad := `
+ari:
+  url: ftp://pbx
+  username: cb
+users:
+  - extension: "101"
+  - extension: "101"
+default_region: XX
+log_level: loud
+`
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := call(t, "config", "check", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
+	}
+	for _, key := range []string{"ari.url", "users[1].extension", "default_region", "log_level"} {
+		if !strings.Contains(errOut, key) {
+			t.Errorf("the error does not name %s:\n%s", key, errOut)
+		}
+	}
+	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
+	os.WriteFile(unknown, []byte("ari:\n  usrname: x\n"), 0o600)
+	if code, _, errOut := call(t, "config", "check", "--config", unknown); code != 1 || !strings.Contains(errOut, "ari.usrname") {
+		t.Errorf("unknown key: %d %s", code, errOut)
+	}
+}
+
+// replay --ari --all prints exactly the golden activities of the engine
+// tests: the command adds nothing and loses nothing.
+func TestReplayMatchesGolden(t *testing.T) {
+	recs, _ := filepath.Glob("../../testdata/recordings/*/ari.jsonl")
+	if len(recs) == 0 {
+		t.Fatal("no recordings")
+	}
+	for _, rec := range recs {
+		name := filepath.Base(filepath.Dir(rec))
+		code, out, errOut := call(t, "replay", "--ari", rec, "--all")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		want, err := os.ReadFile(filepath.Join("../../testdata/golden", name+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != string(want) {
+			t.Errorf("%s: replay differs from the golden file:\n got %s\nwant %s", name, out, want)
+		}
+	}
+}
+
+// Without --all the answered-elsewhere legs are left out, and said so.
+func TestReplayHidesAnsweredElsewhere(t *testing.T) {
+	code, out, errOut := call(t, "replay", "--ari", "../../testdata/recordings/ring_group/ari.jsonl")
+	if code != 0 || strings.Count(out, "\n") != 1 || strings.Contains(out, "answered_elsewhere") ||
+		!strings.Contains(errOut, "1 answered-elsewhere") {
+		t.Fatalf("%d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// A recording with garbage in it still gives its activities; the bad lines
+// are reported, not fatal.
+func TestReplaySurvivesMalformedLines(t *testing.T) {
+	good, err := os.ReadFile("../../testdata/recordings/inbound_answered/ari.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(good), "\n")
+	mixed := strings.Join(lines[:10], "\n") + "\n{not json\n\x00\x01\n" + strings.Join(lines[10:], "\n")
+	path := filepath.Join(t.TempDir(), "mixed.jsonl")
+	os.WriteFile(path, []byte(mixed), 0o600)
+	code, out, errOut := call(t, "replay", "--ari", path)
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "2 malformed") {
+		t.Fatalf("%d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestReplayConfigApplies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("default_region: FI\ntrunks: [pstn]\nusers:\n  - extension: \"101\"\n    name: Alice\n"), 0o600)
+	code, out, errOut := call(t, "replay", "--ari", "../../testdata/recordings/outbound_answered/ari.jsonl", "--config", path)
+	if code != 0 || !strings.Contains(out, `"remote_e164":"+358401234567"`) || !strings.Contains(out, `"user_name":"Alice"`) {
+		t.Fatalf("%d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/fakeari"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The daemon, built from a config file as `callbridge run` builds it, follows
+// a (fake) Asterisk over ARI and writes every activity to its sink once,
+// while serving health and metrics.
+func TestRunWritesActivities(t *testing.T) {
+	recs, err := demo.Recordings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := fakeari.New(fakeari.Options{Recordings: recs, AwaitList: true, Username: "cb", Password: "s3cret-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "callbridge.yaml")
+	sinkPath := filepath.Join(dir, "state", "activities.jsonl")
+	yaml := fmt.Sprintf(`
+state_dir: %s
+ari:
+  url: %s
+  username: cb
+  password_file: ari.pw
+trunks: [pstn]
+default_region: FI
+sink:
+  file: %s
+http:
+  listen: 127.0.0.1:0
+`, dir, srv.URL(), sinkPath)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ari.pw"), []byte("s3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err == nil {
+		err = cfg.ValidateForRun()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	lw := &syncWriter{w: &logs}
+	d, err := New(cfg, zerolog.New(lw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	if err := srv.Play(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// 14 activities in all, 2 of them answered elsewhere (no policy here:
+	// the sink gets everything the engine finishes).
+	var acts []bridge.Activity
+	deadline := time.Now().Add(20 * time.Second)
+	for len(acts) < 14 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		acts = readSink(t, sinkPath)
+	}
+	if len(acts) != 14 {
+		t.Fatalf("%d activities in the sink, want 14", len(acts))
+	}
+	seen := map[string]bool{}
+	for _, a := range acts {
+		if seen[a.ID] {
+			t.Errorf("activity %s written twice", a.ID)
+		}
+		seen[a.ID] = true
+		if !a.Internal && a.RemoteE164 == "" {
+			t.Errorf("%s: no remote_e164", a.ID)
+		}
+	}
+
+	base := "http://" + d.Addr().String()
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready",
+		"/metrics": `callbridge_engine_activities_total{source="ari",state="connected"} 9`} {
+		body := get(t, base+path)
+		if !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q:\n%.2000s", path, want, body)
+		}
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if !strings.Contains(logs.String(), "callbridge running") {
+		t.Errorf("no start-up line in the log:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "s3cret-pw") {
+		t.Error("the ARI password reached the log")
+	}
+}
+
+func readSink(t *testing.T, path string) []bridge.Activity {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var acts []bridge.Activity
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		var a bridge.Activity
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatalf("sink line %q: %v", sc.Text(), err)
+		}
+		acts = append(acts, a)
+	}
+	return acts
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// syncWriter lets the test read what several goroutines log.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
