@@ -46,9 +46,6 @@ type PolicyConfig struct {
 	// synced (Enreach CallStartMargin). It also merges one call seen
 	// through two sources. 0 still merges exactly equal starts.
 	StartMargin time.Duration `yaml:"start_margin"`
-	// StartMarginRetention is how long accepted starts are remembered for
-	// the check. Default 24h.
-	StartMarginRetention time.Duration `yaml:"start_margin_retention"`
 	// SyncInternal syncs calls between two users. Default true.
 	SyncInternal bool `yaml:"sync_internal"`
 	// SyncAnsweredElsewhere syncs the activity of a user who rang while a
@@ -97,8 +94,7 @@ func DefaultPolicyConfig() PolicyConfig {
 	on := true
 	zero := time.Duration(0)
 	return PolicyConfig{
-		StartMarginRetention: 24 * time.Hour,
-		SyncInternal:         true,
+		SyncInternal: true,
 		Defaults: UserSettings{
 			CRMActive: &on,
 			ScreenPop: ScreenPop{Open: PopOnCall, Close: PopNever, OpenOutgoing: PopUser, CallerCardDelay: &zero},
@@ -119,10 +115,8 @@ func (c PolicyConfig) Validate() error {
 	if c.StartMargin < 0 {
 		bad("start_margin", "must not be negative")
 	}
-	if c.StartMarginRetention < 0 {
-		bad("start_margin_retention", "must not be negative")
-	} else if c.StartMarginRetention > 0 && c.StartMarginRetention < 2*c.StartMargin {
-		bad("start_margin_retention", "must be at least twice start_margin (%s)", c.StartMargin)
+	if c.StartMargin > time.Hour {
+		bad("start_margin", "at most 1h (starts are remembered for a limited time)")
 	}
 	c.Defaults.validate("defaults", bad)
 	exts := make([]string, 0, len(c.Users))

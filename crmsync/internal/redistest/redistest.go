@@ -1,0 +1,151 @@
+// Package redistest runs a real redis-server for tests: on a free loopback
+// port, persisting to a temporary directory with the append-only file, so a
+// test can restart it and find its data again.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Hint is what to run when redis-server is missing.
+const Hint = "apt-get install -y redis-server sip-tester"
+
+// Server is one redis-server process.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	Dir  string
+	bin  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// Start runs redis-server until the test ends. A missing binary fails the
+// test: the delivery guarantees are only proven against a real Redis.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server not found in PATH; install it: %s", Hint)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := &Server{Addr: addr, Dir: t.TempDir(), bin: bin}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// URL is the redis:// URL of the server.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+func (s *Server) start() error {
+	_, port, _ := net.SplitHostPort(s.Addr)
+	logf, err := os.OpenFile(s.Dir+"/redis.log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	s.log = logf
+	s.cmd = exec.Command(s.bin,
+		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+		"--appendfsync", "everysec", "--dir", s.Dir, "--daemonize", "no", "--loglevel", "warning",
+		"--protected-mode", "no")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ping(s.Addr) == nil {
+			return nil
+		}
+		select {
+		case <-s.done:
+			b, _ := os.ReadFile(s.Dir + "/redis.log")
+			return fmt.Errorf("redis-server exited: %s", b)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("redis-server on %s did not answer PING", s.Addr)
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// Stop shuts the server down cleanly (SIGTERM: the append-only file is
+// flushed) and waits for it.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill stops the server abruptly (SIGKILL), as a crash would.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(sig)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	s.log.Close()
+	s.cmd = nil
+}
+
+// Restart stops the server and starts it again on the same port and
+// directory, so it reloads its append-only file.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Port is the server's port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
