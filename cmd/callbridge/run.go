@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/daemon"
 )
@@ -29,6 +30,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
+	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return err

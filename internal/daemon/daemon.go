@@ -99,11 +99,21 @@ func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
 			dc.Users = append(dc.Users, u.Extension)
 		}
 		for _, a := range cfg.SIP.PBXAddresses {
-			if ap, err := netip.ParseAddrPort(a); err == nil {
+			if ap, ok := addrPort(a); ok {
 				dc.PBX = append(dc.PBX, ap)
-			} else if ip, err := netip.ParseAddr(a); err == nil {
-				dc.PBX = append(dc.PBX, netip.AddrPortFrom(ip, 0))
+			} else {
+				log.Warn().Str("address", a).Msg("sip.pbx_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
 			}
+		}
+		for _, a := range cfg.SIP.TrunkAddresses {
+			if ap, ok := addrPort(a); ok {
+				dc.Trunks = append(dc.Trunks, dialog.Trunk{Addr: ap})
+			} else {
+				log.Warn().Str("address", a).Msg("sip.trunk_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
+			}
+		}
+		if len(cfg.Trunks) > 0 {
+			dc.TrunkName = cfg.Trunks[0]
 		}
 		hc := hep.Config{Dialog: dc, Logger: log.With().Str("source", "sip").Logger(), Registerer: d.reg}
 		if len(cfg.SIP.HEPListenUDP) > 0 {
@@ -217,6 +227,17 @@ func (d *Daemon) pipeline(name string) *countingPipeline {
 		d.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Str("state", string(a.State)).Msg("activity")
 	}, nil)
 	return &countingPipeline{Pipeline: p, events: events, calls: calls}
+}
+
+// addrPort reads "IP" (any port) or "IP:port".
+func addrPort(s string) (netip.AddrPort, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, true
+	}
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(ip, 0), true
+	}
+	return netip.AddrPort{}, false
 }
 
 func (d *Daemon) handler() http.Handler {
