@@ -244,9 +244,15 @@ func (w *Webhook) loadSecret() error {
 		return errors.New("secret: empty")
 	}
 	var pairs []string
-	for _, v := range append([]string{s}, headerValues(w.cfg.Headers)...) {
+	for _, v := range append(append([]string{s}, headerValues(w.cfg.Headers)...), urlSecrets(w.cfg.URL)...) {
 		if len(v) >= 4 { // shorter values would scrub ordinary text
 			pairs = append(pairs, v, "<secret>")
+		}
+		// "Bearer <token>": the token alone must not show either.
+		for _, f := range strings.Fields(v) {
+			if len(f) >= 8 && f != v {
+				pairs = append(pairs, f, "<secret>")
+			}
 		}
 	}
 	w.mu.Lock()
@@ -254,6 +260,23 @@ func (w *Webhook) loadSecret() error {
 	w.scrub = strings.NewReplacer(pairs...)
 	w.mu.Unlock()
 	return nil
+}
+
+// urlSecrets are the parts of a URL that may be credentials: the password
+// and every query value (APIs like ?token=...).
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if p, ok := u.User.Password(); ok {
+		out = append(out, p)
+	}
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
+	}
+	return out
 }
 
 func headerValues(h map[string]Secret) []string {
@@ -309,7 +332,13 @@ func (w *Webhook) Push(ctx context.Context, a bridge.Activity) error {
 			err = ue.Err
 		}
 		w.metrics.requests.WithLabelValues(w.name, "error").Inc()
-		err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %s: %w", w.name, w.target, scrub.Replace(err.Error()), causeOf(err)), 0)
+		cause := causeOf(err)
+		msg := scrub.Replace(err.Error())
+		if msg == cause.Error() {
+			err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %w", w.name, w.target, cause), 0)
+		} else {
+			err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %s: %w", w.name, w.target, msg, cause), 0)
+		}
 		w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Err(err).Msg("webhook push failed")
 		return err
 	}

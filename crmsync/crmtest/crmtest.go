@@ -1,0 +1,222 @@
+package crmtest
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/crmerr"
+)
+
+// Connector is crmsync.Connector, restated so connector packages can run
+// the suite without an import cycle.
+type Connector interface {
+	Name() string
+	Push(ctx context.Context, a bridge.Activity) error
+}
+
+// Harness adapts one connector to the suite.
+type Harness struct {
+	// New builds the connector against a fake CRM at baseURL, logging to
+	// log at debug level.
+	New func(t *testing.T, baseURL string, log zerolog.Logger) Connector
+	// Fake is the connector's fake CRM API: it accepts what the real API
+	// accepts and answers success.
+	Fake http.Handler
+	// Count says how many activities with id the fake now holds.
+	Count func(id string) int
+	// Secrets are values that must never appear in errors or logs.
+	Secrets []string
+}
+
+// Activity is a sample activity (the short_call recording: 101 answers
+// +358401234567 and talks 2 s).
+func Activity(id string) bridge.Activity {
+	start := time.Date(2026, 11, 21, 16, 11, 10, 9_000_000, time.UTC)
+	return bridge.Activity{
+		ID: id, CallID: "1763741470.0", User: "101", UserName: "Alice", LocalNumber: "101",
+		Direction: bridge.Inbound, State: bridge.Connected, Reason: bridge.ReasonAnswered,
+		RemoteNumber: "+358401234567", RemoteE164: "+358401234567", DDI: "+35850111222",
+		StartedAt: start, AnsweredAt: start.Add(2005 * time.Millisecond), EndedAt: start.Add(4018 * time.Millisecond),
+		RingSeconds: 2.005, TalkSeconds: 2.013, Privacy: bridge.PrivacyWork, Source: "ari",
+	}
+}
+
+// fault is what the front of the fake answers instead of the fake.
+type fault struct {
+	status int
+	header http.Header
+	body   string
+	hang   bool
+}
+
+type front struct {
+	mu    sync.Mutex
+	fault *fault
+	fake  http.Handler
+	stop  chan struct{}
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	ft := f.fault
+	f.mu.Unlock()
+	if ft == nil {
+		f.fake.ServeHTTP(w, r)
+		return
+	}
+	if ft.hang {
+		select {
+		case <-r.Context().Done():
+		case <-f.stop:
+		}
+		return
+	}
+	for k, v := range ft.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(ft.status)
+	_, _ = w.Write([]byte(ft.body))
+}
+
+func (f *front) set(ft *fault) { f.mu.Lock(); f.fault = ft; f.mu.Unlock() }
+
+// syncBuffer collects log output from concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Run runs the suite.
+func Run(t *testing.T, h Harness) {
+	f := &front{fake: h.Fake, stop: make(chan struct{})}
+	srv := httptest.NewServer(f)
+	t.Cleanup(func() { close(f.stop); srv.Close() })
+	logs := &syncBuffer{}
+	log := zerolog.New(logs).Level(zerolog.DebugLevel)
+	c := h.New(t, srv.URL, log)
+	ctx := context.Background()
+	var errs []error
+	// Bodies echo the secrets, as a careless API might.
+	echo := strings.Join(h.Secrets, " ")
+
+	tests := []struct {
+		name      string
+		fault     *fault
+		permanent bool
+		unauth    bool
+		after     time.Duration
+		timeout   time.Duration
+	}{
+		{name: "500", fault: &fault{status: 500, body: "oops " + echo}},
+		{name: "502", fault: &fault{status: 502}},
+		{name: "503 Retry-After seconds", fault: &fault{status: 503, header: http.Header{"Retry-After": {"42"}}}, after: 42 * time.Second},
+		{name: "429 Retry-After seconds", fault: &fault{status: 429, header: http.Header{"Retry-After": {"3"}}}, after: 3 * time.Second},
+		{name: "400", fault: &fault{status: 400, body: "bad " + echo}, permanent: true},
+		{name: "403", fault: &fault{status: 403}, permanent: true},
+		{name: "404", fault: &fault{status: 404}, permanent: true},
+		{name: "422", fault: &fault{status: 422, body: `{"error":"unknown field"}`}, permanent: true},
+		{name: "401", fault: &fault{status: 401, body: "token " + echo}, unauth: true},
+		{name: "timeout", fault: &fault{hang: true}, timeout: 300 * time.Millisecond},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.set(tt.fault)
+			defer f.set(nil)
+			pctx := ctx
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				pctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			err := c.Push(pctx, Activity("fault-"+strconv.Itoa(i)))
+			if err == nil {
+				t.Fatal("push succeeded against a failing CRM")
+			}
+			errs = append(errs, err)
+			if got := crmerr.IsPermanent(err); got != tt.permanent {
+				t.Errorf("IsPermanent = %v, want %v: %v", got, tt.permanent, err)
+			}
+			if got := crmerr.IsUnauthorized(err); got != tt.unauth {
+				t.Errorf("IsUnauthorized = %v, want %v: %v", got, tt.unauth, err)
+			}
+			if d, _ := crmerr.RetryAfter(err); d < tt.after || (tt.after == 0 && d != 0) {
+				t.Errorf("RetryAfter = %v, want %v: %v", d, tt.after, err)
+			}
+		})
+	}
+
+	t.Run("RetryAfterHTTPDate", func(t *testing.T) {
+		at := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
+		f.set(&fault{status: 503, header: http.Header{"Retry-After": {at}}})
+		defer f.set(nil)
+		err := c.Push(ctx, Activity("date"))
+		if d, ok := crmerr.RetryAfter(err); !ok || d < time.Minute || d > 2*time.Minute {
+			t.Errorf("RetryAfter = %v, %v for an HTTP date 2 minutes ahead", d, ok)
+		}
+	})
+
+	t.Run("NetworkErrorRetryable", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		url := dead.URL
+		dead.Close()
+		c2 := h.New(t, url, log)
+		err := c2.Push(ctx, Activity("net"))
+		if err == nil || !crmerr.IsRetryable(err) {
+			t.Fatalf("push to a closed port: %v, want a retryable error", err)
+		}
+		errs = append(errs, err)
+	})
+
+	t.Run("Idempotent", func(t *testing.T) {
+		a := Activity("idem-1")
+		for range 3 {
+			if err := c.Push(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := h.Count(a.ID); n != 1 {
+			t.Fatalf("after three pushes the CRM holds %d copies", n)
+		}
+		if n := h.Count("fault-0"); n != 0 {
+			t.Fatalf("a refused push left %d copies", n)
+		}
+	})
+
+	t.Run("NoSecretLeaks", func(t *testing.T) {
+		out := logs.String()
+		for _, s := range h.Secrets {
+			if s == "" {
+				continue
+			}
+			for _, err := range errs {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error leaks a secret: %v", err)
+				}
+			}
+			if strings.Contains(out, s) {
+				t.Errorf("log leaks a secret: %s", out)
+			}
+		}
+		if len(errs) == 0 {
+			t.Error("no errors were collected")
+		}
+	})
+}
