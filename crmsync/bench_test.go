@@ -1,0 +1,111 @@
+package crmsync_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/boltstore"
+	"github.com/callbridge/callbridge/crmsync/internal/redistest"
+	"github.com/callbridge/callbridge/crmsync/redisstore"
+	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/webhook"
+)
+
+// BenchmarkDelivery measures activities/s from Enqueue to a local webhook
+// sink, and the enqueue-to-sink latency (p50/p99 as custom metrics).
+func BenchmarkDelivery(b *testing.B) {
+	b.Run("bolt", func(b *testing.B) {
+		s, err := boltstore.Open(b.TempDir(), boltstore.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		benchDelivery(b, s)
+	})
+	b.Run("redis", func(b *testing.B) {
+		srv := redistest.Start(b)
+		s, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		benchDelivery(b, s)
+	})
+}
+
+func benchDelivery(b *testing.B, s crmsync.Store) {
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	done := make(chan struct{}, 1024)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("Idempotency-Key")
+		mu.Lock()
+		if t0, ok := sent[id]; ok {
+			lat = append(lat, time.Since(t0))
+			delete(sent, id)
+			mu.Unlock()
+			done <- struct{}{}
+		} else {
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer sink.Close()
+	hook, err := webhook.New("hook", webhook.Config{URL: sink.URL, Secret: "bench"}, webhook.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := crmsync.DefaultDeliveryConfig()
+	cfg.Concurrency = 32
+	cfg.PollInterval = 100 * time.Millisecond
+	d, err := crmsync.NewDispatcher(s, []crmsync.Connector{hook}, cfg, crmsync.DispatcherOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-runDone }()
+
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		for i := range b.N {
+			a := storetest.Activity(fmt.Sprintf("%s-%d-%d", b.Name(), b.N, i))
+			mu.Lock()
+			sent[a.ID] = time.Now()
+			mu.Unlock()
+			if _, err := s.Enqueue(context.Background(), "hook", a); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	for range b.N {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			b.Fatal("delivery stalled")
+		}
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "activities/s")
+	mu.Lock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	}
+	mu.Unlock()
+}
