@@ -1,0 +1,88 @@
+package phoneindex
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FileStore persists each integration as a gzipped JSON file in Dir,
+// replaced atomically (write, sync, rename) so a crash leaves the old or
+// the new snapshot, never half of one.
+type FileStore struct {
+	Dir string
+}
+
+func (f FileStore) path(name string) (string, error) {
+	if !identifier(name) {
+		return "", fmt.Errorf("integration name %q: want letters, digits and _", name)
+	}
+	return filepath.Join(f.Dir, name+".json.gz"), nil
+}
+
+// Load implements Persister.
+func (f FileStore) Load(_ context.Context, name string) (*Snapshot, error) {
+	p, err := f.path(name)
+	if err != nil {
+		return nil, err
+	}
+	file, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return decodeSnapshot(file)
+}
+
+// Save implements Persister.
+func (f FileStore) Save(_ context.Context, name string, s *Snapshot) error {
+	p, err := f.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.Dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(f.Dir, name+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
+	zw := gzip.NewWriter(tmp)
+	if err := json.NewEncoder(zw).Encode(s); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// Delete implements Persister.
+func (f FileStore) Delete(_ context.Context, name string) error {
+	p, err := f.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
