@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/phone"
 )
 
@@ -38,7 +39,38 @@ type Config struct {
 
 	Sink Sink `yaml:"sink"`
 	HTTP HTTP `yaml:"http"`
+
+	// Store is the durable delivery queue.
+	Store Store `yaml:"store"`
+	// Policy decides which activities reach the CRM (duration limit,
+	// start margin, privacy, per-user settings).
+	Policy crmsync.PolicyConfig `yaml:"policy"`
+	// Delivery tunes the delivery workers (concurrency, backoff, leases).
+	Delivery crmsync.DeliveryConfig `yaml:"delivery"`
+	// CRM lists the connectors activities are delivered to. Empty: the
+	// activities only go to sink.file.
+	CRM []crmsync.ConnectorConfig `yaml:"crm"`
 }
+
+// Store chooses where the delivery queue lives.
+type Store struct {
+	// Type is "embedded" (bbolt under state_dir, the zero-setup default)
+	// or "redis" (production, and the way to run several instances).
+	Type string `yaml:"type"`
+	// RedisURL: redis://, rediss://, redis+sentinel://…?master_name=, or
+	// redis+cluster://. It may hold a password, so it is a secret.
+	RedisURL     Secret `yaml:"redis_url"`
+	RedisURLFile string `yaml:"redis_url_file"`
+	// RedisPrefix starts every key, so deployments can share a Redis.
+	// Default "callbridge".
+	RedisPrefix string `yaml:"redis_prefix"`
+}
+
+// Store types.
+const (
+	StoreEmbedded = "embedded"
+	StoreRedis    = "redis"
+)
 
 // ARI is the Asterisk REST Interface source: an events websocket.
 type ARI struct {
@@ -147,6 +179,9 @@ func defaults() *Config {
 		AMI:              AMI{Port: DefaultAMIPort},
 		ExtensionPattern: DefaultExtensionPattern,
 		HTTP:             HTTP{Listen: DefaultHTTPListen},
+		Store:            Store{Type: StoreEmbedded},
+		Policy:           crmsync.DefaultPolicyConfig(),
+		Delivery:         crmsync.DefaultDeliveryConfig(),
 	}
 }
 

@@ -36,6 +36,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	}
 	resolve(c.ARI.On(), "ari.password", &c.ARI.Password, c.ARI.PasswordFile)
 	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
+	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
 	return errors.Join(errs...)
 }
 
@@ -92,6 +93,54 @@ func (c *Config) validate(v *validator) {
 	if c.HTTP.Listen != "" {
 		if err := hostPort(c.HTTP.Listen); err != nil {
 			v.add("http.listen", "%q: %v", c.HTTP.Listen, err)
+		}
+	}
+	c.validateDelivery(v)
+}
+
+func (c *Config) validateDelivery(v *validator) {
+	switch c.Store.Type {
+	case StoreEmbedded:
+		if c.Store.RedisURL != "" || c.Store.RedisURLFile != "" {
+			// A Redis URL with the embedded store is a half-done switch.
+			v.add("store.redis_url", "set, but store.type is %q: set store.type: redis", c.Store.Type)
+		}
+	case StoreRedis:
+		if c.Store.RedisURL == "" {
+			v.add("store.redis_url", "required for store.type redis (or store.redis_url_file)")
+		} else if u, err := url.Parse(c.Store.RedisURL.Value()); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
+			// Never quote the URL: it may carry the password.
+			v.add("store.redis_url", "want redis://, rediss://, redis+sentinel:// or redis+cluster://")
+		}
+	default:
+		v.add("store.type", "%q is not one of embedded, redis", c.Store.Type)
+	}
+	v.nested("policy.", c.Policy.Validate())
+	v.nested("delivery.", c.Delivery.Validate())
+	seen := map[string]int{}
+	for i, cc := range c.CRM {
+		key := fmt.Sprintf("crm[%d]", i)
+		v.nested(key+".", cc.Validate())
+		name := cc.Name
+		if name == "" {
+			name = cc.Type
+		}
+		if j, dup := seen[name]; dup {
+			v.add(key+".name", "%q is also crm[%d]'s name: give each connector its own", name, j)
+		}
+		seen[name] = i
+	}
+}
+
+// nested adds a section's own joined errors, each line prefixed with the
+// section's key path.
+func (v *validator) nested(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line != "" {
+			v.errs = append(v.errs, errors.New(prefix+line))
 		}
 	}
 }

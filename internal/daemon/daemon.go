@@ -20,6 +20,8 @@ import (
 	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/delivery"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/sink"
 	"github.com/callbridge/callbridge/sip/dialog"
@@ -42,6 +44,11 @@ type Daemon struct {
 	sources map[string]source
 	ln      net.Listener
 	ready   atomic.Bool
+
+	// Delivery to the CRMs, when any is configured.
+	store    crmsync.Store
+	delivery *delivery.Delivery
+	runCtx   context.Context
 
 	events     *prometheus.CounterVec
 	activities *prometheus.CounterVec
@@ -132,6 +139,22 @@ func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.sink = s
+	if len(cfg.CRM) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := delivery.OpenStore(ctx, cfg)
+		cancel()
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		dl, err := delivery.New(cfg, st, log, d.reg)
+		if err != nil {
+			st.Close()
+			s.Close()
+			return nil, err
+		}
+		d.store, d.delivery = st, dl
+	}
 	if cfg.HTTP.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
@@ -156,6 +179,10 @@ func (d *Daemon) Addr() net.Addr {
 // rebuilt from the PBX on the next start), the sink is closed.
 func (d *Daemon) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	d.runCtx = ctx
+	if d.delivery != nil {
+		g.Go(func() error { return d.delivery.Run(ctx) })
+	}
 	for name, src := range d.sources {
 		p := d.pipeline(name)
 		g.Go(func() error {
@@ -203,6 +230,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if cerr := d.sink.Close(); err == nil {
 		err = cerr
 	}
+	if d.store != nil {
+		if cerr := d.store.Close(); err == nil {
+			err = cerr
+		}
+	}
 	d.log.Info().Msg("callbridge stopped")
 	return err
 }
@@ -220,6 +252,12 @@ func (d *Daemon) pipeline(name string) *countingPipeline {
 			return
 		}
 		d.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Str("state", string(a.State)).Msg("activity")
+		if d.delivery != nil {
+			// Queued durably before the source reads its next event.
+			if _, _, err := d.delivery.Submit(d.runCtx, a); err != nil {
+				d.log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity kept in sink.file only")
+			}
+		}
 	}, nil)
 	return &countingPipeline{Pipeline: p, events: events, calls: calls}
 }
