@@ -15,6 +15,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	all := fs.Bool("all", false, "also show ring-group and queue members who lost the race (answered elsewhere)")
 	live := fs.Bool("live", false, "also show live ringing / connected / ended transitions")
 	verbose := fs.Bool("v", false, "log the ARI source's connection to stderr")
+	noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM webhook")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -22,5 +23,5 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: stderr}).With().Timestamp().Logger()
 	}
-	return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log})
+	return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log, Deliver: !*noDeliver})
 }

@@ -18,8 +18,9 @@ var version = "dev"
 const usage = `callbridge: per-user phone-call activities from Asterisk, for your CRM.
 
 Usage:
-  callbridge demo [--speed N] [--all] [--live]
-        Replay real recorded calls through the whole pipeline, locally.
+  callbridge demo [--speed N] [--all] [--live] [--no-deliver]
+        Replay real recorded calls through the whole pipeline, locally, and
+        deliver them to a local CRM webhook.
   callbridge replay (--ari FILE | --ami FILE | --pcap FILE) [--config FILE] [--all]
         Print the activities of a recording as JSON lines.
   callbridge run --config FILE

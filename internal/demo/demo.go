@@ -46,8 +46,12 @@ type Options struct {
 	// Log receives the source's log lines (the default discards them).
 	Log zerolog.Logger
 	// OnActivity, if set, is called with every activity shown, after it is
-	// printed (callbridge demo delivers them on from here).
+	// printed.
 	OnActivity func(bridge.Activity)
+	// Deliver sends the activities through the policy and the durable
+	// queue (embedded store, in a temporary directory) to a local webhook
+	// that stands in for a CRM, and prints what arrived.
+	Deliver bool
 }
 
 // Recordings returns the embedded recordings in demo order.
@@ -89,6 +93,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 
+	var dl *deliverer
+	if opts.Deliver {
+		if dl, err = startDelivery(ctx, opts.Log); err != nil {
+			return fmt.Errorf("demo: delivery: %w", err)
+		}
+	}
+
 	t := newTable(w, names)
 	t.header(opts)
 	var mu sync.Mutex
@@ -97,6 +108,10 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		Users: []bridge.User{{Extension: "101", Name: "Alice"}, {Extension: "102", Name: "Bob"}, {Extension: "103", Name: "Carol"}}},
 		phone.NewNormalizer("FI"),
 		func(a bridge.Activity) {
+			if dl != nil {
+				// The policy, not the table, decides what the CRM gets.
+				dl.submit(ctx, a)
+			}
 			if a.Reason == bridge.ReasonAnsweredElsewhere && !opts.All {
 				t.hidden++
 				return
@@ -148,6 +163,9 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	p.Flush()
 	mu.Unlock()
 	t.footer(shown)
+	if dl != nil {
+		dl.finish(w)
+	}
 	return nil
 }
 

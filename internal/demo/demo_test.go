@@ -54,14 +54,21 @@ func TestDemoShowsEveryCall(t *testing.T) {
 	}
 }
 
-func TestDemoHidesAnsweredElsewhereByDefault(t *testing.T) {
+// By default the demo hides the answered-elsewhere legs, and delivers what
+// the policy accepts to its local webhook.
+func TestDemoHidesAnsweredElsewhereAndDelivers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := Run(ctx, &out, Options{Speed: 0}); err != nil {
+	if err := Run(ctx, &out, Options{Speed: 0, Deliver: true}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "answered_elsewhere") || !strings.Contains(out.String(), "12 activities; 2 ring-group/queue members") {
 		t.Fatalf("%s", out.String())
+	}
+	// The same 12 went through the policy and the queue to the webhook.
+	if !strings.Contains(out.String(), "12 of 12 activities accepted by the policy arrived, each once.") ||
+		strings.Count(out.String(), "  ✓ ") != 12 {
+		t.Fatalf("delivery summary missing or wrong:\n%s", out.String())
 	}
 }
