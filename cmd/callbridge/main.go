@@ -25,6 +25,8 @@ Usage:
         Print the activities of a recording as JSON lines.
   callbridge run --config FILE
         Run the daemon.
+  callbridge queue (stats | dead | retry ID | retry --all | purge) [--connector NAME] --config FILE
+        Inspect and repair the delivery queue (embedded store: with the daemon stopped).
   callbridge config check --config FILE
         Check a configuration file; every problem names its key.
   callbridge version
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = replayCmd(args[1:], stdout, stderr)
 	case "run":
 		err = runCmd(ctx, args[1:], stdout, stderr)
+	case "queue":
+		err = queueCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)

@@ -7,6 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/delivery"
 )
 
 func call(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -129,5 +135,55 @@ func TestReplayConfigApplies(t *testing.T) {
 	code, out, errOut := call(t, "replay", "--ari", "../../testdata/recordings/outbound_answered/ari.jsonl", "--config", path)
 	if code != 0 || !strings.Contains(out, `"remote_e164":"+358401234567"`) || !strings.Contains(out, `"user_name":"Alice"`) {
 		t.Fatalf("%d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// The queue commands work on the configured store: here an embedded one
+// holding a dead letter, put there as a failing delivery would.
+func TestQueueCommands(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\n"), 0o600)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := delivery.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := bridge.Activity{ID: "deadbeef", User: "101", StartedAt: time.Unix(1, 0), EndedAt: time.Unix(2, 0)}
+	if _, err := st.Enqueue(ctx, "crm", a); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := st.Claim(ctx, crmsync.ClaimRequest{Connector: "crm", Worker: "w", Max: 1, Lease: time.Minute})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %d", err, len(jobs))
+	}
+	if err := st.DeadLetter(ctx, jobs[0], "422 Unprocessable Entity"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	code, out, errOut := call(t, "queue", "stats", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, "crm") || !strings.Contains(out, "DEAD") {
+		t.Fatalf("stats: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = call(t, "queue", "dead", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, `"reason":"422 Unprocessable Entity"`) || !strings.Contains(errOut, "1 dead letters") {
+		t.Fatalf("dead: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := call(t, "queue", "retry", "nope", "--config", cfgPath); code != 1 || !strings.Contains(errOut, "no dead letter") {
+		t.Fatalf("retry unknown: %d %q", code, errOut)
+	}
+	if code, out, _ := call(t, "queue", "retry", "deadbeef", "--config", cfgPath); code != 0 || !strings.Contains(out, "queued again") {
+		t.Fatalf("retry: %d %q", code, out)
+	}
+	if code, _, _ := call(t, "queue", "retry", "--config", cfgPath); code != 2 {
+		t.Fatalf("retry without id: %d", code)
+	}
+	if code, out, _ := call(t, "queue", "purge", "--config", cfgPath); code != 0 || !strings.Contains(out, "0 dead letters purged") {
+		t.Fatalf("purge: %d %q", code, out)
 	}
 }
