@@ -92,6 +92,12 @@ func New(cfg Config) *Engine {
 	return e
 }
 
+// Knows reports whether the engine still holds channel id: it is alive, or
+// belongs to a call that is not over. A journal of events can be compacted
+// to the events that mention such channels; replaying those rebuilds the
+// same calls.
+func (e *Engine) Knows(id string) bool { return id != "" && e.chans[id] != nil }
+
 // Stats reports what the engine holds.
 func (e *Engine) Stats() Stats {
 	return Stats{Calls: e.calls, Channels: e.live, Ignored: e.ignored}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/delivery"
+	"github.com/callbridge/callbridge/internal/journal"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/sink"
 	"github.com/callbridge/callbridge/sip/dialog"
@@ -180,14 +182,44 @@ func (d *Daemon) Addr() net.Addr {
 func (d *Daemon) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	d.runCtx = ctx
+	// Rebuild the calls in progress from each source's journal before any
+	// source connects, so its first snapshot reconciles them.
+	type running struct {
+		src source
+		p   *countingPipeline
+	}
+	runs := map[string]running{}
+	for name, src := range d.sources {
+		p := d.pipeline(name)
+		j, err := journal.Open(filepath.Join(d.cfg.StateDir, "journal", name+".jsonl"))
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		n, err := p.Restore(j)
+		if err != nil {
+			// A damaged journal must not keep the daemon down; its calls are
+			// rebuilt from the PBX's channel list instead.
+			d.log.Error().Err(err).Str("source", name).Msg("journal unreadable, starting from the PBX's channel list only")
+			if rerr := j.Reset(); rerr != nil {
+				return rerr
+			}
+		} else if n > 0 {
+			st, _ := p.Stats()
+			d.log.Info().Str("source", name).Int("events", n).Int("calls_open", st.Calls).Msg("restored calls in progress from the journal")
+		}
+		p.OnJournalError = func(err error) {
+			d.log.Error().Err(err).Str("source", name).Msg("journal write failed; a crash now would lose calls in progress")
+		}
+		runs[name] = running{src, p}
+	}
 	if d.delivery != nil {
 		g.Go(func() error { return d.delivery.Run(ctx) })
 	}
-	for name, src := range d.sources {
-		p := d.pipeline(name)
+	for name, r := range runs {
 		g.Go(func() error {
 			d.log.Info().Str("source", name).Msg("source starting")
-			err := src.Run(ctx, p.Handle)
+			err := r.src.Run(ctx, r.p.Handle)
 			if err != nil && ctx.Err() == nil {
 				return fmt.Errorf("%s source: %w", name, err)
 			}
