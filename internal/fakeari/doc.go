@@ -12,5 +12,8 @@
 //
 // A Drop makes it lose its clients in the middle of a call and refuse them
 // for a while, as a restarting or unreachable Asterisk would: the events in
-// the gap are never delivered, but the REST state keeps advancing.
+// the gap are never delivered, but the REST state keeps advancing. With
+// Options.Hold it plays instead like a PBX whose calls wait while
+// callbridge is down: playback stops while no client is connected and goes
+// on once one is back (and, with AwaitList, has listed what is live).
 package fakeari

@@ -80,6 +80,26 @@ func Chain(start time.Time, gap time.Duration, recs ...Recording) []Recording {
 	return out
 }
 
+// Messages returns the recording's lines as Play sends them: moved to Start
+// and tagged with Tag. A test computes what a client should make of the
+// play from these.
+func (r Recording) Messages() [][]byte {
+	shift := r.shift()
+	out := make([][]byte, len(r.Lines))
+	for i, l := range r.Lines {
+		out[i] = rewrite(l, shift, r.Tag)
+	}
+	return out
+}
+
+// shift is how far Start moves the recording's times.
+func (r Recording) shift() time.Duration {
+	if first, _, ok := span(r.Lines); ok && !r.Start.IsZero() {
+		return r.Start.Sub(first)
+	}
+	return 0
+}
+
 // span returns the first and last event timestamps of lines.
 func span(lines [][]byte) (first, last time.Time, ok bool) {
 	for _, l := range lines {

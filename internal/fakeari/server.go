@@ -39,6 +39,19 @@ type Options struct {
 	// Endpoints ("PJSIP/101") are listed by /endpoints from the start;
 	// endpoints also appear once a channel of theirs has been created.
 	Endpoints []string
+	// CallerIDs are PJSIP endpoints' configured caller ids by resource
+	// ("101": `"Alice Andersson" <101>`). Each is served, as Asterisk's
+	// dynamic configuration does, at
+	// /asterisk/config/dynamic/res_pjsip/endpoint/<resource>; other
+	// endpoints answer 404 there.
+	CallerIDs map[string]string
+	// Hold makes playback wait whenever no events websocket is connected,
+	// as a PBX's calls go on waiting while callbridge is down, rather than
+	// play events to nobody. With AwaitList it also waits, after every
+	// connect, until the new client has listed channels and bridges. An
+	// event already written to a client that then goes away unread is
+	// still lost, as it would be with a real Asterisk.
+	Hold bool
 }
 
 // Drop closes every events websocket before event At (counted from 0 over
@@ -72,6 +85,7 @@ type Server struct {
 	refusing bool
 	closed   bool
 	sent     int
+	played   int // events applied to the state so far, over every Play
 	st       *state
 }
 
@@ -132,6 +146,14 @@ func (s *Server) Sent() int {
 	return s.sent
 }
 
+// Played is how many events playback has reached so far (each counted once,
+// however many clients it was written to, and whether or not any was).
+func (s *Server) Played() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.played
+}
+
 // Clients is how many events websockets are connected.
 func (s *Server) Clients() int {
 	s.mu.Lock()
@@ -171,10 +193,7 @@ func (s *Server) Play(ctx context.Context) error {
 	var prev time.Time
 	i := 0
 	for _, rec := range s.opts.Recordings {
-		var shift time.Duration
-		if first, _, ok := span(rec.Lines); ok && !rec.Start.IsZero() {
-			shift = rec.Start.Sub(first)
-		}
+		shift := rec.shift()
 		for j, line := range rec.Lines {
 			if err := s.dropsAt(ctx, i); err != nil {
 				return err
@@ -188,6 +207,12 @@ func (s *Server) Play(ctx context.Context) error {
 					}
 				}
 				prev = t
+			}
+			// After the pause: the client may have gone during it.
+			if s.opts.Hold {
+				if err := s.waitClient(ctx); err != nil {
+					return err
+				}
 			}
 			s.play(line)
 			i++
@@ -265,6 +290,7 @@ func (s *Server) waitClient(ctx context.Context) error {
 func (s *Server) play(line []byte) {
 	s.mu.Lock()
 	s.st.apply(line)
+	s.played++
 	clients := make([]*websocket.Conn, 0, len(s.clients))
 	for c := range s.clients {
 		clients = append(clients, c)
@@ -408,12 +434,28 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		v = b
 	case resource == "endpoints" && id == "":
 		v = s.st.endpointList()
+	case strings.HasPrefix(path, endpointConfig):
+		cid, ok := s.opts.CallerIDs[strings.TrimPrefix(path, endpointConfig)]
+		if !ok {
+			writeJSON(w, http.StatusNotFound, message("Object not found"))
+			return
+		}
+		// A real endpoint has dozens of attributes; these are enough to
+		// show the shape.
+		v = []map[string]string{
+			{"attribute": "callerid", "value": cid},
+			{"attribute": "context", "value": "internal"},
+		}
 	default:
 		writeJSON(w, http.StatusNotFound, message("Resource not found"))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
 }
+
+// endpointConfig is where Asterisk's dynamic configuration serves a PJSIP
+// endpoint, as ConfigTuples.
+const endpointConfig = "asterisk/config/dynamic/res_pjsip/endpoint/"
 
 // info is /asterisk/info in the shape Asterisk 22 gives it.
 func (s *Server) info() any {

@@ -262,3 +262,118 @@ func TestReadRecording(t *testing.T) {
 		t.Error("drop resuming before it starts accepted")
 	}
 }
+
+// TestHold: with Hold, playback stops while no client is connected and,
+// with AwaitList, resumes only once the new client has listed channels and
+// bridges; nothing is played to nobody.
+func TestHold(t *testing.T) {
+	s := start(t, Options{Recordings: []Recording{synthetic(6)}, Speed: 10, Hold: true, AwaitList: true})
+	u := wsURL(s, "app=a&subscribeAll=true&api_key=asterisk:asterisk")
+	connect := func() *websocket.Conn {
+		t.Helper()
+		ws, err := websocket.Dial(u, "", "http://localhost/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/bridges", "/channels"} {
+			if get(t, s, p, "asterisk", "asterisk", nil) != 200 {
+				t.Fatalf("listing %s failed", p)
+			}
+		}
+		return ws
+	}
+	ws := connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Play(ctx) }()
+	for _, want := range []string{"1.0", "1.1"} {
+		if got, err := receive(t, ws); err != nil || got != want {
+			t.Fatalf("got %q, %v; want %s", got, err, want)
+		}
+	}
+	ws.Close()
+	// Playback notices the client is gone at the latest when writing to
+	// it fails, then holds: whatever it had reached stays put.
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Clients() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// One event may have passed the check just before the client left.
+	time.Sleep(150 * time.Millisecond)
+	held := s.Played()
+	time.Sleep(200 * time.Millisecond)
+	if s.Played() != held || held == 6 {
+		t.Fatalf("played %d then %d events with no client, want playback held before the end", held, s.Played())
+	}
+	// A client that connects but has not listed yet does not release it.
+	ws2, err := websocket.Dial(u, "", "http://localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s.Played() != held {
+		t.Fatalf("playback went on before the new client listed channels and bridges")
+	}
+	ws2.Close()
+	ws = connect()
+	defer ws.Close()
+	var got []string
+	for range 6 - held {
+		id, err := receive(t, ws)
+		if err != nil {
+			t.Fatalf("after reconnect: %v (got %v)", err, got)
+		}
+		got = append(got, id)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("1.%d", held); got[0] != want {
+		t.Errorf("first event after reconnect %s, want %s (events %v)", got[0], want, got)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// TestMessages: Messages gives the lines Play sends, moved and tagged.
+func TestMessages(t *testing.T) {
+	rec := synthetic(2)
+	rec.Tag = "-x"
+	rec = Chain(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), 0, rec)[0]
+	msgs := rec.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	var v struct {
+		Timestamp string
+		Channel   struct{ ID string }
+	}
+	if err := json.Unmarshal(msgs[1], &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Channel.ID != "1.1-x" || v.Timestamp != "2030-01-01T00:00:01.000+0000" {
+		t.Errorf("message = %+v", v)
+	}
+}
+
+// TestEndpointConfig: caller ids are served as Asterisk's dynamic
+// configuration serves a PJSIP endpoint; unknown endpoints are 404.
+func TestEndpointConfig(t *testing.T) {
+	s := start(t, Options{Endpoints: []string{"PJSIP/101", "PJSIP/pstn"}, CallerIDs: map[string]string{"101": `"Alice" <101>`}})
+	var tuples []struct{ Attribute, Value string }
+	if code := get(t, s, "/asterisk/config/dynamic/res_pjsip/endpoint/101", "asterisk", "asterisk", &tuples); code != 200 {
+		t.Fatalf("GET endpoint config = %d", code)
+	}
+	if len(tuples) == 0 || tuples[0].Attribute != "callerid" || tuples[0].Value != `"Alice" <101>` {
+		t.Errorf("tuples = %+v", tuples)
+	}
+	if code := get(t, s, "/asterisk/config/dynamic/res_pjsip/endpoint/pstn", "asterisk", "asterisk", nil); code != 404 {
+		t.Errorf("endpoint without a caller id: %d, want 404", code)
+	}
+	var eps []struct{ Technology, Resource string }
+	get(t, s, "/endpoints", "asterisk", "asterisk", &eps)
+	if len(eps) != 2 || eps[1].Resource != "pstn" {
+		t.Errorf("endpoints = %+v", eps)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
