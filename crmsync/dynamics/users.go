@@ -1,0 +1,170 @@
+package dynamics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/crmerr"
+)
+
+// UserMapping maps PBX extensions to Dataverse systemuserids.
+type UserMapping struct {
+	Users map[string]string `json:"users"`
+}
+
+// Report says how a user sync went, for the operator.
+type Report struct {
+	// Mapped lists each mapped extension and how: "crm_user", "email"
+	// (the connector's users[].email) or "directory" (the directory's
+	// e-mail).
+	Mapped map[string]string `json:"mapped"`
+	// Unmapped extensions' activities go to the default owner.
+	Unmapped []Unmapped `json:"unmapped,omitempty"`
+	// CRMUsers is how many system users were read.
+	CRMUsers int `json:"crm_users"`
+}
+
+// Unmapped is a PBX user without a CRM user, and why.
+type Unmapped struct {
+	Extension string `json:"extension"`
+	Reason    string `json:"reason"`
+}
+
+// SystemUser is a Dataverse system user as user sync reads it.
+type SystemUser struct {
+	ID       string `json:"systemuserid"`
+	Email    string `json:"internalemailaddress"`
+	FullName string `json:"fullname"`
+	Disabled bool   `json:"isdisabled"`
+}
+
+// explicitMapping is the mapping before any sync: configured crm_user ids.
+func (d *Dynamics) explicitMapping() *UserMapping {
+	m := &UserMapping{Users: map[string]string{}}
+	for ext, u := range d.cfg.Users {
+		if u.CRMUser != "" {
+			m.Users[ext] = strings.ToLower(u.CRMUser)
+		}
+	}
+	return m
+}
+
+// Mapping returns the mapping in use.
+func (d *Dynamics) Mapping() UserMapping { return *d.users.Load() }
+
+// SyncUsers reads Dataverse's system users and maps users to them: an
+// explicit crm_user wins, then a configured e-mail, then the directory's
+// e-mail, compared case-insensitively. Disabled CRM users are not mapped.
+// The new mapping is used by later pushes; on error the old one stays.
+func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapping, Report, error) {
+	crm, err := d.systemUsers(ctx)
+	if err != nil {
+		return UserMapping{}, Report{}, err
+	}
+	byID := map[string]SystemUser{}
+	byEmail := map[string][]SystemUser{}
+	for _, u := range crm {
+		byID[strings.ToLower(u.ID)] = u
+		if u.Email != "" {
+			k := strings.ToLower(strings.TrimSpace(u.Email))
+			byEmail[k] = append(byEmail[k], u)
+		}
+	}
+	m := UserMapping{Users: map[string]string{}}
+	rep := Report{Mapped: map[string]string{}, CRMUsers: len(crm)}
+	exts := map[string]bridge.User{}
+	for _, u := range users {
+		exts[u.Extension] = u
+	}
+	for ext := range d.cfg.Users {
+		if _, ok := exts[ext]; !ok {
+			exts[ext] = bridge.User{Extension: ext}
+		}
+	}
+	names := make([]string, 0, len(exts))
+	for ext := range exts {
+		names = append(names, ext)
+	}
+	sort.Strings(names)
+	for _, ext := range names {
+		u, uc := exts[ext], d.cfg.Users[ext]
+		var how, email string
+		switch {
+		case uc.CRMUser != "":
+			su, ok := byID[strings.ToLower(uc.CRMUser)]
+			switch {
+			case !ok:
+				rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "crm_user " + uc.CRMUser + " not found"})
+			case su.Disabled:
+				rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "crm_user " + uc.CRMUser + " is disabled"})
+			default:
+				m.Users[ext], rep.Mapped[ext] = strings.ToLower(su.ID), "crm_user"
+			}
+			continue
+		case uc.Email != "":
+			how, email = "email", uc.Email
+		case u.Email != "":
+			how, email = "directory", u.Email
+		default:
+			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "no e-mail and no crm_user"})
+			continue
+		}
+		var enabled []SystemUser
+		for _, su := range byEmail[strings.ToLower(strings.TrimSpace(email))] {
+			if !su.Disabled {
+				enabled = append(enabled, su)
+			}
+		}
+		switch {
+		case len(byEmail[strings.ToLower(strings.TrimSpace(email))]) == 0:
+			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "no CRM user with e-mail " + email})
+		case len(enabled) == 0:
+			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "CRM user with e-mail " + email + " is disabled"})
+		case len(enabled) > 1:
+			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, fmt.Sprintf("%d CRM users share e-mail %s: set crm_user", len(enabled), email)})
+		default:
+			m.Users[ext], rep.Mapped[ext] = strings.ToLower(enabled[0].ID), how
+		}
+	}
+	d.users.Store(&m)
+	for _, u := range rep.Unmapped {
+		d.log.Warn().Str("connector", d.name).Str("user", u.Extension).Str("reason", u.Reason).Msg("dynamics user not mapped, activities go to the default owner")
+	}
+	d.log.Info().Str("connector", d.name).Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
+	return m, rep, nil
+}
+
+// systemUsers lists every system user, following @odata.nextLink.
+func (d *Dynamics) systemUsers(ctx context.Context) ([]SystemUser, error) {
+	q := url.Values{"$select": {"systemuserid,internalemailaddress,fullname,isdisabled"}}
+	next := "systemusers?" + queryString(q)
+	var out []SystemUser
+	for pages := 0; next != ""; pages++ {
+		if pages > 10_000 {
+			return nil, crmerr.Permanent(fmt.Errorf("dynamics %s: systemusers: more than 10000 pages, giving up", d.name))
+		}
+		r, err := d.do(ctx, "users", http.MethodGet, next, nil, http.Header{"Prefer": {"odata.maxpagesize=5000"}})
+		if err != nil {
+			return nil, err
+		}
+		if r.status != http.StatusOK {
+			return nil, d.fail("users", r)
+		}
+		var page struct {
+			Value []SystemUser `json:"value"`
+			Next  string       `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			return nil, crmerr.Retryable(fmt.Errorf("dynamics %s: systemusers: undecodable page: %w", d.name, err), 0)
+		}
+		out = append(out, page.Value...)
+		next = page.Next
+	}
+	return out, nil
+}
