@@ -403,7 +403,7 @@ func (d *Dynamics) fail(op string, r *response) error {
 	} else if code == "" {
 		text = printable(r.body[:min(len(r.body), 200)])
 	}
-	text = d.scrubber().Replace(text)
+	text = truncate(d.scrubber().Replace(text), 300)
 	return fmt.Errorf("dynamics %s: %s: %w", d.name, op, crmerr.FromHTTP(r.status, r.header, text, d.now()))
 }
 
