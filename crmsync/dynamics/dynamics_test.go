@@ -3,7 +3,6 @@ package dynamics_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -72,9 +71,6 @@ func (e *env) config() dynamics.Config {
 
 func (e *env) connector(t testing.TB, cfg dynamics.Config, opts dynamics.Options) *dynamics.Dynamics {
 	t.Helper()
-	if opts.Logger.GetLevel() == zerolog.DebugLevel && false {
-		t.Log()
-	}
 	d, err := dynamics.New("dyn", cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -604,5 +600,3 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("Secret prints")
 	}
 }
-
-var _ = errors.New

@@ -229,6 +229,14 @@ func (ix *Index) Put(r Record) bool {
 	}
 	var exact, tails []uint64
 	for _, p := range r.Phones {
+		if c := compact(p); isE164(c) {
+			// Already international: skip the parser, which is most of
+			// a sync's CPU time.
+			if k, ok := digitsKey(c[1:]); ok && !slices.Contains(exact, k) {
+				exact = append(exact, k)
+			}
+			continue
+		}
 		if e164, ok := ix.norm.Normalize(p); ok {
 			if k, ok := digitsKey(e164[1:]); ok && !slices.Contains(exact, k) {
 				exact = append(exact, k)
@@ -506,6 +514,24 @@ func tailKey(d string, n int) (uint64, bool) {
 		return 0, false
 	}
 	return uint64(len(d))<<56 | v, true
+}
+
+// compact drops the visual separators people type into numbers.
+func compact(s string) string {
+	if len(s) > 32 {
+		return s
+	}
+	var b [32]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '-', '.', '(', ')', '/':
+		default:
+			b[n] = c
+			n++
+		}
+	}
+	return string(b[:n])
 }
 
 // digitsOf keeps the digits of s, at most 32 (more is not a number).

@@ -16,9 +16,10 @@ import (
 // Source reads records from a CRM. It is the only part of recognition that
 // talks to the CRM, and only Sync calls it.
 type Source interface {
-	// Records calls fn with successive pages of e's records modified
-	// after since (all records when since is zero). An error from fn
-	// stops the listing and is returned.
+	// Records calls fn with successive pages of e's records modified at
+	// or after since (all records when since is zero). Records seen
+	// before may come again. An error from fn stops the listing and is
+	// returned.
 	Records(ctx context.Context, e Entity, since time.Time, fn func([]Record) error) error
 }
 

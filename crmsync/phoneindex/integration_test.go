@@ -62,7 +62,7 @@ func (s *memSource) Records(ctx context.Context, e Entity, since time.Time, fn f
 	}
 	var out []Record
 	for _, r := range s.recs[e.Name] {
-		if r.Modified.After(since) {
+		if !r.Modified.Before(since) {
 			out = append(out, r)
 		}
 	}
