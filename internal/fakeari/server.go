@@ -83,6 +83,7 @@ type Server struct {
 	chansAt  int                      // value of accepted when channels were last listed
 	bridgeAt int                      // value of accepted when bridges were last listed
 	refusing bool
+	paused   bool
 	closed   bool
 	sent     int
 	played   int // events applied to the state so far, over every Play
@@ -209,10 +210,8 @@ func (s *Server) Play(ctx context.Context) error {
 				prev = t
 			}
 			// After the pause: the client may have gone during it.
-			if s.opts.Hold {
-				if err := s.waitClient(ctx); err != nil {
-					return err
-				}
+			if err := s.gate(ctx); err != nil {
+				return err
 			}
 			s.play(line)
 			i++
@@ -259,6 +258,49 @@ func (s *Server) dropsAt(ctx context.Context, i int) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// Pause stops playback before its next event until Resume, as a quiet
+// moment on the PBX would; an event being written when Pause is called is
+// still written. The REST state stays as it is meanwhile.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = true
+	s.notifyLocked()
+}
+
+// Resume lets playback go on after Pause.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paused = false
+	s.notifyLocked()
+}
+
+// gate holds playback while it is paused and, with Hold, while no client
+// is ready.
+func (s *Server) gate(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		paused, closed, ch := s.paused, s.closed, s.changed
+		s.mu.Unlock()
+		if closed {
+			return errors.New("fakeari: server closed")
+		}
+		if !paused {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s.opts.Hold {
+		return s.waitClient(ctx)
 	}
 	return nil
 }

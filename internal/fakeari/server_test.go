@@ -377,3 +377,37 @@ func TestEndpointConfig(t *testing.T) {
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
+
+// TestPause: playback stops at Pause and goes on at Resume.
+func TestPause(t *testing.T) {
+	s := start(t, Options{Recordings: []Recording{synthetic(50)}, Speed: 100})
+	ws, err := websocket.Dial(wsURL(s, "app=a&subscribeAll=true&api_key=asterisk:asterisk"), "", "http://localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Play(ctx) }()
+	if _, err := receive(t, ws); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause()
+	time.Sleep(50 * time.Millisecond) // an event being written may still go
+	at := s.Played()
+	time.Sleep(100 * time.Millisecond)
+	if s.Played() != at || at == 50 {
+		t.Fatalf("played %d then %d events while paused", at, s.Played())
+	}
+	s.Resume()
+	for range 49 { // all but the first, received before the pause
+		if _, err := receive(t, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
