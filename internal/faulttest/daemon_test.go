@@ -1,0 +1,233 @@
+package faulttest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// crmSecret signs the webhooks. It is a test value; the daemons read it
+// from their config file.
+const crmSecret = "faulttest-signing-secret"
+
+// daemonParams fill the daemons' config.
+type daemonParams struct {
+	StateDir string
+	ARIURL   string
+	ARIUser  string
+	ARIPass  string
+	RedisURL string
+	CRMURL   string
+	HTTP     string // metrics listener, host:port; empty: off
+}
+
+// configTemplate is one daemon's configuration. The directory and policy
+// are the demo's users under the default policy; delivery is tuned so a
+// crashed worker's jobs are taken over within seconds, and the connector
+// gives up on a slow CRM quickly so that slow answers happen often.
+var configTemplate = template.Must(template.New("config").Parse(`log_level: info
+state_dir: {{.StateDir}}
+ari:
+  url: {{.ARIURL}}
+  application: callbridge
+  username: {{printf "%q" .ARIUser}}
+  password: {{printf "%q" .ARIPass}}
+users:
+  - extension: "101"
+    name: Alice
+  - extension: "102"
+    name: Bob
+  - extension: "103"
+    name: Carol
+trunks: [pstn]
+http:
+  listen: {{printf "%q" .HTTP}}
+store:
+  type: redis
+  redis_url: {{.RedisURL}}
+  redis_prefix: faulttest
+delivery:
+  concurrency: 32
+  lease: 2s
+  push_timeout: 1s
+  backoff_min: 50ms
+  backoff_max: 1s
+  drain_timeout: 1s
+  poll_interval: 100ms
+crm:
+  - name: crm
+    type: webhook
+    webhook:
+      url: {{.CRMURL}}
+      secret: ` + crmSecret + `
+      timeout: ` + crmTimeout.String() + `
+`))
+
+func daemonConfig(p daemonParams) string {
+	if p.ARIUser == "" {
+		p.ARIUser, p.ARIPass = "asterisk", "asterisk"
+	}
+	var b bytes.Buffer
+	if err := configTemplate.Execute(&b, p); err != nil {
+		panic(err) // the template is fixed; a failure is a bug here
+	}
+	return b.String()
+}
+
+// daemon is one callbridge instance: a config file, a state directory and
+// a log file kept across restarts, and the running process if any.
+type daemon struct {
+	name   string
+	config string
+	log    string
+	starts int
+	http   string // metrics listener
+	cmd    *exec.Cmd
+	done   chan struct{}
+	logf   *os.File
+}
+
+// newDaemon writes the config of one instance under dir.
+func newDaemon(t *testing.T, name string, p daemonParams) *daemon {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	p.StateDir = filepath.Join(dir, "state")
+	p.HTTP = freeAddr(t)
+	if err := os.MkdirAll(p.StateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{name: name, config: filepath.Join(dir, "callbridge.yaml"), log: filepath.Join(dir, "stderr.log"), http: p.HTTP}
+	if err := os.WriteFile(d.config, []byte(daemonConfig(p)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	return d
+}
+
+// start runs `callbridge run` with stderr appended to the log file.
+func (d *daemon) start() error {
+	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	d.starts++
+	fmt.Fprintf(logf, "=== faulttest: start %d of %s at %s ===\n", d.starts, d.name, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(callbridgeBin, "run", "--config", d.config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Should the test itself die, the daemon goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", d.name, err)
+	}
+	d.cmd, d.logf, d.done = cmd, logf, make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(cmd, d.done)
+	return nil
+}
+
+// running reports whether the process is alive.
+func (d *daemon) running() bool {
+	if d.cmd == nil {
+		return false
+	}
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill SIGKILLs the process, as a crash or the OOM killer would.
+func (d *daemon) kill() {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	fmt.Fprintf(d.logf, "=== faulttest: SIGKILL %s at %s ===\n", d.name, time.Now().Format(time.RFC3339Nano))
+	d.logf.Close()
+	d.cmd = nil
+}
+
+// stop asks the process to stop (SIGTERM) and waits for it, killing it if
+// it does not stop in time.
+func (d *daemon) stop() {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+	d.logf.Close()
+	d.cmd = nil
+}
+
+// metric reads one unlabelled sample from the daemon's /metrics.
+func (d *daemon) metric(name string) (float64, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + d.http + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s: no metric %s", d.name, name)
+}
+
+// drain waits until the daemon has read every event written to it: its
+// count of received messages stands still while playback is paused.
+func (d *daemon) drain(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last, still := -1.0, 0
+	for time.Now().Before(deadline) {
+		n, err := d.metric("callbridge_ari_events_received_total")
+		if err == nil && n == last {
+			still++
+			if still == 3 {
+				return nil
+			}
+		} else {
+			still = 0
+		}
+		last = n
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not read every event within %s (received %v)", d.name, timeout, last)
+}
+
+// tail is the end of the log file.
+func (d *daemon) tail(n int) string {
+	b, err := os.ReadFile(d.log)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

@@ -1,0 +1,197 @@
+package faulttest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/fakeari"
+	"github.com/callbridge/callbridge/internal/pipeline"
+)
+
+// workload is what the fake Asterisk plays and what the CRM must end up
+// with.
+type workload struct {
+	// recs are ready to play: Chain and Tag are already applied to their
+	// lines (fakeari.Recording.Messages), so that the work of rewriting
+	// them is done once for every scenario and for the expectation.
+	recs   []fakeari.Recording
+	events int
+	// expected maps every activity id the default policy accepts to a
+	// description for failure messages.
+	expected map[string]string
+	// dropped counts what the policy turned away, by reason.
+	dropped map[string]int
+}
+
+// rounds of the demo's ten recordings; each round gives 12 activities the
+// default policy accepts.
+func rounds() int {
+	if testing.Short() {
+		return 40
+	}
+	return 420
+}
+
+var (
+	loadOnce sync.Once
+	loaded   *workload
+	loadErr  error
+)
+
+// load builds the workload once per test binary.
+func load(t *testing.T) *workload {
+	t.Helper()
+	loadOnce.Do(func() { loaded, loadErr = build(rounds()) })
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	return loaded
+}
+
+func build(n int) (*workload, error) {
+	base, err := demo.Recordings()
+	if err != nil {
+		return nil, err
+	}
+	var recs []fakeari.Recording
+	for r := range n {
+		for _, rec := range base {
+			rec.Name = fmt.Sprintf("%s#%d", rec.Name, r)
+			rec.Tag = fmt.Sprintf("-r%d", r)
+			recs = append(recs, rec)
+		}
+	}
+	recs = fakeari.Chain(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 1500*time.Millisecond, recs...)
+	w := &workload{expected: map[string]string{}, dropped: map[string]int{}}
+	for i, rec := range recs {
+		recs[i] = fakeari.Recording{Name: rec.Name, Lines: rec.Messages()}
+		w.events += len(recs[i].Lines)
+	}
+	w.recs = recs
+	return w, w.expect()
+}
+
+// expect replays the recordings as the daemon's source and pipeline would
+// see them, without the faults, and keeps what the policy accepts. The
+// directory and policy come from the same config the daemons run with, and
+// ids are made by the engine itself (bridge.ActivityID, pbx_id empty).
+func (w *workload) expect() error {
+	dir, err := os.MkdirTemp("", "callbridge-faulttest-expect-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "callbridge.yaml")
+	text := daemonConfig(daemonParams{StateDir: dir, ARIURL: "http://127.0.0.1:1/ari", RedisURL: "redis://127.0.0.1:1/0", CRMURL: "http://127.0.0.1:1/"})
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	if cfg.PBXID != "" {
+		return fmt.Errorf("the test config sets pbx_id; the expectation assumes it empty")
+	}
+	pol, err := crmsync.NewPolicy(cfg.Policy, newStartBook(), nil)
+	if err != nil {
+		return err
+	}
+	ec := cfg.EngineConfig()
+	pol.SetDirectory(ec.Users, nil)
+	ec.Source = "ari"
+	var name string
+	var failed error
+	p := pipeline.New(ec, cfg.Normalizer(), func(a bridge.Activity) {
+		if want := bridge.ActivityID("", a.CallID, a.User); a.ID != want {
+			failed = fmt.Errorf("%s: activity id %s is not ActivityID(\"\", %q, %q) = %s", name, a.ID, a.CallID, a.User, want)
+		}
+		ok, reason, err := pol.Decide(context.Background(), a)
+		switch {
+		case err != nil:
+			failed = err
+		case !ok:
+			w.dropped[reason]++
+		default:
+			if prev, dup := w.expected[a.ID]; dup {
+				failed = fmt.Errorf("activity id %s made twice: %s and %s", a.ID, prev, name)
+			}
+			w.expected[a.ID] = fmt.Sprintf("%s user %s %s %s", name, a.User, a.State, a.Reason)
+		}
+	}, nil)
+	for _, rec := range w.recs {
+		name = rec.Name
+		for _, line := range rec.Lines {
+			ev, ok, err := ari.Decode(line)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rec.Name, err)
+			}
+			if ok {
+				p.Handle(ev)
+			}
+		}
+	}
+	p.Flush()
+	if st, _ := p.Stats(); st.Calls != 0 {
+		return fmt.Errorf("%d calls still open after every recording", st.Calls)
+	}
+	return failed
+}
+
+// startBook is the part of crmsync.Store the policy uses, in memory: the
+// start-margin reservations. Any other method panics, which would be a
+// change in the policy this expectation must hear about.
+type startBook struct {
+	crmsync.Store
+	mu  sync.Mutex
+	ids map[string][]crmsync.StartKey // by user and remote
+}
+
+func newStartBook() *startBook { return &startBook{ids: map[string][]crmsync.StartKey{}} }
+
+func (b *startBook) ReserveStart(_ context.Context, k crmsync.StartKey) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := k.User + "\x00" + k.Remote
+	for _, o := range b.ids[key] {
+		if o.ID == k.ID {
+			return "", nil
+		}
+		d := o.Start.Sub(k.Start)
+		if d < 0 {
+			d = -d
+		}
+		if d <= k.Margin {
+			return o.ID, nil
+		}
+	}
+	b.ids[key] = append(b.ids[key], k)
+	return "", nil
+}
+
+// describe lists up to max ids with what they are, sorted, for a failure
+// message.
+func describe(ids []string, what map[string]string, max int) string {
+	sort.Slice(ids, func(i, j int) bool { return what[ids[i]] < what[ids[j]] })
+	var b strings.Builder
+	for i, id := range ids {
+		if i == max {
+			fmt.Fprintf(&b, "\n  … and %d more", len(ids)-max)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s  %s", id, what[id])
+	}
+	return b.String()
+}
