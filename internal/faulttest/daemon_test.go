@@ -110,7 +110,7 @@ func newDaemon(t *testing.T, name string, p daemonParams) *daemon {
 	if err := os.WriteFile(d.config, []byte(daemonConfig(p)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.stop)
+	t.Cleanup(func() { d.stop() })
 	return d
 }
 
@@ -160,24 +160,32 @@ func (d *daemon) kill() {
 	d.cmd = nil
 }
 
+// stopTimeout is how long a SIGTERMed daemon may take: its drain timeout
+// is 1s, systemd would give it 90s.
+const stopTimeout = 15 * time.Second
+
 // stop asks the process to stop (SIGTERM) and waits for it, killing it if
-// it does not stop in time.
-func (d *daemon) stop() {
+// it does not stop in time; ok is false then.
+func (d *daemon) stop() (ok bool) {
 	if d.cmd == nil {
-		return
+		return true
 	}
+	ok = true
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
-	case <-time.After(15 * time.Second):
+	case <-time.After(stopTimeout):
+		ok = false
 		_ = d.cmd.Process.Kill()
 		<-d.done
 	}
 	d.logf.Close()
 	d.cmd = nil
+	return ok
 }
 
-// metric reads one unlabelled sample from the daemon's /metrics.
+// metric sums the samples of one metric (all its label values) on the
+// daemon's /metrics.
 func (d *daemon) metric(name string) (float64, error) {
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get("http://" + d.http + "/metrics")
@@ -187,15 +195,26 @@ func (d *daemon) metric(name string) (float64, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	sum, found := 0.0, false
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
 		}
+		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q: %w", d.name, line, err)
+		}
+		sum, found = sum+v, true
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("%s: no metric %s", d.name, name)
+	if !found {
+		return 0, fmt.Errorf("%s: no metric %s", d.name, name)
+	}
+	return sum, nil
 }
 
 // drain waits until the daemon has read every event written to it: its

@@ -184,9 +184,15 @@ func (r *rig) play(faults []fault) {
 	// Anything still in flight that should not be there has a moment to
 	// show up before the final count.
 	time.Sleep(time.Second)
+}
+
+// stop stops every instance with SIGTERM, as systemd would; each must go.
+func (r *rig) stop() {
 	r.setStep("stopping callbridge")
 	for _, d := range r.daemons {
-		d.stop()
+		if !d.stop() {
+			r.t.Errorf("callbridge %s did not stop on SIGTERM within %s", d.name, stopTimeout)
+		}
 	}
 }
 
@@ -289,6 +295,7 @@ func TestKillRestartRedis(t *testing.T) {
 		{0.57, "restart redis-server", func(r *rig) error { return r.redis.restart() }},
 		{0.7, "SIGKILL and restart callbridge (3 of 3)", killRestart(d)},
 	})
+	r.stop()
 	r.check()
 }
 
@@ -300,5 +307,20 @@ func TestTwoInstances(t *testing.T) {
 	r.play([]fault{
 		{0.5, "SIGKILL and restart callbridge b1", killRestart(r.daemons[0])},
 	})
+	// b2 ran throughout: its engine made every activity itself, the ones
+	// the policy drops included, so each delivered activity was submitted
+	// twice and the shared store kept one.
+	made, err := r.daemons[1].metric("callbridge_engine_activities_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(r.w.expected)
+	for _, n := range r.w.dropped {
+		want += n
+	}
+	if int(made) != want {
+		t.Errorf("b2 made %v activities, want every one of the recordings' %d", made, want)
+	}
+	r.stop()
 	r.check()
 }
