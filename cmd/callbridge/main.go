@@ -27,6 +27,7 @@ Usage:
         Run the daemon.
   callbridge queue (stats | dead | retry ID | retry --all | purge) [--connector NAME] --config FILE
         Inspect and repair the delivery queue (embedded store: with the daemon stopped).
+  callbridge users import --config FILE [--out FILE] [--merge]
   callbridge config check --config FILE
         Check a configuration file; every problem names its key.
   callbridge version
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCmd(ctx, args[1:], stdout, stderr)
 	case "queue":
 		err = queueCmd(ctx, args[1:], stdout, stderr)
+	case "users":
+		err = usersCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)
