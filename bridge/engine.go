@@ -166,10 +166,10 @@ type call struct {
 	legs   []*userLeg
 	chans  []*channel
 	// privacy is the most restrictive class any channel was marked with.
-	privacy     string
-	transferBy  string
-	transferAt  time.Time
-	transferees []*channel
+	privacy    string
+	linked     []string // source linked ids that point at this call
+	transferBy string
+	transferAt time.Time
 }
 
 func (c *call) root() *call {
@@ -367,6 +367,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 			e.merge(c.call, lc)
 		} else {
 			e.linked[ch.LinkedID] = c.call
+			c.call.linked = append(c.call.linked, ch.LinkedID)
 		}
 	}
 	return c
@@ -628,7 +629,8 @@ func (e *Engine) merge(a, b *call) {
 	if b.transferAt.After(a.transferAt) {
 		a.transferAt, a.transferBy = b.transferAt, b.transferBy
 	}
-	a.transferees = append(a.transferees, b.transferees...)
+	a.linked = append(a.linked, b.linked...)
+	b.linked = nil
 	for _, l := range b.legs {
 		var into *userLeg
 		for _, x := range a.legs {
@@ -777,12 +779,10 @@ func (e *Engine) finish(cl *call) {
 			e.leave(c)
 		}
 	}
-	for k, v := range e.linked {
-		if v.root() == cl {
-			delete(e.linked, k)
-		}
+	for _, id := range cl.linked {
+		delete(e.linked, id)
 	}
-	cl.chans, cl.legs = nil, nil
+	cl.chans, cl.legs, cl.linked = nil, nil, nil
 }
 
 func stricter(a, b string) string {
