@@ -638,6 +638,12 @@ func (s *Subscriber) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		respond(489, "Bad Event")
 		return
 	}
+	// NOTIFYs of all subscriptions are handled one at a time, answered
+	// first, then applied: a notifier that waits for the 200 before the
+	// next NOTIFY (pjsip does) thus has its documents applied in the
+	// order it sent them, and the callback sees that order.
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
 	respond(200, "OK")
 
 	state := parseSubscriptionState(req.GetHeader("Subscription-State"))
@@ -655,7 +661,6 @@ func (s *Subscriber) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 			log.Warn().Err(err).Msg("bad dialog-info body")
 			break
 		}
-		s.liveMu.Lock()
 		trs, v := s.live.apply(sub.ext, info, at)
 		if v == stale {
 			log.Debug().Uint64("version", info.Version).Msg("stale dialog-info ignored")
@@ -670,7 +675,6 @@ func (s *Subscriber) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 				s.cfg.OnTransition(tr)
 			}
 		}
-		s.liveMu.Unlock()
 	}
 
 	switch {
