@@ -398,6 +398,9 @@ func (s *Subscriber) hold(ctx context.Context, sub *subscription, granted time.D
 			g, err := s.refresh(ctx, sub, log)
 			if err != nil {
 				if ctx.Err() != nil {
+					// Shutdown cut the refresh short; still end
+					// the subscription rather than let it expire.
+					s.unsubscribe(sub, log)
 					return failures
 				}
 				log.Warn().Err(err).Msg("refresh failed")
