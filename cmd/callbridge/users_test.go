@@ -216,3 +216,50 @@ func TestCallerIDName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCallerIDName: any caller id gives a name without the number's
+// brackets, and never panics.
+func FuzzCallerIDName(f *testing.F) {
+	for _, s := range []string{`"Alice Andersson" <101>`, `<102>`, `Bob`, `"unterminated <1`, `"\x00" <>`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cid string) {
+		if name := callerIDName(cid, "101"); strings.Contains(name, "<") {
+			t.Errorf("callerIDName(%q) = %q keeps the number part", cid, name)
+		}
+	})
+}
+
+// FuzzMergeUsers: merging into any file that is valid YAML either fails
+// with an error or gives valid YAML with the added user last. (The command
+// only merges into a file config.Load accepted.)
+func FuzzMergeUsers(f *testing.F) {
+	example, err := os.ReadFile("../../config/example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{string(example), "", "users: []\n", "users:\n", "users: 5\n", "- a\n", "users: [{extension: \"7\"}]\n"} {
+		f.Add(s)
+	}
+	cfg := config.Default()
+	f.Fuzz(func(t *testing.T, original string) {
+		var in map[string]any
+		if yaml.Unmarshal([]byte(original), &in) != nil {
+			return
+		}
+		out, err := mergeUsers(cfg, []byte(original), []importUser{{Extension: "4242"}})
+		if err != nil {
+			return
+		}
+		var v struct {
+			Users []any `yaml:"users"`
+		}
+		if err := yaml.Unmarshal(out, &v); err != nil {
+			t.Fatalf("merged output is not YAML: %v\n%s", err, out)
+		}
+		last, _ := v.Users[len(v.Users)-1].(map[string]any)
+		if last["extension"] != "4242" {
+			t.Fatalf("the added user is not last:\n%s", out)
+		}
+	})
+}
