@@ -13,6 +13,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/webhook"
 )
 
 func noEnv(string) string { return "" }
@@ -260,6 +262,19 @@ func TestValidate(t *testing.T) {
 		{"region lower case", func(c *Config) { c.DefaultRegion = "fi" }, nil},
 		{"http listen", func(c *Config) { c.HTTP.Listen = "8089" }, []string{`http.listen: "8089": want host:port`}},
 		{"http off", func(c *Config) { c.HTTP.Listen = "" }, nil},
+		{"store type", func(c *Config) { c.Store.Type = "etcd" }, []string{`store.type: "etcd" is not one of embedded, redis`}},
+		{"redis url required", func(c *Config) { c.Store.Type = StoreRedis }, []string{"store.redis_url: required for store.type redis (or store.redis_url_file)"}},
+		{"redis url scheme, not quoted", func(c *Config) { c.Store.Type = StoreRedis; c.Store.RedisURL = "http://:hunter2@r" }, []string{"store.redis_url: want redis://, rediss://, redis+sentinel:// or redis+cluster://"}},
+		{"redis url with embedded", func(c *Config) { c.Store.RedisURL = "redis://r" }, []string{`store.redis_url: set, but store.type is "embedded": set store.type: redis`}},
+		{"policy nested", func(c *Config) { c.Delivery.Concurrency = 0 }, []string{"delivery.concurrency: want 1..1024, got 0"}},
+		{"crm unknown type", func(c *Config) { c.CRM = []crmsync.ConnectorConfig{{Type: "salesforce"}} }, []string{`crm[0].type: "salesforce" unknown (known: [dynamics webhook])`}},
+		{"crm duplicate name", func(c *Config) {
+			hook := &webhook.Config{URL: "https://crm.example.com/h", Secret: "s"}
+			c.CRM = []crmsync.ConnectorConfig{{Type: "webhook", Webhook: hook}, {Type: "webhook", Webhook: hook}}
+		}, []string{`crm[1].name: "webhook" is also crm[0]'s name: give each connector its own`}},
+		{"crm webhook url", func(c *Config) {
+			c.CRM = []crmsync.ConnectorConfig{{Type: "webhook", Webhook: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
+		}, []string{"crm[0].webhook.url: want an absolute http or https URL"}},
 		{"all at once", func(c *Config) {
 			c.LogLevel = "x"
 			c.ARI.Username = ""

@@ -69,6 +69,8 @@ func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 }
 
+var recognitionName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
 var pbxIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (c *Config) validate(v *validator) {
@@ -124,6 +126,9 @@ func (c *Config) validateDelivery(v *validator) {
 		name := cc.Name
 		if name == "" {
 			name = cc.Type
+		}
+		if cc.Recognition != nil && !recognitionName.MatchString(name) {
+			v.add(key+".name", "%q: with recognition, use letters, digits and _ only (it names the phone index)", name)
 		}
 		if j, dup := seen[name]; dup {
 			v.add(key+".name", "%q is also crm[%d]'s name: give each connector its own", name, j)

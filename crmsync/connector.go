@@ -10,6 +10,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/dynamics"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 )
 
@@ -34,15 +36,22 @@ type Refresher interface {
 type ConnectorConfig struct {
 	// Name identifies the instance in queues, logs and metrics. Default:
 	// Type. Two instances of one type need distinct names.
-	Name    string          `yaml:"name"`
-	Type    string          `yaml:"type"`
-	Webhook *webhook.Config `yaml:"webhook,omitempty"`
+	Name     string           `yaml:"name"`
+	Type     string           `yaml:"type"`
+	Webhook  *webhook.Config  `yaml:"webhook,omitempty"`
+	Dynamics *dynamics.Config `yaml:"dynamics,omitempty"`
+	// Recognition turns on caller recognition from this CRM (connectors
+	// that can list their records: dynamics): a phone index synced on a
+	// schedule, used for the activity's "regarding" and the lookup API.
+	Recognition *phoneindex.Settings `yaml:"recognition,omitempty"`
 }
 
 // Deps are what a connector gets from the daemon.
 type Deps struct {
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // may be nil
+	// Recognizers hands connectors their caller lookup (nil: none).
+	Recognizers *Recognizers
 }
 
 // Factory builds a connector from its configuration.
@@ -57,7 +66,20 @@ var Connectors = map[string]Factory{
 		}
 		return webhook.New(cfg.instanceName(), *cfg.Webhook, webhook.Options{Logger: deps.Logger, Registerer: deps.Registerer})
 	},
+	"dynamics": func(cfg ConnectorConfig, deps Deps) (Connector, error) {
+		if cfg.Dynamics == nil {
+			return nil, errors.New("dynamics: section missing")
+		}
+		opts := dynamics.Options{Logger: deps.Logger, Registerer: deps.Registerer}
+		if deps.Recognizers != nil && cfg.Recognition != nil {
+			opts.Recognizer = deps.Recognizers.For(cfg.instanceName())
+		}
+		return dynamics.New(cfg.instanceName(), *cfg.Dynamics, opts)
+	},
 }
+
+// Recognition reports whether the connector's type can feed a phone index.
+func (c ConnectorConfig) recognizes() bool { return c.Type == "dynamics" }
 
 func (c ConnectorConfig) instanceName() string {
 	if c.Name != "" {
@@ -77,11 +99,31 @@ func (c ConnectorConfig) Validate() error {
 		sort.Strings(types)
 		errs = append(errs, fmt.Errorf("type: %q unknown (known: %v)", c.Type, types))
 	}
-	if c.Type == "webhook" {
+	switch c.Type {
+	case "webhook":
 		if c.Webhook == nil {
 			errs = append(errs, errors.New("webhook: required for type webhook"))
 		} else if err := c.Webhook.Validate(); err != nil {
 			errs = append(errs, prefixErr("webhook.", err))
+		}
+	case "dynamics":
+		if c.Dynamics == nil {
+			errs = append(errs, errors.New("dynamics: required for type dynamics"))
+		} else if err := c.Dynamics.Validate(); err != nil {
+			errs = append(errs, prefixErr("dynamics.", err))
+		}
+	}
+	if c.Webhook != nil && c.Type != "webhook" {
+		errs = append(errs, fmt.Errorf("webhook: set, but type is %q", c.Type))
+	}
+	if c.Dynamics != nil && c.Type != "dynamics" {
+		errs = append(errs, fmt.Errorf("dynamics: set, but type is %q", c.Type))
+	}
+	if c.Recognition != nil {
+		if !c.recognizes() {
+			errs = append(errs, fmt.Errorf("recognition: type %q cannot list CRM records", c.Type))
+		} else if err := c.Recognition.Validate(); err != nil {
+			errs = append(errs, prefixErr("recognition.", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -105,7 +147,7 @@ func BuildConnectors(cfgs []ConnectorConfig, deps Deps) ([]Connector, error) {
 			continue
 		}
 		seen[name] = true
-		conn, err := Connectors[c.Type](c, Deps{Logger: deps.Logger.With().Str("connector", name).Logger(), Registerer: deps.Registerer})
+		conn, err := Connectors[c.Type](c, Deps{Logger: deps.Logger.With().Str("connector", name).Logger(), Registerer: deps.Registerer, Recognizers: deps.Recognizers})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 			continue

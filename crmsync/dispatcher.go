@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
@@ -93,6 +94,9 @@ type DispatcherOptions struct {
 	// Instance names this process among those sharing the store; lease
 	// holders are "<instance>/<connector>". Default: host name and pid.
 	Instance string
+	// Prepare, if set, may put what a connector needs beyond the activity
+	// (the policy's CRM user and template code) into the push's context.
+	Prepare func(ctx context.Context, connector string, a bridge.Activity) context.Context
 }
 
 // Dispatcher runs the delivery workers of every connector.
@@ -103,6 +107,7 @@ type Dispatcher struct {
 	log   zerolog.Logger
 	inst  string
 	m     *deliveryMetrics
+	prep  func(ctx context.Context, connector string, a bridge.Activity) context.Context
 }
 
 // NewDispatcher checks cfg and returns a dispatcher for conns over store.
@@ -126,7 +131,7 @@ func NewDispatcher(store Store, conns []Connector, cfg DeliveryConfig, opts Disp
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{store: store, conns: conns, cfg: cfg, log: opts.Logger, inst: inst, m: m}, nil
+	return &Dispatcher{store: store, conns: conns, cfg: cfg, log: opts.Logger, inst: inst, m: m, prep: opts.Prepare}, nil
 }
 
 // Run delivers until ctx is cancelled, then stops claiming, gives pushes in
@@ -267,6 +272,9 @@ func (d *Dispatcher) deliver(drain context.Context, log zerolog.Logger, c Connec
 func (d *Dispatcher) push(drain context.Context, c Connector, j Job) error {
 	ctx, cancel := context.WithTimeout(drain, d.cfg.PushTimeout)
 	defer cancel()
+	if d.prep != nil {
+		ctx = d.prep(ctx, c.Name(), j.Activity)
+	}
 	err := c.Push(ctx, j.Activity)
 	if crmerr.IsUnauthorized(err) {
 		if r, ok := c.(Refresher); ok {

@@ -316,6 +316,7 @@ func (d *Daemon) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	d.api(mux)
 	return mux
 }
 

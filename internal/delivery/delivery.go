@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,8 @@ import (
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/boltstore"
+	"github.com/callbridge/callbridge/crmsync/dynamics"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 )
 
@@ -42,13 +45,25 @@ func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 
 // Delivery is the configured path to the CRMs.
 type Delivery struct {
+	cfg    *config.Config
 	store  crmsync.Store
 	policy *crmsync.Policy
 	conns  []crmsync.Connector
 	names  []string
 	disp   *crmsync.Dispatcher
 	log    zerolog.Logger
+	// Recognizers are the CRMs' phone indexes, for the lookup API.
+	Recognizers *crmsync.Recognizers
 }
+
+// userSyncer is a connector that maps PBX users to CRM users itself
+// (dynamics: by e-mail against systemusers).
+type userSyncer interface {
+	SyncUsers(ctx context.Context, users []bridge.User) (dynamics.UserMapping, dynamics.Report, error)
+}
+
+// UserSyncInterval is how often CRM users are matched to PBX users again.
+const UserSyncInterval = time.Hour
 
 // New builds policy, connectors and workers over store.
 func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg prometheus.Registerer) (*Delivery, error) {
@@ -75,20 +90,51 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	p.SetDirectory(cfg.EngineConfig().Users, nil)
-	conns, err := crmsync.BuildConnectors(cfg.CRM, crmsync.Deps{Logger: log, Registerer: reg})
+	recs := &crmsync.Recognizers{}
+	conns, err := crmsync.BuildConnectors(cfg.CRM, crmsync.Deps{Logger: log, Registerer: reg, Recognizers: recs})
 	if err != nil {
 		return nil, err
 	}
-	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg})
+	// The policy decides whose activity it is and with which template;
+	// connectors that can use that get it with each push.
+	prepare := func(ctx context.Context, _ string, a bridge.Activity) context.Context {
+		as := p.Assign(a)
+		dl := dynamics.Assignment{Template: as.Template}
+		if as.Mapped {
+			dl.Owner = as.CRMUser
+		}
+		return dynamics.WithAssignment(ctx, dl)
+	}
+	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Prepare: prepare})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	// Caller recognition: each index syncs from its connector and answers
+	// lookups from memory; until its first sync it answers from the copy
+	// kept under state_dir.
+	for i, cc := range cfg.CRM {
+		if cc.Recognition == nil {
+			continue
+		}
+		src, ok := conns[i].(phoneindex.Source)
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		in, err := phoneindex.Open(ctx, conns[i].Name(), src, phoneindex.FileStore{Dir: filepath.Join(cfg.StateDir, "phoneindex")},
+			*cc.Recognition, phoneindex.IntegrationOptions{Logger: log.With().Str("connector", conns[i].Name()).Logger(), Registerer: reg})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("crm[%d].recognition: %w", i, err)
+		}
+		recs.Set(conns[i].Name(), in)
 	}
 	if reg != nil {
 		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
 			return nil, err
 		}
 	}
-	d := &Delivery{store: store, policy: p, conns: conns, disp: disp, log: log}
+	d := &Delivery{cfg: cfg, store: store, policy: p, conns: conns, disp: disp, log: log, Recognizers: recs}
 	for _, c := range conns {
 		d.names = append(d.names, c.Name())
 	}
@@ -120,6 +166,67 @@ func (d *Delivery) Submit(ctx context.Context, a bridge.Activity) (accepted bool
 	}
 }
 
-// Run runs the delivery workers until ctx is done, then lets in-flight
-// pushes finish within delivery.drain_timeout.
-func (d *Delivery) Run(ctx context.Context) error { return d.disp.Run(ctx) }
+// Run runs the delivery workers, the phone index syncs and the user syncs
+// until ctx is done, then lets in-flight pushes finish within
+// delivery.drain_timeout.
+func (d *Delivery) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, in := range d.Recognizers.All() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := in.Run(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn().Err(err).Str("connector", in.Name()).Msg("caller recognition stopped")
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.syncUsersEvery(ctx, UserSyncInterval)
+	}()
+	err := d.disp.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+// UserSync is one connector's user mapping result.
+type UserSync struct {
+	Connector string          `json:"connector"`
+	Report    dynamics.Report `json:"report"`
+	Error     string          `json:"error,omitempty"`
+}
+
+// SyncUsers maps the directory's users to CRM users on every connector
+// that can, and reports who is unmapped.
+func (d *Delivery) SyncUsers(ctx context.Context) []UserSync {
+	var out []UserSync
+	users := d.cfg.EngineConfig().Users
+	for _, c := range d.conns {
+		us, ok := c.(userSyncer)
+		if !ok {
+			continue
+		}
+		_, rep, err := us.SyncUsers(ctx, users)
+		r := UserSync{Connector: c.Name(), Report: rep}
+		if err != nil {
+			r.Error = err.Error()
+			d.log.Warn().Err(err).Str("connector", c.Name()).Msg("user sync failed")
+		} else if len(rep.Unmapped) > 0 {
+			d.log.Info().Str("connector", c.Name()).Int("unmapped", len(rep.Unmapped)).Msg("users without a CRM user: their activities go to the default owner")
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (d *Delivery) syncUsersEvery(ctx context.Context, every time.Duration) {
+	for {
+		d.SyncUsers(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}

@@ -79,6 +79,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	names := scenarioByCall(recs)
+	expected := mappedEvents(recs)
 	recs = fakeari.Chain(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), 1500*time.Millisecond, recs...)
 	srv, err := fakeari.New(fakeari.Options{Recordings: recs, Speed: opts.Speed, AwaitList: true,
 		Username: "callbridge", Password: "demo-only-secret"})
@@ -143,14 +144,15 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		<-srcDone
 		return fmt.Errorf("demo: play: %w", err)
 	}
-	// Wait for the source to work through the last events: every call
-	// played is complete, so the engine empties.
-	deadline := time.Now().Add(10 * time.Second)
+	// Play returns once everything is written to the websocket; wait for
+	// the source to have read and handled it all. (The engine holding no
+	// call is not enough: it is also true between two calls.)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
-		st, _ := p.Stats()
+		st, handled := p.Stats()
 		mu.Unlock()
-		if st.Calls == 0 || time.Now().After(deadline) {
+		if (handled >= expected && st.Calls == 0) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -167,6 +169,19 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		dl.finish(w)
 	}
 	return nil
+}
+
+// mappedEvents counts the events the recordings hold for the engine.
+func mappedEvents(recs []fakeari.Recording) int {
+	n := 0
+	for _, r := range recs {
+		for _, l := range r.Lines {
+			if _, ok, err := ari.Decode(l); err == nil && ok {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // scenarioByCall names each recording's call by its first channel id, which
