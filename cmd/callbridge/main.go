@@ -28,6 +28,11 @@ Usage:
   callbridge queue (stats | dead | retry ID | retry --all | purge) [--connector NAME] --config FILE
         Inspect and repair the delivery queue (embedded store: with the daemon stopped).
   callbridge users import --config FILE [--out FILE] [--merge]
+        Write (or merge) a users: list from the PBX's endpoints.
+  callbridge users sync --config FILE
+        Map users to CRM users now, in the running daemon; report the unmapped.
+  callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME) --config FILE
+        Caller recognition: the CRMs' phone indexes in the running daemon.
   callbridge config check --config FILE
         Check a configuration file; every problem names its key.
   callbridge version
@@ -56,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = replayCmd(args[1:], stdout, stderr)
 	case "run":
 		err = runCmd(ctx, args[1:], stdout, stderr)
+	case "integrations":
+		err = integrationsCmd(ctx, args[1:], stdout, stderr)
 	case "queue":
 		err = queueCmd(ctx, args[1:], stdout, stderr)
 	case "users":

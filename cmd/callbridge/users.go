@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,12 +21,16 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/delivery"
 )
 
 // usersCmd runs `callbridge users import`.
 func usersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "sync" {
+		return usersSyncCmd(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "import" {
-		fmt.Fprint(stderr, "usage: callbridge users import --config FILE [--out FILE] [--merge]\n")
+		fmt.Fprint(stderr, "usage: callbridge users import --config FILE [--out FILE] [--merge]\n       callbridge users sync --config FILE\n")
 		return errUsage
 	}
 	fs := flags("users import", stderr)
@@ -355,4 +360,49 @@ func writeFile(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// usersSyncCmd asks the running daemon to match the directory's users to
+// CRM users now, and shows who maps to whom and who is left unmapped.
+func usersSyncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("users sync", stderr)
+	cfgFile := fs.String("config", "/etc/callbridge/callbridge.yaml", "configuration file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	base, err := apiBase(*cfgFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var res []delivery.UserSync
+	if err := callAPI(ctx, http.MethodPost, base+"/api/users/sync", &res); err != nil {
+		return err
+	}
+	if len(res) == 0 {
+		fmt.Fprintln(stdout, "no configured CRM maps users (crm[].type dynamics does)")
+		return nil
+	}
+	for _, r := range res {
+		if r.Error != "" {
+			fmt.Fprintf(stdout, "%s: user sync failed: %s\n", r.Connector, r.Error)
+			continue
+		}
+		if len(r.Report.Mapped) == 0 && len(r.Report.Unmapped) == 0 {
+			fmt.Fprintf(stdout, "%s: no users in the directory to map\n", r.Connector)
+		}
+		exts := make([]string, 0, len(r.Report.Mapped))
+		for ext := range r.Report.Mapped {
+			exts = append(exts, ext)
+		}
+		sort.Strings(exts)
+		for _, ext := range exts {
+			fmt.Fprintf(stdout, "%s: %s mapped by %s\n", r.Connector, ext, r.Report.Mapped[ext])
+		}
+		for _, u := range r.Report.Unmapped {
+			fmt.Fprintf(stdout, "%s: %s UNMAPPED (%s): its calls go to the default owner\n", r.Connector, u.Extension, u.Reason)
+		}
+	}
+	return nil
 }
