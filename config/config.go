@@ -3,6 +3,7 @@ package config
 import (
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -118,7 +119,33 @@ type SIP struct {
 	// TrunkAddresses are the carriers' addresses (IP, IP:port or prefix):
 	// parties there are external.
 	TrunkAddresses []string `yaml:"trunk_addresses"`
+	// Subscribe watches extensions with RFC 4235 dialog-event
+	// subscriptions for live screen-pop states (never for activities).
+	Subscribe Subscribe `yaml:"subscribe"`
 }
+
+// Subscribe is the dialog-event subscriber, on when PBX is set.
+type Subscribe struct {
+	// PBX is the notifier, host:port (the PBX's SIP address).
+	PBX string `yaml:"pbx"`
+	// Listen is the local UDP address NOTIFYs arrive on. Default
+	// 0.0.0.0:5070.
+	Listen string `yaml:"listen"`
+	// Contact is the host:port the PBX sends NOTIFYs to, when Listen is a
+	// wildcard the PBX cannot reach as it is.
+	Contact string `yaml:"contact"`
+	// Extensions to watch; empty: every user of the directory.
+	Extensions []string `yaml:"extensions"`
+	// Expiry asked for each subscription. Default 600s.
+	Expiry time.Duration `yaml:"expiry"`
+	// Username and Password answer digest challenges.
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// On reports whether the subscriber is to run.
+func (s Subscribe) On() bool { return s.PBX != "" }
 
 // On reports whether the SIP source is to run.
 func (s SIP) On() bool { return len(s.HEPListenUDP)+len(s.HEPListenTCP) > 0 }
@@ -160,6 +187,8 @@ const (
 	DefaultExtensionPattern = `^[0-9]{2,6}$`
 	DefaultHTTPListen       = "127.0.0.1:9089"
 	DefaultSinkName         = "activities.jsonl"
+	DefaultSubscribeListen  = "0.0.0.0:5070"
+	DefaultSubscribeExpiry  = 600 * time.Second
 )
 
 // Default returns the configuration an empty file gives.
@@ -177,6 +206,7 @@ func defaults() *Config {
 		StateDir:         DefaultStateDir,
 		ARI:              ARI{Application: DefaultARIApplication},
 		AMI:              AMI{Port: DefaultAMIPort},
+		SIP:              SIP{Subscribe: Subscribe{Listen: DefaultSubscribeListen, Expiry: DefaultSubscribeExpiry}},
 		ExtensionPattern: DefaultExtensionPattern,
 		HTTP:             HTTP{Listen: DefaultHTTPListen},
 		Store:            Store{Type: StoreEmbedded},

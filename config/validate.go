@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/callbridge/callbridge/internal/phone"
 )
@@ -37,6 +38,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.ARI.On(), "ari.password", &c.ARI.Password, c.ARI.PasswordFile)
 	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
 	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
+	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
 	return errors.Join(errs...)
 }
 
@@ -98,6 +100,34 @@ func (c *Config) validate(v *validator) {
 		}
 	}
 	c.validateDelivery(v)
+	c.validateSubscribe(v)
+}
+
+func (c *Config) validateSubscribe(v *validator) {
+	s := c.SIP.Subscribe
+	if !s.On() {
+		return
+	}
+	if err := hostPort(s.PBX); err != nil {
+		v.add("sip.subscribe.pbx", "%q: %v", s.PBX, err)
+	}
+	if err := hostPort(s.Listen); err != nil {
+		v.add("sip.subscribe.listen", "%q: %v", s.Listen, err)
+	}
+	if s.Contact != "" {
+		if err := hostPort(s.Contact); err != nil {
+			v.add("sip.subscribe.contact", "%q: %v", s.Contact, err)
+		}
+	}
+	if len(s.Extensions) == 0 && len(c.Users) == 0 {
+		v.add("sip.subscribe.extensions", "required when the user directory (users) is empty")
+	}
+	if s.Expiry < time.Minute || s.Expiry > 24*time.Hour {
+		v.add("sip.subscribe.expiry", "%s: want 1m to 24h", s.Expiry)
+	}
+	if s.Password != "" && s.Username == "" {
+		v.add("sip.subscribe.username", "required with a password")
+	}
 }
 
 func (c *Config) validateDelivery(v *validator) {

@@ -28,6 +28,7 @@ import (
 	"github.com/callbridge/callbridge/internal/sink"
 	"github.com/callbridge/callbridge/sip/dialog"
 	"github.com/callbridge/callbridge/sip/hep"
+	"github.com/callbridge/callbridge/sip/subscribe"
 	"github.com/callbridge/callbridge/systemd"
 )
 
@@ -46,6 +47,10 @@ type Daemon struct {
 	sources map[string]source
 	ln      net.Listener
 	ready   atomic.Bool
+
+	live *hub
+	// sub watches extensions' dialog state for screen pops, when set up.
+	sub *subscribe.Subscriber
 
 	// Delivery to the CRMs, when any is configured.
 	store    crmsync.Store
@@ -67,7 +72,7 @@ type Daemon struct {
 // opens the sink and the HTTP listener so that configuration mistakes show
 // before anything runs.
 func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
-	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), sources: map[string]source{}, Reload: make(chan struct{}, 1)}
+	d := &Daemon{cfg: cfg, log: log, reg: prometheus.NewRegistry(), sources: map[string]source{}, Reload: make(chan struct{}, 1), live: &hub{}}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "callbridge_engine_events_total",
 		Help: "Events fed to the call-state engine, by source."}, []string{"source"})
@@ -134,6 +139,22 @@ func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
 	}
 	if len(d.sources) == 0 {
 		return nil, config.ErrNoSource
+	}
+	if sc := cfg.SIP.Subscribe; sc.On() {
+		exts := sc.Extensions
+		if len(exts) == 0 {
+			for _, u := range cfg.Users {
+				exts = append(exts, u.Extension)
+			}
+		}
+		sub, err := subscribe.New(subscribe.Config{PBX: sc.PBX, Listen: sc.Listen, Contact: sc.Contact, Extensions: exts,
+			Expiry: sc.Expiry, Username: sc.Username, Password: sc.Password.Value(),
+			OnTransition: func(tr bridge.Transition) { d.live.publish("dialog", tr) },
+			Logger:       log.With().Str("source", "dialog").Logger(), Registerer: d.reg})
+		if err != nil {
+			return nil, fmt.Errorf("sip.subscribe: %w", err)
+		}
+		d.sub = sub
 	}
 
 	s, err := sink.OpenFile(cfg.Sink.File)
@@ -216,6 +237,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.delivery != nil {
 		g.Go(func() error { return d.delivery.Run(ctx) })
 	}
+	if d.sub != nil {
+		g.Go(func() error {
+			if err := d.sub.Run(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
+			}
+			return nil
+		})
+	}
 	for name, r := range runs {
 		g.Go(func() error {
 			d.log.Info().Str("source", name).Msg("source starting")
@@ -290,7 +319,7 @@ func (d *Daemon) pipeline(name string) *countingPipeline {
 				d.log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity kept in sink.file only")
 			}
 		}
-	}, nil)
+	}, func(tr bridge.Transition) { d.live.publish(name, tr) })
 	return &countingPipeline{Pipeline: p, events: events, calls: calls}
 }
 
@@ -317,6 +346,9 @@ func (d *Daemon) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	d.api(mux)
+	// GET /api/live[?user=101]: live ringing / connected / ended, as
+	// Server-Sent Events, for screen pops.
+	mux.HandleFunc("GET /api/live", d.live.serve)
 	return mux
 }
 

@@ -78,6 +78,29 @@ http:
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+
+	// An agent's screen-pop client follows Bob's live states.
+	live := make(chan string, 100)
+	liveUp := make(chan struct{})
+	go func() {
+		defer close(live)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Addr().String()+"/api/live?user=102", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			close(liveUp)
+			return
+		}
+		defer resp.Body.Close()
+		close(liveUp)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				live <- strings.TrimPrefix(sc.Text(), "data: ")
+			}
+		}
+	}()
+	<-liveUp
+	time.Sleep(50 * time.Millisecond) // the hub has the listener
 	if err := srv.Play(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +139,18 @@ http:
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	var states []string
+	for l := range live {
+		var ev liveEvent
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.User != "102" || ev.Source != "ari" {
+			t.Errorf("live event %s: %v", l, err)
+		}
+		states = append(states, ev.State)
+	}
+	// Bob: internal call, ring group, queue, attended transfer.
+	if got := strings.Join(states, ","); strings.Count(got, "ringing") != 4 || strings.Count(got, "connected") != 4 || strings.Count(got, "ended") != 4 {
+		t.Errorf("Bob's live states: %s", got)
 	}
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
