@@ -1,9 +1,9 @@
 package ari
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // sourceMetrics are the live source's metrics. None has a label: calls and
@@ -44,32 +44,11 @@ func newSourceMetrics(reg prometheus.Registerer) (*sourceMetrics, error) {
 			Help: "1 while the ARI events websocket is up and reconciled, else 0.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
+	if err := promreg.Share(reg, &m.received, &m.mapped, &m.malformed, &m.reconnects, &m.authFailures); err != nil {
+		return nil, err
 	}
-	for _, c := range []*prometheus.Counter{&m.received, &m.mapped, &m.malformed, &m.reconnects, &m.authFailures} {
-		if err := register(reg, c); err != nil {
-			return nil, err
-		}
-	}
-	if err := register(reg, &m.connected); err != nil {
+	if err := promreg.Share(reg, &m.connected); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers *c, or, when a source registered it before on the same
-// registry (a reload), shares that one instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
-	err := reg.Register(*c)
-	var are prometheus.AlreadyRegisteredError
-	if !errors.As(err, &are) {
-		return err
-	}
-	existing, ok := are.ExistingCollector.(C)
-	if !ok {
-		return err
-	}
-	*c = existing
-	return nil
 }

@@ -1,9 +1,9 @@
 package ami
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // metrics are the client's counters. None has a label: calls and numbers
@@ -34,23 +34,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "AMI logins Asterisk refused.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []*prometheus.Counter{&m.events, &m.malformed, &m.reconnects, &m.loginFailures} {
-		if err := reg.Register(*c); err != nil {
-			// A second client on the same registry (a reload) shares the
-			// counters rather than failing.
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			existing, ok := are.ExistingCollector.(prometheus.Counter)
-			if !ok {
-				return nil, err
-			}
-			*c = existing
-		}
+	// A second client on the same registry (a reload) shares the counters.
+	if err := promreg.Share(reg, &m.events, &m.malformed, &m.reconnects, &m.loginFailures); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

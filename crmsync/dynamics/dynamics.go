@@ -28,6 +28,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // APIPath is the Web API root under the environment URL.
@@ -500,41 +501,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Activities pushed, by connector and outcome (created, existed, duplicate, failed).",
 		}, []string{"connector", "outcome"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	if m.requests, err = register(reg, m.requests); err != nil {
-		return nil, err
-	}
-	if m.duration, err = register(reg, m.duration); err != nil {
-		return nil, err
-	}
-	if m.tokenRequests, err = register(reg, m.tokenRequests); err != nil {
-		return nil, err
-	}
-	if m.throttled, err = register(reg, m.throttled); err != nil {
-		return nil, err
-	}
-	if m.inflight, err = register(reg, m.inflight); err != nil {
-		return nil, err
-	}
-	if m.pushes, err = register(reg, m.pushes); err != nil {
-		return nil, err
+	// Several connectors share the metrics.
+	for _, err := range []error{
+		promreg.Share(reg, &m.requests, &m.tokenRequests, &m.throttled, &m.pushes),
+		promreg.Share(reg, &m.duration),
+		promreg.Share(reg, &m.inflight),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
-}
-
-// register shares collectors between connector instances.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(T); ok {
-				return old, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // Source reads records from a CRM. It is the only part of recognition that
@@ -524,44 +526,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "When the integration last synced successfully (Unix time).",
 		}, []string{"integration"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	// Several integrations share the collectors.
-	var err error
-	if m.corrupt, err = register(reg, m.corrupt); err != nil {
-		return nil, err
-	}
-	if m.lookups, err = register(reg, m.lookups); err != nil {
-		return nil, err
-	}
-	if m.syncs, err = register(reg, m.syncs); err != nil {
-		return nil, err
-	}
-	if m.syncSeconds, err = register(reg, m.syncSeconds); err != nil {
-		return nil, err
-	}
-	if m.numbers, err = register(reg, m.numbers); err != nil {
-		return nil, err
-	}
-	if m.enabled, err = register(reg, m.enabled); err != nil {
-		return nil, err
-	}
-	if m.lastRefresh, err = register(reg, m.lastRefresh); err != nil {
-		return nil, err
+	for _, err := range []error{
+		promreg.Share(reg, &m.corrupt),
+		promreg.Share(reg, &m.lookups, &m.syncs),
+		promreg.Share(reg, &m.syncSeconds),
+		promreg.Share(reg, &m.numbers, &m.enabled, &m.lastRefresh),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
-}
-
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(T); ok {
-				return old, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // Secret is a string that never prints.
@@ -409,22 +410,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"connector"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
 	// Several webhook connectors share the metrics.
-	var are prometheus.AlreadyRegisteredError
-	if err := reg.Register(m.requests); err != nil {
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		m.requests = are.ExistingCollector.(*prometheus.CounterVec)
+	if err := promreg.Share(reg, &m.requests); err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.duration); err != nil {
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		m.duration = are.ExistingCollector.(*prometheus.HistogramVec)
+	if err := promreg.Share(reg, &m.duration); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
