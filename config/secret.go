@@ -1,97 +1,13 @@
 package config
 
-import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-)
+import "github.com/callbridge/callbridge/internal/secret"
 
-// Secret is a password or token. Every way of printing or encoding it —
-// fmt verbs, JSON, YAML, text, slog, zerolog's Interface/Any/Stringer —
-// gives "<secret>" (or "" when it is empty), so that a config dumped into a
-// log or an error message never carries the value. Use Value to read it.
-type Secret string
+// Secret is a password or token that prints as "<secret>"; see
+// internal/secret.
+type Secret = secret.Secret
 
-const redacted = "<secret>"
-
-// Value is the secret itself, for the one place that sends it to a peer.
-func (s Secret) Value() string { return string(s) }
-
-func (s Secret) mask() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// String implements fmt.Stringer.
-func (s Secret) String() string { return s.mask() }
-
-// GoString implements fmt.GoStringer, for %#v.
-func (s Secret) GoString() string { return fmt.Sprintf("%q", s.mask()) }
-
-// Format implements fmt.Formatter so that every verb (%s, %v, %q, %x, %d…)
-// prints the mask, never the bytes of the underlying string.
-func (s Secret) Format(f fmt.State, verb rune) {
-	switch verb {
-	case 'q':
-		fmt.Fprintf(f, "%q", s.mask())
-	case 'v':
-		if f.Flag('#') {
-			fmt.Fprint(f, s.GoString())
-			return
-		}
-		fmt.Fprint(f, s.mask())
-	default:
-		fmt.Fprint(f, s.mask())
-	}
-}
-
-// MarshalJSON implements json.Marshaler (and so zerolog's Interface and
-// Any, which encode through encoding/json).
-func (s Secret) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + s.mask() + `"`), nil
-}
-
-// MarshalText implements encoding.TextMarshaler for encoders that prefer it.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.mask()), nil }
-
-// MarshalYAML implements yaml.Marshaler: a config written back out carries
-// the mask, not the secret.
-func (s Secret) MarshalYAML() (any, error) { return s.mask(), nil }
-
-// LogValue implements slog.LogValuer, for libraries that log through slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.mask()) }
-
-// readSecretFile reads the secret named by a *_file key. A relative name is
-// looked up in $CREDENTIALS_DIRECTORY when that is set (systemd
-// LoadCredential=), otherwise next to the config file. One trailing line
-// end is dropped: editors and `echo` add it, and no peer expects it. The
-// error names the key and the path, never the content.
+// readSecretFile reads the secret named by a *_file key (see
+// secret.ReadFile).
 func readSecretFile(key, name, configDir string, getenv func(string) string) (Secret, error) {
-	path := name
-	if !filepath.IsAbs(name) {
-		if creds := getenv("CREDENTIALS_DIRECTORY"); creds != "" {
-			path = filepath.Join(creds, name)
-		} else {
-			path = filepath.Join(configDir, name)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("%s: reading %q: %w", key, path, err)
-	}
-	v := strings.TrimSuffix(string(b), "\n")
-	v = strings.TrimSuffix(v, "\r")
-	if v == "" {
-		return "", fmt.Errorf("%s: %q is empty", key, path)
-	}
-	return Secret(v), nil
+	return secret.ReadFile(key, name, configDir, getenv)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/callbridge/callbridge/internal/secret"
 )
 
 const (
@@ -81,8 +83,8 @@ func TestSecretNeverPrinted(t *testing.T) {
 			if strings.Contains(got, hidden) {
 				t.Errorf("secret leaked: %s", got)
 			}
-			if !strings.Contains(got, redacted) && !strings.Contains(got, "\\u003csecret\\u003e") {
-				t.Errorf("no %s mask in: %s", redacted, got)
+			if !strings.Contains(got, secret.Redacted) && !strings.Contains(got, "\\u003csecret\\u003e") {
+				t.Errorf("no %s mask in: %s", secret.Redacted, got)
 			}
 		})
 	}

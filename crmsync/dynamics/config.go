@@ -10,18 +10,11 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/secret"
 )
 
-// Secret is a string that never prints.
-type Secret string
-
-func (Secret) String() string { return "<secret>" }
-
-// MarshalYAML keeps a secret out of a dumped configuration.
-func (Secret) MarshalYAML() (any, error) { return "<secret>", nil }
-
-// MarshalJSON likewise.
-func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"<secret>"`), nil }
+// Secret is a string that never prints; see internal/secret.
+type Secret = secret.Secret
 
 // Config is one Dynamics connector's configuration.
 type Config struct {

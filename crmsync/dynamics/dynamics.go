@@ -11,8 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +27,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/promreg"
+	"github.com/callbridge/callbridge/internal/secret"
 )
 
 // APIPath is the Web API root under the environment URL.
@@ -155,30 +154,9 @@ func (d *Dynamics) Refresh(context.Context) error {
 }
 
 func (d *Dynamics) loadSecret() error {
-	var s string
-	switch {
-	case d.cfg.ClientSecret != "":
-		s = string(d.cfg.ClientSecret)
-	case d.cfg.ClientSecretFile != "":
-		b, err := os.ReadFile(d.cfg.ClientSecretFile)
-		if err != nil {
-			return fmt.Errorf("client_secret_file: %w", err)
-		}
-		s = string(b)
-	default:
-		dir := os.Getenv("CREDENTIALS_DIRECTORY")
-		if dir == "" {
-			return errors.New("client_secret_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=)")
-		}
-		b, err := os.ReadFile(filepath.Join(dir, d.cfg.ClientSecretCredential))
-		if err != nil {
-			return fmt.Errorf("client_secret_credential: %w", err)
-		}
-		s = string(b)
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return errors.New("client_secret: empty")
+	s, err := secret.Load("client_secret", d.cfg.ClientSecret, d.cfg.ClientSecretFile, d.cfg.ClientSecretCredential)
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.secret = s

@@ -13,7 +13,6 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,18 +25,11 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/internal/promreg"
+	"github.com/callbridge/callbridge/internal/secret"
 )
 
-// Secret is a string that never prints.
-type Secret string
-
-func (Secret) String() string { return "<secret>" }
-
-// MarshalYAML keeps a secret out of a dumped configuration.
-func (Secret) MarshalYAML() (any, error) { return "<secret>", nil }
-
-// MarshalJSON likewise.
-func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"<secret>"`), nil }
+// Secret is a string that never prints; see internal/secret.
+type Secret = secret.Secret
 
 // Config is one webhook connector's configuration.
 type Config struct {
@@ -219,30 +211,9 @@ func (t TLSConfig) build() (*tls.Config, error) {
 
 // loadSecret (re)reads the secret and rebuilds the scrubber.
 func (w *Webhook) loadSecret() error {
-	var s string
-	switch {
-	case w.cfg.Secret != "":
-		s = string(w.cfg.Secret)
-	case w.cfg.SecretFile != "":
-		b, err := os.ReadFile(w.cfg.SecretFile)
-		if err != nil {
-			return fmt.Errorf("secret_file: %w", err)
-		}
-		s = string(b)
-	default:
-		dir := os.Getenv("CREDENTIALS_DIRECTORY")
-		if dir == "" {
-			return errors.New("secret_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=)")
-		}
-		b, err := os.ReadFile(filepath.Join(dir, w.cfg.SecretCredential))
-		if err != nil {
-			return fmt.Errorf("secret_credential: %w", err)
-		}
-		s = string(b)
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return errors.New("secret: empty")
+	s, err := secret.Load("secret", w.cfg.Secret, w.cfg.SecretFile, w.cfg.SecretCredential)
+	if err != nil {
+		return err
 	}
 	var pairs []string
 	for _, v := range append(append([]string{s}, headerValues(w.cfg.Headers)...), urlSecrets(w.cfg.URL)...) {
