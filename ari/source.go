@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/net/websocket"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/reconnect"
 )
 
 // ErrUnauthorized is returned (wrapped) by Run when Asterisk refuses the
@@ -191,32 +191,19 @@ func NewSource(cfg Config, reg prometheus.Registerer) (*Source, error) {
 // error wrapping ErrUnauthorized. out is called from Run's goroutine only.
 func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
 	defer s.http.CloseIdleConnections()
-	backoff := s.cfg.MinBackoff
-	for attempt := 1; ; attempt++ {
+	return reconnect.Loop(ctx, reconnect.Policy{
+		Min:   s.cfg.MinBackoff,
+		Max:   s.cfg.MaxBackoff,
+		Fatal: func(err error) bool { return errors.Is(err, ErrUnauthorized) },
+		Retrying: func(err error, attempt int, wait time.Duration) {
+			s.m.reconnects.Inc()
+			s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ari source down, retrying")
+		},
+	}, func(ctx context.Context) (bool, error) {
 		synced, err := s.session(ctx, out)
 		s.m.connected.Set(0)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, ErrUnauthorized) {
-			return err
-		}
-		if synced {
-			// The connection worked: the next failure starts the backoff over.
-			backoff, attempt = s.cfg.MinBackoff, 1
-		}
-		s.m.reconnects.Inc()
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter: bridges restarting together do not reconnect in step
-		s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ari source down, retrying")
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, s.cfg.MaxBackoff)
-	}
+		return synced, err
+	})
 }
 
 // inbound is one websocket message, or the error that ended the connection.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/staskobzar/goami2"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/reconnect"
 )
 
 // ErrLogin is returned (wrapped) when Asterisk refuses the credentials.
@@ -133,28 +133,14 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 // failures are logged and retried with backoff. out is called from Run's
 // goroutine only.
 func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
-	backoff := c.cfg.MinBackoff
-	for attempt := 1; ; attempt++ {
-		synced, err := c.session(ctx, out)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if synced {
-			// The connection worked: the next failure starts the backoff over.
-			backoff, attempt = c.cfg.MinBackoff, 1
-		}
-		c.m.reconnects.Inc()
-		wait := backoff/2 + rand.N(backoff/2+1) // jitter: many bridges restarting do not reconnect in step
-		c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(backoff*2, c.cfg.MaxBackoff)
-	}
+	return reconnect.Loop(ctx, reconnect.Policy{
+		Min: c.cfg.MinBackoff,
+		Max: c.cfg.MaxBackoff,
+		Retrying: func(err error, attempt int, wait time.Duration) {
+			c.m.reconnects.Inc()
+			c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
+		},
+	}, func(ctx context.Context) (bool, error) { return c.session(ctx, out) })
 }
 
 // inbound is one parsed message, or the error that ended the connection.
