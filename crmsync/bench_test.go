@@ -14,7 +14,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/crmsync/internal/redistest"
+	"github.com/callbridge/callbridge/internal/redistest"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 	"github.com/callbridge/callbridge/crmsync/storetest"
 	"github.com/callbridge/callbridge/crmsync/webhook"

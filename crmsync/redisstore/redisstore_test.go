@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/internal/redistest"
+	"github.com/callbridge/callbridge/internal/redistest"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 	"github.com/callbridge/callbridge/crmsync/storetest"
 )

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/callbridge/callbridge/internal/fakeari"
+	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 // callbridgeBin is the callbridge executable TestMain builds.
@@ -57,7 +58,7 @@ type rig struct {
 	t       *testing.T
 	w       *workload
 	ari     *fakeari.Server
-	redis   *redisServer
+	redis   *redistest.Server
 	crm     *crm
 	daemons []*daemon
 
@@ -86,7 +87,7 @@ func (r *rig) fatalf(format string, args ...any) {
 func newRig(t *testing.T, names ...string) *rig {
 	w := load(t)
 	r := &rig{t: t, w: w}
-	r.redis = startRedis(t)
+	r.redis = redistest.Start(t)
 	r.crm = newCRM(crmSecret)
 	t.Cleanup(r.crm.close)
 	srv, err := fakeari.New(fakeari.Options{Recordings: w.recs, Speed: 0, AwaitList: true, Hold: true})
@@ -98,7 +99,7 @@ func newRig(t *testing.T, names ...string) *rig {
 	for _, name := range names {
 		r.daemons = append(r.daemons, newDaemon(t, name, daemonParams{
 			ARIURL: srv.URL(), ARIUser: srv.Username(), ARIPass: srv.Password(),
-			RedisURL: r.redis.url(), CRMURL: r.crm.srv.URL,
+			RedisURL: r.redis.URL(), CRMURL: r.crm.srv.URL,
 		}))
 	}
 	// Registered last, so it runs first: the logs are still there.
@@ -109,7 +110,7 @@ func newRig(t *testing.T, names ...string) *rig {
 		for _, d := range r.daemons {
 			t.Logf("--- last lines of %s's stderr (%s) ---\n%s", d.name, d.log, d.tail(40))
 		}
-		if b, err := os.ReadFile(filepath.Join(r.redis.dir, "redis.log")); err == nil && len(b) > 0 {
+		if b, err := os.ReadFile(filepath.Join(r.redis.Dir, "redis.log")); err == nil && len(b) > 0 {
 			t.Logf("--- redis.log ---\n%s", b)
 		}
 	})
@@ -292,7 +293,7 @@ func TestKillRestartRedis(t *testing.T) {
 	r.play([]fault{
 		{0.2, "SIGKILL and restart callbridge (1 of 3)", killRestart(d)},
 		{0.45, "SIGKILL and restart callbridge (2 of 3)", killRestart(d)},
-		{0.57, "restart redis-server", func(r *rig) error { return r.redis.restart() }},
+		{0.57, "restart redis-server", func(r *rig) error { return r.redis.Reload() }},
 		{0.7, "SIGKILL and restart callbridge (3 of 3)", killRestart(d)},
 	})
 	r.stop()

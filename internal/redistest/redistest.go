@@ -137,10 +137,16 @@ func (s *Server) signal(sig syscall.Signal) {
 // directory, so it reloads its append-only file.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	s.Stop()
-	if err := s.start(); err != nil {
+	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Reload is Restart for callers without a testing.TB at hand (a step of a
+// scenario): it reports the failure instead.
+func (s *Server) Reload() error {
+	s.Stop()
+	return s.start()
 }
 
 // Port is the server's port.
