@@ -14,10 +14,10 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/internal/redistest"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 	"github.com/callbridge/callbridge/crmsync/storetest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
+	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 // BenchmarkDelivery measures activities/s from Enqueue to a local webhook

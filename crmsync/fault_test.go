@@ -16,10 +16,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/redistest"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 	"github.com/callbridge/callbridge/crmsync/storetest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
+	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 const faultSecret = "fault-test-secret"

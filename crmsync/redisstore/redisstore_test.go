@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/redistest"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 func TestConformance(t *testing.T) {
