@@ -13,6 +13,10 @@ type User struct {
 	Name      string   // display name
 	Email     string   // for mapping to CRM users
 	Endpoints []string // device/endpoint names if not the extension itself
+	// Mobiles are the user's own mobile numbers: when the PBX dials one
+	// for somebody else's call (follow-me, a ring group with the mobile
+	// in it), that leg is the user's.
+	Mobiles []string
 }
 
 // DefaultExtensionPattern makes any endpoint named with 2–6 digits a user
@@ -49,6 +53,7 @@ type Engine struct {
 	users    map[string]*User // by endpoint name
 	pattern  *regexp.Regexp
 	patUsers map[string]*User // users made up from the pattern, by endpoint
+	mobiles  map[string]*User // by the number's last mobileDigits digits
 	trunks   map[string]bool
 
 	chans   map[string]*channel
@@ -69,6 +74,7 @@ func New(cfg Config) *Engine {
 		cfg:      cfg,
 		users:    make(map[string]*User),
 		patUsers: make(map[string]*User),
+		mobiles:  make(map[string]*User),
 		trunks:   make(map[string]bool),
 		chans:    make(map[string]*channel),
 		bridges:  make(map[string][]*channel),
@@ -84,6 +90,11 @@ func New(cfg Config) *Engine {
 		e.users[u.Extension] = u
 		for _, ep := range u.Endpoints {
 			e.users[ep] = u
+		}
+		for _, m := range u.Mobiles {
+			if k := mobileKey(m); k != "" {
+				e.mobiles[k] = u
+			}
 		}
 	}
 	for _, t := range cfg.Trunks {
@@ -398,6 +409,24 @@ func (e *Engine) userFor(endpoint string) *User {
 	return u
 }
 
+// mobileDigits is how many trailing digits identify a mobile number
+// whatever prefix it is dialled with (+358 40…, 040…, 00358 40…).
+const mobileDigits = 8
+
+// mobileKey is the last mobileDigits digits of n, "" for shorter numbers.
+func mobileKey(n string) string {
+	var d []byte
+	for i := 0; i < len(n); i++ {
+		if n[i] >= '0' && n[i] <= '9' {
+			d = append(d, n[i])
+		}
+	}
+	if len(d) < mobileDigits {
+		return ""
+	}
+	return string(d[len(d)-mobileDigits:])
+}
+
 // splitName splits "PJSIP/101-00000003" into "PJSIP" and "101-00000003".
 func splitName(name string) (tech, rest string) {
 	i := strings.IndexByte(name, '/')
@@ -462,6 +491,13 @@ func (e *Engine) dial(ev Event) {
 		}
 		if peer.dialString == "" {
 			peer.dialString = ev.DialString
+		}
+		if peer.user == nil && peer.localKey == "" && (caller == nil || caller.user == nil) {
+			// The PBX rings a user's own mobile for a call: a forward.
+			// (A user calling a colleague's mobile is an external call.)
+			if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
+				peer.user = u
+			}
 		}
 		if caller != nil && caller.user != nil && caller.uleg == nil {
 			// A dialled user channel that now dials out (click-to-call

@@ -334,6 +334,40 @@ func TestSequences(t *testing.T) {
 	}
 }
 
+// A ring group with Bob's own mobile in it, answered there: the mobile leg
+// is Bob's, connected; Alice lost the race. Alice calling Bob's mobile
+// herself stays an external call.
+func TestMobileForward(t *testing.T) {
+	users := []User{{Extension: "101", Name: "Alice"}, {Extension: "102", Name: "Bob", Mobiles: []string{"+358 40 111 1102"}}}
+	s := newScript().
+		create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111333").
+		create(0.1, "a", "PJSIP/101-1", "Down", "101", "s").dial(0.1, "p", "a", "").
+		create(0.1, "m", "PJSIP/pstn-2", "Down", "", "s")
+	s.add(0.1, Event{Kind: Dial, Channel: Channel{ID: "p"}, Peer: Channel{ID: "m"}, DialString: "0401111102@pstn"})
+	s.state(0.2, "a", "Ringing").dial(0.3, "p", "m", "RINGING").
+		dial(5, "p", "m", "ANSWER").dial(5, "p", "a", "CANCEL").hangup(5, "a", 26).
+		enter(5, "m", "B").enter(5, "p", "B").hangup(20, "p", 16).hangup(20, "m", 16)
+	acts, _ := s.run(t, Config{Users: users})
+	got := briefs(acts)
+	want := []brief{
+		{User: "101", Dir: "inbound", State: "missed", Reason: "answered_elsewhere", Remote: "+358401234567"},
+		{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %+v", got)
+	}
+
+	s = newScript().
+		create(0, "a", "PJSIP/101-1", "Ring", "101", "0401111102").
+		create(0.1, "m", "PJSIP/pstn-2", "Down", "", "s")
+	s.add(0.1, Event{Kind: Dial, Channel: Channel{ID: "a"}, Peer: Channel{ID: "m"}, DialString: "0401111102@pstn"})
+	s.dial(3, "a", "m", "ANSWER").enter(3, "m", "B").enter(3, "a", "B").hangup(9, "a", 16).hangup(9, "m", 16)
+	acts, _ = s.run(t, Config{Users: users})
+	if got := briefs(acts); len(got) != 1 || got[0] != (brief{User: "101", Dir: "outbound", State: "connected", Reason: "answered", Remote: "0401111102"}) {
+		t.Fatalf("Alice calling Bob's mobile: %+v", got)
+	}
+}
+
 // The same events always give the same activities, ids included.
 func TestDeterministic(t *testing.T) {
 	s := newScript().

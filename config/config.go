@@ -248,12 +248,16 @@ func (c *Config) EngineConfig() bridge.Config {
 		ec.ExtensionPattern = re
 	}
 	for _, u := range c.Users {
-		ec.Users = append(ec.Users, bridge.User{
+		bu := bridge.User{
 			Extension: u.Extension,
 			Name:      u.Name,
 			Email:     u.Email,
 			Endpoints: append([]string(nil), u.Endpoints...),
-		})
+		}
+		if u.Mobile != "" {
+			bu.Mobiles = []string{u.Mobile}
+		}
+		ec.Users = append(ec.Users, bu)
 	}
 	ec.Trunks = append([]string(nil), c.Trunks...)
 	return ec
