@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,8 +98,14 @@ func TestReplayMatchesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out != string(want) {
+		// --all marks what would not be sent; without a config only
+		// the answered-elsewhere legs.
+		got := notSentRE.ReplaceAllString(out, "}")
+		if got != string(want) {
 			t.Errorf("%s: replay differs from the golden file:\n got %s\nwant %s", name, out, want)
+		}
+		if a, n := strings.Count(out, `"reason":"answered_elsewhere"`), strings.Count(out, `"not_sent":"answered_elsewhere"}`); a != n {
+			t.Errorf("%s: %d answered-elsewhere activities, %d marked not_sent", name, a, n)
 		}
 	}
 }
@@ -107,7 +114,7 @@ func TestReplayMatchesGolden(t *testing.T) {
 func TestReplayHidesAnsweredElsewhere(t *testing.T) {
 	code, out, errOut := call(t, "replay", "--ari", "../../testdata/recordings/ring_group/ari.jsonl")
 	if code != 0 || strings.Count(out, "\n") != 1 || strings.Contains(out, "answered_elsewhere") ||
-		!strings.Contains(errOut, "1 answered-elsewhere") {
+		!strings.Contains(errOut, "would not be sent: 1 answered_elsewhere; not shown") {
 		t.Fatalf("%d\n%s\n%s", code, out, errOut)
 	}
 }
@@ -126,6 +133,38 @@ func TestReplaySurvivesMalformedLines(t *testing.T) {
 	code, out, errOut := call(t, "replay", "--ari", path)
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "2 malformed") {
 		t.Fatalf("%d\n%s\n%s", code, out, errOut)
+	}
+}
+
+var notSentRE = regexp.MustCompile(`,"not_sent":"[a-z_]+"}`)
+
+// With a config, its policy decides what would be sent, and --all shows the
+// rest with the reason.
+func TestReplayAppliesPolicy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("trunks: [pstn]\npolicy:\n  duration_limit: 3s\n  sync_internal: false\n"), 0o600)
+	var out, errOut strings.Builder
+	for _, rec := range []string{"short_call", "internal_answered", "inbound_answered"} {
+		code, o, e := call(t, "replay", "--all", "--config", path, "--ari", "../../testdata/recordings/"+rec+"/ari.jsonl")
+		if code != 0 {
+			t.Fatalf("%s: %d %s", rec, code, e)
+		}
+		out.WriteString(o)
+		errOut.WriteString(e)
+	}
+	// short_call talks 2 s (< 3 s); internal_answered is internal on both
+	// sides; inbound_answered (5 s) is sent.
+	for _, want := range []string{`"talk_seconds":2.008,"privacy":"work","source":"ari","started_at":"2026-11-21T16:11:10.011Z","answered_at":"2026-11-21T16:11:12.019Z","ended_at":"2026-11-21T16:11:14.027Z","not_sent":"duration_limit"}`,
+		`"user":"101","local_number":"101","direction":"outbound","internal":true`, `"not_sent":"internal"}`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), `"not_sent":`); n != 3 {
+		t.Errorf("%d activities marked not_sent, want 3:\n%s", n, out.String())
+	}
+	if !strings.Contains(errOut.String(), "1 duration_limit") || !strings.Contains(errOut.String(), "2 internal") {
+		t.Errorf("stderr: %s", errOut.String())
 	}
 }
 
