@@ -87,6 +87,18 @@ func (c DeliveryConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// BatchPusher is a connector that can write many activities in one request
+// (Dynamics' $batch). When a backlog builds (a claim brings more jobs than
+// there are free workers), the dispatcher hands it such chunks, so a CRM
+// outage drains at the speed the CRM allows requests, not activities.
+type BatchPusher interface {
+	// PushBatch returns one error per activity, nil for each written.
+	PushBatch(ctx context.Context, acts []bridge.Activity) []error
+}
+
+// maxBatch bounds the jobs one worker takes in one batch.
+const maxBatch = 100
+
 // DispatcherOptions are the daemon's parts the dispatcher uses.
 type DispatcherOptions struct {
 	Logger     zerolog.Logger
@@ -192,10 +204,16 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 				break fill
 			}
 		}
+		want := n
+		bp, batching := c.(BatchPusher)
+		if batching {
+			want = n * maxBatch
+		}
 		jobs, err := d.store.Claim(ctx, ClaimRequest{
-			Connector: c.Name(), Worker: worker, Max: n, Lease: d.cfg.Lease, Wait: d.cfg.PollInterval,
+			Connector: c.Name(), Worker: worker, Max: want, Lease: d.cfg.Lease, Wait: d.cfg.PollInterval,
 		})
-		for range n - len(jobs) {
+		used := min(len(jobs), n)
+		for range n - used {
 			<-slots
 		}
 		if err != nil {
@@ -210,6 +228,18 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 			continue
 		}
 		failures = 0
+		if batching && len(jobs) > n {
+			// A backlog: each worker takes an even share as one batch.
+			for i := range used {
+				chunk := jobs[i*len(jobs)/used : (i+1)*len(jobs)/used]
+				wg.Add(1)
+				go func() {
+					defer func() { <-slots; wg.Done() }()
+					d.deliverBatch(drain, log, c, bp, chunk)
+				}()
+			}
+			continue
+		}
 		for _, j := range jobs {
 			wg.Add(1)
 			go func() {
@@ -220,13 +250,75 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 	}
 }
 
+// deliverBatch pushes jobs in one batch and settles each with its own
+// outcome.
+func (d *Dispatcher) deliverBatch(drain context.Context, log zerolog.Logger, c Connector, bp BatchPusher, jobs []Job) {
+	start := time.Now()
+	acts := make([]bridge.Activity, len(jobs))
+	for i, j := range jobs {
+		acts[i] = j.Activity
+	}
+	ctx, cancel := context.WithTimeout(drain, d.cfg.PushTimeout)
+	defer cancel()
+	if d.prep != nil {
+		ctx = d.prep(ctx, c.Name(), acts[0])
+	}
+	errs := d.pushBatch(ctx, bp, acts)
+	// Refused credentials: refresh once and push those again, as a single
+	// push would; still refused waits for an operator, never dead letters.
+	var again []int
+	for i, err := range errs {
+		if crmerr.IsUnauthorized(err) {
+			again = append(again, i)
+		}
+	}
+	if r, ok := c.(Refresher); ok && len(again) > 0 {
+		if rerr := r.Refresh(ctx); rerr == nil {
+			retry := make([]bridge.Activity, len(again))
+			for k, i := range again {
+				retry[k] = acts[i]
+			}
+			for k, err := range d.pushBatch(ctx, bp, retry) {
+				errs[again[k]] = err
+			}
+		}
+	}
+	for i, err := range errs {
+		if crmerr.IsUnauthorized(err) {
+			errs[i] = crmerr.Retryable(err, 0)
+		}
+	}
+	d.m.pushDuration.WithLabelValues(c.Name()).Observe(time.Since(start).Seconds())
+	for i, j := range jobs {
+		d.settle(drain, log, c, j, errs[i])
+	}
+}
+
 // deliver pushes one job and settles it in the store.
 func (d *Dispatcher) deliver(drain context.Context, log zerolog.Logger, c Connector, j Job) {
-	log = log.With().Str("call_id", j.Activity.CallID).Str("user", j.Activity.User).Int("attempt", j.Attempt+1).Logger()
 	start := time.Now()
 	err := d.push(drain, c, j)
 	d.m.pushDuration.WithLabelValues(c.Name()).Observe(time.Since(start).Seconds())
+	d.settle(drain, log, c, j, err)
+}
 
+// pushBatch calls the connector and makes sure there is one result per
+// activity.
+func (d *Dispatcher) pushBatch(ctx context.Context, bp BatchPusher, acts []bridge.Activity) []error {
+	errs := bp.PushBatch(ctx, acts)
+	if len(errs) != len(acts) {
+		err := crmerr.Retryable(fmt.Errorf("batch push answered %d results for %d activities", len(errs), len(acts)), 0)
+		errs = make([]error, len(acts))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// settle records a push's outcome: ack, dead letter, or retry later.
+func (d *Dispatcher) settle(drain context.Context, log zerolog.Logger, c Connector, j Job, err error) {
+	log = log.With().Str("call_id", j.Activity.CallID).Str("user", j.Activity.User).Int("attempt", j.Attempt+1).Logger()
 	// Settle even when draining has run out: a store round trip is short
 	// and saves the job waiting out its lease.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(drain), 5*time.Second)

@@ -34,6 +34,22 @@ func assignmentFrom(ctx context.Context) Assignment {
 	return a
 }
 
+type assignerKey struct{}
+
+// WithAssigner makes ctx carry an assignment per activity, for PushBatch,
+// where one context serves many activities. It wins over WithAssignment.
+func WithAssigner(ctx context.Context, f func(bridge.Activity) Assignment) context.Context {
+	return context.WithValue(ctx, assignerKey{}, f)
+}
+
+// assignmentFor is the assignment of a in ctx.
+func assignmentFor(ctx context.Context, a bridge.Activity) Assignment {
+	if f, ok := ctx.Value(assignerKey{}).(func(bridge.Activity) Assignment); ok && f != nil {
+		return f(a)
+	}
+	return assignmentFrom(ctx)
+}
+
 // Phonecall state and status codes.
 const (
 	stateOpen      = 0
@@ -152,7 +168,7 @@ func (d *Dynamics) plan(ctx context.Context, a bridge.Activity) (*plan, error) {
 	if a.ID == "" {
 		return nil, fmt.Errorf("activity without id")
 	}
-	as := assignmentFrom(ctx)
+	as := assignmentFor(ctx, a)
 	users := d.users.Load()
 	owner, mapped := as.Owner, as.Owner != ""
 	if !mapped {

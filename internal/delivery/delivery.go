@@ -97,13 +97,17 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 	}
 	// The policy decides whose activity it is and with which template;
 	// connectors that can use that get it with each push.
-	prepare := func(ctx context.Context, _ string, a bridge.Activity) context.Context {
+	assign := func(a bridge.Activity) dynamics.Assignment {
 		as := p.Assign(a)
 		dl := dynamics.Assignment{Template: as.Template}
 		if as.Mapped {
 			dl.Owner = as.CRMUser
 		}
-		return dynamics.WithAssignment(ctx, dl)
+		return dl
+	}
+	prepare := func(ctx context.Context, _ string, a bridge.Activity) context.Context {
+		// One activity, or a batch of them (the assigner covers each).
+		return dynamics.WithAssigner(dynamics.WithAssignment(ctx, assign(a)), assign)
 	}
 	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Prepare: prepare})
 	if err != nil {
