@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/delivery"
 )
@@ -44,14 +45,17 @@ func usersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", *cfgFile, err)
 	}
-	if !cfg.ARI.On() {
-		// AMI's PJSIPShowEndpoints would do as well; it is not
-		// implemented yet.
-		return fmt.Errorf("%s: users import reads the PBX's endpoints over ARI: set ari.url, ari.username and ari.password", *cfgFile)
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	found, err := ariEndpoints(ctx, cfg.ARI.URL, cfg.ARI.Username, cfg.ARI.Password.Value())
+	var found []endpoint
+	switch {
+	case cfg.ARI.On():
+		found, err = ariEndpoints(ctx, cfg.ARI.URL, cfg.ARI.Username, cfg.ARI.Password.Value())
+	case cfg.AMI.On():
+		found, err = amiEndpoints(ctx, cfg)
+	default:
+		err = fmt.Errorf("%s: users import reads the PBX's endpoints over ARI or AMI: set ari.url or ami.host", *cfgFile)
+	}
 	if err != nil {
 		return err
 	}
@@ -106,6 +110,25 @@ type importUser struct {
 // (/asterisk/config/dynamic/res_pjsip/endpoint/<id>). That resource may be
 // missing or refused (older Asterisk, a restricted ARI user): the name is
 // then left empty, which is not an error.
+// amiEndpoints lists PJSIP endpoints over AMI (PJSIPShowEndpoints); AMI
+// gives no caller id there, so names are left to fill in.
+func amiEndpoints(ctx context.Context, cfg *config.Config) ([]endpoint, error) {
+	c, err := ami.New(ami.Config{Host: cfg.AMI.Host, Port: cfg.AMI.Port, Username: cfg.AMI.Username,
+		Secret: cfg.AMI.Secret.Value(), MD5: true, TLS: cfg.AMI.TLS}, nil)
+	if err != nil {
+		return nil, err
+	}
+	names, err := c.Endpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("users import: %w", err)
+	}
+	eps := make([]endpoint, len(names))
+	for i, n := range names {
+		eps[i] = endpoint{Technology: "PJSIP", Resource: n}
+	}
+	return eps, nil
+}
+
 func ariEndpoints(ctx context.Context, base, user, pass string) ([]endpoint, error) {
 	base = strings.TrimSuffix(base, "/")
 	c := &http.Client{Timeout: 10 * time.Second}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/fakeami"
 	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
@@ -153,8 +155,8 @@ func TestUsersImportErrors(t *testing.T) {
 	s := pbx(t)
 	dup := writeConfig(t, s, s.Password(), "users:\n  - extension: \"101\"\n  - extension: \"101\"\n")
 	badPass := writeConfig(t, s, "wrong-secret-456", "")
-	noARI := filepath.Join(t.TempDir(), "ami.yaml")
-	os.WriteFile(noARI, []byte("ami:\n  host: 127.0.0.1\n  username: u\n  secret: s\n"), 0o600)
+	noSource := filepath.Join(t.TempDir(), "none.yaml")
+	os.WriteFile(noSource, []byte("log_level: info\n"), 0o600)
 	tests := []struct {
 		name string
 		args []string
@@ -166,7 +168,7 @@ func TestUsersImportErrors(t *testing.T) {
 		{"stray argument", []string{"users", "import", "--config", dup, "x"}, 2, "unexpected argument"},
 		{"duplicate names both entries", []string{"users", "import", "--config", dup, "--merge"}, 1, `users[1].extension: "101" is also users[0].extension`},
 		{"refused credentials", []string{"users", "import", "--config", badPass}, 1, "HTTP 401 (check ari.username and ari.password)"},
-		{"AMI only", []string{"users", "import", "--config", noARI}, 1, "over ARI"},
+		{"no PBX interface", []string{"users", "import", "--config", noSource}, 1, "over ARI or AMI"},
 		{"missing config", []string{"users", "import", "--config", filepath.Join(t.TempDir(), "none.yaml")}, 1, "no such file"},
 	}
 	for _, tt := range tests {
@@ -179,6 +181,35 @@ func TestUsersImportErrors(t *testing.T) {
 				t.Errorf("a password appears in the error: %s", errOut)
 			}
 		})
+	}
+}
+
+// On an installation with AMI only, the endpoints come from
+// PJSIPShowEndpoints.
+func TestUsersImportOverAMI(t *testing.T) {
+	srv, err := fakeami.Start(fakeami.Config{Username: "cb", Secret: "ami-secret-789", Endpoints: []string{"103", "101", "pstn", "12345678"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "ami.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf("ami:\n  host: 127.0.0.1\n  port: %d\n  username: cb\n  secret: ami-secret-789\ntrunks: [pstn]\n", srv.Port())), 0o600)
+	code, out, errOut := call(t, "users", "import", "--config", path)
+	if code != 0 {
+		t.Fatalf("%d %s", code, errOut)
+	}
+	// 101 and 103 match the extension pattern; the trunk and the 8-digit
+	// name do not.
+	if !strings.Contains(out, `extension: "101"`) || !strings.Contains(out, `extension: "103"`) || strings.Contains(out, "pstn") || strings.Contains(out, "12345678") {
+		t.Fatalf("stub:\n%s", out)
+	}
+	if strings.Index(out, `"101"`) > strings.Index(out, `"103"`) {
+		t.Errorf("not sorted:\n%s", out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte(fmt.Sprintf("ami:\n  host: 127.0.0.1\n  port: %d\n  username: cb\n  secret: wrong-ami-secret\n", srv.Port())), 0o600)
+	if code, _, errOut := call(t, "users", "import", "--config", bad); code != 1 || strings.Contains(errOut, "wrong-ami-secret") {
+		t.Fatalf("bad secret: %d %q", code, errOut)
 	}
 }
 

@@ -44,6 +44,8 @@ type Config struct {
 	IgnorePing bool
 	// Interval paces events; 0 sends them as fast as the client reads.
 	Interval time.Duration
+	// Endpoints are the PJSIP endpoints PJSIPShowEndpoints lists.
+	Endpoints []string
 }
 
 // Server is a fake AMI server. Its methods are safe for concurrent use.
@@ -250,6 +252,16 @@ func (s *Server) serve(nc net.Conn) {
 			if err != nil {
 				return
 			}
+		case strings.EqualFold(name, "PJSIPShowEndpoints"):
+			// Asterisk 22's shape: a response opening an event list, one
+			// EndpointList event per endpoint, then the completion.
+			var b strings.Builder
+			fmt.Fprintf(&b, "Response: Success\r\nActionID: %s\r\nEventList: start\r\nMessage: A listing of Endpoints follows, presented as EndpointList events\r\n\r\n", id)
+			for _, ep := range s.cfg.Endpoints {
+				fmt.Fprintf(&b, "Event: EndpointList\r\nActionID: %s\r\nObjectType: endpoint\r\nObjectName: %s\r\nTransport: \r\nAor: %s\r\nAuths: %s\r\nOutboundAuths: \r\nContacts: \r\nDeviceState: Not in use\r\nActiveChannels: \r\n\r\n", id, ep, ep, ep)
+			}
+			fmt.Fprintf(&b, "Event: EndpointListComplete\r\nActionID: %s\r\nEventList: Complete\r\nListItems: %d\r\n\r\n", id, len(s.cfg.Endpoints))
+			_ = c.write([]byte(b.String()))
 		case strings.EqualFold(name, "Logoff"):
 			_ = c.write(response("Goodbye", id, "Thanks for all the fish."))
 			return
