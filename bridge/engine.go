@@ -602,6 +602,13 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	e.bridges[b] = members
 	if !conference {
 		for _, m := range members[:len(members)-1] {
+			if m.callRoot() != c.callRoot() {
+				// Two calls meet: whoever dialled a code rather than a
+				// person now takes over the other call (pickup, a
+				// parked call retrieved).
+				e.takeOver(c, m)
+				e.takeOver(m, c)
+			}
 			e.merge(m.call, c.call)
 		}
 	}
@@ -612,6 +619,31 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		if m.uleg != nil && m.uleg.answered.IsZero() {
 			e.connected(m.uleg, at)
 		}
+	}
+}
+
+// takeOver turns the outbound leg of a user who placed a call to nobody
+// (dialled a pickup or parking code, dialled no one) into an inbound leg
+// of the call its channel is now bridged into: the user answered that
+// call's party. It runs before the two calls merge.
+func (e *Engine) takeOver(c, other *channel) {
+	l := c.uleg
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" {
+		return
+	}
+	for _, x := range c.callRoot().chans {
+		if x.dialer == c {
+			return // it did dial somebody
+		}
+	}
+	l.dir = Inbound
+	c.offeredAt = c.created
+	l.started = c.created
+	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
+		l.remote = p
+	}
+	if oc := other.callRoot(); !oc.transferAt.IsZero() && oc.transferBy != l.user.Extension {
+		l.transferredBy = oc.transferBy
 	}
 }
 
@@ -882,6 +914,9 @@ func (e *Engine) blindTransfer(ev Event) {
 }
 
 // transferredBy records that the user behind channel t handed the call on.
+// Legs offered the call after the transferer answered and not connected
+// yet are the transfer's targets even when the PBX reported their dial
+// before the transfer itself.
 func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	l := t.uleg
 	if l == nil {
@@ -892,6 +927,13 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	}
 	cl := t.callRoot()
 	cl.transferBy, cl.transferAt = l.user.Extension, at
+	if !l.answered.IsZero() {
+		for _, o := range cl.legs {
+			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.IsZero() && !o.started.Before(l.answered) {
+				o.transferredBy = l.user.Extension
+			}
+		}
+	}
 	return l.user
 }
 

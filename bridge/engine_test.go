@@ -249,6 +249,63 @@ func TestSequences(t *testing.T) {
 			{User: "102", Dir: "inbound", State: "missed", Reason: "noanswer", Remote: "+358401234567", TransferredBy: "101"},
 		},
 	}, {
+		// The PBX reports the dial to the transfer target before the
+		// blind transfer itself: 102 is still the one transferred to.
+		name: "blind transfer reported after the new dial",
+		s: newScript().
+			create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111222").
+			create(0.1, "a", "PJSIP/101-1", "Down", "101", "s").dial(0.1, "p", "a", "").
+			dial(2, "p", "a", "ANSWER").enter(2, "a", "B").enter(2, "p", "B").
+			leave(5, "p", "B").
+			create(5, "b", "PJSIP/102-2", "Down", "102", "s").dial(5, "p", "b", "").
+			add(5.01, Event{Kind: BlindTransfer, Channel: Channel{ID: "a"}, Peer: Channel{ID: "p"}, Exten: "102"}).
+			hangup(5.1, "a", 16).
+			state(5.2, "b", "Ringing").dial(8, "p", "b", "ANSWER").enter(8, "b", "B3").enter(8, "p", "B3").
+			hangup(15, "p", 16).hangup(15, "b", 16),
+		want: []brief{
+			{User: "101", Dir: "inbound", State: "connected", Reason: "transferred", Remote: "+358401234567"},
+			{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567", TransferredBy: "101"},
+		},
+	}, {
+		// 101 parks the caller (a blind transfer to the parking lot), 102
+		// dials the slot and gets the caller: 102 answered that call, it
+		// did not phone "701".
+		name: "parked call retrieved",
+		s: newScript().
+			create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111222").
+			create(0.1, "a", "PJSIP/101-1", "Down", "101", "s").dial(0.1, "p", "a", "").
+			dial(2, "p", "a", "ANSWER").enter(2, "a", "B").enter(2, "p", "B").
+			add(5, Event{Kind: BlindTransfer, Channel: Channel{ID: "a"}, Peer: Channel{ID: "p"}, Exten: "700"}).
+			leave(5, "p", "B").hangup(5.1, "a", 16).
+			enter(5.2, "p", "parking-lot").
+			create(20, "b", "PJSIP/102-2", "Ring", "102", "701").state(20.1, "b", "Up").
+			leave(20.2, "p", "parking-lot").enter(20.2, "b", "B2").enter(20.2, "p", "B2").
+			hangup(30, "p", 16).hangup(30, "b", 16),
+		want: []brief{
+			{User: "101", Dir: "inbound", State: "connected", Reason: "transferred", Remote: "+358401234567"},
+			{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567", TransferredBy: "101"},
+		},
+		check: func(t *testing.T, s *script, acts []Activity) {
+			if b := acts[1]; !b.StartedAt.Equal(s.at(20)) || b.TalkSeconds != 9.8 {
+				t.Errorf("102 started %v talk %v", b.StartedAt, b.TalkSeconds)
+			}
+		},
+	}, {
+		// 103 picks up the call ringing at 102 (directed pickup, bridged):
+		// 103 answered it; 102 lost it to a colleague.
+		name: "call pickup",
+		s: newScript().
+			create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111222").
+			create(0.1, "b", "PJSIP/102-1", "Down", "102", "s").dial(0.1, "p", "b", "").state(0.2, "b", "Ringing").
+			create(3, "c", "PJSIP/103-2", "Ring", "103", "*8102").state(3.1, "c", "Up").
+			dial(3.2, "p", "b", "CANCEL").hangup(3.2, "b", 26).
+			enter(3.3, "c", "B").enter(3.3, "p", "B").
+			hangup(10, "p", 16).hangup(10, "c", 16),
+		want: []brief{
+			{User: "102", Dir: "inbound", State: "missed", Reason: "answered_elsewhere", Remote: "+358401234567"},
+			{User: "103", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"},
+		},
+	}, {
 		// An internal ring group: 101 dials 600, 102 and 103 ring, 103
 		// answers. 101 talked to 103; 102 lost the race.
 		name: "internal ring group",
