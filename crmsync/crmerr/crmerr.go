@@ -186,3 +186,23 @@ func Describe(err error) string {
 	}
 	return "error"
 }
+
+// ErrTransport stands for a transport failure (connection refused, reset,
+// TLS) whose own text is kept out of errors, since it may hold URLs.
+var ErrTransport = errors.New("transport error")
+
+// TransportCause keeps the part of a transport error that classifies it
+// (deadline, cancel) for errors.Is, without its text.
+func TransportCause(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return context.DeadlineExceeded
+	}
+	return ErrTransport
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -129,3 +131,25 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func TestTransportCause(t *testing.T) {
+	for _, tc := range []struct {
+		in   error
+		want error
+	}{
+		{fmt.Errorf("dial https://u:secret@crm/x: %w", context.DeadlineExceeded), context.DeadlineExceeded},
+		{fmt.Errorf("wrapped: %w", context.Canceled), context.Canceled},
+		{&net.OpError{Op: "dial", Err: timeoutErr{}}, context.DeadlineExceeded},
+		{errors.New("connection refused to https://crm/?token=abc"), ErrTransport},
+	} {
+		got := TransportCause(tc.in)
+		if !errors.Is(got, tc.want) || strings.Contains(got.Error(), "secret") || strings.Contains(got.Error(), "token") {
+			t.Errorf("TransportCause(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "i/o timeout" }
+func (timeoutErr) Timeout() bool { return true }

@@ -257,7 +257,7 @@ func (d *Dynamics) tokenError(err error) error {
 		}
 		return fmt.Errorf("dynamics %s: %w", d.name, crmerr.FromHTTP(re.Response.StatusCode, re.Response.Header, d.scrubber().Replace(msg), d.now()))
 	}
-	return crmerr.Retryable(fmt.Errorf("dynamics %s: token endpoint: %s: %w", d.name, d.transportText(err), causeOf(err)), 0)
+	return crmerr.Retryable(fmt.Errorf("dynamics %s: token endpoint: %s: %w", d.name, d.transportText(err), crmerr.TransportCause(err)), 0)
 }
 
 // transportText describes a transport error without the URL (which
@@ -327,13 +327,13 @@ func (d *Dynamics) do(ctx context.Context, op, method, target string, body []byt
 		d.metrics.duration.WithLabelValues(d.name, op).Observe(time.Since(start).Seconds())
 		if err != nil {
 			d.metrics.requests.WithLabelValues(d.name, op, "error").Inc()
-			return nil, crmerr.Retryable(fmt.Errorf("dynamics %s: %s: %s: %w", d.name, op, d.transportText(err), causeOf(err)), 0)
+			return nil, crmerr.Retryable(fmt.Errorf("dynamics %s: %s: %s: %w", d.name, op, d.transportText(err), crmerr.TransportCause(err)), 0)
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 		d.metrics.requests.WithLabelValues(d.name, op, strconv.Itoa(resp.StatusCode)).Inc()
 		if err != nil {
-			return nil, crmerr.Retryable(fmt.Errorf("dynamics %s: %s: reading answer: %s: %w", d.name, op, d.transportText(err), causeOf(err)), 0)
+			return nil, crmerr.Retryable(fmt.Errorf("dynamics %s: %s: reading answer: %s: %w", d.name, op, d.transportText(err), crmerr.TransportCause(err)), 0)
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			d.metrics.throttled.WithLabelValues(d.name).Inc()
@@ -385,24 +385,6 @@ func (d *Dynamics) fail(op string, r *response) error {
 	text = truncate(d.scrubber().Replace(text), 300)
 	return fmt.Errorf("dynamics %s: %s: %w", d.name, op, crmerr.FromHTTP(r.status, r.header, text, d.now()))
 }
-
-// causeOf keeps the classification-relevant part of a transport error
-// (deadline, cancel) for errors.Is, without its text, which may hold URLs.
-func causeOf(err error) error {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		return context.Canceled
-	}
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		return context.DeadlineExceeded
-	}
-	return errTransport
-}
-
-var errTransport = errors.New("transport error")
 
 // printable keeps an answer's text readable in one log line.
 func printable(b []byte) string {

@@ -304,7 +304,7 @@ func (w *Webhook) Push(ctx context.Context, a bridge.Activity) error {
 			err = ue.Err
 		}
 		w.metrics.requests.WithLabelValues(w.name, "error").Inc()
-		cause := causeOf(err)
+		cause := crmerr.TransportCause(err)
 		msg := scrub.Replace(err.Error())
 		if msg == cause.Error() {
 			err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %w", w.name, w.target, cause), 0)
@@ -327,24 +327,6 @@ func (w *Webhook) Push(ctx context.Context, a bridge.Activity) error {
 	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
 	return err
 }
-
-// causeOf keeps the classification-relevant part of a transport error
-// (deadline, cancel) for errors.Is, without its text, which may hold URLs.
-func causeOf(err error) error {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		return context.Canceled
-	}
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		return context.DeadlineExceeded
-	}
-	return errTransport
-}
-
-var errTransport = errors.New("transport error")
 
 func bodySuffix(msg string) string {
 	if msg == "" {
