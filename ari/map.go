@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
@@ -60,9 +61,15 @@ func useless(raw []byte) bool {
 	}
 	if string(t) == "ChannelVarset" {
 		v, ok := stringAfter(raw, variableKey)
-		return ok && string(v) != bridge.PrivacyVar && string(v) != "DIALSTATUS"
+		return ok && !engineVar(string(v))
 	}
 	return false
+}
+
+// engineVar says whether the engine uses variable v: the privacy mark,
+// also when set for inheritance (_ or __ before the name), and DIALSTATUS.
+func engineVar(v string) bool {
+	return strings.TrimLeft(v, "_") == bridge.PrivacyVar || v == "DIALSTATUS"
 }
 
 // stringAfter returns the plain (escape-free) string value following key.
@@ -131,7 +138,7 @@ func Map(e ari.Event) (ev bridge.Event, ok bool) {
 	case *ari.ChannelVarset:
 		// Only the privacy mark and the dial outcome matter to the engine;
 		// the rest of the (many) variables are dropped here.
-		if e.Variable != bridge.PrivacyVar && e.Variable != "DIALSTATUS" {
+		if !engineVar(e.Variable) {
 			return bridge.Event{}, false
 		}
 		return bridge.Event{

@@ -97,6 +97,20 @@ func TestDecodeMapsFields(t *testing.T) {
 	}
 }
 
+// The privacy mark set for inheritance (Set(__CALLBRIDGE_PRIVACY=private))
+// reaches the engine; other variables do not.
+func TestDecodePrivacyVariants(t *testing.T) {
+	for v, want := range map[string]bool{"CALLBRIDGE_PRIVACY": true, "_CALLBRIDGE_PRIVACY": true, "__CALLBRIDGE_PRIVACY": true,
+		"DIALSTATUS": true, "RTPAUDIOQOS": false, "XCALLBRIDGE_PRIVACY": false} {
+		raw := `{"variable":"` + v + `","value":"private","type":"ChannelVarset","timestamp":"2026-11-21T16:09:34.611+0000",` +
+			`"channel":{"id":"1.2","name":"PJSIP/101-1","state":"Ring"}}`
+		ev, ok, err := Decode([]byte(raw))
+		if err != nil || ok != want || (ok && ev.Var != v) {
+			t.Errorf("%s: ok=%v err=%v ev=%+v, want ok=%v", v, ok, err, ev, want)
+		}
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	for _, raw := range []string{``, `{`, `[]`, `{"type":""}`, `{"no":"type"}`, `{"type":"Dial","timestamp":"yesterday"}`} {
 		if _, _, err := Decode([]byte(raw)); err == nil {

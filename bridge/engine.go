@@ -875,7 +875,9 @@ func (e *Engine) varSet(ev Event) {
 		e.ignored++
 		return
 	}
-	switch ev.Var {
+	// Set(__CALLBRIDGE_PRIVACY=…) marks the variable for inheritance; the
+	// underscores are not part of its name.
+	switch strings.TrimLeft(ev.Var, "_") {
 	case PrivacyVar:
 		cl := c.callRoot()
 		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
@@ -1090,11 +1092,16 @@ func (e *Engine) remoteOf(l *userLeg) party {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
 		}
 	}
+	// What the user dialled, unless that was a code around the number
+	// (a private-call prefix such as *99<number>): then the number the
+	// PBX dialled out with.
 	n := uc.exten
-	if n == "" || n == "s" {
+	if n == "" || n == "s" || strings.ContainsAny(n, "*#") {
 		for _, c := range l.call.root().chans {
 			if c.dialer == uc {
-				n = dialNumber(c.dialString)
+				if d := dialNumber(c.dialString); d != "" && (n == "" || n == "s" || strings.HasSuffix(n, d)) {
+					n = d
+				}
 				break
 			}
 		}

@@ -344,6 +344,23 @@ func TestSequences(t *testing.T) {
 			}
 		},
 	}, {
+		// A private call dialled with a code (*99<number>): the dialplan
+		// marks it for inheritance (__CALLBRIDGE_PRIVACY); the remote is
+		// the number, not the code.
+		name: "private call by prefix",
+		s: newScript().
+			create(0, "a", "PJSIP/101-1", "Ring", "101", "*990401234567").
+			add(0, Event{Kind: VarSet, Channel: Channel{ID: "a"}, Var: "__" + PrivacyVar, Value: "private"}).
+			create(0.1, "p", "PJSIP/pstn-1", "Down", "", "s").
+			add(0.1, Event{Kind: Dial, Channel: Channel{ID: "a"}, Peer: Channel{ID: "p"}, DialString: "0401234567@pstn"}).
+			dial(2, "a", "p", "ANSWER").enter(2, "p", "B").enter(2, "a", "B").hangup(6, "a", 16).hangup(6, "p", 16),
+		want: []brief{{User: "101", Dir: "outbound", State: "connected", Reason: "answered", Remote: "0401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity) {
+			if acts[0].Privacy != PrivacyPrivate {
+				t.Errorf("privacy %q", acts[0].Privacy)
+			}
+		},
+	}, {
 		// The source lost its connection mid-call; on reconnect the
 		// snapshot no longer lists the call: it is closed at the snapshot
 		// time (the last moment it was known alive), once.

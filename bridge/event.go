@@ -31,7 +31,8 @@ const (
 	// leg, Peer the transferee and Target the transfer target.
 	AttendedTransfer
 	// VarSet: channel variable Var of Channel was set to Value. The engine
-	// uses PrivacyVar and DIALSTATUS (the outcome of a Dial that created
+	// uses PrivacyVar (also with the inheritance prefixes _ and __) and
+	// DIALSTATUS (the outcome of a Dial that created
 	// no peer channel, e.g. an unreachable endpoint); sources may drop the
 	// rest.
 	VarSet

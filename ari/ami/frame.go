@@ -144,7 +144,9 @@ func eventName(pkt []byte) []byte {
 
 // How a VarSet of a variable the engine uses looks on the wire.
 var (
-	privacyHeader    = []byte("\r\nVariable: " + bridge.PrivacyVar + "\r\n")
+	// Also matches _CALLBRIDGE_PRIVACY and __CALLBRIDGE_PRIVACY (set for
+	// inheritance); the mapping checks the whole name.
+	privacyHeader    = []byte(bridge.PrivacyVar + "\r\n")
 	dialStatusHeader = []byte("\r\nVariable: " + varDialStatus + "\r\n")
 )
 

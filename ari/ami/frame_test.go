@@ -67,14 +67,15 @@ func TestReadBanner(t *testing.T) {
 
 func TestWanted(t *testing.T) {
 	for in, want := range map[string]bool{
-		"Response: Success\r\n":                                           true,
-		"Event: Newchannel\r\nUniqueid: 1\r\n":                            true,
-		"Event: Newexten\r\nUniqueid: 1\r\n":                              false,
-		"Event: CEL\r\n":                                                  false,
-		"Event: VarSet\r\nChannel: x\r\nVariable: SIPDOMAIN\r\n":          false,
-		"Event: VarSet\r\nChannel: x\r\nVariable: CALLBRIDGE_PRIVACY\r\n": true,
-		"Event: VarSet\r\nChannel: x\r\nVariable: DIALSTATUS\r\n":         true,
-		"Event: CoreShowChannel\r\n":                                      true,
+		"Response: Success\r\n":                                             true,
+		"Event: Newchannel\r\nUniqueid: 1\r\n":                              true,
+		"Event: Newexten\r\nUniqueid: 1\r\n":                                false,
+		"Event: CEL\r\n":                                                    false,
+		"Event: VarSet\r\nChannel: x\r\nVariable: SIPDOMAIN\r\n":            false,
+		"Event: VarSet\r\nChannel: x\r\nVariable: CALLBRIDGE_PRIVACY\r\n":   true,
+		"Event: VarSet\r\nChannel: x\r\nVariable: __CALLBRIDGE_PRIVACY\r\n": true,
+		"Event: VarSet\r\nChannel: x\r\nVariable: DIALSTATUS\r\n":           true,
+		"Event: CoreShowChannel\r\n":                                        true,
 	} {
 		if got := wanted([]byte(in)); got != want {
 			t.Errorf("wanted(%q) = %v, want %v", in, got, want)
@@ -127,6 +128,8 @@ func TestMap(t *testing.T) {
 			bridge.Event{Kind: bridge.AttendedTransfer, Time: at, Channel: bridge.Channel{ID: "8"}, Peer: bridge.Channel{ID: "7"}, Second: "12", Target: "9"}, true, ""},
 		{"privacy", "Event: VarSet\r\n" + ts + chanHeaders + "Variable: CALLBRIDGE_PRIVACY\r\nValue: private\r\n",
 			bridge.Event{Kind: bridge.VarSet, Time: at, Channel: alice, Var: bridge.PrivacyVar, Value: "private"}, true, ""},
+		{"privacy, inherited", "Event: VarSet\r\n" + ts + chanHeaders + "Variable: __CALLBRIDGE_PRIVACY\r\nValue: private\r\n",
+			bridge.Event{Kind: bridge.VarSet, Time: at, Channel: alice, Var: "__" + bridge.PrivacyVar, Value: "private"}, true, ""},
 		{"other variable", "Event: VarSet\r\n" + ts + chanHeaders + "Variable: SIPDOMAIN\r\nValue: x\r\n", bridge.Event{}, false, ""},
 		{"SoftHangupRequest", "Event: SoftHangupRequest\r\n" + ts + chanHeaders + "Cause: 16\r\n",
 			bridge.Event{Kind: bridge.HangupRequest, Time: at, Channel: alice, Cause: 16}, true, ""},

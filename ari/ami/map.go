@@ -82,7 +82,7 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 	}
 	var variable string
 	if name == evVarSet {
-		if variable = field(m, "Variable"); variable != bridge.PrivacyVar && variable != varDialStatus {
+		if variable = field(m, "Variable"); strings.TrimLeft(variable, "_") != bridge.PrivacyVar && variable != varDialStatus {
 			return bridge.Event{}, false, nil
 		}
 	}
