@@ -40,7 +40,6 @@ func TestRunWritesActivities(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "callbridge.yaml")
 	sinkPath := filepath.Join(dir, "state", "activities.jsonl")
 	yaml := fmt.Sprintf(`
 state_dir: %s
@@ -55,29 +54,12 @@ sink:
 http:
   listen: 127.0.0.1:0
 `, dir, srv.URL(), sinkPath)
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(filepath.Join(dir, "ari.pw"), []byte("s3cret-pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err == nil {
-		err = cfg.ValidateForRun()
-	}
-	if err != nil {
 		t.Fatal(err)
 	}
 	var logs strings.Builder
 	lw := &syncWriter{w: &logs}
-	d, err := New(cfg, zerolog.New(lw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d, _, ctx, stop := runDaemon(t, dir, yaml, zerolog.New(lw))
 
 	// An agent's screen-pop client follows Bob's live states.
 	live := make(chan string, 100)
@@ -136,8 +118,7 @@ http:
 		}
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	var states []string
@@ -160,6 +141,38 @@ http:
 	if strings.Contains(logs.String(), "s3cret-pw") {
 		t.Error("the ARI password reached the log")
 	}
+}
+
+// runDaemon writes yaml as dir/callbridge.yaml, loads and checks it as
+// `callbridge run` does, and runs the daemon it describes until stop, which
+// returns Run's error (the test's end stops it too).
+func runDaemon(t *testing.T, dir, yaml string, log zerolog.Logger) (d *Daemon, cfg *config.Config, ctx context.Context, stop func() error) {
+	t.Helper()
+	path := filepath.Join(dir, "callbridge.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.ValidateForRun()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err = New(cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return d, cfg, ctx, stop
 }
 
 func readSink(t *testing.T, path string) []bridge.Activity {

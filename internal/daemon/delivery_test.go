@@ -1,14 +1,11 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 	"github.com/callbridge/callbridge/internal/demo"
 	"github.com/callbridge/callbridge/internal/fakeari"
@@ -73,7 +69,6 @@ func TestRunDeliversToWebhook(t *testing.T) {
 	defer hook.Close()
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "callbridge.yaml")
 	yaml := fmt.Sprintf(`
 state_dir: %s
 ari: {url: %s, username: cb, password: pw}
@@ -85,21 +80,7 @@ crm:
   - type: webhook
     webhook: {url: %s, secret: hook-secret}
 `, dir, srv.URL(), hook.URL)
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	_, cfg, ctx, stop := runDaemon(t, dir, yaml, zerolog.Nop())
 	if err := srv.Play(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +95,7 @@ crm:
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // anything extra would show now
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	rcv.mu.Lock()

@@ -1,20 +1,16 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
 	"github.com/callbridge/callbridge/internal/demo"
@@ -48,7 +44,6 @@ func TestRunWithDynamics(t *testing.T) {
 	fake.AddRecord("contacts", fakedataverse.Record{"contactid": contact, "fullname": "Maija Meikäläinen", "mobilephone": "040 123 4567"})
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "callbridge.yaml")
 	yaml := fmt.Sprintf(`
 state_dir: %s
 ari: {url: %s, username: cb, password: pw}
@@ -71,19 +66,7 @@ crm:
       region: FI
       enabled: true
 `, dir, ari.URL(), dv.URL, dv.URL)
-	os.WriteFile(cfgPath, []byte(yaml), 0o600)
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d, cfg, ctx, stop := runDaemon(t, dir, yaml, zerolog.Nop())
 
 	// Let the first index sync and user sync happen before the calls.
 	base := "http://" + d.Addr().String()
@@ -113,8 +96,7 @@ crm:
 	if len(us) != 1 || us[0].Report.Mapped["101"] == "" || us[0].Report.Mapped["102"] == "" {
 		t.Errorf("users sync: %+v", us)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if got := fake.Phonecalls(); got != 12 {
