@@ -29,8 +29,10 @@ type Options struct {
 	// MarkerRetention is how long enqueued and delivered markers are kept
 	// to refuse a repeated activity. Default 30 days.
 	MarkerRetention time.Duration
-	// StartRetention is how long accepted starts are kept for the
-	// start-margin rule. Default 7 days.
+	// StartRetention is how far before the newest accepted start the
+	// others are kept for the start-margin rule, on the activities' own
+	// times (never the wall clock, so a replay of old events decides as
+	// the live run did). Default 7 days.
 	StartRetention time.Duration
 	// Now replaces the clock (tests).
 	Now func() time.Time
@@ -679,10 +681,10 @@ func (s *Store) maybePrune(now time.Time) {
 }
 
 // Prune forgets enqueued and delivered markers older than MarkerRetention
-// and starts older than StartRetention. It runs by itself hourly.
+// and starts more than StartRetention older than the newest one. It runs
+// by itself hourly.
 func (s *Store) Prune(now time.Time) error {
 	markerCut := tkey(now.Add(-s.opts.MarkerRetention))
-	startCut := now.Add(-s.opts.StartRetention)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range connectors(tx, "") {
 			c, err := connBuckets(tx, name, false)
@@ -707,22 +709,24 @@ func (s *Store) Prune(now time.Time) error {
 			}
 		}
 		b := tx.Bucket(bStarts)
-		var old [][]byte
+		var newest time.Time
+		starts := map[string]time.Time{}
 		_ = b.ForEach(func(k, _ []byte) error {
-			if len(k) < 4 {
-				return nil
-			}
-			ul := int(binary.BigEndian.Uint16(k))
-			if len(k) < 2+ul+2 {
-				return nil
-			}
-			rl := int(binary.BigEndian.Uint16(k[2+ul:]))
-			off := 2 + ul + 2 + rl
-			if len(k) >= off+8 && timeOf(k[off:off+8]).Before(startCut) {
-				old = append(old, k)
+			if at, ok := startTimeOf(k); ok {
+				starts[string(k)] = at
+				if at.After(newest) {
+					newest = at
+				}
 			}
 			return nil
 		})
+		startCut := newest.Add(-s.opts.StartRetention)
+		var old [][]byte
+		for k, at := range starts {
+			if at.Before(startCut) {
+				old = append(old, []byte(k))
+			}
+		}
 		for _, k := range old {
 			if err := b.Delete(k); err != nil {
 				return err
@@ -730,4 +734,22 @@ func (s *Store) Prune(now time.Time) error {
 		}
 		return nil
 	})
+}
+
+// startTimeOf reads the start time out of a starts key (user, remote,
+// time, id).
+func startTimeOf(k []byte) (time.Time, bool) {
+	if len(k) < 4 {
+		return time.Time{}, false
+	}
+	ul := int(binary.BigEndian.Uint16(k))
+	if len(k) < 2+ul+2 {
+		return time.Time{}, false
+	}
+	rl := int(binary.BigEndian.Uint16(k[2+ul:]))
+	off := 2 + ul + 2 + rl
+	if len(k) < off+8 {
+		return time.Time{}, false
+	}
+	return timeOf(k[off : off+8]), true
 }

@@ -27,8 +27,10 @@ type Options struct {
 	// MarkerRetention is how long enqueued and delivered markers refuse a
 	// repeated activity. Default 30 days.
 	MarkerRetention time.Duration
-	// StartRetention is how long accepted starts are kept for the
-	// start-margin rule. Default 7 days.
+	// StartRetention is how far before a new start the accepted starts of
+	// the same user and number are kept for the start-margin rule, on the
+	// activities' own times (never the wall clock, so a replay of old
+	// events decides as the live run did). Default 7 days.
 	StartRetention time.Duration
 	// Now replaces the clock for retry times (tests). Leases are timed by
 	// Redis itself.
@@ -563,7 +565,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 	}
 	start := k.Start.UnixMilli()
 	m := k.Margin.Milliseconds()
-	cutoff := s.opts.Now().Add(-s.opts.StartRetention).UnixMilli()
+	cutoff := k.Start.Add(-s.opts.StartRetention).UnixMilli()
 	dup, err := reserveScript.Run(ctx, s.rdb, []string{s.startsKey(k.User, k.Remote)},
 		start-m, start+m, k.ID, start, cutoff, ms(s.opts.StartRetention)).Text()
 	if err != nil {

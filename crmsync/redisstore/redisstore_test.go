@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
@@ -16,18 +17,21 @@ func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	var n atomic.Int64
 	prefixes := map[crmsync.Store]string{}
-	open := func(t *testing.T, prefix string) crmsync.Store {
-		s, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{Prefix: prefix})
+	clocks := map[crmsync.Store]func() time.Time{}
+	open := func(t *testing.T, prefix string, now func() time.Time) crmsync.Store {
+		s, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{Prefix: prefix, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		prefixes[s] = prefix
+		prefixes[s], clocks[s] = prefix, now
 		return s
 	}
 	storetest.Run(t, storetest.Harness{
-		New:    func(t *testing.T) crmsync.Store { return open(t, fmt.Sprint("t", n.Add(1))) },
-		Reopen: func(t *testing.T, s crmsync.Store) crmsync.Store { return open(t, prefixes[s]) },
+		New: func(t *testing.T, now func() time.Time) crmsync.Store {
+			return open(t, fmt.Sprint("t", n.Add(1)), now)
+		},
+		Reopen: func(t *testing.T, s crmsync.Store) crmsync.Store { return open(t, prefixes[s], clocks[s]) },
 		Shared: true,
 	})
 }

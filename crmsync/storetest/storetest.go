@@ -14,13 +14,28 @@ import (
 
 // Harness makes stores for the suite.
 type Harness struct {
-	// New returns an empty store, closed by the test's cleanup.
-	New func(t *testing.T) crmsync.Store
-	// Reopen returns a store on the same data as s. When Shared is false
-	// it closes s first (a restart); when true both stay usable (two
-	// instances on one backend).
+	// New returns an empty store whose clock is now, closed by the
+	// test's cleanup.
+	New func(t *testing.T, now func() time.Time) crmsync.Store
+	// Reopen returns a store on the same data as s, with s's clock. When
+	// Shared is false it closes s first (a restart); when true both stay
+	// usable (two instances on one backend).
 	Reopen func(t *testing.T, s crmsync.Store) crmsync.Store
 	Shared bool
+}
+
+// yearsAhead is how far the second run of the suite sets the store's
+// clock: a store that ages records by the wall clock instead of the
+// activities' own times fails there at once, not on some later day.
+const yearsAhead = 30
+
+// Run runs the suite twice: with the real clock, and with the store's
+// clock set years ahead of the activities' dates.
+func Run(t *testing.T, h Harness) {
+	t.Run("Today", func(t *testing.T) { run(t, h, time.Now) })
+	t.Run("YearsAhead", func(t *testing.T) {
+		run(t, h, func() time.Time { return time.Now().AddDate(yearsAhead, 0, 0) })
+	})
 }
 
 // Activity returns a test activity with id.
@@ -67,13 +82,12 @@ func wantStats(t *testing.T, s crmsync.Store, want crmsync.QueueStats) {
 	}
 }
 
-// Run runs the suite.
-func Run(t *testing.T, h Harness) {
+func run(t *testing.T, h Harness, now func() time.Time) {
 	ctx := context.Background()
 	const long = time.Minute
 
 	t.Run("EnqueueIdempotent", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		a := Activity("a1")
 		if !must(s.Enqueue(ctx, "hook", a))(t) {
 			t.Fatal("first enqueue not added")
@@ -106,7 +120,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("ClaimInOrderAndAck", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		for i := range 5 {
 			must(s.Enqueue(ctx, "hook", Activity(fmt.Sprint("o", i))))(t)
 		}
@@ -131,7 +145,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("LeaseTakeover", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		must(s.Enqueue(ctx, "hook", Activity("l1")))(t)
 		lease := 300 * time.Millisecond
 		first := must(s.Claim(ctx, req("hook", "w1", 1, lease)))(t)
@@ -149,7 +163,7 @@ func Run(t *testing.T, h Harness) {
 		if len(second) != 1 || !second[0].Reclaimed || second[0].Activity.ID != "l1" {
 			t.Fatalf("after the lease ran out w2 claimed %+v", second)
 		}
-		if err := s.Nack(ctx, first[0], time.Now(), "late"); !errors.Is(err, crmsync.ErrLeaseLost) {
+		if err := s.Nack(ctx, first[0], now(), "late"); !errors.Is(err, crmsync.ErrLeaseLost) {
 			t.Fatalf("nack by the old holder: %v, want ErrLeaseLost", err)
 		}
 		if err := s.DeadLetter(ctx, first[0], "late"); !errors.Is(err, crmsync.ErrLeaseLost) {
@@ -169,7 +183,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("AckedElsewhereIsNotRedelivered", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		must(s.Enqueue(ctx, "hook", Activity("x1")))(t)
 		lease := 200 * time.Millisecond
 		first := must(s.Claim(ctx, req("hook", "w1", 1, lease)))(t)
@@ -182,7 +196,7 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("claims: %d, %d", len(first), len(second))
 		}
 		// w2 fails and schedules a retry; w1's push had succeeded.
-		if err := s.Nack(ctx, second[0], time.Now(), "HTTP 503"); err != nil {
+		if err := s.Nack(ctx, second[0], now(), "HTTP 503"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Ack(ctx, first[0]); err != nil {
@@ -194,10 +208,10 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("NackRetryAt", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		must(s.Enqueue(ctx, "hook", Activity("n1")))(t)
 		j := must(s.Claim(ctx, req("hook", "w1", 1, long)))(t)[0]
-		if err := s.Nack(ctx, j, time.Now().Add(400*time.Millisecond), "HTTP 503"); err != nil {
+		if err := s.Nack(ctx, j, now().Add(400*time.Millisecond), "HTTP 503"); err != nil {
 			t.Fatal(err)
 		}
 		wantStats(t, s, crmsync.QueueStats{Connector: "hook", Delayed: 1})
@@ -219,7 +233,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("ClaimWaitsForWork", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		must(s.Enqueue(ctx, "hook", Activity("warm")))(t) // the queue exists
 		must(s.Claim(ctx, req("hook", "w1", 1, long)))(t)
 		done := make(chan []crmsync.Job)
@@ -242,7 +256,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("DeadLetters", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		for _, id := range []string{"d1", "d2", "d3"} {
 			must(s.Enqueue(ctx, "hook", Activity(id)))(t)
 		}
@@ -311,7 +325,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("NoJobHandedOutTwice", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		const n = 200
 		for i := range n {
 			must(s.Enqueue(ctx, "hook", Activity(fmt.Sprint("c", i))))(t)
@@ -361,7 +375,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("Durable", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		must(s.Enqueue(ctx, "hook", Activity("p1")))(t)
 		must(s.Enqueue(ctx, "hook", Activity("p2")))(t)
 		j := must(s.Claim(ctx, req("hook", "w1", 1, 200*time.Millisecond)))(t)
@@ -389,7 +403,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("ReserveStart", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		t0 := time.Date(2026, 11, 21, 16, 11, 10, 0, time.UTC)
 		margin := 2 * time.Second
 		must(s.ReserveStart(ctx, crmsync.StartKey{User: "101", Remote: "+358401234567", Start: t0, Margin: margin, ID: "base"}))(t)
@@ -424,7 +438,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("ReserveStartRace", func(t *testing.T) {
-		s := h.New(t)
+		s := h.New(t, now)
 		stores := []crmsync.Store{s, s}
 		if h.Shared {
 			stores[1] = h.Reopen(t, s)
