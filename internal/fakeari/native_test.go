@@ -43,10 +43,19 @@ func TestNativeClient(t *testing.T) {
 
 			// ari/v5's bus passes on only events with a key.
 			var want []string
+			// A parking lot's holding bridge outlives the calls parked in
+			// it: Asterisk destroys only the bridges the recording says.
+			var leftBridges []string
 			for _, l := range rec.Lines {
 				e, err := ari.DecodeEvent(l)
 				if err == nil && len(e.Keys()) > 0 {
 					want = append(want, e.GetType())
+				}
+				switch e := e.(type) {
+				case *ari.BridgeCreated:
+					leftBridges = append(leftBridges, e.Bridge.ID)
+				case *ari.BridgeDestroyed:
+					leftBridges = slices.DeleteFunc(leftBridges, func(id string) bool { return id == e.Bridge.ID })
 				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -103,8 +112,14 @@ func TestNativeClient(t *testing.T) {
 				t.Errorf("channels after the call = %v, %v; want none", chans, err)
 			}
 			bridges, err := cl.Bridge().List(nil)
-			if err != nil || len(bridges) != 0 {
-				t.Errorf("bridges after the call = %v, %v; want none", bridges, err)
+			var gotBridges []string
+			for _, b := range bridges {
+				gotBridges = append(gotBridges, b.ID)
+			}
+			slices.Sort(gotBridges)
+			slices.Sort(leftBridges)
+			if err != nil || !slices.Equal(gotBridges, leftBridges) {
+				t.Errorf("bridges after the call = %v, %v; want %v", gotBridges, err, leftBridges)
 			}
 			eps, err := cl.Endpoint().List(nil)
 			if err != nil || len(eps) == 0 {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,29 @@ import (
 )
 
 var cfg = bridge.Config{Source: "ari", Trunks: []string{"pstn"}}
+
+var everyCut = flag.Bool("every-cut", false, "crash after every event of the large recordings too (slow)")
+
+// cuts lists the events after which the crash test kills the pipeline:
+// every one for recordings of up to denseCuts events; for the large load
+// recordings, every one of the first and last denseCuts/2 and about
+// denseCuts/2 spread evenly through the middle, unless -every-cut asks for
+// all of them. Under the race detector the sample is smaller; .ci/test
+// also runs the test without it.
+func cuts(n int) []int {
+	denseCuts := 300
+	if raceBuild {
+		denseCuts = 80
+	}
+	stride := max(1, (n-denseCuts)/(denseCuts/2))
+	var out []int
+	for cut := 0; cut <= n; cut++ {
+		if *everyCut || n <= denseCuts || cut < denseCuts/2 || cut > n-denseCuts/2 || cut%stride == 0 {
+			out = append(out, cut)
+		}
+	}
+	return out
+}
 
 func events(t *testing.T, name string) []bridge.Event {
 	t.Helper()
@@ -39,8 +63,9 @@ func marshal(t *testing.T, a bridge.Activity) string {
 // A daemon killed after any event and restarted from its journal reports
 // exactly what an uninterrupted one does: every activity, byte for byte,
 // repeats allowed (delivery is idempotent on the id), nothing missing or
-// different. Checked for every cut point of every recording, with and
-// without compaction.
+// different. Checked for every cut point of every recording (a dense sample
+// of the two load recordings unless -every-cut), with and without
+// compaction.
 func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 	names, _ := filepath.Glob("../../testdata/recordings/*/ari.jsonl")
 	for _, path := range names {
@@ -55,7 +80,7 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 			t.Fatalf("%s: no activities", name)
 		}
 		for _, compact := range []int{compactEvery, 5} {
-			for cut := 0; cut <= len(evs); cut++ {
+			for _, cut := range cuts(len(evs)) {
 				got := map[string]string{}
 				collect := func(a bridge.Activity) {
 					s := marshal(t, a)
