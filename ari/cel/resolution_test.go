@@ -1,0 +1,150 @@
+package cel_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callbridge/callbridge/ari/cel"
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// celRows reads a recording's cel.csv into rows.
+func celRows(t testing.TB, scenario string) []cel.Row {
+	t.Helper()
+	f, err := os.Open(filepath.Join(recordings, scenario, "cel.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := cel.NewLayout(cel.LabFields, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []cel.Row
+	st, err := l.ReadCSV(f, func(r cel.Row) { rows = append(rows, r) })
+	if err != nil || st.Malformed != 0 {
+		t.Fatalf("%s: %v %+v", scenario, err, st)
+	}
+	return rows
+}
+
+func mapRows(rows []cel.Row) []bridge.Event {
+	var evs []bridge.Event
+	m := cel.NewMapper(func(ev bridge.Event) { evs = append(evs, ev) })
+	for _, r := range rows {
+		m.Feed(r)
+	}
+	m.Flush()
+	return evs
+}
+
+// TestSecondResolution stands for FreePBX's asteriskcdrdb.cel, whose
+// eventtime is a datetime without fractions: MySQL rounds the
+// microseconds cel_odbc writes, MariaDB drops them. Every time may move by
+// up to a second and rows of one second tie; ties keep the order the rows
+// were written in (the table's id), so calls keep their ids and the
+// activities differ from ARI's in their times only, by at most a second
+// (plus the offer's earlier start, as at full resolution).
+func TestSecondResolution(t *testing.T) {
+	for _, how := range []struct {
+		name string
+		cut  func(time.Time) time.Time
+	}{
+		{"mariadb truncates", func(t time.Time) time.Time { return t.Truncate(time.Second) }},
+		{"mysql rounds", func(t time.Time) time.Time { return t.Round(time.Second) }},
+	} {
+		t.Run(how.name, func(t *testing.T) {
+			for _, sc := range scenarios(t) {
+				rows := celRows(t, sc)
+				for i := range rows {
+					rows[i].Time = how.cut(rows[i].Time)
+				}
+				got := activities("cel", mapRows(rows))
+				want := activities("ari", ariEvents(t, sc))
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d activities, ARI %d:\ncel:%s\nari:%s", sc, len(got), len(want), brief(got), brief(want))
+				}
+				for i := range want {
+					g, w := got[i], want[i]
+					g.Privacy = w.Privacy // as in TestSameActivitiesAsARI
+					g.StartedAt, g.AnsweredAt, g.EndedAt = w.StartedAt, w.AnsweredAt, w.EndedAt
+					g.RingSeconds, g.TalkSeconds = w.RingSeconds, w.TalkSeconds
+					if brief([]bridge.Activity{g}) != brief([]bridge.Activity{w}) || g.ID != w.ID {
+						t.Errorf("%s: activity %d differs:\ncel:%s\nari:%s", sc, i, brief(got[i:i+1]), brief(want[i:i+1]))
+					}
+					a := got[i]
+					for _, d := range []time.Duration{a.AnsweredAt.Sub(w.AnsweredAt), a.EndedAt.Sub(w.EndedAt)} {
+						if d.Abs() > time.Second+sameMoment {
+							t.Errorf("%s: activity %d (%s): time off by %v", sc, i, a.User, d)
+						}
+					}
+					if d := w.StartedAt.Sub(a.StartedAt); d > offerEarlier+time.Second || d < -time.Second-sameMoment {
+						t.Errorf("%s: activity %d (%s): start off by %v", sc, i, a.User, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPrivacyEvent: the privacy mark reaches CEL when the dialplan also
+// runs CELGenUserEvent(CALLBRIDGE_PRIVACY,private). cel_custom writes the
+// event under its own name (show_user_defined=no, the default); with
+// show_user_defined=yes the type is USER_DEFINED and the name goes to
+// userdeftype. Either way the call is private, and only that call.
+func TestPrivacyEvent(t *testing.T) {
+	for _, form := range []struct{ typ, name string }{
+		{"CALLBRIDGE_PRIVACY", ""},
+		{"USER_DEFINED", "__CALLBRIDGE_PRIVACY"},
+	} {
+		rows := celRows(t, "private_call")
+		other := celRows(t, "outbound_answered")
+		first := rows[0]
+		ev := first
+		if err := ev.SetEvent(form.typ, form.name); err != nil {
+			t.Fatal(err)
+		}
+		ev.Time = first.Time.Add(time.Millisecond)
+		ev.Extra = `{"extra":"private"}`
+		marked := append([]cel.Row{first, ev}, rows[1:]...)
+		got := activities("cel", mapRows(append(other, marked...)))
+		if len(got) != 2 {
+			t.Fatalf("%d activities: %s", len(got), brief(got))
+		}
+		for _, a := range got {
+			want := bridge.PrivacyWork
+			if a.CallID == first.LinkedID {
+				want = bridge.PrivacyPrivate
+			}
+			if a.Privacy != want {
+				t.Errorf("%s/%s: call %s privacy %q, want %q", form.typ, form.name, a.CallID, a.Privacy, want)
+			}
+		}
+	}
+}
+
+// TestEventCodes: an integer eventtype column holds enum
+// ast_cel_event_type's numbers; the row reads the same as with names.
+func TestEventCodes(t *testing.T) {
+	for code, name := range map[string]string{"1": "CHAN_START", "3": "HANGUP", "7": "BRIDGE_ENTER", "12": "ATTENDEDTRANSFER", "14": "LINKEDID_END", "21": "DTMF"} {
+		var r cel.Row
+		if err := r.SetEvent(code, ""); err != nil || r.Event != name {
+			t.Errorf("%s: %q %v, want %s", code, r.Event, err, name)
+		}
+	}
+	var r cel.Row
+	for _, bad := range []string{"", "0", "22", "-1"} {
+		if err := r.SetEvent(bad, ""); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := r.SetEvent("MY_EVENT", ""); err != nil || r.Event != cel.EventUser || r.UserEvent != "MY_EVENT" {
+		t.Errorf("user event: %+v %v", r, err)
+	}
+	if strings.TrimSpace(r.UserEvent) == "" {
+		t.Error("no user event name")
+	}
+}
