@@ -28,6 +28,19 @@ func (s *Stats) problem(p string) {
 	}
 }
 
+// add counts o's rows into s.
+func (s *Stats) add(o Stats) {
+	s.Rows += o.Rows
+	s.Mapped += o.Mapped
+	s.Skipped += o.Skipped
+	s.Malformed += o.Malformed
+	for _, p := range o.Problems {
+		if len(s.Problems) < maxProblems {
+			s.Problems = append(s.Problems, p)
+		}
+	}
+}
+
 // DefaultMaxPending bounds how many rows a Mapper holds back waiting for a
 // call's later rows; see Mapper.
 const DefaultMaxPending = 200000

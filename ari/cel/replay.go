@@ -34,13 +34,7 @@ func (l *Layout) Replay(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 // merge adds what the mapper counted to what the reader counted: the
 // reader's Rows are every line, the mapper's only those that parsed.
 func merge(read, mapped Stats) Stats {
-	read.Mapped += mapped.Mapped
-	read.Skipped += mapped.Skipped
-	read.Malformed += mapped.Malformed
-	for _, p := range mapped.Problems {
-		if len(read.Problems) < maxProblems {
-			read.Problems = append(read.Problems, p)
-		}
-	}
+	mapped.Rows = 0
+	read.add(mapped)
 	return read
 }

@@ -73,6 +73,17 @@ var eventCodes = [...]string{
 	21: EventDTMF,
 }
 
+// EventCode is the number of a CEL event type in an integer eventtype
+// column, 0 for names it does not know.
+func EventCode(name string) int {
+	for i, n := range eventCodes {
+		if n != "" && n == name {
+			return i
+		}
+	}
+	return 0
+}
+
 var knownEvents = func() map[string]bool {
 	m := make(map[string]bool, len(eventCodes))
 	for _, n := range eventCodes {
