@@ -36,7 +36,11 @@ type process struct {
 // private to root, and the server's user must reach it.
 func newProcess(t testing.TB, prefix string) *process {
 	t.Helper()
-	dir, err := os.MkdirTemp("", prefix)
+	base := os.TempDir()
+	if os.Geteuid() == 0 && !traversable(base) {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +62,20 @@ func newProcess(t testing.TB, prefix string) *process {
 		}
 	}
 	return p
+}
+
+// traversable reports whether every directory down to dir lets others
+// through, so that the server's user reaches what is made inside.
+func traversable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // run runs a setup command (initdb, mariadb-install-db) to completion.
