@@ -147,3 +147,41 @@ func TestOpenUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// A legacy [mappings] line (cel_custom.conf.sample's, split at its commas)
+// and an advanced list with a literal and eventtime(%FT%T%z) name the same
+// columns.
+func TestLayouts(t *testing.T) {
+	legacy := strings.Split("${CSV_QUOTE(${eventtype})},${CSV_QUOTE(${eventtime})},${CSV_QUOTE(${CALLERID(name)})},"+
+		"${CSV_QUOTE(${CALLERID(num)})},${CSV_QUOTE(${CALLERID(ANI)})},${CSV_QUOTE(${CALLERID(RDNIS)})},"+
+		"${CSV_QUOTE(${CALLERID(DNID)})},${CSV_QUOTE(${CHANNEL(exten)})},${CSV_QUOTE(${CHANNEL(context)})},"+
+		"${CSV_QUOTE(${CHANNEL(channame)})},${CSV_QUOTE(${CHANNEL(appname)})},${CSV_QUOTE(${CHANNEL(appdata)})},"+
+		"${CSV_QUOTE(${CHANNEL(amaflags)})},${CSV_QUOTE(${CHANNEL(accountcode)})},${CSV_QUOTE(${CHANNEL(uniqueid)})},"+
+		"${CSV_QUOTE(${CHANNEL(linkedid)})},${CSV_QUOTE(${BRIDGEPEER})},${CSV_QUOTE(${CHANNEL(userfield)})},"+
+		"${CSV_QUOTE(${userdeftype})},${CSV_QUOTE(${eventextra})}", ",")
+	line := `"CALLBRIDGE_PRIVACY","1795278319.271580","Alice","101","","","","*990401234567","from-internal","PJSIP/101-0000000c",` +
+		`"","","3","","1795278319.16","1795278319.16","","","","{""extra"":""private""}"`
+	l, err := cel.NewLayout(legacy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []cel.Row
+	st, err := l.ReadCSV(strings.NewReader(line+"\n"), func(r cel.Row) { rows = append(rows, r) })
+	if err != nil || st.Malformed != 0 || len(rows) != 1 {
+		t.Fatalf("%v %+v", err, st)
+	}
+	r := rows[0]
+	if r.Event != cel.EventUser || r.UserEvent != "CALLBRIDGE_PRIVACY" || r.CallerNum != "101" || r.ChanName != "PJSIP/101-0000000c" ||
+		r.LinkedID != "1795278319.16" || r.Extra != `{"extra":"private"}` || r.Time.UnixMicro() != 1795278319271580 {
+		t.Errorf("legacy mapping read %+v", r)
+	}
+	adv, err := cel.NewLayout([]string{"EventType", `"pbx-1"`, "EventTime(%FT%T%z)", "ChanName", "UniqueID(noquote)", "LinkedID(noquote)"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = nil
+	if _, err := adv.ReadCSV(strings.NewReader(`"ANSWER","pbx-1","2026-11-21T18:25:21+0200","PJSIP/101-0000000c",1795278319.16,1795278319.16`+"\n"),
+		func(r cel.Row) { rows = append(rows, r) }); err != nil || len(rows) != 1 || !rows[0].Time.Equal(time.Date(2026, 11, 21, 16, 25, 21, 0, time.UTC)) {
+		t.Errorf("advanced mapping with a literal and %%z: %v %+v", err, rows)
+	}
+}

@@ -76,8 +76,11 @@ type Layout struct {
 	loc  *time.Location
 }
 
-// NewLayout reads a cel_custom field list (case-insensitive, with or
-// without cel_custom's "(modifier)" suffixes). Event type, time, unique id,
+// NewLayout reads a cel_custom field list: an advanced mapping's fields =
+// (case-insensitive, qualifiers such as "(noquote)" allowed, literals
+// skipped) or a legacy mapping's line split at its commas
+// ("${CSV_QUOTE(${CALLERID(num)})}"). The separator must be a comma and
+// the quote character '"', as in cel_custom's defaults. Event type, time, unique id,
 // linked id and channel name are required. loc is the zone of event times
 // written as dates (cel.conf dateformat); nil means UTC. Epoch times (the
 // default dateformat) need no zone.
@@ -89,11 +92,7 @@ func NewLayout(fields []string, loc *time.Location) (*Layout, error) {
 	seen := map[column]bool{}
 	var errs []error
 	for i, f := range fields {
-		name := strings.ToLower(strings.TrimSpace(f))
-		if j := strings.IndexByte(name, '('); j >= 0 {
-			name = strings.TrimSpace(name[:j])
-		}
-		c, ok := fieldNames[name]
+		c, ok := fieldNames[fieldName(f)]
 		if !ok {
 			errs = append(errs, fmt.Errorf("fields[%d]: unknown CEL field %q", i, f))
 			continue
@@ -116,6 +115,30 @@ func NewLayout(fields []string, loc *time.Location) (*Layout, error) {
 		return nil, errors.Join(errs...)
 	}
 	return l, nil
+}
+
+// fieldName reduces an entry of a cel_custom field list to a field name:
+// an advanced mapping's "UniqueID(noquote)" or "eventtime(int64)" loses its
+// qualifiers, a legacy mapping's "${CSV_QUOTE(${CALLERID(num)})}" its
+// functions; a double-quoted literal is "literal".
+func fieldName(f string) string {
+	f = strings.TrimSpace(f)
+	if strings.HasPrefix(f, `"`) {
+		return "literal"
+	}
+	f = strings.ToLower(strings.NewReplacer("${", "", "}", "").Replace(f))
+	for strings.HasPrefix(f, "csv_quote(") && strings.HasSuffix(f, ")") {
+		f = strings.TrimSpace(f[len("csv_quote(") : len(f)-1])
+	}
+	for _, fn := range []string{"callerid(", "channel("} {
+		if strings.HasPrefix(f, fn) && strings.HasSuffix(f, ")") {
+			return strings.TrimSpace(f[len(fn) : len(f)-1])
+		}
+	}
+	if j := strings.IndexByte(f, '('); j >= 0 {
+		f = f[:j]
+	}
+	return strings.TrimSpace(f)
 }
 
 // maxLine bounds one CSV line; a CEL record is well under 4 KiB.
@@ -296,11 +319,12 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse("2006-01-02 15:04:05.999999999Z07:00", s); err == nil {
-		return t.UTC(), nil
+	// With an offset: RFC 3339, strftime's %z (+0200), a space or T.
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00",
+		"2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
 	}
 	return time.Time{}, fmt.Errorf("bad event time %.40q", s)
 }

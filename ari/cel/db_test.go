@@ -171,6 +171,30 @@ func TestPostgres(t *testing.T) {
 			t.Errorf("missing table: %v", err)
 		}
 	})
+	t.Run("eventtime types", func(t *testing.T) {
+		// cel_pgsql writes eventtime as "%Y-%m-%d %T.%6q" text; into a
+		// timestamptz column the server reads it in its TimeZone (UTC
+		// here, as with usegmtime=yes): an instant, time_zone does not
+		// apply. Into a text column it stays local wall-clock text.
+		for _, v := range []struct {
+			typ string
+			loc *time.Location
+		}{{"timestamptz", time.UTC}, {"varchar(32)", hel}} {
+			table := "cel_" + strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(v.typ))[0]
+			if _, err := s.Admin.Exec("CREATE TABLE " + table + " (id serial, eventtype text, eventtime " + v.typ +
+				", cid_name text, cid_num text, exten text, context text, channame text, appname text, appdata text," +
+				" uniqueid text, linkedid text, extra text); GRANT SELECT ON " + table + " TO callbridge"); err != nil {
+				t.Fatal(err)
+			}
+			celtest.Insert(t, s.Admin, table, "$", by["ring_group"], v.loc)
+			c := cfg
+			c.Table = table
+			want := activities("cel", celEvents(t, "ring_group"))
+			if got := fromSource(t, open(t, c), by["ring_group"]); !sameActivities(got, want) {
+				t.Errorf("%s:\n got%s\nwant%s", v.typ, brief(got), brief(want))
+			}
+		}
+	})
 	t.Run("backfill", func(t *testing.T) { testBackfill(t, src, by["concurrent_mixed_20"], 0) })
 }
 

@@ -135,3 +135,50 @@ func readFile(t testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+// TestParkWithoutTransfer: a call parked by the one-touch parking feature
+// or Park() has a PARK_START but no BLINDTRANSFER row; it still counts as
+// a transfer by the parker (SEMANTICS.md: parking is a transfer), and the
+// retriever's activity names the parker, as with the REFER to 700.
+func TestParkWithoutTransfer(t *testing.T) {
+	var rows []cel.Row
+	for _, r := range celRows(t, "call_park_retrieve") {
+		if r.Event != cel.EventBlindTransfer {
+			rows = append(rows, r)
+		}
+	}
+	got := activities("cel", mapRows(rows))
+	want := activities("ari", ariEvents(t, "call_park_retrieve"))
+	if len(got) != 2 || len(want) != 2 {
+		t.Fatalf("cel:%s\nari:%s", brief(got), brief(want))
+	}
+	for i := range want {
+		compare(t, i, got[i], want[i])
+	}
+}
+
+// TestAppStartNamesTheCallee: with apps = dial in cel.conf, APP_START rows
+// carry Dial's arguments from the start, so the offer to a callee names
+// the number dialled even when nobody answers (outbound_busy's rows have
+// no Dial arguments otherwise).
+func TestAppStartNamesTheCallee(t *testing.T) {
+	rows := celRows(t, "outbound_busy")
+	dialString := func(rows []cel.Row) string {
+		for _, ev := range mapRows(rows) {
+			if ev.Kind == bridge.Dial && ev.DialStatus == "" {
+				return ev.DialString
+			}
+		}
+		return "?"
+	}
+	if ds := dialString(rows); ds != "" {
+		t.Fatalf("without APP_START the dial string is %q", ds)
+	}
+	app := rows[0]
+	app.Event, app.Time = cel.EventAppStart, rows[0].Time.Add(100*time.Microsecond)
+	app.AppName, app.AppData = "Dial", "PJSIP/0401234567@pstn,30"
+	with := append([]cel.Row{rows[0], app}, rows[1:]...)
+	if ds := dialString(with); ds != "0401234567@pstn" {
+		t.Errorf("with APP_START the dial string is %q", ds)
+	}
+}
