@@ -135,3 +135,51 @@ func FuzzOtherCall(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMapRow: a row with any field values, fed into the middle of a
+// recording's rows (as a database reader hands them over, no CSV in
+// between), neither panics nor gives an event the engine cannot take, is
+// counted once, and leaves the recording's other calls as they were.
+// Seeds are the recordings' own rows.
+func FuzzMapRow(f *testing.F) {
+	for _, sc := range []string{"attended_transfer", "call_park_retrieve", "queue_local_members", "call_pickup"} {
+		for _, r := range celRows(f, sc) {
+			f.Add(r.Event, r.UserEvent, r.UniqueID, r.LinkedID, r.ChanName, r.AppName, r.AppData, r.Exten, r.Extra, int64(0))
+		}
+	}
+	base := celRows(f, "ring_group")
+	other := celRows(f, "inbound_answered")
+	want := brief(activities("cel", mapRows(other)))
+	f.Fuzz(func(t *testing.T, event, userEvent, unique, linked, chanName, appName, appData, exten, extra string, offset int64) {
+		r := base[3]
+		if err := r.SetEvent(event, userEvent); err != nil {
+			r.Event, r.UserEvent = event, userEvent // as a broken reader might
+		}
+		r.UniqueID, r.LinkedID, r.ChanName, r.AppName, r.AppData, r.Exten, r.Extra = unique, linked, chanName, appName, appData, exten, extra
+		r.Time = r.Time.Add(time.Duration(offset % int64(time.Hour)))
+		rows := append(append(append([]cel.Row{}, base[:4]...), r), base[4:]...)
+		all := append(rows, other...)
+		var evs []bridge.Event
+		m := cel.NewMapper(func(ev bridge.Event) { checkEvent(t, ev); evs = append(evs, ev) })
+		for _, row := range all {
+			m.Feed(row)
+		}
+		m.Flush()
+		st := m.Stats()
+		if st.Rows != len(all) || st.Mapped+st.Skipped+st.Malformed != st.Rows {
+			t.Fatalf("stats %+v for %d rows", st, len(all))
+		}
+		var mine []bridge.Activity
+		for _, a := range activities("cel", evs) {
+			if a.CallID == other[0].LinkedID {
+				mine = append(mine, a)
+			}
+		}
+		if strings.Contains(unique+linked+chanName+extra, "1795277374.") || strings.Contains(chanName+extra, "PJSIP/") {
+			return // names inbound_answered's call or could
+		}
+		if got := brief(mine); got != want {
+			t.Fatalf("a row of another call changed inbound_answered:\n got%s\nwant%s", got, want)
+		}
+	})
+}

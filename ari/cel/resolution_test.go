@@ -182,3 +182,62 @@ func TestAppStartNamesTheCallee(t *testing.T) {
 		t.Errorf("with APP_START the dial string is %q", ds)
 	}
 }
+
+// TestHeldBack: a call's rows come out only once every channel that could
+// explain them has ended (a callee's dialler is named by rows written
+// after its CHAN_START); a call that never ends is held until the bound or
+// Flush, and another call's rows are never held behind it for ever.
+func TestHeldBack(t *testing.T) {
+	rows := celRows(t, "inbound_answered")
+	var evs []bridge.Event
+	m := cel.NewMapper(func(ev bridge.Event) { evs = append(evs, ev) })
+	callee := rows[1].UniqueID             // PJSIP/101, dialled by the trunk channel
+	for _, r := range rows[:len(rows)-3] { // up to the callee's HANGUP
+		m.Feed(r)
+	}
+	// The trunk channel (ended) and its CHAN_START are out; the callee's
+	// rows, and every row after its CHAN_START, wait for its end.
+	if len(evs) != 1 || evs[0].Kind != bridge.ChannelCreated || evs[0].Channel.ID == callee {
+		t.Fatalf("%d events before the callee ended: %+v", len(evs), evs)
+	}
+	for _, r := range rows[len(rows)-3:] {
+		m.Feed(r)
+	}
+	if len(evs) == 0 || evs[len(evs)-1].Kind != bridge.ChannelDestroyed {
+		t.Fatalf("after the last CHAN_END: %d events", len(evs))
+	}
+
+	// A call that does not end within the rows: the bound lets later
+	// calls through; Flush the rest.
+	evs = nil
+	m = cel.NewMapper(func(ev bridge.Event) { evs = append(evs, ev) })
+	m.MaxPending = 5
+	open := celRows(t, "ring_group")
+	for _, r := range open[:5] {
+		m.Feed(r)
+	}
+	later := celRows(t, "short_call")
+	for _, r := range later {
+		m.Feed(r)
+	}
+	if len(evs) == 0 {
+		t.Fatal("a call that never ended held back everything")
+	}
+	// Finished calls only (no Flush): the later call is complete.
+	eng := bridge.New(engineConfig)
+	var done []bridge.Activity
+	for _, ev := range evs {
+		for _, tr := range eng.Apply(ev) {
+			if tr.Activity != nil {
+				done = append(done, *tr.Activity)
+			}
+		}
+	}
+	if len(done) != 1 || done[0].CallID != later[0].LinkedID {
+		t.Errorf("past the bound: %s", brief(done))
+	}
+	m.Flush()
+	if len(activities("cel", evs)) != 3 {
+		t.Errorf("after Flush: %s", brief(activities("cel", evs)))
+	}
+}

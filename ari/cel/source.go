@@ -25,6 +25,7 @@ type Source interface {
 
 // File reads a cel_custom CSV. It has no index, so each read goes through
 // the whole file; a CSV is for replays, tests and small installations.
+// A File is not safe for concurrent use.
 type File struct {
 	Path   string
 	Layout *Layout
