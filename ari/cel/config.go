@@ -100,10 +100,13 @@ func (c Config) Validate() error {
 				errs = append(errs, err)
 			}
 		}
-		for key, set := range map[string]bool{"dsn": c.DSN != "", "table": c.Table != "", "password": c.Password != "",
-			"password_file": c.PasswordFile != "", "password_credential": c.PasswordCredential != ""} {
-			if set {
-				bad(key, "only with type postgres or mysql")
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"dsn", c.DSN != ""}, {"table", c.Table != ""}, {"password", c.Password != ""},
+			{"password_file", c.PasswordFile != ""}, {"password_credential", c.PasswordCredential != ""}} {
+			if k.set {
+				bad(k.key, "only with type postgres or mysql")
 			}
 		}
 	case TypePostgres, TypeMySQL:

@@ -20,12 +20,14 @@ func (m *Mapper) apply(p *pending) {
 	}
 	if !c.created {
 		m.create(c, r)
-	} else {
-		m.refresh(c, r, bridge.StateUnknown)
 	}
+	st := bridge.StateUnknown
+	if r.Event == EventAnswer {
+		st = bridge.StateUp
+	}
+	m.refresh(c, r, st)
 	switch r.Event {
 	case EventAnswer:
-		m.refresh(c, r, bridge.StateUp)
 		if c.role != roleIncoming && !c.answered {
 			m.dial(c, r.Time, "ANSWER")
 		}

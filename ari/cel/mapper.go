@@ -1,6 +1,7 @@
 package cel
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -176,21 +177,15 @@ func classify(r *Row) (rowKind, extra, error) {
 		// LOCAL_OPTIMIZE*, STREAM_*, DTMF: another row carries what they
 		// say (the bridge, hang-up and transfer rows), or the engine has
 		// no use for it. Their application fields are still facts.
-		if r.UniqueID == "" {
-			return rowSkip, x, nil
-		}
-		var err error
-		x, err = parseExtra(r.Extra)
-		if err != nil {
-			x = extra{}
-		}
 		return rowSkip, x, nil
 	}
-	if r.UniqueID == "" {
-		return rowSkip, x, fmt.Errorf("no uniqueid")
-	}
-	if r.ChanName == "" {
-		return rowSkip, x, fmt.Errorf("no channel name")
+	switch {
+	case r.UniqueID == "":
+		return rowSkip, x, errors.New("no uniqueid")
+	case r.ChanName == "":
+		return rowSkip, x, errors.New("no channel name")
+	case r.Time.IsZero():
+		return rowSkip, x, errors.New("no event time")
 	}
 	var err error
 	x, err = parseExtra(r.Extra)
