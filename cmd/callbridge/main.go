@@ -21,7 +21,7 @@ Usage:
   callbridge demo [--speed N] [--all] [--live] [--no-deliver]
         Replay real recorded calls through the whole pipeline, locally, and
         deliver them to a local CRM webhook.
-  callbridge replay (--ari FILE | --ami FILE | --pcap FILE) [--config FILE] [--all]
+  callbridge replay (--ari FILE | --ami FILE | --pcap FILE | --cel FILE) [--config FILE] [--all]
         Print the activities of a recording as JSON lines.
   callbridge run --config FILE
         Run the daemon.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +226,80 @@ func TestQueueCommands(t *testing.T) {
 	}
 	if code, out, _ := call(t, "queue", "purge", "--config", cfgPath); code != 0 || !strings.Contains(out, "0 dead letters purged") {
 		t.Fatalf("purge: %d %q", code, out)
+	}
+}
+
+// replay --cel reads the recordings' cel.csv and prints the activities
+// --ari prints, with the same ids (the engine's CEL parity test checks the
+// fields); here the command's part: flags, counting, the source name.
+func TestReplayCEL(t *testing.T) {
+	recs, _ := filepath.Glob("../../testdata/recordings/*/cel.csv")
+	if len(recs) != 28 {
+		t.Fatalf("%d cel.csv recordings", len(recs))
+	}
+	for _, rec := range recs {
+		name := filepath.Base(filepath.Dir(rec))
+		code, out, errOut := call(t, "replay", "--cel", rec, "--all")
+		if code != 0 || strings.Contains(errOut, "malformed") {
+			t.Fatalf("%s: exit %d: %s", name, code, errOut)
+		}
+		want, err := os.ReadFile(filepath.Join("../../testdata/golden", name+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := regexp.MustCompile(`"id":"[0-9a-f]+"`)
+		g, w := ids.FindAllString(out, -1), ids.FindAllString(string(want), -1)
+		slices.Sort(g)
+		slices.Sort(w)
+		if len(w) == 0 || !slices.Equal(g, w) {
+			t.Errorf("%s: ids %v, ARI's %v", name, g, w)
+		}
+		if n := strings.Count(out, `"source":"cel"`); n != len(g) {
+			t.Errorf("%s: %d of %d activities say source cel", name, n, len(g))
+		}
+	}
+	if code, _, errOut := call(t, "replay", "--cel", recs[0], "--ari", "x"); code != 2 || !strings.Contains(errOut, "--cel") {
+		t.Errorf("two sources: %d %s", code, errOut)
+	}
+}
+
+// --cel-time-zone reads a cel.csv written with a dateformat (local dates)
+// in that zone: the same call, dated in Helsinki's winter time, gives the
+// same UTC times as the epoch recording; read as UTC it is two hours off.
+func TestReplayCELTimeZone(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/recordings/inbound_answered/cel.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hel, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := regexp.MustCompile(`^("[A-Z_]+"),"(\d+)\.(\d{6})"`)
+	var dated []string
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		m := epoch.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %q", l)
+		}
+		sec, _ := strconv.ParseInt(m[2], 10, 64)
+		us, _ := strconv.ParseInt(m[3], 10, 64)
+		d := time.Unix(sec, us*1000).In(hel).Format("2006-01-02 15:04:05.000000")
+		dated = append(dated, m[1]+`,"`+d+`"`+l[len(m[0]):])
+	}
+	path := filepath.Join(t.TempDir(), "cel.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(dated, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := call(t, "replay", "--cel", "../../testdata/recordings/inbound_answered/cel.csv")
+	code, got, errOut := call(t, "replay", "--cel", path, "--cel-time-zone", "Europe/Helsinki")
+	if code != 0 || got != want || !strings.Contains(got, `"started_at":"2026-11-21T16:09:34.710Z"`) {
+		t.Errorf("Helsinki dates: %d %s\n got %s\nwant %s", code, errOut, got, want)
+	}
+	if _, utc, _ := call(t, "replay", "--cel", path); !strings.Contains(utc, `"started_at":"2026-11-21T18:09:34.710Z"`) {
+		t.Errorf("read as UTC: %s", utc)
+	}
+	if code, _, errOut := call(t, "replay", "--cel", path, "--cel-time-zone", "Mars/Olympus"); code != 1 || !strings.Contains(errOut, "--cel-time-zone") {
+		t.Errorf("bad zone: %d %s", code, errOut)
 	}
 }

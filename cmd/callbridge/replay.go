@@ -8,9 +8,11 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/ari/ami"
+	"github.com/callbridge/callbridge/ari/cel"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
@@ -27,25 +29,31 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	ariFile := fs.String("ari", "", "an ari.jsonl recording (ARI events websocket, one message per line)")
 	amiFile := fs.String("ami", "", "a raw AMI stream recording (ami.txt)")
 	pcapFile := fs.String("pcap", "", "a pcap of SIP, plain or HEP-encapsulated")
+	celFile := fs.String("cel", "", "a CEL CSV in the lab's cel_custom.conf layout (cel.csv)")
+	celZone := fs.String("cel-time-zone", "UTC", "with --cel: the zone of event times written as dates (cel.conf dateformat); epoch times need none")
 	cfgFile := fs.String("config", "", "take users, trunks, extension pattern, region and the policy from this config file")
 	all := fs.Bool("all", false, "also print the activities that would not be sent, with the reason (not_sent)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	var source, file string
-	for _, s := range []struct{ name, file string }{{"ari", *ariFile}, {"ami", *amiFile}, {"sip", *pcapFile}} {
+	for _, s := range []struct{ name, file string }{{"ari", *ariFile}, {"ami", *amiFile}, {"sip", *pcapFile}, {"cel", *celFile}} {
 		if s.file == "" {
 			continue
 		}
 		if file != "" {
-			fmt.Fprintln(stderr, "callbridge replay: give one of --ari, --ami, --pcap")
+			fmt.Fprintln(stderr, "callbridge replay: give one of --ari, --ami, --pcap, --cel")
 			return errUsage
 		}
 		source, file = s.name, s.file
 	}
 	if file == "" {
-		fmt.Fprintln(stderr, "callbridge replay: give one of --ari, --ami, --pcap")
+		fmt.Fprintln(stderr, "callbridge replay: give one of --ari, --ami, --pcap, --cel")
 		return errUsage
+	}
+	zone, err := time.LoadLocation(*celZone)
+	if err != nil {
+		return fmt.Errorf("--cel-time-zone: %w", err)
 	}
 
 	ec := bridge.Config{Trunks: []string{"pstn"}}
@@ -130,6 +138,12 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		bad, problems = st.Malformed, st.Problems
 	case "sip":
 		st, err := pcap.ReadPcap(f, p.Handle)
+		if err != nil {
+			return err
+		}
+		bad, problems = st.Malformed, st.Problems
+	case "cel":
+		st, err := cel.ReadRecording(f, zone, p.Handle)
 		if err != nil {
 			return err
 		}
