@@ -15,6 +15,8 @@
 // and connectors are idempotent on the activity id, so a crash can cause a
 // repeated push but never a lost or doubled activity in the CRM.
 //
-// Connectors are registered explicitly in the Connectors map; their errors
-// are classified with package crmerr.
+// This package is the contract connectors implement (Connector, and
+// optionally BatchPusher and Refresher); it imports none of them. They are
+// registered in one map in package crmsync/connectors, and their errors are
+// classified with package crmerr.
 package crmsync

@@ -14,6 +14,7 @@ import (
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/boltstore"
+	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
@@ -53,7 +54,7 @@ type Delivery struct {
 	disp   *crmsync.Dispatcher
 	log    zerolog.Logger
 	// Recognizers are the CRMs' phone indexes, for the lookup API.
-	Recognizers *crmsync.Recognizers
+	Recognizers *phoneindex.Set
 }
 
 // userSyncer is a connector that maps PBX users to CRM users itself
@@ -90,8 +91,8 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	p.SetDirectory(cfg.EngineConfig().Users, nil)
-	recs := &crmsync.Recognizers{}
-	conns, err := crmsync.BuildConnectors(cfg.CRM, crmsync.Deps{Logger: log, Registerer: reg, Recognizers: recs})
+	recs := &phoneindex.Set{}
+	conns, err := connectors.Build(cfg.CRM, connectors.Deps{Logger: log, Registerer: reg}, recs)
 	if err != nil {
 		return nil, err
 	}

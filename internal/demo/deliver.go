@@ -16,6 +16,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 	"github.com/callbridge/callbridge/internal/delivery"
 )
@@ -88,8 +89,8 @@ func startDelivery(ctx context.Context, log zerolog.Logger) (*deliverer, error) 
 	cfg := config.Default()
 	cfg.StateDir = dir
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax, cfg.Delivery.PollInterval = 50*time.Millisecond, time.Second, 50*time.Millisecond
-	cfg.CRM = []crmsync.ConnectorConfig{{Name: "demo-crm", Type: "webhook",
-		Webhook: &webhook.Config{URL: srv.URL, Secret: webhook.Secret(secret)}}}
+	cfg.CRM = []connectors.ConnectorConfig{{Name: "demo-crm", Type: "webhook",
+		Settings: &webhook.Config{URL: srv.URL, Secret: webhook.Secret(secret)}}}
 	st, err := delivery.OpenStore(ctx, cfg)
 	if err != nil {
 		srv.Close()
