@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
@@ -87,15 +86,6 @@ func (c DeliveryConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// BatchPusher is a connector that can write many activities in one request
-// (Dynamics' $batch). When a backlog builds (a claim brings more jobs than
-// there are free workers), the dispatcher hands it such chunks, so a CRM
-// outage drains at the speed the CRM allows requests, not activities.
-type BatchPusher interface {
-	// PushBatch returns one error per activity, nil for each written.
-	PushBatch(ctx context.Context, acts []bridge.Activity) []error
-}
-
 // maxBatch bounds the jobs one worker takes in one batch.
 const maxBatch = 100
 
@@ -106,9 +96,10 @@ type DispatcherOptions struct {
 	// Instance names this process among those sharing the store; lease
 	// holders are "<instance>/<connector>". Default: host name and pid.
 	Instance string
-	// Prepare, if set, may put what a connector needs beyond the activity
-	// (the policy's CRM user and template code) into the push's context.
-	Prepare func(ctx context.Context, connector string, a bridge.Activity) context.Context
+	// Assigner says where each activity goes in the CRM (the Policy).
+	// Nil: every delivery has the zero Assignment, the connector's
+	// defaults.
+	Assigner Assigner
 }
 
 // Dispatcher runs the delivery workers of every connector.
@@ -119,7 +110,7 @@ type Dispatcher struct {
 	log   zerolog.Logger
 	inst  string
 	m     *deliveryMetrics
-	prep  func(ctx context.Context, connector string, a bridge.Activity) context.Context
+	asg   Assigner
 }
 
 // NewDispatcher checks cfg and returns a dispatcher for conns over store.
@@ -143,7 +134,7 @@ func NewDispatcher(store Store, conns []Connector, cfg DeliveryConfig, opts Disp
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{store: store, conns: conns, cfg: cfg, log: opts.Logger, inst: inst, m: m, prep: opts.Prepare}, nil
+	return &Dispatcher{store: store, conns: conns, cfg: cfg, log: opts.Logger, inst: inst, m: m, asg: opts.Assigner}, nil
 }
 
 // Run delivers until ctx is cancelled, then stops claiming, gives pushes in
@@ -250,20 +241,27 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 	}
 }
 
+// assign is the assign stage: what the policy decides about each job's
+// activity, computed once, carried in its Delivery.
+func (d *Dispatcher) assign(j Job) Delivery {
+	dl := Delivery{Activity: j.Activity}
+	if d.asg != nil {
+		dl.Assignment = d.asg.Assign(j.Activity)
+	}
+	return dl
+}
+
 // deliverBatch pushes jobs in one batch and settles each with its own
 // outcome.
 func (d *Dispatcher) deliverBatch(drain context.Context, log zerolog.Logger, c Connector, bp BatchPusher, jobs []Job) {
 	start := time.Now()
-	acts := make([]bridge.Activity, len(jobs))
+	ds := make([]Delivery, len(jobs))
 	for i, j := range jobs {
-		acts[i] = j.Activity
+		ds[i] = d.assign(j)
 	}
 	ctx, cancel := context.WithTimeout(drain, d.cfg.PushTimeout)
 	defer cancel()
-	if d.prep != nil {
-		ctx = d.prep(ctx, c.Name(), acts[0])
-	}
-	errs := d.pushBatch(ctx, bp, acts)
+	errs := d.pushBatch(ctx, bp, ds)
 	// Refused credentials: refresh once and push those again, as a single
 	// push would; still refused waits for an operator, never dead letters.
 	var again []int
@@ -274,9 +272,9 @@ func (d *Dispatcher) deliverBatch(drain context.Context, log zerolog.Logger, c C
 	}
 	if r, ok := c.(Refresher); ok && len(again) > 0 {
 		if rerr := r.Refresh(ctx); rerr == nil {
-			retry := make([]bridge.Activity, len(again))
+			retry := make([]Delivery, len(again))
 			for k, i := range again {
-				retry[k] = acts[i]
+				retry[k] = ds[i]
 			}
 			for k, err := range d.pushBatch(ctx, bp, retry) {
 				errs[again[k]] = err
@@ -297,18 +295,18 @@ func (d *Dispatcher) deliverBatch(drain context.Context, log zerolog.Logger, c C
 // deliver pushes one job and settles it in the store.
 func (d *Dispatcher) deliver(drain context.Context, log zerolog.Logger, c Connector, j Job) {
 	start := time.Now()
-	err := d.push(drain, c, j)
+	err := d.push(drain, c, d.assign(j))
 	d.m.pushDuration.WithLabelValues(c.Name()).Observe(time.Since(start).Seconds())
 	d.settle(drain, log, c, j, err)
 }
 
 // pushBatch calls the connector and makes sure there is one result per
-// activity.
-func (d *Dispatcher) pushBatch(ctx context.Context, bp BatchPusher, acts []bridge.Activity) []error {
-	errs := bp.PushBatch(ctx, acts)
-	if len(errs) != len(acts) {
-		err := crmerr.Retryable(fmt.Errorf("batch push answered %d results for %d activities", len(errs), len(acts)), 0)
-		errs = make([]error, len(acts))
+// delivery.
+func (d *Dispatcher) pushBatch(ctx context.Context, bp BatchPusher, ds []Delivery) []error {
+	errs := bp.PushBatch(ctx, ds)
+	if len(errs) != len(ds) {
+		err := crmerr.Retryable(fmt.Errorf("batch push answered %d results for %d activities", len(errs), len(ds)), 0)
+		errs = make([]error, len(ds))
 		for i := range errs {
 			errs[i] = err
 		}
@@ -361,19 +359,16 @@ func (d *Dispatcher) settle(drain context.Context, log zerolog.Logger, c Connect
 }
 
 // push calls the connector, refreshing its credential once on a 401.
-func (d *Dispatcher) push(drain context.Context, c Connector, j Job) error {
+func (d *Dispatcher) push(drain context.Context, c Connector, dl Delivery) error {
 	ctx, cancel := context.WithTimeout(drain, d.cfg.PushTimeout)
 	defer cancel()
-	if d.prep != nil {
-		ctx = d.prep(ctx, c.Name(), j.Activity)
-	}
-	err := c.Push(ctx, j.Activity)
+	err := c.Push(ctx, dl)
 	if crmerr.IsUnauthorized(err) {
 		if r, ok := c.(Refresher); ok {
 			if rerr := r.Refresh(ctx); rerr != nil {
 				return crmerr.Retryable(fmt.Errorf("%w; refreshing the credential: %w", err, rerr), 0)
 			}
-			err = c.Push(ctx, j.Activity)
+			err = c.Push(ctx, dl)
 		}
 		if crmerr.IsUnauthorized(err) {
 			// Still refused: wait for an operator to fix the credential

@@ -15,7 +15,6 @@ import (
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/boltstore"
 	"github.com/callbridge/callbridge/crmsync/connectors"
-	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/redisstore"
 )
@@ -57,12 +56,6 @@ type Delivery struct {
 	Recognizers *phoneindex.Set
 }
 
-// userSyncer is a connector that maps PBX users to CRM users itself
-// (dynamics: by e-mail against systemusers).
-type userSyncer interface {
-	SyncUsers(ctx context.Context, users []bridge.User) (dynamics.UserMapping, dynamics.Report, error)
-}
-
 // UserSyncInterval is how often CRM users are matched to PBX users again.
 const UserSyncInterval = time.Hour
 
@@ -97,20 +90,8 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 		return nil, err
 	}
 	// The policy decides whose activity it is and with which template;
-	// connectors that can use that get it with each push.
-	assign := func(a bridge.Activity) dynamics.Assignment {
-		as := p.Assign(a)
-		dl := dynamics.Assignment{Template: as.Template}
-		if as.Mapped {
-			dl.Owner = as.CRMUser
-		}
-		return dl
-	}
-	prepare := func(ctx context.Context, _ string, a bridge.Activity) context.Context {
-		// One activity, or a batch of them (the assigner covers each).
-		return dynamics.WithAssigner(dynamics.WithAssignment(ctx, assign(a)), assign)
-	}
-	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Prepare: prepare})
+	// each delivery carries that to its connector.
+	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Assigner: p})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
@@ -197,9 +178,9 @@ func (d *Delivery) Run(ctx context.Context) error {
 
 // UserSync is one connector's user mapping result.
 type UserSync struct {
-	Connector string          `json:"connector"`
-	Report    dynamics.Report `json:"report"`
-	Error     string          `json:"error,omitempty"`
+	Connector string             `json:"connector"`
+	Report    crmsync.UserReport `json:"report"`
+	Error     string             `json:"error,omitempty"`
 }
 
 // SyncUsers maps the directory's users to CRM users on every connector
@@ -208,11 +189,11 @@ func (d *Delivery) SyncUsers(ctx context.Context) []UserSync {
 	var out []UserSync
 	users := d.cfg.EngineConfig().Users
 	for _, c := range d.conns {
-		us, ok := c.(userSyncer)
+		us, ok := c.(crmsync.UserSyncer)
 		if !ok {
 			continue
 		}
-		_, rep, err := us.SyncUsers(ctx, users)
+		rep, err := us.SyncUsers(ctx, users)
 		r := UserSync{Connector: c.Name(), Report: rep}
 		if err != nil {
 			r.Error = err.Error()
