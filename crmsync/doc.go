@@ -8,12 +8,13 @@
 //	Dispatcher     -> per-connector workers claim jobs under a lease, Push,
 //	                  then Ack, Nack with a retry time, or DeadLetter
 //
-// A Store is the durable part: the embedded bbolt store (package boltstore,
-// zero setup) or Redis (package redisstore, shared by several callbridge
-// instances). Both pass the conformance suite in package storetest. A job
-// whose worker died without acking is claimed again when its lease runs out,
-// and connectors are idempotent on the activity id, so a crash can cause a
-// repeated push but never a lost or doubled activity in the CRM.
+// A Store is the durable part: the embedded bbolt store (package
+// crmsync/store/bolt, zero setup) or Redis (crmsync/store/redis, shared by
+// several callbridge instances). Both pass the conformance suite in package
+// crmsync/store/storetest. A job whose worker died without acking is
+// claimed again when its lease runs out, and connectors are idempotent on
+// the activity id, so a crash can cause a repeated push but never a lost or
+// doubled activity in the CRM.
 //
 // This package is the contract connectors implement (Connector, and
 // optionally BatchPusher and Refresher); it imports none of them. They are

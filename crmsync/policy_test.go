@@ -11,12 +11,12 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 )
 
 func newStore(t *testing.T) crmsync.Store {
-	s, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

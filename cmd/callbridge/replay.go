@@ -14,7 +14,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
 	"github.com/callbridge/callbridge/internal/phone"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/sip/pcap"
@@ -70,7 +70,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		store, err := boltstore.Open(dir, boltstore.Options{})
+		store, err := bolt.Open(dir, bolt.Options{})
 		if err != nil {
 			return err
 		}

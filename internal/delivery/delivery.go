@@ -13,10 +13,10 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
-	"github.com/callbridge/callbridge/crmsync/redisstore"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
 )
 
 // QueueDir is where the embedded store lives under state_dir.
@@ -28,14 +28,14 @@ const QueueDir = "queue"
 func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 	switch cfg.Store.Type {
 	case config.StoreRedis:
-		s, err := redisstore.Open(ctx, cfg.Store.RedisURL.Value(), redisstore.Options{Prefix: cfg.Store.RedisPrefix})
+		s, err := redis.Open(ctx, cfg.Store.RedisURL.Value(), redis.Options{Prefix: cfg.Store.RedisPrefix})
 		if err != nil {
 			return nil, fmt.Errorf("store (redis): %w", err)
 		}
 		return s, nil
 	default:
 		dir := filepath.Join(cfg.StateDir, QueueDir)
-		s, err := boltstore.Open(dir, boltstore.Options{})
+		s, err := bolt.Open(dir, bolt.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("store (embedded, %s): %w (is callbridge running? the embedded store is one process's)", dir, err)
 		}

@@ -1,4 +1,4 @@
-package redisstore_test
+package redis_test
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/redisstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
-	"github.com/callbridge/callbridge/internal/redistest"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
+	"github.com/callbridge/callbridge/crmsync/store/redis/redistest"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 	prefixes := map[crmsync.Store]string{}
 	clocks := map[crmsync.Store]func() time.Time{}
 	open := func(t *testing.T, prefix string, now func() time.Time) crmsync.Store {
-		s, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{Prefix: prefix, Now: now})
+		s, err := redis.Open(context.Background(), srv.URL(), redis.Options{Prefix: prefix, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestParseURL(t *testing.T) {
 		{"redis://:hunter2secret@host:6379?bogus=1", false},
 	}
 	for _, tt := range tests {
-		c, err := redisstore.ParseURL(tt.url)
+		c, err := redis.ParseURL(tt.url)
 		if (err == nil) != tt.ok {
 			t.Errorf("ParseURL(%q) error %v, want ok=%v", tt.url, err, tt.ok)
 		}

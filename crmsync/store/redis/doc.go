@@ -1,4 +1,4 @@
-// Package redisstore is the crmsync.Store on Redis (single, Sentinel or
+// Package redis is the crmsync.Store on Redis (single, Sentinel or
 // Cluster), for several callbridge instances sharing the work.
 //
 // Each connector has a Stream read through one consumer group: reading
@@ -11,4 +11,4 @@
 // start-margin rule. Everything that must happen together is one Lua
 // script, and a connector's keys share one hash tag so the scripts work on
 // a Cluster.
-package redisstore
+package redis

@@ -1,4 +1,4 @@
-package boltstore_test
+package bolt_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
@@ -16,7 +16,7 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T, now func() time.Time) crmsync.Store {
 			dir := t.TempDir()
-			s, err := boltstore.Open(dir, boltstore.Options{Now: now})
+			s, err := bolt.Open(dir, bolt.Options{Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 		},
 		Reopen: func(t *testing.T, old crmsync.Store) crmsync.Store {
 			old.Close()
-			s, err := boltstore.Open(dirs[old], boltstore.Options{Now: clocks[old]})
+			s, err := bolt.Open(dirs[old], bolt.Options{Now: clocks[old]})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 // Pruning ages starts on the activities' own times: a prune years after
 // the events forgets nothing that a replay of them would still need.
 func TestPruneKeepsStartsByEventTime(t *testing.T) {
-	s, err := boltstore.Open(t.TempDir(), boltstore.Options{StartRetention: 24 * time.Hour})
+	s, err := bolt.Open(t.TempDir(), bolt.Options{StartRetention: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

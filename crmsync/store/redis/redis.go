@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/internal/jobcodec"
+	"github.com/callbridge/callbridge/crmsync/store/internal/jobcodec"
 )
 
 // Options tune the store. Zero values take the defaults.
@@ -41,7 +41,7 @@ const group = "callbridge"
 
 // Store is the Redis crmsync.Store.
 type Store struct {
-	rdb    redis.UniversalClient
+	rdb    goredis.UniversalClient
 	opts   Options
 	owned  bool
 	groups sync.Map // connector -> struct{}: group created
@@ -57,7 +57,7 @@ var _ crmsync.Store = (*Store)(nil)
 //	redis+cluster://[user:pass@]host:port?addr=host2:port
 //
 // Errors never repeat the URL, which may hold a password.
-func ParseURL(raw string) (redis.UniversalClient, error) {
+func ParseURL(raw string) (goredis.UniversalClient, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, errors.New("redis url: cannot parse")
@@ -70,26 +70,26 @@ func ParseURL(raw string) (redis.UniversalClient, error) {
 	plain := u.String()
 	switch mode {
 	case "":
-		o, err := redis.ParseURL(plain)
+		o, err := goredis.ParseURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %s", redact(err, u))
 		}
-		return redis.NewClient(o), nil
+		return goredis.NewClient(o), nil
 	case "sentinel":
-		o, err := redis.ParseFailoverURL(plain)
+		o, err := goredis.ParseFailoverURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %s", redact(err, u))
 		}
 		if o.MasterName == "" {
 			return nil, errors.New("redis url: master_name is required for sentinel")
 		}
-		return redis.NewFailoverClient(o), nil
+		return goredis.NewFailoverClient(o), nil
 	case "cluster":
-		o, err := redis.ParseClusterURL(plain)
+		o, err := goredis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %s", redact(err, u))
 		}
-		return redis.NewClusterClient(o), nil
+		return goredis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: unknown mode %q", mode)
 }
@@ -118,7 +118,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 }
 
 // New uses rdb; Close leaves rdb open.
-func New(rdb redis.UniversalClient, opts Options) *Store {
+func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = "callbridge"
 	}
@@ -266,10 +266,10 @@ func (s *Store) block(ctx context.Context, k keys, req crmsync.ClaimRequest, wai
 	if wait < time.Millisecond {
 		return nil, nil
 	}
-	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+	streams, err := s.rdb.XReadGroup(ctx, &goredis.XReadGroupArgs{
 		Group: group, Consumer: req.Worker, Streams: []string{k.stream(), ">"}, Count: int64(req.Max), Block: wait,
 	}).Result()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
@@ -301,14 +301,14 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 	recs := make([]jobcodec.Record, len(raw))
 	errs := make([]error, len(raw))
 	pipe := s.rdb.Pipeline()
-	exists := make([]*redis.IntCmd, len(raw))
+	exists := make([]*goredis.IntCmd, len(raw))
 	for i, e := range raw {
 		recs[i], errs[i] = jobcodec.Decode([]byte(e.rec))
 		if errs[i] == nil {
 			exists[i] = pipe.Exists(ctx, k.done(recs[i].Activity.ID))
 		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	var out []crmsync.Job
@@ -440,7 +440,7 @@ func (s *Store) Retry(ctx context.Context, id string) error {
 	n := 0
 	for _, c := range names {
 		v, err := s.rdb.HGet(ctx, s.k(c).dead(), id).Result()
-		if errors.Is(err, redis.Nil) {
+		if errors.Is(err, goredis.Nil) {
 			continue
 		}
 		if err != nil {
@@ -510,8 +510,8 @@ func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	}
 	n := 0
 	for _, c := range names {
-		var cnt *redis.IntCmd
-		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		var cnt *goredis.IntCmd
+		_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			cnt = p.HLen(ctx, s.k(c).dead())
 			p.Del(ctx, s.k(c).dead())
 			return nil
@@ -533,10 +533,10 @@ func (s *Store) Stats(ctx context.Context) ([]crmsync.QueueStats, error) {
 	out := make([]crmsync.QueueStats, 0, len(names))
 	for _, c := range names {
 		k := s.k(c)
-		var xlen, zc, hl *redis.IntCmd
-		var dl *redis.StringCmd
-		var pend *redis.XPendingCmd
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		var xlen, zc, hl *goredis.IntCmd
+		var dl *goredis.StringCmd
+		var pend *goredis.XPendingCmd
+		_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			xlen = p.XLen(ctx, k.stream())
 			pend = p.XPending(ctx, k.stream(), group)
 			zc = p.ZCard(ctx, k.delayed())
@@ -544,7 +544,7 @@ func (s *Store) Stats(ctx context.Context) ([]crmsync.QueueStats, error) {
 			dl = p.Get(ctx, k.delivered())
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
+		if err != nil && !errors.Is(err, goredis.Nil) && !strings.Contains(err.Error(), "NOGROUP") {
 			return nil, err
 		}
 		st := crmsync.QueueStats{Connector: c, Delayed: zc.Val(), Dead: hl.Val()}

@@ -1,9 +1,9 @@
-package redisstore
+package redis
 
-import "github.com/redis/go-redis/v9"
+import goredis "github.com/redis/go-redis/v9"
 
 // enqueueScript: KEYS stream, enq marker, done marker; ARGV record, ttl ms.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
 redis.call('XADD', KEYS[1], '*', 'j', ARGV[1])
@@ -21,7 +21,7 @@ return 1
 // and the shortest applies: with one configured lease, as in any
 // deployment, that is exactly the lease. Returns {{id, record, reclaimed}...}
 // and the next retry's due time (” if none).
-var claimScript = redis.NewScript(`
+var claimScript = goredis.NewScript(`
 local max = tonumber(ARGV[5])
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, 1000)
 for _, m in ipairs(due) do
@@ -55,7 +55,7 @@ return {out, nextdue}
 
 // ackScript: KEYS stream, done marker, delivered counter; ARGV group, entry,
 // ttl ms.
-var ackScript = redis.NewScript(`
+var ackScript = goredis.NewScript(`
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -74,21 +74,21 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 
 // nackScript: KEYS stream, delayed; ARGV group, entry, consumer, due ms,
 // record.
-var nackScript = redis.NewScript(ownsLua + `
+var nackScript = goredis.NewScript(ownsLua + `
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
 return 1
 `)
 
 // deadScript: KEYS stream, dead; ARGV group, entry, consumer, id, dead
 // letter.
-var deadScript = redis.NewScript(ownsLua + `
+var deadScript = goredis.NewScript(ownsLua + `
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
 return 1
 `)
 
 // retryScript: KEYS dead, stream; ARGV id, record. The HDEL makes two
 // racing retries requeue once.
-var retryScript = redis.NewScript(`
+var retryScript = goredis.NewScript(`
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('XADD', KEYS[2], '*', 'j', ARGV[2])
 return 1
@@ -96,7 +96,7 @@ return 1
 
 // reserveScript: KEYS starts; ARGV lo ms, hi ms, id, start ms, cutoff ms,
 // ttl ms. Returns ” (reserved, or reserved before) or the duplicate's id.
-var reserveScript = redis.NewScript(`
+var reserveScript = goredis.NewScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[5])
 local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
 local other = ''

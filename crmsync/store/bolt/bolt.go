@@ -1,4 +1,4 @@
-package boltstore
+package bolt
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/internal/jobcodec"
+	"github.com/callbridge/callbridge/crmsync/store/internal/jobcodec"
 )
 
 // FileName is the database file inside the state directory.
@@ -42,7 +42,7 @@ type Options struct {
 
 // Store is the bbolt-backed crmsync.Store.
 type Store struct {
-	db   *bolt.DB
+	db   *bbolt.DB
 	opts Options
 
 	mu        sync.Mutex
@@ -96,11 +96,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{Timeout: opts.OpenTimeout})
+	db, err := bbolt.Open(filepath.Join(dir, FileName), 0o600, &bbolt.Options{Timeout: opts.OpenTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bStarts)
 		return err
 	}); err != nil {
@@ -142,16 +142,16 @@ func (s *Store) waiter() (<-chan struct{}, bool) {
 }
 
 // conn returns connector's buckets, creating them when create is set.
-type conn struct{ b map[string]*bolt.Bucket }
+type conn struct{ b map[string]*bbolt.Bucket }
 
-func (c conn) get(name []byte) *bolt.Bucket { return c.b[string(name)] }
+func (c conn) get(name []byte) *bbolt.Bucket { return c.b[string(name)] }
 
-func connBuckets(tx *bolt.Tx, connector string, create bool) (conn, error) {
+func connBuckets(tx *bbolt.Tx, connector string, create bool) (conn, error) {
 	if connector == "" {
 		return conn{}, errors.New("connector name is empty")
 	}
 	name := append(append([]byte{}, connPrefx...), connector...)
-	var top *bolt.Bucket
+	var top *bbolt.Bucket
 	if create {
 		var err error
 		if top, err = tx.CreateBucketIfNotExists(name); err != nil {
@@ -160,7 +160,7 @@ func connBuckets(tx *bolt.Tx, connector string, create bool) (conn, error) {
 	} else if top = tx.Bucket(name); top == nil {
 		return conn{}, nil
 	}
-	c := conn{b: map[string]*bolt.Bucket{}}
+	c := conn{b: map[string]*bbolt.Bucket{}}
 	for _, sb := range subs {
 		b := top.Bucket(sb)
 		if b == nil {
@@ -178,9 +178,9 @@ func connBuckets(tx *bolt.Tx, connector string, create bool) (conn, error) {
 }
 
 // connectors lists every connector with a bucket, or just one.
-func connectors(tx *bolt.Tx, only string) []string {
+func connectors(tx *bbolt.Tx, only string) []string {
 	var out []string
-	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+	_ = tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
 		if bytes.HasPrefix(name, connPrefx) {
 			c := string(name[len(connPrefx):])
 			if only == "" || only == c {
@@ -216,7 +216,7 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
 	var added bool
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bbolt.Tx) error {
 		added = false
 		c, err := connBuckets(tx, connector, true)
 		if err != nil {
@@ -285,7 +285,7 @@ func (s *Store) Claim(ctx context.Context, req crmsync.ClaimRequest) ([]crmsync.
 func (s *Store) claim(req crmsync.ClaimRequest) (jobs []crmsync.Job, next time.Time, err error) {
 	now := s.now()
 	s.maybePrune(now)
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bbolt.Tx) error {
 		jobs, next = nil, time.Time{}
 		c, err := connBuckets(tx, req.Connector, true)
 		if err != nil {
@@ -385,7 +385,7 @@ func leased(c conn, j crmsync.Job) ([]byte, error) {
 // Ack implements crmsync.Store.
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, true)
 		if err != nil {
 			return err
@@ -394,7 +394,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 		if loc := c.get(bIndex).Get(id); loc != nil {
 			// Wherever the job is now (another worker may have it), it
 			// was delivered.
-			var b *bolt.Bucket
+			var b *bbolt.Bucket
 			switch loc[0] {
 			case locReady:
 				b = c.get(bReady)
@@ -423,7 +423,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 
 // Nack implements crmsync.Store.
 func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, lastErr string) error {
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, false)
 		if err != nil {
 			return err
@@ -454,7 +454,7 @@ func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, last
 // DeadLetter implements crmsync.Store.
 func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, false)
 		if err != nil {
 			return err
@@ -486,7 +486,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 // DeadLetters implements crmsync.Store.
 func (s *Store) DeadLetters(ctx context.Context, connector string, limit int) ([]crmsync.DeadLetter, error) {
 	var out []crmsync.DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		for _, name := range connectors(tx, connector) {
 			c, err := connBuckets(tx, name, false)
 			if err != nil || c.b == nil {
@@ -530,7 +530,7 @@ func (s *Store) RetryAll(ctx context.Context, connector string) (int, error) {
 func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) {
 	now := s.now()
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		n = 0
 		for _, name := range connectors(tx, connector) {
 			c, err := connBuckets(tx, name, false)
@@ -574,7 +574,7 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 // Purge implements crmsync.Store.
 func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		n = 0
 		for _, name := range connectors(tx, connector) {
 			c, err := connBuckets(tx, name, false)
@@ -598,7 +598,7 @@ func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 // Stats implements crmsync.Store.
 func (s *Store) Stats(ctx context.Context) ([]crmsync.QueueStats, error) {
 	var out []crmsync.QueueStats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) error {
 		for _, name := range connectors(tx, "") {
 			c, err := connBuckets(tx, name, false)
 			if err != nil || c.b == nil {
@@ -640,7 +640,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 		return "", errors.New("reserve start: user or remote number too long")
 	}
 	var dup string
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		dup = ""
 		b := tx.Bucket(bStarts)
 		prefix := startPrefix(k.User, k.Remote)
@@ -685,7 +685,7 @@ func (s *Store) maybePrune(now time.Time) {
 // by itself hourly.
 func (s *Store) Prune(now time.Time) error {
 	markerCut := tkey(now.Add(-s.opts.MarkerRetention))
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range connectors(tx, "") {
 			c, err := connBuckets(tx, name, false)
 			if err != nil || c.b == nil {
