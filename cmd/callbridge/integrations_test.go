@@ -13,10 +13,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
 	"github.com/callbridge/callbridge/internal/daemon"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 // The integrations commands drive caller recognition in a running daemon.

@@ -10,9 +10,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/callbridge/callbridge/ari/ami/fakeami"
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/internal/fakeami"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 // pbx is a fake Asterisk with extensions, a trunk, a non-extension

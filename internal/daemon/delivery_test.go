@@ -12,10 +12,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 	"github.com/callbridge/callbridge/internal/demo"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 // receiver is a CRM webhook endpoint that checks every signature and counts

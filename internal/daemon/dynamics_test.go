@@ -11,10 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
 	"github.com/callbridge/callbridge/internal/demo"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 // The daemon with a Dynamics 365 connector: the recorded calls become

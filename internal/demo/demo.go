@@ -16,8 +16,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/internal/fakeari"
 	"github.com/callbridge/callbridge/internal/phone"
 	"github.com/callbridge/callbridge/internal/pipeline"
 )

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/demo"
-	"github.com/callbridge/callbridge/internal/fakeari"
 	"github.com/callbridge/callbridge/internal/pipeline"
 )
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/internal/journal"
 	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/pipeline/journal"
 )
 
 // Pipeline is not safe for concurrent use: one source goroutine feeds it.

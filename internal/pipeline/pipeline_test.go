@@ -9,8 +9,8 @@ import (
 
 	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/internal/journal"
 	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/pipeline/journal"
 )
 
 var cfg = bridge.Config{Source: "ari", Trunks: []string{"pstn"}}
