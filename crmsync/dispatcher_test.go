@@ -211,7 +211,7 @@ func TestDispatcherCarriesAssignment(t *testing.T) {
 	}
 	enqueue(t, store, ids...)
 	crm := &batchCRM{delivered: map[string]int{}, templates: map[string]string{}}
-	d, err := crmsync.NewDispatcher(store, []crmsync.Connector{crm}, fastDelivery(), crmsync.DispatcherOptions{Logger: zerolog.Nop(), Assigner: assignByID{}})
+	d, err := crmsync.NewDispatcher(store, []crmsync.Connector{crm}, fastDelivery(), crmsync.DispatcherOptions{Logger: zerolog.Nop(), Assign: crmsync.Assign{Assigner: assignByID{}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 	}
 	// The policy decides whose activity it is and with which template;
 	// each delivery carries that to its connector.
-	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Assigner: p})
+	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Assign: crmsync.Assign{Assigner: p}})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
