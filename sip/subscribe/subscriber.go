@@ -254,6 +254,10 @@ func (s *Subscriber) contactAddr() (string, error) {
 // Addr is the local address NOTIFYs are received on.
 func (s *Subscriber) Addr() net.Addr { return s.conn.LocalAddr() }
 
+// Close closes the socket of a subscriber that will not Run (a start that
+// failed after New); Run closes it itself.
+func (s *Subscriber) Close() error { return s.conn.Close() }
+
 // Run subscribes for every extension, keeps the subscriptions alive and
 // answers NOTIFYs until ctx is done; it then unsubscribes (Expires: 0),
 // closes the socket and returns nil. Run may be called once.

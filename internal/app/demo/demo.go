@@ -96,52 +96,51 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 
 	var dl *deliverer
 	if opts.Deliver {
-		if dl, err = startDelivery(ctx, opts.Log); err != nil {
+		if dl, err = startDelivery(opts.Log); err != nil {
 			return fmt.Errorf("demo: delivery: %w", err)
 		}
 	}
 
-	t := newTable(w, names)
-	t.header(opts)
-	var mu sync.Mutex
-	shown := 0
-	p := pipeline.New(bridge.Config{Source: "ari", Trunks: []string{"pstn"},
-		Users: []bridge.User{{Extension: "101", Name: "Alice"}, {Extension: "102", Name: "Bob"}, {Extension: "103", Name: "Carol"}}},
-		phone.NewNormalizer("FI"),
-		func(a bridge.Activity) {
-			if dl != nil {
-				// The policy, not the table, decides what the CRM gets.
-				dl.submit(ctx, a)
-			}
-			if a.Reason == bridge.ReasonAnsweredElsewhere && !opts.All {
-				t.hidden++
-				return
-			}
-			t.row(a)
-			shown++
-			if opts.OnActivity != nil {
-				opts.OnActivity(a)
-			}
-		},
-		func(tr bridge.Transition) {
-			if opts.Live {
-				t.live(tr)
-			}
-		})
+	t := newTable(w, names, opts)
+	t.header()
+	// The same path as the daemon's, with the table for sink.file: the
+	// table shows what the engine finished, the policy decides what the
+	// CRM gets.
+	parts := pipeline.Parts{
+		Sources: map[string]pipeline.Source{"ari": src},
+		Engine: bridge.Config{Trunks: []string{"pstn"},
+			Users: []bridge.User{{Extension: "101", Name: "Alice"}, {Extension: "102", Name: "Bob"}, {Extension: "103", Name: "Carol"}}},
+		Normalizer: phone.NewNormalizer("FI"),
+		Sink:       t,
+		Logger:     opts.Log,
+	}
+	if opts.Live {
+		parts.Live = func(_ string, tr bridge.Transition) { t.live(tr) }
+	}
+	if dl != nil {
+		parts.CRM = dl.d.Parts()
+	}
+	p, err := pipeline.Build(parts)
+	if err != nil {
+		if dl != nil {
+			dl.close()
+		}
+		return fmt.Errorf("demo: %w", err)
+	}
+	if dl != nil {
+		dl.start(ctx, p)
+	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srcDone := make(chan error, 1)
-	go func() {
-		srcDone <- src.Run(ctx, func(ev bridge.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			p.Handle(ev)
-		})
-	}()
-	if err := srv.Play(ctx); err != nil {
+	go func() { srcDone <- p.RunSources(sctx) }()
+	if err := srv.Play(sctx); err != nil {
 		cancel()
 		<-srcDone
+		if dl != nil {
+			dl.stop()
+		}
 		return fmt.Errorf("demo: play: %w", err)
 	}
 	// Play returns once everything is written to the websocket; wait for
@@ -149,22 +148,21 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 	// call is not enough: it is also true between two calls.)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		mu.Lock()
-		st, handled := p.Stats()
-		mu.Unlock()
-		if (handled >= expected && st.Calls == 0) || time.Now().After(deadline) {
+		calls, handled := p.Stats()
+		if (handled >= expected && calls == 0) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-srcDone; err != nil && !errors.Is(err, context.Canceled) {
+		if dl != nil {
+			dl.stop()
+		}
 		return fmt.Errorf("demo: ari source: %w", err)
 	}
-	mu.Lock()
-	p.Flush()
-	mu.Unlock()
-	t.footer(shown)
+	p.Flush(ctx)
+	t.footer()
 	if dl != nil {
 		dl.finish(w)
 	}
@@ -200,20 +198,43 @@ func scenarioByCall(recs []fakeari.Recording) map[string]string {
 	return m
 }
 
+// table prints the activities as they are finished: the demo's sink.
 type table struct {
 	w      io.Writer
 	names  map[string]string
+	opts   Options
+	mu     sync.Mutex
+	shown  int
 	hidden int
 }
 
-func newTable(w io.Writer, names map[string]string) *table { return &table{w: w, names: names} }
+func newTable(w io.Writer, names map[string]string, opts Options) *table {
+	return &table{w: w, names: names, opts: opts}
+}
+
+// Write implements pipeline.Writer: one row, unless it is an
+// answered-elsewhere leg and --all is off.
+func (t *table) Write(a bridge.Activity) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a.Reason == bridge.ReasonAnsweredElsewhere && !t.opts.All {
+		t.hidden++
+		return nil
+	}
+	t.row(a)
+	t.shown++
+	if t.opts.OnActivity != nil {
+		t.opts.OnActivity(a)
+	}
+	return nil
+}
 
 const rowFormat = "%-8s  %-21s  %-11s  %-8s  %-10s  %-18s  %-14s  %5s  %5s  %s\n"
 
-func (t *table) header(opts Options) {
+func (t *table) header() {
 	speed := "as fast as possible"
-	if opts.Speed > 0 {
-		speed = fmt.Sprintf("%g× real time", opts.Speed)
+	if t.opts.Speed > 0 {
+		speed = fmt.Sprintf("%g× real time", t.opts.Speed)
 	}
 	fmt.Fprintf(t.w, "callbridge demo: %d real calls recorded on Asterisk 22, replayed over a local ARI websocket (%s)\n\n", len(order), speed)
 	fmt.Fprintf(t.w, rowFormat, "STARTED", "SCENARIO", "USER", "DIR", "STATE", "REASON", "REMOTE", "RING", "TALK", "NOTE")
@@ -243,6 +264,8 @@ func (t *table) row(a bridge.Activity) {
 }
 
 func (t *table) live(tr bridge.Transition) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	arrow := "←"
 	if tr.Direction == bridge.Outbound {
 		arrow = "→"
@@ -250,8 +273,10 @@ func (t *table) live(tr bridge.Transition) {
 	fmt.Fprintf(t.w, "          · %s %s %s %s %s\n", tr.Time.UTC().Format("15:04:05.000"), tr.User, tr.State, arrow, tr.RemoteNumber)
 }
 
-func (t *table) footer(shown int) {
-	fmt.Fprintf(t.w, "\n%d activities", shown)
+func (t *table) footer() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(t.w, "\n%d activities", t.shown)
 	if t.hidden > 0 {
 		fmt.Fprintf(t.w, "; %d ring-group/queue members who lost the race to a colleague are not written (see them with --all)", t.hidden)
 	}

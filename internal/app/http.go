@@ -1,11 +1,14 @@
-package daemon
+package app
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
@@ -23,12 +26,12 @@ type lookupResult struct {
 	Candidates []phoneindex.Candidate `json:"candidates,omitempty"`
 }
 
-func (d *Daemon) lookup(number string) lookupResult {
+func (a *App) lookup(number string) lookupResult {
 	r := lookupResult{Number: number}
-	if d.delivery == nil {
+	if a.crm == nil {
 		return r
 	}
-	for _, in := range d.delivery.Recognizers.All() {
+	for _, in := range a.crm.Recognizers.All() {
 		if m, ok := in.Lookup(number); ok {
 			r.Found, r.Connector = true, in.Name()
 			r.Best, r.Candidates = &m.Best, m.Candidates
@@ -38,7 +41,7 @@ func (d *Daemon) lookup(number string) lookupResult {
 	return r
 }
 
-func (d *Daemon) api(mux *http.ServeMux) {
+func (a *App) api(mux *http.ServeMux) {
 	// GET /api/lookup?number=+358401234567: every candidate, best first.
 	mux.HandleFunc("GET /api/lookup", func(w http.ResponseWriter, r *http.Request) {
 		n := r.URL.Query().Get("number")
@@ -46,20 +49,20 @@ func (d *Daemon) api(mux *http.ServeMux) {
 			http.Error(w, "number: required", http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, http.StatusOK, d.lookup(n))
+		writeJSON(w, http.StatusOK, a.lookup(n))
 	})
 	// GET /api/callername?number=…: the best match's name as plain text,
 	// empty when unknown, for Set(CALLERID(name)=${CURL(…)}).
 	mux.HandleFunc("GET /api/callername", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if res := d.lookup(r.URL.Query().Get("number")); res.Found {
+		if res := a.lookup(r.URL.Query().Get("number")); res.Found {
 			w.Write([]byte(res.Best.Name))
 		}
 	})
 	mux.HandleFunc("GET /api/integrations", func(w http.ResponseWriter, r *http.Request) {
 		var st []phoneindex.Status
-		if d.delivery != nil {
-			for _, in := range d.delivery.Recognizers.All() {
+		if a.crm != nil {
+			for _, in := range a.crm.Recognizers.All() {
 				st = append(st, in.Status())
 			}
 		}
@@ -68,8 +71,8 @@ func (d *Daemon) api(mux *http.ServeMux) {
 	// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete}
 	mux.HandleFunc("POST /api/integrations/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		var in *phoneindex.Integration
-		if d.delivery != nil {
-			in = d.delivery.Recognizers.Get(r.PathValue("name"))
+		if a.crm != nil {
+			in = a.crm.Recognizers.Get(r.PathValue("name"))
 		}
 		if in == nil {
 			http.Error(w, "no integration "+r.PathValue("name"), http.StatusNotFound)
@@ -104,13 +107,13 @@ func (d *Daemon) api(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, in.Status())
 	})
 	mux.HandleFunc("POST /api/users/sync", func(w http.ResponseWriter, r *http.Request) {
-		if d.delivery == nil {
+		if a.crm == nil {
 			writeJSON(w, http.StatusOK, []any{})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
 		defer cancel()
-		writeJSON(w, http.StatusOK, d.delivery.SyncUsers(ctx))
+		writeJSON(w, http.StatusOK, a.crm.SyncUsers(ctx))
 	})
 }
 
@@ -120,4 +123,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+func (a *App) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	a.api(mux)
+	// GET /api/live[?user=101]: live ringing / connected / ended, as
+	// Server-Sent Events, for screen pops.
+	mux.HandleFunc("GET /api/live", a.live.serve)
+	return mux
 }

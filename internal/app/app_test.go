@@ -1,4 +1,4 @@
-package daemon
+package app_test
 
 import (
 	"bufio"
@@ -20,7 +20,8 @@ import (
 	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/app"
+	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -123,7 +124,7 @@ http:
 	}
 	var states []string
 	for l := range live {
-		var ev liveEvent
+		var ev struct{ User, State, Source string }
 		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.User != "102" || ev.Source != "ari" {
 			t.Errorf("live event %s: %v", l, err)
 		}
@@ -146,7 +147,7 @@ http:
 // runDaemon writes yaml as dir/callbridge.yaml, loads and checks it as
 // `callbridge run` does, and runs the daemon it describes until stop, which
 // returns Run's error (the test's end stops it too).
-func runDaemon(t *testing.T, dir, yaml string, log zerolog.Logger) (d *Daemon, cfg *config.Config, ctx context.Context, stop func() error) {
+func runDaemon(t *testing.T, dir, yaml string, log zerolog.Logger) (d *app.App, cfg *config.Config, ctx context.Context, stop func() error) {
 	t.Helper()
 	path := filepath.Join(dir, "callbridge.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
@@ -159,7 +160,7 @@ func runDaemon(t *testing.T, dir, yaml string, log zerolog.Logger) (d *Daemon, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err = New(cfg, log); err != nil {
+	if d, err = app.New(cfg, log); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

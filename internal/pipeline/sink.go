@@ -1,19 +1,45 @@
-package sink
+package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
 	"github.com/callbridge/callbridge/bridge"
 )
 
-// Sink takes finished activities.
-type Sink interface {
+// Sink is the sink stage of the path: every finished activity, whatever
+// the policy will say about it, is written to the sink (sink.file) before
+// anything else happens to it. An activity that cannot be written goes no
+// further: it is counted and logged.
+type Sink struct {
+	To     Writer
+	Log    zerolog.Logger
+	Errors prometheus.Counter // callbridge_sink_errors_total; may be nil
+}
+
+// Writer takes finished activities; File is one.
+type Writer interface {
 	Write(a bridge.Activity) error
-	Close() error
+}
+
+// Handle implements Stage.
+func (s Sink) Handle(_ context.Context, a bridge.Activity) bool {
+	if err := s.To.Write(a); err != nil {
+		if s.Errors != nil {
+			s.Errors.Inc()
+		}
+		s.Log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity not written")
+		return false
+	}
+	s.Log.Debug().Str("call_id", a.CallID).Str("user", a.User).Str("state", string(a.State)).Msg("activity")
+	return true
 }
 
 // File appends activities to a JSON-lines file and syncs each line to disk

@@ -9,8 +9,13 @@ import (
 	"github.com/callbridge/callbridge/internal/pipeline/journal"
 )
 
-// Pipeline is not safe for concurrent use: one source goroutine feeds it.
-type Pipeline struct {
+// Engine is the engine stage of the path: one source's events, journaled,
+// through the call-state engine, and what comes out handed on: finished
+// activities, completed with the remote party's E.164 number, and live
+// transitions. Replay uses the same Engine, so a recording gives exactly
+// what the live source would have. It is not safe for concurrent use: one
+// source goroutine feeds it.
+type Engine struct {
 	eng        *bridge.Engine
 	norm       phone.Normalizer
 	onActivity func(bridge.Activity)
@@ -30,16 +35,16 @@ type Pipeline struct {
 // when many events must be kept (long calls), so compaction stays rare.
 const compactEvery = 20000
 
-// New builds a pipeline. onLive may be nil.
-func New(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Pipeline {
-	return &Pipeline{eng: bridge.New(cfg), norm: norm, onActivity: onActivity, onLive: onLive, compactAt: compactEvery}
+// NewEngine builds an engine stage. onLive may be nil.
+func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Engine {
+	return &Engine{eng: bridge.New(cfg), norm: norm, onActivity: onActivity, onLive: onLive, compactAt: compactEvery}
 }
 
 // Restore replays j into the engine, so that calls open when the last
 // process stopped are open again, and journals every event from now on.
 // Activities the replay finishes go to onActivity again; delivery is
 // idempotent on their ids. Live transitions are not repeated.
-func (p *Pipeline) Restore(j *journal.Journal) (int, error) {
+func (p *Engine) Restore(j *journal.Journal) (int, error) {
 	p.restoring = true
 	n, err := j.Replay(p.apply)
 	p.restoring = false
@@ -52,10 +57,10 @@ func (p *Pipeline) Restore(j *journal.Journal) (int, error) {
 }
 
 // Restoring reports whether the events being applied come from the journal.
-func (p *Pipeline) Restoring() bool { return p.restoring }
+func (p *Engine) Restoring() bool { return p.restoring }
 
 // Handle journals and applies one event.
-func (p *Pipeline) Handle(ev bridge.Event) {
+func (p *Engine) Handle(ev bridge.Event) {
 	if ev.Kind == bridge.Snapshot && !p.last.IsZero() {
 		// What the engine knows was last known alive at the newest event
 		// it saw: after a restart that is the journal's, which the source
@@ -73,7 +78,7 @@ func (p *Pipeline) Handle(ev bridge.Event) {
 	}
 }
 
-func (p *Pipeline) apply(ev bridge.Event) {
+func (p *Engine) apply(ev bridge.Event) {
 	p.events++
 	if ev.Time.After(p.last) {
 		p.last = ev.Time
@@ -84,7 +89,7 @@ func (p *Pipeline) apply(ev bridge.Event) {
 // tidy keeps the journal to the events of calls still open: all of it goes
 // when no call is open, and a compaction drops finished calls' events when
 // it has grown large.
-func (p *Pipeline) tidy() {
+func (p *Engine) tidy() {
 	var err error
 	switch {
 	case p.eng.Stats().Calls == 0:
@@ -99,7 +104,7 @@ func (p *Pipeline) tidy() {
 }
 
 // holds tells whether a journaled event is about a call still open.
-func (p *Pipeline) holds(ev *bridge.Event) bool {
+func (p *Engine) holds(ev *bridge.Event) bool {
 	if ev.Kind == bridge.Snapshot {
 		kept := ev.Channels[:0]
 		for _, c := range ev.Channels {
@@ -115,12 +120,12 @@ func (p *Pipeline) holds(ev *bridge.Event) bool {
 
 // Flush ends the calls still open (end of a recording) as of the newest
 // event seen.
-func (p *Pipeline) Flush() { p.emit(p.eng.Flush(p.last)) }
+func (p *Engine) Flush() { p.emit(p.eng.Flush(p.last)) }
 
 // Stats reports the engine's state and the events handled.
-func (p *Pipeline) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }
+func (p *Engine) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }
 
-func (p *Pipeline) emit(ts []bridge.Transition) {
+func (p *Engine) emit(ts []bridge.Transition) {
 	for _, tr := range ts {
 		if tr.Activity == nil {
 			if p.onLive != nil && !p.restoring {

@@ -15,10 +15,10 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/webhook"
-	"github.com/callbridge/callbridge/internal/delivery"
+	"github.com/callbridge/callbridge/internal/app"
+	"github.com/callbridge/callbridge/internal/pipeline"
 )
 
 // crm is the demo's stand-in for a CRM: a local webhook endpoint that
@@ -67,17 +67,15 @@ func (c *crm) count() int {
 // deliverer runs the real delivery path (policy, embedded store, webhook
 // connector, workers) to the demo CRM, in a temporary state directory.
 type deliverer struct {
-	crm      *crm
-	srv      *httptest.Server
-	dir      string
-	store    crmsync.Store
-	d        *delivery.Delivery
-	accepted int
-	cancel   context.CancelFunc
-	done     chan error
+	crm    *crm
+	srv    *httptest.Server
+	dir    string
+	d      *app.Delivery
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-func startDelivery(ctx context.Context, log zerolog.Logger) (*deliverer, error) {
+func startDelivery(log zerolog.Logger) (*deliverer, error) {
 	secret := "demo-signing-secret"
 	c := &crm{secret: []byte(secret), seen: map[string]bool{}}
 	srv := httptest.NewServer(c)
@@ -91,43 +89,63 @@ func startDelivery(ctx context.Context, log zerolog.Logger) (*deliverer, error) 
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax, cfg.Delivery.PollInterval = 50*time.Millisecond, time.Second, 50*time.Millisecond
 	cfg.CRM = []connectors.ConnectorConfig{{Name: "demo-crm", Type: "webhook",
 		Settings: &webhook.Config{URL: srv.URL, Secret: webhook.Secret(secret)}}}
-	st, err := delivery.OpenStore(ctx, cfg)
+	d, err := app.OpenDelivery(cfg, log, nil)
 	if err != nil {
 		srv.Close()
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d, err := delivery.New(cfg, st, log, nil)
-	if err != nil {
-		st.Close()
-		srv.Close()
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	dl := &deliverer{crm: c, srv: srv, dir: dir, store: st, d: d, cancel: cancel, done: make(chan error, 1)}
-	go func() { dl.done <- d.Run(rctx) }()
-	return dl, nil
+	return &deliverer{crm: c, srv: srv, dir: dir, d: d, cancel: func() {}}, nil
 }
 
-func (dl *deliverer) submit(ctx context.Context, a bridge.Activity) {
-	if ok, _, err := dl.d.Submit(ctx, a); err == nil && ok {
-		dl.accepted++
+// start runs the delivery workers of p.
+func (dl *deliverer) start(ctx context.Context, p *pipeline.Path) {
+	rctx, cancel := context.WithCancel(ctx)
+	dl.cancel, dl.done = cancel, make(chan struct{})
+	go func() {
+		defer close(dl.done)
+		p.RunDelivery(rctx)
+	}()
+}
+
+// pending counts what the policy accepted and what is not settled yet.
+func (dl *deliverer) pending() (accepted, open int64) {
+	st, err := dl.d.Store().Stats(context.Background())
+	if err != nil {
+		return 0, 0
 	}
+	for _, s := range st {
+		accepted += s.Ready + s.InFlight + s.Delayed + s.Dead + s.Delivered
+		open += s.Ready + s.InFlight + s.Delayed
+	}
+	return accepted, open
+}
+
+// stop ends the workers and cleans up.
+func (dl *deliverer) stop() {
+	dl.cancel()
+	if dl.done != nil {
+		<-dl.done
+	}
+	dl.close()
+}
+
+func (dl *deliverer) close() {
+	dl.d.Close()
+	dl.srv.Close()
+	os.RemoveAll(dl.dir)
 }
 
 // finish waits (a few seconds at most) for the CRM to have every accepted
 // activity, stops the workers and cleans up.
 func (dl *deliverer) finish(w io.Writer) {
 	deadline := time.Now().Add(10 * time.Second)
-	for dl.crm.count() < dl.accepted && time.Now().Before(deadline) {
+	accepted, open := dl.pending()
+	for (open > 0 || int64(dl.crm.count()) < accepted) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
+		accepted, open = dl.pending()
 	}
-	dl.cancel()
-	<-dl.done
-	dl.store.Close()
-	dl.srv.Close()
-	os.RemoveAll(dl.dir)
+	dl.stop()
 
 	c := dl.crm
 	c.mu.Lock()
@@ -136,7 +154,7 @@ func (dl *deliverer) finish(w io.Writer) {
 	for _, a := range c.got {
 		fmt.Fprintf(w, "  ✓ %-3s %-8s %-10s %-18s %-14s id %s\n", a.User, a.Direction, a.State, a.Reason, a.RemoteNumber, a.ID)
 	}
-	fmt.Fprintf(w, "%d of %d activities accepted by the policy arrived, each once", len(c.got), dl.accepted)
+	fmt.Fprintf(w, "%d of %d activities accepted by the policy arrived, each once", len(c.got), accepted)
 	if c.dups > 0 {
 		fmt.Fprintf(w, " (%d repeats absorbed by the idempotency key)", c.dups)
 	}

@@ -1,4 +1,4 @@
-package daemon
+package app_test
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
-	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
 // The daemon with a Dynamics 365 connector: the recorded calls become
@@ -77,7 +77,10 @@ crm:
 	// 12 activities pass the default policy.
 	waitFor(t, func() bool { return fake.Phonecalls() == 12 })
 
-	var res lookupResult
+	var res struct {
+		Found bool
+		Best  *struct{ ID string }
+	}
 	if err := json.Unmarshal([]byte(get(t, base+"/api/lookup?number=0401234567")), &res); err != nil || !res.Found || res.Best.ID != contact {
 		t.Errorf("lookup: %+v %v", res, err)
 	}

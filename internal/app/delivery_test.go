@@ -1,4 +1,4 @@
-package daemon
+package app_test
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/webhook"
-	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
 // receiver is a CRM webhook endpoint that checks every signature and counts

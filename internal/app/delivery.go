@@ -1,4 +1,4 @@
-package delivery
+package app
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/store/bolt"
 	"github.com/callbridge/callbridge/crmsync/store/redis"
+	"github.com/callbridge/callbridge/internal/pipeline"
 )
 
 // QueueDir is where the embedded store lives under state_dir.
@@ -43,14 +43,15 @@ func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 	}
 }
 
-// Delivery is the configured path to the CRMs.
+// Delivery is the configured way to the CRMs beyond the sink: the store,
+// the policy, the connectors and their phone indexes. The path's policy,
+// queue and delivery stages run on it (Parts); Run keeps the phone indexes
+// and the user mappings fresh.
 type Delivery struct {
 	cfg    *config.Config
 	store  crmsync.Store
 	policy *crmsync.Policy
 	conns  []crmsync.Connector
-	names  []string
-	disp   *crmsync.Dispatcher
 	log    zerolog.Logger
 	// Recognizers are the CRMs' phone indexes, for the lookup API.
 	Recognizers *phoneindex.Set
@@ -59,27 +60,21 @@ type Delivery struct {
 // UserSyncInterval is how often CRM users are matched to PBX users again.
 const UserSyncInterval = time.Hour
 
-// New builds policy, connectors and workers over store.
-func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg prometheus.Registerer) (*Delivery, error) {
-	pc := cfg.Policy
-	// The user directory's CRM ids and e-mails are the policy's mapping
-	// unless the policy section says otherwise for that user.
-	if pc.Users == nil {
-		pc.Users = map[string]crmsync.UserSettings{}
+// OpenDelivery opens the store and builds the policy, the connectors and
+// their phone indexes. On error nothing stays open.
+func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) (d *Delivery, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	store, err := OpenStore(ctx, cfg)
+	cancel()
+	if err != nil {
+		return nil, err
 	}
-	for _, u := range cfg.Users {
-		s := pc.Users[u.Extension]
-		if s.CRMUser == "" {
-			s.CRMUser = u.CRMUserID
+	defer func() {
+		if err != nil {
+			store.Close()
 		}
-		if s.Email == "" {
-			s.Email = u.Email
-		}
-		if s != (crmsync.UserSettings{}) || pc.Users[u.Extension] != (crmsync.UserSettings{}) {
-			pc.Users[u.Extension] = s
-		}
-	}
-	p, err := crmsync.NewPolicy(pc, store, reg)
+	}()
+	p, err := crmsync.NewPolicy(policyConfig(cfg), store, reg)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -89,15 +84,45 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 	if err != nil {
 		return nil, err
 	}
-	// The policy decides whose activity it is and with which template;
-	// each delivery carries that to its connector.
-	disp, err := crmsync.NewDispatcher(store, conns, cfg.Delivery, crmsync.DispatcherOptions{Logger: log, Registerer: reg, Assign: crmsync.Assign{Assigner: p}})
-	if err != nil {
-		return nil, fmt.Errorf("delivery: %w", err)
+	if err := openIndexes(cfg, conns, recs, log, reg); err != nil {
+		return nil, err
 	}
-	// Caller recognition: each index syncs from its connector and answers
-	// lookups from memory; until its first sync it answers from the copy
-	// kept under state_dir.
+	if reg != nil {
+		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
+			return nil, err
+		}
+	}
+	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, Recognizers: recs}, nil
+}
+
+// policyConfig is the policy section with the user directory's CRM ids and
+// e-mails filled in, unless the policy section says otherwise for a user.
+func policyConfig(cfg *config.Config) crmsync.PolicyConfig {
+	pc := cfg.Policy
+	users := map[string]crmsync.UserSettings{}
+	for ext, s := range pc.Users {
+		users[ext] = s
+	}
+	for _, u := range cfg.Users {
+		s := users[u.Extension]
+		if s.CRMUser == "" {
+			s.CRMUser = u.CRMUserID
+		}
+		if s.Email == "" {
+			s.Email = u.Email
+		}
+		if s != (crmsync.UserSettings{}) || users[u.Extension] != (crmsync.UserSettings{}) {
+			users[u.Extension] = s
+		}
+	}
+	pc.Users = users
+	return pc
+}
+
+// openIndexes opens the phone index of every connector with recognition
+// on. Each syncs from its connector and answers lookups from memory; until
+// its first sync it answers from the copy kept under state_dir.
+func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex.Set, log zerolog.Logger, reg prometheus.Registerer) error {
 	for i, cc := range cfg.CRM {
 		if cc.Recognition == nil {
 			continue
@@ -111,50 +136,27 @@ func New(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg promet
 			*cc.Recognition, phoneindex.IntegrationOptions{Logger: log.With().Str("connector", conns[i].Name()).Logger(), Registerer: reg})
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("crm[%d].recognition: %w", i, err)
+			return fmt.Errorf("crm[%d].recognition: %w", i, err)
 		}
 		recs.Set(conns[i].Name(), in)
 	}
-	if reg != nil {
-		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
-			return nil, err
-		}
-	}
-	d := &Delivery{cfg: cfg, store: store, policy: p, conns: conns, disp: disp, log: log, Recognizers: recs}
-	for _, c := range conns {
-		d.names = append(d.names, c.Name())
-	}
-	return d, nil
+	return nil
 }
 
-// Connectors names the configured connectors.
-func (d *Delivery) Connectors() []string { return d.names }
-
-// Submit puts a through the policy and into the queue of every connector.
-// It does not give up while ctx lives: when the store is down (a Redis
-// restart) intake waits rather than lose the activity; Submit is
-// idempotent on the activity id, so retrying is safe.
-func (d *Delivery) Submit(ctx context.Context, a bridge.Activity) (accepted bool, reason string, err error) {
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		accepted, reason, err = crmsync.Submit(ctx, d.policy, d.store, d.names, a)
-		if err == nil {
-			return accepted, reason, nil
-		}
-		d.log.Warn().Err(err).Str("call_id", a.CallID).Str("user", a.User).Int("attempt", attempt).
-			Msg("activity not queued yet, retrying")
-		select {
-		case <-ctx.Done():
-			return false, "", fmt.Errorf("activity %s not queued: %w", a.ID, err)
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 5*time.Second)
-	}
+// Parts are the path's stages beyond the sink: the policy, the queue and
+// the delivery workers run on these.
+func (d *Delivery) Parts() *pipeline.CRM {
+	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery}
 }
 
-// Run runs the delivery workers, the phone index syncs and the user syncs
-// until ctx is done, then lets in-flight pushes finish within
-// delivery.drain_timeout.
+// Store is the delivery queue.
+func (d *Delivery) Store() crmsync.Store { return d.store }
+
+// Close closes the store.
+func (d *Delivery) Close() error { return d.store.Close() }
+
+// Run keeps the phone indexes synced and the users mapped until ctx is
+// done.
 func (d *Delivery) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, in := range d.Recognizers.All() {
@@ -171,9 +173,8 @@ func (d *Delivery) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.syncUsersEvery(ctx, UserSyncInterval)
 	}()
-	err := d.disp.Run(ctx)
 	wg.Wait()
-	return err
+	return nil
 }
 
 // UserSync is one connector's user mapping result.

@@ -72,7 +72,7 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 		name := filepath.Base(filepath.Dir(path))
 		evs := events(t, name)
 		want := map[string]string{}
-		ref := New(cfg, phone.Normalizer{}, func(a bridge.Activity) { want[a.ID] = marshal(t, a) }, nil)
+		ref := NewEngine(cfg, phone.Normalizer{}, func(a bridge.Activity) { want[a.ID] = marshal(t, a) }, nil)
 		for _, ev := range evs {
 			ref.Handle(ev)
 		}
@@ -94,7 +94,7 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p1 := New(cfg, phone.Normalizer{}, collect, nil)
+				p1 := NewEngine(cfg, phone.Normalizer{}, collect, nil)
 				if _, err := p1.Restore(j1); err != nil {
 					t.Fatal(err)
 				}
@@ -108,7 +108,7 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p2 := New(cfg, phone.Normalizer{}, collect, nil)
+				p2 := NewEngine(cfg, phone.Normalizer{}, collect, nil)
 				if _, err := p2.Restore(j2); err != nil {
 					t.Fatal(err)
 				}
@@ -148,7 +148,7 @@ func TestRestoreThenSnapshotClosesCallsEndedInTheGap(t *testing.T) {
 	var got []bridge.Activity
 	collect := func(a bridge.Activity) { got = append(got, a) }
 	j1, _ := journal.Open(path)
-	p1 := New(cfg, phone.Normalizer{}, collect, nil)
+	p1 := NewEngine(cfg, phone.Normalizer{}, collect, nil)
 	p1.Restore(j1)
 	for _, ev := range evs[:cut] {
 		p1.Handle(ev)
@@ -156,7 +156,7 @@ func TestRestoreThenSnapshotClosesCallsEndedInTheGap(t *testing.T) {
 	j1.Close()
 
 	j2, _ := journal.Open(path)
-	p2 := New(cfg, phone.Normalizer{}, collect, nil)
+	p2 := NewEngine(cfg, phone.Normalizer{}, collect, nil)
 	if n, err := p2.Restore(j2); err != nil || n != cut {
 		t.Fatalf("restored %d events (%v), want %d", n, err, cut)
 	}
