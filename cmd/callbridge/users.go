@@ -22,7 +22,7 @@ import (
 
 	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/internal/app"
+	"github.com/callbridge/callbridge/internal/api"
 )
 
 // usersCmd runs `callbridge users import`.
@@ -399,7 +399,7 @@ func usersSyncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	var res []app.UserSync
+	var res []api.UserSync
 	if err := callAPI(ctx, http.MethodPost, base+"/api/users/sync", &res); err != nil {
 		return err
 	}

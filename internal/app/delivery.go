@@ -16,6 +16,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/store/bolt"
 	"github.com/callbridge/callbridge/crmsync/store/redis"
+	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/pipeline"
 )
 
@@ -177,17 +178,10 @@ func (d *Delivery) Run(ctx context.Context) error {
 	return nil
 }
 
-// UserSync is one connector's user mapping result.
-type UserSync struct {
-	Connector string             `json:"connector"`
-	Report    crmsync.UserReport `json:"report"`
-	Error     string             `json:"error,omitempty"`
-}
-
 // SyncUsers maps the directory's users to CRM users on every connector
-// that can, and reports who is unmapped.
-func (d *Delivery) SyncUsers(ctx context.Context) []UserSync {
-	var out []UserSync
+// that can, and reports who is unmapped. It implements api.Users.
+func (d *Delivery) SyncUsers(ctx context.Context) []api.UserSync {
+	var out []api.UserSync
 	users := d.cfg.EngineConfig().Users
 	for _, c := range d.conns {
 		us, ok := c.(crmsync.UserSyncer)
@@ -195,7 +189,7 @@ func (d *Delivery) SyncUsers(ctx context.Context) []UserSync {
 			continue
 		}
 		rep, err := us.SyncUsers(ctx, users)
-		r := UserSync{Connector: c.Name(), Report: rep}
+		r := api.UserSync{Connector: c.Name(), Report: rep}
 		if err != nil {
 			r.Error = err.Error()
 			d.log.Warn().Err(err).Str("connector", c.Name()).Msg("user sync failed")

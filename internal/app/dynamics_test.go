@@ -76,6 +76,15 @@ crm:
 	}
 	// 12 activities pass the default policy.
 	waitFor(t, func() bool { return fake.Phonecalls() == 12 })
+	// The running daemon's queue, as an admin sees it over the API.
+	waitFor(t, func() bool {
+		var st []struct {
+			Connector string
+			Delivered int
+		}
+		return json.Unmarshal([]byte(get(t, base+"/api/queue")), &st) == nil && len(st) == 1 &&
+			st[0].Connector == "dynamics" && st[0].Delivered == 12
+	})
 
 	var res struct {
 		Found bool
