@@ -12,8 +12,7 @@ import (
 // would share a queue). Connectors with recognition on get their lookup
 // from recs, which the caller fills once the indexes are open (an index
 // syncs from its connector, so it cannot exist before it); recs may be nil.
-// Logger and Registerer of deps are shared; each connector's logger
-// carries its name.
+// Logger and Registerer of deps are shared.
 func Build(cfgs []ConnectorConfig, deps Deps, recs *phoneindex.Set) ([]crmsync.Connector, error) {
 	var errs []error
 	seen := map[string]bool{}
@@ -30,7 +29,7 @@ func Build(cfgs []ConnectorConfig, deps Deps, recs *phoneindex.Set) ([]crmsync.C
 			continue
 		}
 		seen[name] = true
-		d := Deps{Logger: deps.Logger.With().Str("connector", name).Logger(), Registerer: deps.Registerer}
+		d := Deps{Logger: deps.Logger, Registerer: deps.Registerer} // each connector names itself in its log lines
 		if recs != nil && c.Recognition != nil {
 			d.Recognizer = recs.For(name)
 		}

@@ -73,7 +73,7 @@ func (d *Dynamics) pushChunk(ctx context.Context, ds []crmsync.Delivery, errs []
 		d.metrics.pushes.WithLabelValues(d.name, "failed").Add(float64(len(idx)))
 		return
 	}
-	log := d.log.With().Str("connector", d.name).Logger()
+	log := d.log
 	for n, i := range idx {
 		if n >= len(results) {
 			errs[i] = crmerr.Retryable(fmt.Errorf("dynamics %s: batch: changeset %d not executed", d.name, n+1), 0)

@@ -20,7 +20,7 @@ import (
 // idempotent on the activity's ID.
 func (d *Dynamics) Push(ctx context.Context, dl crmsync.Delivery) error {
 	a := dl.Activity
-	log := d.log.With().Str("connector", d.name).Str("call_id", a.CallID).Str("user", a.User).Logger()
+	log := d.log.With().Str("call_id", a.CallID).Str("user", a.User).Logger()
 	p, err := d.plan(dl)
 	if err != nil {
 		d.metrics.pushes.WithLabelValues(d.name, "failed").Inc()

@@ -118,9 +118,9 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (crmsync.
 	}
 	d.users.Store(&m)
 	for _, u := range rep.Unmapped {
-		d.log.Warn().Str("connector", d.name).Str("user", u.Extension).Str("reason", u.Reason).Msg("dynamics user not mapped, activities go to the default owner")
+		d.log.Warn().Str("user", u.Extension).Str("reason", u.Reason).Msg("dynamics user not mapped, activities go to the default owner")
 	}
-	d.log.Info().Str("connector", d.name).Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
+	d.log.Info().Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
 	return rep, nil
 }
 

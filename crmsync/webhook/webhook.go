@@ -153,7 +153,7 @@ func New(name string, cfg Config, opts Options) (*Webhook, error) {
 		name:   name,
 		cfg:    cfg,
 		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
-		log:    opts.Logger,
+		log:    opts.Logger.With().Str("connector", name).Logger(),
 		now:    opts.Now,
 		client: opts.Client,
 	}

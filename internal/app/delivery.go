@@ -134,7 +134,7 @@ func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		in, err := phoneindex.Open(ctx, conns[i].Name(), src, phoneindex.FileStore{Dir: filepath.Join(cfg.StateDir, "phoneindex")},
-			*cc.Recognition, phoneindex.IntegrationOptions{Logger: log.With().Str("connector", conns[i].Name()).Logger(), Registerer: reg})
+			*cc.Recognition, phoneindex.IntegrationOptions{Logger: log, Registerer: reg})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("crm[%d].recognition: %w", i, err)

@@ -268,7 +268,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	s.ran = true
 	defer s.conn.Close()
 
-	slogger := slogFrom(s.log)
+	slogger := slogFrom(s.cfg.Logger)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.cfg.User),
 		sipgo.WithUserAgentHostname(s.contact.Host),
@@ -360,7 +360,7 @@ func (s *Subscriber) keep(ctx context.Context, ext string) {
 		if !first {
 			s.m.resubscribes.Inc()
 			d := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, failures)
-			log.Info().Int("attempt", failures+1).Dur("in", d).Msg("re-subscribing")
+			log.Info().Int("attempt", failures+1).Dur("retry_in", d).Msg("re-subscribing")
 			if !sleep(ctx, d) {
 				return
 			}
