@@ -12,4 +12,9 @@
 //	lifecycle.go  Run, the shutdown order, the cleanup stack
 //	reload.go     SIGHUP: validate the new file whole, apply what can be
 //	metrics.go    the Prometheus registry
+//	http.go       the API's interfaces, answered from the running parts
+//	live.go       the live transitions' fan-out to /api/live
+//
+// The other commands' work is here too, so that cmd/ only parses flags:
+// replay.go (`callbridge replay`) and usersimport.go (`users import`).
 package app

@@ -2,30 +2,10 @@ package crmsync
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/callbridge/callbridge/bridge"
 )
-
-// Submit runs a through the policy and, if accepted, enqueues it for every
-// connector. It is safe to call again with the same activity after an
-// error: the start-margin reservation and the enqueue are both idempotent on
-// a.ID. reason is the policy's when the activity was dropped.
-func Submit(ctx context.Context, p *Policy, s Store, connectors []string, a bridge.Activity) (accepted bool, reason string, err error) {
-	ok, reason, err := p.Decide(ctx, a)
-	if err != nil || !ok {
-		return false, reason, err
-	}
-	for _, c := range connectors {
-		if _, err := s.Enqueue(ctx, c, a); err != nil {
-			return false, "", fmt.Errorf("enqueue for %s: %w", c, err)
-		}
-	}
-	return true, "", nil
-}
 
 // QueueCollector exports a store's queue sizes as
 // callbridge_crmsync_queue_jobs{connector,state} at scrape time.
