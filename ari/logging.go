@@ -35,7 +35,7 @@ func LogLibraryTo(log zerolog.Logger) {
 				e = e.Interface(k, r.Ctx[i+1])
 			}
 		}
-		e.Str("lib", "ari/v5").Msg(r.Msg)
+		e.Msg(r.Msg)
 		return nil
 	})
 	ari.Logger.SetHandler(h)

@@ -19,8 +19,8 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 func TestMain(m *testing.M) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/internal/phone"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	Delivery crmsync.DeliveryConfig `yaml:"delivery"`
 	// CRM lists the connectors activities are delivered to. Empty: the
 	// activities only go to sink.file.
-	CRM []crmsync.ConnectorConfig `yaml:"crm"`
+	CRM []connectors.ConnectorConfig `yaml:"crm"`
 }
 
 // Store chooses where the delivery queue lives.

@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 )
 
@@ -267,13 +267,13 @@ func TestValidate(t *testing.T) {
 		{"redis url scheme, not quoted", func(c *Config) { c.Store.Type = StoreRedis; c.Store.RedisURL = "http://:hunter2@r" }, []string{"store.redis_url: want redis://, rediss://, redis+sentinel:// or redis+cluster://"}},
 		{"redis url with embedded", func(c *Config) { c.Store.RedisURL = "redis://r" }, []string{`store.redis_url: set, but store.type is "embedded": set store.type: redis`}},
 		{"policy nested", func(c *Config) { c.Delivery.Concurrency = 0 }, []string{"delivery.concurrency: want 1..1024, got 0"}},
-		{"crm unknown type", func(c *Config) { c.CRM = []crmsync.ConnectorConfig{{Type: "salesforce"}} }, []string{`crm[0].type: "salesforce" unknown (known: [dynamics webhook])`}},
+		{"crm unknown type", func(c *Config) { c.CRM = []connectors.ConnectorConfig{{Type: "salesforce"}} }, []string{`crm[0].type: "salesforce" unknown (known: [dynamics webhook])`}},
 		{"crm duplicate name", func(c *Config) {
 			hook := &webhook.Config{URL: "https://crm.example.com/h", Secret: "s"}
-			c.CRM = []crmsync.ConnectorConfig{{Type: "webhook", Webhook: hook}, {Type: "webhook", Webhook: hook}}
+			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: hook}, {Type: "webhook", Settings: hook}}
 		}, []string{`crm[1].name: "webhook" is also crm[0]'s name: give each connector its own`}},
 		{"crm webhook url", func(c *Config) {
-			c.CRM = []crmsync.ConnectorConfig{{Type: "webhook", Webhook: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
+			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
 		}, []string{"crm[0].webhook.url: want an absolute http or https URL"}},
 		{"all at once", func(c *Config) {
 			c.LogLevel = "x"

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/callbridge/callbridge/crmsync/connectors"
 )
 
 // MaxFileSize bounds the config file: a real one is a few kilobytes, and a
@@ -159,9 +161,16 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// yamlFields maps the YAML keys of struct type t to their fields.
+// yamlFields maps the YAML keys of struct type t to their fields. A crm:
+// entry also has one section per connector type, named after it, that
+// its own decoder fills (connectors.ConnectorConfig.UnmarshalYAML).
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	m := map[string]reflect.StructField{}
+	if t == reflect.TypeFor[connectors.ConnectorConfig]() {
+		for name, st := range connectors.Sections() {
+			m[name] = reflect.StructField{Name: name, Type: st}
+		}
+	}
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue

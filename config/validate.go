@@ -153,10 +153,7 @@ func (c *Config) validateDelivery(v *validator) {
 	for i, cc := range c.CRM {
 		key := fmt.Sprintf("crm[%d]", i)
 		v.nested(key+".", cc.Validate())
-		name := cc.Name
-		if name == "" {
-			name = cc.Type
-		}
+		name := cc.InstanceName()
 		if cc.Recognition != nil && !recognitionName.MatchString(name) {
 			v.add(key+".name", "%q: with recognition, use letters, digits and _ only (it names the phone index)", name)
 		}

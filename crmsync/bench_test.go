@@ -13,18 +13,18 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/crmsync/redisstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
+	"github.com/callbridge/callbridge/crmsync/store/redis/redistest"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
-	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 // BenchmarkDelivery measures activities/s from Enqueue to a local webhook
 // sink, and the enqueue-to-sink latency (p50/p99 as custom metrics).
 func BenchmarkDelivery(b *testing.B) {
 	b.Run("bolt", func(b *testing.B) {
-		s, err := boltstore.Open(b.TempDir(), boltstore.Options{})
+		s, err := bolt.Open(b.TempDir(), bolt.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -33,7 +33,7 @@ func BenchmarkDelivery(b *testing.B) {
 	})
 	b.Run("redis", func(b *testing.B) {
 		srv := redistest.Start(b)
-		s, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{})
+		s, err := redis.Open(context.Background(), srv.URL(), redis.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

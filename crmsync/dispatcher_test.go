@@ -25,25 +25,27 @@ type batchCRM struct {
 	batches   []int // sizes of the batches pushed
 	singles   int
 	throttled bool
+	templates map[string]string // the assignment's template, by activity id (when set)
 }
 
 func (c *batchCRM) Name() string { return "crm" }
 
-func (c *batchCRM) Push(ctx context.Context, a bridge.Activity) error {
+func (c *batchCRM) Push(ctx context.Context, d crmsync.Delivery) error {
 	c.mu.Lock()
 	c.singles++
 	c.mu.Unlock()
-	return c.PushBatch(ctx, []bridge.Activity{a})[0]
+	return c.PushBatch(ctx, []crmsync.Delivery{d})[0]
 }
 
-func (c *batchCRM) PushBatch(_ context.Context, acts []bridge.Activity) []error {
+func (c *batchCRM) PushBatch(_ context.Context, ds []crmsync.Delivery) []error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(acts) > 1 {
-		c.batches = append(c.batches, len(acts))
+	if len(ds) > 1 {
+		c.batches = append(c.batches, len(ds))
 	}
-	errs := make([]error, len(acts))
-	for i, a := range acts {
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		a := d.Activity
 		switch {
 		case c.locked:
 			errs[i] = crmerr.Unauthorized(errors.New("401"))
@@ -54,6 +56,9 @@ func (c *batchCRM) PushBatch(_ context.Context, acts []bridge.Activity) []error 
 			errs[i] = crmerr.Retryable(errors.New("429"), 50*time.Millisecond)
 		default:
 			c.delivered[a.ID]++
+			if c.templates != nil {
+				c.templates[a.ID] = d.Assignment.Template
+			}
 		}
 	}
 	return errs
@@ -186,5 +191,39 @@ func TestDispatcherBatchRefreshesOn401(t *testing.T) {
 	}
 	if dead, _ := store.DeadLetters(context.Background(), "", 0); len(dead) != 0 {
 		t.Fatalf("dead letters after a 401: %+v", dead)
+	}
+}
+
+// assignByID is a policy that gives every activity a template of its own.
+type assignByID struct{}
+
+func (assignByID) Assign(a bridge.Activity) crmsync.Assignment {
+	return crmsync.Assignment{Template: "T-" + a.ID}
+}
+
+// The assignment is computed for each delivery and travels with it, in
+// batches and in single pushes alike.
+func TestDispatcherCarriesAssignment(t *testing.T) {
+	store := newStore(t)
+	var ids []string
+	for i := range 120 {
+		ids = append(ids, fmt.Sprintf("t%03d", i))
+	}
+	enqueue(t, store, ids...)
+	crm := &batchCRM{delivered: map[string]int{}, templates: map[string]string{}}
+	d, err := crmsync.NewDispatcher(store, []crmsync.Connector{crm}, fastDelivery(), crmsync.DispatcherOptions{Logger: zerolog.Nop(), Assign: crmsync.Assign{Assigner: assignByID{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, d, func() bool { return crm.count() == len(ids) })
+	if len(crm.batches) == 0 {
+		t.Fatal("no batch was pushed")
+	}
+	crm.mu.Lock()
+	defer crm.mu.Unlock()
+	for _, id := range ids {
+		if got := crm.templates[id]; got != "T-"+id {
+			t.Errorf("%s pushed with template %q", id, got)
+		}
 	}
 }

@@ -16,10 +16,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/redisstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
+	"github.com/callbridge/callbridge/crmsync/store/redis/redistest"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
-	"github.com/callbridge/callbridge/internal/redistest"
 )
 
 const faultSecret = "fault-test-secret"
@@ -139,7 +139,7 @@ type inProcess struct {
 }
 
 func (p *inProcess) Start(t *testing.T) {
-	rs, err := redisstore.Open(context.Background(), p.redisURL, redisstore.Options{Prefix: "fault"})
+	rs, err := redis.Open(context.Background(), p.redisURL, redis.Options{Prefix: "fault"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func faultRun(t *testing.T, instances, total int) {
 
 	// The producer keeps enqueueing through the Redis restart, retrying
 	// as the engine's intake would.
-	prod, err := redisstore.Open(context.Background(), srv.URL(), redisstore.Options{Prefix: "fault"})
+	prod, err := redis.Open(context.Background(), srv.URL(), redis.Options{Prefix: "fault"})
 	if err != nil {
 		t.Fatal(err)
 	}

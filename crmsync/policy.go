@@ -153,15 +153,6 @@ func (u UserSettings) validate(key string, bad func(key, format string, args ...
 	}
 }
 
-// Assignment is what the policy says about where an accepted activity goes
-// in the CRM.
-type Assignment struct {
-	CRMUser   string // empty: the connector's default
-	Mapped    bool   // false: CRMUser is the default assignee
-	Template  string // template code for this kind of call, may be empty
-	ScreenPop ScreenPop
-}
-
 // Policy decides which activities are synced. It is safe for concurrent use.
 type Policy struct {
 	cfg     PolicyConfig
@@ -264,17 +255,17 @@ func (p *Policy) settings(user string) UserSettings {
 func (p *Policy) Settings(user string) UserSettings { return p.settings(user) }
 
 // Assign says where a's activity goes in the CRM: the user's CRM id (explicit,
-// else by e-mail, else the default assignee) and the template code for its
-// kind of call.
+// else by e-mail, else the default assignee), the user's e-mail and the
+// template code for its kind of call. It implements Assigner.
 func (p *Policy) Assign(a bridge.Activity) Assignment {
 	s := p.settings(a.User)
-	as := Assignment{CRMUser: s.CRMUser, Mapped: s.CRMUser != "", ScreenPop: s.ScreenPop}
+	d := p.dir.Load()
+	email := s.Email
+	if email == "" {
+		email = d.emailOf[a.User]
+	}
+	as := Assignment{CRMUser: s.CRMUser, Mapped: s.CRMUser != "", Email: email}
 	if !as.Mapped {
-		d := p.dir.Load()
-		email := s.Email
-		if email == "" {
-			email = d.emailOf[a.User]
-		}
 		if id, ok := d.crmByEmail[strings.ToLower(strings.TrimSpace(email))]; ok && email != "" {
 			as.CRMUser, as.Mapped = id, true
 		} else {

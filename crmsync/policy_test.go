@@ -11,12 +11,12 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/boltstore"
-	"github.com/callbridge/callbridge/crmsync/storetest"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
 )
 
 func newStore(t *testing.T) crmsync.Store {
-	s, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +197,15 @@ func TestAssign(t *testing.T) {
 	}
 	for _, tt := range tests {
 		as := p.Assign(tt.a)
-		if as.CRMUser != tt.user || as.Mapped != tt.mapped || as.Template != tt.template || as.ScreenPop.Open != tt.open {
-			t.Errorf("%s: %+v", tt.name, as)
+		open := p.Settings(tt.a.User).ScreenPop.Open
+		if as.CRMUser != tt.user || as.Mapped != tt.mapped || as.Template != tt.template || open != tt.open {
+			t.Errorf("%s: %+v, screen pop open %q", tt.name, as, open)
+		}
+	}
+	// The e-mail travels along, for CRMs that map by it themselves.
+	for user, want := range map[string]string{"102": "bob@example.com", "103": "Carol@Example.com", "104": ""} {
+		if got := p.Assign(act(user, bridge.Inbound, bridge.Connected)).Email; got != want {
+			t.Errorf("%s: e-mail %q, want %q", user, got, want)
 		}
 	}
 }

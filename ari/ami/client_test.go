@@ -17,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/callbridge/callbridge/ari/ami"
+	"github.com/callbridge/callbridge/ari/ami/fakeami"
 	"github.com/callbridge/callbridge/bridge"
-	"github.com/callbridge/callbridge/internal/fakeami"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

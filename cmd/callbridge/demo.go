@@ -6,7 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/internal/demo"
+	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -13,10 +13,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
-	"github.com/callbridge/callbridge/internal/daemon"
-	"github.com/callbridge/callbridge/internal/fakeari"
+	"github.com/callbridge/callbridge/internal/app"
 )
 
 // The integrations commands drive caller recognition in a running daemon.
@@ -62,7 +62,7 @@ crm:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(cfg, zerolog.Nop())
+	d, err := app.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/delivery"
+	"github.com/callbridge/callbridge/internal/app"
 )
 
 func call(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -190,7 +190,7 @@ func TestQueueCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := delivery.OpenStore(ctx, cfg)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/delivery"
+	"github.com/callbridge/callbridge/internal/app"
 )
 
 const queueUsage = `usage: callbridge queue (stats | dead | retry ID | retry --all | purge) [--connector NAME] --config FILE`
@@ -54,7 +54,7 @@ func queueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	store, err := delivery.OpenStore(ctx, cfg)
+	store, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/internal/daemon"
+	"github.com/callbridge/callbridge/internal/app"
 )
 
 func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -31,7 +31,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
 	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
-	d, err := daemon.New(cfg, log)
+	d, err := app.New(cfg, log)
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/callbridge/callbridge/ari/ami/fakeami"
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/config"
-	"github.com/callbridge/callbridge/internal/fakeami"
-	"github.com/callbridge/callbridge/internal/fakeari"
 )
 
 // pbx is a fake Asterisk with extensions, a trunk, a non-extension
@@ -227,70 +227,4 @@ func TestUsersImportInvalidExtension(t *testing.T) {
 		t.Errorf("exit %d; stdout %q; stderr %q", code, out, errOut)
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-}
-
-func TestCallerIDName(t *testing.T) {
-	tests := []struct{ cid, ext, want string }{
-		{`"Alice Andersson" <101>`, "101", "Alice Andersson"},
-		{`Bob <102>`, "102", "Bob"},
-		{`<103>`, "103", ""},
-		{`103`, "103", ""},
-		{`"" <104>`, "104", ""},
-		{`"+358401234567" <105>`, "105", ""},
-		{`Reception`, "100", "Reception"},
-		{`"Quote \"Q\" Name" <106>`, "106", `Quote "Q" Name`},
-		{``, "107", ""},
-	}
-	for _, tt := range tests {
-		if got := callerIDName(tt.cid, tt.ext); got != tt.want {
-			t.Errorf("callerIDName(%q) = %q, want %q", tt.cid, got, tt.want)
-		}
-	}
-}
-
-// FuzzCallerIDName: any caller id gives a name without the number's
-// brackets, and never panics.
-func FuzzCallerIDName(f *testing.F) {
-	for _, s := range []string{`"Alice Andersson" <101>`, `<102>`, `Bob`, `"unterminated <1`, `"\x00" <>`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, cid string) {
-		if name := callerIDName(cid, "101"); strings.Contains(name, "<") {
-			t.Errorf("callerIDName(%q) = %q keeps the number part", cid, name)
-		}
-	})
-}
-
-// FuzzMergeUsers: merging into any file that is valid YAML either fails
-// with an error or gives valid YAML with the added user last. (The command
-// only merges into a file config.Load accepted.)
-func FuzzMergeUsers(f *testing.F) {
-	example, err := os.ReadFile("../../config/example.yaml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, s := range []string{string(example), "", "users: []\n", "users:\n", "users: 5\n", "- a\n", "users: [{extension: \"7\"}]\n"} {
-		f.Add(s)
-	}
-	cfg := config.Default()
-	f.Fuzz(func(t *testing.T, original string) {
-		var in map[string]any
-		if yaml.Unmarshal([]byte(original), &in) != nil {
-			return
-		}
-		out, err := mergeUsers(cfg, []byte(original), []importUser{{Extension: "4242"}})
-		if err != nil {
-			return
-		}
-		var v struct {
-			Users []any `yaml:"users"`
-		}
-		if err := yaml.Unmarshal(out, &v); err != nil {
-			t.Fatalf("merged output is not YAML: %v\n%s", err, out)
-		}
-		last, _ := v.Users[len(v.Users)-1].(map[string]any)
-		if last["extension"] != "4242" {
-			t.Fatalf("the added user is not last:\n%s", out)
-		}
-	})
 }

@@ -14,15 +14,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
-// Connector is crmsync.Connector, restated so connector packages can run
-// the suite without an import cycle.
-type Connector interface {
-	Name() string
-	Push(ctx context.Context, a bridge.Activity) error
-}
+// Connector is the connector under test.
+type Connector = crmsync.Connector
 
 // Harness adapts one connector to the suite.
 type Harness struct {
@@ -50,6 +47,10 @@ func Activity(id string) bridge.Activity {
 		RingSeconds: 2.005, TalkSeconds: 2.013, Privacy: bridge.PrivacyWork, Source: "ari",
 	}
 }
+
+// Delivery is Activity(id) as the dispatcher hands it to a connector, with
+// the zero assignment (the connector's defaults).
+func Delivery(id string) crmsync.Delivery { return crmsync.Delivery{Activity: Activity(id)} }
 
 // fault is what the front of the fake answers instead of the fake.
 type fault struct {
@@ -146,7 +147,7 @@ func Run(t *testing.T, h Harness) {
 				pctx, cancel = context.WithTimeout(ctx, tt.timeout)
 				defer cancel()
 			}
-			err := c.Push(pctx, Activity("fault-"+strconv.Itoa(i)))
+			err := c.Push(pctx, Delivery("fault-"+strconv.Itoa(i)))
 			if err == nil {
 				t.Fatal("push succeeded against a failing CRM")
 			}
@@ -167,7 +168,7 @@ func Run(t *testing.T, h Harness) {
 		at := time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat)
 		f.set(&fault{status: 503, header: http.Header{"Retry-After": {at}}})
 		defer f.set(nil)
-		err := c.Push(ctx, Activity("date"))
+		err := c.Push(ctx, Delivery("date"))
 		if d, ok := crmerr.RetryAfter(err); !ok || d < time.Minute || d > 2*time.Minute {
 			t.Errorf("RetryAfter = %v, %v for an HTTP date 2 minutes ahead", d, ok)
 		}
@@ -178,7 +179,7 @@ func Run(t *testing.T, h Harness) {
 		url := dead.URL
 		dead.Close()
 		c2 := h.New(t, url, log)
-		err := c2.Push(ctx, Activity("net"))
+		err := c2.Push(ctx, Delivery("net"))
 		if err == nil || !crmerr.IsRetryable(err) {
 			t.Fatalf("push to a closed port: %v, want a retryable error", err)
 		}
@@ -188,7 +189,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Idempotent", func(t *testing.T) {
 		a := Activity("idem-1")
 		for range 3 {
-			if err := c.Push(ctx, a); err != nil {
+			if err := c.Push(ctx, crmsync.Delivery{Activity: a}); err != nil {
 				t.Fatal(err)
 			}
 		}

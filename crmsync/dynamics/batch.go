@@ -15,7 +15,7 @@ import (
 	"net/textproto"
 	"strings"
 
-	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
@@ -27,20 +27,20 @@ import (
 //
 // The start-margin query is not made in a batch; the deterministic
 // activityid still makes a repeated activity a no-op.
-func (d *Dynamics) PushBatch(ctx context.Context, acts []bridge.Activity) []error {
-	errs := make([]error, len(acts))
-	for start := 0; start < len(acts); start += d.cfg.BatchSize {
-		end := min(start+d.cfg.BatchSize, len(acts))
-		d.pushChunk(ctx, acts[start:end], errs[start:end])
+func (d *Dynamics) PushBatch(ctx context.Context, ds []crmsync.Delivery) []error {
+	errs := make([]error, len(ds))
+	for start := 0; start < len(ds); start += d.cfg.BatchSize {
+		end := min(start+d.cfg.BatchSize, len(ds))
+		d.pushChunk(ctx, ds[start:end], errs[start:end])
 	}
 	return errs
 }
 
-func (d *Dynamics) pushChunk(ctx context.Context, acts []bridge.Activity, errs []error) {
-	plans := make([]*plan, len(acts))
+func (d *Dynamics) pushChunk(ctx context.Context, ds []crmsync.Delivery, errs []error) {
+	plans := make([]*plan, len(ds))
 	var idx []int // activities in the batch, in changeset order
-	for i, a := range acts {
-		p, err := d.plan(ctx, a)
+	for i, dl := range ds {
+		p, err := d.plan(dl)
 		if err != nil {
 			errs[i] = crmerr.Permanent(fmt.Errorf("dynamics %s: %w", d.name, err))
 			continue
@@ -73,7 +73,7 @@ func (d *Dynamics) pushChunk(ctx context.Context, acts []bridge.Activity, errs [
 		d.metrics.pushes.WithLabelValues(d.name, "failed").Add(float64(len(idx)))
 		return
 	}
-	log := d.log.With().Str("connector", d.name).Logger()
+	log := d.log
 	for n, i := range idx {
 		if n >= len(results) {
 			errs[i] = crmerr.Retryable(fmt.Errorf("dynamics %s: batch: changeset %d not executed", d.name, n+1), 0)
@@ -85,7 +85,7 @@ func (d *Dynamics) pushChunk(ctx context.Context, acts []bridge.Activity, errs [
 		case res.ok:
 			d.metrics.pushes.WithLabelValues(d.name, "created").Inc()
 		case alreadyExists(&res.resp):
-			errs[i] = d.finish(ctx, log.With().Str("call_id", acts[i].CallID).Str("user", acts[i].User).Logger(), plans[i], "existed")
+			errs[i] = d.finish(ctx, log.With().Str("call_id", ds[i].Activity.CallID).Str("user", ds[i].Activity.User).Logger(), plans[i], "existed")
 		default:
 			errs[i] = d.fail("batch create", &res.resp)
 			d.metrics.pushes.WithLabelValues(d.name, "failed").Inc()

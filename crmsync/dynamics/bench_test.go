@@ -56,7 +56,7 @@ func BenchmarkDrainOneByOne(b *testing.B) {
 			wg.Go(func() {
 				for a := range work {
 					for {
-						err := d.Push(context.Background(), a)
+						err := d.Push(context.Background(), delivery(a))
 						if err == nil {
 							break
 						}
@@ -91,7 +91,7 @@ func BenchmarkDrainBatched(b *testing.B) {
 		acts := backlog("batch", n)
 		start := time.Now()
 		for len(acts) > 0 {
-			errs := d.PushBatch(context.Background(), acts)
+			errs := d.PushBatch(context.Background(), deliveries(acts))
 			var again []bridge.Activity
 			var last error
 			for i, err := range errs {

@@ -45,7 +45,8 @@ type Config struct {
 	// call. Empty entries use the defaults (DefaultSubjects).
 	Subjects Subjects `yaml:"subjects"`
 	// Templates are named subject templates, chosen by a template code
-	// (the policy's per-user templates) passed with WithAssignment.
+	// (the policy's per-user templates) carried in the delivery's
+	// Assignment.
 	Templates map[string]string `yaml:"templates"`
 
 	// Missed and Unaccepted say how missed inbound and unaccepted

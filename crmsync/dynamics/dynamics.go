@@ -109,7 +109,7 @@ func New(name string, cfg Config, opts Options) (*Dynamics, error) {
 	}
 	d := &Dynamics{
 		name: name, cfg: cfg, base: base, api: base + APIPath,
-		client: opts.Client, log: opts.Logger, now: opts.Now, rec: opts.Recognizer,
+		client: opts.Client, log: opts.Logger.With().Str("connector", name).Logger(), now: opts.Now, rec: opts.Recognizer,
 		sem:   make(chan struct{}, cfg.MaxConcurrency),
 		tokMu: make(chan struct{}, 1),
 	}
@@ -230,7 +230,7 @@ func (d *Dynamics) tokenFor(ctx context.Context, force bool) (tok string, fresh 
 	d.tokenAt = d.now()
 	d.rebuildScrub()
 	d.mu.Unlock()
-	d.log.Debug().Str("connector", d.name).Time("expires", nt.Expiry).Msg("dynamics token fetched")
+	d.log.Debug().Time("expires", nt.Expiry).Msg("dynamics token fetched")
 	return nt.AccessToken, true, nil
 }
 
@@ -339,7 +339,7 @@ func (d *Dynamics) do(ctx context.Context, op, method, target string, body []byt
 			d.metrics.throttled.WithLabelValues(d.name).Inc()
 		}
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && !fresh {
-			d.log.Debug().Str("connector", d.name).Msg("dynamics token refused, fetching a new one")
+			d.log.Debug().Msg("dynamics token refused, fetching a new one")
 			continue
 		}
 		return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil

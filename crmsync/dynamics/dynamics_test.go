@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
@@ -178,7 +179,7 @@ func TestPayloadMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := d2.Push(context.Background(), tt.a); err != nil {
+			if err := d2.Push(context.Background(), delivery(tt.a)); err != nil {
 				t.Fatal(err)
 			}
 			pc, ok := e.fake.Phonecall(dynamics.RecordID(tt.a.ID))
@@ -246,16 +247,16 @@ func TestSubjectTemplates(t *testing.T) {
 	d := e.connector(t, cfg, dynamics.Options{Logger: zerolog.Nop()})
 	ctx := context.Background()
 	cases := []struct {
-		ctx  context.Context
+		as   crmsync.Assignment
 		a    bridge.Activity
 		want string
 	}{
-		{ctx, activity("s1", bridge.Inbound, bridge.Connected, "+358401234567"), "In +358401234567 for Alice"},
-		{ctx, activity("s2", bridge.Inbound, bridge.Missed, "+358401234567"), "Call back +358401234567"},
-		{dynamics.WithAssignment(ctx, dynamics.Assignment{Template: "VIP"}), activity("s3", bridge.Inbound, bridge.Connected, "+358401234567"), "VIP call +358401234567"},
+		{crmsync.Assignment{}, activity("s1", bridge.Inbound, bridge.Connected, "+358401234567"), "In +358401234567 for Alice"},
+		{crmsync.Assignment{}, activity("s2", bridge.Inbound, bridge.Missed, "+358401234567"), "Call back +358401234567"},
+		{crmsync.Assignment{Template: "VIP"}, activity("s3", bridge.Inbound, bridge.Connected, "+358401234567"), "VIP call +358401234567"},
 	}
 	for _, c := range cases {
-		if err := d.Push(c.ctx, c.a); err != nil {
+		if err := d.Push(ctx, crmsync.Delivery{Activity: c.a, Assignment: c.as}); err != nil {
 			t.Fatal(err)
 		}
 		pc, _ := e.fake.Phonecall(dynamics.RecordID(c.a.ID))
@@ -299,17 +300,17 @@ func TestRetryAfterCreateOnlyCompletes(t *testing.T) {
 	e.srv.Config.Handler = f
 	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
 	a := activity("retry-1", bridge.Inbound, bridge.Connected, "+358401234567")
-	err := d.Push(context.Background(), a)
+	err := d.Push(context.Background(), delivery(a))
 	if err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("first push: %v, want a retryable error", err)
 	}
 	if pc, _ := e.fake.Phonecall(dynamics.RecordID(a.ID)); pc["statecode"].(json.Number).String() != "0" {
 		t.Fatal("phonecall should be open after the failed completion")
 	}
-	if err := d.Push(context.Background(), a); err != nil {
+	if err := d.Push(context.Background(), delivery(a)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Push(context.Background(), a); err != nil { // completed already: nothing to do
+	if err := d.Push(context.Background(), delivery(a)); err != nil { // completed already: nothing to do
 		t.Fatal(err)
 	}
 	pc, _ := e.fake.Phonecall(dynamics.RecordID(a.ID))
@@ -323,7 +324,7 @@ func TestTokenCachedAndRefreshedOn401(t *testing.T) {
 	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
 	ctx := context.Background()
 	for i := range 3 {
-		if err := d.Push(ctx, activity("tok-"+itoa(i), bridge.Inbound, bridge.Connected, "+358401234567")); err != nil {
+		if err := d.Push(ctx, delivery(activity("tok-"+itoa(i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,7 +332,7 @@ func TestTokenCachedAndRefreshedOn401(t *testing.T) {
 		t.Fatalf("%d token requests for 3 pushes, want 1 (cached)", tokens)
 	}
 	e.fake.RevokeTokens()
-	if err := d.Push(ctx, activity("tok-9", bridge.Inbound, bridge.Connected, "+358401234567")); err != nil {
+	if err := d.Push(ctx, delivery(activity("tok-9", bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
 		t.Fatalf("push after token revocation: %v", err)
 	}
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
@@ -349,7 +350,7 @@ func TestWrongSecretIsUnauthorizedAndQuiet(t *testing.T) {
 	cfg := e.config()
 	cfg.ClientSecret, cfg.ClientSecretFile = "", file
 	d := e.connector(t, cfg, dynamics.Options{Logger: zerolog.Nop()})
-	err := d.Push(context.Background(), activity("ws", bridge.Inbound, bridge.Connected, "+358401234567"))
+	err := d.Push(context.Background(), delivery(activity("ws", bridge.Inbound, bridge.Connected, "+358401234567")))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-secret-value") {
 		t.Fatalf("wrong secret: %v", err)
 	}
@@ -360,7 +361,7 @@ func TestWrongSecretIsUnauthorizedAndQuiet(t *testing.T) {
 	if err := d.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Push(context.Background(), activity("ws", bridge.Inbound, bridge.Connected, "+358401234567")); err != nil {
+	if err := d.Push(context.Background(), delivery(activity("ws", bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -373,23 +374,23 @@ func TestStartMargin(t *testing.T) {
 	d := e.connector(t, cfg, dynamics.Options{Logger: zerolog.Nop()})
 	ctx := context.Background()
 	a := activity("m1", bridge.Inbound, bridge.Connected, "+358401234567")
-	if err := d.Push(ctx, a); err != nil {
+	if err := d.Push(ctx, delivery(a)); err != nil {
 		t.Fatal(err)
 	}
 	// The same call seen through another source 3 s later: a duplicate.
 	b := activity("m2", bridge.Inbound, bridge.Connected, "+358401234567")
 	b.StartedAt = b.StartedAt.Add(3 * time.Second)
-	if err := d.Push(ctx, b); err != nil {
+	if err := d.Push(ctx, delivery(b)); err != nil {
 		t.Fatal(err)
 	}
 	// Outside the margin: a new call.
 	c := activity("m3", bridge.Inbound, bridge.Connected, "+358401234567")
 	c.StartedAt = c.StartedAt.Add(30 * time.Second)
-	if err := d.Push(ctx, c); err != nil {
+	if err := d.Push(ctx, delivery(c)); err != nil {
 		t.Fatal(err)
 	}
 	// Its own record found again (a retry) is completed, not skipped.
-	if err := d.Push(ctx, a); err != nil {
+	if err := d.Push(ctx, delivery(a)); err != nil {
 		t.Fatal(err)
 	}
 	if e.fake.Count(dynamics.RecordID("m2")) != 0 || e.fake.Count(dynamics.RecordID("m3")) != 1 || e.fake.Phonecalls() != 2 {
@@ -401,10 +402,10 @@ func TestThrottled(t *testing.T) {
 	e := newEnv(t, fakedataverse.Options{RateLimit: 2, RateWindow: time.Minute})
 	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
 	ctx := context.Background()
-	if err := d.Push(ctx, activity("t1", bridge.Inbound, bridge.Connected, "+358401234567")); err != nil {
+	if err := d.Push(ctx, delivery(activity("t1", bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
 		t.Fatal(err) // create + complete: the whole allowance
 	}
-	err := d.Push(ctx, activity("t2", bridge.Inbound, bridge.Connected, "+358401234567"))
+	err := d.Push(ctx, delivery(activity("t2", bridge.Inbound, bridge.Connected, "+358401234567")))
 	if d, ok := crmerr.RetryAfter(err); !ok || d < 50*time.Second || crmerr.IsPermanent(err) {
 		t.Fatalf("throttled push: %v (retry after %v)", err, d)
 	}
@@ -420,13 +421,13 @@ func TestBatch(t *testing.T) {
 	}
 	// b0 exists already (a retried drain): its changeset fails with 412
 	// and it is completed separately.
-	if err := d.Push(ctx, acts[0]); err != nil {
+	if err := d.Push(ctx, delivery(acts[0])); err != nil {
 		t.Fatal(err)
 	}
 	bad := activity("bad", bridge.Inbound, bridge.Connected, "+358401234567")
 	bad.ID = ""
 	acts = append(acts, bad)
-	errs := d.PushBatch(ctx, acts)
+	errs := d.PushBatch(ctx, deliveries(acts))
 	for i, err := range errs[:7] {
 		if err != nil {
 			t.Errorf("activity %d: %v", i, err)
@@ -445,7 +446,7 @@ func TestBatch(t *testing.T) {
 		}
 	}
 	// Again: everything exists, nothing doubles.
-	for i, err := range d.PushBatch(ctx, acts[:7]) {
+	for i, err := range d.PushBatch(ctx, deliveries(acts[:7])) {
 		if err != nil {
 			t.Errorf("second drain, activity %d: %v", i, err)
 		}
@@ -460,11 +461,11 @@ func TestBatchThrottledWhole(t *testing.T) {
 	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
 	ctx := context.Background()
 	acts := []bridge.Activity{activity("w1", bridge.Inbound, bridge.Connected, "+358401234567"), activity("w2", bridge.Inbound, bridge.Missed, "+358401234567")}
-	if errs := d.PushBatch(ctx, acts); errs[0] != nil || errs[1] != nil {
+	if errs := d.PushBatch(ctx, deliveries(acts)); errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
 	}
 	acts[0].ID, acts[1].ID = "w3", "w4"
-	for _, err := range d.PushBatch(ctx, acts) {
+	for _, err := range d.PushBatch(ctx, deliveries(acts)) {
 		if _, ok := crmerr.RetryAfter(err); !ok {
 			t.Errorf("throttled batch: %v", err)
 		}
@@ -489,10 +490,11 @@ func TestSyncUsers(t *testing.T) {
 		{Extension: "105", Email: "nobody@example.com"},
 		{Extension: "107"},
 	}
-	m, rep, err := d.SyncUsers(context.Background(), users)
+	rep, err := d.SyncUsers(context.Background(), users)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := d.Mapping()
 	want := map[string]string{"101": alice, "102": bob, "104": bob}
 	if len(m.Users) != len(want) {
 		t.Errorf("mapping %v, want %v", m.Users, want)
@@ -560,7 +562,7 @@ func TestNextLinkToAnotherHostRefused(t *testing.T) {
 		e.fake.ServeHTTP(w, r)
 	})
 	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
-	if _, _, err := d.SyncUsers(context.Background(), nil); !crmerr.IsPermanent(err) {
+	if _, err := d.SyncUsers(context.Background(), nil); !crmerr.IsPermanent(err) {
 		t.Fatalf("nextLink to another host: %v", err)
 	}
 }
@@ -598,5 +600,43 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if s := dynamics.Secret("x").String(); s != "<secret>" {
 		t.Error("Secret prints")
+	}
+}
+
+// delivery is a as the dispatcher hands it over, without an assignment.
+func delivery(a bridge.Activity) crmsync.Delivery { return crmsync.Delivery{Activity: a} }
+
+func deliveries(acts []bridge.Activity) []crmsync.Delivery {
+	ds := make([]crmsync.Delivery, len(acts))
+	for i, a := range acts {
+		ds[i] = delivery(a)
+	}
+	return ds
+}
+
+// The policy's mapped CRM user owns the phonecall, in a single push and in
+// a batch; an assignment to the default assignee (not mapped) leaves the
+// owner to the connector's own mapping and default owner.
+func TestAssignmentOwner(t *testing.T) {
+	e := newEnv(t, fakedataverse.Options{})
+	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
+	ctx := context.Background()
+	toBob := crmsync.Assignment{CRMUser: bob, Mapped: true}
+	toQueue := crmsync.Assignment{CRMUser: alice, Mapped: false}
+	if err := d.Push(ctx, crmsync.Delivery{Activity: activity("as1", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: toBob}); err != nil {
+		t.Fatal(err)
+	}
+	errs := d.PushBatch(ctx, []crmsync.Delivery{
+		{Activity: activity("as2", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: toBob},
+		{Activity: activity("as3", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: toQueue},
+	})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	for id, want := range map[string]string{"as1": bob, "as2": bob, "as3": owner} {
+		pc, _ := e.fake.Phonecall(dynamics.RecordID(id))
+		if pc["_ownerid_value"] != want {
+			t.Errorf("%s: owner %v, want %s", id, pc["_ownerid_value"], want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
 )
 
@@ -67,7 +68,11 @@ func captureBatch(f *testing.F) (ctype string, body []byte) {
 			State: bridge.Missed, RemoteNumber: n, StartedAt: time.Unix(0, 0), EndedAt: time.Unix(5, 0)})
 	}
 	acts = append(acts, acts[0]) // a duplicate: one failed changeset
-	d.PushBatch(context.Background(), acts)
+	ds := make([]crmsync.Delivery, len(acts))
+	for i, a := range acts {
+		ds[i] = crmsync.Delivery{Activity: a}
+	}
+	d.PushBatch(context.Background(), ds)
 	return ctype, body
 }
 

@@ -1,7 +1,6 @@
 package dynamics
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,45 +9,9 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
-
-// Assignment is what the delivery policy decided about an activity, when
-// the caller has it: the owner and the template code of the user's
-// settings. It travels in the context so the Connector interface stays
-// the same for every CRM.
-type Assignment struct {
-	Owner    string // systemuserid; empty: the connector's own mapping
-	Template string // a key of Config.Templates; empty: by kind of call
-}
-
-type assignmentKey struct{}
-
-// WithAssignment attaches a to ctx for Push.
-func WithAssignment(ctx context.Context, a Assignment) context.Context {
-	return context.WithValue(ctx, assignmentKey{}, a)
-}
-
-func assignmentFrom(ctx context.Context) Assignment {
-	a, _ := ctx.Value(assignmentKey{}).(Assignment)
-	return a
-}
-
-type assignerKey struct{}
-
-// WithAssigner makes ctx carry an assignment per activity, for PushBatch,
-// where one context serves many activities. It wins over WithAssignment.
-func WithAssigner(ctx context.Context, f func(bridge.Activity) Assignment) context.Context {
-	return context.WithValue(ctx, assignerKey{}, f)
-}
-
-// assignmentFor is the assignment of a in ctx.
-func assignmentFor(ctx context.Context, a bridge.Activity) Assignment {
-	if f, ok := ctx.Value(assignerKey{}).(func(bridge.Activity) Assignment); ok && f != nil {
-		return f(a)
-	}
-	return assignmentFrom(ctx)
-}
 
 // Phonecall state and status codes.
 const (
@@ -162,17 +125,18 @@ func remoteNumber(a bridge.Activity) string {
 	return a.RemoteNumber
 }
 
-// plan maps a to its phonecall. It makes no request: the user mapping and
-// the recognizer are in memory.
-func (d *Dynamics) plan(ctx context.Context, a bridge.Activity) (*plan, error) {
+// plan maps dl to its phonecall. It makes no request: the user mapping and
+// the recognizer are in memory. The owner is the policy's CRM user when it
+// mapped one, else this connector's own mapping, else the default owner.
+func (d *Dynamics) plan(dl crmsync.Delivery) (*plan, error) {
+	a, as := dl.Activity, dl.Assignment
 	if a.ID == "" {
 		return nil, fmt.Errorf("activity without id")
 	}
-	as := assignmentFor(ctx, a)
 	users := d.users.Load()
-	owner, mapped := as.Owner, as.Owner != ""
-	if !mapped {
-		owner, mapped = users.Users[a.User], users.Users[a.User] != ""
+	owner, mapped := users.Users[a.User], users.Users[a.User] != ""
+	if as.Mapped && as.CRMUser != "" {
+		owner, mapped = as.CRMUser, true
 	}
 	if !mapped {
 		owner = d.cfg.DefaultOwner

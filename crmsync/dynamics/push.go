@@ -11,14 +11,17 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
-// Push implements crmsync.Connector: it writes a as a phonecall and
-// completes it. It is idempotent on a.ID.
-func (d *Dynamics) Push(ctx context.Context, a bridge.Activity) error {
-	log := d.log.With().Str("connector", d.name).Str("call_id", a.CallID).Str("user", a.User).Logger()
-	p, err := d.plan(ctx, a)
+// Push implements crmsync.Connector: it writes dl.Activity as a phonecall,
+// owned and titled as dl.Assignment says, and completes it. It is
+// idempotent on the activity's ID.
+func (d *Dynamics) Push(ctx context.Context, dl crmsync.Delivery) error {
+	a := dl.Activity
+	log := d.log.With().Str("call_id", a.CallID).Str("user", a.User).Logger()
+	p, err := d.plan(dl)
 	if err != nil {
 		d.metrics.pushes.WithLabelValues(d.name, "failed").Inc()
 		return crmerr.Permanent(fmt.Errorf("dynamics %s: %w", d.name, err))

@@ -10,30 +10,13 @@ import (
 	"strings"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 )
 
 // UserMapping maps PBX extensions to Dataverse systemuserids.
 type UserMapping struct {
 	Users map[string]string `json:"users"`
-}
-
-// Report says how a user sync went, for the operator.
-type Report struct {
-	// Mapped lists each mapped extension and how: "crm_user", "email"
-	// (the connector's users[].email) or "directory" (the directory's
-	// e-mail).
-	Mapped map[string]string `json:"mapped"`
-	// Unmapped extensions' activities go to the default owner.
-	Unmapped []Unmapped `json:"unmapped,omitempty"`
-	// CRMUsers is how many system users were read.
-	CRMUsers int `json:"crm_users"`
-}
-
-// Unmapped is a PBX user without a CRM user, and why.
-type Unmapped struct {
-	Extension string `json:"extension"`
-	Reason    string `json:"reason"`
 }
 
 // SystemUser is a Dataverse system user as user sync reads it.
@@ -61,11 +44,12 @@ func (d *Dynamics) Mapping() UserMapping { return *d.users.Load() }
 // SyncUsers reads Dataverse's system users and maps users to them: an
 // explicit crm_user wins, then a configured e-mail, then the directory's
 // e-mail, compared case-insensitively. Disabled CRM users are not mapped.
-// The new mapping is used by later pushes; on error the old one stays.
-func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapping, Report, error) {
+// The new mapping is used by later pushes (see Mapping); on error the old
+// one stays. It implements crmsync.UserSyncer.
+func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (crmsync.UserReport, error) {
 	crm, err := d.systemUsers(ctx)
 	if err != nil {
-		return UserMapping{}, Report{}, err
+		return crmsync.UserReport{}, err
 	}
 	byID := map[string]SystemUser{}
 	byEmail := map[string][]SystemUser{}
@@ -77,7 +61,7 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapp
 		}
 	}
 	m := UserMapping{Users: map[string]string{}}
-	rep := Report{Mapped: map[string]string{}, CRMUsers: len(crm)}
+	rep := crmsync.UserReport{Mapped: map[string]string{}, CRMUsers: len(crm)}
 	exts := map[string]bridge.User{}
 	for _, u := range users {
 		exts[u.Extension] = u
@@ -100,9 +84,9 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapp
 			su, ok := byID[strings.ToLower(uc.CRMUser)]
 			switch {
 			case !ok:
-				rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "crm_user " + uc.CRMUser + " not found"})
+				rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: "crm_user " + uc.CRMUser + " not found"})
 			case su.Disabled:
-				rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "crm_user " + uc.CRMUser + " is disabled"})
+				rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: "crm_user " + uc.CRMUser + " is disabled"})
 			default:
 				m.Users[ext], rep.Mapped[ext] = strings.ToLower(su.ID), "crm_user"
 			}
@@ -112,7 +96,7 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapp
 		case u.Email != "":
 			how, email = "directory", u.Email
 		default:
-			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "no e-mail and no crm_user"})
+			rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: "no e-mail and no crm_user"})
 			continue
 		}
 		var enabled []SystemUser
@@ -123,21 +107,21 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (UserMapp
 		}
 		switch {
 		case len(byEmail[strings.ToLower(strings.TrimSpace(email))]) == 0:
-			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "no CRM user with e-mail " + email})
+			rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: "no CRM user with e-mail " + email})
 		case len(enabled) == 0:
-			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, "CRM user with e-mail " + email + " is disabled"})
+			rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: "CRM user with e-mail " + email + " is disabled"})
 		case len(enabled) > 1:
-			rep.Unmapped = append(rep.Unmapped, Unmapped{ext, fmt.Sprintf("%d CRM users share e-mail %s: set crm_user", len(enabled), email)})
+			rep.Unmapped = append(rep.Unmapped, crmsync.UnmappedUser{Extension: ext, Reason: fmt.Sprintf("%d CRM users share e-mail %s: set crm_user", len(enabled), email)})
 		default:
 			m.Users[ext], rep.Mapped[ext] = strings.ToLower(enabled[0].ID), how
 		}
 	}
 	d.users.Store(&m)
 	for _, u := range rep.Unmapped {
-		d.log.Warn().Str("connector", d.name).Str("user", u.Extension).Str("reason", u.Reason).Msg("dynamics user not mapped, activities go to the default owner")
+		d.log.Warn().Str("user", u.Extension).Str("reason", u.Reason).Msg("dynamics user not mapped, activities go to the default owner")
 	}
-	d.log.Info().Str("connector", d.name).Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
-	return m, rep, nil
+	d.log.Info().Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
+	return rep, nil
 }
 
 // systemUsers lists every system user, following @odata.nextLink.

@@ -166,7 +166,7 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	if err := settings.Validate(); err != nil {
 		return nil, err
 	}
-	in := &Integration{name: name, src: src, store: store, log: opts.Logger, now: opts.Now}
+	in := &Integration{name: name, src: src, store: store, log: opts.Logger.With().Str("connector", name).Logger(), now: opts.Now}
 	if in.now == nil {
 		in.now = time.Now
 	}
@@ -181,7 +181,7 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	case errors.Is(err, ErrCorrupt):
 		// The cache is only a copy of the CRM: start empty and resync.
 		in.m.corrupt.Inc()
-		in.log.Warn().Str("integration", name).Err(err).Msg("caller recognition cache unreadable, starting empty")
+		in.log.Warn().Err(err).Msg("caller recognition cache unreadable, starting empty")
 		snap = nil
 	case err != nil:
 		return nil, fmt.Errorf("phoneindex %s: load: %w", name, err)
@@ -193,7 +193,7 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 		if !sameShape(settings, snap.Settings.withDefaults()) {
 			// Keys computed for other entities, region or digits are
 			// wrong now: drop them and sync in full.
-			in.log.Info().Str("integration", name).Msg("caller recognition settings changed, cache dropped")
+			in.log.Info().Msg("caller recognition settings changed, cache dropped")
 			snap.Records, snap.State = nil, State{}
 		}
 	}
@@ -333,7 +333,7 @@ func (in *Integration) Sync(ctx context.Context, full bool) error {
 		in.state.NextSync = end.Add(retryDelay(settings.Interval))
 		in.mu.Unlock()
 		in.m.syncs.WithLabelValues(in.name, kind, "error").Inc()
-		in.log.Warn().Str("integration", in.name).Str("kind", kind).Err(err).Msg("caller recognition sync failed")
+		in.log.Warn().Str("kind", kind).Err(err).Msg("caller recognition sync failed")
 		return fmt.Errorf("phoneindex %s: %s sync: %w", in.name, kind, err)
 	}
 	in.state.LastError = ""
@@ -345,7 +345,7 @@ func (in *Integration) Sync(ctx context.Context, full bool) error {
 	in.mu.Unlock()
 	in.m.syncs.WithLabelValues(in.name, kind, "ok").Inc()
 	in.publish()
-	in.log.Info().Str("integration", in.name).Str("kind", kind).Int("records", n).Msg("caller recognition synced")
+	in.log.Info().Str("kind", kind).Int("records", n).Msg("caller recognition synced")
 	return in.save(ctx)
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/internal/promreg"
 	"github.com/callbridge/callbridge/internal/secret"
@@ -153,7 +153,7 @@ func New(name string, cfg Config, opts Options) (*Webhook, error) {
 		name:   name,
 		cfg:    cfg,
 		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
-		log:    opts.Logger,
+		log:    opts.Logger.With().Str("connector", name).Logger(),
 		now:    opts.Now,
 		client: opts.Client,
 	}
@@ -271,8 +271,11 @@ func (w *Webhook) Refresh(context.Context) error {
 	return nil
 }
 
-// Push POSTs a. Idempotency-Key is a.ID, so a receiver can drop repeats.
-func (w *Webhook) Push(ctx context.Context, a bridge.Activity) error {
+// Push POSTs d.Activity. Idempotency-Key is its ID, so a receiver can drop
+// repeats. The body is the activity alone: the assignment is for CRMs that
+// own records, and a webhook receiver decides that itself.
+func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
+	a := d.Activity
 	body, err := json.Marshal(a)
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))

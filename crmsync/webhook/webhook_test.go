@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 )
@@ -125,7 +126,7 @@ func TestSignedBodyIsTheActivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := crmtest.Activity("sig-1")
-	if err := w.Push(context.Background(), a); err != nil {
+	if err := w.Push(context.Background(), crmsync.Delivery{Activity: a}); err != nil {
 		t.Fatal(err)
 	}
 	got := s.got["sig-1"]
@@ -135,7 +136,7 @@ func TestSignedBodyIsTheActivity(t *testing.T) {
 	// A receiver with another secret refuses it: 401, which the worker
 	// answers with a refresh and one more try.
 	w2, _ := webhook.New("hook", webhook.Config{URL: srv.URL, Secret: "another-secret"}, webhook.Options{Logger: zerolog.Nop()})
-	if err := w2.Push(context.Background(), crmtest.Activity("sig-2")); err == nil {
+	if err := w2.Push(context.Background(), crmtest.Delivery("sig-2")); err == nil {
 		t.Error("push with a wrong secret accepted")
 	}
 }
@@ -167,7 +168,7 @@ func TestSecretSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Push(context.Background(), crmtest.Activity("s")); err != nil {
+			if err := w.Push(context.Background(), crmtest.Delivery("s")); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -184,13 +185,13 @@ func TestSecretSources(t *testing.T) {
 	s.mu.Lock()
 	s.key = "rotated"
 	s.mu.Unlock()
-	if err := w.Push(context.Background(), crmtest.Activity("r1")); err == nil {
+	if err := w.Push(context.Background(), crmtest.Delivery("r1")); err == nil {
 		t.Fatal("old secret accepted after rotation")
 	}
 	if err := w.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Push(context.Background(), crmtest.Activity("r1")); err != nil {
+	if err := w.Push(context.Background(), crmtest.Delivery("r1")); err != nil {
 		t.Fatalf("after refresh: %v", err)
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/callbridge/callbridge/internal/fakeari"
-	"github.com/callbridge/callbridge/internal/redistest"
+	"github.com/callbridge/callbridge/ari/fakeari"
+	"github.com/callbridge/callbridge/crmsync/store/redis/redistest"
 )
 
 // callbridgeBin is the callbridge executable TestMain builds.

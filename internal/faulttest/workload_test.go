@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/demo"
-	"github.com/callbridge/callbridge/internal/fakeari"
+	"github.com/callbridge/callbridge/internal/app/demo"
 	"github.com/callbridge/callbridge/internal/pipeline"
 )
 
@@ -114,7 +114,7 @@ func (w *workload) expect() error {
 	ec.Source = "ari"
 	var name string
 	var failed error
-	p := pipeline.New(ec, cfg.Normalizer(), func(a bridge.Activity) {
+	p := pipeline.NewEngine(ec, cfg.Normalizer(), func(a bridge.Activity) {
 		if want := bridge.ActivityID("", a.CallID, a.User); a.ID != want {
 			failed = fmt.Errorf("%s: activity id %s is not ActivityID(\"\", %q, %q) = %s", name, a.ID, a.CallID, a.User, want)
 		}

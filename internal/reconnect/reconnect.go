@@ -2,7 +2,6 @@ package reconnect
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 )
 
@@ -24,7 +23,7 @@ type Policy struct {
 // Loop runs sessions until ctx is done (then it returns nil) or one fails
 // fatally (then it returns that error).
 func Loop(ctx context.Context, p Policy, session Session) error {
-	backoff := p.Min
+	b := Backoff{Min: p.Min, Max: p.Max}
 	for attempt := 1; ; attempt++ {
 		synced, err := session(ctx)
 		if ctx.Err() != nil {
@@ -34,20 +33,15 @@ func Loop(ctx context.Context, p Policy, session Session) error {
 			return err
 		}
 		if synced {
-			backoff, attempt = p.Min, 1
+			attempt = 1
 		}
 		// Jitter: bridges restarting together do not reconnect in step.
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := b.Wait(attempt)
 		if p.Retrying != nil {
 			p.Retrying(err, attempt, wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
-		backoff = min(backoff*2, p.Max)
 	}
 }

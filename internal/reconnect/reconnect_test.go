@@ -46,3 +46,41 @@ func TestLoopEndsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBackoffWait(t *testing.T) {
+	equal := Backoff{Min: time.Second, Max: 30 * time.Second}
+	spread := Backoff{Min: time.Second, Max: 30 * time.Second, Spread: 0.2}
+	for _, tt := range []struct {
+		n    int
+		base time.Duration
+	}{{0, time.Second}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {6, 30 * time.Second}, {100, 30 * time.Second}} {
+		for range 20 {
+			if w := equal.Wait(tt.n); w < tt.base/2 || w > tt.base {
+				t.Errorf("equal jitter, failure %d: %v, want %v/2..%v", tt.n, w, tt.base, tt.base)
+			}
+			if w := spread.Wait(tt.n); w < tt.base*4/5 || w > tt.base*6/5 {
+				t.Errorf("±20 %%, failure %d: %v, want %v ±20 %%", tt.n, w, tt.base)
+			}
+		}
+	}
+}
+
+func TestRetry(t *testing.T) {
+	n := 0
+	var attempts []int
+	err := Retry(context.Background(), Backoff{Min: time.Millisecond, Max: 2 * time.Millisecond}, func(context.Context) error {
+		if n++; n < 3 {
+			return errors.New("down")
+		}
+		return nil
+	}, func(_ error, attempt int, _ time.Duration) { attempts = append(attempts, attempt) })
+	if err != nil || n != 3 || len(attempts) != 2 || attempts[1] != 2 {
+		t.Fatalf("err %v after %d calls, retries %v", err, n, attempts)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	down := errors.New("down")
+	err = Retry(ctx, Backoff{Min: time.Hour, Max: time.Hour}, func(context.Context) error { return down }, func(error, int, time.Duration) { cancel() })
+	if !errors.Is(err, down) {
+		t.Fatalf("retry ended by its context: %v, want the last error", err)
+	}
+}

@@ -134,6 +134,19 @@ func New(cfg Config) (*Collector, error) {
 	return c, nil
 }
 
+// Close closes the listeners of a collector that will not Run (a start
+// that failed after New); Run closes them itself.
+func (c *Collector) Close() error {
+	var errs []error
+	if c.udp != nil {
+		errs = append(errs, c.udp.Close())
+	}
+	if c.tcp != nil {
+		errs = append(errs, c.tcp.Close())
+	}
+	return errors.Join(errs...)
+}
+
 // UDPAddr and TCPAddr report the bound addresses (nil when off).
 func (c *Collector) UDPAddr() net.Addr {
 	if c.udp == nil {

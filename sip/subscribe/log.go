@@ -10,5 +10,5 @@ import (
 // sipgo is chatty at debug and info; only its warnings and errors are
 // worth our log.
 func slogFrom(l zerolog.Logger) *slog.Logger {
-	return slog.New(zerolog.NewSlogHandler(l.With().Str("lib", "sipgo").Logger().Level(max(l.GetLevel(), zerolog.WarnLevel))))
+	return slog.New(zerolog.NewSlogHandler(l.With().Str("component", "sipgo").Logger().Level(max(l.GetLevel(), zerolog.WarnLevel))))
 }

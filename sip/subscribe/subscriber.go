@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/reconnect"
 )
 
 // Config configures a Subscriber.
@@ -254,6 +254,10 @@ func (s *Subscriber) contactAddr() (string, error) {
 // Addr is the local address NOTIFYs are received on.
 func (s *Subscriber) Addr() net.Addr { return s.conn.LocalAddr() }
 
+// Close closes the socket of a subscriber that will not Run (a start that
+// failed after New); Run closes it itself.
+func (s *Subscriber) Close() error { return s.conn.Close() }
+
 // Run subscribes for every extension, keeps the subscriptions alive and
 // answers NOTIFYs until ctx is done; it then unsubscribes (Expires: 0),
 // closes the socket and returns nil. Run may be called once.
@@ -264,7 +268,7 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	s.ran = true
 	defer s.conn.Close()
 
-	slogger := slogFrom(s.log)
+	slogger := slogFrom(s.cfg.Logger)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(s.cfg.User),
 		sipgo.WithUserAgentHostname(s.contact.Host),
@@ -356,7 +360,7 @@ func (s *Subscriber) keep(ctx context.Context, ext string) {
 		if !first {
 			s.m.resubscribes.Inc()
 			d := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, failures)
-			log.Info().Int("attempt", failures+1).Dur("in", d).Msg("re-subscribing")
+			log.Info().Int("attempt", failures+1).Dur("retry_in", d).Msg("re-subscribing")
 			if !sleep(ctx, d) {
 				return
 			}
@@ -417,27 +421,13 @@ func refreshIn(d time.Duration) time.Duration {
 	return max(d*4/5, 100*time.Millisecond)
 }
 
+// backoff is the wait before re-subscribing after failures: ±20 % jitter
+// keeps many extensions from re-subscribing in step.
 func backoff(lo, hi time.Duration, failures int) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	// ±20 % jitter keeps many extensions from re-subscribing in step.
-	j := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
-	return max(d+j, 0)
+	return reconnect.Backoff{Min: lo, Max: hi, Spread: 0.2}.Wait(failures)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+func sleep(ctx context.Context, d time.Duration) bool { return reconnect.Sleep(ctx, d) }
 
 // errGone marks a 481: the notifier no longer knows the subscription.
 var errGone = errors.New("subscription does not exist (481)")

@@ -82,7 +82,7 @@ func ARIActivities(t testing.TB, scenario string) []bridge.Activity {
 	return acts
 }
 
-// SameActivities compares what SEMANTICS.md makes the contract: user,
+// SameActivities compares what docs/activity.md makes the contract: user,
 // direction, internal, state, reason, remote number, transferred_by, and
 // times within tolerance.
 func SameActivities(want, got []bridge.Activity, tol time.Duration) []string {

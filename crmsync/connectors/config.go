@@ -1,0 +1,138 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
+)
+
+// ConnectorConfig configures one connector instance: one entry of crm:.
+type ConnectorConfig struct {
+	// Name identifies the instance in queues, logs and metrics. Default:
+	// Type. Two instances of one type need distinct names.
+	Name string `yaml:"name"`
+	// Type selects the entry of Types, and with it the settings section.
+	Type string `yaml:"type"`
+	// Recognition turns on caller recognition from this CRM (connectors
+	// that can list their records: dynamics): a phone index synced on a
+	// schedule, used for the activity's "regarding" and the lookup API.
+	Recognition *phoneindex.Settings `yaml:"recognition,omitempty"`
+	// Settings is the section named after Type (webhook:, dynamics:),
+	// a pointer to that type's settings (*webhook.Config, ...).
+	Settings Settings `yaml:"-"`
+
+	// others are the sections given for other types than Type.
+	others []string
+}
+
+// InstanceName is the connector's name: Name, or Type when Name is empty.
+func (c ConnectorConfig) InstanceName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.Type
+}
+
+// UnmarshalYAML decodes name, type and recognition as they are, and each
+// section named after a connector type into that type's settings. Keys
+// are checked by the config loader (see Sections) before it decodes.
+func (c *ConnectorConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		var plain struct{}
+		return n.Decode(&plain) // yaml's own "cannot unmarshal" error
+	}
+	common := &yaml.Node{Kind: yaml.MappingNode, Tag: n.Tag, Line: n.Line, Column: n.Column}
+	var sections []*yaml.Node // key, value pairs
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if _, ok := Types[k.Value]; ok {
+			sections = append(sections, k, v)
+			continue
+		}
+		common.Content = append(common.Content, k, v)
+	}
+	type plain ConnectorConfig // without this method
+	var p plain
+	var terr yaml.TypeError
+	collect := func(err error) error {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			terr.Errors = append(terr.Errors, te.Errors...)
+			return nil
+		}
+		return err
+	}
+	if err := collect(common.Decode(&p)); err != nil {
+		return err
+	}
+	*c = ConnectorConfig(p)
+	for i := 0; i < len(sections); i += 2 {
+		typ := sections[i].Value
+		s, _ := newSettings(typ)
+		if err := collect(sections[i+1].Decode(s)); err != nil {
+			return err
+		}
+		if typ == c.Type {
+			c.Settings = s
+		} else {
+			c.others = append(c.others, typ)
+		}
+	}
+	if len(terr.Errors) > 0 {
+		return &terr
+	}
+	return nil
+}
+
+// Validate checks one connector's configuration, naming keys relative to
+// it (type, webhook.url, ...).
+func (c ConnectorConfig) Validate() error {
+	var errs []error
+	t, known := Types[c.Type]
+	if !known {
+		errs = append(errs, fmt.Errorf("type: %q unknown (known: %v)", c.Type, Names()))
+	}
+	switch {
+	case !known:
+	case c.Settings == nil:
+		errs = append(errs, fmt.Errorf("%s: required for type %s", c.Type, c.Type))
+	case reflect.TypeOf(c.Settings) != t.settings:
+		errs = append(errs, fmt.Errorf("%s: settings are a %T, want a %s", c.Type, c.Settings, t.settings))
+	case reflect.ValueOf(c.Settings).IsNil():
+		errs = append(errs, fmt.Errorf("%s: required for type %s", c.Type, c.Type))
+	default:
+		if err := c.Settings.Validate(); err != nil {
+			errs = append(errs, prefixErr(c.Type+".", err))
+		}
+	}
+	others := slices.Clone(c.others)
+	slices.Sort(others)
+	for _, o := range slices.Compact(others) {
+		errs = append(errs, fmt.Errorf("%s: set, but type is %q", o, c.Type))
+	}
+	if c.Recognition != nil {
+		if !t.recognizes {
+			errs = append(errs, fmt.Errorf("recognition: type %q cannot list CRM records", c.Type))
+		} else if err := c.Recognition.Validate(); err != nil {
+			errs = append(errs, prefixErr("recognition.", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prefixErr puts prefix before every line of a joined error.
+func prefixErr(prefix string, err error) error {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			errs = append(errs, fmt.Errorf("%s%w", prefix, e))
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("%s%w", prefix, err)
+}

@@ -1,0 +1,105 @@
+package connectors
+
+import (
+	"reflect"
+	"sort"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/dynamics"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
+	"github.com/callbridge/callbridge/crmsync/webhook"
+)
+
+// Types maps connector types to how they are configured and built. It is
+// the one place a new connector is added.
+var Types = map[string]Type{
+	"webhook": newType(func(name string, c webhook.Config, deps Deps) (crmsync.Connector, error) {
+		return webhook.New(name, c, webhook.Options{Logger: deps.Logger, Registerer: deps.Registerer})
+	}),
+	"dynamics": newType(func(name string, c dynamics.Config, deps Deps) (crmsync.Connector, error) {
+		opts := dynamics.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return dynamics.New(name, c, opts)
+	}, recognizes),
+}
+
+// Settings is one connector type's configuration section.
+type Settings interface {
+	// Validate returns every problem, joined, naming keys relative to
+	// the section.
+	Validate() error
+}
+
+// Type is one kind of connector.
+type Type struct {
+	// settings is the section's Go type (a pointer to a struct).
+	settings reflect.Type
+	// build makes the connector from its settings.
+	build func(name string, s Settings, deps Deps) (crmsync.Connector, error)
+	// recognizes: the connector can list its CRM's records, so it can
+	// feed a phone index (recognition:).
+	recognizes bool
+}
+
+// Deps are what a connector gets from the daemon.
+type Deps struct {
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // may be nil
+	// Recognizer is this connector's caller lookup, when recognition is
+	// on for it (nil: none).
+	Recognizer phoneindex.Recognizer
+}
+
+type option func(*Type)
+
+// recognizes marks a type whose connector implements phoneindex.Source.
+func recognizes(t *Type) { t.recognizes = true }
+
+// newType registers a connector whose settings section decodes into C.
+func newType[C any, PC interface {
+	*C
+	Settings
+}](build func(name string, c C, deps Deps) (crmsync.Connector, error), opts ...option) Type {
+	t := Type{
+		settings: reflect.TypeFor[PC](),
+		build: func(name string, s Settings, deps Deps) (crmsync.Connector, error) {
+			return build(name, *s.(PC), deps)
+		},
+	}
+	for _, o := range opts {
+		o(&t)
+	}
+	return t
+}
+
+// newSettings returns an empty settings section of type typ.
+func newSettings(typ string) (Settings, bool) {
+	t, ok := Types[typ]
+	if !ok {
+		return nil, false
+	}
+	return reflect.New(t.settings.Elem()).Interface().(Settings), true
+}
+
+// Names lists the known connector types, sorted.
+func Names() []string {
+	out := make([]string, 0, len(Types))
+	for t := range Types {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Sections maps every connector type to its settings section's Go type
+// (a struct), for code that walks the configuration's keys (the strict
+// config loader, the reference check of docs/config.md).
+func Sections() map[string]reflect.Type {
+	out := make(map[string]reflect.Type, len(Types))
+	for name, t := range Types {
+		out[name] = t.settings.Elem()
+	}
+	return out
+}

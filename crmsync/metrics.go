@@ -1,0 +1,45 @@
+package crmsync
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type deliveryMetrics struct {
+	pushes       *prometheus.CounterVec
+	pushDuration *prometheus.HistogramVec
+	latency      *prometheus.HistogramVec
+	storeErrors  *prometheus.CounterVec
+}
+
+func newDeliveryMetrics(reg prometheus.Registerer) (*deliveryMetrics, error) {
+	m := &deliveryMetrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callbridge_crmsync_pushes_total",
+			Help: "Push attempts by connector and result (ok, retry, dead, lease_lost).",
+		}, []string{"connector", "result"}),
+		pushDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "callbridge_crmsync_push_duration_seconds",
+			Help:    "Time one push to a connector took.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"connector"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "callbridge_crmsync_delivery_latency_seconds",
+			Help:    "Time from enqueueing an activity to its acknowledged delivery.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 4, 10),
+		}, []string{"connector"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callbridge_crmsync_store_errors_total",
+			Help: "Failed store operations of the delivery workers, by operation.",
+		}, []string{"op"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.pushes, m.pushDuration, m.latency, m.storeErrors} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("delivery metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}

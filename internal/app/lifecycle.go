@@ -1,0 +1,108 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/callbridge/callbridge/systemd"
+)
+
+// Run runs every part until ctx is done or one fails, then shuts down in
+// order: the HTTP server and the sources stop, pushes in flight get
+// delivery.drain_timeout to finish, and what New opened is closed, last
+// opened first (journals, store, sink). Calls in progress are not ended:
+// the journal and the PBX's channel list rebuild them on the next start.
+func (a *App) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := a.opened.close(); err == nil {
+			err = cerr
+		}
+		a.log.Info().Msg("callbridge stopped")
+	}()
+	g, ctx := errgroup.WithContext(ctx)
+	// Rebuild the calls in progress from each source's journal before any
+	// source connects, so its first snapshot reconciles them.
+	if err := a.path.Restore(ctx, filepath.Join(a.cfg.StateDir, "journal")); err != nil {
+		return err
+	}
+	g.Go(func() error { return a.path.RunDelivery(ctx) })
+	if a.crm != nil {
+		g.Go(func() error { return a.crm.Run(ctx) })
+	}
+	if a.sub != nil {
+		g.Go(func() error {
+			if err := a.sub.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return a.path.RunSources(ctx) })
+	var srv *http.Server
+	if a.ln != nil {
+		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		a.reloads(ctx)
+		return nil
+	})
+	g.Go(func() error {
+		systemd.RunWatchdog(ctx, a.ready.Load)
+		return nil
+	})
+	a.ready.Store(true)
+	if err := systemd.Ready(); err != nil {
+		a.log.Warn().Err(err).Msg("systemd notify")
+	}
+	a.log.Info().Int("sources", len(a.sources)).Str("sink", a.cfg.Sink.File).Msg("callbridge running")
+
+	<-ctx.Done()
+	a.ready.Store(false)
+	_ = systemd.Stopping()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	return g.Wait()
+}
+
+// cleanups is a stack of things to close: New pushes each part it opens,
+// and a failed New or the end of Run closes them, last opened first.
+type cleanups []func() error
+
+func (c *cleanups) push(f func() error) { *c = append(*c, f) }
+
+// close runs every cleanup once, newest first, and joins their errors.
+func (c *cleanups) close() error {
+	var errs []error
+	for i := len(*c) - 1; i >= 0; i-- {
+		errs = append(errs, (*c)[i]())
+	}
+	*c = nil
+	return errors.Join(errs...)
+}
+
+// ignoreClosed makes closing a socket that its server has closed already
+// not an error.
+func ignoreClosed(f func() error) func() error {
+	return func() error {
+		if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}
+}

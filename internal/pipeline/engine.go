@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/pipeline/journal"
+)
+
+// Engine is the engine stage of the path: one source's events, journaled,
+// through the call-state engine, and what comes out handed on: finished
+// activities, completed with the remote party's E.164 number, and live
+// transitions. Replay uses the same Engine, so a recording gives exactly
+// what the live source would have. It is not safe for concurrent use: one
+// source goroutine feeds it.
+type Engine struct {
+	eng        *bridge.Engine
+	norm       phone.Normalizer
+	onActivity func(bridge.Activity)
+	onLive     func(bridge.Transition)
+	last       time.Time
+	events     int
+
+	j         *journal.Journal
+	compactAt int
+	restoring bool
+	// OnJournalError is told when the journal cannot be written; the event
+	// is still applied (a full disk must not stop calls being reported).
+	OnJournalError func(error)
+}
+
+// compactEvery is the journal size that triggers a compaction; it grows
+// when many events must be kept (long calls), so compaction stays rare.
+const compactEvery = 20000
+
+// NewEngine builds an engine stage. onLive may be nil.
+func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Engine {
+	return &Engine{eng: bridge.New(cfg), norm: norm, onActivity: onActivity, onLive: onLive, compactAt: compactEvery}
+}
+
+// Restore replays j into the engine, so that calls open when the last
+// process stopped are open again, and journals every event from now on.
+// Activities the replay finishes go to onActivity again; delivery is
+// idempotent on their ids. Live transitions are not repeated.
+func (p *Engine) Restore(j *journal.Journal) (int, error) {
+	p.restoring = true
+	n, err := j.Replay(p.apply)
+	p.restoring = false
+	if err != nil {
+		return n, fmt.Errorf("restore: %w", err)
+	}
+	p.j = j
+	p.compactAt = max(compactEvery, 2*j.Len())
+	return n, nil
+}
+
+// Restoring reports whether the events being applied come from the journal.
+func (p *Engine) Restoring() bool { return p.restoring }
+
+// Handle journals and applies one event.
+func (p *Engine) Handle(ev bridge.Event) {
+	if ev.Kind == bridge.Snapshot && !p.last.IsZero() {
+		// What the engine knows was last known alive at the newest event
+		// it saw: after a restart that is the journal's, which the source
+		// cannot know.
+		ev.Time = p.last
+	}
+	if p.j != nil {
+		if err := p.j.Append(ev); err != nil && p.OnJournalError != nil {
+			p.OnJournalError(err)
+		}
+	}
+	p.apply(ev)
+	if p.j != nil {
+		p.tidy()
+	}
+}
+
+func (p *Engine) apply(ev bridge.Event) {
+	p.events++
+	if ev.Time.After(p.last) {
+		p.last = ev.Time
+	}
+	p.emit(p.eng.Apply(ev))
+}
+
+// tidy keeps the journal to the events of calls still open: all of it goes
+// when no call is open, and a compaction drops finished calls' events when
+// it has grown large.
+func (p *Engine) tidy() {
+	var err error
+	switch {
+	case p.eng.Stats().Calls == 0:
+		err = p.j.Reset()
+	case p.j.Len() >= p.compactAt:
+		err = p.j.Compact(p.holds)
+		p.compactAt = max(compactEvery, 2*p.j.Len())
+	}
+	if err != nil && p.OnJournalError != nil {
+		p.OnJournalError(err)
+	}
+}
+
+// holds tells whether a journaled event is about a call still open.
+func (p *Engine) holds(ev *bridge.Event) bool {
+	if ev.Kind == bridge.Snapshot {
+		kept := ev.Channels[:0]
+		for _, c := range ev.Channels {
+			if p.eng.Knows(c.ID) {
+				kept = append(kept, c)
+			}
+		}
+		ev.Channels = kept
+		return len(kept) > 0
+	}
+	return p.eng.Knows(ev.Channel.ID) || p.eng.Knows(ev.Peer.ID) || p.eng.Knows(ev.Second) || p.eng.Knows(ev.Target)
+}
+
+// Flush ends the calls still open (end of a recording) as of the newest
+// event seen.
+func (p *Engine) Flush() { p.emit(p.eng.Flush(p.last)) }
+
+// Stats reports the engine's state and the events handled.
+func (p *Engine) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }
+
+func (p *Engine) emit(ts []bridge.Transition) {
+	for _, tr := range ts {
+		if tr.Activity == nil {
+			if p.onLive != nil && !p.restoring {
+				p.onLive(tr)
+			}
+			continue
+		}
+		a := *tr.Activity
+		if !a.Internal {
+			if e164, ok := p.norm.Normalize(a.RemoteNumber); ok {
+				a.RemoteE164 = e164
+			}
+		}
+		p.onActivity(a)
+	}
+}

@@ -1,0 +1,252 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/pipeline/journal"
+)
+
+// Parts are what the path is built from (internal/app makes them from the
+// configuration).
+type Parts struct {
+	// Sources are the configured adapters by name (ari, ami, sip).
+	Sources map[string]Source
+	// Engine configures every source's engine (Source is set per source).
+	Engine     bridge.Config
+	Normalizer phone.Normalizer
+	// Sink receives every finished activity (sink.file).
+	Sink Writer
+	// CRM is the way on to the CRMs; nil when none is configured, and
+	// activities stop at the sink.
+	CRM *CRM
+	// Live, if set, is told every live transition (ringing, connected,
+	// ended) with the name of the source that saw it, for screen pops.
+	Live       func(source string, tr bridge.Transition)
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // may be nil
+}
+
+// CRM are the parts of the path beyond the sink.
+type CRM struct {
+	Policy     *crmsync.Policy
+	Store      crmsync.Store
+	Connectors []crmsync.Connector
+	Delivery   crmsync.DeliveryConfig
+	// Instance names this process among those sharing the store.
+	Instance string
+}
+
+// Build lays out the path of an activity from the PBX to the CRMs. It is
+// the one place that lists the stages, in order; each is a small type of
+// its own file.
+func Build(p Parts) (*Path, error) {
+	m, err := newMetrics(p.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	path := &Path{log: p.Logger, m: m}
+
+	// Per source, on its own goroutine, for each message from the PBX:
+	names := make([]string, 0, len(p.Sources))
+	for name := range p.Sources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := &source{name: name, path: path}
+		s.decode = p.Sources[name] // 1. decode: the PBX's messages to bridge.Events (decode.go)
+		ec := p.Engine
+		ec.Source = name
+		s.engine = NewEngine(ec, p.Normalizer, s.finished, s.liveFunc(p.Live)) // 2. engine: events to live transitions and finished activities (engine.go)
+		path.sources = append(path.sources, s)
+	}
+
+	// For each finished activity, still on the source's goroutine, so it
+	// is kept before the next event is read:
+	path.intake = Stages{
+		Sink{To: p.Sink, Log: p.Logger, Errors: m.sinkErrors}, // 3. sink: every activity, to sink.file (sink.go)
+	}
+	if p.CRM == nil {
+		return path, nil
+	}
+	c := p.CRM
+	conns := make([]string, len(c.Connectors))
+	for i, cn := range c.Connectors {
+		conns[i] = cn.Name()
+	}
+	path.intake = append(path.intake,
+		Policy{Policy: c.Policy, Log: p.Logger},                 // 4. policy: accept, or drop and count why (policy.go)
+		Queue{Store: c.Store, Connectors: conns, Log: p.Logger}, // 5. queue: one durable job per connector (queue.go)
+	)
+
+	// In the delivery workers, for each job claimed from the queue:
+	path.dispatcher, err = crmsync.NewDispatcher(c.Store, c.Connectors, c.Delivery, crmsync.DispatcherOptions{
+		Logger: p.Logger, Registerer: p.Registerer, Instance: c.Instance,
+		Assign: crmsync.Assign{Assigner: c.Policy},                                                                 // 6. assign: owner, e-mail, template (crmsync/assign.go)
+		Push:   crmsync.Push{Timeout: c.Delivery.PushTimeout},                                                      // 7. connector: the CRM writes it (crmsync/push.go)
+		Settle: crmsync.Settle{Store: c.Store, Backoff: c.Delivery.Backoff(), MaxAttempts: c.Delivery.MaxAttempts}, // 8. settle: ack, retry or dead letter (crmsync/settle.go)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	return path, nil
+}
+
+// Path is the built path. Restore it, then run its sources and its
+// delivery workers; Close it after both have returned.
+type Path struct {
+	sources    []*source
+	intake     Stages
+	dispatcher *crmsync.Dispatcher // nil: no CRM
+	log        zerolog.Logger
+	m          *metrics
+}
+
+// source is one source's decode and engine stages.
+type source struct {
+	name   string
+	path   *Path
+	decode Source
+	engine *Engine
+	j      *journal.Journal
+	// ctx is the intake's: Restore's, then RunSources'.
+	ctx context.Context
+	// mu lets Stats and Flush be called while the source runs.
+	mu sync.Mutex
+}
+
+func (s *source) liveFunc(live func(string, bridge.Transition)) func(bridge.Transition) {
+	if live == nil {
+		return nil
+	}
+	return func(tr bridge.Transition) { live(s.name, tr) }
+}
+
+// finished hands a finished activity to the intake stages.
+func (s *source) finished(a bridge.Activity) {
+	s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
+	s.path.intake.Handle(s.ctx, a)
+}
+
+func (s *source) handle(ev bridge.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.path.m.events.WithLabelValues(s.name).Inc()
+	s.engine.Handle(ev)
+	st, _ := s.engine.Stats()
+	s.path.m.calls.WithLabelValues(s.name).Set(float64(st.Calls))
+}
+
+// Sources names the sources, sorted.
+func (p *Path) Sources() []string {
+	out := make([]string, len(p.sources))
+	for i, s := range p.sources {
+		out[i] = s.name
+	}
+	return out
+}
+
+// Restore rebuilds each source's calls in progress from its journal in
+// dir, before any source connects, so that its first snapshot reconciles
+// them. Activities the replay finishes go through the intake under ctx
+// again (delivery is idempotent on their ids). A damaged journal does not
+// keep the daemon down: it is reset, and its calls are rebuilt from the
+// PBX's channel list instead.
+func (p *Path) Restore(ctx context.Context, dir string) error {
+	for _, s := range p.sources {
+		j, err := journal.Open(filepath.Join(dir, s.name+".jsonl"))
+		if err != nil {
+			return err
+		}
+		s.j, s.ctx = j, ctx
+		n, err := s.engine.Restore(j)
+		if err != nil {
+			p.log.Error().Err(err).Str("source", s.name).Msg("journal unreadable, starting from the PBX's channel list only")
+			if rerr := j.Reset(); rerr != nil {
+				return rerr
+			}
+		} else if n > 0 {
+			st, _ := s.engine.Stats()
+			p.log.Info().Str("source", s.name).Int("events", n).Int("calls_open", st.Calls).Msg("restored calls in progress from the journal")
+		}
+		s.engine.OnJournalError = func(err error) {
+			p.log.Error().Err(err).Str("source", s.name).Msg("journal write failed; a crash now would lose calls in progress")
+		}
+	}
+	return nil
+}
+
+// RunSources runs every source until ctx is done or one fails.
+func (p *Path) RunSources(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range p.sources {
+		s.ctx = gctx
+		g.Go(func() error {
+			p.log.Info().Str("source", s.name).Msg("source starting")
+			if err := s.decode.Run(gctx, s.handle); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("%s source: %w", s.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// RunDelivery runs the delivery workers until ctx is done, then lets
+// pushes in flight finish within delivery.drain_timeout. Without a CRM it
+// returns at once.
+func (p *Path) RunDelivery(ctx context.Context) error {
+	if p.dispatcher == nil {
+		return nil
+	}
+	return p.dispatcher.Run(ctx)
+}
+
+// Stats reports the calls in progress and the events handled, over every
+// source.
+func (p *Path) Stats() (calls, events int) {
+	for _, s := range p.sources {
+		s.mu.Lock()
+		st, n := s.engine.Stats()
+		s.mu.Unlock()
+		calls += st.Calls
+		events += n
+	}
+	return calls, events
+}
+
+// Flush ends the calls still open as of each source's newest event (the
+// end of a recording); their activities go through the intake under ctx.
+// Call it once the sources have stopped.
+func (p *Path) Flush(ctx context.Context) {
+	for _, s := range p.sources {
+		s.mu.Lock()
+		s.ctx = ctx
+		s.engine.Flush()
+		s.mu.Unlock()
+	}
+}
+
+// Close closes the journals.
+func (p *Path) Close() error {
+	var errs []error
+	for _, s := range p.sources {
+		if s.j != nil {
+			errs = append(errs, s.j.Close())
+			s.j = nil
+		}
+	}
+	return errors.Join(errs...)
+}

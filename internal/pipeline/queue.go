@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/reconnect"
+)
+
+// Queue is the queue stage: one durable job per connector, in the store,
+// before the source reads its next event. Enqueueing is idempotent on the
+// activity id, so it is retried while the store is unreachable.
+type Queue struct {
+	Store      crmsync.Store
+	Connectors []string
+	Log        zerolog.Logger
+}
+
+// Handle implements Stage.
+func (s Queue) Handle(ctx context.Context, a bridge.Activity) bool {
+	for _, c := range s.Connectors {
+		err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
+			if _, err := s.Store.Enqueue(ctx, c, a); err != nil {
+				return fmt.Errorf("enqueue for %s: %w", c, err)
+			}
+			return nil
+		}, notYet(s.Log, a))
+		if err != nil {
+			s.Log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity kept in sink.file only")
+			return false
+		}
+	}
+	return true
+}
