@@ -36,6 +36,9 @@ const (
 	ReasonFailed            Reason = "failed"   // unreachable, congestion, …
 	ReasonAnsweredElsewhere Reason = "answered_elsewhere"
 	ReasonTransferred       Reason = "transferred"
+	// ReasonForwarded: the user's phone sent the call on (SIP 302). Such
+	// activities are only reported with Config.ShowForwarded.
+	ReasonForwarded Reason = "forwarded"
 )
 
 // Privacy classes set by the dialplan with CALLBRIDGE_PRIVACY.
@@ -70,6 +73,7 @@ type Activity struct {
 	RingSeconds   float64   `json:"ring_seconds"`
 	TalkSeconds   float64   `json:"talk_seconds"`
 	TransferredBy string    `json:"transferred_by,omitempty"`
+	ForwardedBy   string    `json:"forwarded_by,omitempty"`
 	Privacy       string    `json:"privacy"`
 	Source        string    `json:"source"`
 }

@@ -38,12 +38,20 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		return nil
 	}
 	c := e.newChannel(ch, at)
+	c.adopted = true
 	c.incoming = !dialledApp(ch.App) && (ch.State == StateRing || ch.State == StateUp)
 	e.begin(c, at)
 	return c
 }
 
+// dialledApp tells the applications Asterisk shows on a channel it dialled
+// out on ("(Outgoing Line)"): AppDial and AppQueue for Dial and Queue,
+// AppDial2 for the dial API of Originate, call files and ARI.
 func dialledApp(app string) bool { return app == "AppDial" || app == "AppQueue" || app == "AppDial2" }
+
+// pseudoTech lists channel technologies that are no party to a call: the
+// announcer and recorder ConfBridge puts in a conference, snoop channels.
+var pseudoTech = map[string]bool{"CBAnn": true, "CBRec": true, "Snoop": true, "Announcer": true, "Recorder": true}
 
 func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	c := &channel{
@@ -63,6 +71,10 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 		c.created = at
 	}
 	tech, res := splitName(ch.Name)
+	c.pseudo = pseudoTech[tech]
+	if ch.State == StateUp {
+		c.wasUp = true
+	}
 	if strings.EqualFold(tech, "Local") {
 		if i := strings.LastIndexByte(res, ';'); i >= 0 {
 			c.localKey = ch.Name[:len(ch.Name)-len(res)+i]
@@ -73,7 +85,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 			}
 		}
 	}
-	if c.localKey == "" {
+	if c.localKey == "" && !c.pseudo {
 		if c.endpoint == "" {
 			c.endpoint = endpointOf(res)
 		}
@@ -145,6 +157,12 @@ func (e *Engine) update(c *channel, ch *Channel, at time.Time) {
 			c.ringAt = at
 			e.ringing(c, at)
 		}
+		if ch.State == StateUp && !c.wasUp {
+			c.wasUp = true
+			if k := c.consultOf; k != nil {
+				e.consultAnswered(k, at)
+			}
+		}
 		c.state = ch.State
 	}
 	if ch.CallerNumber != "" || ch.CallerName != "" {
@@ -175,49 +193,135 @@ func (e *Engine) dial(ev Event) {
 	}
 	switch st := ev.DialStatus; st {
 	case "":
-		if peer.offeredAt.IsZero() {
-			peer.offeredAt = ev.Time
-		}
-		peer.incoming = false
-		if caller != nil && caller != peer {
-			peer.dialer = caller
-			e.merge(caller.call, peer.call)
-		}
-		if peer.dialString == "" {
-			peer.dialString = ev.DialString
-		}
-		if peer.user == nil && peer.localKey == "" && (caller == nil || caller.user == nil) {
-			// The PBX rings a user's own mobile for a call: a forward.
-			// (A user calling a colleague's mobile is an external call.)
-			if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
-				peer.user = u
-			}
-		}
-		if caller != nil && caller.user != nil && caller.uleg == nil {
-			// A dialled user channel that now dials out (click-to-call
-			// originate) is placing the call.
-			e.userLeg(caller, Outbound, caller.created)
-		}
-		if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
-			caller.uleg.dir = Outbound
-			caller.uleg.started = caller.created
-		}
-		if peer.user != nil {
-			e.userLeg(peer, Inbound, ev.Time)
-		}
+		e.dialBegin(caller, peer, ev.DialString, ev.Time)
 	case "RINGING", "PROGRESS", "PROCEEDING":
+		e.adoptDialer(caller, peer)
 		if peer.ringAt.IsZero() && st == "RINGING" {
 			peer.ringAt = ev.Time
 			e.ringing(peer, ev.Time)
 		}
 	default:
+		e.adoptDialer(caller, peer)
 		if peer.peerStatus == "" {
 			peer.peerStatus = st
 		}
 		if caller != nil && caller.outStatus != "ANSWER" {
 			caller.outStatus = st
 		}
+		if ev.Forward != "" {
+			// The dialled phone sent the call on (SIP 302): app_dial's
+			// do_forward hangs this channel up and dials the target from
+			// the same caller next.
+			peer.forwardTo = ev.Forward
+			if caller != nil {
+				caller.forwarding = peer.user
+			}
+		}
+		if k := peer.consultOf; k != nil && st == "ANSWER" {
+			e.consultAnswered(k, ev.Time)
+		}
 	}
+}
+
+// dialBegin handles the start of a Dial: caller (nil when the PBX dialled
+// on nobody's behalf) now rings peer.
+func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Time) {
+	if peer.offeredAt.IsZero() {
+		peer.offeredAt = at
+	}
+	peer.incoming = false
+	if caller != nil && caller != peer {
+		peer.dialer = caller
+		e.merge(caller.call, peer.call)
+	}
+	if peer.dialString == "" {
+		peer.dialString = dialString
+	}
+	if caller != nil && caller.forwarding != nil {
+		peer.forwardedBy, caller.forwarding = caller.forwarding, nil
+	}
+	if peer.user == nil && peer.localKey == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
+		// The PBX rings a user's own mobile for a call: a forward.
+		// (A user calling a colleague's mobile is an external call.)
+		if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
+			peer.user = u
+		}
+	}
+	// An originate: the PBX rings a user's phone (directly, or through a
+	// Local pair it originated) to place a call for them. The user is the
+	// caller, whatever the signalling says.
+	switch {
+	case caller == nil:
+		peer.originated = true
+	case caller.localKey != "" && caller.partner != nil && caller.partner.originated && peer.user != nil && !e.dialledBy(caller.partner):
+		peer.originated = true
+		peer.via = caller.partner
+	}
+	if caller != nil && caller.user != nil && caller.uleg == nil {
+		// A dialled user channel that now dials out (an originate seen
+		// from the middle) is placing the call.
+		e.userLeg(caller, Outbound, caller.created)
+	}
+	if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
+		caller.uleg.dir = Outbound
+		caller.uleg.started = caller.created
+	}
+	if peer.user != nil {
+		if peer.originated {
+			e.userLeg(peer, Outbound, at)
+		} else {
+			e.userLeg(peer, Inbound, at)
+		}
+	}
+}
+
+// adoptDialer links a channel first seen mid-call to the channel a later
+// Dial event says dialled it: the begin of that Dial was never seen.
+func (e *Engine) adoptDialer(caller, peer *channel) {
+	if caller == nil || caller == peer || !peer.adopted || peer.dialer != nil {
+		return
+	}
+	peer.dialer = caller
+	peer.incoming = false
+	e.merge(caller.call, peer.call)
+	if l := peer.uleg; l != nil && l.dir == Inbound && !l.rewired {
+		if p := e.remoteOf(l); p.number != "" || p.user != nil {
+			l.remote = p
+		}
+	}
+}
+
+// dialledBy reports whether c has dialled any channel.
+func (e *Engine) dialledBy(c *channel) bool {
+	for _, x := range c.callRoot().chans {
+		if x.dialer == c {
+			return true
+		}
+	}
+	return false
+}
+
+// forwarder is the user whose forward brought the call to channel c: the
+// forward marks the channel dialled in its place, which may be the outer
+// half of a Local pair leading to c.
+func forwarder(c *channel) *User {
+	for i := 0; c != nil && i < 32; i++ {
+		if c.forwardedBy != nil {
+			return c.forwardedBy
+		}
+		if c.partner != nil && c.partner.forwardedBy != nil {
+			return c.partner.forwardedBy
+		}
+		switch {
+		case c.dialer != nil:
+			c = c.dialer
+		case c.partner != nil && c.partner.dialer != nil:
+			c = c.partner.dialer
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // userLeg attaches user channel c to its user's leg in the call, making one
@@ -244,6 +348,16 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 			l.transferredBy = cl.transferBy
 		}
 		cl.legs = append(cl.legs, l)
+	}
+	if l.forwardedBy == "" {
+		if u := forwarder(c); u != nil && u != c.user {
+			l.forwardedBy = u.Extension
+		}
+	}
+	if l.sentEnded {
+		// The call came back to a user whose part had ended (a parked
+		// call the lot calls back): the live stream shows it again.
+		l.sentEnded, l.sentRinging = false, false
 	}
 	c.uleg = l
 	l.chans = append(l.chans, c)
@@ -276,6 +390,25 @@ func (e *Engine) ringing(c *channel, at time.Time) {
 	if !l.sentRinging {
 		l.sentRinging = true
 		e.emitLive(l, Ringing, at)
+	}
+}
+
+func (e *Engine) varSet(ev Event) {
+	c := e.chans[ev.Channel.ID]
+	if c == nil {
+		e.ignored++
+		return
+	}
+	// Set(__CALLBRIDGE_PRIVACY=…) marks the variable for inheritance; the
+	// underscores are not part of its name.
+	switch strings.TrimLeft(ev.Var, "_") {
+	case PrivacyVar:
+		cl := c.callRoot()
+		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
+	case "DIALSTATUS":
+		if ev.Value != "" {
+			c.varStatus = ev.Value
+		}
 	}
 }
 

@@ -20,6 +20,14 @@ type Config struct {
 	ExtensionPattern *regexp.Regexp
 	// Trunks lists endpoints that are trunks: never users, always external.
 	Trunks []string
+	// Privacy classifies calls by what every source sees (the number
+	// dialled, the remote number), for dialplans that do not set
+	// CALLBRIDGE_PRIVACY and sources that cannot see it (SIP).
+	Privacy PrivacyRules
+	// ShowForwarded also reports the activity of a user whose phone
+	// forwarded the call (reason forwarded), as `replay --all` does; by
+	// default such a user has none.
+	ShowForwarded bool
 }
 
 // Stats counts what the engine holds and what it passed over.
@@ -120,7 +128,7 @@ func (e *Engine) Apply(ev Event) []Transition {
 		}
 	case BridgeLeave:
 		if c := e.chans[ev.Channel.ID]; c != nil {
-			e.leave(c)
+			e.leave(c, ev.Time)
 		} else {
 			e.ignored++
 		}

@@ -15,10 +15,13 @@ const (
 	// line for a known channel. Empty fields leave what is known untouched.
 	ChannelUpdated
 	// Dial: Channel is the dialling channel (its ID may be empty when the
-	// PBX dialled on nobody's behalf, e.g. an attended-transfer consult),
-	// Peer the dialled one. DialStatus is "" when dialling begins, then
-	// progress such as "RINGING", then a final status: "ANSWER", "BUSY",
-	// "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL" …
+	// PBX dialled on nobody's behalf: an originate, an attended-transfer
+	// consult), Peer the dialled one. DialStatus is "" when dialling
+	// begins, then progress such as "RINGING", then a final status:
+	// "ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
+	// "DONTCALL" … A final status with Forward set says the dialled phone
+	// sent the call elsewhere (SIP 302) and the PBX follows it: the next
+	// Dial from the same Channel is to the forward's target.
 	Dial
 	// BridgeEnter and BridgeLeave: Channel entered or left Bridge.
 	BridgeEnter
@@ -128,6 +131,16 @@ type Channel struct {
 	App     string
 	Created time.Time // when the PBX created it, if reported
 	Bridge  string    // Snapshot only: the bridge it is in
+	// Bridged (Snapshot only) is the earliest time the source can vouch
+	// the channel was connected in Bridge, zero if it cannot: the
+	// bridge's creation (ARI; Dial and Queue make the bridge when the call
+	// is answered) or the moment the list was taken (AMI, which reports
+	// no bridge times). An adopted call is never answered earlier, so its
+	// talk time is never overstated.
+	Bridged time.Time
+	// Conference (Snapshot only): Bridge is a conference (see
+	// Event.Conference).
+	Conference bool
 }
 
 // Event is one thing a source reported, in source-neutral form. Time is the
@@ -140,6 +153,7 @@ type Event struct {
 
 	DialStatus string // Dial
 	DialString string // Dial, as given to Dial() ("101", "0401234567@pstn")
+	Forward    string // Dial, final status: where the dialled phone forwarded the call
 
 	Bridge string // BridgeEnter, BridgeLeave
 	// Conference marks a bridge whose members are separate calls that

@@ -70,14 +70,14 @@ func (e *Engine) partyBehind(c *channel, skip *channel) party {
 		}
 		next := (*channel)(nil)
 		for _, m := range e.bridges[other.bridge] {
-			if m != other && m != skip && !m.gone {
+			if m != other && m != skip && !m.gone && !m.pseudo {
 				next = m
 				break
 			}
 		}
 		if next == nil && other != c {
 			for _, m := range e.bridges[c.bridge] {
-				if m != c && m != skip && !m.gone {
+				if m != c && m != skip && !m.gone && !m.pseudo {
 					next = m
 					break
 				}
@@ -100,32 +100,31 @@ func (e *Engine) remoteOf(l *userLeg) party {
 		// No dial seen (adopted after a reconnect, picked up): whoever
 		// shares its bridge.
 		for _, m := range e.bridges[uc.bridge] {
-			if m != uc {
+			if m != uc && !m.pseudo {
 				if p := e.partyBehind(m, uc); p.number != "" || p.user != nil {
 					return p
 				}
 			}
 		}
-		return party{number: uc.connNum, name: nameIf(uc.connName, uc.connNum)}
+		// Else what the phone was shown (its connected line).
+		p := party{number: uc.connNum, name: nameIf(uc.connName, uc.connNum)}
+		if u := e.userFor(p.number); u != nil && u != l.user && !e.trunks[p.number] {
+			p.user, p.name = u, u.Name
+		}
+		return p
 	}
-	// Outbound: the user who answered, else what the user dialled.
+	// Outbound: the number the user dialled. A conference room is never a
+	// user, whatever its number looks like.
+	n := e.dialled(l)
+	for _, c := range l.chans {
+		if c.conference {
+			return party{number: n}
+		}
+	}
+	// The user who answered, else what the user dialled.
 	for _, c := range l.call.root().chans {
 		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.IsZero() && c.uleg.dir == Inbound {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
-		}
-	}
-	// What the user dialled, unless that was a code around the number
-	// (a private-call prefix such as *99<number>): then the number the
-	// PBX dialled out with.
-	n := uc.exten
-	if n == "" || n == "s" || strings.ContainsAny(n, "*#") {
-		for _, c := range l.call.root().chans {
-			if c.dialer == uc {
-				if d := dialNumber(c.dialString); d != "" && (n == "" || n == "s" || strings.HasSuffix(n, d)) {
-					n = d
-				}
-				break
-			}
 		}
 	}
 	p := party{number: n}
@@ -134,6 +133,43 @@ func (e *Engine) remoteOf(l *userLeg) party {
 		p.name = u.Name
 	}
 	return p
+}
+
+// dialled is the number an outbound leg called: what the user dialled,
+// unless that was a code around the number (a private-call prefix such as
+// *99<number>), or the user was rung first by an originate: then the
+// number the PBX dialled out with for them.
+func (e *Engine) dialled(l *userLeg) string {
+	uc := l.chans[0]
+	placer := uc
+	if uc.via != nil {
+		placer = uc.via // the originated Local half that dials for the user
+	}
+	n := placer.exten
+	if uc.via != nil {
+		n = "" // the Local pair's own extension is the user's
+	}
+	var out string
+	for _, c := range l.call.root().chans {
+		if c.dialer == placer {
+			out = dialNumber(c.dialString)
+			break
+		}
+	}
+	switch {
+	case uc.originated && out != "":
+		return out
+	case n == "" || n == "s" || strings.ContainsAny(n, "*#"):
+		if out != "" && (n == "" || n == "s" || strings.HasSuffix(n, out)) {
+			return out
+		}
+		if uc.originated && (n == "" || n == "s") {
+			// Nothing dialled yet: the originate's caller id is what the
+			// user's phone shows, usually the number about to be called.
+			return uc.connNum
+		}
+	}
+	return n
 }
 
 func nameIf(name, num string) string {

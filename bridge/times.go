@@ -25,12 +25,17 @@ func (l *userLeg) startedAt() time.Time {
 	return start
 }
 
-// end is when the user's part ended: the last of its channels hanging up,
-// or the moment the user transferred the call away if that came first.
+// end is when the user's part ended: the last of its channels hanging up
+// or left alone in its bridge by the other party, or the moment the user
+// transferred the call away (or went back from a consultation) if that
+// came first.
 func (l *userLeg) end() time.Time {
 	var end time.Time
 	for _, c := range l.chans {
 		t := c.endAt
+		if !c.aloneAt.IsZero() && (t.IsZero() || c.aloneAt.Before(t)) {
+			t = c.aloneAt
+		}
 		if t.IsZero() {
 			continue
 		}
@@ -38,8 +43,10 @@ func (l *userLeg) end() time.Time {
 			end = t
 		}
 	}
-	if !l.transferAt.IsZero() && (end.IsZero() || l.transferAt.Before(end)) {
-		end = l.transferAt
+	for _, t := range []time.Time{l.transferAt, l.leftAt} {
+		if !t.IsZero() && (end.IsZero() || t.Before(end)) {
+			end = t
+		}
 	}
 	if end.Before(l.answered) {
 		end = l.answered

@@ -49,6 +49,11 @@ func (e *Engine) attendedTransfer(ev Event) {
 			e.merge(first.call, c.call)
 		}
 	}
+	for _, k := range first.callRoot().consults {
+		if k.by == first || k.by.id == ev.Second || k.root.id == ev.Target {
+			k.completed = true // the consultation became the transfer
+		}
+	}
 	by := e.transferredBy(first, ev.Time)
 	if by == nil {
 		if s := e.chans[ev.Second]; s != nil {
@@ -80,10 +85,11 @@ func (e *Engine) attendedTransfer(ev Event) {
 // takeOver turns the outbound leg of a user who placed a call to nobody
 // (dialled a pickup or parking code, dialled no one) into an inbound leg
 // of the call its channel is now bridged into: the user answered that
-// call's party. It runs before the two calls merge.
+// call's party. It runs before the two calls merge. A channel first seen in
+// a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" {
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" || c.via != nil || c.adopted {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -99,5 +105,36 @@ func (e *Engine) takeOver(c, other *channel) {
 	}
 	if oc := other.callRoot(); !oc.transferAt.IsZero() && oc.transferBy != l.user.Extension {
 		l.transferredBy = oc.transferBy
+	}
+}
+
+// consultation recognises the attended-transfer feature at work (DTMF or
+// AMI Atxfer; main/bridge_basic.c): the PBX requests a Local channel to the
+// number the transferer gave, imparts it, still ringing, into a new bridge
+// and moves the transferer's own channel there (calling_target_enter), so
+// the transferer's channel c, already connected, enters a bridge whose
+// only other party is a Local half nobody dialled that never answered. A
+// consultation the transferer places from a second channel (a SIP phone's
+// own attended transfer) is an ordinary call and needs nothing here.
+func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
+	l := c.uleg
+	if l == nil || l.answered.IsZero() || len(others) != 1 {
+		return
+	}
+	m := others[0]
+	if m.localKey == "" || m.localHalf != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf != nil {
+		return
+	}
+	k := &consult{by: c, root: m, at: at}
+	m.consultOf = k
+	cl := c.callRoot()
+	cl.consults = append(cl.consults, k)
+}
+
+// consultAnswered notes that the consulted party answered while the
+// transferer was still consulting.
+func (e *Engine) consultAnswered(k *consult, at time.Time) {
+	if k.answered.IsZero() && k.left.IsZero() && k.by.bridge != "" && k.by.bridge == k.root.bridge {
+		k.answered = at
 	}
 }

@@ -283,12 +283,19 @@ func (c *Client) snapshot(chans []bridge.Channel, now time.Time) bridge.Event {
 
 // snapshotChannel reads one CoreShowChannel entry. Asterisk gives no
 // creation time, only the age as Duration (HH:MM:SS), so Created is the
-// receipt time less that, to the second.
+// receipt time less that, to the second; and no bridge times at all, so a
+// bridged channel is vouched connected (Bridged) only from the receipt.
+// Application tells a dialled channel (AppDial) from a calling one, and a
+// conference member (ConfBridge, MeetMe).
 func snapshotChannel(m *goami2.Message, received time.Time) bridge.Channel {
 	ch := readChannel(m, pfxNone)
 	ch.Bridge = field(m, "BridgeId")
 	if d, ok := parseDuration(field(m, "Duration")); ok {
 		ch.Created = received.Add(-d)
+	}
+	if ch.Bridge != "" {
+		ch.Bridged = received
+		ch.Conference = ch.App == "ConfBridge" || ch.App == "MeetMe"
 	}
 	return ch
 }

@@ -91,6 +91,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	ec.Source = source
+	// A user whose phone forwarded the call has no activity; --all shows
+	// it, with the reason.
+	ec.ShowForwarded = *all
 
 	f, err := os.Open(file)
 	if err != nil {
@@ -102,6 +105,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	notSent := map[string]int{}
 	p := pipeline.New(ec, norm, func(a bridge.Activity) {
 		reason := decide(a)
+		if a.Reason == bridge.ReasonForwarded {
+			reason = string(bridge.ReasonForwarded)
+		}
 		if reason != "" {
 			notSent[reason]++
 			if !*all {
