@@ -52,7 +52,7 @@ const (
 const PrivacyVar = "CALLBRIDGE_PRIVACY"
 
 // Activity is one user's part in one call: the unit callbridge writes to a
-// CRM. Field names and meanings are the contract in SEMANTICS.md.
+// CRM. Field names and meanings are the contract in docs/activity.md.
 type Activity struct {
 	ID            string    `json:"id"`
 	CallID        string    `json:"call_id"`

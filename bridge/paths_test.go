@@ -273,6 +273,26 @@ func TestOriginate(t *testing.T) {
 			wantTimes(t, s, acts[0], 0.01, 2, 9)
 		},
 	}, {
+		// The originate runs an application rather than a number: Exten
+		// 701 (ParkedCall). Her phone answers and is bridged with the
+		// caller 102 parked: she answered that call.
+		name: "originate retrieving a parked call",
+		s: newScript().
+			create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111222").
+			create(0.1, "b", "PJSIP/102-2", "Down", "102", "s").dialTo(0.1, "p", "b", "102").
+			state(2, "b", "Up").dial(2, "p", "b", "ANSWER").enter(2, "b", "B1").enter(2, "p", "B1").
+			add(5, Event{Kind: BlindTransfer, Channel: Channel{ID: "b"}, Peer: Channel{ID: "p"}, Exten: "700"}).
+			leave(5, "p", "B1").enter(5, "p", "lot").leave(5, "b", "B1").hangup(5.01, "b", 16).
+			add(10, Event{Kind: ChannelCreated, Channel: Channel{ID: "a", Name: "PJSIP/101-3", State: StateDown, CallerNumber: "701", Exten: "s"}}).
+			add(10.005, Event{Kind: Dial, Peer: Channel{ID: "a"}, DialString: "101"}).state(10.006, "a", "Ringing").
+			state(12, "a", "Up").dial(12, "", "a", "ANSWER").
+			leave(12.5, "p", "lot").enter(12.5, "p", "B2").enter(12.5, "a", "B2").
+			hangup(20, "a", 16).hangup(20, "p", 16),
+		want: []brief{
+			{User: "102", Dir: "inbound", State: "connected", Reason: "transferred", Remote: "+358401234567"},
+			{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567", TransferredBy: "102"},
+		},
+	}, {
 		// Originate through a Local pair, the user never answers.
 		name: "originate through a Local pair, user never answers",
 		s: newScript().

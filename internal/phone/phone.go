@@ -23,7 +23,7 @@ func SupportedRegion(region string) bool {
 
 // Normalizer turns numbers into E.164 using a default region for numbers
 // written in national form. The zero value has no region: nothing is
-// normalised, as SEMANTICS.md ties remote_e164 to a configured region.
+// normalised, as docs/activity.md ties remote_e164 to a configured region.
 type Normalizer struct {
 	region string
 }
