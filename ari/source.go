@@ -346,8 +346,24 @@ func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
 	if err != nil {
 		return bridge.Event{}, err
 	}
+	ev.Listed = s.pbxNow(ctx)
 	s.last = ev.Time
 	return ev, nil
+}
+
+// pbxNow asks Asterisk for its own time (GET /asterisk/ping, Asterisk 13.25
+// and later) just after the listing: the time by which every channel found
+// connected was. Zero when Asterisk does not say; the engine then makes do
+// with the channels' and bridges' creation times.
+func (s *Source) pbxNow(ctx context.Context) time.Time {
+	var v struct {
+		Timestamp ari.DateTime `json:"timestamp"`
+	}
+	if err := s.get(ctx, "/asterisk/ping", &v); err != nil {
+		s.log.Debug().Err(err).Msg("ari: no time from /asterisk/ping")
+		return time.Time{}
+	}
+	return time.Time(v.Timestamp).UTC()
 }
 
 // restBridge is what parseSnapshot reads of a bridge from GET /bridges;

@@ -131,12 +131,10 @@ type Channel struct {
 	App     string
 	Created time.Time // when the PBX created it, if reported
 	Bridge  string    // Snapshot only: the bridge it is in
-	// Bridged (Snapshot only) is the earliest time the source can vouch
-	// the channel was connected in Bridge, zero if it cannot: the
-	// bridge's creation (ARI; Dial and Queue make the bridge when the call
-	// is answered) or the moment the list was taken (AMI, which reports
-	// no bridge times). An adopted call is never answered earlier, so its
-	// talk time is never overstated.
+	// Bridged (Snapshot only) is when Bridge was made, zero if the source
+	// does not say (ARI does; Dial and Queue make the bridge when the
+	// call is answered, so an adopted call is never taken as answered
+	// earlier and its talk time is never overstated).
 	Bridged time.Time
 	// Conference (Snapshot only): Bridge is a conference (see
 	// Event.Conference).
@@ -171,4 +169,9 @@ type Event struct {
 	Cause int // HangupRequest, ChannelDestroyed: Q.850 cause, 0 when unknown
 
 	Channels []Channel // Snapshot
+	// Listed (Snapshot) is when the PBX listed the channels, by its own
+	// clock as far as the source knows it (ARI's /asterisk/ping; AMI: the
+	// listing's arrival), zero if unknown. A channel found connected was
+	// connected by then: without a better bound it is answered then.
+	Listed time.Time
 }

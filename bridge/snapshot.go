@@ -50,6 +50,7 @@ func (e *Engine) snapshot(ev Event) {
 	// Bridges after every channel exists, so a pair meets whichever comes
 	// first in the list.
 	since := e.bridgedSince(ev, known)
+	defer e.answeredUnbridged(ev)
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
 		c := e.chans[ch.ID]
@@ -105,12 +106,14 @@ func (e *Engine) adopt(ch *Channel, all []Channel, at time.Time) {
 
 // bridgedSince is, per bridge in a snapshot, the moment its members are
 // taken to have been connected: never before any of them existed, never
-// before the source vouches for it (Channel.Bridged), and, for a channel
-// the engine knew outside that bridge, never before it was last seen so.
-// An answer the source missed is thus dated late rather than early: talk
-// time is never overstated.
+// before the bridge was made (Channel.Bridged) or, when the source does not
+// say, the PBX listed it (Event.Listed), and, for a channel the engine knew
+// outside that bridge, never before it was last seen so. An answer the
+// source missed is thus dated late rather than early: talk time is never
+// overstated.
 func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.Time {
 	since := map[string]time.Time{}
+	made := map[string]bool{}
 	later := func(b string, t time.Time) {
 		if t.After(since[b]) {
 			since[b] = t
@@ -123,6 +126,7 @@ func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.T
 		}
 		later(ch.Bridge, ch.Created)
 		later(ch.Bridge, ch.Bridged)
+		made[ch.Bridge] = made[ch.Bridge] || !ch.Bridged.IsZero()
 		if c := e.chans[ch.ID]; c != nil && known[ch.ID] {
 			later(ch.Bridge, c.created)
 			if c.bridge != ch.Bridge {
@@ -131,9 +135,37 @@ func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.T
 		}
 	}
 	for b, t := range since {
-		if t.IsZero() {
+		if !made[b] {
+			later(b, ev.Listed)
+		}
+		if t.IsZero() && since[b].IsZero() {
 			since[b] = ev.Time
 		}
 	}
 	return since
+}
+
+// answeredUnbridged connects the users found answered but with nobody to
+// talk to (in no bridge, or alone in one): a phone the PBX dialled
+// (AppDial, AppQueue) that is Up was answered, and is between two bridges
+// (handing the call on, parking it) or a moment from being bridged.
+// Answered as of the listing, so no talk is invented; without a listing
+// time it stays unconnected until another party shows.
+func (e *Engine) answeredUnbridged(ev Event) {
+	if ev.Listed.IsZero() {
+		return
+	}
+	for i := range ev.Channels {
+		ch := &ev.Channels[i]
+		c := e.chans[ch.ID]
+		if c == nil || c.gone || !c.adopted || c.uleg == nil || !c.uleg.answered.IsZero() ||
+			ch.State != StateUp || !dialledApp(ch.App) || ch.App == "AppDial2" {
+			continue
+		}
+		at := ev.Listed
+		if at.Before(c.created) {
+			at = c.created
+		}
+		e.connected(c.uleg, at)
+	}
 }

@@ -69,8 +69,15 @@ func (e *Engine) attendedTransfer(ev Event) {
 	}
 	p := e.partyBehind(tee, nil)
 	// Whoever was talking to (or being rung by) the transferer now has the
-	// transferee on the line: that is their remote party from here on.
+	// transferee on the line: that is their remote party from here on. The
+	// transferer handed on the transferee, whom they were talking to
+	// before the consultation (known anyway, unless the call was adopted
+	// mid-consultation).
 	for _, l := range first.callRoot().legs {
+		if l.user == by && (p.number != "" || p.user != nil) {
+			l.remote, l.rewired = p, true
+			continue
+		}
 		if l.user == by || !l.ended.IsZero() {
 			continue
 		}
