@@ -252,7 +252,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	// caller, whatever the signalling says.
 	switch {
 	case caller == nil:
-		peer.originated = true
+		peer.originated = !e.onBehalfOfAnother(peer)
 	case caller.localKey != "" && caller.partner != nil && caller.partner.originated && peer.user != nil && !e.dialledBy(caller.partner):
 		peer.originated = true
 		peer.via = caller.partner
@@ -273,6 +273,21 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 			e.userLeg(peer, Inbound, at)
 		}
 	}
+}
+
+// onBehalfOfAnother tells a Dial begun with no caller for a channel that
+// already belongs to a call with other live parties (linked to it by the
+// source, as AMI's linkedid does): the PBX dialled it for that call (a
+// consultation it placed for a transferer; a SIP capture shows the
+// attended-transfer feature's call so), not an originate, whose first leg
+// starts a call of its own.
+func (e *Engine) onBehalfOfAnother(peer *channel) bool {
+	for _, c := range peer.callRoot().chans {
+		if c != peer && c != peer.partner && !c.gone {
+			return true
+		}
+	}
+	return false
 }
 
 // adoptDialer links a channel first seen mid-call to the channel a later

@@ -14,9 +14,13 @@ const (
 	// ChannelUpdated: Channel carries a new state, caller id or connected
 	// line for a known channel. Empty fields leave what is known untouched.
 	ChannelUpdated
-	// Dial: Channel is the dialling channel (its ID may be empty when the
-	// PBX dialled on nobody's behalf: an originate, an attended-transfer
-	// consult), Peer the dialled one. DialStatus is "" when dialling
+	// Dial: Channel is the dialling channel, Peer the dialled one.
+	// Channel's ID is empty when the PBX dialled on nobody's behalf: a
+	// Dial begun so for a channel that starts a call of its own is an
+	// originate (ARI POST /channels, AMI Originate, a call file: the dial
+	// API), one for a channel the source already linked to a call is
+	// the PBX dialling for that call (an attended-transfer consult; ARI
+	// and AMI report only the consult's progress, no begin). DialStatus is "" when dialling
 	// begins, then progress such as "RINGING", then a final status:
 	// "ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
 	// "DONTCALL" … A final status with Forward set says the dialled phone

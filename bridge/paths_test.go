@@ -580,6 +580,34 @@ func consulting() *script {
 		state(4.62, "b", "Ringing").dial(4.62, "l2", "b", "RINGING").state(4.62, "l1", "Ringing").dial(4.62, "", "l1", "RINGING")
 }
 
+// A source that links the consultation to the call (AMI's linkedid; a SIP
+// capture) and reports its dial with a begin but no caller: the PBX dialled
+// 102 for the call, not an originate for 102.
+func TestConsultationDialBegunWithoutCaller(t *testing.T) {
+	s := newScript().
+		add(0, Event{Kind: ChannelCreated, Channel: Channel{ID: "p", Name: "PJSIP/pstn-1", State: StateRing, CallerNumber: "+358401234567", Exten: "+35850111777", LinkedID: "p"}}).
+		add(0.004, Event{Kind: ChannelCreated, Channel: Channel{ID: "a", Name: "PJSIP/101-2", State: StateDown, CallerNumber: "101", Exten: "s", LinkedID: "p"}}).
+		dialTo(0.004, "p", "a", "101").state(0.007, "a", "Ringing").
+		state(2, "a", "Up").dial(2, "p", "a", "ANSWER").enter(2, "a", "A").enter(2, "p", "A").
+		add(4.6, Event{Kind: ChannelCreated, Channel: Channel{ID: "b", Name: "PJSIP/102-3", State: StateDown, CallerNumber: "102", Exten: "s", LinkedID: "p"}}).
+		add(4.6, Event{Kind: Dial, Peer: Channel{ID: "b"}, DialString: "102"}).
+		leave(4.6, "a", "A").enter(4.6, "a", "B").
+		state(4.62, "b", "Ringing").dial(4.62, "", "b", "RINGING").
+		state(6.6, "b", "Up").dial(6.6, "", "b", "ANSWER").enter(6.6, "b", "B").
+		add(8, Event{Kind: AttendedTransfer, Channel: Channel{ID: "a"}, Second: "a", Peer: Channel{ID: "p"}, Target: "b"}).
+		leave(8, "b", "B").enter(8, "b", "A").hangup(8, "a", 16).
+		hangup(11.6, "b", 16).hangup(11.6, "p", 16)
+	acts, _ := s.run(t, Config{Source: "test"})
+	got := briefs(acts)
+	want := []brief{
+		{User: "101", Dir: "inbound", State: "connected", Reason: "transferred", Remote: "+358401234567"},
+		{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567", TransferredBy: "101"},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
 func TestConsultationWithoutTransfer(t *testing.T) {
 	customer := brief{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}
 	runPaths(t, []pathCase{{
