@@ -356,14 +356,30 @@ func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
 // connected was. Zero when Asterisk does not say; the engine then makes do
 // with the channels' and bridges' creation times.
 func (s *Source) pbxNow(ctx context.Context) time.Time {
+	body, err := s.getRaw(ctx, "/asterisk/ping")
+	if err == nil {
+		var t time.Time
+		if t, err = parsePing(body); err == nil {
+			return t
+		}
+	}
+	s.log.Debug().Err(err).Msg("ari: no time from /asterisk/ping")
+	return time.Time{}
+}
+
+// parsePing reads Asterisk's time from the body of GET /asterisk/ping
+// ({"asterisk_id": …, "ping": "pong", "timestamp": "2026-11-21T16:09:34.505+0000"}).
+func parsePing(body []byte) (time.Time, error) {
 	var v struct {
-		Timestamp ari.DateTime `json:"timestamp"`
+		Timestamp *ari.DateTime `json:"timestamp"`
 	}
-	if err := s.get(ctx, "/asterisk/ping", &v); err != nil {
-		s.log.Debug().Err(err).Msg("ari: no time from /asterisk/ping")
-		return time.Time{}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return time.Time{}, fmt.Errorf("ari: GET /asterisk/ping: decode: %w", err)
 	}
-	return time.Time(v.Timestamp).UTC()
+	if v.Timestamp == nil {
+		return time.Time{}, errors.New("ari: GET /asterisk/ping: no timestamp")
+	}
+	return time.Time(*v.Timestamp).UTC(), nil
 }
 
 // restBridge is what parseSnapshot reads of a bridge from GET /bridges;

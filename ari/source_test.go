@@ -613,6 +613,9 @@ func TestRestartAdoptsCallsInProgress(t *testing.T) {
 			if from == 0 || len(snap.Channels) == 0 {
 				t.Fatalf("no snapshot with channels after the drop (%d events)", len(run.events))
 			}
+			if snap.Listed.IsZero() || snap.Listed.Before(snap.Time) {
+				t.Errorf("listed %v, want Asterisk's time from /asterisk/ping, no earlier than the last event %v", snap.Listed, snap.Time)
+			}
 			for _, c := range snap.Channels {
 				if c.Bridge != "" && c.Bridged.IsZero() {
 					t.Errorf("snapshot channel %s in bridge %s without the bridge's creation time", c.Name, c.Bridge)
