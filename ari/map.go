@@ -105,6 +105,7 @@ func Map(e ari.Event) (ev bridge.Event, ok bool) {
 			Peer:       channel(&e.Peer),
 			DialStatus: e.Dialstatus,
 			DialString: e.Dialstring,
+			Forward:    e.Forward,
 		}
 		return ev, ev.Peer.ID != ""
 	case *ari.ChannelEnteredBridge:

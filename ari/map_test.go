@@ -97,6 +97,18 @@ func TestDecodeMapsFields(t *testing.T) {
 	}
 }
 
+// A Dial ended by a forward (app_dial's do_forward, SIP 302) carries where
+// the phone sent the call.
+func TestDecodeForward(t *testing.T) {
+	raw := `{"type":"Dial","timestamp":"2026-11-21T16:09:37.000+0000","dialstatus":"CANCEL","forward":"102",` +
+		`"caller":{"id":"1.2","name":"PJSIP/pstn-00000002","state":"Ring"},"peer":{"id":"1.3","name":"PJSIP/101-00000003","state":"Ringing"},` +
+		`"forwarded":{"id":"1.4","name":"Local/102@from-internal-00000001;1","state":"Down"}}`
+	ev, ok, err := Decode([]byte(raw))
+	if err != nil || !ok || ev.Forward != "102" || ev.DialStatus != "CANCEL" || ev.Peer.ID != "1.3" {
+		t.Fatalf("ok=%v err=%v %+v", ok, err, ev)
+	}
+}
+
 // The privacy mark set for inheritance (Set(__CALLBRIDGE_PRIVACY=private))
 // reaches the engine; other variables do not.
 func TestDecodePrivacyVariants(t *testing.T) {

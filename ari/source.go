@@ -346,29 +346,93 @@ func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
 	if err != nil {
 		return bridge.Event{}, err
 	}
+	ev.Listed = s.pbxNow(ctx)
 	s.last = ev.Time
 	return ev, nil
+}
+
+// pbxNow asks Asterisk for its own time (GET /asterisk/ping, Asterisk 13.25
+// and later) just after the listing: the time by which every channel found
+// connected was. Zero when Asterisk does not say; the engine then makes do
+// with the channels' and bridges' creation times.
+func (s *Source) pbxNow(ctx context.Context) time.Time {
+	body, err := s.getRaw(ctx, "/asterisk/ping")
+	if err == nil {
+		var t time.Time
+		if t, err = parsePing(body); err == nil {
+			return t
+		}
+	}
+	s.log.Debug().Err(err).Msg("ari: no time from /asterisk/ping")
+	return time.Time{}
+}
+
+// parsePing reads Asterisk's time from the body of GET /asterisk/ping
+// ({"asterisk_id": …, "ping": "pong", "timestamp": "2026-11-21T16:09:34.505+0000"}).
+func parsePing(body []byte) (time.Time, error) {
+	var v struct {
+		Timestamp *ari.DateTime `json:"timestamp"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return time.Time{}, fmt.Errorf("ari: GET /asterisk/ping: decode: %w", err)
+	}
+	if v.Timestamp == nil {
+		return time.Time{}, errors.New("ari: GET /asterisk/ping: no timestamp")
+	}
+	return time.Time(*v.Timestamp).UTC(), nil
+}
+
+// restBridge is what parseSnapshot reads of a bridge from GET /bridges;
+// ari/v5's BridgeData has no creation time.
+type restBridge struct {
+	ID           string        `json:"id"`
+	Class        string        `json:"bridge_class"`
+	Creator      string        `json:"creator"`
+	ChannelIDs   []string      `json:"channels"`
+	Creationtime *ari.DateTime `json:"creationtime"`
+}
+
+// restApp is the application a channel from GET /channels is in, which
+// ari/v5's ChannelData drops: AppDial (or AppQueue, AppDial2) marks a
+// channel the PBX dialled, which is what tells an adopted call's direction.
+type restApp struct {
+	ID       string `json:"id"`
+	Dialplan *struct {
+		AppName string `json:"app_name"`
+	} `json:"dialplan"`
 }
 
 // parseSnapshot builds the Snapshot event from the bodies of GET /channels
 // and GET /bridges. Its time is last, the last event received before the
 // gap; on a first connect (last is zero), the newest channel's creation.
+// Each channel carries its creation time, its application and, when it is
+// in a bridge, the bridge's creation time (Bridged) and kind.
 func parseSnapshot(channels, bridges []byte, last time.Time) (bridge.Event, error) {
 	var chans []*ari.ChannelData
 	if err := json.Unmarshal(channels, &chans); err != nil {
 		return bridge.Event{}, fmt.Errorf("ari: GET /channels: decode: %w", err)
 	}
-	var brs []*ari.BridgeData
+	var apps []*restApp
+	if err := json.Unmarshal(channels, &apps); err != nil {
+		return bridge.Event{}, fmt.Errorf("ari: GET /channels: decode: %w", err)
+	}
+	var brs []*restBridge
 	if err := json.Unmarshal(bridges, &brs); err != nil {
 		return bridge.Event{}, fmt.Errorf("ari: GET /bridges: decode: %w", err)
 	}
-	in := map[string]string{}
+	in := map[string]*restBridge{}
 	for _, b := range brs {
 		if b == nil {
 			continue
 		}
 		for _, id := range b.ChannelIDs {
-			in[id] = b.ID
+			in[id] = b
+		}
+	}
+	app := map[string]string{}
+	for _, a := range apps {
+		if a != nil && a.Dialplan != nil {
+			app[a.ID] = a.Dialplan.AppName
 		}
 	}
 	ev := bridge.Event{Kind: bridge.Snapshot, Time: last, Channels: make([]bridge.Channel, 0, len(chans))}
@@ -378,7 +442,14 @@ func parseSnapshot(channels, bridges []byte, last time.Time) (bridge.Event, erro
 			continue
 		}
 		ch := Channel(c)
-		ch.Bridge = in[c.ID]
+		ch.App = app[c.ID]
+		if b := in[c.ID]; b != nil {
+			ch.Bridge = b.ID
+			ch.Conference = isConference(&ari.BridgeData{Class: b.Class, Creator: b.Creator}) || ch.App == "ConfBridge" || ch.App == "MeetMe"
+			if b.Creationtime != nil {
+				ch.Bridged = time.Time(*b.Creationtime).UTC()
+			}
+		}
 		if ch.Created.After(newest) {
 			newest = ch.Created
 		}

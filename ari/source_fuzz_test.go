@@ -3,6 +3,7 @@ package ari
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,22 @@ func FuzzParseSnapshot(f *testing.F) {
 			if c.ID == "" {
 				t.Fatalf("snapshot channel without id: %+v", c)
 			}
+			if c.Bridge == "" && (!c.Bridged.IsZero() || c.Conference) {
+				t.Fatalf("bridge details for a channel in no bridge: %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzParsePing: any answer to GET /asterisk/ping is read or refused,
+// never a panic, and a time is only ever read from a timestamp.
+func FuzzParsePing(f *testing.F) {
+	f.Add([]byte(`{"asterisk_id":"02:fc:00:00:00:01","ping":"pong","timestamp":"2026-11-21T16:09:34.505+0000"}`))
+	f.Add([]byte(`{"ping":"pong"}`))
+	f.Add([]byte(`{"timestamp":"soon"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if ts, err := parsePing(body); err == nil && ts.IsZero() && !strings.Contains(string(body), "timestamp") {
+			t.Fatalf("time %v read from %q", ts, body)
 		}
 	})
 }

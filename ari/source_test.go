@@ -292,25 +292,33 @@ func TestDropMidCall(t *testing.T) {
 		atN, atOffset int
 		resumeType    string
 		resumeN       int
+		// lastLost: the resume event itself is lost too (else the gap
+		// ends just before it).
+		lastLost bool
 		// same: nothing the engine uses is lost, so activities must match
 		// in full.
 		same bool
 	}{
+		// The gap ends just before the caller's hang-up request, which
+		// ends the talk.
 		{name: "ring group, talking through the gap", rec: "ring_group",
 			atType: "ChannelEnteredBridge", atN: 1, atOffset: 1,
 			resumeType: "ChannelHangupRequest", resumeN: 0, same: true},
 		{name: "ring group, caller hangs up in the gap", rec: "ring_group",
 			atType: "ChannelEnteredBridge", atN: 1, atOffset: 1,
-			resumeType: "ChannelDestroyed", resumeN: 1},
+			resumeType: "ChannelDestroyed", resumeN: 1, lastLost: true},
 		{name: "attended transfer, gap between consult and transfer", rec: "attended_transfer",
 			atType: "ChannelEnteredBridge", atN: 5, atOffset: 1,
-			resumeType: "BridgeAttendedTransfer", resumeN: 0},
+			resumeType: "BridgeAttendedTransfer", resumeN: 0, lastLost: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := load(t, tt.rec)
 			at := index(t, rec, tt.atType, tt.atN) + tt.atOffset
-			resume := index(t, rec, tt.resumeType, tt.resumeN) + 1
+			resume := index(t, rec, tt.resumeType, tt.resumeN)
+			if tt.lastLost {
+				resume++
+			}
 			ref := replay(t, tt.rec)
 			run := live(t, []fakeari.Recording{rec}, fakeari.Drop{At: at, Resume: resume})
 
@@ -558,5 +566,114 @@ func TestLogLibraryTo(t *testing.T) {
 	}
 	if v["level"] != "error" || v["message"] != "failed to connect to Asterisk" || v["error"] != "refused" || v["n"] != 3.0 {
 		t.Errorf("log = %v", v)
+	}
+}
+
+// TestRestartAdoptsCallsInProgress: callbridge starts (or restarts without
+// its journal) while calls are up. The snapshot of the first connect is all
+// it knows of them: the channels' creationtime, state and application, the
+// bridges they are in and when those were made, Asterisk's time from
+// /asterisk/ping, as fakeari serves the recorded JSON over REST. The users
+// still in the call are adopted with the outcome, direction and remote
+// party the uninterrupted replay gives, answered never before they were
+// and talk never longer than it was. (Asterisk makes a Dial's bridge a
+// millisecond or two before the engine sees the second party enter it,
+// which is what the replay calls the answer; the SIP answer came before
+// both.)
+func TestRestartAdoptsCallsInProgress(t *testing.T) {
+	tests := []struct {
+		name, rec string
+		atType    string
+		atN, off  int
+	}{
+		{"mid-ring, inbound", "inbound_answered", "ChannelStateChange", 0, 1},
+		{"mid-talk, inbound", "inbound_answered", "ChannelEnteredBridge", 1, 1},
+		{"mid-talk, outbound", "outbound_answered", "ChannelEnteredBridge", 1, 1},
+		{"mid-talk, internal", "internal_answered", "ChannelEnteredBridge", 1, 1},
+		{"mid-ring, ring group", "ring_group", "ChannelStateChange", 1, 1},
+		{"mid-ring, queue of Local members", "queue_local_members", "ChannelStateChange", 2, 1},
+		{"mid-talk, click-to-dial", "click_to_dial_originate", "ChannelEnteredBridge", 1, 1},
+		{"mid-transfer, consulting", "attended_transfer", "ChannelEnteredBridge", 3, 1},
+		{"mid-transfer, consultation answered", "attended_transfer", "ChannelEnteredBridge", 5, 1},
+		{"parked", "call_park_retrieve", "ChannelEnteredBridge", 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := load(t, tt.rec)
+			at := index(t, rec, tt.atType, tt.atN) + tt.off
+			ref := replay(t, tt.rec)
+			run := live(t, []fakeari.Recording{rec}, fakeari.Drop{At: at, Resume: at})
+			var from int
+			for i, ev := range run.events {
+				if ev.Kind == bridge.Snapshot {
+					from = i
+				}
+			}
+			snap := run.events[from]
+			if from == 0 || len(snap.Channels) == 0 {
+				t.Fatalf("no snapshot with channels after the drop (%d events)", len(run.events))
+			}
+			if snap.Listed.IsZero() || snap.Listed.Before(snap.Time) {
+				t.Errorf("listed %v, want Asterisk's time from /asterisk/ping, no earlier than the last event %v", snap.Listed, snap.Time)
+			}
+			for _, c := range snap.Channels {
+				if c.Bridge != "" && c.Bridged.IsZero() {
+					t.Errorf("snapshot channel %s in bridge %s without the bridge's creation time", c.Name, c.Bridge)
+				}
+			}
+			// Parts that ended before the restart are gone with it, unless
+			// the user's phone is still up: a transfer done just before it
+			// is then unknowable, and the user merely answered.
+			inSnap := map[string]bool{}
+			for _, c := range snap.Channels {
+				if res, ok := strings.CutPrefix(c.Name, "PJSIP/"); ok {
+					inSnap[res[:strings.LastIndexByte(res, '-')]] = true
+				}
+			}
+			var kept []bridge.Activity
+			for _, a := range ref.acts {
+				if inSnap[a.User] || a.EndedAt.After(snap.Time) {
+					if a.Reason == bridge.ReasonTransferred && !a.EndedAt.After(snap.Time) {
+						a.Reason = bridge.ReasonAnswered
+					}
+					kept = append(kept, a)
+				}
+			}
+			ref.acts = kept
+			// The restarted engine knows only what follows.
+			fresh := newCollector()
+			for _, ev := range run.events[from:] {
+				fresh.apply(ev)
+			}
+			fresh.flush()
+			if g, w := outcomes(fresh.acts), outcomes(ref.acts); !slices.Equal(g, w) {
+				t.Fatalf("adopted outcomes %q, want %q", g, w)
+			}
+			// Matched by user and direction: ARI's channel JSON has no
+			// linkedid, so a channel the snapshot shows apart from the rest
+			// of its call (a parker alone in the old bridge) is a call, and
+			// an id, of its own.
+			want := map[string]bridge.Activity{}
+			for _, a := range ref.acts {
+				want[a.User+" "+string(a.Direction)] = a
+			}
+			for _, a := range fresh.acts {
+				w, ok := want[a.User+" "+string(a.Direction)]
+				if !ok {
+					t.Errorf("%s: activity %s not in the uninterrupted replay", a.User, a.ID)
+					continue
+				}
+				if a.Reason != w.Reason || a.RemoteNumber != w.RemoteNumber || a.Internal != w.Internal {
+					t.Errorf("%s: %s/%s remote %s internal %v, want %s/%s %s %v", a.User, a.State, a.Reason, a.RemoteNumber, a.Internal, w.State, w.Reason, w.RemoteNumber, w.Internal)
+				}
+				const bridgeLead = 5 * time.Millisecond
+				if !a.AnsweredAt.IsZero() && a.AnsweredAt.Before(w.AnsweredAt.Add(-bridgeLead)) {
+					t.Errorf("%s: answered %v, before the real answer %v", a.User, a.AnsweredAt, w.AnsweredAt)
+				}
+				if a.TalkSeconds > w.TalkSeconds+bridgeLead.Seconds() {
+					t.Errorf("%s: talk %.3f s, more than the real %.3f s", a.User, a.TalkSeconds, w.TalkSeconds)
+				}
+			}
+		})
 	}
 }

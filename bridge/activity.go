@@ -36,6 +36,9 @@ const (
 	ReasonFailed            Reason = "failed"   // unreachable, congestion, …
 	ReasonAnsweredElsewhere Reason = "answered_elsewhere"
 	ReasonTransferred       Reason = "transferred"
+	// ReasonForwarded: the user's phone sent the call on (SIP 302). Such
+	// activities are only reported with Config.ShowForwarded.
+	ReasonForwarded Reason = "forwarded"
 )
 
 // Privacy classes set by the dialplan with CALLBRIDGE_PRIVACY.
@@ -49,7 +52,7 @@ const (
 const PrivacyVar = "CALLBRIDGE_PRIVACY"
 
 // Activity is one user's part in one call: the unit callbridge writes to a
-// CRM. Field names and meanings are the contract in SEMANTICS.md.
+// CRM. Field names and meanings are the contract in docs/activity.md.
 type Activity struct {
 	ID            string    `json:"id"`
 	CallID        string    `json:"call_id"`
@@ -70,6 +73,7 @@ type Activity struct {
 	RingSeconds   float64   `json:"ring_seconds"`
 	TalkSeconds   float64   `json:"talk_seconds"`
 	TransferredBy string    `json:"transferred_by,omitempty"`
+	ForwardedBy   string    `json:"forwarded_by,omitempty"`
 	Privacy       string    `json:"privacy"`
 	Source        string    `json:"source"`
 }

@@ -14,11 +14,18 @@ const (
 	// ChannelUpdated: Channel carries a new state, caller id or connected
 	// line for a known channel. Empty fields leave what is known untouched.
 	ChannelUpdated
-	// Dial: Channel is the dialling channel (its ID may be empty when the
-	// PBX dialled on nobody's behalf, e.g. an attended-transfer consult),
-	// Peer the dialled one. DialStatus is "" when dialling begins, then
-	// progress such as "RINGING", then a final status: "ANSWER", "BUSY",
-	// "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL" …
+	// Dial: Channel is the dialling channel, Peer the dialled one.
+	// Channel's ID is empty when the PBX dialled on nobody's behalf: a
+	// Dial begun so for a channel that starts a call of its own is an
+	// originate (ARI POST /channels, AMI Originate, a call file: the dial
+	// API), one for a channel the source already linked to a call is
+	// the PBX dialling for that call (an attended-transfer consult; ARI
+	// and AMI report only the consult's progress, no begin). DialStatus is "" when dialling
+	// begins, then progress such as "RINGING", then a final status:
+	// "ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL",
+	// "DONTCALL" … A final status with Forward set says the dialled phone
+	// sent the call elsewhere (SIP 302) and the PBX follows it: the next
+	// Dial from the same Channel is to the forward's target.
 	Dial
 	// BridgeEnter and BridgeLeave: Channel entered or left Bridge.
 	BridgeEnter
@@ -128,6 +135,14 @@ type Channel struct {
 	App     string
 	Created time.Time // when the PBX created it, if reported
 	Bridge  string    // Snapshot only: the bridge it is in
+	// Bridged (Snapshot only) is when Bridge was made, zero if the source
+	// does not say (ARI does; Dial and Queue make the bridge when the
+	// call is answered, so an adopted call is never taken as answered
+	// earlier and its talk time is never overstated).
+	Bridged time.Time
+	// Conference (Snapshot only): Bridge is a conference (see
+	// Event.Conference).
+	Conference bool
 }
 
 // Event is one thing a source reported, in source-neutral form. Time is the
@@ -140,6 +155,7 @@ type Event struct {
 
 	DialStatus string // Dial
 	DialString string // Dial, as given to Dial() ("101", "0401234567@pstn")
+	Forward    string // Dial, final status: where the dialled phone forwarded the call
 
 	Bridge string // BridgeEnter, BridgeLeave
 	// Conference marks a bridge whose members are separate calls that
@@ -157,4 +173,9 @@ type Event struct {
 	Cause int // HangupRequest, ChannelDestroyed: Q.850 cause, 0 when unknown
 
 	Channels []Channel // Snapshot
+	// Listed (Snapshot) is when the PBX listed the channels, by its own
+	// clock as far as the source knows it (ARI's /asterisk/ping; AMI: the
+	// listing's arrival), zero if unknown. A channel found connected was
+	// connected by then: without a better bound it is answered then.
+	Listed time.Time
 }

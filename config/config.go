@@ -38,6 +38,10 @@ type Config struct {
 	// DefaultRegion is the ISO 3166-1 region ("FI") for numbers written
 	// in national form; empty leaves remote_e164 out.
 	DefaultRegion string `yaml:"default_region"`
+	// Privacy classifies calls by the number dialled or the remote
+	// number, for dialplans that do not set CALLBRIDGE_PRIVACY and for
+	// SIP, which cannot see channel variables.
+	Privacy Privacy `yaml:"privacy"`
 
 	Sink Sink `yaml:"sink"`
 	HTTP HTTP `yaml:"http"`
@@ -167,6 +171,27 @@ type User struct {
 	CRMUserID string `yaml:"crm_user_id"`
 }
 
+// Privacy rules every source applies (bridge.PrivacyRules).
+type Privacy struct {
+	// Prefixes are codes dialled before a number that mark the call.
+	Prefixes []PrivacyPrefix `yaml:"prefixes"`
+	// Numbers are remote numbers whose calls are never work calls.
+	Numbers []PrivacyNumber `yaml:"numbers"`
+}
+
+// PrivacyPrefix: a call the user dialled as Prefix<number> is of Class,
+// and its remote number is what follows the prefix.
+type PrivacyPrefix struct {
+	Prefix string `yaml:"prefix"`
+	Class  string `yaml:"class"`
+}
+
+// PrivacyNumber: calls with remote number Number are of Class.
+type PrivacyNumber struct {
+	Number string `yaml:"number"`
+	Class  string `yaml:"class"`
+}
+
 // Sink is where `callbridge run` writes finished activities.
 type Sink struct {
 	// File is a JSON-lines file; empty means <state_dir>/activities.jsonl.
@@ -261,6 +286,12 @@ func (c *Config) EngineConfig() bridge.Config {
 		ec.Users = append(ec.Users, bu)
 	}
 	ec.Trunks = append([]string(nil), c.Trunks...)
+	for _, r := range c.Privacy.Prefixes {
+		ec.Privacy.Prefixes = append(ec.Privacy.Prefixes, bridge.PrivacyPrefix{Prefix: r.Prefix, Class: r.Class})
+	}
+	for _, r := range c.Privacy.Numbers {
+		ec.Privacy.Numbers = append(ec.Privacy.Numbers, bridge.PrivacyNumber{Number: r.Number, Class: r.Class})
+	}
 	return ec
 }
 

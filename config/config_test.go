@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -275,6 +276,15 @@ func TestValidate(t *testing.T) {
 		{"crm webhook url", func(c *Config) {
 			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
 		}, []string{"crm[0].webhook.url: want an absolute http or https URL"}},
+		{"privacy prefix", func(c *Config) {
+			c.Privacy.Prefixes = []PrivacyPrefix{{Prefix: "*99", Class: "private"}, {Prefix: "", Class: "private"}, {Prefix: "*9 9", Class: "private"}, {Prefix: "*99", Class: "secret"}}
+		}, []string{"privacy.prefixes[1].prefix: required", `privacy.prefixes[2].prefix: "*9 9": use what a phone dials (digits, *, #, +)`,
+			`privacy.prefixes[3].prefix: "*99" is also privacy.prefixes[0].prefix`, `privacy.prefixes[3].class: "secret" is not one of private, unclassified`}},
+		{"privacy number", func(c *Config) {
+			c.Privacy.Numbers = []PrivacyNumber{{Number: "+358 (40) 123-4000", Class: "unclassified"}, {Number: "12", Class: "private"}, {Number: "040abc", Class: "work"}}
+		}, []string{`privacy.numbers[1].number: "12": want a phone number (at least 3 digits; +, spaces, '-' and parentheses allowed)`,
+			`privacy.numbers[2].number: "040abc": want a phone number (at least 3 digits; +, spaces, '-' and parentheses allowed)`,
+			`privacy.numbers[2].class: "work" is not one of private, unclassified`}},
 		{"all at once", func(c *Config) {
 			c.LogLevel = "x"
 			c.ARI.Username = ""
@@ -412,6 +422,80 @@ func TestEngineConfig(t *testing.T) {
 	}
 }
 
+// Each privacy key does what docs/config.md says: a dialled prefix marks the
+// call and leaves the number as the remote; a listed number marks every call
+// with it, in any format; a call no rule matches stays a work call.
+func TestPrivacyRulesApply(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	yml := "trunks: [pstn]\nprivacy:\n" +
+		"  prefixes:\n    - {prefix: \"*99\", class: private}\n    - {prefix: \"#31#\", class: unclassified}\n" +
+		"  numbers:\n    - {number: \"+358 40 123 4000\", class: private}\n    - {number: \"0501234999\", class: unclassified}\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := c.EngineConfig()
+	ec.Source = "test"
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	call := func(dir bridge.Direction, user, number string) bridge.Activity {
+		e := bridge.New(ec)
+		at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+		u := bridge.Channel{ID: "u", Name: "PJSIP/" + user + "-1", CallerNumber: user}
+		p := bridge.Channel{ID: "p", Name: "PJSIP/pstn-2"}
+		caller, callee := u, p
+		if dir == bridge.Inbound {
+			p.CallerNumber, p.Exten = number, "+35850111222"
+			caller, callee = p, u
+		} else {
+			caller.Exten = number
+		}
+		caller.State, callee.State = bridge.StateRing, bridge.StateDown
+		var acts []bridge.Activity
+		for _, ev := range []bridge.Event{
+			{Kind: bridge.ChannelCreated, Time: at(0), Channel: caller},
+			{Kind: bridge.ChannelCreated, Time: at(0), Channel: callee},
+			{Kind: bridge.Dial, Time: at(0), Channel: bridge.Channel{ID: caller.ID}, Peer: bridge.Channel{ID: callee.ID}},
+			{Kind: bridge.Dial, Time: at(2), Channel: bridge.Channel{ID: caller.ID}, Peer: bridge.Channel{ID: callee.ID}, DialStatus: "ANSWER"},
+			{Kind: bridge.BridgeEnter, Time: at(2), Channel: bridge.Channel{ID: "u"}, Bridge: "B"},
+			{Kind: bridge.BridgeEnter, Time: at(2), Channel: bridge.Channel{ID: "p"}, Bridge: "B"},
+			{Kind: bridge.ChannelDestroyed, Time: at(9), Channel: bridge.Channel{ID: "u"}},
+			{Kind: bridge.ChannelDestroyed, Time: at(9), Channel: bridge.Channel{ID: "p"}},
+		} {
+			for _, tr := range e.Apply(ev) {
+				if tr.Activity != nil {
+					acts = append(acts, *tr.Activity)
+				}
+			}
+		}
+		if len(acts) != 1 {
+			t.Fatalf("%s %s: %d activities", dir, number, len(acts))
+		}
+		return acts[0]
+	}
+	for _, tt := range []struct {
+		name            string
+		dir             bridge.Direction
+		number          string
+		privacy, remote string
+	}{
+		{"prefixes[0]: dialled *99", bridge.Outbound, "*990401234567", "private", "0401234567"},
+		{"prefixes[1]: dialled #31#", bridge.Outbound, "#31#0401234567", "unclassified", "0401234567"},
+		{"numbers[0]: caller in national form", bridge.Inbound, "0401234000", "private", "0401234000"},
+		{"numbers[0]: dialled in international form", bridge.Outbound, "+358401234000", "private", "+358401234000"},
+		{"numbers[1]", bridge.Inbound, "+358501234999", "unclassified", "+358501234999"},
+		{"no rule", bridge.Inbound, "+358401234567", "work", "+358401234567"},
+	} {
+		a := call(tt.dir, "101", tt.number)
+		if a.Privacy != tt.privacy || a.RemoteNumber != tt.remote {
+			t.Errorf("%s: privacy %q remote %q, want %q %q", tt.name, a.Privacy, a.RemoteNumber, tt.privacy, tt.remote)
+		}
+	}
+}
+
 func TestNormalizeNumber(t *testing.T) {
 	tests := []struct {
 		region, in, want string
@@ -467,7 +551,7 @@ func TestReferenceHasEveryKey(t *testing.T) {
 	var keys []string
 	typePaths(reflect.TypeFor[Config](), "", &keys)
 	for _, k := range keys {
-		for _, list := range []string{"users.", "crm."} {
+		for _, list := range []string{"users.", "crm.", "privacy.prefixes.", "privacy.numbers."} {
 			if strings.HasPrefix(k, list) {
 				k = strings.Replace(k, list, strings.TrimSuffix(list, ".")+"[].", 1)
 			}

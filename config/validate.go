@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/phone"
 )
 
@@ -91,6 +92,7 @@ func (c *Config) validate(v *validator) {
 	c.validateAMI(v)
 	c.validateSIP(v)
 	c.validateDirectory(v)
+	c.validatePrivacy(v)
 	if c.Sink.File == "" {
 		v.add("sink.file", "required (or set state_dir)")
 	}
@@ -323,6 +325,50 @@ func (c *Config) validateDirectory(v *validator) {
 			continue
 		}
 		claim(t, key)
+	}
+}
+
+// privacyCode is what a dialled privacy prefix may hold: what a phone
+// dials.
+var privacyCode = regexp.MustCompile(`^[0-9*#+]+$`)
+
+func (c *Config) validatePrivacy(v *validator) {
+	class := func(key, cl string) {
+		if cl != bridge.PrivacyPrivate && cl != bridge.PrivacyUnclassified {
+			v.add(key, "%q is not one of private, unclassified", cl)
+		}
+	}
+	seen := map[string]string{}
+	for i, r := range c.Privacy.Prefixes {
+		key := fmt.Sprintf("privacy.prefixes[%d]", i)
+		switch {
+		case r.Prefix == "":
+			v.add(key+".prefix", "required")
+		case !privacyCode.MatchString(r.Prefix):
+			v.add(key+".prefix", "%q: use what a phone dials (digits, *, #, +)", r.Prefix)
+		case seen[r.Prefix] != "":
+			v.add(key+".prefix", "%q is also %s", r.Prefix, seen[r.Prefix])
+		default:
+			seen[r.Prefix] = key + ".prefix"
+		}
+		class(key+".class", r.Class)
+	}
+	for i, r := range c.Privacy.Numbers {
+		key := fmt.Sprintf("privacy.numbers[%d]", i)
+		digits := 0
+		for _, ch := range r.Number {
+			switch {
+			case ch >= '0' && ch <= '9':
+				digits++
+			case strings.ContainsRune("+ -()", ch):
+			default:
+				digits = -1000
+			}
+		}
+		if digits < 3 {
+			v.add(key+".number", "%q: want a phone number (at least 3 digits; +, spaces, '-' and parentheses allowed)", r.Number)
+		}
+		class(key+".class", r.Class)
 	}
 }
 

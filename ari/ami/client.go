@@ -155,6 +155,7 @@ const (
 	idChallenge = "callbridge-challenge"
 	idLogin     = "callbridge-login"
 	idSync      = "callbridge-sync"
+	idSyncPing  = "callbridge-sync-ping"
 	idPing      = "callbridge-ping"
 )
 
@@ -190,11 +191,19 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 		wg.Wait()
 	}()
 
+	// Asterisk's clock first: its Ping response carries a Timestamp, and
+	// the list's Durations are read against it, not against ours (the
+	// hosts' clocks may differ). Asterisk answers actions in order, so it
+	// comes just before the list.
+	if err := c.send(conn, action("Ping", idSyncPing)); err != nil {
+		return false, err
+	}
 	if err := c.send(conn, action("CoreShowChannels", idSync)); err != nil {
 		return false, err
 	}
 	var (
 		collecting = true
+		skew       time.Duration // Asterisk's clock less ours
 		snap       []bridge.Channel
 		held       []bridge.Event // events that arrived while the list was being collected
 		lastRx     = time.Now()
@@ -225,19 +234,24 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 			m := in.msg
 			switch name := field(m, "Event"); {
 			case name == "":
+				if field(m, "ActionID") == idSyncPing {
+					if t, err := parseTimestamp(field(m, "Timestamp")); err == nil && field(m, "Timestamp") != "" {
+						skew = t.Sub(in.at)
+					}
+				}
 				if field(m, "ActionID") == idSync && !m.IsSuccess() {
 					return synced, fmt.Errorf("ami: CoreShowChannels refused: %q (the manager user needs read and write \"reporting\")", field(m, "Message"))
 				}
 			case name == evCoreShowChannel:
 				if collecting && field(m, "ActionID") == idSync {
-					snap = append(snap, snapshotChannel(m, in.at))
+					snap = append(snap, snapshotChannel(m, in.at.Add(skew)))
 				}
 			case name == evCoreShowChannelsComplete:
 				if !collecting || field(m, "ActionID") != idSync {
 					continue
 				}
 				collecting, synced = false, true
-				deliver(c.snapshot(snap, in.at))
+				deliver(c.snapshot(snap, in.at.Add(skew)))
 				c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
 				for _, ev := range held {
 					deliver(ev)
@@ -278,17 +292,25 @@ func (c *Client) snapshot(chans []bridge.Channel, now time.Time) bridge.Event {
 	if chans == nil {
 		chans = []bridge.Channel{}
 	}
-	return bridge.Event{Kind: bridge.Snapshot, Time: at, Channels: chans}
+	// The list's own clock is the one its Durations were read against.
+	return bridge.Event{Kind: bridge.Snapshot, Time: at, Channels: chans, Listed: now}
 }
 
 // snapshotChannel reads one CoreShowChannel entry. Asterisk gives no
 // creation time, only the age as Duration (HH:MM:SS), so Created is the
-// receipt time less that, to the second.
+// time of the listing (Asterisk's clock, as its Ping gave it, else the
+// receipt) less that, to the second; and no bridge times at all (the
+// snapshot's Listed bounds those). Application tells a dialled channel
+// (AppDial) from a calling one, and a conference member (ConfBridge,
+// MeetMe).
 func snapshotChannel(m *goami2.Message, received time.Time) bridge.Channel {
 	ch := readChannel(m, pfxNone)
 	ch.Bridge = field(m, "BridgeId")
 	if d, ok := parseDuration(field(m, "Duration")); ok {
 		ch.Created = received.Add(-d)
+	}
+	if ch.Bridge != "" {
+		ch.Conference = ch.App == "ConfBridge" || ch.App == "MeetMe"
 	}
 	return ch
 }

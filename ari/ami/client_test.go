@@ -420,3 +420,80 @@ func TestMetricsShareRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestClientAdoptsCallsInProgress: callbridge starts (or restarts without
+// its journal) while a call is up; the CoreShowChannels list (Duration,
+// Application, BridgeId) read against Asterisk's own clock (its Ping's
+// Timestamp) is all it knows. The users still in the call are adopted with
+// the outcome, direction and remote party of the uninterrupted stream,
+// answered no earlier than the real answer (AMI reports no bridge times:
+// the listing bounds it) and talking no longer than they did.
+func TestClientAdoptsCallsInProgress(t *testing.T) {
+	tests := []struct {
+		name, sc, event string
+		n               int
+	}{
+		{"mid-talk, inbound", "inbound_answered", "BridgeEnter", 2},
+		{"mid-talk, outbound", "outbound_answered", "BridgeEnter", 2},
+		{"mid-ring, ring group", "ring_group", "DialState", 2},
+		{"mid-talk, click-to-dial", "click_to_dial_originate", "BridgeEnter", 2},
+		{"mid-transfer, consultation answered", "attended_transfer", "BridgeEnter", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := recording(t, tt.sc)
+			all := amiEvents(t, tt.sc)
+			srv, err := fakeami.Start(fakeami.Config{
+				Recording: rec, Username: user, Secret: secret,
+				DropAfter: eventsBefore(t, rec, tt.event, tt.n), HoldUntilSync: true,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			var log syncBuffer
+			var got collector
+			stop := run(t, clientConfig(srv, &log), nil, got.out)
+			waitFor(t, "all events", func() bool { return got.count() >= len(all) })
+			stop()
+			if len(got.snaps) != 2 || len(got.snaps[1].Channels) == 0 {
+				t.Fatalf("snapshots %+v, want a second one listing the call", got.snaps)
+			}
+			snap := got.snaps[1]
+			if snap.Listed.Before(snap.Time) {
+				t.Errorf("listed %v, before the last event seen %v: not Asterisk's clock", snap.Listed, snap.Time)
+			}
+			// The restarted engine knows the snapshot and what follows it.
+			var after []bridge.Event
+			for _, ev := range got.events {
+				if ev.Time.After(snap.Time) {
+					after = append(after, ev)
+				}
+			}
+			fresh := activities("ami", append([]bridge.Event{snap}, after...))
+			want := map[string]bridge.Activity{}
+			for _, a := range activities("ami", all) {
+				want[a.User+" "+string(a.Direction)] = a
+			}
+			if len(fresh) == 0 {
+				t.Fatal("nothing adopted")
+			}
+			for _, a := range fresh {
+				w, ok := want[a.User+" "+string(a.Direction)]
+				if !ok {
+					t.Errorf("%s %s: not in the uninterrupted stream", a.User, a.Direction)
+					continue
+				}
+				if a.State != w.State || a.Reason != w.Reason || a.RemoteNumber != w.RemoteNumber || a.Internal != w.Internal {
+					t.Errorf("adopted %s, want %s", brief([]bridge.Activity{a}), brief([]bridge.Activity{w}))
+				}
+				if !a.AnsweredAt.IsZero() && a.AnsweredAt.Before(w.AnsweredAt) {
+					t.Errorf("%s: answered %v, before the real answer %v", a.User, a.AnsweredAt, w.AnsweredAt)
+				}
+				if a.TalkSeconds > w.TalkSeconds {
+					t.Errorf("%s: talk %.3f s, more than the real %.3f s", a.User, a.TalkSeconds, w.TalkSeconds)
+				}
+			}
+		})
+	}
+}

@@ -113,6 +113,9 @@ func TestMap(t *testing.T) {
 			bridge.Event{Kind: bridge.Dial, Time: at, Peer: bridge.Channel{ID: "9", Name: "PJSIP/102-1"}, DialString: "102"}, true, ""},
 		{"DialEnd on nobody's behalf", "Event: DialEnd\r\n" + ts + "DestUniqueid: 9\r\nDialStatus: ANSWER\r\n",
 			bridge.Event{Kind: bridge.Dial, Time: at, Peer: bridge.Channel{ID: "9"}, DialStatus: "ANSWER"}, true, ""},
+		// app_dial's do_forward (SIP 302): manager_channels.c adds Forward.
+		{"DialEnd forwarded", "Event: DialEnd\r\n" + ts + "DestUniqueid: 9\r\nForward: 102\r\nDialStatus: CANCEL\r\n",
+			bridge.Event{Kind: bridge.Dial, Time: at, Peer: bridge.Channel{ID: "9"}, DialStatus: "CANCEL", Forward: "102"}, true, ""},
 		{"Dial without peer", "Event: DialState\r\n" + ts + chanHeaders, bridge.Event{}, false, "no DestUniqueid"},
 		{"BridgeEnter", "Event: BridgeEnter\r\n" + ts + "BridgeUniqueid: b1\r\nBridgeType: basic\r\nBridgeCreator: <unknown>\r\n" + chanHeaders,
 			bridge.Event{Kind: bridge.BridgeEnter, Time: at, Channel: alice, Bridge: "b1"}, true, ""},

@@ -110,6 +110,7 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 		ev.DialString = field(m, "DialString")
 		if name != evDialBegin {
 			ev.DialStatus = field(m, "DialStatus")
+			ev.Forward = field(m, "Forward")
 		}
 		return ev, true, nil
 	case evBridgeEnter, evBridgeLeave:

@@ -75,19 +75,21 @@ type Server struct {
 
 	playMu sync.Mutex // one Play at a time
 
-	mu       sync.Mutex
-	changed  chan struct{}            // closed and replaced when clients or listings change
-	conns    map[*websocket.Conn]bool // every open events websocket
-	clients  map[*websocket.Conn]bool // those that subscribed to all events
-	accepted int                      // websocket connections accepted so far
-	chansAt  int                      // value of accepted when channels were last listed
-	bridgeAt int                      // value of accepted when bridges were last listed
-	refusing bool
-	paused   bool
-	closed   bool
-	sent     int
-	played   int // events applied to the state so far, over every Play
-	st       *state
+	mu        sync.Mutex
+	changed   chan struct{}            // closed and replaced when clients or listings change
+	conns     map[*websocket.Conn]bool // every open events websocket
+	clients   map[*websocket.Conn]bool // those that subscribed to all events
+	accepted  int                      // websocket connections accepted so far
+	chansAt   int                      // value of accepted when channels were last listed
+	bridgeAt  int                      // value of accepted when bridges were last listed
+	refusing  bool
+	paused    bool
+	closed    bool
+	sent      int
+	played    int       // events applied to the state so far, over every Play
+	now       time.Time // the time of the last event played
+	listedNow time.Time // now, as of the last listing of bridges
+	st        *state
 }
 
 // New starts a server on 127.0.0.1 with a free port.
@@ -333,6 +335,9 @@ func (s *Server) play(line []byte) {
 	s.mu.Lock()
 	s.st.apply(line)
 	s.played++
+	if t, ok := timestamp(line); ok {
+		s.now = t
+	}
 	clients := make([]*websocket.Conn, 0, len(s.clients))
 	for c := range s.clients {
 		clients = append(clients, c)
@@ -452,6 +457,20 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "asterisk/info":
 		v = s.info()
+	case path == "asterisk/ping":
+		// Asterisk's time is the recording's. A client pings right after
+		// listing channels and bridges, which a real Asterisk answers
+		// within milliseconds; playback here may have run far ahead by
+		// then, so the answer is the time as of the last bridge listing
+		// (or of the last event played, when nothing was listed).
+		at := s.now
+		if !s.listedNow.IsZero() {
+			at = s.listedNow
+		}
+		if at.IsZero() {
+			at = time.Now()
+		}
+		v = map[string]string{"asterisk_id": s.opts.EntityID, "ping": "pong", "timestamp": at.Format(ariTime)}
 	case resource == "channels" && id == "":
 		v = s.st.channelList()
 		s.chansAt = s.accepted
@@ -466,6 +485,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	case resource == "bridges" && id == "":
 		v = s.st.bridgeList()
 		s.bridgeAt = s.accepted
+		s.listedNow = s.now
 		s.notifyLocked()
 	case resource == "bridges":
 		b, ok := s.st.bridge(id)

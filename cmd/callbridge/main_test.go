@@ -156,7 +156,7 @@ func TestReplayAppliesPolicy(t *testing.T) {
 	}
 	// short_call talks 2 s (< 3 s); internal_answered is internal on both
 	// sides; inbound_answered (5 s) is sent.
-	for _, want := range []string{`"talk_seconds":2.008,"privacy":"work","source":"ari","started_at":"2026-11-21T16:11:10.011Z","answered_at":"2026-11-21T16:11:12.019Z","ended_at":"2026-11-21T16:11:14.027Z","not_sent":"duration_limit"}`,
+	for _, want := range []string{`"talk_seconds":2.004,"privacy":"work","source":"ari","started_at":"2026-11-21T16:11:10.011Z","answered_at":"2026-11-21T16:11:12.019Z","ended_at":"2026-11-21T16:11:14.023Z","not_sent":"duration_limit"}`,
 		`"user":"101","local_number":"101","direction":"outbound","internal":true`, `"not_sent":"internal"}`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %s:\n%s", want, out.String())

@@ -83,6 +83,9 @@ func Replay(opts ReplayOptions, stdout, stderr io.Writer) error {
 		}
 	}
 	ec.Source = opts.Source
+	// A user whose phone forwarded the call has no activity; --all shows
+	// it, with the reason.
+	ec.ShowForwarded = opts.All
 
 	f, err := os.Open(opts.File)
 	if err != nil {
@@ -94,6 +97,9 @@ func Replay(opts ReplayOptions, stdout, stderr io.Writer) error {
 	notSent := map[string]int{}
 	p := pipeline.NewEngine(ec, norm, func(a bridge.Activity) {
 		reason := decide(a)
+		if a.Reason == bridge.ReasonForwarded {
+			reason = string(bridge.ReasonForwarded)
+		}
 		if reason != "" {
 			notSent[reason]++
 			if !opts.All {

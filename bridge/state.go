@@ -1,0 +1,128 @@
+package bridge
+
+import "time"
+
+// channel is one leg as the engine tracks it.
+type channel struct {
+	id, name, endpoint string
+	user               *User
+	trunk              bool
+	localKey           string   // non-empty for Local channels
+	localHalf          int      // 1 or 2
+	partner            *channel // the other half of a Local pair
+
+	call *call // follow with root()
+	uleg *userLeg
+
+	state                    ChannelState
+	callerNum, callerName    string
+	connNum, connName        string
+	exten, context           string // as first seen: what was dialled
+	incoming                 bool   // called in to the PBX rather than dialled by it
+	created                  time.Time
+	bridge                   string
+	dialer                   *channel // the channel that dialled this one
+	dialString               string
+	peerStatus               string // first final status of the Dial to this channel
+	outStatus                string // status of this channel's own dialling
+	varStatus                string // DIALSTATUS set on it
+	offeredAt, ringAt, endAt time.Time
+	cause                    int
+	gone                     bool
+	wasUp                    bool      // answered at some point (state Up)
+	aloneAt                  time.Time // the last other party left its bridge
+	pseudo                   bool      // no party to the call (see pseudoTech)
+
+	// adopted: first seen mid-call (a snapshot, or an event about a
+	// channel the engine never saw created).
+	adopted bool
+	// originated: the PBX dialled it on nobody's behalf (ARI POST
+	// /channels, AMI Originate, a call file): the first leg of a call
+	// placed for a user. via, on a user's channel reached through an
+	// originated Local pair, is the half that places the call for them.
+	originated bool
+	via        *channel
+	// conference: it was in a conference bridge (ConfBridge, MeetMe).
+	conference bool
+	// forwardTo is where this channel asked the call to go instead (SIP
+	// 302, Dial's forward); forwarding, on the dialling channel, the user
+	// whose forward its next dial follows; forwardedBy, on that next
+	// channel, the same user.
+	forwardTo   string
+	forwarding  *User
+	forwardedBy *User
+	// consultOf marks the first channel of a consultation the PBX placed
+	// for a transferer (the Local channel of Atxfer or the attended-
+	// transfer feature code).
+	consultOf *consult
+}
+
+// party is the other side of a user's activity.
+type party struct {
+	number, name, ddi string
+	user              *User
+}
+
+type userLeg struct {
+	user  *User
+	call  *call
+	dir   Direction
+	chans []*channel
+	live  int
+	// started is when the user placed the call (outbound) or was first
+	// offered it (inbound); startedAt() refines the latter to ringing.
+	started time.Time
+	// answered is when the user's leg was first bridged with another party.
+	answered      time.Time
+	ended         time.Time
+	transferAt    time.Time // the user transferred the call away
+	leftAt        time.Time // the user went back from a consultation
+	transferredBy string
+	forwardedBy   string
+	remote        party
+	rewired       bool // remote set by a transfer: keep it
+	consult       bool // a transferer's consultation that led to no transfer
+	sentRinging   bool
+	sentEnded     bool
+}
+
+type call struct {
+	id     string
+	first  time.Time
+	parent *call
+	live   int
+	legs   []*userLeg
+	chans  []*channel
+	// privacy is the most restrictive class any channel was marked with.
+	privacy    string
+	linked     []string // source linked ids that point at this call
+	transferBy string
+	transferAt time.Time
+	consults   []*consult
+}
+
+// consult is a consultation call the PBX placed for a transferer on the
+// transferer's own channel (Asterisk's attended-transfer feature: DTMF or
+// AMI Atxfer): it joins the transferer's call (AMI links it by linkedid,
+// both sources by the bridge the transferer moves into) but is a call of
+// its own unless the transfer completes.
+type consult struct {
+	by        *channel // the transferer's channel
+	root      *channel // the consultation's first channel (Local ;1)
+	at        time.Time
+	answered  time.Time // the consulted party answered
+	left      time.Time // the transferer went back
+	completed bool      // the attended transfer went through
+}
+
+func (c *call) root() *call {
+	for c.parent != nil {
+		if c.parent.parent != nil {
+			c.parent = c.parent.parent
+		}
+		c = c.parent
+	}
+	return c
+}
+
+func (c *channel) callRoot() *call { return c.call.root() }

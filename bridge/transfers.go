@@ -1,0 +1,147 @@
+package bridge
+
+import "time"
+
+func (e *Engine) blindTransfer(ev Event) {
+	t := e.chans[ev.Channel.ID]
+	if t == nil {
+		e.ignored++
+		return
+	}
+	if tee := e.chans[ev.Peer.ID]; tee != nil {
+		e.merge(t.call, tee.call)
+	}
+	e.transferredBy(t, ev.Time)
+}
+
+// transferredBy records that the user behind channel t handed the call on.
+// Legs offered the call after the transferer answered and not connected
+// yet are the transfer's targets even when the PBX reported their dial
+// before the transfer itself.
+func (e *Engine) transferredBy(t *channel, at time.Time) *User {
+	l := t.uleg
+	if l == nil {
+		return nil
+	}
+	if l.transferAt.IsZero() {
+		l.transferAt = at
+	}
+	cl := t.callRoot()
+	cl.transferBy, cl.transferAt = l.user.Extension, at
+	if !l.answered.IsZero() {
+		for _, o := range cl.legs {
+			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.IsZero() && !o.started.Before(l.answered) {
+				o.transferredBy = l.user.Extension
+			}
+		}
+	}
+	return l.user
+}
+
+func (e *Engine) attendedTransfer(ev Event) {
+	first := e.chans[ev.Channel.ID]
+	if first == nil {
+		e.ignored++
+		return
+	}
+	for _, id := range []string{ev.Second, ev.Peer.ID, ev.Target} {
+		if c := e.chans[id]; c != nil {
+			e.merge(first.call, c.call)
+		}
+	}
+	for _, k := range first.callRoot().consults {
+		if k.by == first || k.by.id == ev.Second || k.root.id == ev.Target {
+			k.completed = true // the consultation became the transfer
+		}
+	}
+	by := e.transferredBy(first, ev.Time)
+	if by == nil {
+		if s := e.chans[ev.Second]; s != nil {
+			by = e.transferredBy(s, ev.Time)
+		}
+	}
+	if by == nil {
+		return
+	}
+	tee := e.chans[ev.Peer.ID]
+	if tee == nil {
+		return
+	}
+	p := e.partyBehind(tee, nil)
+	// Whoever was talking to (or being rung by) the transferer now has the
+	// transferee on the line: that is their remote party from here on. The
+	// transferer handed on the transferee, whom they were talking to
+	// before the consultation (known anyway, unless the call was adopted
+	// mid-consultation).
+	for _, l := range first.callRoot().legs {
+		if l.user == by && (p.number != "" || p.user != nil) {
+			l.remote, l.rewired = p, true
+			continue
+		}
+		if l.user == by || !l.ended.IsZero() {
+			continue
+		}
+		if l.remote.user == by {
+			l.remote = p
+			l.rewired = true
+			l.transferredBy = by.Extension
+		}
+	}
+}
+
+// takeOver turns the outbound leg of a user who placed a call to nobody
+// (dialled a pickup or parking code, dialled no one) into an inbound leg
+// of the call its channel is now bridged into: the user answered that
+// call's party. It runs before the two calls merge. A channel first seen in
+// a snapshot is not judged so: its dial was never seen.
+func (e *Engine) takeOver(c, other *channel) {
+	l := c.uleg
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" || c.via != nil || c.adopted {
+		return
+	}
+	for _, x := range c.callRoot().chans {
+		if x.dialer == c {
+			return // it did dial somebody
+		}
+	}
+	l.dir = Inbound
+	c.offeredAt = c.created
+	l.started = c.created
+	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
+		l.remote = p
+	}
+	if oc := other.callRoot(); !oc.transferAt.IsZero() && oc.transferBy != l.user.Extension {
+		l.transferredBy = oc.transferBy
+	}
+}
+
+// consultation recognises the attended-transfer feature at work (DTMF or
+// AMI Atxfer; main/bridge_basic.c): the PBX requests a Local channel to the
+// number the transferer gave, imparts it, still ringing, into a new bridge
+// and moves the transferer's own channel there (calling_target_enter), so
+// the transferer's channel c, already connected, enters a bridge whose
+// only other party is a Local half nobody dialled that never answered. A
+// consultation the transferer places from a second channel (a SIP phone's
+// own attended transfer) is an ordinary call and needs nothing here.
+func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
+	l := c.uleg
+	if l == nil || l.answered.IsZero() || len(others) != 1 {
+		return
+	}
+	m := others[0]
+	if m.localKey == "" || m.localHalf != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf != nil {
+		return
+	}
+	k := &consult{by: c, root: m, at: at}
+	m.consultOf = k
+	cl := c.callRoot()
+	cl.consults = append(cl.consults, k)
+}
+
+// consultAnswered notes that the consulted party answered while the
+// transferer was still consulting.
+func (e *Engine) consultAnswered(k *consult, at time.Time) {
+	if k.answered.IsZero() && k.left.IsZero() && k.by.bridge != "" && k.by.bridge == k.root.bridge {
+		k.answered = at
+	}
+}
