@@ -222,9 +222,6 @@ func (c *Collector) handle(tr *dialog.Tracker, it item, emit func(bridge.Event))
 	if p.IPProto == 6 {
 		m.Transport = "tcp"
 	}
-	if m.Time.IsZero() {
-		m.Time = time.Now().UTC()
-	}
 	if err := tr.Feed(m, emit); err != nil {
 		c.m.malformed.WithLabelValues("sip").Inc()
 		c.log.Debug().Err(err).Msg("HEP payload is not a SIP message")
