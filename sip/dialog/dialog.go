@@ -115,12 +115,13 @@ type Tracker struct {
 	ix    index
 	seq   uint64
 	stats Stats
-	// now is the latest capture time of a message that concerned a
-	// tracked dialog: the tracker's clock for timeouts. Messages about
-	// nothing tracked never move it, so a stray or forged packet cannot
-	// age anyone else's call.
-	now    time.Time
-	lastGC time.Time
+	// clock is the tracker's time for timeouts, from the capture times of
+	// messages that concerned a tracked dialog (not retransmissions):
+	// messages about nothing tracked never move it (see clock).
+	clock     clock
+	suspects  suspects
+	promoting bool // tracking suspects found to be right
+	lastGC    time.Time
 }
 
 // New returns a tracker for cfg.
@@ -249,33 +250,46 @@ func (t *Tracker) parse(m Message) (*parsed, error) {
 // process tracks one parsed message once the PBX is known.
 func (t *Tracker) process(p *parsed, out func(bridge.Event)) error {
 	l := t.find(p)
-	newDialog := l == nil && p.req != nil && p.method == "INVITE" && p.toTag == "" && p.req.Method == sip.INVITE
+	newDialog := l == nil && p.req != nil && p.req.Method == sip.INVITE && p.toTag == ""
+	if l == nil && t.held(p, newDialog, out) {
+		return nil
+	}
 	if l == nil && !newDialog {
 		t.stats.Ignored++
 		return nil
 	}
 	at := p.m.Time
-	if !t.now.IsZero() && at.Sub(t.now) > t.cfg.MaxIdle && len(t.ix.live) > 0 {
-		// Nothing live could have waited this long for it: a capture
-		// time this far ahead is the sender's clock going wrong, and
-		// taking it would end every call in progress at that time.
-		t.stats.BadTime++
-		return fmt.Errorf("%w: %s is %s after the last message", ErrTime, at.Format(time.RFC3339), at.Sub(t.now).Round(time.Second))
+	if l != nil {
+		if err := t.plausible(l, at); err != nil {
+			t.stats.BadTime++
+			return err
+		}
+		if l.duplicate(p.key()) {
+			t.stats.Retransmissions++
+			return nil
+		}
 	}
-	if at.After(t.now) {
-		t.now = at
-	}
-	t.gc(t.now, out)
+	t.clock.see(p.callID, at)
+	t.gc(t.clock.now(), out)
 	if newDialog {
 		t.newLeg(p, out)
 		return nil
 	}
+	l.lastSeen = at
 	if p.req != nil {
 		t.request(l, p, out)
 	} else {
 		t.response(l, p, out)
 	}
 	return nil
+}
+
+// key tells a message from its retransmissions.
+func (p *parsed) key() msgKey {
+	if p.req != nil {
+		return msgKey{cseq: p.cseq, method: string(p.req.Method), src: p.m.Src}
+	}
+	return msgKey{status: p.res.StatusCode, cseq: p.cseq, method: p.method, src: p.m.Src}
 }
 
 // Flush ends every open dialog as of at (the end of a replay) and forgets
@@ -285,6 +299,7 @@ func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) error {
 	if t.learn != nil && t.err == nil {
 		t.decide(true, out)
 	}
+	t.dropSuspects()
 	for _, l := range t.ix.sortedLive() {
 		t.stats.Flushed++
 		t.end(l, at, 16, out)
@@ -298,16 +313,15 @@ func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) error {
 // packet to that packet's capture time): a silent network sends no
 // message that would do it.
 func (t *Tracker) Expire(now time.Time, out func(bridge.Event)) {
-	if t.learn != nil || now.Before(t.now) {
+	if t.learn != nil || now.Before(t.clock.now()) {
 		return
 	}
-	t.now = now
 	t.gc(now, out)
 }
 
-// Now is the tracker's clock: the latest capture time of a message about a
-// tracked dialog.
-func (t *Tracker) Now() time.Time { return t.now }
+// Now is the tracker's clock: the latest capture time of messages about
+// tracked dialogs (see clock).
+func (t *Tracker) Now() time.Time { return t.clock.now() }
 
 func (t *Tracker) gc(now time.Time, out func(bridge.Event)) {
 	if now.Sub(t.lastGC) < time.Second {

@@ -53,8 +53,11 @@ type leg struct {
 	// dialplan then hangs it up with.
 	farStatus string
 	farCause  int
-	seen      []msgKey
-	mark      uint64 // candidate de-duplication in link
+	// lostChildAt is when a leg dialled for this one last ended without
+	// answering.
+	lostChildAt time.Time
+	seen        []msgKey
+	mark        uint64 // candidate de-duplication in link
 }
 
 type msgKey struct {
@@ -223,6 +226,9 @@ func (t *Tracker) destroy(l *leg, at time.Time, out func(bridge.Event)) {
 			t.join(b.held, at, out, b)
 			b.held = ""
 		}
+	}
+	if p := l.parent; p != nil && !l.up {
+		p.lostChildAt = at
 	}
 	// A caller waiting for its dialled legs to go can go now.
 	if p := l.parent; p != nil && p.hangup && !p.ended {

@@ -150,7 +150,7 @@ func originated(c *leg) bool {
 func (t *Tracker) meet(l *leg, at time.Time, out func(bridge.Event)) {
 	if t.lonePhone(l) {
 		for _, c := range t.ix.byNumber[l.ch.ConnectedNumber] {
-			if t.handedCaller(c, l) {
+			if t.handedCaller(c, l, at) {
 				t.handOver(l, c, at, out)
 				return
 			}
@@ -158,7 +158,7 @@ func (t *Tracker) meet(l *leg, at time.Time, out func(bridge.Event)) {
 	}
 	if l.up && !l.hangup && l.bridge == "" {
 		for _, ph := range t.ix.alone {
-			if ph.ch.ConnectedNumber == l.ch.CallerNumber && t.lonePhone(ph) && t.handedCaller(l, ph) {
+			if ph.ch.ConnectedNumber == l.ch.CallerNumber && t.lonePhone(ph) && t.handedCaller(l, ph, at) {
 				t.handOver(ph, l, at, out)
 				return
 			}
@@ -174,10 +174,20 @@ func (t *Tracker) lonePhone(l *leg) bool {
 }
 
 // handedCaller: c, in another call, answered and in no bridge, presents
-// the number the PBX shows phone ph.
-func (t *Tracker) handedCaller(c, ph *leg) bool {
-	return c != ph && c.call != ph.call && c.up && !c.ended && !c.hangup && c.bridge == "" &&
-		c.ch.CallerNumber == ph.ch.ConnectedNumber
+// the number the PBX shows phone ph, and is waiting to be handed to
+// someone: parked or left alone by a blind transfer, or answered by the
+// PBX just after the phone it rang was taken away from it (a pickup). A
+// caller in an IVR, answered with nobody dialled, is not: many callers
+// present the same number (or none, "anonymous").
+func (t *Tracker) handedCaller(c, ph *leg, at time.Time) bool {
+	if c == ph || c.call == ph.call || !c.up || c.ended || c.hangup || c.bridge != "" || c.ch.CallerNumber != ph.ch.ConnectedNumber {
+		return false
+	}
+	if c.awaiting != "" {
+		return true
+	}
+	w := t.cfg.LinkWindow
+	return !c.lostChildAt.IsZero() && at.Sub(c.answerAt) <= w && c.answerAt.Sub(c.lostChildAt) <= w && !c.lostChildAt.After(c.answerAt)
 }
 
 func (t *Tracker) handOver(ph, caller *leg, at time.Time, out func(bridge.Event)) {

@@ -10,11 +10,6 @@ import (
 
 func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 	method := string(p.req.Method)
-	if l.duplicate(msgKey{cseq: p.cseq, method: method, src: p.m.Src}) {
-		t.stats.Retransmissions++
-		return
-	}
-	l.lastSeen = p.m.Time
 	if l.ended {
 		return
 	}
@@ -107,11 +102,6 @@ func answeredSibling(l *leg) bool {
 
 func (t *Tracker) response(l *leg, p *parsed, out func(bridge.Event)) {
 	code := p.res.StatusCode
-	if l.duplicate(msgKey{status: code, cseq: p.cseq, method: p.method, src: p.m.Src}) {
-		t.stats.Retransmissions++
-		return
-	}
-	l.lastSeen = p.m.Time
 	at := p.m.Time
 	switch p.method {
 	case "REFER":
