@@ -119,6 +119,10 @@ type SIP struct {
 	// TrunkAddresses are the carriers' addresses (IP, IP:port or prefix):
 	// parties there are external.
 	TrunkAddresses []string `yaml:"trunk_addresses"`
+	// Conferences lists, by room, the numbers that reach each conference
+	// room (as phones dial it, and DIDs): SIP does not show who meets in
+	// a room.
+	Conferences map[string][]string `yaml:"conferences"`
 	// Subscribe watches extensions with RFC 4235 dialog-event
 	// subscriptions for live screen-pop states (never for activities).
 	Subscribe Subscribe `yaml:"subscribe"`

@@ -17,6 +17,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/boltstore"
 	"github.com/callbridge/callbridge/internal/phone"
 	"github.com/callbridge/callbridge/internal/pipeline"
+	"github.com/callbridge/callbridge/sip/dialog"
 	"github.com/callbridge/callbridge/sip/pcap"
 )
 
@@ -27,7 +28,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	ariFile := fs.String("ari", "", "an ari.jsonl recording (ARI events websocket, one message per line)")
 	amiFile := fs.String("ami", "", "a raw AMI stream recording (ami.txt)")
 	pcapFile := fs.String("pcap", "", "a pcap of SIP, plain or HEP-encapsulated")
-	cfgFile := fs.String("config", "", "take users, trunks, extension pattern, region and the policy from this config file")
+	cfgFile := fs.String("config", "", "take users, trunks, extension pattern, region, the policy and the sip section (pbx_addresses, trunk_addresses, conferences) from this config file")
 	all := fs.Bool("all", false, "also print the activities that would not be sent, with the reason (not_sent)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +50,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	}
 
 	ec := bridge.Config{Trunks: []string{"pstn"}}
+	var dc dialog.Config // the SIP tracker's: sip.pbx_addresses, sip.trunk_addresses, … as `run` takes them
 	var norm phone.Normalizer
 	// Without a config no policy applies, except that answered-elsewhere
 	// legs are not sent; with one, its policy decides, against a scratch
@@ -64,7 +66,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ec, norm = cfg.EngineConfig(), cfg.Normalizer()
+		ec, dc, norm = cfg.EngineConfig(), cfg.DialogConfig(), cfg.Normalizer()
 		dir, err := os.MkdirTemp("", "callbridge-replay-")
 		if err != nil {
 			return err
@@ -129,9 +131,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		bad, problems = st.Malformed, st.Problems
 	case "sip":
-		st, err := pcap.ReadPcap(f, p.Handle)
+		st, err := pcap.Read(f, dc, p.Handle)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", file, err)
 		}
 		bad, problems = st.Malformed, st.Problems
 	}

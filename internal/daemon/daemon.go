@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,6 @@ import (
 	"github.com/callbridge/callbridge/internal/journal"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/sink"
-	"github.com/callbridge/callbridge/sip/dialog"
 	"github.com/callbridge/callbridge/sip/hep"
 	"github.com/callbridge/callbridge/sip/subscribe"
 	"github.com/callbridge/callbridge/systemd"
@@ -103,34 +101,8 @@ func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
 		d.sources["ami"] = c
 	}
 	if cfg.SIP.On() {
-		dc := dialog.Config{ExtensionPattern: cfg.EngineConfig().ExtensionPattern}
-		for _, u := range cfg.Users {
-			dc.Users = append(dc.Users, u.Extension)
-		}
-		for _, a := range cfg.SIP.PBXAddresses {
-			if ap, ok := addrPort(a); ok {
-				dc.PBX = append(dc.PBX, ap)
-			} else {
-				log.Warn().Str("address", a).Msg("sip.pbx_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
-			}
-		}
-		for _, a := range cfg.SIP.TrunkAddresses {
-			if ap, ok := addrPort(a); ok {
-				dc.Trunks = append(dc.Trunks, dialog.Trunk{Addr: ap})
-			} else {
-				log.Warn().Str("address", a).Msg("sip.trunk_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
-			}
-		}
-		if len(cfg.Trunks) > 0 {
-			dc.TrunkName = cfg.Trunks[0]
-		}
-		hc := hep.Config{Dialog: dc, Logger: log.With().Str("source", "sip").Logger(), Registerer: d.reg}
-		if len(cfg.SIP.HEPListenUDP) > 0 {
-			hc.UDP = cfg.SIP.HEPListenUDP[0]
-		}
-		if len(cfg.SIP.HEPListenTCP) > 0 {
-			hc.TCP = cfg.SIP.HEPListenTCP[0]
-		}
+		hc := hep.Config{UDP: cfg.SIP.HEPListenUDP, TCP: cfg.SIP.HEPListenTCP, Dialog: cfg.DialogConfig(),
+			Logger: log.With().Str("source", "sip").Logger(), Registerer: d.reg}
 		c, err := hep.New(hc)
 		if err != nil {
 			return nil, err
@@ -321,17 +293,6 @@ func (d *Daemon) pipeline(name string) *countingPipeline {
 		}
 	}, func(tr bridge.Transition) { d.live.publish(name, tr) })
 	return &countingPipeline{Pipeline: p, events: events, calls: calls}
-}
-
-// addrPort reads "IP" (any port) or "IP:port".
-func addrPort(s string) (netip.AddrPort, bool) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap, true
-	}
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return netip.AddrPortFrom(ip, 0), true
-	}
-	return netip.AddrPort{}, false
 }
 
 func (d *Daemon) handler() http.Handler {
