@@ -120,7 +120,8 @@ type Tracker struct {
 	// messages about nothing tracked never move it (see clock).
 	clock     clock
 	suspects  suspects
-	promoting bool // tracking suspects found to be right
+	consults  []*pendingConsult // consultations waiting to know their transferer
+	promoting bool              // tracking suspects found to be right
 	lastGC    time.Time
 }
 
@@ -300,6 +301,7 @@ func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) error {
 		t.decide(true, out)
 	}
 	t.dropSuspects()
+	t.expireConsults(at.Add(t.cfg.LinkWindow+time.Second), out)
 	for _, l := range t.ix.sortedLive() {
 		t.stats.Flushed++
 		t.end(l, at, 16, out)
@@ -328,6 +330,7 @@ func (t *Tracker) gc(now time.Time, out func(bridge.Event)) {
 		return
 	}
 	t.lastGC = now
+	t.expireConsults(now, out)
 	var due []*leg
 	for _, l := range t.ix.live {
 		switch {

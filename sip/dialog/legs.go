@@ -31,18 +31,19 @@ type leg struct {
 	hangupCause int
 	hangupAt    time.Time
 
-	call     string // the call's id: the first leg's channel ID
-	parent   *leg   // the leg this one was dialled for
-	children []*leg // the legs dialled for this one (ended ones too)
-	onBehalf *leg   // consult: the user leg it was placed from
-	consult  *leg   // the live consult leg placed from this leg
-	bridge   string // the synthetic bridge it is in
-	bridged  bool   // it was in a bridge with someone at some point
-	held     string // consult: the bridge it left for the consultation
-	replaces *leg   // INVITE with Replaces: the leg it takes over
-	referTo  string // pending REFER's Refer-To, until the 2xx
-	awaiting string // transferee: the extension a blind transfer will dial
-	alone    bool   // in index.alone
+	call     string          // the call's id: the first leg's channel ID
+	parent   *leg            // the leg this one was dialled for
+	children []*leg          // the legs dialled for this one (ended ones too)
+	onBehalf *leg            // consult: the user leg it was placed from
+	pending  *pendingConsult // consult whose transferer is not known yet
+	consult  *leg            // the live consult leg placed from this leg
+	bridge   string          // the synthetic bridge it is in
+	bridged  bool            // it was in a bridge with someone at some point
+	held     string          // consult: the bridge it left for the consultation
+	replaces *leg            // INVITE with Replaces: the leg it takes over
+	referTo  string          // pending REFER's Refer-To, until the 2xx
+	awaiting string          // transferee: the extension a blind transfer will dial
+	alone    bool            // in index.alone
 	// forwardTo is set on the caller's leg when a leg dialled for it
 	// answered 3xx: the PBX follows the redirect to that user.
 	forwardTo   string
@@ -238,6 +239,10 @@ func (t *Tracker) destroy(l *leg, at time.Time, out func(bridge.Event)) {
 
 func (t *Tracker) emit(ev bridge.Event, out func(bridge.Event)) {
 	if ev.Time.IsZero() {
+		return
+	}
+	if pc := t.pendingOf(ev); pc != nil {
+		pc.events = append(pc.events, ev)
 		return
 	}
 	out(ev)

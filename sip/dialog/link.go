@@ -1,7 +1,6 @@
 package dialog
 
 import (
-	"slices"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -15,18 +14,18 @@ import (
 //     PBX serves its callers in turn;
 //  3. otherwise, a consultation: the INVITE presents a user whose leg is
 //     bridged in a call (an attended transfer the PBX runs, e.g. AMI
-//     Atxfer or a feature code), placed on behalf of that leg;
+//     Atxfer or a feature code), placed on behalf of that leg (see
+//     consult.go when the user has several);
 //  4. otherwise a call of its own (an originate to a phone, a callback).
 //
-// A leg already ringing the same target for a caller is never given a
-// second one: fifty callers ringing one phone are fifty calls, however
-// alike they look.
-func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent, onBehalf *leg) {
+// Among equally good candidates, one already ringing the same target (or
+// that rang it a moment ago) comes last (see conflict).
+func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent *leg, consult []*leg) {
 	if c := p.m.CorrelationID; c != "" && c != p.callID {
 		for _, cand := range t.ix.byCallID[c] {
 			if !cand.ended {
 				if cand.out && cand.up && t.partner(cand) != nil {
-					return nil, cand
+					return nil, []*leg{cand}
 				}
 				return cand, nil
 			}
@@ -36,7 +35,7 @@ func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent, onBehalf *l
 	t.seq++
 	gen := t.seq
 	var best *leg
-	bestScore := 0
+	bestScore, bestConflict := 0, 0
 	consider := func(c *leg) {
 		if c.mark == gen {
 			return
@@ -46,8 +45,12 @@ func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent, onBehalf *l
 		if s == 0 || !t.eligible(c, l) {
 			return
 		}
-		if s > bestScore || (s == bestScore && c.seq < best.seq) {
-			best, bestScore = c, s
+		k := conflict(c, l, at)
+		if s == 1 && k >= 5 {
+			return // the window alone does not tie a dial to a caller already ringing someone
+		}
+		if s > bestScore || (s == bestScore && (k < bestConflict || (k == bestConflict && c.seq < best.seq))) {
+			best, bestScore, bestConflict = c, s, k
 		}
 	}
 	for _, list := range [][]*leg{t.ix.byAwait[ruri], t.ix.byNumber[num], t.ix.byExten[ruri]} {
@@ -62,33 +65,92 @@ func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent, onBehalf *l
 	for _, c := range t.ix.origins {
 		consider(c)
 	}
-	if best != nil {
-		return best, nil
-	}
-	if t.isUser(num) {
-		for _, c := range slices.Backward(t.ix.byEndpoint[num]) {
-			if !c.ended && c.up && t.partner(c) != nil {
-				return nil, c
+	if t.isUser(num) && (best == nil || bestScore == 1) {
+		// A user in a call presented by the PBX, with nothing but the
+		// window for a caller: the PBX is consulting for that user.
+		for _, c := range t.ix.byEndpoint[num] {
+			if !c.ended && c.up && c.consult == nil && c.pending == nil && t.partner(c) != nil {
+				consult = append(consult, c)
 			}
 		}
+		if len(consult) > 0 {
+			return nil, consult
+		}
 	}
-	return nil, nil
+	return best, nil
 }
 
 // eligible: c could have a leg dialled for it now: it is open, not
-// hanging up, not bridged with anyone, not a leg still ringing itself, and
-// not already ringing the target l rings.
+// hanging up, not bridged with anyone, not a leg still ringing itself and
+// not a transferer consulting (alone while the target rings).
 func (t *Tracker) eligible(c, l *leg) bool {
-	if c == l || c.ended || c.hangup || (c.out && !c.up) || t.partner(c) != nil {
-		return false
-	}
-	for _, k := range c.children {
-		if !k.ended && k.ch.Endpoint == l.ch.Endpoint && k.ch.CallerNumber == l.ch.CallerNumber {
-			return false
+	return c != l && !c.ended && !c.hangup && !(c.out && !c.up) && c.consult == nil && c.pending == nil && t.partner(c) == nil
+}
+
+// conflict ranks equally good candidates by what the PBX is likely to be
+// doing for each when it sends a new INVITE, best first. Identical callers
+// (fifty calls from one number to one phone) are told apart only by this,
+// so it follows how a B2BUA works through a call:
+//
+//	0 it is dialling right now: its other legs began within forkWindow
+//	  (Dial(A&B) sends all its INVITEs at once);
+//	1 the PBX answered it and has dialled nothing for it yet (an IVR
+//	  that now dials);
+//	2 a leg the PBX rang for it was given up within retryWindow (the
+//	  next step after no answer: a queue's next member, follow-me);
+//	3 it has just arrived and nothing was dialled for it yet;
+//	4 a leg for it failed at the far end (busy, rejected): the caller is
+//	  about to be told, and the INVITE is more likely the next caller's;
+//	  or its last leg ended longer ago than retryWindow;
+//	5 a leg for it has been ringing for a while;
+//	6 a leg for it rings the very target this INVITE rings, or rang it
+//	  within retryWindow: fifty callers ringing one phone are fifty calls.
+func conflict(c, l *leg, at time.Time) int {
+	live, old, same := false, false, false
+	var lastEnd time.Time
+	var lastEnded *leg
+	for _, ch := range c.children {
+		sameTarget := ch.ch.Endpoint == l.ch.Endpoint && ch.ch.CallerNumber == l.ch.CallerNumber
+		if !ch.ended {
+			live = true
+			old = old || at.Sub(ch.ch.Created) > forkWindow
+			same = same || sameTarget
+			continue
+		}
+		if sameTarget && at.Sub(ch.endedAt) < retryWindow {
+			same = true
+		}
+		if ch.endedAt.After(lastEnd) {
+			lastEnd, lastEnded = ch.endedAt, ch
 		}
 	}
-	return true
+	switch {
+	case same:
+		return 6
+	case live && old:
+		return 5
+	case live:
+		return 0
+	case lastEnded == nil && c.up:
+		return 1
+	case lastEnded == nil:
+		return 3
+	case c.farCause == 0 && at.Sub(lastEnd) < retryWindow:
+		return 2
+	}
+	return 4
 }
+
+const (
+	// forkWindow: the INVITEs of one Dial to several targets go out
+	// within this of each other.
+	forkWindow = 10 * time.Millisecond
+	// retryWindow: what the PBX does after a leg is given up follows
+	// within this (a queue's retry, a follow-me step); a caller whose leg
+	// to a target ended this recently is not taken for one ringing it
+	// again while another caller fits.
+	retryWindow = 2 * time.Second
+)
 
 // score says how well c explains an INVITE presenting num to ruri; 0 is
 // not at all:
@@ -118,7 +180,9 @@ func (t *Tracker) score(c, l *leg, num, ruri string, at time.Time) int {
 	case !c.out && !c.up:
 		s++
 		window = at.Sub(c.ch.Created) <= t.cfg.LinkWindow
-	case originated(c) && t.isUser(c.ch.Endpoint):
+	case originated(c) && t.isUser(c.ch.Endpoint) && c.ch.Endpoint != l.ch.Endpoint && num != c.ch.ConnectedNumber:
+		// (Not another originate: that presents what the first one was
+		// shown, where the dial-out presents the user.)
 		if ruri != "" && ruri == c.ch.ConnectedNumber {
 			s += 2
 		}

@@ -27,6 +27,7 @@ func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 		if t.isPBX(p.m.Src) && p.req.GetHeader("P-Asserted-Identity") != nil {
 			t.connectedLine(l, p, at, out)
 		}
+		t.settleConsult(l, at, out)
 	case "CANCEL":
 		if l.out {
 			t.cancelled(l, reasonCause(p.req), at, out)
@@ -116,6 +117,9 @@ func (t *Tracker) response(l *leg, p *parsed, out func(bridge.Event)) {
 	}
 	if p.cseq != l.cseq || l.ended {
 		return // a re-INVITE's response, or late after the end
+	}
+	if l.pending != nil && code >= 200 {
+		t.decideConsult(l.pending, nil, at, out)
 	}
 	fromDevice := p.m.Src == l.device || !t.isPBX(p.m.Src)
 	if l.out && fromDevice {
@@ -331,7 +335,11 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		return
 	}
 
-	parent, onBehalf := t.link(p, l, num, ruri)
+	parent, consult := t.link(p, l, num, ruri)
+	var onBehalf *leg
+	if len(consult) == 1 {
+		onBehalf = consult[0]
+	}
 	switch {
 	case parent != nil:
 		l.parent, l.call = parent, parent.call
@@ -360,12 +368,19 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		parent.ch.ConnectedNumber, parent.ch.ConnectedName = l.ch.CallerNumber, ""
 		t.update(parent, at, out)
 	}
-	if onBehalf != nil {
-		// The transferer leaves the call's bridge for a consultation
-		// bridge (the other party is on hold), as Asterisk reports it.
-		onBehalf.held = onBehalf.bridge
-		t.join(consultBridge(onBehalf), at, out, onBehalf)
+	switch {
+	case onBehalf != nil:
+		t.holdParty(onBehalf, at, out)
+	case len(consult) > 1:
+		t.pendConsult(l, consult, at)
 	}
+}
+
+// holdParty moves a transferer out of its call's bridge into a consultation
+// bridge (the other party is on hold), as Asterisk reports it.
+func (t *Tracker) holdParty(b *leg, at time.Time, out func(bridge.Event)) {
+	b.held = b.bridge
+	t.join(consultBridge(b), at, out, b)
 }
 
 // diversion is the user a Diversion (RFC 5806) or History-Info header
