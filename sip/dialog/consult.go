@@ -67,10 +67,14 @@ func (t *Tracker) decideConsult(pc *pendingConsult, b *leg, at time.Time, out fu
 		l.onBehalf, l.call, l.ch.LinkedID = b, b.call, b.call
 		b.consult = l
 		for i := range pc.events {
-			for _, ch := range []*bridge.Channel{&pc.events[i].Channel, &pc.events[i].Peer} {
+			ev := &pc.events[i]
+			for _, ch := range []*bridge.Channel{&ev.Channel, &ev.Peer} {
 				if ch.ID == l.ch.ID {
 					ch.LinkedID = l.call
 				}
+			}
+			if ev.Kind == bridge.Dial && ev.Peer.ID == l.ch.ID && ev.Channel.ID == "" {
+				ev.Channel = b.ch
 			}
 		}
 	}

@@ -40,6 +40,10 @@ type addrSeen struct {
 	dialogs    int
 	sent, recv bool
 	peers      map[netip.AddrPort]bool
+	// says is set when the address named itself a PBX (User-Agent or
+	// Server: Asterisk, FreeSWITCH, …): it settles a tie, as in a capture
+	// of one dialog, where both ends are in every dialog.
+	says bool
 }
 
 func newLearner() *learner {
@@ -90,13 +94,24 @@ func (ln *learner) pbx() (pbx []Addr, why string) {
 	if bestN == 0 {
 		return nil, "no INVITE seen"
 	}
-	if bestN == second {
-		return nil, fmt.Sprintf("%d addresses are each in %d INVITE dialogs", ln.tied(bestN), bestN)
+	if bestN == second || len(ln.addrs[best].peers) < 2 {
+		// One dialog (or one peer) has the PBX and its peer alike: only
+		// an address that says it is a PBX tells them apart.
+		var says []netip.AddrPort
+		for _, a := range addrs {
+			if s := ln.addrs[a]; s.dialogs == bestN && s.says {
+				says = append(says, a)
+			}
+		}
+		if len(says) != 1 {
+			if bestN == second {
+				return nil, fmt.Sprintf("%d addresses are each in %d INVITE dialogs", ln.tied(bestN), bestN)
+			}
+			return nil, fmt.Sprintf("%s talks to one peer only", best)
+		}
+		best = says[0]
 	}
 	hub := ln.addrs[best]
-	if len(hub.peers) < 2 {
-		return nil, fmt.Sprintf("%s talks to one peer only", best)
-	}
 	pbx = []Addr{AddrOf(best)}
 	for _, a := range addrs {
 		if s := ln.addrs[a]; a != best && a.Addr() == best.Addr() && !hub.peers[a] && !s.peers[best] {
@@ -141,6 +156,9 @@ func (t *Tracker) hold(p *parsed, out func(bridge.Event)) error {
 	}
 	if p.req != nil && p.req.Method == sip.INVITE && p.toTag == "" {
 		t.learn.observe(p)
+	}
+	if saysPBX(p) {
+		t.learn.seen(p.m.Src).says = true
 	}
 	p.m.Payload = nil // parsed: the payload is no longer read
 	t.pending = append(t.pending, held{p})
@@ -204,4 +222,26 @@ func (b *peerBook) trunks(name string) []Trunk {
 	}
 	slices.SortFunc(ts, func(x, y Trunk) int { return strings.Compare(x.Addr.String(), y.Addr.String()) })
 	return ts
+}
+
+// pbxAgents are products that name themselves in User-Agent or Server.
+var pbxAgents = []string{"asterisk", "freeswitch", "freepbx", "fpbx", "issabel", "3cx", "yeastar", "kamailio", "opensips", "yate"}
+
+// saysPBX: the message's sender names itself a PBX.
+func saysPBX(p *parsed) bool {
+	var msg sip.Message = p.res
+	if p.req != nil {
+		msg = p.req
+	}
+	for _, name := range []string{"User-Agent", "Server"} {
+		for _, h := range msg.GetHeaders(name) {
+			v := strings.ToLower(h.Value())
+			for _, a := range pbxAgents {
+				if strings.Contains(v, a) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

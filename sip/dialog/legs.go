@@ -22,9 +22,11 @@ type leg struct {
 	up       bool
 	ringing  bool
 	ended    bool
-	answerAt time.Time
-	endedAt  time.Time
-	lastSeen time.Time
+	// responded: the device answered the INVITE at all (even 100 Trying).
+	responded bool
+	answerAt  time.Time
+	endedAt   time.Time
+	lastSeen  time.Time
 	// hangup is set when the leg was asked to hang up but is kept until
 	// the legs dialled for it are gone, as the PBX keeps its channel.
 	hangup      bool
@@ -161,8 +163,12 @@ func (t *Tracker) dial(l *leg, status string, at time.Time, out func(bridge.Even
 		return
 	}
 	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status}
-	if l.parent != nil {
+	switch {
+	case l.parent != nil:
 		ev.Channel = l.parent.ch
+	case l.onBehalf != nil:
+		// A consultation is the transferer's own call to the target.
+		ev.Channel = l.onBehalf.ch
 	}
 	if status == "" {
 		ev.DialString = l.ch.CallerNumber

@@ -36,6 +36,7 @@ func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 		// The caller gave up: its channel goes when the PBX has cleaned
 		// up what it dialled (the 487 and the CANCELs that follow).
 		t.ensure(l, out)
+		t.dropSilent(l, "CANCEL", 16, at, out)
 		t.requestHangup(l, at, 16, out)
 	case "BYE":
 		cause := reasonCause(p.req)
@@ -92,6 +93,19 @@ func (t *Tracker) cancelled(l *leg, cause int, at time.Time, out func(bridge.Eve
 	t.end(l, at, cause, out)
 }
 
+// dropSilent ends the legs dialled for l that never answered anything,
+// not even 100 Trying (a phone that is off, an address nobody listens
+// on): the PBX cannot CANCEL them, it only stops retransmitting, so they
+// end with the caller.
+func (t *Tracker) dropSilent(l *leg, status string, cause int, at time.Time, out func(bridge.Event)) {
+	for _, c := range l.children {
+		if !c.ended && !c.responded {
+			t.dial(c, status, at, out)
+			t.end(c, at, cause, out)
+		}
+	}
+}
+
 func answeredSibling(l *leg) bool {
 	for _, c := range l.parent.children {
 		if c != l && c.up && !c.ended {
@@ -134,6 +148,7 @@ func (t *Tracker) response(l *leg, p *parsed, out func(bridge.Event)) {
 // outgoingResponse handles what a device answers to an INVITE the PBX
 // sent it.
 func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, out func(bridge.Event)) {
+	l.responded = true
 	switch {
 	case code == 100:
 	case code < 200:
@@ -164,7 +179,9 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 	case retried(code):
 	case code < 400 && t.forward(l, p):
 		// The PBX follows the redirect and dials the new target; this
-		// leg is done.
+		// leg is done, as app_dial reports it: CANCEL, cause 23
+		// (redirected to a new destination).
+		t.dial(l, "CANCEL", at, out)
 		t.end(l, at, 23, out)
 	default:
 		status, cause := failure(code)
@@ -250,6 +267,7 @@ func (t *Tracker) incomingResponse(l *leg, code int, p *parsed, at time.Time, ou
 			// hangs the caller up with after a failed Dial.
 			cause = l.farCause
 		}
+		t.dropSilent(l, "NOANSWER", 19, at, out)
 		t.requestHangup(l, at, cause, out)
 	}
 }
