@@ -58,12 +58,17 @@ func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent *leg, consul
 			consider(c)
 		}
 	}
-	t.ix.trimRecent(at, t.cfg.LinkWindow)
-	for _, c := range t.ix.recent {
-		consider(c)
-	}
 	for _, c := range t.ix.origins {
 		consider(c)
+	}
+	t.ix.trimRecent(at, t.cfg.LinkWindow)
+	if bestScore < 2 {
+		// Only the window is left to link by: any recent caller (those
+		// that present or dialled something this INVITE relates to were
+		// scored above, from the indexes).
+		for _, c := range t.ix.recent {
+			consider(c)
+		}
 	}
 	if t.isUser(num) && (best == nil || bestScore == 1) {
 		// A user in a call presented by the PBX, with nothing but the
