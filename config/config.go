@@ -113,6 +113,11 @@ func (a AMI) On() bool { return a.Host != "" }
 type SIP struct {
 	HEPListenUDP []string `yaml:"hep_listen_udp"`
 	HEPListenTCP []string `yaml:"hep_listen_tcp"`
+	// HEPAuthKey, when set, is the password capture agents must send
+	// (Asterisk hep.conf capture_password); packets without it are
+	// dropped and counted.
+	HEPAuthKey     Secret `yaml:"hep_auth_key"`
+	HEPAuthKeyFile string `yaml:"hep_auth_key_file"`
 	// PBXAddresses are the PBX's own SIP addresses (IP, IP:port or
 	// prefix): packets from them are the PBX speaking.
 	PBXAddresses []string `yaml:"pbx_addresses"`

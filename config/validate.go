@@ -40,6 +40,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
 	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
+	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
 	return errors.Join(errs...)
 }
 

@@ -101,7 +101,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*Daemon, error) {
 		d.sources["ami"] = c
 	}
 	if cfg.SIP.On() {
-		hc := hep.Config{UDP: cfg.SIP.HEPListenUDP, TCP: cfg.SIP.HEPListenTCP, Dialog: cfg.DialogConfig(),
+		hc := hep.Config{UDP: cfg.SIP.HEPListenUDP, TCP: cfg.SIP.HEPListenTCP, AuthKey: cfg.SIP.HEPAuthKey.Value(), Dialog: cfg.DialogConfig(),
 			Logger: log.With().Str("source", "sip").Logger(), Registerer: d.reg}
 		c, err := hep.New(hc)
 		if err != nil {
