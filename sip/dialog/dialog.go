@@ -107,10 +107,10 @@ type Tracker struct {
 	users  map[string]bool
 
 	pbx     []Addr
-	learn   *learner // non-nil until the PBX is known
-	peers   peerBook // learnt phones and trunks
-	err     error    // sticky: the PBX could not be learnt
-	pending []held   // messages held while learning
+	learn   *learner  // non-nil until the PBX is known
+	peers   peerBook  // learnt phones and trunks
+	err     error     // sticky: the PBX could not be learnt
+	pending []*parsed // messages held while learning
 
 	ix    index
 	seq   uint64

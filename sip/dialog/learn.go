@@ -131,12 +131,6 @@ func (ln *learner) tied(n int) int {
 	return c
 }
 
-// held is a message kept while learning, with its own copy of the payload
-// (callers reuse their buffers).
-type held struct {
-	p *parsed
-}
-
 // heldMethods are the requests (and responses to them) the tracker uses;
 // everything else is not held while learning.
 func heldMethod(m string) bool {
@@ -160,8 +154,8 @@ func (t *Tracker) hold(p *parsed, out func(bridge.Event)) error {
 	if saysPBX(p) {
 		t.learn.seen(p.m.Src).says = true
 	}
-	p.m.Payload = nil // parsed: the payload is no longer read
-	t.pending = append(t.pending, held{p})
+	p.m.Payload = nil // parsed, and callers reuse their buffers
+	t.pending = append(t.pending, p)
 	if len(t.pending) >= t.cfg.LearnBuffer {
 		t.decide(true, out)
 		return t.err
@@ -185,8 +179,8 @@ func (t *Tracker) decide(final bool, out func(bridge.Event)) {
 	t.pbx, t.learn = pbx, nil
 	pending := t.pending
 	t.pending = nil
-	for _, h := range pending {
-		_ = t.process(h.p, out)
+	for _, p := range pending {
+		_ = t.process(p, out)
 	}
 }
 
