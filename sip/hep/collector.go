@@ -340,5 +340,8 @@ func (c *Collector) ClosedCounter(reason string) prometheus.Counter {
 	return c.m.closed.WithLabelValues(reason)
 }
 
+// OpenTCP is how many TCP connections are open now.
+func (c *Collector) OpenTCP() int { return c.conns.count() }
+
 // DroppedCounter counts packets dropped because the queue was full.
 func (c *Collector) DroppedCounter() prometheus.Counter { return c.m.dropped }

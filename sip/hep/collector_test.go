@@ -309,10 +309,12 @@ func TestConnectionLimitAcrossSources(t *testing.T) {
 	addr := l.c.TCPAddr()
 	oldest := dialFrom(t, "127.0.0.2", addr)
 	defer oldest.Close()
+	waitOpen(t, l.c, 1)
 	time.Sleep(20 * time.Millisecond) // so the idle times differ
 	var rest []net.Conn
-	for _, src := range []string{"127.0.0.3", "127.0.0.4"} {
+	for i, src := range []string{"127.0.0.3", "127.0.0.4"} {
 		rest = append(rest, dialFrom(t, src, addr))
+		waitOpen(t, l.c, 2+i)
 	}
 	agent := dialFrom(t, "127.0.0.5", addr)
 	defer agent.Close()
@@ -331,10 +333,20 @@ func TestConnectionLimitAcrossSources(t *testing.T) {
 	}
 }
 
+// waitOpen waits up to 5 s for the collector to hold n TCP connections.
+func waitOpen(t *testing.T, c *hep.Collector, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); c.OpenTCP() != n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d TCP connections open, want %d", c.OpenTCP(), n)
+		}
+	}
+}
+
 // TestIdleTimeout: a connection silent for IdleTimeout is closed; one that
 // keeps sending is not.
 func TestIdleTimeout(t *testing.T) {
-	l := start(t, hep.Config{TCP: []string{"127.0.0.1:0"}, IdleTimeout: 300 * time.Millisecond})
+	l := start(t, hep.Config{TCP: []string{"127.0.0.1:0"}, IdleTimeout: time.Second})
 	addr := l.c.TCPAddr()
 	silent := dialFrom(t, "127.0.0.1", addr)
 	defer silent.Close()
@@ -362,7 +374,7 @@ func TestIdleTimeout(t *testing.T) {
 	if !closedByPeer(silent) {
 		t.Fatal("a silent connection outlived the idle timeout")
 	}
-	time.Sleep(400 * time.Millisecond) // longer than the timeout, while busy sends
+	time.Sleep(1500 * time.Millisecond) // longer than the timeout, while busy sends
 	close(stopBusy)
 	if err := <-busyErr; err != nil {
 		t.Fatalf("the busy connection was closed: %v", err)

@@ -178,6 +178,12 @@ func (t *connTable) remove(tc *tcpConn) {
 	t.m.conns.Set(float64(len(t.open)))
 }
 
+func (t *connTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.open)
+}
+
 func (t *connTable) closeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
