@@ -118,12 +118,21 @@ func (a AMI) On() bool { return a.Host != "" }
 type SIP struct {
 	HEPListenUDP []string `yaml:"hep_listen_udp"`
 	HEPListenTCP []string `yaml:"hep_listen_tcp"`
+	// HEPAuthKey, when set, is the password capture agents must send
+	// (Asterisk hep.conf capture_password); packets without it are
+	// dropped and counted.
+	HEPAuthKey     Secret `yaml:"hep_auth_key"`
+	HEPAuthKeyFile string `yaml:"hep_auth_key_file"`
 	// PBXAddresses are the PBX's own SIP addresses (IP, IP:port or
 	// prefix): packets from them are the PBX speaking.
 	PBXAddresses []string `yaml:"pbx_addresses"`
 	// TrunkAddresses are the carriers' addresses (IP, IP:port or prefix):
 	// parties there are external.
 	TrunkAddresses []string `yaml:"trunk_addresses"`
+	// Conferences lists, by room, the numbers that reach each conference
+	// room (as phones dial it, and DIDs): SIP does not show who meets in
+	// a room.
+	Conferences map[string][]string `yaml:"conferences"`
 	// Subscribe watches extensions with RFC 4235 dialog-event
 	// subscriptions for live screen-pop states (never for activities).
 	Subscribe Subscribe `yaml:"subscribe"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -244,6 +245,10 @@ func TestValidate(t *testing.T) {
 		{"hep tcp", func(c *Config) { c.SIP.HEPListenTCP = []string{"127.0.0.1:x"} }, []string{`sip.hep_listen_tcp[0]: "127.0.0.1:x": port "x" is not a number 0–65535`}},
 		{"pbx addresses", func(c *Config) { c.SIP.PBXAddresses = []string{"10.0.0.1", "pbx.example.com"} }, []string{`sip.pbx_addresses[1]: "pbx.example.com": want an IP address, IP:port or prefix (10.0.0.0/24)`}},
 		{"trunk addresses", func(c *Config) { c.SIP.TrunkAddresses = []string{"192.0.2.0/24", "[::1]:5060", "1.2.3.4/40"} }, []string{`sip.trunk_addresses[2]: "1.2.3.4/40": want an IP address, IP:port or prefix (10.0.0.0/24)`}},
+		{"conferences", func(c *Config) {
+			c.SIP.Conferences = map[string][]string{"800": {"800", "+35850111800"}, "801": {"+35850111800", ""}, "802": nil}
+		}, []string{`sip.conferences.801[0]: "+35850111800" also reaches room 800`, `sip.conferences.801[1]: empty number`,
+			`sip.conferences.802: list the numbers that reach the room (at least the room's own)`}},
 		{"extension required", func(c *Config) { c.Users[1].Extension = "" }, []string{"users[1].extension: required"}},
 		{"extension chars", func(c *Config) { c.Users[1].Extension = "10 2" }, []string{`users[1].extension: "10 2": must not contain spaces, '@' or '/'`}},
 		{"duplicate extension", func(c *Config) { c.Users = append(c.Users, User{Extension: "101"}) }, []string{`users[2].extension: "101" is also users[0].extension`}},
@@ -493,6 +498,32 @@ func TestPrivacyRulesApply(t *testing.T) {
 		if a.Privacy != tt.privacy || a.RemoteNumber != tt.remote {
 			t.Errorf("%s: privacy %q remote %q, want %q %q", tt.name, a.Privacy, a.RemoteNumber, tt.privacy, tt.remote)
 		}
+	}
+}
+
+// TestDialogConfig: the sip section becomes the tracker's configuration
+// `run` and `replay --pcap --config` share.
+func TestDialogConfig(t *testing.T) {
+	c := Default()
+	c.Trunks = []string{"carrier"}
+	c.Users = []User{{Extension: "101"}, {Extension: "102"}}
+	c.SIP.PBXAddresses = []string{"10.0.0.5", "10.0.0.6:5080"}
+	c.SIP.TrunkAddresses = []string{"192.0.2.0/24"}
+	c.SIP.Conferences = map[string][]string{"800": {"800", "+35850111800"}}
+	dc := c.DialogConfig()
+	pbx := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+	if len(dc.PBX) != 2 || !dc.PBX[0].Match(pbx("10.0.0.5:5060")) || !dc.PBX[0].Match(pbx("10.0.0.5:7000")) ||
+		!dc.PBX[1].Match(pbx("10.0.0.6:5080")) || dc.PBX[1].Match(pbx("10.0.0.6:5060")) {
+		t.Errorf("PBX = %v", dc.PBX)
+	}
+	if len(dc.Trunks) != 1 || !dc.Trunks[0].Addr.Match(pbx("192.0.2.77:5060")) || dc.Trunks[0].Addr.Match(pbx("192.0.3.1:5060")) {
+		t.Errorf("Trunks = %v", dc.Trunks)
+	}
+	if dc.TrunkName != "carrier" || strings.Join(dc.Users, ",") != "101,102" || dc.ExtensionPattern == nil {
+		t.Errorf("TrunkName %q, Users %v, pattern %v", dc.TrunkName, dc.Users, dc.ExtensionPattern)
+	}
+	if dc.Conferences["800"] != "800" || dc.Conferences["+35850111800"] != "800" || len(dc.Conferences) != 2 {
+		t.Errorf("Conferences = %v", dc.Conferences)
 	}
 }
 

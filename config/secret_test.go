@@ -169,6 +169,12 @@ func TestSecretFiles(t *testing.T) {
 			t.Fatalf("err %v, secret %q", err, c.AMI.Secret.Value())
 		}
 	})
+	t.Run("sip hep_auth_key_file", func(t *testing.T) {
+		c, err := load([]byte("sip: {hep_listen_udp: ['127.0.0.1:9060'], hep_auth_key_file: ami}\n"), dir, noEnv)
+		if err != nil || c.SIP.HEPAuthKey.Value() != "ami-pw" {
+			t.Fatalf("err %v, key %q", err, c.SIP.HEPAuthKey.Value())
+		}
+	})
 	t.Run("off source file not read", func(t *testing.T) {
 		if _, err := load([]byte("ami: {username: u, secret_file: nope}\n"), dir, noEnv); err != nil {
 			t.Fatal(err)

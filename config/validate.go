@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
 	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
+	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
 	return errors.Join(errs...)
 }
 
@@ -251,6 +253,28 @@ func (c *Config) validateSIP(v *validator) {
 	for i, a := range s.TrunkAddresses {
 		if !address(a) {
 			v.add(fmt.Sprintf("sip.trunk_addresses[%d]", i), "%q: want an IP address, IP:port or prefix (10.0.0.0/24)", a)
+		}
+	}
+	rooms := make([]string, 0, len(s.Conferences))
+	for room := range s.Conferences {
+		rooms = append(rooms, room)
+	}
+	sort.Strings(rooms)
+	inRoom := map[string]string{}
+	for _, room := range rooms {
+		if len(s.Conferences[room]) == 0 {
+			v.add("sip.conferences."+room, "list the numbers that reach the room (at least the room's own)")
+		}
+		for i, n := range s.Conferences[room] {
+			key := fmt.Sprintf("sip.conferences.%s[%d]", room, i)
+			switch prev, dup := inRoom[n]; {
+			case n == "":
+				v.add(key, "empty number")
+			case dup:
+				v.add(key, "%q also reaches room %s", n, prev)
+			default:
+				inRoom[n] = room
+			}
 		}
 	}
 }

@@ -17,7 +17,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	pcapFile := fs.String("pcap", "", "a pcap of SIP, plain or HEP-encapsulated")
 	celFile := fs.String("cel", "", "a CEL CSV in the lab's cel_custom.conf layout (cel.csv)")
 	celZone := fs.String("cel-time-zone", "UTC", "with --cel: the zone of event times written as dates (cel.conf dateformat); epoch times need none")
-	cfgFile := fs.String("config", "", "take users, trunks, extension pattern, region and the policy from this config file")
+	cfgFile := fs.String("config", "", "take users, trunks, extension pattern, region, the policy and the sip section (pbx_addresses, trunk_addresses, conferences) from this config file")
 	all := fs.Bool("all", false, "also print the activities that would not be sent, with the reason (not_sent)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/store/bolt"
 	"github.com/callbridge/callbridge/internal/phone"
 	"github.com/callbridge/callbridge/internal/pipeline"
+	"github.com/callbridge/callbridge/sip/dialog"
 	"github.com/callbridge/callbridge/sip/pcap"
 )
 
@@ -41,6 +42,7 @@ type ReplayOptions struct {
 // counts go to stderr.
 func Replay(opts ReplayOptions, stdout, stderr io.Writer) error {
 	ec := bridge.Config{Trunks: []string{"pstn"}}
+	var dc dialog.Config // the SIP tracker's: sip.pbx_addresses, sip.trunk_addresses, … as `run` takes them
 	var norm phone.Normalizer
 	// Without a config no policy applies, except that answered-elsewhere
 	// legs are not sent; with one, its policy decides, against a scratch
@@ -56,7 +58,7 @@ func Replay(opts ReplayOptions, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ec, norm = cfg.EngineConfig(), cfg.Normalizer()
+		ec, dc, norm = cfg.EngineConfig(), cfg.DialogConfig(), cfg.Normalizer()
 		dir, err := os.MkdirTemp("", "callbridge-replay-")
 		if err != nil {
 			return err
@@ -127,9 +129,9 @@ func Replay(opts ReplayOptions, stdout, stderr io.Writer) error {
 		}
 		bad, problems = st.Malformed, st.Problems
 	case "sip":
-		st, err := pcap.ReadPcap(f, p.Handle)
+		st, err := pcap.Read(f, dc, p.Handle)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", opts.File, err)
 		}
 		bad, problems = st.Malformed, st.Problems
 	case "cel":

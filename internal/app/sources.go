@@ -12,7 +12,6 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/pipeline"
-	"github.com/callbridge/callbridge/sip/dialog"
 	"github.com/callbridge/callbridge/sip/hep"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
@@ -52,37 +51,11 @@ func buildSources(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 	return sources, nil
 }
 
-// hepConfig is the HEP listener's configuration and its SIP tracker's.
+// hepConfig is the HEP listeners' configuration and their SIP tracker's
+// (the same dialog configuration `replay --pcap --config` uses).
 func hepConfig(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) hep.Config {
-	dc := dialog.Config{ExtensionPattern: cfg.EngineConfig().ExtensionPattern}
-	for _, u := range cfg.Users {
-		dc.Users = append(dc.Users, u.Extension)
-	}
-	for _, a := range cfg.SIP.PBXAddresses {
-		if ap, ok := addrPort(a); ok {
-			dc.PBX = append(dc.PBX, ap)
-		} else {
-			log.Warn().Str("address", a).Msg("sip.pbx_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
-		}
-	}
-	for _, a := range cfg.SIP.TrunkAddresses {
-		if ap, ok := addrPort(a); ok {
-			dc.Trunks = append(dc.Trunks, dialog.Trunk{Addr: ap})
-		} else {
-			log.Warn().Str("address", a).Msg("sip.trunk_addresses: prefixes are not used by the SIP tracker yet; give an IP or IP:port")
-		}
-	}
-	if len(cfg.Trunks) > 0 {
-		dc.TrunkName = cfg.Trunks[0]
-	}
-	hc := hep.Config{Dialog: dc, Logger: log.With().Str("source", "sip").Logger(), Registerer: reg}
-	if len(cfg.SIP.HEPListenUDP) > 0 {
-		hc.UDP = cfg.SIP.HEPListenUDP[0]
-	}
-	if len(cfg.SIP.HEPListenTCP) > 0 {
-		hc.TCP = cfg.SIP.HEPListenTCP[0]
-	}
-	return hc
+	return hep.Config{UDP: cfg.SIP.HEPListenUDP, TCP: cfg.SIP.HEPListenTCP, AuthKey: cfg.SIP.HEPAuthKey.Value(),
+		Dialog: cfg.DialogConfig(), Logger: log.With().Str("source", "sip").Logger(), Registerer: reg}
 }
 
 // buildSubscriber makes the SIP dialog-event subscriber, when sip.subscribe

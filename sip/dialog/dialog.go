@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -18,6 +16,9 @@ import (
 // Message is one SIP message as captured: the raw payload with the
 // transport addresses and the capture time.
 type Message struct {
+	// Time is when the message was captured (the pcap record or the HEP
+	// timestamp). It is the only clock the tracker knows: every event
+	// time comes from it.
 	Time      time.Time
 	Src, Dst  netip.AddrPort
 	Transport string // "udp", "tcp", … (informational)
@@ -30,17 +31,17 @@ type Message struct {
 
 // Trunk names a trunk peer by address.
 type Trunk struct {
-	Addr netip.AddrPort // port 0 matches any port of Addr
-	Name string         // endpoint name; empty means Config.TrunkName
+	Addr Addr
+	Name string // endpoint name; empty means Config.TrunkName
 }
 
 // Config tells the tracker who is who on the wire.
 type Config struct {
-	// PBX lists the PBX's SIP addresses (port 0: any port). Empty means
-	// learn it: the target of the first INVITE seen, and after that any
-	// address that both sends and receives new INVITEs.
-	PBX []netip.AddrPort
-	// Trunks lists trunk peers by address.
+	// PBX lists the PBX's SIP addresses. Empty means learn them from the
+	// traffic (see learn.go): messages are held until the PBX is known.
+	PBX []Addr
+	// Trunks lists trunk peers by address. Empty means learn them: a
+	// peer that presents a party that is not a user is a trunk.
 	Trunks []Trunk
 	// TrunkName is the endpoint of trunk legs: listed trunks without a
 	// name, and legs whose party is not a user (default "pstn"). Put the
@@ -52,6 +53,12 @@ type Config struct {
 	// ExtensionPattern recognises users when Users is empty; nil means
 	// bridge.DefaultExtensionPattern.
 	ExtensionPattern *regexp.Regexp
+	// Conferences maps the numbers that reach a conference room (as
+	// dialled by a phone or a DID) to the room: legs the PBX answers for
+	// the same room are in one conference. SIP shows nothing else of a
+	// room; without this a conference looks like any number the PBX
+	// answers itself.
+	Conferences map[string]string
 	// LinkWindow: an outgoing INVITE the PBX sends within this time of
 	// an unanswered incoming one is taken as dialled for it even when no
 	// identity relates them (default 2 s).
@@ -62,14 +69,20 @@ type Config struct {
 	// MaxIdle ends established dialogs with no message for this long,
 	// for when the BYE was never seen (default 12 h).
 	MaxIdle time.Duration
+	// LearnBuffer bounds the messages held while the PBX is being learnt
+	// (default 65536); when it fills before the PBX is known the tracker
+	// fails with ErrUnknownPBX.
+	LearnBuffer int
 }
 
 // Stats counts what the tracker saw.
 type Stats struct {
 	Messages        int // messages fed
 	Malformed       int // payloads that did not parse as SIP with a Call-ID, From, To and CSeq
+	BadTime         int // messages without a capture time, or one no live dialog could have
 	Retransmissions int // duplicates dropped
 	Ignored         int // messages about no tracked INVITE dialog (OPTIONS, REGISTER, strays)
+	Held            int // messages waiting for the PBX to be learnt
 	Legs            int // INVITE dialogs tracked in total
 	Live            int // INVITE dialogs open now
 	Expired         int // dialogs ended by a timeout rather than by signalling
@@ -77,10 +90,14 @@ type Stats struct {
 	Flushed         int // dialogs still open at a Flush
 }
 
-// Errors Feed returns (wrapped).
+// Errors Feed and Flush return (wrapped).
 var (
 	ErrParse   = errors.New("dialog: not a SIP message")
 	ErrHeaders = errors.New("dialog: missing dialog headers")
+	ErrTime    = errors.New("dialog: message without a usable capture time")
+	// ErrUnknownPBX: the PBX's address was not configured and the
+	// traffic did not show it.
+	ErrUnknownPBX = errors.New("sip: cannot tell the PBX from the traffic; set sip.pbx_addresses (and sip.trunk_addresses)")
 )
 
 // Tracker follows INVITE dialogs and emits bridge events.
@@ -88,15 +105,24 @@ type Tracker struct {
 	cfg    Config
 	parser *sip.Parser
 	users  map[string]bool
-	pbx    []netip.AddrPort
-	// Learning the PBX: addresses seen sending and receiving new INVITEs.
-	sent, recv map[netip.AddrPort]bool
 
-	byCallID map[string][]*leg
-	live     []*leg
-	calls    int
-	stats    Stats
-	lastGC   time.Time
+	pbx     []Addr
+	learn   *learner  // non-nil until the PBX is known
+	peers   peerBook  // learnt phones and trunks
+	err     error     // sticky: the PBX could not be learnt
+	pending []*parsed // messages held while learning
+
+	ix    index
+	seq   uint64
+	stats Stats
+	// clock is the tracker's time for timeouts, from the capture times of
+	// messages that concerned a tracked dialog (not retransmissions):
+	// messages about nothing tracked never move it (see clock).
+	clock     clock
+	suspects  suspects
+	consults  []*pendingConsult // consultations waiting to know their transferer
+	promoting bool              // tracking suspects found to be right
+	lastGC    time.Time
 }
 
 // New returns a tracker for cfg.
@@ -116,13 +142,14 @@ func New(cfg Config) *Tracker {
 	if cfg.MaxIdle <= 0 {
 		cfg.MaxIdle = 12 * time.Hour
 	}
-	t := &Tracker{
-		cfg:      cfg,
-		parser:   sip.NewParser(),
-		pbx:      slices.Clone(cfg.PBX),
-		sent:     map[netip.AddrPort]bool{},
-		recv:     map[netip.AddrPort]bool{},
-		byCallID: map[string][]*leg{},
+	if cfg.LearnBuffer <= 0 {
+		cfg.LearnBuffer = 65536
+	}
+	t := &Tracker{cfg: cfg, parser: sip.NewParser(), pbx: slices.Clone(cfg.PBX)}
+	t.ix.init()
+	t.peers.init(len(cfg.Trunks) == 0)
+	if len(t.pbx) == 0 {
+		t.learn = newLearner()
 	}
 	if len(cfg.Users) > 0 {
 		t.users = map[string]bool{}
@@ -136,49 +163,22 @@ func New(cfg Config) *Tracker {
 // Stats reports what the tracker has seen.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
-	s.Live = len(t.live)
+	s.Live = len(t.ix.live)
+	s.Held = len(t.pending)
 	return s
 }
 
-// PBX reports the PBX addresses configured or learnt so far.
-func (t *Tracker) PBX() []netip.AddrPort { return slices.Clone(t.pbx) }
+// PBX reports the PBX addresses configured or learnt so far (none while
+// still learning).
+func (t *Tracker) PBX() []Addr { return slices.Clone(t.pbx) }
 
-// leg is one INVITE dialog between the PBX and a device or trunk.
-type leg struct {
-	ch       bridge.Channel
-	callID   string
-	fromTag  string // From tag of the dialog-creating INVITE
-	out      bool   // the PBX sent the INVITE
-	device   netip.AddrPort
-	cseq     uint32 // CSeq of the (latest) initial INVITE, for telling re-INVITE responses apart
-	announce bool   // ChannelCreated sent
-	up       bool
-	ringing  bool
-	ended    bool
-	endedAt  time.Time
-	lastSeen time.Time
-	// hangup is set when the leg was asked to hang up but is kept until
-	// the legs dialled for it are gone, as the PBX keeps its channel.
-	hangup      bool
-	hangupCause int
-	hangupAt    time.Time
-
-	call     string // the call's id: the first leg's channel ID
-	parent   *leg   // the leg this one was dialled for
-	onBehalf *leg   // consult: the user leg it was placed from
-	consult  *leg   // the live consult leg placed from this leg
-	bridge   string // the synthetic bridge it is in
-	held     string // consult: the bridge it left for the consultation
-	replaces *leg   // INVITE with Replaces: the leg it takes over
-	referTo  string // pending REFER's Refer-To, until the 2xx
-	seen     []msgKey
-}
-
-type msgKey struct {
-	status int
-	cseq   uint32
-	method string
-	src    netip.AddrPort
+// Trunks reports the peers taken for trunks: the configured ones, or
+// those learnt so far.
+func (t *Tracker) Trunks() []Trunk {
+	if len(t.cfg.Trunks) > 0 {
+		return slices.Clone(t.cfg.Trunks)
+	}
+	return t.peers.trunks(t.cfg.TrunkName)
 }
 
 // parsed is what the tracker reads from one message.
@@ -197,25 +197,36 @@ type parsed struct {
 
 // Feed parses one SIP message and passes the events it causes to out.
 // A message that does not parse returns an error wrapping ErrParse or
-// ErrHeaders; the tracker state is unaffected.
+// ErrHeaders, one without a capture time ErrTime; none of them changes
+// any dialog. Once the PBX could not be learnt every call returns
+// ErrUnknownPBX.
 func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 	t.stats.Messages++
+	if t.err != nil {
+		return t.err
+	}
+	p, err := t.parse(m)
+	if err != nil {
+		return err
+	}
+	if t.learn != nil {
+		return t.hold(p, out)
+	}
+	return t.process(p, out)
+}
+
+func (t *Tracker) parse(m Message) (*parsed, error) {
 	msg, err := t.parser.ParseSIP(m.Payload)
 	if err != nil {
 		t.stats.Malformed++
-		return fmt.Errorf("%w: %v", ErrParse, err)
+		return nil, fmt.Errorf("%w: %v", ErrParse, err)
 	}
-	p := parsed{m: m}
+	p := &parsed{m: m}
 	cid, from, to, cs := msg.CallID(), msg.From(), msg.To(), msg.CSeq()
 	if cid == nil || from == nil || to == nil || cs == nil || *cid == "" {
 		t.stats.Malformed++
-		return ErrHeaders
+		return nil, ErrHeaders
 	}
-	p.callID = string(*cid)
-	p.fromTag, _ = from.Params.Get("tag")
-	p.toTag, _ = to.Params.Get("tag")
-	p.fromUser, p.fromName = from.Address.User, from.DisplayName
-	p.cseq, p.method = cs.SeqNo, string(cs.MethodName)
 	switch v := msg.(type) {
 	case *sip.Request:
 		p.req = v
@@ -223,73 +234,135 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 		p.res = v
 	default:
 		t.stats.Malformed++
-		return ErrParse
+		return nil, ErrParse
 	}
-	t.gc(m.Time, out)
+	if m.Time.IsZero() {
+		t.stats.BadTime++
+		return nil, ErrTime
+	}
+	p.callID = string(*cid)
+	p.fromTag, _ = from.Params.Get("tag")
+	p.toTag, _ = to.Params.Get("tag")
+	p.fromUser, p.fromName = from.Address.User, from.DisplayName
+	p.cseq, p.method = cs.SeqNo, string(cs.MethodName)
+	return p, nil
+}
+
+// process tracks one parsed message once the PBX is known.
+func (t *Tracker) process(p *parsed, out func(bridge.Event)) error {
+	l := t.find(p)
+	newDialog := l == nil && p.req != nil && p.req.Method == sip.INVITE && p.toTag == ""
+	if l == nil && t.held(p, newDialog, out) {
+		return nil
+	}
+	if l == nil && !newDialog {
+		t.stats.Ignored++
+		return nil
+	}
+	at := p.m.Time
+	if l != nil {
+		if err := t.plausible(l, at); err != nil {
+			t.stats.BadTime++
+			return err
+		}
+		if l.duplicate(p.key()) {
+			t.stats.Retransmissions++
+			return nil
+		}
+	}
+	t.clock.see(p.callID, at)
+	t.gc(t.clock.now(), out)
+	if newDialog {
+		t.newLeg(p, out)
+		return nil
+	}
+	l.lastSeen = at
 	if p.req != nil {
-		t.request(&p, out)
+		t.request(l, p, out)
 	} else {
-		t.response(&p, out)
+		t.response(l, p, out)
 	}
 	return nil
 }
 
+// key tells a message from its retransmissions.
+func (p *parsed) key() msgKey {
+	if p.req != nil {
+		return msgKey{cseq: p.cseq, method: string(p.req.Method), src: p.m.Src}
+	}
+	return msgKey{status: p.res.StatusCode, cseq: p.cseq, method: p.method, src: p.m.Src}
+}
+
 // Flush ends every open dialog as of at (the end of a replay) and forgets
-// them all.
-func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) {
-	for _, l := range slices.Clone(t.live) {
+// them all. Messages still held for learning the PBX are decided on what
+// was seen; when that is not enough Flush returns ErrUnknownPBX.
+func (t *Tracker) Flush(at time.Time, out func(bridge.Event)) error {
+	if t.learn != nil && t.err == nil {
+		t.decide(true, out)
+	}
+	t.dropSuspects()
+	t.expireConsults(at.Add(t.cfg.LinkWindow+time.Second), out)
+	for _, l := range t.ix.sortedLive() {
 		t.stats.Flushed++
 		t.end(l, at, 16, out)
 	}
-	t.byCallID = map[string][]*leg{}
+	t.ix.init()
+	return t.err
 }
 
-// Expire ends dialogs that timed out as of now; live sources call it
-// periodically with the wall clock, since a silent network sends no
-// messages that would do it.
-func (t *Tracker) Expire(now time.Time, out func(bridge.Event)) { t.gc(now, out) }
+// Expire ends dialogs that timed out as of now. now must be on the
+// capture clock (the live collector adds the time elapsed since the last
+// packet to that packet's capture time): a silent network sends no
+// message that would do it.
+func (t *Tracker) Expire(now time.Time, out func(bridge.Event)) {
+	if t.learn != nil || now.Before(t.clock.now()) {
+		return
+	}
+	t.gc(now, out)
+}
+
+// Now is the tracker's clock: the latest capture time of messages about
+// tracked dialogs (see clock).
+func (t *Tracker) Now() time.Time { return t.clock.now() }
 
 func (t *Tracker) gc(now time.Time, out func(bridge.Event)) {
 	if now.Sub(t.lastGC) < time.Second {
 		return
 	}
 	t.lastGC = now
-	for _, l := range slices.Clone(t.live) {
+	t.expireConsults(now, out)
+	var due []*leg
+	for _, l := range t.ix.live {
+		switch {
+		case l.hangup && now.Sub(l.hangupAt) > 5*time.Second,
+			!l.up && now.Sub(l.lastSeen) > t.cfg.EarlyTimeout,
+			l.up && now.Sub(l.lastSeen) > t.cfg.MaxIdle:
+			due = append(due, l)
+		}
+	}
+	slices.SortFunc(due, bySeq)
+	for _, l := range due {
 		switch {
 		case l.ended:
 		case l.hangup && now.Sub(l.hangupAt) > 5*time.Second:
 			t.destroy(l, now, out)
-		case !l.up && now.Sub(l.lastSeen) > t.cfg.EarlyTimeout:
+		case !l.up:
 			t.stats.Expired++
 			if l.out {
 				t.dial(l, "NOANSWER", now, out)
 			}
 			t.end(l, now, 19, out)
-		case l.up && now.Sub(l.lastSeen) > t.cfg.MaxIdle:
+		default:
 			t.stats.Expired++
 			t.end(l, now, 16, out)
 		}
 	}
-	// Ended legs stay findable for 32 s (Timer B/F) so late responses and
-	// retransmissions are recognised rather than taken for new dialogs.
-	for id, ls := range t.byCallID {
-		keep := ls[:0]
-		for _, l := range ls {
-			if !l.ended || now.Sub(l.endedAt) < 32*time.Second {
-				keep = append(keep, l)
-			}
-		}
-		if len(keep) == 0 {
-			delete(t.byCallID, id)
-		} else {
-			t.byCallID[id] = keep
-		}
-	}
+	t.ix.forgetEnded(now)
 }
 
 // find returns the leg a message belongs to.
 func (t *Tracker) find(p *parsed) *leg {
-	for _, l := range t.byCallID[p.callID] {
+	for _, l := range t.ix.byCallID[p.callID] {
 		if l.fromTag == p.fromTag || (p.toTag != "" && l.fromTag == p.toTag) {
 			return l
 		}
@@ -297,48 +370,7 @@ func (t *Tracker) find(p *parsed) *leg {
 	return nil
 }
 
-// duplicate records k on l and reports whether it was seen before.
-func (l *leg) duplicate(k msgKey) bool {
-	if slices.Contains(l.seen, k) {
-		return true
-	}
-	if len(l.seen) >= 64 { // a long call with many re-INVITEs
-		l.seen = l.seen[32:]
-	}
-	l.seen = append(l.seen, k)
-	return false
-}
-
-func (t *Tracker) isPBX(a netip.AddrPort) bool {
-	for _, p := range t.pbx {
-		if p == a || (p.Port() == 0 && p.Addr() == a.Addr()) {
-			return true
-		}
-	}
-	return false
-}
-
-// learn updates the learnt PBX set from a new INVITE: the first INVITE's
-// target, then any address seen both sending and receiving new INVITEs
-// (a B2BUA does both, phones and trunks mostly one).
-func (t *Tracker) learn(src, dst netip.AddrPort) {
-	if len(t.cfg.PBX) > 0 {
-		return
-	}
-	if len(t.pbx) == 0 {
-		t.pbx = append(t.pbx, dst)
-	}
-	if len(t.sent) > 4096 { // bound the bookkeeping on a busy network
-		clear(t.sent)
-		clear(t.recv)
-	}
-	t.sent[src], t.recv[dst] = true, true
-	for _, a := range []netip.AddrPort{src, dst} {
-		if t.sent[a] && t.recv[a] && !t.isPBX(a) {
-			t.pbx = append(t.pbx, a)
-		}
-	}
-}
+func (t *Tracker) isPBX(a netip.AddrPort) bool { return matchAny(t.pbx, a) }
 
 func (t *Tracker) isUser(s string) bool {
 	if s == "" {
@@ -350,101 +382,18 @@ func (t *Tracker) isUser(s string) bool {
 	return t.cfg.ExtensionPattern.MatchString(s)
 }
 
+// trunk names the trunk at a, if a is a configured or learnt trunk.
 func (t *Tracker) trunk(a netip.AddrPort) (string, bool) {
 	for _, tr := range t.cfg.Trunks {
-		if tr.Addr == a || (tr.Addr.Port() == 0 && tr.Addr.Addr() == a.Addr()) {
+		if tr.Addr.Match(a) {
 			if tr.Name != "" {
 				return tr.Name, true
 			}
 			return t.cfg.TrunkName, true
 		}
 	}
+	if t.peers.isTrunk(a) {
+		return t.cfg.TrunkName, true
+	}
 	return "", false
-}
-
-// identity is the party a request presents: P-Asserted-Identity when
-// present (what the PBX asserts), else From.
-func identity(p *parsed) (number, name string) {
-	if h := p.req.GetHeader("P-Asserted-Identity"); h != nil {
-		var u sip.Uri
-		var hp sip.HeaderParams
-		v := h.Value()
-		if i := strings.IndexByte(v, ','); i >= 0 && !strings.Contains(v[:i], "\"") {
-			v = v[:i]
-		}
-		if dn, err := sip.ParseAddressValue(v, &u, &hp); err == nil && u.User != "" {
-			return u.User, dn
-		}
-	}
-	return p.fromUser, p.fromName
-}
-
-// reasonCause reads the Q.850 cause of a Reason header; SIP cause 200
-// ("Call completed elsewhere") is Q.850 26, answered elsewhere.
-func reasonCause(msg sip.Message) int {
-	cause := 0
-	for _, h := range msg.GetHeaders("Reason") {
-		for _, part := range strings.Split(h.Value(), ",") {
-			proto, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			c := 0
-			for _, kv := range strings.Split(params, ";") {
-				k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-				if strings.EqualFold(k, "cause") {
-					c, _ = strconv.Atoi(strings.Trim(v, "\""))
-				}
-			}
-			switch {
-			case strings.EqualFold(proto, "Q.850") && c > 0 && c < 128:
-				return c
-			case strings.EqualFold(proto, "SIP") && c == 200:
-				cause = 26
-			case strings.Contains(strings.ToLower(part), "completed elsewhere"):
-				cause = 26
-			}
-		}
-	}
-	return cause
-}
-
-// failure maps a final non-2xx INVITE response to a Dial status and a Q.850
-// cause, as Asterisk's chan_pjsip does.
-func failure(code int) (status string, cause int) {
-	switch {
-	case code == 486 || code == 600:
-		return "BUSY", 17
-	case code == 603:
-		return "BUSY", 21 // declined: Asterisk reports busy with cause "call rejected"
-	case code == 408 || code == 480:
-		return "NOANSWER", 19
-	case code == 487:
-		return "CANCEL", 16
-	case code == 404 || code == 484 || code == 604:
-		return "CHANUNAVAIL", 1
-	case code == 503:
-		return "CHANUNAVAIL", 34
-	case code >= 500:
-		return "CONGESTION", 38
-	case code >= 300 && code < 400:
-		return "CHANUNAVAIL", 23 // redirects are not followed by the PBX here
-	}
-	return "CHANUNAVAIL", 21
-}
-
-// retried reports final responses after which the sender retries the same
-// dialog with a new CSeq rather than giving up.
-func retried(code int) bool {
-	return code == 401 || code == 407 || code == 422 || code == 491
-}
-
-func sanitize(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() >= n {
-			break
-		}
-		if r < 0x80 && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

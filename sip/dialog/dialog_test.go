@@ -39,7 +39,7 @@ func msg(startLine, callID, from, to string, cseq string, extra ...string) strin
 
 func run(t *testing.T, steps []step) []string {
 	t.Helper()
-	tr := dialog.New(dialog.Config{PBX: []netip.AddrPort{pbx}, Trunks: []dialog.Trunk{{Addr: trunk}}})
+	tr := dialog.New(dialog.Config{PBX: []dialog.Addr{dialog.AddrOf(pbx)}, Trunks: []dialog.Trunk{{Addr: dialog.AddrOf(trunk)}}})
 	var got []string
 	at := time.Unix(1700000000, 0).UTC()
 	out := func(ev bridge.Event) {
@@ -60,7 +60,9 @@ func run(t *testing.T, steps []step) []string {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	tr.Flush(at.Add(time.Second), out)
+	if err := tr.Flush(at.Add(time.Second), out); err != nil {
+		t.Fatal(err)
+	}
 	return got
 }
 
@@ -152,7 +154,7 @@ func TestSequences(t *testing.T) {
 				"ChannelUpdated pstn", "BridgeEnter 102", "BridgeEnter pstn",
 				"HangupRequest pstn 16", "BridgeLeave pstn", "ChannelDestroyed pstn 16",
 				"HangupRequest 102 16", "BridgeLeave 102", "ChannelDestroyed 102 16",
-				"ChannelCreated pstn", "Dial >pstn ", "Dial >pstn CHANUNAVAIL", "HangupRequest pstn 34", "ChannelDestroyed pstn 34",
+				"ChannelCreated pstn", "Dial >pstn ", "Dial >pstn CONGESTION", "HangupRequest pstn 34", "ChannelDestroyed pstn 34",
 			},
 		},
 	} {
@@ -220,7 +222,7 @@ func FuzzTracker(f *testing.F) {
 			}
 			_ = tr.Feed(m, out)
 		}
-		tr.Flush(base[len(base)-1].Time, out)
+		_ = tr.Flush(base[len(base)-1].Time, out)
 		if st := tr.Stats(); st.Live != 0 {
 			t.Fatalf("%d dialogs open after Flush", st.Live)
 		}

@@ -10,10 +10,19 @@
 // from the leg they were placed for. The PBX is a back-to-back user agent,
 // so the two sides of one call have unrelated Call-IDs: the Tracker links
 // them by the HEP correlation id when it names another dialog, else by
-// identity and timing (see link). Transfers are read from REFER (blind, or
-// attended with Replaces) and, for PBX-driven attended transfers that put
-// nothing transfer-shaped on the wire, inferred from the transferer hanging
-// up while a consultation leg placed on its behalf is live.
+// identity and by what the PBX is doing for each caller (link.go), through
+// indexes, so thousands of open dialogs cost no more per message than a
+// few (index.go). Transfers are read from REFER (blind, or attended with
+// Replaces) and, for PBX-driven attended transfers that put nothing
+// transfer-shaped on the wire, inferred from the transferer hanging up
+// while a consultation leg placed on its behalf is live (transfer.go,
+// consult.go). Pickups and parked-call retrievals are read from the PBX
+// presenting a phone it answered itself the caller it hands it (meet).
+//
+// Who is the PBX and who is a trunk comes from the configuration or is
+// learnt from the traffic (learn.go). Every time comes from the messages'
+// capture times; timeouts run on a clock that one packet with a wrong time
+// cannot move for anyone else (clock.go).
 //
 // The Tracker is not safe for concurrent use; one goroutine feeds it in the
 // order the messages were captured.

@@ -1,8 +1,6 @@
 package dialog
 
 import (
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -10,22 +8,8 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 )
 
-func (t *Tracker) request(p *parsed, out func(bridge.Event)) {
+func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 	method := string(p.req.Method)
-	l := t.find(p)
-	if l == nil {
-		if method == "INVITE" && p.toTag == "" {
-			t.newLeg(p, out)
-			return
-		}
-		t.stats.Ignored++
-		return
-	}
-	if l.duplicate(msgKey{cseq: p.cseq, method: method, src: p.m.Src}) {
-		t.stats.Retransmissions++
-		return
-	}
-	l.lastSeen = p.m.Time
 	if l.ended {
 		return
 	}
@@ -41,25 +25,18 @@ func (t *Tracker) request(p *parsed, out func(bridge.Event)) {
 		// A re-INVITE or UPDATE from the PBX carries the connected line
 		// (the party now on the other side) in P-Asserted-Identity.
 		if t.isPBX(p.m.Src) && p.req.GetHeader("P-Asserted-Identity") != nil {
-			num, name := identity(p)
-			if num != l.ch.ConnectedNumber || name != l.ch.ConnectedName {
-				l.ch.ConnectedNumber, l.ch.ConnectedName = num, name
-				t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: l.ch}, l, out)
-			}
+			t.connectedLine(l, p, at, out)
 		}
+		t.settleConsult(l, at, out)
 	case "CANCEL":
-		cause := reasonCause(p.req)
 		if l.out {
-			if cause == 0 {
-				cause = 16
-			}
-			t.dial(l, "CANCEL", at, out)
-			t.end(l, at, cause, out)
+			t.cancelled(l, reasonCause(p.req), at, out)
 			return
 		}
 		// The caller gave up: its channel goes when the PBX has cleaned
 		// up what it dialled (the 487 and the CANCELs that follow).
 		t.ensure(l, out)
+		t.dropSilent(l, "CANCEL", 16, at, out)
 		t.requestHangup(l, at, 16, out)
 	case "BYE":
 		cause := reasonCause(p.req)
@@ -77,18 +54,69 @@ func (t *Tracker) request(p *parsed, out func(bridge.Event)) {
 	}
 }
 
-func (t *Tracker) response(p *parsed, out func(bridge.Event)) {
-	l := t.find(p)
-	if l == nil {
-		t.stats.Ignored++
+// connectedLine applies the P-Asserted-Identity the PBX presents to a
+// leg: who the leg is now connected to.
+func (t *Tracker) connectedLine(l *leg, p *parsed, at time.Time, out func(bridge.Event)) {
+	num, name := identity(p)
+	if num == l.ch.ConnectedNumber && name == l.ch.ConnectedName {
 		return
 	}
+	l.ch.ConnectedNumber, l.ch.ConnectedName = num, name
+	t.update(l, at, out)
+	t.meet(l, at, out)
+}
+
+// cancelled: the PBX gave up on a leg it was ringing. The reason is where
+// the call went: with the caller gone first (its CANCEL) it is the
+// caller's cancel; with another leg for the same caller answered (or the
+// Reason header's "call completed elsewhere") it was answered elsewhere;
+// otherwise nobody hung up and the PBX stopped ringing by itself, the
+// dial timeout: no answer. Asterisk's own Reason causes say little here
+// (0 on a timeout, 16 on a pickup, 127 after the caller's cancel).
+func (t *Tracker) cancelled(l *leg, cause int, at time.Time, out func(bridge.Event)) {
+	status := "CANCEL"
+	p := l.parent
+	switch {
+	case cause == 26:
+	case l.onBehalf != nil:
+		// A consultation the transferer abandoned.
+	case p != nil && (p.hangup || p.ended):
+	case p != nil && answeredSibling(l):
+		cause = 26
+	default:
+		status, cause = "NOANSWER", 19
+	}
+	if cause == 0 {
+		cause = 16
+	}
+	t.dial(l, status, at, out)
+	t.end(l, at, cause, out)
+}
+
+// dropSilent ends the legs dialled for l that never answered anything,
+// not even 100 Trying (a phone that is off, an address nobody listens
+// on): the PBX cannot CANCEL them, it only stops retransmitting, so they
+// end with the caller.
+func (t *Tracker) dropSilent(l *leg, status string, cause int, at time.Time, out func(bridge.Event)) {
+	for _, c := range l.children {
+		if !c.ended && !c.responded {
+			t.dial(c, status, at, out)
+			t.end(c, at, cause, out)
+		}
+	}
+}
+
+func answeredSibling(l *leg) bool {
+	for _, c := range l.parent.children {
+		if c != l && c.up && !c.ended {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Tracker) response(l *leg, p *parsed, out func(bridge.Event)) {
 	code := p.res.StatusCode
-	if l.duplicate(msgKey{status: code, cseq: p.cseq, method: p.method, src: p.m.Src}) {
-		t.stats.Retransmissions++
-		return
-	}
-	l.lastSeen = p.m.Time
 	at := p.m.Time
 	switch p.method {
 	case "REFER":
@@ -104,6 +132,9 @@ func (t *Tracker) response(p *parsed, out func(bridge.Event)) {
 	if p.cseq != l.cseq || l.ended {
 		return // a re-INVITE's response, or late after the end
 	}
+	if l.pending != nil && code >= 200 {
+		t.decideConsult(l.pending, nil, at, out)
+	}
 	fromDevice := p.m.Src == l.device || !t.isPBX(p.m.Src)
 	if l.out && fromDevice {
 		t.outgoingResponse(l, code, p, at, out)
@@ -117,6 +148,7 @@ func (t *Tracker) response(p *parsed, out func(bridge.Event)) {
 // outgoingResponse handles what a device answers to an INVITE the PBX
 // sent it.
 func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, out func(bridge.Event)) {
+	l.responded = true
 	switch {
 	case code == 100:
 	case code < 200:
@@ -125,32 +157,56 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 			// report several, for one ringing leg.
 			l.ringing = true
 			l.ch.State = bridge.StateRinging
-			t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: l.ch}, l, out)
+			t.update(l, at, out)
 			t.dial(l, "RINGING", at, out)
 		}
 	case code < 300:
 		if l.up {
 			return // 2xx from a second fork; the PBX will BYE it
 		}
-		l.up = true
+		l.up, l.answerAt = true, at
 		l.ch.State = bridge.StateUp
-		t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: l.ch}, l, out)
+		t.update(l, at, out)
 		t.dial(l, "ANSWER", at, out)
 		switch {
 		case l.onBehalf != nil && !l.onBehalf.ended:
 			t.join(consultBridge(l.onBehalf), at, out, l)
 		case l.parent != nil && l.parent.up && !l.parent.ended && t.partner(l.parent) == nil:
 			t.join(mainBridge(l.parent), at, out, l, l.parent)
+		case l.parent == nil && t.isUser(l.ch.Endpoint):
+			t.ix.setOrigin(l)
 		}
 	case retried(code):
+	case code < 400 && t.forward(l, p):
+		// The PBX follows the redirect and dials the new target; this
+		// leg is done, as app_dial reports it: CANCEL, cause 23
+		// (redirected to a new destination).
+		t.dial(l, "CANCEL", at, out)
+		t.end(l, at, 23, out)
 	default:
 		status, cause := failure(code)
 		if c := reasonCause(p.res); c != 0 {
 			cause = c
 		}
-		t.dial(l, status, at, out)
+		if l.parent != nil {
+			l.parent.farStatus, l.parent.farCause = status, cause
+		}
+		if status != "" {
+			t.dial(l, status, at, out)
+		}
 		t.end(l, at, cause, out)
 	}
+}
+
+// forward records a 3xx redirect to a user or number on the leg's caller,
+// so the INVITE the PBX sends next for it is known as the forward.
+func (t *Tracker) forward(l *leg, p *parsed) bool {
+	c := p.res.Contact()
+	if c == nil || c.Address.User == "" || l.parent == nil {
+		return false
+	}
+	l.parent.forwardTo, l.parent.forwardFrom = c.Address.User, l
+	return true
 }
 
 // incomingResponse handles what the PBX answers to an INVITE a device
@@ -166,31 +222,52 @@ func (t *Tracker) incomingResponse(l *leg, code int, p *parsed, at time.Time, ou
 		if l.up {
 			return
 		}
-		l.up = true
+		l.up, l.answerAt = true, at
 		l.ch.State = bridge.StateUp
-		t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: l.ch}, l, out)
+		if p.res.GetHeader("P-Asserted-Identity") != nil {
+			num, name := identityOf(p.res, "", "")
+			if num != "" {
+				l.ch.ConnectedNumber, l.ch.ConnectedName = num, name
+			}
+		}
+		t.update(l, at, out)
 		if r := l.replaces; r != nil && !r.ended {
 			t.takeOver(l, r, at, out)
 			return
 		}
 		// Bridge with the leg dialled for it that answered last.
 		var child *leg
-		for _, c := range t.live {
-			if c.parent == l && c.up && !c.ended && c.bridge == "" {
+		for _, c := range l.children {
+			if c.up && !c.ended && c.bridge == "" {
 				child = c
 			}
 		}
 		if child != nil {
 			t.join(mainBridge(l), at, out, child, l)
+			return
+		}
+		if room, ok := t.cfg.Conferences[l.ch.Exten]; ok {
+			t.joinBridge("sip-conference-"+room, true, at, out, l)
+			return
+		}
+		if !l.liveChild(false) {
+			t.ix.setAlone(l)
+			t.meet(l, at, out)
 		}
 	default:
 		_, cause := failure(code)
 		if c := reasonCause(p.res); c != 0 {
 			cause = c
 		}
-		if l.hangup && code == 487 {
+		switch {
+		case l.hangup && code == 487:
 			cause = l.hangupCause
+		case !l.hangup && l.farCause != 0:
+			// The far end's reason, not the generic one the dialplan
+			// hangs the caller up with after a failed Dial.
+			cause = l.farCause
 		}
+		t.dropSilent(l, "NOANSWER", 19, at, out)
 		t.requestHangup(l, at, cause, out)
 	}
 }
@@ -199,17 +276,14 @@ func (t *Tracker) incomingResponse(l *leg, code int, p *parsed, at time.Time, ou
 func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	src, dst := p.m.Src, p.m.Dst
 	if !t.isPBX(src) && !t.isPBX(dst) {
-		t.learn(src, dst)
-		if !t.isPBX(src) && !t.isPBX(dst) {
-			t.stats.Ignored++ // between two other parties
-			return
-		}
-	} else {
-		t.learn(src, dst)
+		t.stats.Ignored++ // between two other parties
+		return
 	}
 	ruri := p.req.Recipient.User
 	num, name := identity(p)
+	t.seq++
 	l := &leg{
+		seq:      t.seq,
 		callID:   p.callID,
 		fromTag:  p.fromTag,
 		out:      t.isPBX(src) && !t.isPBX(dst),
@@ -218,7 +292,7 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	}
 	l.seen = append(l.seen, msgKey{cseq: p.cseq, method: "INVITE", src: src})
 	id := p.callID
-	if len(t.byCallID[id]) > 0 {
+	if len(t.ix.byCallID[id]) > 0 {
 		// The same Call-ID on both sides (a proxy in front of the PBX, or
 		// a loop): tell the legs apart by tag.
 		id += "/" + p.fromTag
@@ -226,6 +300,7 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	var endpoint string
 	if l.out {
 		l.device = dst
+		t.peers.saw(t, dst, ruri)
 		if tn, ok := t.trunk(dst); ok {
 			endpoint = tn
 		} else if t.isUser(ruri) {
@@ -242,6 +317,7 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		}
 	} else {
 		l.device = src
+		t.peers.saw(t, src, p.fromUser)
 		if tn, ok := t.trunk(src); ok {
 			endpoint = tn
 		} else if t.isUser(p.fromUser) {
@@ -257,15 +333,14 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		}
 	}
 	l.ch.Name = "SIP/" + endpoint + "-" + sanitize(p.callID, 8)
-	t.byCallID[p.callID] = append(t.byCallID[p.callID], l)
-	t.live = append(t.live, l)
+	t.ix.add(l)
 	t.stats.Legs++
 
 	if !l.out {
 		l.call = l.ch.ID
 		if rp := p.req.GetHeader("Replaces"); rp != nil {
-			cid, _, _ := strings.Cut(rp.Value(), ";")
-			for _, r := range t.byCallID[strings.TrimSpace(cid)] {
+			cid, _, _ := cutReplaces(rp.Value())
+			for _, r := range t.ix.byCallID[cid] {
 				if !r.ended && r != l {
 					l.replaces, l.call = r, r.call
 				}
@@ -278,10 +353,22 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		return
 	}
 
-	parent, onBehalf := t.link(p, l, num, ruri)
+	parent, consult := t.link(p, l, num, ruri)
+	var onBehalf *leg
+	if len(consult) == 1 {
+		onBehalf = consult[0]
+	}
 	switch {
 	case parent != nil:
 		l.parent, l.call = parent, parent.call
+		parent.children = append(parent.children, l)
+		t.ix.unawait(parent)
+		t.ix.notAlone(parent)
+		t.ix.notOrigin(parent)
+		if parent.forwardFrom != nil && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardFrom.ch.Endpoint) {
+			l.forwardFrom = parent.forwardFrom
+			parent.forwardTo, parent.forwardFrom = "", nil
+		}
 	case onBehalf != nil:
 		l.onBehalf, l.call = onBehalf, onBehalf.call
 		onBehalf.consult = l
@@ -297,303 +384,30 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	t.dial(l, "", at, out)
 	if parent != nil && parent.ch.ConnectedNumber != l.ch.CallerNumber {
 		parent.ch.ConnectedNumber, parent.ch.ConnectedName = l.ch.CallerNumber, ""
-		t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: parent.ch}, parent, out)
+		t.update(parent, at, out)
 	}
-	if onBehalf != nil {
-		// The transferer leaves the call's bridge for a consultation
-		// bridge (the other party is on hold), as Asterisk reports it.
-		onBehalf.held = onBehalf.bridge
-		t.join(consultBridge(onBehalf), at, out, onBehalf)
-	}
-}
-
-// link finds what an INVITE the PBX sends was placed for. A B2BUA gives
-// each side its own Call-ID, so:
-//  1. the HEP correlation id, when it names another tracked dialog;
-//  2. otherwise the live leg not (or no longer) bridged with anyone that
-//     relates best: it presents the caller this INVITE presents (+2), it
-//     dialled the number this INVITE asks for (+2), it is still unanswered
-//     (+1); a score of 2, or 1 within LinkWindow, links;
-//  3. otherwise, a consultation: the INVITE presents a user whose leg is
-//     bridged in a call (an attended transfer the PBX runs, e.g. AMI
-//     Atxfer or a feature code), placed on behalf of that leg;
-//  4. otherwise a call of its own (an originate, a callback).
-func (t *Tracker) link(p *parsed, l *leg, num, ruri string) (parent, onBehalf *leg) {
-	if c := p.m.CorrelationID; c != "" && c != p.callID {
-		for _, cand := range t.byCallID[c] {
-			if !cand.ended {
-				if cand.out && cand.up && t.partner(cand) != nil {
-					return nil, cand
-				}
-				return cand, nil
-			}
-		}
-	}
-	best, bestScore := (*leg)(nil), 0
-	for _, c := range t.live {
-		if c == l || c.ended || c.hangup || t.partner(c) != nil || (c.out && !c.up) {
-			continue
-		}
-		s := 0
-		if num != "" && (num == c.ch.CallerNumber || (!c.out && num == c.ch.CallerName)) {
-			s += 2
-		}
-		if !c.out && ruri != "" && ruri == c.ch.Exten {
-			s += 2
-		}
-		if !c.out && !c.up {
-			s++
-		}
-		if s < 2 && !(s == 1 && p.m.Time.Sub(c.ch.Created) <= t.cfg.LinkWindow) {
-			continue
-		}
-		if s >= bestScore {
-			best, bestScore = c, s
-		}
-	}
-	if best != nil {
-		return best, nil
-	}
-	if t.isUser(num) {
-		for _, c := range slices.Backward(t.live) {
-			if !c.ended && c.up && c.ch.Endpoint == num && t.partner(c) != nil {
-				return nil, c
-			}
-		}
-	}
-	return nil, nil
-}
-
-// partner is the live leg sharing l's bridge, if any.
-func (t *Tracker) partner(l *leg) *leg {
-	if l.bridge == "" {
-		return nil
-	}
-	for _, c := range t.live {
-		if c != l && !c.ended && c.bridge == l.bridge {
-			return c
-		}
-	}
-	return nil
-}
-
-func mainBridge(l *leg) string    { return "sip-" + l.call }
-func consultBridge(l *leg) string { return "sip-consult-" + l.ch.ID }
-
-// join puts legs into bridge id, leaving any other bridge first.
-func (t *Tracker) join(id string, at time.Time, out func(bridge.Event), legs ...*leg) {
-	for _, l := range legs {
-		if l.bridge == id {
-			continue
-		}
-		t.leave(l, at, out)
-		l.bridge = id
-		t.emit(bridge.Event{Kind: bridge.BridgeEnter, Time: at, Channel: l.ch, Bridge: id}, l, out)
+	switch {
+	case onBehalf != nil:
+		t.holdParty(onBehalf, at, out)
+	case len(consult) > 1:
+		t.pendConsult(l, consult, at)
 	}
 }
 
-func (t *Tracker) leave(l *leg, at time.Time, out func(bridge.Event)) {
-	if l.bridge == "" {
-		return
-	}
-	t.emit(bridge.Event{Kind: bridge.BridgeLeave, Time: at, Channel: l.ch, Bridge: l.bridge}, l, out)
-	l.bridge = ""
+// holdParty moves a transferer out of its call's bridge into a consultation
+// bridge (the other party is on hold), as Asterisk reports it.
+func (t *Tracker) holdParty(b *leg, at time.Time, out func(bridge.Event)) {
+	b.held = b.bridge
+	t.join(consultBridge(b), at, out, b)
 }
 
-// inferAttended reports an attended transfer the PBX ran itself (Asterisk's
-// Atxfer or the atxfer feature code): nothing transfer-shaped crosses the
-// wire, only a consultation INVITE to the target presenting the transferer
-// (see link), then the transferer's BYE while the consultation and the held
-// party are both live. Asterisk completes the transfer when the transferer
-// hangs up there, which it confirms on the wire with a connected-line
-// re-INVITE to the target presenting the held party; that re-INVITE comes
-// after the BYE, so the BYE is where the transfer is reported.
-func (t *Tracker) inferAttended(l *leg, at time.Time, out func(bridge.Event)) {
-	c := l.consult
-	if c == nil || c.ended || l.held == "" {
-		return
+// diversion is the user a Diversion (RFC 5806) or History-Info header
+// names as the party that redirected the call.
+func diversion(r *sip.Request) string {
+	h := r.GetHeader("Diversion")
+	if h == nil {
+		return ""
 	}
-	var held *leg
-	for _, x := range t.live {
-		if x != l && !x.ended && x.bridge == l.held {
-			held = x
-		}
-	}
-	if held == nil {
-		return
-	}
-	t.stats.Transfers++
-	t.emit(bridge.Event{
-		Kind: bridge.AttendedTransfer, Time: at,
-		Channel: l.ch, Second: l.ch.ID, Peer: held.ch, Target: c.ch.ID,
-	}, l, out)
-	l.consult, c.onBehalf = nil, nil
-	if c.up {
-		t.join(l.held, at, out, c)
-	} else {
-		c.parent = held // bridged with the held party when it answers
-	}
-	l.held = ""
-}
-
-// refer reports a transfer a device asked for with REFER, once accepted.
-// A Refer-To with a Replaces header names the device's consultation
-// dialog: an attended transfer; otherwise a blind one to the Refer-To user.
-func (t *Tracker) refer(l *leg, referTo string, at time.Time, out func(bridge.Event)) {
-	var u sip.Uri
-	var hp sip.HeaderParams
-	if _, err := sip.ParseAddressValue(referTo, &u, &hp); err != nil {
-		return
-	}
-	peer := t.partner(l)
-	var peerCh bridge.Channel
-	if peer != nil {
-		peerCh = peer.ch
-	}
-	t.stats.Transfers++
-	if rep, ok := u.Headers.Get("Replaces"); ok {
-		cid, _, _ := strings.Cut(unescape(rep), ";")
-		for _, second := range t.byCallID[cid] {
-			if second.ended {
-				continue
-			}
-			target := t.partner(second)
-			ev := bridge.Event{Kind: bridge.AttendedTransfer, Time: at, Channel: l.ch, Second: second.ch.ID, Peer: peerCh}
-			if target != nil {
-				ev.Target = target.ch.ID
-			}
-			t.emit(ev, l, out)
-			if target != nil && peer != nil {
-				t.join(mainBridge(peer), at, out, target, peer)
-			}
-			return
-		}
-	}
-	t.emit(bridge.Event{Kind: bridge.BlindTransfer, Time: at, Channel: l.ch, Peer: peerCh, Exten: u.User}, l, out)
-	if peer != nil {
-		// The transferee waits alone for the PBX to dial the target,
-		// which link then finds as the INVITE's parent.
-		t.leave(peer, at, out)
-	}
-}
-
-// takeOver handles an answered INVITE with Replaces: the new leg n takes
-// r's place. With r in a call, that is a transfer completed by the target
-// (r's party is handed to n); with r still ringing, n picked it up.
-func (t *Tracker) takeOver(n, r *leg, at time.Time, out func(bridge.Event)) {
-	if p := t.partner(r); p != nil {
-		t.stats.Transfers++
-		t.emit(bridge.Event{Kind: bridge.AttendedTransfer, Time: at, Channel: r.ch, Second: r.ch.ID, Peer: p.ch, Target: n.ch.ID}, n, out)
-		t.join(mainBridge(p), at, out, n, p)
-		return
-	}
-	if r.parent != nil && !r.parent.ended {
-		n.parent = r.parent
-		t.emit(bridge.Event{Kind: bridge.Dial, Time: at, Channel: r.parent.ch, Peer: n.ch, DialStatus: "ANSWER"}, n, out)
-		if r.parent.up {
-			t.join(mainBridge(r.parent), at, out, n, r.parent)
-		}
-	}
-}
-
-func unescape(s string) string {
-	r := strings.NewReplacer("%3B", ";", "%3b", ";", "%3D", "=", "%3d", "=", "%40", "@", "%25", "%")
-	return r.Replace(s)
-}
-
-// ensure announces a leg the first time something happens on it.
-func (t *Tracker) ensure(l *leg, out func(bridge.Event)) {
-	if l.announce {
-		return
-	}
-	l.announce = true
-	t.emit(bridge.Event{Kind: bridge.ChannelCreated, Time: l.ch.Created, Channel: l.ch}, l, out)
-}
-
-// dial reports dial progress of an outgoing leg.
-func (t *Tracker) dial(l *leg, status string, at time.Time, out func(bridge.Event)) {
-	if !l.out {
-		return
-	}
-	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status}
-	if l.parent != nil {
-		ev.Channel = l.parent.ch
-	}
-	if status == "" {
-		ev.DialString = l.ch.CallerNumber
-		if !t.isUser(l.ch.Endpoint) {
-			ev.DialString += "@" + l.ch.Endpoint
-		}
-	}
-	t.emit(ev, l, out)
-}
-
-// requestHangup asks a leg to hang up and destroys it once nothing the PBX
-// dialled for it is still ringing.
-func (t *Tracker) requestHangup(l *leg, at time.Time, cause int, out func(bridge.Event)) {
-	if l.ended {
-		return
-	}
-	if !l.hangup {
-		l.hangup, l.hangupCause, l.hangupAt = true, cause, at
-		t.emit(bridge.Event{Kind: bridge.HangupRequest, Time: at, Channel: l.ch, Cause: cause}, l, out)
-	} else if cause != 0 {
-		l.hangupCause = cause
-	}
-	t.tryDestroy(l, at, out)
-}
-
-func (t *Tracker) tryDestroy(l *leg, at time.Time, out func(bridge.Event)) {
-	for _, c := range t.live {
-		if c.parent == l && !c.ended && !c.up {
-			return
-		}
-	}
-	t.destroy(l, at, out)
-}
-
-// end hangs a leg up now.
-func (t *Tracker) end(l *leg, at time.Time, cause int, out func(bridge.Event)) {
-	if l.ended {
-		return
-	}
-	if !l.hangup {
-		l.hangup, l.hangupCause = true, cause
-		t.emit(bridge.Event{Kind: bridge.HangupRequest, Time: at, Channel: l.ch, Cause: cause}, l, out)
-	}
-	l.hangupCause = cause
-	t.destroy(l, at, out)
-}
-
-func (t *Tracker) destroy(l *leg, at time.Time, out func(bridge.Event)) {
-	if l.ended {
-		return
-	}
-	t.ensure(l, out)
-	t.leave(l, at, out)
-	l.ended, l.endedAt = true, at
-	if i := slices.Index(t.live, l); i >= 0 {
-		t.live = slices.Delete(t.live, i, i+1)
-	}
-	t.emit(bridge.Event{Kind: bridge.ChannelDestroyed, Time: at, Channel: l.ch, Cause: l.hangupCause}, l, out)
-	// A consultation that ends without a transfer returns the transferer
-	// to the call it held.
-	if b := l.onBehalf; b != nil && !b.ended && b.consult == l {
-		b.consult = nil
-		if b.held != "" {
-			t.join(b.held, at, out, b)
-			b.held = ""
-		}
-	}
-	// A caller waiting for its dialled legs to go can go now.
-	if p := l.parent; p != nil && p.hangup && !p.ended {
-		t.tryDestroy(p, at, out)
-	}
-}
-
-func (t *Tracker) emit(ev bridge.Event, _ *leg, out func(bridge.Event)) {
-	if ev.Time.IsZero() {
-		return
-	}
-	out(ev)
+	u, _ := addressUser(h.Value())
+	return u
 }

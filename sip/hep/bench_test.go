@@ -49,7 +49,7 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ResetTimer()
 	n := 0
 	for b.Loop() {
-		tr := dialog.New(dialog.Config{PBX: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:5060")}})
+		tr := dialog.New(dialog.Config{PBX: []dialog.Addr{dialog.AddrOf(netip.MustParseAddrPort("127.0.0.1:5060"))}})
 		eng := bridge.New(siptest.SIPConfig)
 		out := func(ev bridge.Event) { eng.Apply(ev) }
 		for _, raw := range stream {

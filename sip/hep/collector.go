@@ -1,13 +1,10 @@
 package hep
 
 import (
-	"bufio"
 	"context"
 	"crypto/subtle"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -21,9 +18,9 @@ import (
 
 // Config configures a Collector.
 type Config struct {
-	// UDP and TCP are listen addresses ("127.0.0.1:9060"); empty turns
-	// that transport off. At least one is required.
-	UDP, TCP string
+	// UDP and TCP are the listen addresses ("127.0.0.1:9060", ":9060");
+	// every one is opened. At least one address is required.
+	UDP, TCP []string
 	// AuthKey, when set, is the password capture agents must send (HEP
 	// chunk 0x000e); packets without it are counted and dropped.
 	AuthKey string
@@ -34,10 +31,16 @@ type Config struct {
 	// readers never block, so a slow consumer cannot stall the socket
 	// buffers into silent kernel drops.
 	Queue int
-	// MaxConns bounds concurrent TCP capture agents (default 64).
-	MaxConns int
+	// MaxConns bounds open TCP connections in all (default 256) and
+	// MaxConnsPerSource those from one IP address (default 8). A new
+	// connection over either bound closes the one of that source (or of
+	// all, for MaxConns) that was silent the longest: a capture agent
+	// reconnecting after a network failure, while its dead connections
+	// still look open, gets in at once, and connections nobody uses
+	// cannot keep anyone out.
+	MaxConns, MaxConnsPerSource int
 	// IdleTimeout closes TCP connections silent for this long (default
-	// 5 min; agents send keepalives).
+	// 60 s); agents open a new one when they have something to send.
 	IdleTimeout time.Duration
 	Logger      zerolog.Logger
 	// Registerer receives the collector's metrics; nil registers none.
@@ -49,11 +52,11 @@ type Config struct {
 type Collector struct {
 	cfg   Config
 	log   zerolog.Logger
-	udp   net.PacketConn
-	tcp   net.Listener
+	udp   []net.PacketConn
+	tcp   []net.Listener
 	queue chan item
 	m     metrics
-	conns chan struct{}
+	conns *connTable
 }
 
 type item struct {
@@ -61,75 +64,49 @@ type item struct {
 	t string // transport
 }
 
-type metrics struct {
-	packets   *prometheus.CounterVec
-	malformed *prometheus.CounterVec
-	dropped   prometheus.Counter
-	live      prometheus.Gauge
-	events    prometheus.Counter
-}
-
-func newMetrics(r prometheus.Registerer) metrics {
-	m := metrics{
-		packets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callbridge_sip_hep_packets_total", Help: "HEP packets received, by transport.",
-		}, []string{"transport"}),
-		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callbridge_sip_hep_malformed_total", Help: "Packets dropped as malformed, by what was wrong: hep, sip, auth, frame.",
-		}, []string{"kind"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callbridge_sip_hep_dropped_total", Help: "Packets dropped because the tracker queue was full.",
-		}),
-		live: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "callbridge_sip_dialogs_live", Help: "INVITE dialogs being tracked.",
-		}),
-		events: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callbridge_sip_events_total", Help: "Engine events produced from SIP.",
-		}),
-	}
-	if r != nil {
-		r.MustRegister(m.packets, m.malformed, m.dropped, m.live, m.events)
-	}
-	return m
-}
-
-// New opens the listeners; Run serves them.
+// New opens every configured listener; Run serves them. When one cannot
+// be opened the others are closed again and the error names the address.
 func New(cfg Config) (*Collector, error) {
-	if cfg.UDP == "" && cfg.TCP == "" {
+	if len(cfg.UDP)+len(cfg.TCP) == 0 {
 		return nil, errors.New("hep: no listen address (udp or tcp)")
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 8192
 	}
 	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = 64
+		cfg.MaxConns = 256
+	}
+	if cfg.MaxConnsPerSource <= 0 {
+		cfg.MaxConnsPerSource = 8
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 5 * time.Minute
+		cfg.IdleTimeout = time.Minute
 	}
 	c := &Collector{
 		cfg:   cfg,
 		log:   cfg.Logger.With().Str("component", "hep").Logger(),
 		queue: make(chan item, cfg.Queue),
 		m:     newMetrics(cfg.Registerer),
-		conns: make(chan struct{}, cfg.MaxConns),
 	}
-	var err error
-	if cfg.UDP != "" {
-		if c.udp, err = net.ListenPacket("udp", cfg.UDP); err != nil {
-			return nil, fmt.Errorf("hep: listen udp: %w", err)
+	c.conns = newConnTable(cfg.MaxConns, cfg.MaxConnsPerSource, c.m)
+	for _, a := range cfg.UDP {
+		pc, err := net.ListenPacket("udp", a)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("hep: listen udp %s: %w", a, err)
 		}
-		if uc, ok := c.udp.(*net.UDPConn); ok {
+		if uc, ok := pc.(*net.UDPConn); ok {
 			_ = uc.SetReadBuffer(4 << 20) // absorb bursts; best effort
 		}
+		c.udp = append(c.udp, pc)
 	}
-	if cfg.TCP != "" {
-		if c.tcp, err = net.Listen("tcp", cfg.TCP); err != nil {
-			if c.udp != nil {
-				c.udp.Close()
-			}
-			return nil, fmt.Errorf("hep: listen tcp: %w", err)
+	for _, a := range cfg.TCP {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("hep: listen tcp %s: %w", a, err)
 		}
+		c.tcp = append(c.tcp, ln)
 	}
 	return c, nil
 }
@@ -138,111 +115,194 @@ func New(cfg Config) (*Collector, error) {
 // that failed after New); Run closes them itself.
 func (c *Collector) Close() error {
 	var errs []error
-	if c.udp != nil {
-		errs = append(errs, c.udp.Close())
+	for _, u := range c.udp {
+		errs = append(errs, u.Close())
 	}
-	if c.tcp != nil {
-		errs = append(errs, c.tcp.Close())
+	for _, l := range c.tcp {
+		errs = append(errs, l.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// UDPAddr and TCPAddr report the bound addresses (nil when off).
-func (c *Collector) UDPAddr() net.Addr {
-	if c.udp == nil {
-		return nil
+// UDPAddrs and TCPAddrs report the bound addresses, in configuration order.
+func (c *Collector) UDPAddrs() []net.Addr {
+	var as []net.Addr
+	for _, u := range c.udp {
+		as = append(as, u.LocalAddr())
 	}
-	return c.udp.LocalAddr()
+	return as
 }
 
-// TCPAddr reports the bound TCP address (nil when off).
-func (c *Collector) TCPAddr() net.Addr {
-	if c.tcp == nil {
+// TCPAddrs reports the bound TCP addresses.
+func (c *Collector) TCPAddrs() []net.Addr {
+	var as []net.Addr
+	for _, l := range c.tcp {
+		as = append(as, l.Addr())
+	}
+	return as
+}
+
+// UDPAddr and TCPAddr report the first bound address of each transport
+// (nil when there is none).
+func (c *Collector) UDPAddr() net.Addr {
+	if len(c.udp) == 0 {
 		return nil
 	}
-	return c.tcp.Addr()
+	return c.udp[0].LocalAddr()
+}
+
+// TCPAddr reports the first bound TCP address.
+func (c *Collector) TCPAddr() net.Addr {
+	if len(c.tcp) == 0 {
+		return nil
+	}
+	return c.tcp[0].Addr()
 }
 
 // Run serves until ctx ends, passing the tracker's events to out from a
 // single goroutine, in arrival order. Bad packets are counted and logged
-// (rate-limited by level), never fatal. It closes the listeners on return.
+// at debug level, never fatal. It closes the listeners on return. It
+// returns an error only when the PBX's address was not configured and the
+// traffic cannot tell it (dialog.ErrUnknownPBX).
 func (c *Collector) Run(ctx context.Context, out func(bridge.Event)) error {
 	var wg sync.WaitGroup
 	readCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	if c.udp != nil {
+	for _, u := range c.udp {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.readUDP(readCtx) }()
+		go func() { defer wg.Done(); c.readUDP(readCtx, u) }()
 	}
-	if c.tcp != nil {
+	for _, l := range c.tcp {
 		wg.Add(1)
-		go func() { defer wg.Done(); c.acceptTCP(readCtx, &wg) }()
+		go func() { defer wg.Done(); c.acceptTCP(readCtx, l, &wg) }()
 	}
 	go func() {
 		<-readCtx.Done()
-		if c.udp != nil {
-			c.udp.Close()
-		}
-		if c.tcp != nil {
-			c.tcp.Close()
-		}
+		c.Close()
+		c.conns.closeAll()
 	}()
-	c.track(readCtx, out)
+	if len(c.cfg.Dialog.PBX) == 0 {
+		c.log.Info().Msg("sip.pbx_addresses not set: learning the PBX from the traffic")
+	}
+	err := c.track(readCtx, out)
 	stop()
 	wg.Wait()
-	return nil
+	return err
 }
 
 // track is the single consumer: decode, track, emit.
-func (c *Collector) track(ctx context.Context, out func(bridge.Event)) {
-	tr := dialog.New(c.cfg.Dialog)
-	emit := func(ev bridge.Event) {
-		c.m.events.Inc()
-		out(ev)
-	}
+func (c *Collector) track(ctx context.Context, out func(bridge.Event)) error {
+	f := c.feeder(out)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			tr.Expire(now.UTC(), emit)
-			c.m.live.Set(float64(tr.Stats().Live))
+			return nil
+		case <-tick.C:
+			f.Expire()
 		case it := <-c.queue:
-			c.handle(tr, it, emit)
+			if err := f.Packet(it.b, it.t); err != nil {
+				c.log.Error().Err(err).Msg("SIP source stopped")
+				return err
+			}
 		}
 	}
 }
 
-func (c *Collector) handle(tr *dialog.Tracker, it item, emit func(bridge.Event)) {
-	c.m.packets.WithLabelValues(it.t).Inc()
-	p, err := Decode(it.b)
+// Feeder turns HEP packets into tracker events the way a Collector does,
+// without the network: Collector.Run feeds one from its listeners, and
+// tests and tools can feed one directly. Its clock is the tracker's, the
+// capture times of the packets: a silent network is timed by adding the
+// time elapsed since the last packet to that packet's capture time, so no
+// event ever carries the local clock. A Feeder is not safe for concurrent
+// use.
+type Feeder struct {
+	c        *Collector
+	tr       *dialog.Tracker
+	out      func(bridge.Event)
+	last     time.Time // tracker clock after the last packet
+	lastSeen time.Time // when (monotonic) that packet came
+}
+
+// NewFeeder returns a Feeder with cfg's auth key, tracker configuration,
+// logger and metrics (cfg's listen addresses are not used).
+func NewFeeder(cfg Config, out func(bridge.Event)) *Feeder {
+	c := &Collector{cfg: cfg, log: cfg.Logger.With().Str("component", "hep").Logger(), m: newMetrics(cfg.Registerer)}
+	return c.feeder(out)
+}
+
+func (c *Collector) feeder(out func(bridge.Event)) *Feeder {
+	emit := func(ev bridge.Event) {
+		c.m.events.Inc()
+		out(ev)
+	}
+	return &Feeder{c: c, tr: dialog.New(c.cfg.Dialog), out: emit}
+}
+
+// Packet handles one HEP packet received over transport ("udp", "tcp").
+// Bad packets are counted and skipped; the error is the tracker's fatal
+// one (dialog.ErrUnknownPBX).
+func (f *Feeder) Packet(b []byte, transport string) error {
+	c := f.c
+	c.m.packets.WithLabelValues(transport).Inc()
+	p, err := Decode(b)
 	if err != nil {
 		c.m.malformed.WithLabelValues("hep").Inc()
-		c.log.Debug().Err(err).Str("transport", it.t).Msg("malformed HEP packet")
-		return
+		c.log.Debug().Err(err).Str("transport", transport).Msg("malformed HEP packet")
+		return nil
 	}
 	if c.cfg.AuthKey != "" && subtle.ConstantTimeCompare([]byte(p.AuthKey), []byte(c.cfg.AuthKey)) != 1 {
 		c.m.malformed.WithLabelValues("auth").Inc()
 		c.log.Debug().Uint32("capture_id", p.CaptureID).Msg("HEP packet with a wrong auth key")
-		return
+		return nil
 	}
 	if p.ProtoType != ProtoSIP {
-		return
+		return nil
 	}
 	m := dialog.Message{Time: p.Time, Src: p.Src, Dst: p.Dst, Transport: "udp", CorrelationID: p.CorrelationID, Payload: p.Payload}
 	if p.IPProto == 6 {
 		m.Transport = "tcp"
 	}
-	if m.Time.IsZero() {
-		m.Time = time.Now().UTC()
-	}
-	if err := tr.Feed(m, emit); err != nil {
+	err = f.tr.Feed(m, f.out)
+	switch {
+	case errors.Is(err, dialog.ErrUnknownPBX):
+		return err
+	case errors.Is(err, dialog.ErrTime):
+		c.m.malformed.WithLabelValues("time").Inc()
+		c.log.Debug().Err(err).Msg("HEP packet without a usable timestamp")
+	case err != nil:
 		c.m.malformed.WithLabelValues("sip").Inc()
 		c.log.Debug().Err(err).Msg("HEP payload is not a SIP message")
 	}
+	if now := f.tr.Now(); !now.Equal(f.last) {
+		f.last, f.lastSeen = now, time.Now()
+	}
+	c.m.live.Set(float64(f.tr.Stats().Live))
+	return nil
 }
+
+// Expire ends dialogs that timed out while the network was silent.
+func (f *Feeder) Expire() {
+	if f.last.IsZero() {
+		return
+	}
+	f.tr.Expire(f.last.Add(time.Since(f.lastSeen)), f.out)
+	f.c.m.live.Set(float64(f.tr.Stats().Live))
+}
+
+// Flush ends every open dialog as of the tracker's clock (the end of a
+// replay); see dialog.Tracker.Flush.
+func (f *Feeder) Flush() error { return f.tr.Flush(f.tr.Now(), f.out) }
+
+// MalformedCounter is the malformed-packets counter of kind (hep, sip,
+// time, auth).
+func (f *Feeder) MalformedCounter(kind string) prometheus.Counter {
+	return f.c.m.malformed.WithLabelValues(kind)
+}
+
+// Stats is the tracker's.
+func (f *Feeder) Stats() dialog.Stats { return f.tr.Stats() }
 
 func (c *Collector) enqueue(b []byte, transport string) {
 	select {
@@ -252,10 +312,10 @@ func (c *Collector) enqueue(b []byte, transport string) {
 	}
 }
 
-func (c *Collector) readUDP(ctx context.Context) {
+func (c *Collector) readUDP(ctx context.Context, pc net.PacketConn) {
 	buf := make([]byte, MaxPacket)
 	for {
-		n, _, err := c.udp.ReadFrom(buf)
+		n, _, err := pc.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -264,79 +324,6 @@ func (c *Collector) readUDP(ctx context.Context) {
 			continue
 		}
 		c.enqueue(append([]byte(nil), buf[:n]...), "udp")
-	}
-}
-
-func (c *Collector) acceptTCP(ctx context.Context, wg *sync.WaitGroup) {
-	var mu sync.Mutex
-	open := map[net.Conn]struct{}{}
-	defer func() {
-		mu.Lock()
-		for conn := range open {
-			conn.Close()
-		}
-		mu.Unlock()
-	}()
-	for {
-		conn, err := c.tcp.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			c.log.Warn().Err(err).Msg("HEP tcp accept")
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		select {
-		case c.conns <- struct{}{}:
-		default:
-			c.log.Warn().Str("peer", conn.RemoteAddr().String()).Msg("HEP tcp: too many connections")
-			conn.Close()
-			continue
-		}
-		mu.Lock()
-		open[conn] = struct{}{}
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-c.conns }()
-			c.readTCP(conn)
-			mu.Lock()
-			delete(open, conn)
-			mu.Unlock()
-			conn.Close()
-		}()
-	}
-}
-
-// readTCP reads HEP3 packets framed by their own length field. A bad
-// frame loses the framing, so the connection is closed; the agent
-// reconnects.
-func (c *Collector) readTCP(conn net.Conn) {
-	r := bufio.NewReaderSize(conn, 64<<10)
-	hdr := make([]byte, 6)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
-		if _, err := io.ReadFull(r, hdr); err != nil {
-			return
-		}
-		if string(hdr[:4]) != "HEP3" {
-			c.m.malformed.WithLabelValues("frame").Inc()
-			c.log.Debug().Str("peer", conn.RemoteAddr().String()).Msg("HEP tcp: lost framing, closing")
-			return
-		}
-		n := int(binary.BigEndian.Uint16(hdr[4:]))
-		if n < 6 {
-			c.m.malformed.WithLabelValues("frame").Inc()
-			return
-		}
-		b := make([]byte, n)
-		copy(b, hdr)
-		if _, err := io.ReadFull(r, b[6:]); err != nil {
-			return
-		}
-		c.enqueue(b, "tcp")
 	}
 }
 
@@ -350,3 +337,15 @@ func (c *Collector) MalformedCounter(kind string) prometheus.Counter {
 func (c *Collector) PacketsCounter(transport string) prometheus.Counter {
 	return c.m.packets.WithLabelValues(transport)
 }
+
+// ClosedCounter counts TCP connections the collector closed for reason
+// (idle, framing, source_limit, limit).
+func (c *Collector) ClosedCounter(reason string) prometheus.Counter {
+	return c.m.closed.WithLabelValues(reason)
+}
+
+// OpenTCP is how many TCP connections are open now.
+func (c *Collector) OpenTCP() int { return c.conns.count() }
+
+// DroppedCounter counts packets dropped because the queue was full.
+func (c *Collector) DroppedCounter() prometheus.Counter { return c.m.dropped }

@@ -179,7 +179,9 @@ func decode3(b []byte) (Packet, error) {
 		if usec >= 1e6 {
 			return Packet{}, fmt.Errorf("%w: microseconds %d", ErrChunk, usec)
 		}
-		p.Time = time.Unix(int64(sec), int64(usec)*1000).UTC()
+		if sec != 0 { // a sender without a clock writes 0: no time
+			p.Time = time.Unix(int64(sec), int64(usec)*1000).UTC()
+		}
 	}
 	return p, nil
 }

@@ -4,5 +4,7 @@
 // IPv4 and IPv6 packets, and treats each as plain SIP or, when it is HEP
 // encapsulated, as the SIP inside. The messages go through the same dialog
 // tracker as the live HEP collector, so `callbridge replay --pcap FILE`
-// gives what the live source would have given.
+// gives what the live source would have given. Write writes datagrams back
+// as a capture, for captures put together by hand (tests, trying a
+// configuration on edited traffic).
 package pcap

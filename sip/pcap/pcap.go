@@ -56,7 +56,9 @@ func Read(r io.Reader, cfg dialog.Config, fn func(bridge.Event)) (Stats, error) 
 		return tr.Feed(m, fn)
 	})
 	if !last.IsZero() {
-		tr.Flush(last, fn)
+		if ferr := tr.Flush(last, fn); ferr != nil && err == nil {
+			err = ferr
+		}
 	}
 	st.Dialog = tr.Stats()
 	return st, err
