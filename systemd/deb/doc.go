@@ -8,5 +8,8 @@
 // $DPKG_ROOT), checks files, modes, owners and the user, checks and starts
 // the shipped config as the service's user in that root, runs
 // systemd-analyze on the installed unit, and upgrades and purges the
-// package. It needs root and a few Debian tools; .ci/test installs them.
+// package. Then it follows the README's install story on a minimal Debian
+// (debootstrap) booted with systemd-nspawn: apt install, the one edit,
+// systemctl start and reload, an upgrade that restarts the service. It
+// needs root and a few Debian tools; .ci/test installs them.
 package deb

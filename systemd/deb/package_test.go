@@ -32,7 +32,8 @@ const conffile = "etc/callbridge/callbridge.yaml"
 // what an operator relies on, in the order they meet it: files, user,
 // enabled but not started, the man page, the shipped config checked and
 // started as the service's user, the unit as systemd-analyze sees it, an
-// upgrade with and without local edits, and a purge.
+// upgrade with and without local edits, a purge, and the whole story
+// once more on a booted Debian.
 func TestPackage(t *testing.T) {
 	requirements(t)
 	repo := repoRoot(t)
@@ -362,6 +363,8 @@ func TestPackage(t *testing.T) {
 		}
 		lookup(t, root, "callbridge", false)
 	})
+
+	t.Run("BootedInstall", func(t *testing.T) { bootedInstall(t, deb) })
 }
 
 // service runs the installed program as the service would: chrooted into

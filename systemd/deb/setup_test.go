@@ -33,6 +33,9 @@ var tools = []struct{ cmd, pkg string }{
 	{"chroot", "coreutils"},
 	{"unshare", "util-linux"},
 	{"ip", "iproute2"},
+	{"nsenter", "util-linux"},
+	{"debootstrap", "debootstrap"},
+	{"systemd-nspawn", "systemd-container"},
 }
 
 // path is what dpkg and the maintainer scripts run with: dpkg wants the
