@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/CyCoreSystems/ari/v5 v5.3.1
 	github.com/emiago/sipgo v1.7.2
+	github.com/gogo/protobuf v1.3.2
 	github.com/gopacket/gopacket v1.7.7
 	github.com/inconshreveable/log15 v0.0.0-20201112154412-8562bdadbbac
 	github.com/nyaruka/phonenumbers v1.8.1
@@ -27,7 +28,6 @@ require (
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.3.2 // indirect
-	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/icholy/digest v1.2.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
