@@ -118,7 +118,7 @@ func New(cfg Config) *Tracker {
 	}
 	t := &Tracker{
 		cfg:      cfg,
-		parser:   sip.NewParser(),
+		parser:   sip.NewParser(sip.WithHeadersParsers(headerParsers())),
 		pbx:      slices.Clone(cfg.PBX),
 		sent:     map[netip.AddrPort]bool{},
 		recv:     map[netip.AddrPort]bool{},
@@ -232,6 +232,23 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 		t.response(&p, out)
 	}
 	return nil
+}
+
+// headerParsers are the headers parsed as a message is read: those the
+// tracker reads, and Content-Length, which bounds the body. The rest stay
+// text until asked for (sipgo parses them lazily); Via, Contact and the
+// route sets are most of the parsing cost of a message and the tracker
+// reads none of them, so a malformed one no longer makes a message
+// malformed either: a passive listener has no reason to refuse it.
+func headerParsers() map[string]sip.HeaderParser {
+	all := sip.DefaultHeadersParser()
+	keep := map[string]sip.HeaderParser{}
+	for _, h := range []string{"from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l", "refer-to", "referred-by"} {
+		if p, ok := all[h]; ok {
+			keep[h] = p
+		}
+	}
+	return keep
 }
 
 // Flush ends every open dialog as of at (the end of a replay) and forgets
