@@ -6,6 +6,7 @@ require (
 	github.com/CyCoreSystems/ari/v5 v5.3.1
 	github.com/emiago/sipgo v1.7.2
 	github.com/go-sql-driver/mysql v1.10.1
+	github.com/gogo/protobuf v1.3.2
 	github.com/gopacket/gopacket v1.7.7
 	github.com/inconshreveable/log15 v0.0.0-20201112154412-8562bdadbbac
 	github.com/jackc/pgx/v5 v5.12.0
@@ -30,7 +31,6 @@ require (
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.3.2 // indirect
-	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/icholy/digest v1.2.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect

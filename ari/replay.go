@@ -27,7 +27,7 @@ const maxLine = 4 << 20
 
 // ReadRecording feeds every event of a recording in the ari.jsonl format
 // (one websocket message per line, as received) to fn, in order, through
-// the same Decode as the live source. Malformed lines are counted in Stats
+// the same Decoder as the live source. Malformed lines are counted in Stats
 // and skipped, the first few described in Stats.Problems. The error is for
 // failures to read r, never for bad content.
 func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
@@ -35,6 +35,7 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	n := 0
+	var dec Decoder
 	for sc.Scan() {
 		n++
 		line := bytes.TrimSpace(sc.Bytes())
@@ -42,7 +43,7 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 			continue
 		}
 		st.Lines++
-		ev, ok, err := Decode(line)
+		ev, ok, err := dec.Decode(line)
 		switch {
 		case err != nil:
 			st.Malformed++

@@ -9,15 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"golang.org/x/net/websocket"
 
+	"github.com/callbridge/callbridge/ari/internal/wsclient"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/reconnect"
 )
@@ -146,10 +146,12 @@ func (c *Config) validate() (ws *url.URL, err error) {
 // bridge.Snapshot event, so that what happened while it was away is
 // reconciled.
 //
-// It speaks the websocket itself (golang.org/x/net/websocket and ari/v5's
-// event decoder, as ari/v5's native client does) rather than through that
-// client, which cannot report a reconnect, silently drops events when a
-// subscriber falls 100 behind, and retries refused credentials forever.
+// It speaks the websocket itself (package wsclient, and the Decoder, which
+// gives what ari/v5's event decoder gives) rather than through ari/v5's
+// native client, which cannot report a reconnect, silently drops events
+// when a subscriber falls 100 behind, and retries refused credentials
+// forever. Reading, decoding and out all run on Run's goroutine, one
+// message after another, with no hand-off between goroutines.
 type Source struct {
 	cfg  Config
 	ws   *url.URL
@@ -161,6 +163,7 @@ type Source struct {
 	// last is the time of the newest event received: after a gap it is the
 	// last moment the channels known to the engine were known alive.
 	last time.Time
+	dec  Decoder
 }
 
 // NewSource checks cfg and returns a source; its metrics are registered on
@@ -206,12 +209,6 @@ func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
 	})
 }
 
-// inbound is one websocket message, or the error that ended the connection.
-type inbound struct {
-	data []byte
-	err  error
-}
-
 // session runs one connection: check the credentials, open the websocket,
 // reconcile, then pass events on until the connection or ctx ends. synced
 // says the snapshot was delivered.
@@ -226,89 +223,112 @@ func (s *Source) session(ctx context.Context, out func(bridge.Event)) (synced bo
 	if err != nil {
 		return false, err
 	}
-	// Read from the moment the websocket is up, so events that happen while
-	// the channels are listed wait in msgs and follow the snapshot.
-	msgs := make(chan inbound, 256)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.readLoop(ws, msgs, done)
-	}()
-	defer func() {
-		close(done)
-		ws.Close()
-		wg.Wait()
-	}()
+	defer ws.Close()
+	// Closing the connection is what ends a read when ctx ends.
+	stop := context.AfterFunc(ctx, func() { ws.Close() })
+	defer stop()
 
-	snap, err := s.snapshot(ctx)
+	snap, err := s.reconcile(ctx, ws)
 	if err != nil {
 		return false, err
 	}
 	s.log.Info().Str("asterisk", info.SystemInfo.Version).Int("channels", len(snap.Channels)).Msg("ari source connected")
 	s.m.connected.Set(1)
 	out(snap)
-
-	for {
-		select {
-		case <-ctx.Done():
-			return true, nil
-		case m := <-msgs:
-			if m.err != nil {
-				return true, m.err
-			}
-			s.handle(m.data, out)
-		}
+	if err := s.pump(ws, out); err != nil && ctx.Err() == nil {
+		return true, err
 	}
+	return true, nil
 }
 
-func (s *Source) dial(ctx context.Context) (*websocket.Conn, error) {
-	wc, err := websocket.NewConfig(s.ws.String(), "http://localhost/")
-	if err != nil {
-		return nil, fmt.Errorf("ari: websocket: %w", err)
+// maxBacklog bounds the events held while the channels are listed: at
+// 10,000 events a second that is many seconds' worth.
+const maxBacklog = 64 << 20
+
+// reconcile lists the channels and bridges over REST while it keeps
+// reading the websocket, so that Asterisk never waits on us (it drops a
+// client it cannot write to) and the events of the meantime follow the
+// snapshot, in order, unread until then. One goroutine makes the REST
+// calls; it interrupts the read with a deadline when it is done.
+func (s *Source) reconcile(ctx context.Context, ws *wsclient.Conn) (bridge.Event, error) {
+	type result struct {
+		ev  bridge.Event
+		err error
 	}
-	wc.Header.Set("Authorization", s.auth)
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	ws, err := wc.DialContext(dctx)
+	done := make(chan result, 1)
+	last := s.last
+	go func() {
+		ev, err := s.snapshot(ctx, last)
+		_ = ws.SetReadDeadline(time.Unix(1, 0))
+		done <- result{ev, err}
+	}()
+	var readErr error
+	for readErr == nil {
+		switch err := ws.Fill(maxBacklog); {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, wsclient.ErrBacklogFull):
+			// Listed (the deadline is the listing's signal), or holding
+			// all we may: wait for the listing.
+			r := <-done
+			_ = ws.SetReadDeadline(time.Time{})
+			if r.err == nil {
+				s.last = r.ev.Time
+			}
+			return r.ev, r.err
+		default:
+			readErr = err
+		}
+	}
+	// The connection ended while the channels were being listed. What was
+	// read before that still happened: when the listing came through,
+	// hand it on with those events (pump reads them before it meets the
+	// end of the connection), as a client reading the socket after the
+	// listing would have.
+	r := <-done // the REST calls end with ctx or their timeout
+	if r.err != nil {
+		return bridge.Event{}, fmt.Errorf("ari: events websocket: %w", readErr)
+	}
+	s.last = r.ev.Time
+	return r.ev, nil
+}
+
+func (s *Source) dial(ctx context.Context) (*wsclient.Conn, error) {
+	h := http.Header{}
+	h.Set("Authorization", s.auth)
+	// As golang.org/x/net/websocket sends it (and ari/v5's client with
+	// it); proxies and some servers want an Origin.
+	h.Set("Origin", "http://localhost/")
+	ws, err := wsclient.Dial(ctx, s.ws, wsclient.Options{Header: h, Timeout: s.cfg.RequestTimeout, MaxMessage: maxLine})
 	if err != nil {
 		// The error names the websocket URL, which holds no secret: the
 		// credentials travel in a header.
-		return nil, fmt.Errorf("ari: events websocket: %w", err)
+		return nil, fmt.Errorf("ari: events websocket %s: %w", s.ws.Redacted(), err)
 	}
-	ws.MaxPayloadBytes = maxLine
 	return ws, nil
 }
 
-// readLoop passes every message on until the connection fails or done is
-// closed. An over-long message is passed on empty, so that it is counted as
-// malformed without ending the connection.
-func (s *Source) readLoop(ws *websocket.Conn, msgs chan<- inbound, done <-chan struct{}) {
+// pump passes every message on, in order, until the connection fails. The
+// daemon's whole event path runs in it: read (out of one reused buffer,
+// every message a read brought in without another system call), decode,
+// and out. An over-long message is passed on empty, so that it is counted
+// as malformed without ending the connection.
+func (s *Source) pump(ws *wsclient.Conn, out func(bridge.Event)) error {
 	for {
-		var data []byte
-		err := websocket.Message.Receive(ws, &data)
-		if errors.Is(err, websocket.ErrFrameTooLarge) {
-			data, err = []byte{}, nil
+		msg, err := ws.Next()
+		switch {
+		case errors.Is(err, wsclient.ErrTooLarge):
+			msg = nil
+		case err != nil:
+			return fmt.Errorf("ari: events websocket: %w", err)
 		}
-		if err != nil {
-			err = fmt.Errorf("ari: events websocket: %w", err)
-		}
-		select {
-		case msgs <- inbound{data: data, err: err}:
-		case <-done:
-			return
-		}
-		if err != nil {
-			return
-		}
+		s.handle(msg, out)
 	}
 }
 
 // handle maps one message and passes it on.
 func (s *Source) handle(data []byte, out func(bridge.Event)) {
 	s.m.received.Inc()
-	ev, ok, err := Decode(data)
+	ev, ok, at, err := s.dec.decode(data)
 	switch {
 	case err != nil:
 		s.m.malformed.Inc()
@@ -320,20 +340,16 @@ func (s *Source) handle(data []byte, out func(bridge.Event)) {
 			s.last = ev.Time
 		}
 		out(ev)
-	default:
+	case !at.IsZero():
 		// Events the engine does not use still prove the connection was
 		// alive at their time.
-		var v struct {
-			Timestamp ari.DateTime `json:"timestamp"`
-		}
-		if json.Unmarshal(data, &v) == nil && !time.Time(v.Timestamp).IsZero() {
-			s.last = time.Time(v.Timestamp)
-		}
+		s.last = at
 	}
 }
 
-// snapshot lists the live channels and bridges.
-func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
+// snapshot lists the live channels and bridges; last is the newest event
+// before.
+func (s *Source) snapshot(ctx context.Context, last time.Time) (bridge.Event, error) {
 	chans, err := s.getRaw(ctx, "/channels")
 	if err != nil {
 		return bridge.Event{}, err
@@ -342,12 +358,11 @@ func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
 	if err != nil {
 		return bridge.Event{}, err
 	}
-	ev, err := parseSnapshot(chans, bridges, s.last)
+	ev, err := parseSnapshot(chans, bridges, last)
 	if err != nil {
 		return bridge.Event{}, err
 	}
 	ev.Listed = s.pbxNow(ctx)
-	s.last = ev.Time
 	return ev, nil
 }
 

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/callbridge/callbridge/bridge"
 )
 
 // FuzzParseSnapshot feeds arbitrary REST answers to the reconciliation
@@ -83,25 +81,4 @@ func splitLines(b []byte) [][]byte {
 		b = b[i:]
 	}
 	return out
-}
-
-// BenchmarkSourceHandle measures the per-message work of the live source
-// (decode, map, count) over a real recording.
-func BenchmarkSourceHandle(b *testing.B) {
-	rec, err := os.ReadFile(recordingPath("attended_transfer"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	lines := splitLines(rec)
-	src, err := NewSource(Config{Username: "u", Password: "p"}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, l := range lines {
-			src.handle(l, func(bridge.Event) {})
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(lines)), "ns/event")
 }

@@ -111,6 +111,9 @@ type Client struct {
 	// lastEvent is the time of the newest event delivered: after a gap it
 	// is the last moment the delivered channels were known alive.
 	lastEvent time.Time
+
+	// connect opens the connection: dial, or a benchmark's in-memory one.
+	connect func(ctx context.Context) (net.Conn, error)
 }
 
 // New checks cfg and returns a client; its counters are registered on reg
@@ -125,7 +128,9 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 		return nil, fmt.Errorf("ami: metrics: %w", err)
 	}
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	return &Client{cfg: cfg, addr: addr, m: m, log: cfg.Logger.With().Str("addr", addr).Logger()}, nil
+	c := &Client{cfg: cfg, addr: addr, m: m, log: cfg.Logger.With().Str("addr", addr).Logger()}
+	c.connect = c.dial
+	return c, nil
 }
 
 // Run connects and feeds every event to out, in the order Asterisk sent
@@ -162,7 +167,7 @@ const (
 // session runs one connection. synced reports whether it got as far as a
 // completed resync, which is what resets the backoff.
 func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bool, err error) {
-	conn, err := c.dial(ctx)
+	conn, err := c.connect(ctx)
 	if err != nil {
 		return false, err
 	}

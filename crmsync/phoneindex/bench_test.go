@@ -1,13 +1,21 @@
 package phoneindex
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 const benchNumbers = 1_000_000
@@ -16,32 +24,37 @@ var (
 	bigOnce  sync.Once
 	bigIndex *Index
 	bigNums  []string
-	bigBytes float64
 )
 
-// bigIdx indexes a million Finnish mobile numbers, one contact each, the
-// way a large CRM looks after a full sync.
+// buildIndex indexes n Finnish mobile numbers, one contact each, with
+// Dataverse-style ids, the way a large CRM looks after a full sync.
+func buildIndex(tb testing.TB, n int) (*Index, []string) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ix, err := NewIndex(DefaultEntities(), Options{Region: "FI"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nums := make([]string, 0, n)
+	for i := 0; len(nums) < n; i++ {
+		num := fmt.Sprintf("+35840%07d", r.IntN(10_000_000))
+		ix.Put(Record{Entity: "contact", ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), Name: fmt.Sprintf("Contact %d", i),
+			Phones: []string{num}, Modified: t0})
+		nums = append(nums, num)
+	}
+	return ix, nums
+}
+
+// offHeapBytes is what the index's arrays take.
+func (ix *Index) offHeapBytes() int {
+	m := ix.mem
+	return len(m.arena.mem) + len(m.recs.mem) + len(m.keys.mem) + m.exact.bytes() + m.tails.bytes() + m.byID.bytes()
+}
+
+// bigIdx is buildIndex of a million numbers, made once.
 func bigIdx(b *testing.B) (*Index, []string) {
 	bigOnce.Do(func() {
-		r := rand.New(rand.NewPCG(1, 2))
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		ix, err := NewIndex(DefaultEntities(), Options{Region: "FI"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		nums := make([]string, 0, benchNumbers)
-		for i := 0; len(nums) < benchNumbers; i++ {
-			n := fmt.Sprintf("+35840%07d", r.IntN(10_000_000))
-			ix.Put(Record{Entity: "contact", ID: fmt.Sprintf("%08x-0000-0000-0000-%012x", i, i), Name: "Contact Person", Phones: []string{n}, Modified: t0})
-			nums = append(nums, n)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
+		ix, nums := buildIndex(b, benchNumbers)
 		bigIndex, bigNums = ix, nums
-		bigBytes = float64(after.HeapAlloc-before.HeapAlloc) / float64(ix.Numbers())
-		runtime.KeepAlive(nums)
 	})
 	return bigIndex, bigNums
 }
@@ -64,7 +77,7 @@ func BenchmarkLookup1M(b *testing.B) {
 		i++
 	}
 	reportPercentiles(b, lat)
-	b.ReportMetric(bigBytes, "heapB/number")
+	b.ReportMetric(float64(ix.offHeapBytes())/float64(ix.Numbers()), "B/number")
 }
 
 // BenchmarkLookupE164_1M is the same for an activity's remote_e164, which
@@ -106,3 +119,96 @@ func BenchmarkPut(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkLoad1M measures the start of a daemon whose cache holds a
+// million numbers: a fresh process (this test binary again) opens the
+// integration from its file and answers lookups. Reported: the time from
+// Open to the index being ready (wall and CPU time: on a busy machine the
+// wall time says how long the process waited for a core), and the
+// process's peak and final RSS after 100,000 lookups;
+// empty-* are the same process opening an empty cache, the baseline of a
+// Go process that does nothing else.
+func BenchmarkLoad1M(b *testing.B) {
+	dir := b.TempDir()
+	for _, n := range []int{0, benchNumbers} {
+		ix, _ := buildIndex(b, n)
+		settings := Settings{Entities: DefaultEntities(), Region: "FI", Enabled: true}
+		if err := (FileStore{Dir: dir}).Save(context.Background(), fmt.Sprint("n", n), &Snapshot{Settings: settings, State: State{LastFull: t0}, index: ix}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var load, loadCPU, peak, rss, empty, emptyPeak float64
+	for b.Loop() {
+		m0 := loadChild(b, dir, "n0")
+		m := loadChild(b, dir, fmt.Sprint("n", benchNumbers))
+		load, loadCPU, peak, rss = m["load_ns"], m["load_cpu_ns"], m["hwm_kb"], m["rss_kb"]
+		empty, emptyPeak = m0["rss_kb"], m0["hwm_kb"]
+	}
+	b.ReportMetric(load/1e6, "load-ms")
+	b.ReportMetric(loadCPU/1e6, "load-CPU-ms")
+	b.ReportMetric(peak/1024, "peak-RSS-MB")
+	b.ReportMetric(rss/1024, "RSS-MB")
+	b.ReportMetric(emptyPeak/1024, "empty-peak-RSS-MB")
+	b.ReportMetric(empty/1024, "empty-RSS-MB")
+}
+
+func loadChild(b *testing.B, dir, name string) map[string]float64 {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLoadChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PHONEINDEX_LOAD_DIR="+dir, "PHONEINDEX_LOAD_NAME="+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%v\n%s", err, out)
+	}
+	m := map[string]float64{}
+	for _, f := range strings.Fields(string(out)) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			if x, err := strconv.ParseFloat(v, 64); err == nil {
+				m[k] = x
+			}
+		}
+	}
+	if _, ok := m["load_ns"]; !ok {
+		b.Fatalf("child said %s", out)
+	}
+	return m
+}
+
+// TestLoadChild is BenchmarkLoad1M's child; it does nothing in a plain run.
+func TestLoadChild(t *testing.T) {
+	dir, name := os.Getenv("PHONEINDEX_LOAD_DIR"), os.Getenv("PHONEINDEX_LOAD_NAME")
+	if dir == "" {
+		t.Skip("run by BenchmarkLoad1M")
+	}
+	settings := Settings{Entities: DefaultEntities(), Region: "FI", Enabled: true}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start, cpu0 := time.Now(), cpu()
+	in, err := Open(context.Background(), name, nopSource{}, FileStore{Dir: dir}, settings, IntegrationOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, loadCPU := time.Since(start), cpu()-cpu0
+	st := in.Status()
+	for i := range 100_000 {
+		in.Lookup(fmt.Sprintf("040%07d", i))
+	}
+	runtime.GC()
+	status, _ := os.ReadFile("/proc/self/status")
+	kb := func(key string) string {
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, key+":"); ok {
+				return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB"))
+			}
+		}
+		return "0"
+	}
+	fmt.Printf("load_ns=%d load_cpu_ns=%d numbers=%d hwm_kb=%s rss_kb=%s\n", load.Nanoseconds(), loadCPU.Nanoseconds(), st.Numbers, kb("VmHWM"), kb("VmRSS"))
+}
+
+type nopSource struct{}
+
+func (nopSource) Records(context.Context, Entity, time.Time, func([]Record) error) error { return nil }

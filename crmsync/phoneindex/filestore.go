@@ -1,19 +1,20 @@
 package phoneindex
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// FileStore persists each integration as a gzipped JSON file in Dir,
-// replaced atomically (write, sync, rename) so a crash leaves the old or
-// the new snapshot, never half of one.
+// FileStore persists each integration as a file in Dir (name.cache, in the
+// format of codec.go), replaced atomically (write, sync, rename) so a crash
+// leaves the old or the new snapshot, never half of one. The gzipped JSON
+// (name.json.gz) of earlier versions is read when there is no such file,
+// and removed by the next save.
 type FileStore struct {
 	Dir string
 }
@@ -22,8 +23,10 @@ func (f FileStore) path(name string) (string, error) {
 	if !identifier(name) {
 		return "", fmt.Errorf("integration name %q: want letters, digits and _", name)
 	}
-	return filepath.Join(f.Dir, name+".json.gz"), nil
+	return filepath.Join(f.Dir, name+".cache"), nil
 }
+
+func legacyPath(p string) string { return strings.TrimSuffix(p, ".cache") + ".json.gz" }
 
 // Load implements Persister.
 func (f FileStore) Load(_ context.Context, name string) (*Snapshot, error) {
@@ -32,6 +35,9 @@ func (f FileStore) Load(_ context.Context, name string) (*Snapshot, error) {
 		return nil, err
 	}
 	file, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		file, err = os.Open(legacyPath(p))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -56,12 +62,7 @@ func (f FileStore) Save(_ context.Context, name string, s *Snapshot) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this is a no-op
-	zw := gzip.NewWriter(tmp)
-	if err := json.NewEncoder(zw).Encode(s); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
+	if err := encodeSnapshot(tmp, s); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -72,7 +73,13 @@ func (f FileStore) Save(_ context.Context, name string, s *Snapshot) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), p)
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return err
+	}
+	if err := os.Remove(legacyPath(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Delete implements Persister.
@@ -81,8 +88,10 @@ func (f FileStore) Delete(_ context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	for _, q := range []string{p, legacyPath(p)} {
+		if err := os.Remove(q); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }

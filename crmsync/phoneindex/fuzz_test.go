@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,53 +70,55 @@ func FuzzIndex(f *testing.F) {
 		}
 		ix.Delete("contact", "1")
 		ix.Delete("account", "2")
-		if ix.Records() != 0 || ix.Numbers() != 0 || len(ix.exact) != 0 || len(ix.tails) != 0 {
-			t.Fatalf("index not empty after deleting everything: %d %d %d %d", ix.Records(), ix.Numbers(), len(ix.exact), len(ix.tails))
+		if ix.Records() != 0 || ix.Numbers() != 0 || ix.mem.exact.n != 0 || ix.mem.tails.n != 0 {
+			t.Fatalf("index not empty after deleting everything: %d %d %d %d", ix.Records(), ix.Numbers(), ix.mem.exact.n, ix.mem.tails.n)
 		}
 	})
 }
 
-// FuzzSnapshot feeds damaged cache files to the loader: an error, never a
-// panic.
+// FuzzSnapshot feeds damaged cache files to the loader, in the current
+// format and the gzipped JSON of earlier versions: an error, never a panic,
+// and what loads answers lookups.
 func FuzzSnapshot(f *testing.F) {
 	dir := f.TempDir()
 	ix, _ := NewIndex(DefaultEntities(), Options{Region: "FI"})
-	for _, n := range recordingNumbers(f) {
+	for i, n := range recordingNumbers(f) {
 		ix.Put(Record{Entity: "contact", ID: n, Phones: []string{n}})
+		ix.Put(Record{Entity: "lead", ID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i), Name: "Lead", Phones: []string{n}})
 	}
 	st := FileStore{Dir: dir}
-	if err := st.Save(context.Background(), "seed", &Snapshot{Records: ix.dump()}); err != nil {
+	settings := Settings{Entities: DefaultEntities(), Region: "FI"}
+	if err := st.Save(context.Background(), "seed", &Snapshot{Settings: settings, index: ix}); err != nil {
 		f.Fatal(err)
 	}
-	seed, err := os.ReadFile(filepath.Join(dir, "seed.json.gz"))
+	seed, err := os.ReadFile(filepath.Join(dir, "seed.cache"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed)
-	var raw bytes.Buffer
-	zr, _ := gzip.NewReader(bytes.NewReader(seed))
-	_, _ = raw.ReadFrom(zr)
-	f.Add(raw.Bytes())
+	var legacy bytes.Buffer
+	zw := gzip.NewWriter(&legacy)
+	_ = json.NewEncoder(zw).Encode(&Snapshot{Settings: settings, Records: ix.dump()})
+	_ = zw.Close()
+	f.Add(legacy.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var in []byte
-		if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
-			in = b
-		} else {
-			var z bytes.Buffer
-			w := gzip.NewWriter(&z)
-			_, _ = w.Write(b)
-			_ = w.Close()
-			in = z.Bytes()
-		}
-		s, err := decodeSnapshot(bytes.NewReader(in))
+		s, err := decodeSnapshot(bytes.NewReader(b))
 		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not say the file is corrupt", err)
+			}
 			return
 		}
-		ix, _ := NewIndex(DefaultEntities(), Options{Region: "FI"})
-		ix.restore(s.Records)
-		for _, r := range s.Records {
+		ix := s.index
+		if ix == nil {
+			ix, _ = NewIndex(DefaultEntities(), Options{Region: "FI"})
+			ix.restore(s.Records)
+		}
+		for _, r := range ix.dump() {
 			for _, k := range r.Exact {
-				ix.LookupE164("+" + itoa(k))
+				if _, ok := ix.LookupE164("+" + itoa(k)); !ok && k > 99 && k < 1e15 {
+					t.Fatalf("+%d of a loaded record not found", k)
+				}
 			}
 		}
 	})

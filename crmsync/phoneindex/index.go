@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -143,36 +145,44 @@ type Options struct {
 
 // Index is an immutable-shape, mutable-content map from numbers to records.
 // It is not safe for concurrent use on its own: Integration guards it.
+// Its records live in flat arrays outside the Go heap (store.go).
 type Index struct {
 	norm     phone.Normalizer
 	tail     int
 	entities []Entity
 	entIdx   map[string]uint16
 
-	recs  []rec
-	free  []uint32
-	byID  []map[string]uint32 // per entity: id -> slot (keys share rec.id)
-	live  int
-	exact map[uint64]uint32 // E.164 digits -> slot, or multiBit|index into multi
-	tails map[uint64]uint32 // length<<56 | last digits -> same
+	mem   *storage
+	spill map[string]uint32 // byID entries whose hash another id took
 	multi [][]uint32
 	mfree []uint32
 
+	live    int // records
 	numbers int // keys held (exact + tail, with repeats per record counted once)
+	dead    int // records replaced or deleted since the arrays were built
 }
 
-// multiBit marks a map value that indexes multi rather than recs.
+// storage is everything the index keeps off the heap.
+type storage struct {
+	arena arena
+	recs  vec[rec]
+	keys  vec[uint64]
+	exact table // E.164 digits -> slot, or multiBit|index into multi
+	tails table // length<<56 | last digits -> same
+	byID  table // idHash -> slot
+}
+
+func (m *storage) free() {
+	m.arena.free()
+	m.recs.free()
+	m.keys.free()
+	m.exact.free()
+	m.tails.free()
+	m.byID.free()
+}
+
+// multiBit marks a table value that indexes multi rather than recs.
 const multiBit = 1 << 31
-
-type rec struct {
-	id       string
-	name     string
-	modified int64 // unix nanoseconds
-	keys     []uint64
-	tails    int // keys[len(keys)-tails:] are tail keys
-	entity   uint16
-	live     bool
-}
 
 // NewIndex returns an empty index over entities.
 func NewIndex(entities []Entity, opts Options) (*Index, error) {
@@ -193,10 +203,10 @@ func NewIndex(entities []Entity, opts Options) (*Index, error) {
 		tail:     opts.TailDigits,
 		entities: slices.Clone(entities),
 		entIdx:   make(map[string]uint16, len(entities)),
-		byID:     make([]map[string]uint32, len(entities)),
-		exact:    make(map[uint64]uint32),
-		tails:    make(map[uint64]uint32),
+		mem:      &storage{},
 	}
+	// The arrays go when the index does (a full sync replaces it whole).
+	runtime.AddCleanup(ix, func(m *storage) { m.free() }, ix.mem)
 	for i, e := range entities {
 		if err := e.Validate(); err != nil {
 			return nil, fmt.Errorf("entities[%d]: %w", i, err)
@@ -205,10 +215,13 @@ func NewIndex(entities []Entity, opts Options) (*Index, error) {
 			return nil, fmt.Errorf("entities[%d].name: %q listed twice", i, e.Name)
 		}
 		ix.entIdx[e.Name] = uint16(i)
-		ix.byID[i] = make(map[string]uint32)
 	}
 	return ix, nil
 }
+
+// Compact rebuilds the arrays to the size of what they hold: after a full
+// sync, whose growth left up to half of them spare.
+func (ix *Index) Compact() { ix.rebuild() }
 
 // Records is how many records hold at least one usable number.
 func (ix *Index) Records() int { return ix.live }
@@ -224,14 +237,14 @@ func (ix *Index) Put(r Record) bool {
 	if !ok || r.ID == "" {
 		return false
 	}
-	if slot, ok := ix.byID[ei][r.ID]; ok {
-		ix.remove(ei, slot)
+	id := makeStoredID(r.ID)
+	if slot, ok := ix.findID(ei, &id); ok {
+		ix.remove(slot)
 	}
 	var exact, tails []uint64
 	for _, p := range r.Phones {
 		if c := compact(p); isE164(c) {
-			// Already international: skip the parser, which is most of
-			// a sync's CPU time.
+			// Already international: skip the parser.
 			if k, ok := digitsKey(c[1:]); ok && !slices.Contains(exact, k) {
 				exact = append(exact, k)
 			}
@@ -250,27 +263,156 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.insert(ei, &id, []byte(r.Name), r.Modified.UnixNano(), append(exact, tails...), len(tails))
 	return true
 }
 
-func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) {
-	var slot uint32
-	if n := len(ix.free); n > 0 {
-		slot = ix.free[n-1]
-		ix.free = ix.free[:n-1]
-	} else {
-		slot = uint32(len(ix.recs))
-		ix.recs = append(ix.recs, rec{})
+// findID finds the live record of entity ei with id.
+func (ix *Index) findID(ei uint16, id *storedID) (uint32, bool) {
+	if len(ix.spill) > 0 {
+		if slot, ok := ix.spill[spillKey(ei, id)]; ok {
+			return slot, true
+		}
 	}
-	ix.recs[slot] = rec{id: id, name: name, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
-	ix.byID[ei][id] = slot
+	slot, ok := ix.mem.byID.get(idHash(ei, id.guid, id.bytes()))
+	if !ok || !ix.sameID(slot, ei, id) {
+		return 0, false
+	}
+	return slot, true
+}
+
+func (ix *Index) sameID(slot uint32, ei uint16, id *storedID) bool {
+	r := ix.mem.recs.all()[slot]
+	if r.entity != ei || (r.flags&recGUID != 0) != id.guid {
+		return false
+	}
+	b, _ := ix.mem.arena.idBytes(r.str, id.guid)
+	return string(b) == string(id.bytes())
+}
+
+func spillKey(ei uint16, id *storedID) string {
+	return string([]byte{byte(ei), byte(ei >> 8)}) + string(id.bytes())
+}
+
+// insertNew is insert for a record that should not be indexed yet (a
+// load); false, with nothing changed, if it is.
+func (ix *Index) insertNew(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) bool {
+	if _, ok := ix.findID(ei, id); ok {
+		return false
+	}
+	ix.insert(ei, id, name, modified, keys, tails)
+	return true
+}
+
+// appendRecord stores a record without indexing it: loading stores them
+// all, then indexes them in one go (indexAppended).
+func (ix *Index) appendRecord(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+	m := ix.mem
+	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
+	if id.guid {
+		r.flags |= recGUID
+	}
+	r.str = m.arena.put(id.guid, id.bytes(), name)
+	m.keys.reserve(len(keys))
+	r.key = uint32(m.keys.n)
+	m.keys.n += len(keys)
+	copy(m.keys.all()[r.key:], keys)
+	m.recs.push(r)
+}
+
+// indexAppended puts the records stored by appendRecord into the tables.
+// The tables are far larger than the caches, so each insert would wait
+// for memory; they go in batches whose slots are first all read, so the
+// waits overlap. It fails, changing nothing it has not already, if a
+// record is there twice.
+func (ix *Index) indexAppended(from int) error {
+	m := ix.mem
+	recs, keys := m.recs.all(), m.keys.all()
+	const batch = 64
+	var hs [batch]uint64
+	var sink uint32
+	for b := from; b < len(recs); b += batch {
+		e := min(b+batch, len(recs))
+		ids, exact := m.byID.slots.all(), m.exact.slots.all()
+		for i := b; i < e; i++ {
+			r := &recs[i]
+			raw, _ := m.arena.idBytes(r.str, r.flags&recGUID != 0)
+			hs[i-b] = idHash(r.entity, r.flags&recGUID != 0, raw)
+			if len(ids) > 0 {
+				sink += ids[m.byID.home(hs[i-b])].v
+			}
+			if len(exact) > 0 && r.nkeys > r.tails {
+				sink += exact[m.exact.home(keys[r.key])].v
+			}
+		}
+		for i := b; i < e; i++ {
+			r := &recs[i]
+			slot := uint32(i)
+			if other, taken := m.byID.get(hs[i-b]); taken {
+				guid := r.flags&recGUID != 0
+				raw, _ := m.arena.idBytes(r.str, guid)
+				id := storedID{guid: guid}
+				if guid {
+					copy(id.g[:], raw)
+				} else {
+					id.s = string(raw)
+				}
+				if ix.sameID(other, r.entity, &id) {
+					return errors.New("a record twice")
+				}
+				if ix.spill == nil {
+					ix.spill = map[string]uint32{}
+				}
+				ix.spill[spillKey(r.entity, &id)] = slot
+			} else {
+				m.byID.set(hs[i-b], slot)
+			}
+			k := keys[r.key : r.key+uint32(r.nkeys)]
+			for j, key := range k {
+				if j < len(k)-int(r.tails) {
+					ix.link(&m.exact, key, slot)
+				} else {
+					ix.link(&m.tails, key, slot)
+				}
+			}
+			ix.live++
+			ix.numbers += len(k)
+		}
+	}
+	if sink == 1<<32-1 {
+		runtime.KeepAlive(sink)
+	}
+	return nil
+}
+
+// insert adds a record. keys (tails of them tail keys) must be distinct.
+func (ix *Index) insert(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+	m := ix.mem
+	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
+	if id.guid {
+		r.flags |= recGUID
+	}
+	r.str = m.arena.put(id.guid, id.bytes(), name)
+	m.keys.reserve(len(keys))
+	r.key = uint32(m.keys.n)
+	m.keys.n += len(keys)
+	copy(m.keys.all()[r.key:], keys)
+	slot := uint32(m.recs.push(r))
+	h := idHash(ei, id.guid, id.bytes())
+	if other, taken := m.byID.get(h); taken && ix.mem.recs.all()[other].flags&recLive != 0 {
+		if ix.spill == nil {
+			ix.spill = map[string]uint32{}
+		}
+		ix.spill[spillKey(ei, id)] = slot
+	} else {
+		m.byID.set(h, slot)
+	}
 	ix.live++
 	for i, k := range keys {
 		if i < len(keys)-tails {
-			ix.link(ix.exact, k, slot)
+			ix.link(&m.exact, k, slot)
 		} else {
-			ix.link(ix.tails, k, slot)
+			ix.link(&m.tails, k, slot)
 		}
 	}
 	ix.numbers += len(keys)
@@ -282,32 +424,101 @@ func (ix *Index) Delete(entity, id string) {
 	if !ok {
 		return
 	}
-	if slot, ok := ix.byID[ei][id]; ok {
-		ix.remove(ei, slot)
+	sid := makeStoredID(id)
+	if slot, ok := ix.findID(ei, &sid); ok {
+		ix.remove(slot)
 	}
 }
 
-func (ix *Index) remove(ei uint16, slot uint32) {
-	r := &ix.recs[slot]
-	delete(ix.byID[ei], r.id)
-	ix.live--
-	for i, k := range r.keys {
-		if i < len(r.keys)-r.tails {
-			ix.unlink(ix.exact, k, slot)
-		} else {
-			ix.unlink(ix.tails, k, slot)
+func (ix *Index) remove(slot uint32) {
+	m := ix.mem
+	r := &m.recs.all()[slot]
+	guid := r.flags&recGUID != 0
+	raw, _ := m.arena.idBytes(r.str, guid)
+	id := storedID{guid: guid}
+	if guid {
+		copy(id.g[:], raw)
+	} else {
+		id.s = unsafe.String(unsafe.SliceData(raw), len(raw)) // only for this call
+	}
+	spilled := false
+	if len(ix.spill) > 0 {
+		k := spillKey(r.entity, &id)
+		if s, ok := ix.spill[k]; ok && s == slot {
+			delete(ix.spill, k)
+			spilled = true
 		}
 	}
-	ix.numbers -= len(r.keys)
-	*r = rec{}
-	ix.free = append(ix.free, slot)
+	if h := idHash(r.entity, guid, id.bytes()); !spilled {
+		if v, ok := m.byID.get(h); ok && v == slot {
+			m.byID.del(h)
+		}
+	}
+	keys := m.keys.all()[r.key : r.key+uint32(r.nkeys)]
+	for i, k := range keys {
+		if i < len(keys)-int(r.tails) {
+			ix.unlink(&m.exact, k, slot)
+		} else {
+			ix.unlink(&m.tails, k, slot)
+		}
+	}
+	ix.live--
+	ix.numbers -= len(keys)
+	r.flags &^= recLive
+	ix.dead++
+	if ix.dead > 1024 && ix.dead > ix.live {
+		ix.rebuild()
+	}
 }
 
-func (ix *Index) link(m map[uint64]uint32, k uint64, slot uint32) {
-	v, ok := m[k]
+// rebuild copies the live records into fresh arrays, dropping what
+// replaced and deleted records left behind.
+func (ix *Index) rebuild() {
+	old := *ix.mem
+	*ix.mem = storage{}
+	arenaBytes, exact := 0, 0
+	for _, r := range old.recs.all() {
+		if r.flags&recLive != 0 {
+			_, end := old.arena.nameBytes(r.str, r.flags&recGUID != 0)
+			arenaBytes += end - int(r.str)
+			exact += int(r.nkeys - r.tails)
+		}
+	}
+	m := ix.mem
+	m.arena.reserve(arenaBytes + 64)
+	m.recs.reserve(ix.live)
+	m.keys.reserve(ix.numbers)
+	m.byID.grow(ix.live)
+	m.exact.grow(exact)
+	if tails := ix.numbers - exact; tails > 0 {
+		m.tails.grow(tails)
+	}
+	ix.spill, ix.multi, ix.mfree = nil, nil, nil
+	ix.live, ix.numbers, ix.dead = 0, 0, 0
+	keys := old.keys.all()
+	for _, r := range old.recs.all() {
+		if r.flags&recLive == 0 {
+			continue
+		}
+		guid := r.flags&recGUID != 0
+		raw, _ := old.arena.idBytes(r.str, guid)
+		id := storedID{guid: guid}
+		if guid {
+			copy(id.g[:], raw)
+		} else {
+			id.s = string(raw)
+		}
+		name, _ := old.arena.nameBytes(r.str, guid)
+		ix.insert(r.entity, &id, name, r.modified, keys[r.key:r.key+uint32(r.nkeys)], int(r.tails))
+	}
+	old.free()
+}
+
+func (ix *Index) link(t *table, k uint64, slot uint32) {
+	v, ok := t.get(k)
 	switch {
 	case !ok:
-		m[k] = slot
+		t.set(k, slot)
 	case v&multiBit != 0:
 		i := v &^ multiBit
 		ix.multi[i] = append(ix.multi[i], slot)
@@ -321,18 +532,18 @@ func (ix *Index) link(m map[uint64]uint32, k uint64, slot uint32) {
 			i = uint32(len(ix.multi))
 			ix.multi = append(ix.multi, []uint32{v, slot})
 		}
-		m[k] = i | multiBit
+		t.set(k, i|multiBit)
 	}
 }
 
-func (ix *Index) unlink(m map[uint64]uint32, k uint64, slot uint32) {
-	v, ok := m[k]
+func (ix *Index) unlink(t *table, k uint64, slot uint32) {
+	v, ok := t.get(k)
 	if !ok {
 		return
 	}
 	if v&multiBit == 0 {
 		if v == slot {
-			delete(m, k)
+			t.del(k)
 		}
 		return
 	}
@@ -340,7 +551,7 @@ func (ix *Index) unlink(m map[uint64]uint32, k uint64, slot uint32) {
 	l := slices.DeleteFunc(ix.multi[i], func(s uint32) bool { return s == slot })
 	ix.multi[i] = l
 	if len(l) == 1 {
-		m[k] = l[0]
+		t.set(k, l[0])
 		ix.multi[i] = l[:0]
 		ix.mfree = append(ix.mfree, i)
 	}
@@ -369,26 +580,28 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 	found := slots[:0]
 	var exactN int
 	if k, ok := digitsKey(e164[1:]); ok {
-		found = ix.collect(found, ix.exact, k)
+		found = ix.collect(found, &ix.mem.exact, k)
 		exactN = len(found)
 	}
-	if len(ix.tails) > 0 {
+	if ix.mem.tails.n > 0 {
 		if k, ok := tailKey(nationalSignificant(e164[1:]), ix.tail); ok {
-			found = ix.collect(found, ix.tails, k)
+			found = ix.collect(found, &ix.mem.tails, k)
 		}
 	}
 	if len(found) == 0 {
 		return Match{}, false
 	}
 	cands := make([]Candidate, 0, len(found))
+	recs := ix.mem.recs.all()
 	for i, s := range found {
-		r := &ix.recs[s]
+		r := &recs[s]
 		if i >= exactN && slices.Contains(found[:exactN], s) {
 			continue // already matched exactly
 		}
 		e := &ix.entities[r.entity]
+		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
 		cands = append(cands, Candidate{
-			Entity: e.Name, EntitySet: e.EntitySet, ID: r.id, Name: r.name, Kind: e.Kind,
+			Entity: e.Name, EntitySet: e.EntitySet, ID: id, Name: name, Kind: e.Kind,
 			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
 		})
 	}
@@ -396,8 +609,8 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 	return Match{Best: cands[0], Candidates: cands}, true
 }
 
-func (ix *Index) collect(dst []uint32, m map[uint64]uint32, k uint64) []uint32 {
-	v, ok := m[k]
+func (ix *Index) collect(dst []uint32, t *table, k uint64) []uint32 {
+	v, ok := t.get(k)
 	switch {
 	case !ok:
 		return dst
@@ -448,13 +661,16 @@ type storedRecord struct {
 
 func (ix *Index) dump() []storedRecord {
 	out := make([]storedRecord, 0, ix.live)
-	for _, r := range ix.recs {
-		if !r.live {
+	keys := ix.mem.keys.all()
+	for _, r := range ix.mem.recs.all() {
+		if r.flags&recLive == 0 {
 			continue
 		}
-		n := len(r.keys) - r.tails
-		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, Modified: r.modified,
-			Exact: r.keys[:n:n], Tails: r.keys[n:]})
+		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
+		k := slices.Clone(keys[r.key : r.key+uint32(r.nkeys)])
+		n := len(k) - int(r.tails)
+		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: id, Name: name, Modified: r.modified,
+			Exact: k[:n:n], Tails: k[n:]})
 	}
 	return out
 }
@@ -467,12 +683,23 @@ func (ix *Index) restore(recs []storedRecord) {
 		if !ok || r.ID == "" || len(r.Exact)+len(r.Tails) == 0 {
 			continue
 		}
-		if slot, ok := ix.byID[ei][r.ID]; ok {
-			ix.remove(ei, slot)
+		id := makeStoredID(r.ID)
+		if slot, ok := ix.findID(ei, &id); ok {
+			ix.remove(slot)
 		}
 		keys := make([]uint64, 0, len(r.Exact)+len(r.Tails))
-		keys = append(append(keys, r.Exact...), r.Tails...)
-		ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
+		for _, k := range r.Exact {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		exact := len(keys)
+		for _, k := range r.Tails {
+			if !slices.Contains(keys[exact:], k) {
+				keys = append(keys, k)
+			}
+		}
+		ix.insert(ei, &id, []byte(r.Name), r.Modified, keys, len(keys)-exact)
 	}
 }
 

@@ -92,9 +92,14 @@ type State struct {
 
 // Snapshot is everything persisted for one integration.
 type Snapshot struct {
-	Settings Settings       `json:"settings"`
-	State    State          `json:"state"`
-	Records  []storedRecord `json:"records"`
+	Settings Settings `json:"settings"`
+	State    State    `json:"state"`
+	// Records is how earlier versions kept the records (gzipped JSON);
+	// such a file is still read.
+	Records []storedRecord `json:"records,omitempty"`
+
+	index *Index      // the records, as saved or as loaded
+	lock  sync.Locker // held while index is read for saving
 }
 
 // Persister keeps snapshots. Implementations: FileStore; the delivery
@@ -194,18 +199,22 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 			// Keys computed for other entities, region or digits are
 			// wrong now: drop them and sync in full.
 			in.log.Info().Msg("caller recognition settings changed, cache dropped")
-			snap.Records, snap.State = nil, State{}
+			snap.Records, snap.index, snap.State = nil, nil, State{}
 		}
 	}
 	ix, err := NewIndex(settings.Entities, Options{Region: settings.Region, TailDigits: settings.TailDigits})
 	if err != nil {
 		return nil, err
 	}
-	in.settings, in.ix = settings, ix
 	if snap != nil {
-		ix.restore(snap.Records)
+		if snap.index != nil {
+			ix = snap.index // built with the same entities, region and digits
+		} else {
+			ix.restore(snap.Records)
+		}
 		in.state = snap.State
 	}
+	in.settings, in.ix = settings, ix
 	in.publish()
 	return in, nil
 }
@@ -375,6 +384,7 @@ func (in *Integration) syncFull(ctx context.Context, s Settings) (int, error) {
 			return n, fmt.Errorf("%s: %w", e.EntitySet, err)
 		}
 	}
+	ix.Compact()
 	in.mu.Lock()
 	in.ix = ix
 	in.state.Watermark = marks
@@ -422,7 +432,7 @@ func retryDelay(interval time.Duration) time.Duration {
 
 func (in *Integration) save(ctx context.Context) error {
 	in.mu.RLock()
-	snap := &Snapshot{Settings: in.settings, State: in.state, Records: in.ix.dump()}
+	snap := lockedSnapshot(in.settings, in.state, in.ix, in.mu.RLocker())
 	in.mu.RUnlock()
 	if err := in.store.Save(ctx, in.name, snap); err != nil {
 		return fmt.Errorf("phoneindex %s: save: %w", in.name, err)

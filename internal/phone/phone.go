@@ -54,6 +54,9 @@ func (n Normalizer) Normalize(num string) (e164 string, ok bool) {
 	if num == "" || len(num) > MaxLen || !plausible(num) {
 		return "", false
 	}
+	if e164, ok, sure := fastNormalize(num, n.region); sure {
+		return e164, ok
+	}
 	return parse(num, n.region)
 }
 

@@ -145,7 +145,7 @@ func New(cfg Config) *Tracker {
 	if cfg.LearnBuffer <= 0 {
 		cfg.LearnBuffer = 65536
 	}
-	t := &Tracker{cfg: cfg, parser: sip.NewParser(), pbx: slices.Clone(cfg.PBX)}
+	t := &Tracker{cfg: cfg, parser: sip.NewParser(sip.WithHeadersParsers(headerParsers())), pbx: slices.Clone(cfg.PBX)}
 	t.ix.init()
 	t.peers.init(len(cfg.Trunks) == 0)
 	if len(t.pbx) == 0 {
@@ -291,6 +291,23 @@ func (p *parsed) key() msgKey {
 		return msgKey{cseq: p.cseq, method: string(p.req.Method), src: p.m.Src}
 	}
 	return msgKey{status: p.res.StatusCode, cseq: p.cseq, method: p.method, src: p.m.Src}
+}
+
+// headerParsers are the headers parsed as a message is read: those the
+// tracker reads, and Content-Length, which bounds the body. The rest stay
+// text until asked for (sipgo parses them lazily); Via, Contact and the
+// route sets are most of the parsing cost of a message and the tracker
+// reads none of them, so a malformed one no longer makes a message
+// malformed either: a passive listener has no reason to refuse it.
+func headerParsers() map[string]sip.HeaderParser {
+	all := sip.DefaultHeadersParser()
+	keep := map[string]sip.HeaderParser{}
+	for _, h := range []string{"from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l", "refer-to", "referred-by"} {
+		if p, ok := all[h]; ok {
+			keep[h] = p
+		}
+	}
+	return keep
 }
 
 // Flush ends every open dialog as of at (the end of a replay) and forgets

@@ -1,0 +1,914 @@
+package ari
+
+import (
+	"bytes"
+	"hash/maphash"
+	"time"
+	"unicode/utf8"
+
+	"github.com/CyCoreSystems/ari/v5"
+	"github.com/gogo/protobuf/types"
+
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// Decoder is the hot path from a raw ARI websocket message to a bridge
+// event: one pass over the bytes, straight into the ari/v5 event structs
+// that Map reads, with no reflection and no allocation beyond the strings
+// the event keeps. It gives exactly what Decode (ari/v5's own decoder, then
+// Map) gives, message for message, because it only decides what it is sure
+// of: anything unusual (an escape in a string it keeps, a key in another
+// case, a repeated key, a value of an unexpected JSON type, an event type it
+// has no schema for) is handed to Decode whole. Real Asterisk never sends
+// such messages, so in practice the fallback is for garbage, which Decode
+// then refuses.
+//
+// The mapping to bridge.Event is Map itself: the Decoder only fills the
+// fields Map reads (listed in filledFields; a test fails if Map starts
+// reading another), so map.go stays the one place the rules live.
+//
+// A Decoder is not safe for concurrent use; it reuses its scratch space.
+type Decoder struct {
+	b       []byte
+	typ     evType
+	seen    uint64 // top-level fields met, by topField
+	ts      time.Time
+	strs    [nStrs]string
+	cause   int64
+	chans   [nChans]chanSlot
+	bridge  [nBridges]ari.BridgeData
+	ev      typedEvents
+	strings stringCache
+
+	// Fallbacks counts messages Decode had to decide.
+	Fallbacks int
+}
+
+// chanSlot is the storage behind one ari.ChannelData, so its pointers
+// need no allocation.
+type chanSlot struct {
+	cd                ari.ChannelData
+	caller, connected ari.CallerID
+	dialplan          ari.DialplanCEP
+	created           types.Timestamp
+}
+
+type typedEvents struct {
+	created   ari.ChannelCreated
+	state     ari.ChannelStateChange
+	connected ari.ChannelConnectedLine
+	dial      ari.Dial
+	entered   ari.ChannelEnteredBridge
+	left      ari.ChannelLeftBridge
+	blind     ari.BridgeBlindTransfer
+	attended  ari.BridgeAttendedTransfer
+	varset    ari.ChannelVarset
+	hangup    ari.ChannelHangupRequest
+	destroyed ari.ChannelDestroyed
+}
+
+// evType is an event type the Decoder has a schema for.
+type evType uint8
+
+const (
+	tNone evType = iota
+	tChannelCreated
+	tChannelStateChange
+	tChannelConnectedLine
+	tDial
+	tChannelEnteredBridge
+	tChannelLeftBridge
+	tBridgeBlindTransfer
+	tBridgeAttendedTransfer
+	tChannelVarset
+	tChannelHangupRequest
+	tChannelDestroyed
+)
+
+func eventType(s []byte) evType {
+	switch string(s) {
+	case "ChannelCreated":
+		return tChannelCreated
+	case "ChannelStateChange":
+		return tChannelStateChange
+	case "ChannelConnectedLine":
+		return tChannelConnectedLine
+	case "Dial":
+		return tDial
+	case "ChannelEnteredBridge":
+		return tChannelEnteredBridge
+	case "ChannelLeftBridge":
+		return tChannelLeftBridge
+	case "BridgeBlindTransfer":
+		return tBridgeBlindTransfer
+	case "BridgeAttendedTransfer":
+		return tBridgeAttendedTransfer
+	case "ChannelVarset":
+		return tChannelVarset
+	case "ChannelHangupRequest":
+		return tChannelHangupRequest
+	case "ChannelDestroyed":
+		return tChannelDestroyed
+	}
+	return tNone
+}
+
+// Decode maps one message as the package-level Decode does.
+func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
+	ev, ok, _, err = d.decode(raw)
+	return ev, ok, err
+}
+
+// decode is Decode that also returns, for a message the engine has no use
+// for, its timestamp as read at a glance (zero if none): the live source
+// keeps it as the last moment the connection was known alive.
+func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, err error) {
+	g := glance(raw)
+	skip := false
+	switch {
+	case !g.has(keyType):
+		skip = useless(raw)
+	case len(g.typ) == 0:
+	case !mapped[string(g.typ)]:
+		skip = true
+	case string(g.typ) == "ChannelVarset" && g.has(keyVariable):
+		skip = !engineVar(string(g.variable))
+	case string(g.typ) == "ChannelVarset":
+		skip = useless(raw)
+	}
+	if skip {
+		ts, ok := g.ts, g.has(keyTimestamp)
+		if !ok {
+			ts, ok = stringAfter(raw, timestampKey)
+		}
+		if ok {
+			at, _ = parseTime(ts)
+		}
+		return bridge.Event{}, false, at, nil
+	}
+	t := g.typ
+	if !g.has(keyType) {
+		t, _ = stringAfter(raw, typeKey)
+	}
+	if d.typ = eventType(t); d.typ == tNone || !d.scan(raw) {
+		d.Fallbacks++
+		ev, ok, err = Decode(raw)
+		return ev, ok, time.Time{}, err
+	}
+	ev, ok = d.event()
+	return ev, ok, time.Time{}, nil
+}
+
+var timestampKey = []byte(`"timestamp":"`)
+
+// glanced is what glance found; found has a bit per key.
+type glanced struct {
+	typ, variable, ts []byte
+	found             uint8
+}
+
+const (
+	keyType = 1 << iota
+	keyVariable
+	keyTimestamp
+)
+
+func (g *glanced) has(k uint8) bool { return g.found&k != 0 }
+
+// glance reads the type, variable and timestamp of a message from its
+// leading keys, as far as their values are plain strings in Asterisk's
+// compact form ({"variable":"X","value":"Y","type":"ChannelVarset",...}):
+// all the skip of unused messages needs, read once. What it finds is what
+// useless and the live source's glance at the timestamp (both in search of
+// the first `"key":"` anywhere in the message) would find: every quote
+// before the point it stops at is a key's or a plain string's, so the
+// first occurrence is the key it met. A key it did not reach is not
+// reported, and those searches decide.
+func glance(raw []byte) (g glanced) {
+	if at(raw, 0) != '{' {
+		return g
+	}
+	for i := 1; g.found != keyType|keyVariable|keyTimestamp; {
+		if at(raw, i) != '"' {
+			return g
+		}
+		k := bytes.IndexByte(raw[i+1:], '"')
+		if k < 0 {
+			return g
+		}
+		key := raw[i+1 : i+1+k]
+		i += k + 2
+		if at(raw, i) != ':' || at(raw, i+1) != '"' {
+			return g
+		}
+		i += 2
+		v := bytes.IndexByte(raw[i:], '"')
+		if v < 0 {
+			return g
+		}
+		val := raw[i : i+v]
+		if bytes.IndexByte(key, '\\') >= 0 || bytes.IndexByte(val, '\\') >= 0 {
+			return g
+		}
+		switch string(key) {
+		case "type":
+			g.set(keyType, &g.typ, val)
+		case "variable":
+			g.set(keyVariable, &g.variable, val)
+		case "timestamp":
+			g.set(keyTimestamp, &g.ts, val)
+		}
+		i += v + 1
+		if g.has(keyType) && g.has(keyTimestamp) && (string(g.typ) != "ChannelVarset" || g.has(keyVariable)) {
+			return g
+		}
+		if at(raw, i) != ',' {
+			return g
+		}
+		i++
+	}
+	return g
+}
+
+func (g *glanced) set(k uint8, dst *[]byte, v []byte) {
+	if !g.has(k) {
+		g.found |= k
+		*dst = v
+	}
+}
+
+// Top-level fields of the event types with a schema, each once. The
+// comment says how a value is taken: fill (kept for Map), check (validated
+// only: Map does not read it), or its type.
+const (
+	fApplication     = iota // check
+	fDialog                 // check
+	fAsteriskID             // check
+	fTimestamp              // time
+	fType                   // the event type
+	fDialstatus             // fill
+	fDialstring             // fill
+	fForward                // fill
+	fContext                // fill
+	fExten                  // fill
+	fResult                 // fill
+	fValue                  // fill
+	fVariable               // fill
+	fCauseTxt               // check
+	fDestApplication        // check
+	fDestBridge             // check
+	fDestType               // check
+	fCause                  // int
+	fSoft                   // bool
+	fIsExternal             // bool
+	// ChannelData values
+	fChannel
+	fCaller
+	fPeer
+	fForwarded
+	fReplaceChannel
+	fTransferee
+	fTransferTarget
+	fTransfererFirstLeg
+	fTransfererSecondLeg
+	fDestLinkFirstLeg
+	fDestLinkSecondLeg
+	fDestThreewayChannel
+	// BridgeData values
+	fBridge
+	fDestThreewayBridge
+	fTransfererFirstLegBridge
+	fTransfererSecondLegBridge
+	nTop
+
+	nStrs    = fCause
+	nChans   = fBridge - fChannel
+	nBridges = nTop - fBridge
+	fUnknown = nTop
+)
+
+func topField(k []byte) int {
+	switch string(k) {
+	case "application":
+		return fApplication
+	case "dialog":
+		return fDialog
+	case "asterisk_id":
+		return fAsteriskID
+	case "timestamp":
+		return fTimestamp
+	case "type":
+		return fType
+	case "dialstatus":
+		return fDialstatus
+	case "dialstring":
+		return fDialstring
+	case "forward":
+		return fForward
+	case "context":
+		return fContext
+	case "exten":
+		return fExten
+	case "result":
+		return fResult
+	case "value":
+		return fValue
+	case "variable":
+		return fVariable
+	case "cause_txt":
+		return fCauseTxt
+	case "destination_application":
+		return fDestApplication
+	case "destination_bridge":
+		return fDestBridge
+	case "destination_type":
+		return fDestType
+	case "cause":
+		return fCause
+	case "soft":
+		return fSoft
+	case "is_external":
+		return fIsExternal
+	case "channel":
+		return fChannel
+	case "caller":
+		return fCaller
+	case "peer":
+		return fPeer
+	case "forwarded":
+		return fForwarded
+	case "replace_channel":
+		return fReplaceChannel
+	case "transferee":
+		return fTransferee
+	case "transfer_target":
+		return fTransferTarget
+	case "transferer_first_leg":
+		return fTransfererFirstLeg
+	case "transferer_second_leg":
+		return fTransfererSecondLeg
+	case "destination_link_first_leg":
+		return fDestLinkFirstLeg
+	case "destination_link_second_leg":
+		return fDestLinkSecondLeg
+	case "destination_threeway_channel":
+		return fDestThreewayChannel
+	case "bridge":
+		return fBridge
+	case "destination_threeway_bridge":
+		return fDestThreewayBridge
+	case "transferer_first_leg_bridge":
+		return fTransfererFirstLegBridge
+	case "transferer_second_leg_bridge":
+		return fTransfererSecondLegBridge
+	}
+	return fUnknown
+}
+
+func bits(fs ...int) (m uint64) {
+	for _, f := range fs {
+		m |= 1 << f
+	}
+	return m
+}
+
+// declared is, per event type, the fields its ari/v5 struct declares (the
+// embedded EventData's included); other keys are ignored as
+// encoding/json ignores them.
+var declared = func() (d [tChannelDestroyed + 1]uint64) {
+	base := bits(fApplication, fDialog, fAsteriskID, fTimestamp, fType)
+	d[tChannelCreated] = base | bits(fChannel)
+	d[tChannelStateChange] = base | bits(fChannel)
+	d[tChannelConnectedLine] = base | bits(fChannel)
+	d[tDial] = base | bits(fCaller, fDialstatus, fDialstring, fForward, fForwarded, fPeer)
+	d[tChannelEnteredBridge] = base | bits(fBridge, fChannel)
+	d[tChannelLeftBridge] = base | bits(fBridge, fChannel)
+	d[tBridgeBlindTransfer] = base | bits(fBridge, fChannel, fContext, fExten, fIsExternal, fReplaceChannel, fResult, fTransferee)
+	d[tBridgeAttendedTransfer] = base | bits(fDestApplication, fDestBridge, fDestLinkFirstLeg, fDestLinkSecondLeg,
+		fDestThreewayBridge, fDestThreewayChannel, fDestType, fIsExternal, fReplaceChannel, fResult, fTransferTarget,
+		fTransferee, fTransfererFirstLeg, fTransfererFirstLegBridge, fTransfererSecondLeg, fTransfererSecondLegBridge)
+	d[tChannelVarset] = base | bits(fChannel, fValue, fVariable)
+	d[tChannelHangupRequest] = base | bits(fCause, fChannel, fSoft)
+	d[tChannelDestroyed] = base | bits(fCause, fCauseTxt, fChannel)
+	return d
+}()
+
+// fill marks the string fields whose value is kept.
+var fill = bits(fDialstatus, fDialstring, fForward, fContext, fExten, fResult, fValue, fVariable)
+
+// scan reads the whole message into the scratch fields; false means
+// "not sure": Decode decides.
+func (d *Decoder) scan(b []byte) bool {
+	d.b, d.seen, d.ts, d.cause = b, 0, time.Time{}, 0
+	d.strs = [nStrs]string{}
+	typeOK := false
+	i := objectKeys(b, skipSpace(b, 0), func(k []byte, i int) int {
+		f := topField(k)
+		if f == fUnknown || declared[d.typ]&(1<<f) == 0 {
+			return skipValue(b, i, 0)
+		}
+		if d.seen&(1<<f) != 0 {
+			return bail // a repeated key: encoding/json's last-one-wins is its business
+		}
+		d.seen |= 1 << f
+		switch {
+		case f == fType:
+			end, esc, high := scanString(b, i)
+			if end == bail || esc || high {
+				return bail
+			}
+			typeOK = eventType(b[i+1:end-1]) == d.typ
+			return end
+		case f == fTimestamp:
+			end, esc, high := scanString(b, i)
+			if end == bail || esc || high {
+				return bail
+			}
+			t, ok := parseTime(b[i+1 : end-1])
+			if !ok {
+				return bail
+			}
+			d.ts = t
+			return end
+		case f < fCause:
+			if fill&(1<<f) == 0 {
+				return checkString(b, i)
+			}
+			return d.str(i, &d.strs[f])
+		case f == fCause:
+			if isNull(b, i) {
+				return i + 4
+			}
+			end, v := scanInt(b, i)
+			d.cause = v
+			return end
+		case f < fChannel: // soft, is_external
+			return checkBool(b, i)
+		case f < fBridge:
+			return d.channel(i, &d.chans[f-fChannel])
+		default:
+			return d.bridgeData(i, &d.bridge[f-fBridge])
+		}
+	})
+	if i == bail || skipSpace(b, i) != len(b) || !typeOK {
+		return false
+	}
+	// Channels and bridges not in this message read as absent.
+	for f := fChannel; f < fBridge; f++ {
+		if d.seen&(1<<f) == 0 {
+			d.chans[f-fChannel].cd = ari.ChannelData{}
+		}
+	}
+	for f := fBridge; f < nTop; f++ {
+		if d.seen&(1<<f) == 0 {
+			d.bridge[f-fBridge] = ari.BridgeData{}
+		}
+	}
+	return true
+}
+
+// str takes the string value at b[i] into *dst; null leaves it empty, as
+// encoding/json leaves a fresh field. Escapes and invalid UTF-8 (which
+// encoding/json rewrites) bail.
+func (d *Decoder) str(i int, dst *string) int {
+	b := d.b
+	if at(b, i) == 'n' {
+		return literal(b, i, "null")
+	}
+	end, esc, high := scanString(b, i)
+	if end == bail || esc {
+		return bail
+	}
+	v := b[i+1 : end-1]
+	if high && !utf8.Valid(v) {
+		return bail
+	}
+	*dst = d.strings.get(v)
+	return end
+}
+
+// checkString validates a string (or null) that is not kept.
+func checkString(b []byte, i int) int {
+	if at(b, i) == 'n' {
+		return literal(b, i, "null")
+	}
+	end, _, _ := scanString(b, i)
+	return end
+}
+
+func checkBool(b []byte, i int) int {
+	switch at(b, i) {
+	case 't':
+		return literal(b, i, "true")
+	case 'f':
+		return literal(b, i, "false")
+	case 'n':
+		return literal(b, i, "null")
+	}
+	return bail
+}
+
+// channel reads an ari.ChannelData (channelDataJSON's fields) into s.
+func (d *Decoder) channel(i int, s *chanSlot) int {
+	b := d.b
+	s.cd = ari.ChannelData{}
+	var seen uint16
+	return objectKeys(b, i, func(k []byte, i int) int {
+		var f uint16
+		switch string(k) {
+		case "id":
+			f = 1 << 0
+		case "name":
+			f = 1 << 1
+		case "state":
+			f = 1 << 2
+		case "accountcode":
+			f = 1 << 3
+		case "caller":
+			f = 1 << 4
+		case "connected":
+			f = 1 << 5
+		case "creationtime":
+			f = 1 << 6
+		case "dialplan":
+			f = 1 << 7
+		case "channelvars":
+			f = 1 << 8
+		case "key":
+			f = 1 << 9
+		default:
+			return skipValue(b, i, 0)
+		}
+		if seen&f != 0 {
+			return bail
+		}
+		seen |= f
+		switch f {
+		case 1 << 0:
+			return d.str(i, &s.cd.ID)
+		case 1 << 1:
+			return d.str(i, &s.cd.Name)
+		case 1 << 2:
+			return d.str(i, &s.cd.State)
+		case 1 << 3:
+			return checkString(b, i)
+		case 1 << 4:
+			return d.callerID(i, &s.cd.Caller, &s.caller)
+		case 1 << 5:
+			return d.callerID(i, &s.cd.Connected, &s.connected)
+		case 1 << 6:
+			// encoding/json calls DateTime's UnmarshalJSON for null too,
+			// which then fails: not ours to decide.
+			end, esc, high := scanString(b, i)
+			if end == bail || esc || high {
+				return bail
+			}
+			t, ok := parseTime(b[i+1 : end-1])
+			if !ok {
+				return bail
+			}
+			// As ChannelData.UnmarshalJSON: a time the protobuf timestamp
+			// cannot hold is dropped.
+			if sec := t.Unix(); sec >= minTimestamp && sec < maxTimestamp {
+				s.created = types.Timestamp{Seconds: sec, Nanos: int32(t.Nanosecond())}
+				s.cd.Creationtime = &s.created
+			}
+			return end
+		case 1 << 7:
+			return d.dialplan(i, s)
+		case 1 << 8:
+			return checkStringMap(b, i)
+		default: // key: only null is ours
+			if isNull(b, i) {
+				return i + 4
+			}
+			return bail
+		}
+	})
+}
+
+// The range of a protobuf Timestamp: years 1 to 9999.
+const (
+	minTimestamp = -62135596800
+	maxTimestamp = 253402300800
+)
+
+func (d *Decoder) callerID(i int, dst **ari.CallerID, s *ari.CallerID) int {
+	b := d.b
+	if isNull(b, i) {
+		*dst = nil
+		return i + 4
+	}
+	*s = ari.CallerID{}
+	var seen uint8
+	end := objectKeys(b, i, func(k []byte, i int) int {
+		switch string(k) {
+		case "name":
+			if seen&1 != 0 {
+				return bail
+			}
+			seen |= 1
+			return d.str(i, &s.Name)
+		case "number":
+			if seen&2 != 0 {
+				return bail
+			}
+			seen |= 2
+			return d.str(i, &s.Number)
+		}
+		return skipValue(b, i, 0)
+	})
+	*dst = s
+	return end
+}
+
+func (d *Decoder) dialplan(i int, s *chanSlot) int {
+	b := d.b
+	if isNull(b, i) {
+		return i + 4
+	}
+	s.dialplan = ari.DialplanCEP{}
+	var seen uint8
+	end := objectKeys(b, i, func(k []byte, i int) int {
+		switch string(k) {
+		case "context":
+			if seen&1 != 0 {
+				return bail
+			}
+			seen |= 1
+			return d.str(i, &s.dialplan.Context)
+		case "exten":
+			if seen&2 != 0 {
+				return bail
+			}
+			seen |= 2
+			return d.str(i, &s.dialplan.Exten)
+		case "priority":
+			if seen&4 != 0 {
+				return bail
+			}
+			seen |= 4
+			if isNull(b, i) {
+				return i + 4
+			}
+			end, _ := scanInt(b, i)
+			return end
+		}
+		return skipValue(b, i, 0)
+	})
+	s.cd.Dialplan = &s.dialplan
+	return end
+}
+
+// checkStringMap validates a map[string]string value (channelvars).
+func checkStringMap(b []byte, i int) int {
+	return objectKeysAny(b, i, func(i int) int { return checkString(b, i) })
+}
+
+// objectKeysAny walks an object whose keys are data (any string), calling
+// value for each value.
+func objectKeysAny(b []byte, i int, value func(i int) int) int {
+	if at(b, i) == 'n' {
+		return literal(b, i, "null")
+	}
+	if at(b, i) != '{' {
+		return bail
+	}
+	i = skipSpace(b, i+1)
+	if at(b, i) == '}' {
+		return i + 1
+	}
+	for {
+		if i, _, _ = scanString(b, i); i == bail {
+			return bail
+		}
+		if i = skipSpace(b, i); at(b, i) != ':' {
+			return bail
+		}
+		if i = value(skipSpace(b, i+1)); i == bail {
+			return bail
+		}
+		if i = skipSpace(b, i); at(b, i) == '}' {
+			return i + 1
+		}
+		if at(b, i) != ',' {
+			return bail
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+// bridgeData reads an ari.BridgeData.
+func (d *Decoder) bridgeData(i int, br *ari.BridgeData) int {
+	b := d.b
+	*br = ari.BridgeData{}
+	var seen uint8
+	return objectKeys(b, i, func(k []byte, i int) int {
+		var f uint8
+		switch string(k) {
+		case "id":
+			f = 1 << 0
+		case "bridge_class":
+			f = 1 << 1
+		case "creator":
+			f = 1 << 2
+		case "bridge_type", "name", "technology":
+			return checkString(b, i) // not kept; a repeat is harmless
+		case "channels":
+			f = 1 << 3
+		case "key":
+			f = 1 << 4
+		default:
+			return skipValue(b, i, 0)
+		}
+		if seen&f != 0 {
+			return bail
+		}
+		seen |= f
+		switch f {
+		case 1 << 0:
+			return d.str(i, &br.ID)
+		case 1 << 1:
+			return d.str(i, &br.Class)
+		case 1 << 2:
+			return d.str(i, &br.Creator)
+		case 1 << 3:
+			return checkStrings(b, i)
+		default:
+			if isNull(b, i) {
+				return i + 4
+			}
+			return bail
+		}
+	})
+}
+
+// checkStrings validates a []string value.
+func checkStrings(b []byte, i int) int {
+	if at(b, i) == 'n' {
+		return literal(b, i, "null")
+	}
+	if at(b, i) != '[' {
+		return bail
+	}
+	i = skipSpace(b, i+1)
+	if at(b, i) == ']' {
+		return i + 1
+	}
+	for {
+		if i = checkString(b, i); i == bail {
+			return bail
+		}
+		if i = skipSpace(b, i); at(b, i) == ']' {
+			return i + 1
+		}
+		if at(b, i) != ',' {
+			return bail
+		}
+		i = skipSpace(b, i+1)
+	}
+}
+
+func (d *Decoder) ch(f int) ari.ChannelData { return d.chans[f-fChannel].cd }
+func (d *Decoder) br(f int) ari.BridgeData  { return d.bridge[f-fBridge] }
+
+// event builds the typed ari/v5 event from the scratch fields and maps it.
+func (d *Decoder) event() (bridge.Event, bool) {
+	ed := ari.EventData{Timestamp: ari.DateTime(d.ts)}
+	e := &d.ev
+	switch d.typ {
+	case tChannelCreated:
+		e.created = ari.ChannelCreated{EventData: ed, Channel: d.ch(fChannel)}
+		return Map(&e.created)
+	case tChannelStateChange:
+		e.state = ari.ChannelStateChange{EventData: ed, Channel: d.ch(fChannel)}
+		return Map(&e.state)
+	case tChannelConnectedLine:
+		e.connected = ari.ChannelConnectedLine{EventData: ed, Channel: d.ch(fChannel)}
+		return Map(&e.connected)
+	case tDial:
+		e.dial = ari.Dial{EventData: ed, Caller: d.ch(fCaller), Peer: d.ch(fPeer), Forwarded: d.ch(fForwarded),
+			Dialstatus: d.strs[fDialstatus], Dialstring: d.strs[fDialstring], Forward: d.strs[fForward]}
+		return Map(&e.dial)
+	case tChannelEnteredBridge:
+		e.entered = ari.ChannelEnteredBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
+		return Map(&e.entered)
+	case tChannelLeftBridge:
+		e.left = ari.ChannelLeftBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
+		return Map(&e.left)
+	case tBridgeBlindTransfer:
+		e.blind = ari.BridgeBlindTransfer{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel),
+			Context: d.strs[fContext], Exten: d.strs[fExten], ReplaceChannel: d.ch(fReplaceChannel),
+			Result: d.strs[fResult], Transferee: d.ch(fTransferee)}
+		return Map(&e.blind)
+	case tBridgeAttendedTransfer:
+		e.attended = ari.BridgeAttendedTransfer{EventData: ed,
+			DestinationLinkFirstLeg: d.ch(fDestLinkFirstLeg), DestinationLinkSecondLeg: d.ch(fDestLinkSecondLeg),
+			DestinationThreewayBridge: d.br(fDestThreewayBridge), DestinationThreewayChannel: d.ch(fDestThreewayChannel),
+			ReplaceChannel: d.ch(fReplaceChannel), Result: d.strs[fResult], TransferTarget: d.ch(fTransferTarget),
+			Transferee: d.ch(fTransferee), TransfererFirstLeg: d.ch(fTransfererFirstLeg),
+			TransfererFirstLegBridge: d.br(fTransfererFirstLegBridge), TransfererSecondLeg: d.ch(fTransfererSecondLeg),
+			TransfererSecondLegBridge: d.br(fTransfererSecondLegBridge)}
+		return Map(&e.attended)
+	case tChannelVarset:
+		e.varset = ari.ChannelVarset{EventData: ed, Channel: d.ch(fChannel), Value: d.strs[fValue], Variable: d.strs[fVariable]}
+		return Map(&e.varset)
+	case tChannelHangupRequest:
+		e.hangup = ari.ChannelHangupRequest{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
+		return Map(&e.hangup)
+	case tChannelDestroyed:
+		e.destroyed = ari.ChannelDestroyed{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
+		return Map(&e.destroyed)
+	}
+	return bridge.Event{}, false
+}
+
+// filledFields lists, per ari/v5 struct, the fields the Decoder fills.
+// Every ChannelData, BridgeData, CallerID and DialplanCEP in an event is
+// filled with the fields listed for its type. Map may read these and no
+// others: TestMapReadsOnlyFilledFields changes every other field of every
+// recorded event and fails if Map's answer changes. A field added here
+// must be filled above.
+var filledFields = map[string][]string{
+	"EventData":              {"Timestamp"},
+	"ChannelData":            {"ID", "Name", "State", "Caller", "Connected", "Dialplan", "Creationtime"},
+	"CallerID":               {"Name", "Number"},
+	"DialplanCEP":            {"Context", "Exten"},
+	"Timestamp":              {"Seconds", "Nanos"},
+	"BridgeData":             {"ID", "Class", "Creator"},
+	"Dial":                   {"Dialstatus", "Dialstring", "Forward"},
+	"BridgeBlindTransfer":    {"Context", "Exten", "Result"},
+	"BridgeAttendedTransfer": {"Result"},
+	"ChannelVarset":          {"Value", "Variable"},
+	"ChannelHangupRequest":   {"Cause"},
+	"ChannelDestroyed":       {"Cause"},
+}
+
+// stringCache hands out the strings of recent events again: a call's
+// channel ids, names, numbers and contexts recur in every one of its
+// events, so most strings an event keeps cost a hash rather than an
+// allocation. It is direct-mapped and bounded; a miss replaces the slot.
+type stringCache struct {
+	seed  maphash.Seed
+	slots [1024]string
+}
+
+func (c *stringCache) get(v []byte) string {
+	if s, ok := constant(v); ok {
+		return s
+	}
+	if len(v) > 64 {
+		return string(v)
+	}
+	if c.seed == (maphash.Seed{}) {
+		c.seed = maphash.MakeSeed()
+	}
+	s := &c.slots[maphash.Bytes(c.seed, v)%uint64(len(c.slots))]
+	if *s != string(v) {
+		*s = string(v)
+	}
+	return *s
+}
+
+// constant returns v as a string without allocating for the values that
+// recur in nearly every event (channel states, dial outcomes, bridge
+// classes, the variables the engine reads).
+func constant(v []byte) (string, bool) {
+	switch string(v) {
+	case "":
+		return "", true
+	case "Up":
+		return "Up", true
+	case "Down":
+		return "Down", true
+	case "Ring":
+		return "Ring", true
+	case "Ringing":
+		return "Ringing", true
+	case "Busy":
+		return "Busy", true
+	case "basic":
+		return "basic", true
+	case "stasis":
+		return "stasis", true
+	case "ANSWER":
+		return "ANSWER", true
+	case "BUSY":
+		return "BUSY", true
+	case "NOANSWER":
+		return "NOANSWER", true
+	case "CANCEL":
+		return "CANCEL", true
+	case "CHANUNAVAIL":
+		return "CHANUNAVAIL", true
+	case "CONGESTION":
+		return "CONGESTION", true
+	case "Success":
+		return "Success", true
+	case "DIALSTATUS":
+		return "DIALSTATUS", true
+	case bridge.PrivacyVar:
+		return bridge.PrivacyVar, true
+	}
+	return "", false
+}
