@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
@@ -29,6 +29,12 @@ type App struct {
 	path *pipeline.Path
 	ln   net.Listener
 	live *hub
+	// tokens is the API's Authorizer; httpCfg the http section in force;
+	// cert the listener's TLS certificate.
+	tokens  *api.Tokens
+	mux     *api.Mux
+	httpCfg atomic.Pointer[config.HTTP]
+	cert    certificate
 
 	ready atomic.Bool
 	// opened holds what New opened, to be closed in reverse order.
@@ -47,6 +53,8 @@ type App struct {
 // before it is closed again.
 func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
+	a.httpCfg.Store(&cfg.HTTP)
+	a.live.register(a.reg)
 	defer func() {
 		if err != nil {
 			a.opened.close()
@@ -88,10 +96,9 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	}
 	a.opened.push(a.path.Close)
 	if cfg.HTTP.Listen != "" {
-		if a.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-			return nil, fmt.Errorf("http.listen: %w", err)
+		if err := a.listen(cfg); err != nil {
+			return nil, err
 		}
-		a.opened.push(ignoreClosed(a.ln.Close))
 	}
 	return a, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/systemd"
 )
 
@@ -47,7 +48,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	g.Go(func() error { return a.path.RunSources(ctx) })
 	var srv *http.Server
 	if a.ln != nil {
-		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		ops := api.NewOperations(ctx, nil)
+		defer ops.Wait()
+		a.mux = a.handler(ops)
+		srv = a.server(a.mux)
 		g.Go(func() error {
 			if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
