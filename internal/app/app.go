@@ -36,7 +36,9 @@ type App struct {
 	httpCfg atomic.Pointer[config.HTTP]
 	cert    certificate
 
-	ready atomic.Bool
+	// ready: running and not shutting down; notified: READY=1 was sent.
+	ready    atomic.Bool
+	notified atomic.Bool
 	// opened holds what New opened, to be closed in reverse order.
 	opened cleanups
 

@@ -54,6 +54,8 @@ type Delivery struct {
 	policy *crmsync.Policy
 	conns  []crmsync.Connector
 	log    zerolog.Logger
+	// states are the connectors' last push outcomes (readiness).
+	states *crmsync.PushStates
 	// Recognizers are the CRMs' phone indexes, for the lookup API.
 	Recognizers *phoneindex.Set
 }
@@ -93,7 +95,7 @@ func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 			return nil, err
 		}
 	}
-	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, Recognizers: recs}, nil
+	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, states: &crmsync.PushStates{}, Recognizers: recs}, nil
 }
 
 // policyConfig is the policy section with the user directory's CRM ids and
@@ -147,7 +149,7 @@ func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex
 // Parts are the path's stages beyond the sink: the policy, the queue and
 // the delivery workers run on these.
 func (d *Delivery) Parts() *pipeline.CRM {
-	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery}
+	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery, PushStates: d.states}
 }
 
 // Store is the delivery queue.

@@ -181,8 +181,3 @@ func status(s phoneindex.Status) api.IntegrationStatus {
 	return api.IntegrationStatus{Name: s.Name, Enabled: s.Enabled, Records: s.Records, Numbers: s.Numbers,
 		LastRefresh: s.LastRefresh, LastFull: s.LastFull, NextSync: s.NextSync, Syncing: s.Syncing, LastError: s.LastError}
 }
-
-// readiness is what /readyz reports.
-func (a *App) readiness() []api.Check {
-	return []api.Check{{Name: "daemon", OK: a.ready.Load(), Detail: "starting or stopping"}}
-}

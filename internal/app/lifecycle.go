@@ -63,14 +63,17 @@ func (a *App) Run(ctx context.Context) (err error) {
 		a.reloads(ctx)
 		return nil
 	})
+	// READY=1 waits for every source to connect and the store to answer;
+	// the watchdog is fed while the engine loops and the store are alive.
 	g.Go(func() error {
-		systemd.RunWatchdog(ctx, a.ready.Load)
+		systemd.RunWatchdog(ctx, a.alive)
 		return nil
 	})
 	a.ready.Store(true)
-	if err := systemd.Ready(); err != nil {
-		a.log.Warn().Err(err).Msg("systemd notify")
-	}
+	g.Go(func() error {
+		a.notifyReady(ctx)
+		return nil
+	})
 	a.log.Info().Int("sources", len(a.sources)).Str("sink", a.cfg.Sink.File).Msg("callbridge running")
 
 	<-ctx.Done()

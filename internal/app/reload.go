@@ -32,6 +32,8 @@ func (a *App) reloads(ctx context.Context) {
 			zerolog.SetGlobalLevel(cfg.Level())
 			a.log.Info().Str("log_level", cfg.LogLevel).Msg("reload: log level applied; source, user and sink changes take effect on restart")
 		}
-		_ = systemd.Ready()
+		if a.notified.Load() {
+			_ = systemd.Ready() // else notifyReady sends it once ready
+		}
 	}
 }

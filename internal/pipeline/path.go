@@ -46,6 +46,8 @@ type CRM struct {
 	Delivery   crmsync.DeliveryConfig
 	// Instance names this process among those sharing the store.
 	Instance string
+	// PushStates, if set, records each connector's last push outcome.
+	PushStates *crmsync.PushStates
 }
 
 // Build lays out the path of an activity from the PBX to the CRMs. It is
@@ -94,9 +96,9 @@ func Build(p Parts) (*Path, error) {
 	// In the delivery workers, for each job claimed from the queue:
 	path.dispatcher, err = crmsync.NewDispatcher(c.Store, c.Connectors, c.Delivery, crmsync.DispatcherOptions{
 		Logger: p.Logger, Registerer: p.Registerer, Instance: c.Instance,
-		Assign: crmsync.Assign{Assigner: c.Policy},                                                                 // 6. assign: owner, e-mail, template (crmsync/assign.go)
-		Push:   crmsync.Push{Timeout: c.Delivery.PushTimeout},                                                      // 7. connector: the CRM writes it (crmsync/push.go)
-		Settle: crmsync.Settle{Store: c.Store, Backoff: c.Delivery.Backoff(), MaxAttempts: c.Delivery.MaxAttempts}, // 8. settle: ack, retry or dead letter (crmsync/settle.go)
+		Assign: crmsync.Assign{Assigner: c.Policy},                                                                                       // 6. assign: owner, e-mail, template (crmsync/assign.go)
+		Push:   crmsync.Push{Timeout: c.Delivery.PushTimeout},                                                                            // 7. connector: the CRM writes it (crmsync/push.go)
+		Settle: crmsync.Settle{Store: c.Store, Backoff: c.Delivery.Backoff(), MaxAttempts: c.Delivery.MaxAttempts, States: c.PushStates}, // 8. settle: ack, retry or dead letter (crmsync/settle.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
