@@ -3,6 +3,7 @@ package app
 import (
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,15 +21,25 @@ type App struct {
 	log zerolog.Logger
 	reg *prometheus.Registry
 
+	// srcMu guards sources and sub, which a reload replaces.
+	srcMu   sync.Mutex
 	sources map[string]pipeline.Source
 	// sub watches extensions' dialog state for screen pops, when set up.
 	sub  *subscribe.Subscriber
 	sink *pipeline.File
-	// crm is the delivery to the CRMs, when any is configured.
+	// crm is the delivery to the CRMs as New built it, which owns the
+	// store; cur is the one in force (a reload builds another on the same
+	// store).
 	crm  *Delivery
+	cur  atomic.Pointer[Delivery]
 	path *pipeline.Path
-	ln   net.Listener
-	live *hub
+	// tasks are the parts a reload restarts: the phone indexes and user
+	// sync (crmTask), the dialog-event subscriber (subTask).
+	tasks            tasks
+	crmTask, subTask *task
+	reloadMetrics    reloadMetrics
+	ln               net.Listener
+	live             *hub
 	// tokens is the API's Authorizer; httpCfg the http section in force;
 	// cert the listener's TLS certificate.
 	tokens  *api.Tokens
@@ -57,6 +68,7 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
 	a.httpCfg.Store(&cfg.HTTP)
 	a.live.register(a.reg)
+	a.reloadMetrics.register(a.reg)
 	defer func() {
 		if err != nil {
 			a.opened.close()
@@ -85,6 +97,7 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 			return nil, err
 		}
 		a.opened.push(a.crm.Close)
+		a.cur.Store(a.crm)
 	}
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),

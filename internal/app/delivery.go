@@ -77,6 +77,20 @@ func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 			store.Close()
 		}
 	}()
+	if d, err = buildDelivery(cfg, store, log, reg); err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// buildDelivery builds the policy, the connectors and their phone indexes
+// over an open store: at start, and again on a reload (the store stays).
+func buildDelivery(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg prometheus.Registerer) (*Delivery, error) {
 	p, err := crmsync.NewPolicy(policyConfig(cfg), store, reg)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -89,11 +103,6 @@ func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 	}
 	if err := openIndexes(cfg, conns, recs, log, reg); err != nil {
 		return nil, err
-	}
-	if reg != nil {
-		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
-			return nil, err
-		}
 	}
 	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, states: &crmsync.PushStates{}, Recognizers: recs}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/reconnect"
 	"github.com/callbridge/callbridge/systemd"
 )
@@ -37,9 +38,9 @@ type pinger interface {
 func (a *App) readiness() []api.Check {
 	checks := []api.Check{a.daemonCheck()}
 	checks = append(checks, a.coreChecks()...)
-	if a.crm != nil {
-		for _, c := range a.crm.conns {
-			checks = append(checks, connectorCheck(a.crm.states.Get(c.Name())))
+	if d := a.crmNow(); d != nil {
+		for _, c := range d.conns {
+			checks = append(checks, connectorCheck(d.states.Get(c.Name())))
 		}
 	}
 	return checks
@@ -55,7 +56,7 @@ func (a *App) daemonCheck() api.Check {
 // coreChecks are what READY=1 waits for: every source connected and the
 // store reachable.
 func (a *App) coreChecks() []api.Check {
-	srcs := a.sources
+	srcs := a.sourcesNow()
 	names := make([]string, 0, len(srcs))
 	for n := range srcs {
 		names = append(names, n)
@@ -190,4 +191,15 @@ func (a *App) alive() bool {
 		return false
 	}
 	return true
+}
+
+// sourcesNow is the sources in force (a reload replaces some).
+func (a *App) sourcesNow() map[string]pipeline.Source {
+	a.srcMu.Lock()
+	defer a.srcMu.Unlock()
+	out := make(map[string]pipeline.Source, len(a.sources))
+	for n, s := range a.sources {
+		out[n] = s
+	}
+	return out
 }

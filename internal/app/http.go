@@ -33,12 +33,32 @@ func (a *App) handler(ops *api.Operations) *api.Mux {
 		Live:       a.live,
 	}
 	if a.crm != nil {
-		idx := indexes{a.crm.Recognizers}
-		d.Lookup, d.Integrations = idx, idx
-		d.Users, d.Queue = a.crm, a.crm.store
+		c := current{a}
+		d.Lookup, d.Integrations, d.Users, d.Queue = c, c, c, a.crm.store
 	}
 	return api.New(d)
 }
+
+// crmNow is the delivery in force (nil without a CRM).
+func (a *App) crmNow() *Delivery { return a.cur.Load() }
+
+// current answers the API from the delivery in force, which a reload
+// replaces.
+type current struct{ a *App }
+
+func (c current) Lookup(number string) api.LookupResult {
+	return indexes{c.a.crmNow().Recognizers}.Lookup(number)
+}
+
+func (c current) Statuses() []api.IntegrationStatus {
+	return indexes{c.a.crmNow().Recognizers}.Statuses()
+}
+
+func (c current) Do(ctx context.Context, name string, action api.Action) (api.IntegrationStatus, error) {
+	return indexes{c.a.crmNow().Recognizers}.Do(ctx, name, action)
+}
+
+func (c current) SyncUsers(ctx context.Context) []api.UserSync { return c.a.crmNow().SyncUsers(ctx) }
 
 // httpConfig is the http section in force (it changes on reload).
 func (a *App) httpConfig() config.HTTP { return *a.httpCfg.Load() }

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/sip/subscribe"
 	"github.com/callbridge/callbridge/systemd"
 )
 
@@ -34,17 +36,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	g.Go(func() error { return a.path.RunDelivery(ctx) })
-	if a.crm != nil {
-		g.Go(func() error { return a.crm.Run(ctx) })
+	defer a.tasks.wait()
+	if d := a.crmNow(); d != nil {
+		a.crmTask = a.tasks.start(ctx, func(ctx context.Context) { d.Run(ctx) })
 	}
-	if a.sub != nil {
-		g.Go(func() error {
-			if err := a.sub.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
-			}
-			return nil
-		})
-	}
+	a.subTask = a.startSubscriber(ctx, a.sub)
 	g.Go(func() error { return a.path.RunSources(ctx) })
 	var srv *http.Server
 	if a.ln != nil {
@@ -112,4 +108,47 @@ func ignoreClosed(f func() error) func() error {
 		}
 		return nil
 	}
+}
+
+// tasks runs the parts a reload can replace, each under its own context;
+// wait waits for every one started.
+type tasks struct{ wg sync.WaitGroup }
+
+type task struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (ts *tasks) start(ctx context.Context, run func(ctx context.Context)) *task {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &task{cancel: cancel, done: make(chan struct{})}
+	ts.wg.Add(1)
+	go func() {
+		defer ts.wg.Done()
+		defer close(t.done)
+		run(ctx)
+	}()
+	return t
+}
+
+func (ts *tasks) wait() { ts.wg.Wait() }
+
+// stop ends t and waits for it (nil: nothing to stop).
+func (t *task) stop() {
+	if t != nil {
+		t.cancel()
+		<-t.done
+	}
+}
+
+// startSubscriber runs sub, when there is one, as a task.
+func (a *App) startSubscriber(ctx context.Context, sub *subscribe.Subscriber) *task {
+	if sub == nil {
+		return nil
+	}
+	return a.tasks.start(ctx, func(ctx context.Context) {
+		if err := sub.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
+		}
+	})
 }
