@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -57,9 +58,13 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return d.Run(ctx)
 }
 
+var durationsWithUnits sync.Once
+
 // rootLogger writes JSON to stderr. Under systemd, journald stamps each
-// line itself, so no timestamp is added there.
+// line itself, so no timestamp is added there. Durations are written with
+// their unit ("retry_in":"1.5s"), never as a bare number.
 func rootLogger(w io.Writer) zerolog.Logger {
+	durationsWithUnits.Do(func() { zerolog.DurationFieldFormat = zerolog.DurationFormatString })
 	ctx := zerolog.New(w).With()
 	if os.Getenv("JOURNAL_STREAM") == "" {
 		ctx = ctx.Timestamp()

@@ -5,6 +5,7 @@ import (
 	stdlog "log"
 	"log/slog"
 
+	sipgo "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/ari"
@@ -13,12 +14,15 @@ import (
 
 // LibraryLogs routes every library's own logging into log, so that stderr
 // (the journal) carries JSON lines only: ari/v5's log15 loggers, go-redis,
-// slog's default logger (sipgo where it is given none) and the standard
-// log package. These are process globals: only main calls it, once.
+// sipgo's default logger (where it is given none; warnings and up, as the
+// subscriber gives it), slog's default logger and the standard log
+// package. net/http's servers get theirs in server. These are process
+// globals: only main calls it, once.
 func LibraryLogs(log zerolog.Logger) {
 	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
 	redis.LogLibraryTo(log.With().Str("component", "go-redis").Logger())
 	slog.SetDefault(slog.New(zerolog.NewSlogHandler(log.With().Str("component", "slog").Logger())))
+	sipgo.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(log.With().Str("component", "sipgo").Logger().Level(max(log.GetLevel(), zerolog.WarnLevel)))))
 	stdlog.SetFlags(0)
 	stdlog.SetOutput(lineWriter{log: log.With().Str("component", "log").Logger(), level: zerolog.WarnLevel})
 }
