@@ -69,6 +69,7 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	a.httpCfg.Store(&cfg.HTTP)
 	a.live.register(a.reg)
 	a.reloadMetrics.register(a.reg)
+	a.reg.MustRegister(newHealthCollector(a))
 	defer func() {
 		if err != nil {
 			a.opened.close()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/pipeline"
@@ -202,4 +204,34 @@ func (a *App) sourcesNow() map[string]pipeline.Source {
 		out[n] = s
 	}
 	return out
+}
+
+// healthCollector exports what /readyz says, for alerting:
+// callbridge_ready (every check passes) and callbridge_check_up{check}.
+type healthCollector struct {
+	a           *App
+	ready, upDs *prometheus.Desc
+}
+
+func newHealthCollector(a *App) *healthCollector {
+	return &healthCollector{a: a,
+		ready: prometheus.NewDesc("callbridge_ready", "1 when /readyz answers 200: every source connected, the store reachable, no connector failing.", nil, nil),
+		upDs:  prometheus.NewDesc("callbridge_check_up", "1 when the readiness check passes, by check (daemon, source ari, store, connector NAME).", []string{"check"}, nil),
+	}
+}
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.ready; ch <- c.upDs }
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ready := 1.0
+	for _, chk := range c.a.readiness() {
+		up := 0.0
+		if chk.OK {
+			up = 1
+		} else {
+			ready = 0
+		}
+		ch <- prometheus.MustNewConstMetric(c.upDs, prometheus.GaugeValue, up, chk.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 }

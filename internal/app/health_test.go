@@ -92,8 +92,14 @@ crm:
 		t.Errorf("checks %s", got)
 	}
 
+	if up := get(t, base+"/metrics"); !strings.Contains(up, "callbridge_ready 1") || !strings.Contains(up, `callbridge_check_up{check="source ari"} 1`) {
+		t.Errorf("readiness metrics while ready:\n%s", up)
+	}
 	pbx.GoAway()
 	awaitReady(t, base, false, "source ari")
+	if up := get(t, base+"/metrics"); !strings.Contains(up, "callbridge_ready 0") || !strings.Contains(up, `callbridge_check_up{check="source ari"} 0`) {
+		t.Errorf("readiness metrics with the PBX away:\n%s", up)
+	}
 	if body := get(t, base+"/readyz"); !strings.HasPrefix(body, "not ready: source ari: disconnected") {
 		t.Errorf("plain /readyz: %q", body)
 	}

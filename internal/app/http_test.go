@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -70,7 +71,7 @@ http:
   dialplan_tokens: [{name: prometheus, token_file: prom.token}]
   public: [healthz]
   tls: {cert_file: %s, key_file: %s}
-  limits: {max_header_bytes: 4096}
+  limits: {max_header_bytes: 4096, max_body_bytes: 2048, streams_per_agent: 1}
 `, dir, srv.URL(), certFile, keyFile), zerolog.Nop())
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "callbridge.test"}}}
 	defer client.CloseIdleConnections()
@@ -104,12 +105,39 @@ http:
 		{"/api/integrations", "prometheus-token-0123456789", nil, 403},
 		{"/api/integrations", adminToken, nil, 200},
 		{"/api/live?user=102", "alice-token-0123456789", nil, 403},
+		{"/api/live?user=101", "alice-token-0123456789", nil, 200},
 		{"/healthz", "", map[string]string{"X-Padding": strings.Repeat("x", 12<<10)}, 431},
 	} {
 		if got := status(tt.path, tt.token, tt.header); got != tt.want {
 			t.Errorf("%s (token %q): %d, want %d", tt.path, tt.token, got, tt.want)
 		}
 	}
+	// A body over max_body_bytes.
+	resp, err := client.Post(base+"/api/session", "application/json", strings.NewReader(`{"token":"`+strings.Repeat("x", 4096)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("a body over max_body_bytes: %d", resp.StatusCode)
+	}
+	// Alice's one stream (streams_per_agent: 1) is open: a second is 429.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/live?user=101", nil)
+	req.Header.Set("Authorization", "Bearer alice-token-0123456789")
+	first, err := client.Do(req)
+	if err != nil || first.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", first, err)
+	}
+	defer first.Body.Close()
+	if code := status("/api/live?user=101", "alice-token-0123456789", nil); code != 429 {
+		t.Errorf("a second stream: %d, want 429", code)
+	}
+	if code := status("/api/live?user=101", adminToken, nil); code != 200 {
+		t.Errorf("the admin's stream beside it: %d", code)
+	}
+	cancel()
 	// Plain HTTP to the HTTPS listener is not served.
 	if resp, err := http.Get("http://" + d.Addr().String() + "/healthz"); err == nil {
 		if resp.StatusCode == 200 {
