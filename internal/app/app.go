@@ -38,6 +38,7 @@ type App struct {
 	tasks            tasks
 	crmTask, subTask *task
 	reloadMetrics    reloadMetrics
+	reloadMu         sync.Mutex // one reload at a time
 	ln               net.Listener
 	live             *hub
 	// tokens is the API's Authorizer; httpCfg the http section in force;

@@ -52,6 +52,8 @@ func (a *App) reloads(ctx context.Context) {
 // or off, adding the first or removing the last connector, and the SIP
 // source's listeners and addresses (its tracker holds the calls).
 func (a *App) ReloadNow(ctx context.Context) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	notified := a.notified.Load()
 	if notified {
 		_ = systemd.Reloading()
