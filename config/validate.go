@@ -42,6 +42,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
 	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
+	errs = append(errs, c.resolveTokens(dir, getenv)...)
 	return errors.Join(errs...)
 }
 
@@ -98,11 +99,7 @@ func (c *Config) validate(v *validator) {
 	if c.Sink.File == "" {
 		v.add("sink.file", "required (or set state_dir)")
 	}
-	if c.HTTP.Listen != "" {
-		if err := hostPort(c.HTTP.Listen); err != nil {
-			v.add("http.listen", "%q: %v", c.HTTP.Listen, err)
-		}
-	}
+	c.validateHTTP(v)
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
 }

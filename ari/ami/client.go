@@ -114,6 +114,8 @@ type Client struct {
 
 	// connect opens the connection: dial, or a benchmark's in-memory one.
 	connect func(ctx context.Context) (net.Conn, error)
+	// state is the connection's, for readiness (Status).
+	state reconnect.State
 }
 
 // New checks cfg and returns a client; its counters are registered on reg
@@ -145,7 +147,11 @@ func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
 			c.m.reconnects.Inc()
 			c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
 		},
-	}, func(ctx context.Context) (bool, error) { return c.session(ctx, out) })
+	}, func(ctx context.Context) (bool, error) {
+		synced, err := c.session(ctx, out)
+		c.state.Down(err)
+		return synced, err
+	})
 }
 
 // inbound is one parsed message, or the error that ended the connection.
@@ -258,6 +264,7 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 				collecting, synced = false, true
 				deliver(c.snapshot(snap, in.at.Add(skew)))
 				c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
+				c.state.Up()
 				for _, ev := range held {
 					deliver(ev)
 				}

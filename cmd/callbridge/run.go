@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/app"
 )
@@ -30,7 +30,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
-	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
+	app.LibraryLogs(log)
 	d, err := app.New(cfg, log)
 	if err != nil {
 		return err
@@ -58,9 +58,13 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return d.Run(ctx)
 }
 
+var durationsWithUnits sync.Once
+
 // rootLogger writes JSON to stderr. Under systemd, journald stamps each
-// line itself, so no timestamp is added there.
+// line itself, so no timestamp is added there. Durations are written with
+// their unit ("retry_in":"1.5s"), never as a bare number.
 func rootLogger(w io.Writer) zerolog.Logger {
+	durationsWithUnits.Do(func() { zerolog.DurationFieldFormat = zerolog.DurationFormatString })
 	ctx := zerolog.New(w).With()
 	if os.Getenv("JOURNAL_STREAM") == "" {
 		ctx = ctx.Timestamp()

@@ -61,17 +61,31 @@ func integrations(in Integrations) http.HandlerFunc {
 	}
 }
 
-// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete}
-func integrationAction(in Integrations) http.HandlerFunc {
+// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete}.
+// A sync is an operation: 202 with its status URL at once (a full sync of
+// a large CRM takes minutes). The others are quick and answer the status.
+func integrationAction(in Integrations, ops *Operations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		if in == nil {
+		name, action := r.PathValue("name"), Action(r.PathValue("action"))
+		if in == nil || !known(in, name) {
 			http.Error(w, "no integration "+name, http.StatusNotFound)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+		if (action == ActionSync || action == ActionFullSync) && ops != nil {
+			accepted(w, ops.Start("integration "+string(action), name, func(ctx context.Context) (any, error) {
+				ctx, cancel := context.WithTimeout(ctx, time.Hour)
+				defer cancel()
+				st, err := in.Do(ctx, name, action)
+				if err != nil {
+					return nil, err
+				}
+				return st, nil
+			}))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
-		st, err := in.Do(ctx, name, Action(r.PathValue("action")))
+		st, err := in.Do(ctx, name, action)
 		switch {
 		case errors.Is(err, ErrNoIntegration):
 			http.Error(w, "no integration "+name, http.StatusNotFound)
@@ -85,4 +99,13 @@ func integrationAction(in Integrations) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, st)
 		}
 	}
+}
+
+func known(in Integrations, name string) bool {
+	for _, st := range in.Statuses() {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -9,11 +9,13 @@
 //	app.go        App, New: what is built, in order
 //	sources.go    the PBX sources (ARI, AMI, SIP/HEP) and the SIP subscriber
 //	delivery.go   the store, policy, connectors and phone indexes
-//	lifecycle.go  Run, the shutdown order, the cleanup stack
-//	reload.go     SIGHUP: validate the new file whole, apply what can be
+//	lifecycle.go  Run, the shutdown order, the cleanup stack, the tasks a reload restarts
+//	reload.go     SIGHUP: validate and build the new file whole, then apply it
+//	health.go     /readyz's checks, READY=1, the watchdog, their metrics
 //	metrics.go    the Prometheus registry
-//	http.go       the API's interfaces, answered from the running parts
+//	http.go       the API: listener, TLS, tokens, answered from the running parts
 //	live.go       the live transitions' fan-out to /api/live
+//	logs.go       every library's log lines into zerolog
 //
 // The other commands' work is here too, so that cmd/ only parses flags:
 // replay.go (`callbridge replay`) and usersimport.go (`users import`).
