@@ -42,7 +42,7 @@ var mapped = map[string]bool{
 	"ChannelCreated": true, "ChannelStateChange": true, "ChannelConnectedLine": true,
 	"Dial": true, "ChannelEnteredBridge": true, "ChannelLeftBridge": true,
 	"BridgeBlindTransfer": true, "BridgeAttendedTransfer": true, "ChannelVarset": true,
-	"ChannelHangupRequest": true, "ChannelDestroyed": true,
+	"ChannelHangupRequest": true, "ChannelDestroyed": true, "ChannelDtmfReceived": true,
 }
 
 // useless tells, from a glance at the raw message, that Map would drop it.
@@ -88,7 +88,7 @@ func stringAfter(raw, key []byte) ([]byte, bool) {
 
 // Map turns one decoded ARI event into a bridge event. ok is false for
 // events that carry nothing the engine uses (DeviceStateChanged,
-// ChannelDialplan, DTMF, most variables, …).
+// ChannelDialplan, most variables, …).
 func Map(e ari.Event) (ev bridge.Event, ok bool) {
 	switch e := e.(type) {
 	case *ari.ChannelCreated:
@@ -157,6 +157,12 @@ func Map(e ari.Event) (ev bridge.Event, ok bool) {
 		ev := channelEvent(bridge.ChannelDestroyed, e.Timestamp, &e.Channel)
 		ev.Cause = e.Cause
 		return ev, true
+	case *ari.ChannelDtmfReceived:
+		// A transferer's keys during a consultation (the abort code)
+		// say who ended it.
+		ev := channelEvent(bridge.DTMF, e.Timestamp, &e.Channel)
+		ev.Value = e.Digit
+		return ev, e.Channel.ID != ""
 	}
 	return bridge.Event{}, false
 }

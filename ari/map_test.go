@@ -109,6 +109,17 @@ func TestDecodeForward(t *testing.T) {
 	}
 }
 
+// A key pressed on a phone reaches the engine (a transferer's abort code
+// tells who ended a consultation).
+func TestDecodeDTMF(t *testing.T) {
+	raw := `{"type":"ChannelDtmfReceived","timestamp":"2026-12-01T10:56:14.764+0000","digit":"*","duration_ms":100,` +
+		`"channel":{"id":"1796122566.48","name":"PJSIP/101-00000026","state":"Up"}}`
+	ev, ok, err := Decode([]byte(raw))
+	if err != nil || !ok || ev.Kind != bridge.DTMF || ev.Value != "*" || ev.Channel.ID != "1796122566.48" {
+		t.Fatalf("ok=%v err=%v %+v", ok, err, ev)
+	}
+}
+
 // The privacy mark set for inheritance (Set(__CALLBRIDGE_PRIVACY=private))
 // reaches the engine; other variables do not.
 func TestDecodePrivacyVariants(t *testing.T) {

@@ -52,6 +52,11 @@ const (
 	// knows but the snapshot lacks ended in the gap; they are closed at
 	// Time, which the source sets to the last moment it knew them alive.
 	Snapshot
+	// DTMF: Channel received a keypad digit (Value) from its device (ARI
+	// ChannelDtmfReceived, AMI DTMFEnd with Direction Received, CEL
+	// DTMF). The engine uses it to tell a transferer who called a
+	// consultation off (the abort code) from the PBX giving up on it.
+	DTMF
 )
 
 var kindNames = [...]string{
@@ -67,6 +72,7 @@ var kindNames = [...]string{
 	HangupRequest:    "HangupRequest",
 	ChannelDestroyed: "ChannelDestroyed",
 	Snapshot:         "Snapshot",
+	DTMF:             "DTMF",
 }
 
 func (k Kind) String() string {
@@ -172,7 +178,7 @@ type Event struct {
 	Exten   string // BlindTransfer destination
 	Context string
 
-	Var, Value string // VarSet
+	Var, Value string // VarSet; Value also DTMF's digit
 
 	Cause int // HangupRequest, ChannelDestroyed: Q.850 cause, 0 when unknown
 

@@ -23,6 +23,10 @@ func (s *script) conf(sec float64, id, br string) *script {
 	return s.add(sec, Event{Kind: BridgeEnter, Channel: Channel{ID: id}, Bridge: br, Conference: true})
 }
 
+func (s *script) dtmf(sec float64, id, digit string) *script {
+	return s.add(sec, Event{Kind: DTMF, Channel: Channel{ID: id}, Value: digit})
+}
+
 func (s *script) varset(sec float64, id, name, value string) *script {
 	return s.add(sec, Event{Kind: VarSet, Channel: Channel{ID: id}, Var: name, Value: value})
 }
@@ -613,7 +617,9 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 	runPaths(t, []pathCase{{
 		// 102 does not answer; after atxfernoanswertimeout the state
 		// machine rebridges 101 with the caller (TRANSFER_REBRIDGE) and
-		// destroys the consultation bridge, hanging up the Local channel.
+		// destroys the consultation bridge, hanging up the Local channel
+		// (lab consult_noanswer_back_to_caller). Nobody called it off:
+		// the PBX's timer gave up, no answer for both.
 		name: "consulted user never answers",
 		s: consulting().
 			leave(19.6, "a", "B").enter(19.6, "a", "A").leave(19.6, "l1", "B").hangup(19.6, "l1", 16).
@@ -621,8 +627,8 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 			hangup(30, "a", 16).hangup(30, "p", 16),
 		want: []brief{
 			customer,
-			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "cancel", Remote: "102", Internal: true},
-			{User: "102", Dir: "inbound", State: "missed", Reason: "cancel", Remote: "101", Internal: true},
+			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "noanswer", Remote: "102", Internal: true},
+			{User: "102", Dir: "inbound", State: "missed", Reason: "noanswer", Remote: "101", Internal: true},
 		},
 		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
 			wantTimes(t, s, acts[0], 0.007, 2, 30) // untouched: full talk
@@ -631,6 +637,21 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 			if acts[1].CallID != "l1" || acts[2].CallID != "l1" || acts[0].CallID != "p" {
 				t.Errorf("call ids %s %s %s: the consultation is a call of its own", acts[0].CallID, acts[1].CallID, acts[2].CallID)
 			}
+		},
+	}, {
+		// 101 presses the abort code (*1, features.conf atxferabort)
+		// while 102 still rings: the same TRANSFER_REBRIDGE, but the
+		// transferer gave up: cancel.
+		name: "transferer calls the consultation off",
+		s: consulting().
+			dtmf(9, "a", "*").dtmf(9.3, "a", "1").
+			leave(9.4, "a", "B").enter(9.4, "a", "A").leave(9.4, "l1", "B").hangup(9.4, "l1", 16).
+			dial(9.4, "l2", "b", "CANCEL").hangup(9.41, "b", 127).hangup(9.41, "l2", 16).
+			hangup(30, "a", 16).hangup(30, "p", 16),
+		want: []brief{
+			customer,
+			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "cancel", Remote: "102", Internal: true},
+			{User: "102", Dir: "inbound", State: "missed", Reason: "cancel", Remote: "101", Internal: true},
 		},
 	}, {
 		// 102 answers, they talk, 101 goes back to the caller (atxferabort:

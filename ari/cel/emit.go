@@ -64,6 +64,10 @@ func (m *Mapper) apply(p *pending) {
 			Peer: bridge.Channel{ID: tee}, Second: na(x.Channel2), Target: na(x.Target)})
 	case EventParkStart:
 		m.park(c, r, x)
+	case EventDTMF:
+		// A transferer's keys during a consultation (the abort code)
+		// say who ended it.
+		m.emit(bridge.Event{Kind: bridge.DTMF, Time: r.Time, Channel: c.ref(r), Value: x.Digit})
 	case EventUser:
 		m.emit(bridge.Event{Kind: bridge.VarSet, Time: r.Time, Channel: c.ref(r), Var: bridge.PrivacyVar, Value: strings.TrimSpace(x.Extra)})
 	}

@@ -165,7 +165,7 @@ func classify(r *Row) (rowKind, extra, error) {
 	var x extra
 	need := false
 	switch r.Event {
-	case EventChanStart, EventChanEnd, EventAnswer:
+	case EventChanStart, EventChanEnd, EventAnswer, EventDTMF:
 	case EventHangup, EventBridgeEnter, EventBridgeExit, EventBlindTransfer, EventAttendedTransfer, EventParkStart:
 		need = true
 	case EventUser:
@@ -174,7 +174,7 @@ func classify(r *Row) (rowKind, extra, error) {
 		}
 	default:
 		// APP_START/END, PARK_END, PICKUP, FORWARD, LINKEDID_END,
-		// LOCAL_OPTIMIZE*, STREAM_*, DTMF: another row carries what they
+		// LOCAL_OPTIMIZE*, STREAM_*: another row carries what they
 		// say (the bridge, hang-up and transfer rows), or the engine has
 		// no use for it. Their application fields are still facts.
 		return rowSkip, x, nil
