@@ -161,11 +161,11 @@ type Event struct {
 
 	DialStatus string // Dial
 	DialString string // Dial, as given to Dial() ("101", "0401234567@pstn")
-	Forward    string // Dial, final status: where the dialled phone forwarded the call
-	// ForwardedFrom is set on the Dial that begins dialling Peer when the
-	// PBX dials it because the channel with this ID forwarded the call
-	// (SIP 302 Moved Temporarily; Asterisk's Dial "forward").
-	ForwardedFrom string
+	// Forward, on a Dial's final status, is where the dialled phone
+	// forwarded the call (SIP 302 Moved Temporarily: the Contact;
+	// Asterisk's Dial "forward"; CEL's FORWARD): the PBX follows it, and
+	// the next Dial from the same Channel is to that target.
+	Forward string
 
 	Bridge string // BridgeEnter, BridgeLeave
 	// Conference marks a bridge whose members are separate calls that

@@ -172,8 +172,13 @@ func classify(r *Row) (rowKind, extra, error) {
 		if !isPrivacyEvent(r.UserEvent) {
 			return rowSkip, x, nil
 		}
+	case EventForward:
+		// A fact about its channel's dial (where a dialled phone sent
+		// the call), reported with that dial's end; see followForward.
+		x, _ = parseExtra(r.Extra)
+		return rowSkip, x, nil
 	default:
-		// APP_START/END, PARK_END, PICKUP, FORWARD, LINKEDID_END,
+		// APP_START/END, PARK_END, PICKUP, LINKEDID_END,
 		// LOCAL_OPTIMIZE*, STREAM_*: another row carries what they
 		// say (the bridge, hang-up and transfer rows), or the engine has
 		// no use for it. Their application fields are still facts.

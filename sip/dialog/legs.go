@@ -47,9 +47,12 @@ type leg struct {
 	awaiting string          // transferee: the extension a blind transfer will dial
 	alone    bool            // in index.alone
 	// forwardTo is set on the caller's leg when a leg dialled for it
-	// answered 3xx: the PBX follows the redirect to that user.
-	forwardTo   string
-	forwardFrom *leg
+	// answered 3xx: the PBX follows the redirect to that user or number
+	// (the Contact's user part) and dials it next for this leg;
+	// forwardBy is the endpoint of the leg that redirected, which the
+	// PBX's next INVITE may name in Diversion instead.
+	forwardTo string
+	forwardBy string
 	// far is the outcome of the last leg dialled for this one that
 	// failed at the far end (busy, rejected, unreachable): the reason
 	// the caller's own leg ends with, whatever generic cause the
@@ -159,10 +162,17 @@ func (t *Tracker) update(l *leg, at time.Time, out func(bridge.Event)) {
 
 // dial reports dial progress of an outgoing leg.
 func (t *Tracker) dial(l *leg, status string, at time.Time, out func(bridge.Event)) {
+	t.dialForward(l, status, "", at, out)
+}
+
+// dialForward reports dial progress of an outgoing leg; forward, on a
+// final status, is where the dialled device redirected the call (a 3xx
+// Contact), as Asterisk's Dial reports a forward it follows.
+func (t *Tracker) dialForward(l *leg, status, forward string, at time.Time, out func(bridge.Event)) {
 	if !l.out {
 		return
 	}
-	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status}
+	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status, Forward: forward}
 	switch {
 	case l.parent != nil:
 		ev.Channel = l.parent.ch
@@ -174,9 +184,6 @@ func (t *Tracker) dial(l *leg, status string, at time.Time, out func(bridge.Even
 		ev.DialString = l.ch.CallerNumber
 		if !t.isUser(l.ch.Endpoint) {
 			ev.DialString += "@" + l.ch.Endpoint
-		}
-		if l.forwardFrom != nil {
-			ev.ForwardedFrom = l.forwardFrom.ch.ID
 		}
 	}
 	t.emit(ev, out)

@@ -177,11 +177,11 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 			t.ix.setOrigin(l)
 		}
 	case retried(code):
-	case code < 400 && t.forward(l, p):
+	case code < 400 && redirect(l, p):
 		// The PBX follows the redirect and dials the new target; this
-		// leg is done, as app_dial reports it: CANCEL, cause 23
-		// (redirected to a new destination).
-		t.dial(l, "CANCEL", at, out)
+		// leg is done, as app_dial reports it: CANCEL with the forward's
+		// target, cause 23 (redirected to a new destination).
+		t.dialForward(l, "CANCEL", l.parent.forwardTo, at, out)
 		t.end(l, at, 23, out)
 	default:
 		status, cause := failure(code)
@@ -198,14 +198,16 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 	}
 }
 
-// forward records a 3xx redirect to a user or number on the leg's caller,
-// so the INVITE the PBX sends next for it is known as the forward.
-func (t *Tracker) forward(l *leg, p *parsed) bool {
+// redirect reads a 3xx redirect to a user or number (its Contact's user
+// part) and records it on the leg's caller (forwardTo), so the INVITE the
+// PBX sends next for it links to that caller. false when the redirect
+// names nobody the PBX could dial, or the leg was dialled for nobody.
+func redirect(l *leg, p *parsed) bool {
 	c := p.res.Contact()
 	if c == nil || c.Address.User == "" || l.parent == nil {
 		return false
 	}
-	l.parent.forwardTo, l.parent.forwardFrom = c.Address.User, l
+	l.parent.forwardTo, l.parent.forwardBy = c.Address.User, l.ch.Endpoint
 	return true
 }
 
@@ -365,9 +367,8 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		t.ix.unawait(parent)
 		t.ix.notAlone(parent)
 		t.ix.notOrigin(parent)
-		if parent.forwardFrom != nil && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardFrom.ch.Endpoint) {
-			l.forwardFrom = parent.forwardFrom
-			parent.forwardTo, parent.forwardFrom = "", nil
+		if parent.forwardTo != "" && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardBy) {
+			parent.forwardTo, parent.forwardBy = "", "" // the forward is being followed
 		}
 	case onBehalf != nil:
 		l.onBehalf, l.call = onBehalf, onBehalf.call
