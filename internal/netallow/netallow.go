@@ -26,14 +26,14 @@ func Parse(cidrs []string) (List, error) {
 			p, err = netip.ParsePrefix(s)
 		} else {
 			var a netip.Addr
-			if a, err = netip.ParseAddr(s); err == nil {
+			if a, err = netip.ParseAddr(s); err == nil && a.Zone() == "" {
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 		}
-		if err != nil {
+		if err != nil || !p.IsValid() {
 			return List{}, fmt.Errorf("[%d]: %q is not an address or a CIDR network", i, s)
 		}
-		if p.Addr().Is4In6() {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		l.prefixes = append(l.prefixes, p.Masked())
@@ -47,8 +47,9 @@ func (l List) Empty() bool { return len(l.prefixes) == 0 }
 // Allows reports whether a packet from a may be taken.
 func (l List) Allows(a netip.Addr) bool {
 	a = a.Unmap()
+	mapped := netip.AddrFrom16(a.As16()) // an IPv4 peer as a dual-stack socket sees it
 	for _, p := range l.prefixes {
-		if p.Contains(a) {
+		if p.Contains(a) || (a.Is4() && p.Addr().Is6() && p.Contains(mapped)) {
 			return true
 		}
 	}

@@ -23,10 +23,14 @@ func TestParseAndAllows(t *testing.T) {
 	if !l.AllowsAddr(&net.UDPAddr{IP: net.ParseIP("192.0.2.5"), Port: 9}) || l.AllowsAddr(&net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 9}) {
 		t.Error("AllowsAddr")
 	}
-	for _, bad := range []string{"192.0.2.0/33", "host.example", "", "192.0.2.1/"} {
+	for _, bad := range []string{"192.0.2.0/33", "host.example", "", "192.0.2.1/", "fe80::1%eth0"} {
 		if _, err := Parse([]string{"10.0.0.0/8", bad}); err == nil || err.Error()[:3] != "[1]" {
 			t.Errorf("Parse(%q) = %v, want an error naming [1]", bad, err)
 		}
+	}
+	// An IPv6 network holding the IPv4-mapped range holds IPv4 peers too.
+	if all, _ := Parse([]string{"::/0"}); !all.Allows(netip.MustParseAddr("192.0.2.1")) {
+		t.Error("::/0 does not allow an IPv4 peer")
 	}
 	if !(List{}).Empty() || (List{}).Allows(netip.MustParseAddr("127.0.0.1")) {
 		t.Error("the zero List allows nothing")
