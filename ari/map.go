@@ -2,6 +2,7 @@ package ari
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +29,60 @@ func Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
 		return bridge.Event{}, false, errors.New("ari: decode event: empty")
 	}
 	ev, ok = Map(e)
+	if ok {
+		dialledApps(raw, &ev)
+	}
 	return ev, ok, nil
+}
+
+// dialledAppKey is how a channel the PBX dialled shows in a raw event:
+// its dialplan application AppDial, AppDial2 or AppQueue.
+var dialledAppKey = []byte(`"app_name":"App`)
+
+// rawChannel is what dialledApps reads of a channel in a raw event:
+// ari/v5's DialplanCEP drops app_name.
+type rawChannel struct {
+	Dialplan *struct {
+		AppName string `json:"app_name"`
+	} `json:"dialplan"`
+}
+
+// dialled is the channel's application when it marks a channel the PBX
+// dialled, else "".
+func (c *rawChannel) dialled() string {
+	if c == nil || c.Dialplan == nil {
+		return ""
+	}
+	switch a := c.Dialplan.AppName; a {
+	case "AppDial", "AppDial2", "AppQueue":
+		return a
+	}
+	return ""
+}
+
+// dialledApps marks, on a mapped event's channels, the ones the PBX
+// dialled (Channel.App AppDial, AppQueue or AppDial2), from the raw
+// event's dialplan.app_name. A channel first met in a live event (not in
+// the snapshot: a stream joined mid-call) is otherwise of unknown
+// direction. Only these marks are read, the one thing the engine uses
+// the application for outside a snapshot; most events carry none, and
+// the check for them is a byte search.
+func dialledApps(raw []byte, ev *bridge.Event) {
+	if !bytes.Contains(raw, dialledAppKey) {
+		return
+	}
+	var v struct{ Channel, Caller, Peer *rawChannel }
+	if json.Unmarshal(raw, &v) != nil {
+		return
+	}
+	switch ev.Kind {
+	case bridge.Dial:
+		ev.Channel.App, ev.Peer.App = v.Caller.dialled(), v.Peer.dialled()
+	case bridge.AttendedTransfer, bridge.BlindTransfer:
+		// Their parties are under other names, and known by then.
+	default:
+		ev.Channel.App = v.Channel.dialled()
+	}
 }
 
 var (

@@ -136,8 +136,11 @@ type Channel struct {
 	Context         string
 	// App is the dialplan application the channel is in when known.
 	// "AppDial" and "AppQueue" mark a channel the PBX dialled out on
-	// (Asterisk's "(Outgoing Line)"), which tells the two sides apart for
-	// channels first seen mid-call, after a reconnect.
+	// (Asterisk's "(Outgoing Line)"), "AppDial2" one it rang for the
+	// dial API (an originate), which tells the two sides apart for
+	// channels first seen mid-call, after a reconnect. Snapshots carry
+	// every application; ARI's events carry these marks (the engine reads
+	// nothing else of it outside a snapshot); AMI's events none.
 	App     string
 	Created time.Time // when the PBX created it, if reported
 	Bridge  string    // Snapshot only: the bridge it is in

@@ -254,13 +254,32 @@ func TestGoldenLabAdopted(t *testing.T) {
 	}
 }
 
+// TestGoldenLabJoinedWithoutSnapshot replays adopt_mid_ring's fresh
+// websocket without its snapshot, as a client that joins a call's events
+// mid-ring and lists nothing: Alice's channel is first met in a live event
+// (ChannelStateChange Up), whose dialplan application (AppDial: the PBX
+// dialled her) says she was offered the call. scenario.md: inbound,
+// connected, from the caller, started at her channel's creation; her
+// answer is that very event (6.011), her BYE 10.016.
+func TestGoldenLabJoinedWithoutSnapshot(t *testing.T) {
+	acts := replayCopy(t, "adopt_mid_ring", "ari.jsonl", "ari")
+	checkExpected(t, "ari", []want{{user: "101", dir: "inbound", state: "connected", reason: "answered",
+		remote: "+358401234567", ddi: "+35850111222", ring: 6.0, talk: 4.04}}, acts)
+}
+
 // replayFull replays a recording's whole-call reference stream
 // (ari-full.jsonl or ami-full.txt).
 func replayFull(t *testing.T, name, source string) []bridge.Activity {
 	t.Helper()
+	return replayCopy(t, name, map[string]string{"ari": "ari-full.jsonl", "ami": "ami-full.txt"}[source], source)
+}
+
+// replayCopy replays one file of a lab recording as that source's
+// recording on its own (no snapshot beside it).
+func replayCopy(t *testing.T, name, file, source string) []bridge.Activity {
+	t.Helper()
 	dir := t.TempDir()
-	file := map[string]string{"ari": "ari", "ami": "ami"}[source]
-	src := filepath.Join(lab, name, file+"-full."+map[string]string{"ari": "jsonl", "ami": "txt"}[source])
+	src := filepath.Join(lab, name, file)
 	dst := filepath.Join(dir, name, map[string]string{"ari": "ari.jsonl", "ami": "ami.txt"}[source])
 	b, err := os.ReadFile(src)
 	if err != nil {

@@ -882,3 +882,47 @@ func TestPrivacyRules(t *testing.T) {
 		check: privacy(PrivacyPrivate),
 	}})
 }
+
+// A stream joined mid-call with no snapshot to go by: the first event
+// about a channel carries what the PBX shows of it (ARI's dialplan
+// application). A phone the PBX dialled (AppDial) was offered the call,
+// from its creation; found answered, it is connected from then on, never
+// earlier. Before the application was read, the answered phone read as a
+// user placing a call.
+func TestAdoptedFromLiveEvents(t *testing.T) {
+	s0 := newScript()
+	runPaths(t, []pathCase{{
+		name: "answer seen",
+		s: newScript().
+			add(6, Event{Kind: ChannelUpdated, Channel: Channel{ID: "a", Name: "PJSIP/101-2", State: StateUp, App: "AppDial",
+				ConnectedNumber: "+358401234567", Created: s0.at(0.01)}}).
+			add(6, Event{Kind: Dial, Channel: Channel{ID: "p", Name: "PJSIP/pstn-1", State: StateRing, App: "", CallerNumber: "+358401234567",
+				Exten: "+35850111222", Created: s0.at(0)}, Peer: Channel{ID: "a"}, DialStatus: "ANSWER"}).
+			enter(6.01, "a", "B").enter(6.01, "p", "B").hangup(10, "a", 16).hangup(10, "p", 16),
+		want: []brief{{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
+			wantTimes(t, s, acts[0], 0.01, 6, 10)
+		},
+	}, {
+		// First seen talking, as the call is handed on: connected as of
+		// that event, which understates the talk.
+		name: "found talking",
+		s: newScript().
+			add(5, Event{Kind: ChannelUpdated, Channel: Channel{ID: "b", Name: "PJSIP/102-3", State: StateUp, App: "AppDial",
+				ConnectedNumber: "+358401234567", Created: s0.at(1)}}).
+			hangup(9, "b", 16),
+		want: []brief{{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
+			wantTimes(t, s, acts[0], 1, 5, 9)
+		},
+	}, {
+		// Without the application (AMI's events carry none), an answered
+		// channel is taken as calling in, as before.
+		name: "no application",
+		s: newScript().
+			add(5, Event{Kind: ChannelUpdated, Channel: Channel{ID: "a", Name: "PJSIP/101-2", State: StateUp, CallerNumber: "101", Exten: "0401234567", Created: s0.at(0)}}).
+			add(5, Event{Kind: BridgeEnter, Channel: Channel{ID: "t", Name: "PJSIP/pstn-4", State: StateUp, App: "AppDial", Created: s0.at(1)}, Bridge: "B"}).
+			enter(5, "a", "B").hangup(9, "a", 16).hangup(9, "t", 16),
+		want: []brief{{User: "101", Dir: "outbound", State: "connected", Reason: "answered", Remote: "0401234567"}},
+	}})
+}
