@@ -90,3 +90,66 @@ func TestLabSameActivitiesAsARI(t *testing.T) {
 		}
 	}
 }
+
+// TestLabConsultAbortKeys: CEL's DTMF rows reach the engine. In
+// consult_noanswer_back_to_caller the PBX's no-answer timer brings Alice
+// back (no answer for the consultation); with her abort code (*1) added
+// as the DTMF rows cel_custom writes for it, a moment before she is back,
+// she called it off herself: cancel for her consultation and for Bob.
+func TestLabConsultAbortKeys(t *testing.T) {
+	l, err := cel.NewLayout(cel.LabFields, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(lab, "consult_noanswer_back_to_caller", "cel.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []cel.Row
+	if _, err := l.ReadCSV(f, func(r cel.Row) { rows = append(rows, r) }); err != nil {
+		t.Fatal(err)
+	}
+	reasons := func(rows []cel.Row) []string {
+		var out []string
+		for _, a := range activities("cel", mapRows(rows)) {
+			out = append(out, a.User+" "+string(a.Direction)+" "+string(a.Reason))
+		}
+		return out
+	}
+	want := []string{"101 inbound answered", "101 outbound noanswer", "102 inbound noanswer"}
+	if got := reasons(rows); strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("as recorded: %v, want %v", got, want)
+	}
+	// Alice going back to the caller: her channel's last but one
+	// BRIDGE_EXIT, leaving the consultation bridge.
+	var exits []int
+	for i, r := range rows {
+		if r.Event == cel.EventBridgeExit && strings.HasPrefix(r.ChanName, "PJSIP/101-") {
+			exits = append(exits, i)
+		}
+	}
+	var back int
+	if len(exits) == 3 {
+		back = exits[1]
+	}
+	if back == 0 {
+		t.Fatal("no return to the caller in the recording")
+	}
+	var keyed []cel.Row
+	keyed = append(keyed, rows[:back]...)
+	for i, d := range []string{"*", "1"} {
+		k := rows[6] // Alice's first DTMF row (the transfer feature's *)
+		if k.Event != cel.EventDTMF {
+			t.Fatalf("row 6 is %s, want DTMF", k.Event)
+		}
+		k.Time = rows[back].Time.Add(time.Duration(i-2) * 300 * time.Millisecond)
+		k.Extra = `{"digit":"` + d + `","duration_ms":100}`
+		keyed = append(keyed, k)
+	}
+	keyed = append(keyed, rows[back:]...)
+	want = []string{"101 inbound answered", "101 outbound cancel", "102 inbound cancel"}
+	if got := reasons(keyed); strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("with the abort code: %v, want %v", got, want)
+	}
+}
