@@ -226,3 +226,27 @@ func TestReadRecordingResync(t *testing.T) {
 		}
 	}
 }
+
+// A recording cut off inside a CoreShowChannels list gives no snapshot
+// (an incomplete list would end the calls it lacks) but loses none of
+// the events that arrived meanwhile.
+func TestReadRecordingCutInResync(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/lab/adopt_mid_talk/ami.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	entry := "Event: CoreShowChannel\r\n"
+	i := strings.Index(s, entry)
+	j := strings.Index(s[i+1:], entry) + i + 1 // the second entry
+	hangup := "Event: Hangup\r\nPrivilege: call,all\r\nTimestamp: 1796122797.300000\r\nChannel: PJSIP/101-00000003\r\nUniqueid: 1796122787.3\r\nLinkedid: 1796122787.2\r\nCause: 16\r\n\r\n"
+	cut := s[:j] + hangup
+	var evs []bridge.Event
+	st, err := ami.ReadRecording(strings.NewReader(cut), func(ev bridge.Event) { evs = append(evs, ev) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Kind != bridge.ChannelDestroyed || st.Mapped+st.Skipped+st.Malformed != st.Messages {
+		t.Fatalf("events %+v, stats %+v: want the hangup alone", evs, st)
+	}
+}

@@ -106,6 +106,13 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				if list != nil {
+					// Cut off inside a list: no snapshot to go by, but
+					// nothing that arrived meanwhile is lost.
+					for _, ev := range list.held {
+						deliver(ev)
+					}
+				}
 				return st, nil
 			}
 			return st, fmt.Errorf("ami: read recording after message %d: %w", st.Messages, err)
@@ -120,8 +127,8 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 				st.problem(st.Messages, err)
 				continue
 			}
-			st.Skipped++
 			if string(name) == evCoreShowChannel {
+				st.Skipped++ // an entry; the list is one event, at its end
 				if list == nil {
 					list = &resync{}
 				}
@@ -131,7 +138,7 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 			if list == nil {
 				list = &resync{}
 			}
-			deliver(snapshotEvent(list.chans, last, clock))
+			deliver(snapshotEvent(list.chans, last, clock)) // counted as mapped
 			for _, ev := range list.held {
 				deliver(ev)
 			}
