@@ -342,7 +342,7 @@ func (s *Source) snapshot(ctx context.Context) (bridge.Event, error) {
 	if err != nil {
 		return bridge.Event{}, err
 	}
-	ev, err := ParseSnapshot(chans, bridges, s.last)
+	ev, err := parseSnapshot(chans, bridges, s.last)
 	if err != nil {
 		return bridge.Event{}, err
 	}
@@ -382,7 +382,7 @@ func parsePing(body []byte) (time.Time, error) {
 	return time.Time(*v.Timestamp).UTC(), nil
 }
 
-// restBridge is what ParseSnapshot reads of a bridge from GET /bridges;
+// restBridge is what parseSnapshot reads of a bridge from GET /bridges;
 // ari/v5's BridgeData has no creation time.
 type restBridge struct {
 	ID           string        `json:"id"`
@@ -402,13 +402,12 @@ type restApp struct {
 	} `json:"dialplan"`
 }
 
-// ParseSnapshot builds the Snapshot event from the bodies of GET /channels
-// and GET /bridges (exported for replaying a recorded listing with the
-// events that followed it). Its time is last, the last event received before the
+// parseSnapshot builds the Snapshot event from the bodies of GET /channels
+// and GET /bridges. Its time is last, the last event received before the
 // gap; on a first connect (last is zero), the newest channel's creation.
 // Each channel carries its creation time, its application and, when it is
 // in a bridge, the bridge's creation time (Bridged) and kind.
-func ParseSnapshot(channels, bridges []byte, last time.Time) (bridge.Event, error) {
+func parseSnapshot(channels, bridges []byte, last time.Time) (bridge.Event, error) {
 	var chans []*ari.ChannelData
 	if err := json.Unmarshal(channels, &chans); err != nil {
 		return bridge.Event{}, fmt.Errorf("ari: GET /channels: decode: %w", err)

@@ -41,7 +41,7 @@ func FuzzParseSnapshot(f *testing.F) {
 	}
 	f.Add([]byte(`[null,{}]`), []byte(`[null,{"channels":null}]`))
 	f.Fuzz(func(t *testing.T, chans, bridges []byte) {
-		ev, err := ParseSnapshot(chans, bridges, time.Time{})
+		ev, err := parseSnapshot(chans, bridges, time.Time{})
 		if err != nil {
 			return
 		}

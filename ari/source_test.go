@@ -535,7 +535,7 @@ func TestParseSnapshot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ev, err := ParseSnapshot([]byte(chans), []byte(bridges), tt.last)
+			ev, err := parseSnapshot([]byte(chans), []byte(bridges), tt.last)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -549,8 +549,8 @@ func TestParseSnapshot(t *testing.T) {
 		})
 	}
 	for _, bad := range [][2]string{{"{", "[]"}, {"[]", "nope"}, {`[{"id":"x","creationtime":"soon"}]`, "[]"}} {
-		if _, err := ParseSnapshot([]byte(bad[0]), []byte(bad[1]), time.Time{}); err == nil {
-			t.Errorf("ParseSnapshot(%q, %q) accepted", bad[0], bad[1])
+		if _, err := parseSnapshot([]byte(bad[0]), []byte(bad[1]), time.Time{}); err == nil {
+			t.Errorf("parseSnapshot(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
 }
