@@ -2,6 +2,7 @@ package ari
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +29,60 @@ func Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
 		return bridge.Event{}, false, errors.New("ari: decode event: empty")
 	}
 	ev, ok = Map(e)
+	if ok {
+		dialledApps(raw, &ev)
+	}
 	return ev, ok, nil
+}
+
+// dialledAppKey is how a channel the PBX dialled shows in a raw event:
+// its dialplan application AppDial, AppDial2 or AppQueue.
+var dialledAppKey = []byte(`"app_name":"App`)
+
+// rawChannel is what dialledApps reads of a channel in a raw event:
+// ari/v5's DialplanCEP drops app_name.
+type rawChannel struct {
+	Dialplan *struct {
+		AppName string `json:"app_name"`
+	} `json:"dialplan"`
+}
+
+// dialled is the channel's application when it marks a channel the PBX
+// dialled, else "".
+func (c *rawChannel) dialled() string {
+	if c == nil || c.Dialplan == nil {
+		return ""
+	}
+	switch a := c.Dialplan.AppName; a {
+	case "AppDial", "AppDial2", "AppQueue":
+		return a
+	}
+	return ""
+}
+
+// dialledApps marks, on a mapped event's channels, the ones the PBX
+// dialled (Channel.App AppDial, AppQueue or AppDial2), from the raw
+// event's dialplan.app_name. A channel first met in a live event (not in
+// the snapshot: a stream joined mid-call) is otherwise of unknown
+// direction. Only these marks are read, the one thing the engine uses
+// the application for outside a snapshot; most events carry none, and
+// the check for them is a byte search.
+func dialledApps(raw []byte, ev *bridge.Event) {
+	if !bytes.Contains(raw, dialledAppKey) {
+		return
+	}
+	var v struct{ Channel, Caller, Peer *rawChannel }
+	if json.Unmarshal(raw, &v) != nil {
+		return
+	}
+	switch ev.Kind {
+	case bridge.Dial:
+		ev.Channel.App, ev.Peer.App = v.Caller.dialled(), v.Peer.dialled()
+	case bridge.AttendedTransfer, bridge.BlindTransfer:
+		// Their parties are under other names, and known by then.
+	default:
+		ev.Channel.App = v.Channel.dialled()
+	}
 }
 
 var (
@@ -42,7 +96,7 @@ var mapped = map[string]bool{
 	"ChannelCreated": true, "ChannelStateChange": true, "ChannelConnectedLine": true,
 	"Dial": true, "ChannelEnteredBridge": true, "ChannelLeftBridge": true,
 	"BridgeBlindTransfer": true, "BridgeAttendedTransfer": true, "ChannelVarset": true,
-	"ChannelHangupRequest": true, "ChannelDestroyed": true,
+	"ChannelHangupRequest": true, "ChannelDestroyed": true, "ChannelDtmfReceived": true,
 }
 
 // useless tells, from a glance at the raw message, that Map would drop it.
@@ -88,7 +142,7 @@ func stringAfter(raw, key []byte) ([]byte, bool) {
 
 // Map turns one decoded ARI event into a bridge event. ok is false for
 // events that carry nothing the engine uses (DeviceStateChanged,
-// ChannelDialplan, DTMF, most variables, …).
+// ChannelDialplan, most variables, …).
 func Map(e ari.Event) (ev bridge.Event, ok bool) {
 	switch e := e.(type) {
 	case *ari.ChannelCreated:
@@ -157,6 +211,12 @@ func Map(e ari.Event) (ev bridge.Event, ok bool) {
 		ev := channelEvent(bridge.ChannelDestroyed, e.Timestamp, &e.Channel)
 		ev.Cause = e.Cause
 		return ev, true
+	case *ari.ChannelDtmfReceived:
+		// A transferer's keys during a consultation (the abort code)
+		// say who ended it.
+		ev := channelEvent(bridge.DTMF, e.Timestamp, &e.Channel)
+		ev.Value = e.Digit
+		return ev, e.Channel.ID != ""
 	}
 	return bridge.Event{}, false
 }

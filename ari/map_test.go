@@ -109,6 +109,40 @@ func TestDecodeForward(t *testing.T) {
 	}
 }
 
+// A key pressed on a phone reaches the engine (a transferer's abort code
+// tells who ended a consultation).
+func TestDecodeDTMF(t *testing.T) {
+	raw := `{"type":"ChannelDtmfReceived","timestamp":"2026-12-01T10:56:14.764+0000","digit":"*","duration_ms":100,` +
+		`"channel":{"id":"1796122566.48","name":"PJSIP/101-00000026","state":"Up"}}`
+	ev, ok, err := Decode([]byte(raw))
+	if err != nil || !ok || ev.Kind != bridge.DTMF || ev.Value != "*" || ev.Channel.ID != "1796122566.48" {
+		t.Fatalf("ok=%v err=%v %+v", ok, err, ev)
+	}
+}
+
+// A channel's dialplan application reaches the engine when it marks a
+// channel the PBX dialled (ari/v5's types drop app_name): for a channel
+// first met in a live event that is what tells its direction.
+func TestDecodeDialledApp(t *testing.T) {
+	ch := func(id, app string) string {
+		return `{"id":"` + id + `","name":"PJSIP/x-1","state":"Up","dialplan":{"context":"c","exten":"","priority":1,"app_name":"` + app + `","app_data":""}}`
+	}
+	for _, tc := range []struct {
+		raw           string
+		channel, peer string
+	}{
+		{`{"type":"ChannelStateChange","timestamp":"2026-12-01T10:59:31.299+0000","channel":` + ch("1.1", "AppDial") + `}`, "AppDial", ""},
+		{`{"type":"ChannelStateChange","timestamp":"2026-12-01T10:59:31.299+0000","channel":` + ch("1.1", "Dial") + `}`, "", ""},
+		{`{"type":"ChannelConnectedLine","timestamp":"2026-12-01T10:59:31.299+0000","channel":` + ch("1.1", "AppDial2") + `}`, "AppDial2", ""},
+		{`{"type":"Dial","timestamp":"2026-12-01T10:59:31.300+0000","dialstatus":"ANSWER","caller":` + ch("1.0", "Dial") + `,"peer":` + ch("1.1", "AppQueue") + `}`, "", "AppQueue"},
+	} {
+		ev, ok, err := Decode([]byte(tc.raw))
+		if err != nil || !ok || ev.Channel.App != tc.channel || ev.Peer.App != tc.peer {
+			t.Errorf("%s: ok=%v err=%v app %q/%q, want %q/%q", tc.raw[:40], ok, err, ev.Channel.App, ev.Peer.App, tc.channel, tc.peer)
+		}
+	}
+}
+
 // The privacy mark set for inheritance (Set(__CALLBRIDGE_PRIVACY=private))
 // reaches the engine; other variables do not.
 func TestDecodePrivacyVariants(t *testing.T) {

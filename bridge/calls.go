@@ -297,7 +297,7 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			}
 		}
 	}
-	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy}
+	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy, timedOut: k.timedOut()}
 	for _, c := range cl.chans {
 		if in[c] {
 			sub.chans = append(sub.chans, c)

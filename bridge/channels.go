@@ -41,6 +41,21 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 	c.adopted = true
 	c.incoming = !dialledApp(ch.App) && (ch.State == StateRing || ch.State == StateUp)
 	e.begin(c, at)
+	if c.user != nil && dialledApp(ch.App) {
+		// A phone the PBX dialled: the user was offered the call (or,
+		// rung by an originate, is placing it), as adopt reads a
+		// snapshot; offered no later than the channel's creation.
+		c.originated = ch.App == "AppDial2"
+		dir := Inbound
+		if c.originated {
+			dir = Outbound
+		}
+		l := e.userLeg(c, dir, c.created)
+		if dir == Inbound && ch.State == StateUp && l.answered.IsZero() {
+			// Found answered: connected by now (late, never early).
+			e.connected(l, at)
+		}
+	}
 	return c
 }
 

@@ -148,6 +148,12 @@ func (e *Engine) Apply(ev Event) []Transition {
 		}
 	case Snapshot:
 		e.snapshot(ev)
+	case DTMF:
+		if c := e.chans[ev.Channel.ID]; c != nil && !c.gone {
+			e.keyed(c)
+		} else {
+			e.ignored++
+		}
 	default:
 		e.ignored++
 	}

@@ -52,6 +52,11 @@ const (
 	// knows but the snapshot lacks ended in the gap; they are closed at
 	// Time, which the source sets to the last moment it knew them alive.
 	Snapshot
+	// DTMF: Channel received a keypad digit (Value) from its device (ARI
+	// ChannelDtmfReceived, AMI DTMFEnd with Direction Received, CEL
+	// DTMF). The engine uses it to tell a transferer who called a
+	// consultation off (the abort code) from the PBX giving up on it.
+	DTMF
 )
 
 var kindNames = [...]string{
@@ -67,6 +72,7 @@ var kindNames = [...]string{
 	HangupRequest:    "HangupRequest",
 	ChannelDestroyed: "ChannelDestroyed",
 	Snapshot:         "Snapshot",
+	DTMF:             "DTMF",
 }
 
 func (k Kind) String() string {
@@ -130,8 +136,11 @@ type Channel struct {
 	Context         string
 	// App is the dialplan application the channel is in when known.
 	// "AppDial" and "AppQueue" mark a channel the PBX dialled out on
-	// (Asterisk's "(Outgoing Line)"), which tells the two sides apart for
-	// channels first seen mid-call, after a reconnect.
+	// (Asterisk's "(Outgoing Line)"), "AppDial2" one it rang for the
+	// dial API (an originate), which tells the two sides apart for
+	// channels first seen mid-call, after a reconnect. Snapshots carry
+	// every application; ARI's events carry these marks (the engine reads
+	// nothing else of it outside a snapshot); AMI's events none.
 	App     string
 	Created time.Time // when the PBX created it, if reported
 	Bridge  string    // Snapshot only: the bridge it is in
@@ -155,11 +164,11 @@ type Event struct {
 
 	DialStatus string // Dial
 	DialString string // Dial, as given to Dial() ("101", "0401234567@pstn")
-	Forward    string // Dial, final status: where the dialled phone forwarded the call
-	// ForwardedFrom is set on the Dial that begins dialling Peer when the
-	// PBX dials it because the channel with this ID forwarded the call
-	// (SIP 302 Moved Temporarily; Asterisk's Dial "forward").
-	ForwardedFrom string
+	// Forward, on a Dial's final status, is where the dialled phone
+	// forwarded the call (SIP 302 Moved Temporarily: the Contact;
+	// Asterisk's Dial "forward"; CEL's FORWARD): the PBX follows it, and
+	// the next Dial from the same Channel is to that target.
+	Forward string
 
 	Bridge string // BridgeEnter, BridgeLeave
 	// Conference marks a bridge whose members are separate calls that
@@ -172,7 +181,7 @@ type Event struct {
 	Exten   string // BlindTransfer destination
 	Context string
 
-	Var, Value string // VarSet
+	Var, Value string // VarSet; Value also DTMF's digit
 
 	Cause int // HangupRequest, ChannelDestroyed: Q.850 cause, 0 when unknown
 

@@ -42,8 +42,18 @@ func labDirectory(source string) bridge.Config {
 // activity in the order written.
 func replay(t testing.TB, name, source string, cfg bridge.Config) []bridge.Activity {
 	t.Helper()
+	return replayDir(t, recordings, name, source, cfg)
+}
+
+// replayDir is replay for a recording under dir. A recording that began
+// mid-call (the lab's adopt_*) starts, as the live sources do, with the
+// listing of the channels: for ARI the bodies of GET /channels and GET
+// /bridges in ari-snapshot.json, for AMI the CoreShowChannels list in the
+// stream itself.
+func replayDir(t testing.TB, dir, name, source string, cfg bridge.Config) []bridge.Activity {
+	t.Helper()
 	file := map[string]string{"ari": "ari.jsonl", "ami": "ami.txt"}[source]
-	f, err := os.Open(filepath.Join(recordings, name, file))
+	f, err := os.Open(filepath.Join(dir, name, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +76,9 @@ func replay(t testing.TB, name, source string, cfg bridge.Config) []bridge.Activ
 	var problems []string
 	switch source {
 	case "ari":
+		if snap, ok := ariSnapshot(t, filepath.Join(dir, name)); ok {
+			apply(snap)
+		}
 		st, err := ari.ReadRecording(f, apply)
 		if err != nil {
 			t.Fatal(err)
@@ -286,6 +299,30 @@ var labDirectoryExpected = map[string][]want{
 	"forward_no_answer_to_mobile": {
 		{user: "101", dir: "inbound", state: "connected", reason: "answered", remote: "+358401234567", ddi: "+35850111999", ring: 7.05, talk: 3.0},
 	},
+}
+
+// ariSnapshot reads a recording's ari-snapshot.json ({"channels": GET
+// /channels, "bridges": GET /bridges}, read right after the websocket
+// connected), if it has one, as the live source would deliver it on a
+// first connect.
+func ariSnapshot(t testing.TB, dir string) (bridge.Event, bool) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "ari-snapshot.json"))
+	if os.IsNotExist(err) {
+		return bridge.Event{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Channels, Bridges json.RawMessage }
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ari.ParseSnapshot(v.Channels, v.Bridges, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, true
 }
 
 func scenarioNames(t *testing.T) []string {

@@ -68,7 +68,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		a.RingSeconds = seconds(l.answered.Sub(a.StartedAt))
 		a.TalkSeconds = seconds(a.EndedAt.Sub(l.answered))
 	case l.dir == Inbound:
-		a.State, a.Reason = Missed, e.missedReason(cl, l)
+		a.State, a.Reason = Missed, timerReason(cl, e.missedReason(cl, l))
 		if a.Reason == ReasonForwarded && !e.cfg.ShowForwarded {
 			return nil // the user's phone sent the call on
 		}
@@ -77,10 +77,19 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		if neverPickedUp(l) || !e.placedACall(l) {
 			return nil
 		}
-		a.State, a.Reason = Unaccepted, e.unacceptedReason(l)
+		a.State, a.Reason = Unaccepted, timerReason(cl, e.unacceptedReason(l))
 		a.RingSeconds = seconds(a.EndedAt.Sub(a.StartedAt))
 	}
 	return a
+}
+
+// timerReason corrects a cancel in a consultation the PBX's no-answer
+// timer ended: nobody called it off, the consulted phone rang unanswered.
+func timerReason(cl *call, r Reason) Reason {
+	if cl.timedOut && r == ReasonCancel {
+		return ReasonNoAnswer
+	}
+	return r
 }
 
 // placedACall filters out outbound legs that were not calls to anybody:

@@ -23,6 +23,10 @@ func (s *script) conf(sec float64, id, br string) *script {
 	return s.add(sec, Event{Kind: BridgeEnter, Channel: Channel{ID: id}, Bridge: br, Conference: true})
 }
 
+func (s *script) dtmf(sec float64, id, digit string) *script {
+	return s.add(sec, Event{Kind: DTMF, Channel: Channel{ID: id}, Value: digit})
+}
+
 func (s *script) varset(sec float64, id, name, value string) *script {
 	return s.add(sec, Event{Kind: VarSet, Channel: Channel{ID: id}, Var: name, Value: value})
 }
@@ -613,7 +617,9 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 	runPaths(t, []pathCase{{
 		// 102 does not answer; after atxfernoanswertimeout the state
 		// machine rebridges 101 with the caller (TRANSFER_REBRIDGE) and
-		// destroys the consultation bridge, hanging up the Local channel.
+		// destroys the consultation bridge, hanging up the Local channel
+		// (lab consult_noanswer_back_to_caller). Nobody called it off:
+		// the PBX's timer gave up, no answer for both.
 		name: "consulted user never answers",
 		s: consulting().
 			leave(19.6, "a", "B").enter(19.6, "a", "A").leave(19.6, "l1", "B").hangup(19.6, "l1", 16).
@@ -621,8 +627,8 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 			hangup(30, "a", 16).hangup(30, "p", 16),
 		want: []brief{
 			customer,
-			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "cancel", Remote: "102", Internal: true},
-			{User: "102", Dir: "inbound", State: "missed", Reason: "cancel", Remote: "101", Internal: true},
+			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "noanswer", Remote: "102", Internal: true},
+			{User: "102", Dir: "inbound", State: "missed", Reason: "noanswer", Remote: "101", Internal: true},
 		},
 		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
 			wantTimes(t, s, acts[0], 0.007, 2, 30) // untouched: full talk
@@ -631,6 +637,21 @@ func TestConsultationWithoutTransfer(t *testing.T) {
 			if acts[1].CallID != "l1" || acts[2].CallID != "l1" || acts[0].CallID != "p" {
 				t.Errorf("call ids %s %s %s: the consultation is a call of its own", acts[0].CallID, acts[1].CallID, acts[2].CallID)
 			}
+		},
+	}, {
+		// 101 presses the abort code (*1, features.conf atxferabort)
+		// while 102 still rings: the same TRANSFER_REBRIDGE, but the
+		// transferer gave up: cancel.
+		name: "transferer calls the consultation off",
+		s: consulting().
+			dtmf(9, "a", "*").dtmf(9.3, "a", "1").
+			leave(9.4, "a", "B").enter(9.4, "a", "A").leave(9.4, "l1", "B").hangup(9.4, "l1", 16).
+			dial(9.4, "l2", "b", "CANCEL").hangup(9.41, "b", 127).hangup(9.41, "l2", 16).
+			hangup(30, "a", 16).hangup(30, "p", 16),
+		want: []brief{
+			customer,
+			{User: "101", Dir: "outbound", State: "unaccepted", Reason: "cancel", Remote: "102", Internal: true},
+			{User: "102", Dir: "inbound", State: "missed", Reason: "cancel", Remote: "101", Internal: true},
 		},
 	}, {
 		// 102 answers, they talk, 101 goes back to the caller (atxferabort:
@@ -859,5 +880,49 @@ func TestPrivacyRules(t *testing.T) {
 			dial(3, "p", "a", "ANSWER").enter(3, "a", "B").enter(3, "p", "B").hangup(9, "p", 16).hangup(9, "a", 16),
 		want:  []brief{{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "0401111111"}},
 		check: privacy(PrivacyPrivate),
+	}})
+}
+
+// A stream joined mid-call with no snapshot to go by: the first event
+// about a channel carries what the PBX shows of it (ARI's dialplan
+// application). A phone the PBX dialled (AppDial) was offered the call,
+// from its creation; found answered, it is connected from then on, never
+// earlier. Before the application was read, the answered phone read as a
+// user placing a call.
+func TestAdoptedFromLiveEvents(t *testing.T) {
+	s0 := newScript()
+	runPaths(t, []pathCase{{
+		name: "answer seen",
+		s: newScript().
+			add(6, Event{Kind: ChannelUpdated, Channel: Channel{ID: "a", Name: "PJSIP/101-2", State: StateUp, App: "AppDial",
+				ConnectedNumber: "+358401234567", Created: s0.at(0.01)}}).
+			add(6, Event{Kind: Dial, Channel: Channel{ID: "p", Name: "PJSIP/pstn-1", State: StateRing, App: "", CallerNumber: "+358401234567",
+				Exten: "+35850111222", Created: s0.at(0)}, Peer: Channel{ID: "a"}, DialStatus: "ANSWER"}).
+			enter(6.01, "a", "B").enter(6.01, "p", "B").hangup(10, "a", 16).hangup(10, "p", 16),
+		want: []brief{{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
+			wantTimes(t, s, acts[0], 0.01, 6, 10)
+		},
+	}, {
+		// First seen talking, as the call is handed on: connected as of
+		// that event, which understates the talk.
+		name: "found talking",
+		s: newScript().
+			add(5, Event{Kind: ChannelUpdated, Channel: Channel{ID: "b", Name: "PJSIP/102-3", State: StateUp, App: "AppDial",
+				ConnectedNumber: "+358401234567", Created: s0.at(1)}}).
+			hangup(9, "b", 16),
+		want: []brief{{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
+			wantTimes(t, s, acts[0], 1, 5, 9)
+		},
+	}, {
+		// Without the application (AMI's events carry none), an answered
+		// channel is taken as calling in, as before.
+		name: "no application",
+		s: newScript().
+			add(5, Event{Kind: ChannelUpdated, Channel: Channel{ID: "a", Name: "PJSIP/101-2", State: StateUp, CallerNumber: "101", Exten: "0401234567", Created: s0.at(0)}}).
+			add(5, Event{Kind: BridgeEnter, Channel: Channel{ID: "t", Name: "PJSIP/pstn-4", State: StateUp, App: "AppDial", Created: s0.at(1)}, Bridge: "B"}).
+			enter(5, "a", "B").hangup(9, "a", 16).hangup(9, "t", 16),
+		want: []brief{{User: "101", Dir: "outbound", State: "connected", Reason: "answered", Remote: "0401234567"}},
 	}})
 }

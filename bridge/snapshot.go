@@ -38,7 +38,7 @@ func (e *Engine) snapshot(ev Event) {
 		}
 		c := e.chans[ch.ID]
 		if c == nil {
-			if ch.Name == "" {
+			if ch.Name == "" || ch.ID == "" {
 				continue
 			}
 			e.adopt(ch, ev.Channels, at)

@@ -99,6 +99,9 @@ type call struct {
 	transferBy string
 	transferAt time.Time
 	consults   []*consult
+	// timedOut: a consultation call the PBX's no-answer timer ended
+	// (consult.timedOut); its offers were not cancelled by anyone.
+	timedOut bool
 }
 
 // consult is a consultation call the PBX placed for a transferer on the
@@ -113,6 +116,9 @@ type consult struct {
 	answered  time.Time // the consulted party answered
 	left      time.Time // the transferer went back
 	completed bool      // the attended transfer went through
+	// keyed: the transferer pressed keys while consulting (the abort
+	// code, say): going back was their doing, not the PBX's timer.
+	keyed bool
 }
 
 func (c *call) root() *call {

@@ -145,3 +145,23 @@ func (e *Engine) consultAnswered(k *consult, at time.Time) {
 		k.answered = at
 	}
 }
+
+// keyed notes a digit from channel c's device: a transferer consulting
+// who presses keys (the abort code, atxferabort) calls the consultation
+// off themselves.
+func (e *Engine) keyed(c *channel) {
+	for _, k := range c.callRoot().consults {
+		if k.by == c && k.left.IsZero() && !k.completed {
+			k.keyed = true
+		}
+	}
+}
+
+// timedOut says a consultation ended with nobody answering and the
+// transferer back with the held party without having pressed a key or
+// hung up: the PBX's no-answer timer (features.conf
+// atxfernoanswertimeout) gave up on it, which is no answer, not the
+// transferer cancelling.
+func (k *consult) timedOut() bool {
+	return k.answered.IsZero() && !k.keyed && !k.left.IsZero() && (k.by.endAt.IsZero() || k.by.endAt.After(k.left))
+}

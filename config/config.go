@@ -123,6 +123,10 @@ type SIP struct {
 	// dropped and counted.
 	HEPAuthKey     Secret `yaml:"hep_auth_key"`
 	HEPAuthKeyFile string `yaml:"hep_auth_key_file"`
+	// HEPAllowedSources are the capture agents' networks (CIDRs, or
+	// addresses): a listener off loopback takes HEP from them only, and
+	// needs them.
+	HEPAllowedSources []string `yaml:"hep_allowed_sources"`
 	// PBXAddresses are the PBX's own SIP addresses (IP, IP:port or
 	// prefix): packets from them are the PBX speaking.
 	PBXAddresses []string `yaml:"pbx_addresses"`
@@ -148,6 +152,9 @@ type Subscribe struct {
 	// Contact is the host:port the PBX sends NOTIFYs to, when Listen is a
 	// wildcard the PBX cannot reach as it is.
 	Contact string `yaml:"contact"`
+	// AllowedSources are the networks (CIDRs, or addresses) Listen takes
+	// packets from, the PBX's: required when Listen is off loopback.
+	AllowedSources []string `yaml:"allowed_sources"`
 	// Extensions to watch; empty: every user of the directory.
 	Extensions []string `yaml:"extensions"`
 	// Expiry asked for each subscription. Default 600s.

@@ -258,7 +258,31 @@ func TestValidate(t *testing.T) {
 		{"ami host with port", func(c *Config) { c.AMI.Host = "pbx:5038"; c.AMI.Username = "u"; c.AMI.Secret = "s" }, []string{`ami.host: "pbx:5038": a host name or IP address, without port (see ami.port)`}},
 		{"ami ipv6 host", func(c *Config) { c.AMI.Host = "::1"; c.AMI.Username = "u"; c.AMI.Secret = "s" }, nil},
 		{"ami credentials", func(c *Config) { c.AMI.Host = "127.0.0.1" }, []string{"ami.username: required", "ami.secret: required (or ami.secret_file)"}},
-		{"hep udp", func(c *Config) { c.SIP.HEPListenUDP = []string{":9060", "9060"} }, []string{`sip.hep_listen_udp[1]: "9060": want host:port`}},
+		{"hep udp", func(c *Config) {
+			c.SIP.HEPListenUDP = []string{":9060", "9060"}
+			c.SIP.HEPAllowedSources = []string{"192.0.2.10"}
+		},
+			[]string{`sip.hep_listen_udp[1]: "9060": want host:port`}},
+		{"hep off loopback", func(c *Config) {
+			c.SIP.HEPListenUDP = []string{"127.0.0.1:9060"}
+			c.SIP.HEPListenTCP = []string{"[::1]:9061", "0.0.0.0:9061"}
+		},
+			[]string{`sip.hep_allowed_sources: required: sip.hep_listen_tcp[1] "0.0.0.0:9061" is off loopback; list the capture agents' addresses (CIDRs) so that nobody else can send HEP`}},
+		{"hep on loopback", func(c *Config) { c.SIP.HEPListenUDP = []string{"127.0.0.1:9060", "[::1]:9060", "localhost:9062"} }, nil},
+		{"hep allowed sources", func(c *Config) {
+			c.SIP.HEPListenUDP = []string{"192.0.2.1:9060"}
+			c.SIP.HEPAllowedSources = []string{"192.0.2.0/24", "agent.example", "2001:db8::/129"}
+		}, []string{`sip.hep_allowed_sources[1]: "agent.example" is not an address or a CIDR network (192.0.2.10, 192.0.2.0/24)`,
+			`sip.hep_allowed_sources[2]: "2001:db8::/129" is not an address or a CIDR network (192.0.2.10, 192.0.2.0/24)`}},
+		{"subscribe off loopback", func(c *Config) { c.SIP.Subscribe.PBX = "192.0.2.5:5060" },
+			[]string{`sip.subscribe.allowed_sources: required: sip.subscribe.listen "0.0.0.0:5070" is off loopback; list the PBX's address (CIDR, e.g. "192.0.2.5/32") so that nobody else can send NOTIFYs`}},
+		{"subscribe with allowed sources", func(c *Config) {
+			c.SIP.Subscribe.PBX = "192.0.2.5:5060"
+			c.SIP.Subscribe.AllowedSources = []string{"192.0.2.5"}
+		}, nil},
+		{"subscribe on loopback", func(c *Config) { c.SIP.Subscribe.PBX = "127.0.0.1:5060"; c.SIP.Subscribe.Listen = "127.0.0.1:5070" }, nil},
+		{"subscribe allowed sources bad", func(c *Config) { c.SIP.Subscribe.PBX = "pbx:5060"; c.SIP.Subscribe.AllowedSources = []string{"pbx"} },
+			[]string{`sip.subscribe.allowed_sources[0]: "pbx" is not an address or a CIDR network (192.0.2.10, 192.0.2.0/24)`}},
 		{"hep tcp", func(c *Config) { c.SIP.HEPListenTCP = []string{"127.0.0.1:x"} }, []string{`sip.hep_listen_tcp[0]: "127.0.0.1:x": port "x" is not a number 0–65535`}},
 		{"pbx addresses", func(c *Config) { c.SIP.PBXAddresses = []string{"10.0.0.1", "pbx.example.com"} }, []string{`sip.pbx_addresses[1]: "pbx.example.com": want an IP address, IP:port or prefix (10.0.0.0/24)`}},
 		{"trunk addresses", func(c *Config) { c.SIP.TrunkAddresses = []string{"192.0.2.0/24", "[::1]:5060", "1.2.3.4/40"} }, []string{`sip.trunk_addresses[2]: "1.2.3.4/40": want an IP address, IP:port or prefix (10.0.0.0/24)`}},

@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/phone"
 )
 
@@ -119,6 +121,9 @@ func (c *Config) validateSubscribe(v *validator) {
 		if err := hostPort(s.Contact); err != nil {
 			v.add("sip.subscribe.contact", "%q: %v", s.Contact, err)
 		}
+	}
+	if l, ok := allowedSources(v, "sip.subscribe.allowed_sources", s.AllowedSources); ok && l.Empty() && !netallow.Loopback(s.Listen) {
+		v.add("sip.subscribe.allowed_sources", "required: sip.subscribe.listen %q is off loopback; list the PBX's address (CIDR, e.g. %q) so that nobody else can send NOTIFYs", s.Listen, pbxNetwork(s.PBX))
 	}
 	if len(s.Extensions) == 0 && len(c.Users) == 0 {
 		v.add("sip.subscribe.extensions", "required when the user directory (users) is empty")
@@ -240,6 +245,17 @@ func (c *Config) validateSIP(v *validator) {
 	for i, a := range s.HEPListenTCP {
 		if err := hostPort(a); err != nil {
 			v.add(fmt.Sprintf("sip.hep_listen_tcp[%d]", i), "%q: %v", a, err)
+		}
+	}
+	if l, ok := allowedSources(v, "sip.hep_allowed_sources", s.HEPAllowedSources); ok && l.Empty() {
+		for _, ls := range []struct {
+			key   string
+			addrs []string
+		}{{"sip.hep_listen_udp", s.HEPListenUDP}, {"sip.hep_listen_tcp", s.HEPListenTCP}} {
+			if i := slices.IndexFunc(ls.addrs, func(a string) bool { return !netallow.Loopback(a) }); i >= 0 {
+				v.add("sip.hep_allowed_sources", "required: %s[%d] %q is off loopback; list the capture agents' addresses (CIDRs) so that nobody else can send HEP", ls.key, i, ls.addrs[i])
+				break
+			}
 		}
 	}
 	for i, a := range s.PBXAddresses {
@@ -420,4 +436,31 @@ func address(s string) bool {
 	}
 	_, err := netip.ParsePrefix(s)
 	return err == nil
+}
+
+// allowedSources checks a list of allowed source networks, naming each
+// bad entry; ok is false when one was bad.
+func allowedSources(v *validator, key string, cidrs []string) (netallow.List, bool) {
+	ok := true
+	for i, c := range cidrs {
+		if _, err := netallow.Parse([]string{c}); err != nil {
+			v.add(fmt.Sprintf("%s[%d]", key, i), "%q is not an address or a CIDR network (192.0.2.10, 192.0.2.0/24)", c)
+			ok = false
+		}
+	}
+	if !ok {
+		return netallow.List{}, false
+	}
+	l, _ := netallow.Parse(cidrs)
+	return l, true
+}
+
+// pbxNetwork is the example network an error suggests for the PBX at
+// host:port: its address when that is one.
+func pbxNetwork(pbx string) string {
+	host, _, _ := net.SplitHostPort(pbx)
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()).String()
+	}
+	return "192.0.2.5/32"
 }

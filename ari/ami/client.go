@@ -286,11 +286,17 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 	}
 }
 
-// snapshot builds the resync event. Its time is the last moment the engine's
-// channels were known alive: the newest event before the gap or, on a first
-// connect, the newest channel creation, or else now.
+// snapshot builds the resync event; see snapshotEvent.
 func (c *Client) snapshot(chans []bridge.Channel, now time.Time) bridge.Event {
-	at := c.lastEvent
+	return snapshotEvent(chans, c.lastEvent, now)
+}
+
+// snapshotEvent builds the resync event of a CoreShowChannels list taken
+// at now (the PBX's clock). Its time is the last moment the engine's
+// channels were known alive: lastEvent, the newest event before the gap,
+// or, on a first connect, the newest channel creation, or else now.
+func snapshotEvent(chans []bridge.Channel, lastEvent, now time.Time) bridge.Event {
+	at := lastEvent
 	if at.IsZero() {
 		for _, ch := range chans {
 			if ch.Created.After(at) {

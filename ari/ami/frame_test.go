@@ -129,6 +129,12 @@ func TestMap(t *testing.T) {
 		{"failed transfer", "Event: BlindTransfer\r\n" + ts + "Result: Fail\r\nTransfererUniqueid: 3\r\n", bridge.Event{}, false, ""},
 		{"AttendedTransfer", "Event: AttendedTransfer\r\n" + ts + "Result: Success\r\nOrigTransfererUniqueid: 8\r\nSecondTransfererUniqueid: 12\r\nTransfereeUniqueid: 7\r\nTransferTargetUniqueid: 9\r\n",
 			bridge.Event{Kind: bridge.AttendedTransfer, Time: at, Channel: bridge.Channel{ID: "8"}, Peer: bridge.Channel{ID: "7"}, Second: "12", Target: "9"}, true, ""},
+		// A transferer's keys during a consultation (the abort code):
+		// only what the device sent.
+		{"DTMF received", "Event: DTMFEnd\r\n" + ts + chanHeaders + "Digit: *\r\nDurationMs: 100\r\nDirection: Received\r\n",
+			bridge.Event{Kind: bridge.DTMF, Time: at, Channel: alice, Value: "*"}, true, ""},
+		{"DTMF sent", "Event: DTMFEnd\r\n" + ts + chanHeaders + "Digit: *\r\nDurationMs: 100\r\nDirection: Sent\r\n",
+			bridge.Event{}, false, ""},
 		{"privacy", "Event: VarSet\r\n" + ts + chanHeaders + "Variable: CALLBRIDGE_PRIVACY\r\nValue: private\r\n",
 			bridge.Event{Kind: bridge.VarSet, Time: at, Channel: alice, Var: bridge.PrivacyVar, Value: "private"}, true, ""},
 		{"privacy, inherited", "Event: VarSet\r\n" + ts + chanHeaders + "Variable: __CALLBRIDGE_PRIVACY\r\nValue: private\r\n",

@@ -28,6 +28,7 @@ const (
 	evSoftHangupRequest        = "SoftHangupRequest"
 	evHangupRequest            = "HangupRequest"
 	evHangup                   = "Hangup"
+	evDTMFEnd                  = "DTMFEnd"
 	evCoreShowChannel          = "CoreShowChannel"
 	evCoreShowChannelsComplete = "CoreShowChannelsComplete"
 )
@@ -66,6 +67,7 @@ var mappedEvents = map[string]bool{
 	evSoftHangupRequest: true,
 	evHangupRequest:     true,
 	evHangup:            true,
+	evDTMFEnd:           true,
 }
 
 // Map turns one AMI event into a bridge event. received is when the message
@@ -147,6 +149,16 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 		ev.Channel = readChannel(m, pfxNone)
 		ev.Var = variable
 		ev.Value = field(m, "Value")
+	case evDTMFEnd:
+		// Only the keys a device sent (a transferer's abort code); DTMF
+		// the PBX plays out says nothing about the call. DTMFBegin
+		// duplicates it.
+		if field(m, "Direction") != "Received" {
+			return bridge.Event{}, false, nil
+		}
+		ev.Kind = bridge.DTMF
+		ev.Channel = readChannel(m, pfxNone)
+		ev.Value = field(m, "Digit")
 	case evSoftHangupRequest, evHangupRequest, evHangup:
 		ev.Kind = bridge.HangupRequest
 		if name == evHangup {

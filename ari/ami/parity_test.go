@@ -190,3 +190,63 @@ func describe(evs []bridge.Event) map[string][]string {
 func isFinal(status string) bool {
 	return status != "" && status != "RINGING" && status != "PROGRESS" && status != "PROCEEDING"
 }
+
+// A recorded session that resynced after connecting (the lab's
+// adopt_mid_talk: login, CoreShowChannels, BridgeList, then the call's
+// tail) gives the engine what the live client gives it: one Snapshot
+// first, its channels' ages read against the newest Timestamp before the
+// list (the login's SuccessfulAuth, by the PBX's clock), then the events.
+func TestReadRecordingResync(t *testing.T) {
+	f, err := os.Open("../../testdata/lab/adopt_mid_talk/ami.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []bridge.Event
+	if _, err := ami.ReadRecording(f, func(ev bridge.Event) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < 2 || evs[0].Kind != bridge.Snapshot {
+		t.Fatalf("first event %+v, want the snapshot", evs[0])
+	}
+	s := evs[0]
+	listed := time.Unix(1796122792, 238072000).UTC()
+	if !s.Listed.Equal(listed) || len(s.Channels) != 2 {
+		t.Fatalf("listed %v with %d channels, want %v and 2", s.Listed, len(s.Channels), listed)
+	}
+	for _, ch := range s.Channels {
+		// Duration 00:00:05, BridgeId set, Application AppDial / Dial.
+		if !ch.Created.Equal(listed.Add(-5*time.Second)) || ch.Bridge != "d9f74b0f-634d-4106-8fd8-536c4c44692f" || ch.App == "" || ch.LinkedID != "1796122787.2" {
+			t.Errorf("%+v", ch)
+		}
+	}
+	for _, ev := range evs[1:] {
+		if ev.Kind == bridge.Snapshot || ev.Time.Before(listed) {
+			t.Errorf("after the snapshot: %v at %v", ev.Kind, ev.Time)
+		}
+	}
+}
+
+// A recording cut off inside a CoreShowChannels list gives no snapshot
+// (an incomplete list would end the calls it lacks) but loses none of
+// the events that arrived meanwhile.
+func TestReadRecordingCutInResync(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/lab/adopt_mid_talk/ami.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	entry := "Event: CoreShowChannel\r\n"
+	i := strings.Index(s, entry)
+	j := strings.Index(s[i+1:], entry) + i + 1 // the second entry
+	hangup := "Event: Hangup\r\nPrivilege: call,all\r\nTimestamp: 1796122797.300000\r\nChannel: PJSIP/101-00000003\r\nUniqueid: 1796122787.3\r\nLinkedid: 1796122787.2\r\nCause: 16\r\n\r\n"
+	cut := s[:j] + hangup
+	var evs []bridge.Event
+	st, err := ami.ReadRecording(strings.NewReader(cut), func(ev bridge.Event) { evs = append(evs, ev) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Kind != bridge.ChannelDestroyed || st.Mapped+st.Skipped+st.Malformed != st.Messages {
+		t.Fatalf("events %+v, stats %+v: want the hangup alone", evs, st)
+	}
+}

@@ -80,12 +80,23 @@ func clip(s string, n int) string {
 // in order, through the same framing and mapping as the live client.
 // Malformed messages are counted in Stats and skipped, the first few
 // described in Stats.Problems. An event without a Timestamp header takes the
-// time of the event before it, so order is kept. The error is for failures
-// to read r, never for bad content.
+// time of the event before it, so order is kept. A CoreShowChannels list in
+// the stream (a session that resynced after connecting, as the live client
+// does) becomes one Snapshot event at its CoreShowChannelsComplete, the
+// events that arrived meanwhile after it, as the live client delivers them;
+// a recording keeps no receipt times, so the list is read against the
+// newest Timestamp any message before it carried (the PBX's clock). The
+// error is for failures to read r, never for bad content.
 func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 	var st Stats
 	rd := NewReader(r)
-	var last time.Time
+	var last, clock time.Time // the newest event delivered; the newest Timestamp seen
+	var list *resync
+	deliver := func(ev bridge.Event) {
+		st.Mapped++
+		last = ev.Time
+		fn(ev)
+	}
 	for {
 		pkt, err := rd.ReadPacket()
 		if err != nil {
@@ -95,21 +106,79 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
+				if list != nil {
+					// Cut off inside a list: no snapshot to go by, but
+					// nothing that arrived meanwhile is lost.
+					for _, ev := range list.held {
+						deliver(ev)
+					}
+				}
 				return st, nil
 			}
 			return st, fmt.Errorf("ami: read recording after message %d: %w", st.Messages, err)
 		}
 		st.Messages++
+		if t, ok := rawTimestamp(pkt); ok {
+			clock = t
+		}
+		if name := eventName(pkt); string(name) == evCoreShowChannel || string(name) == evCoreShowChannelsComplete {
+			m, err := parse(pkt)
+			if err != nil {
+				st.problem(st.Messages, err)
+				continue
+			}
+			if string(name) == evCoreShowChannel {
+				st.Skipped++ // an entry; the list is one event, at its end
+				if list == nil {
+					list = &resync{}
+				}
+				list.chans = append(list.chans, snapshotChannel(m, clock))
+				continue
+			}
+			if list == nil {
+				list = &resync{}
+			}
+			deliver(snapshotEvent(list.chans, last, clock)) // counted as mapped
+			for _, ev := range list.held {
+				deliver(ev)
+			}
+			list = nil
+			continue
+		}
 		ev, ok, err := Decode(pkt, last)
 		switch {
 		case err != nil:
 			st.problem(st.Messages, err)
-		case ok:
-			st.Mapped++
-			last = ev.Time
-			fn(ev)
-		default:
+		case !ok:
 			st.Skipped++
+		case list != nil:
+			list.held = append(list.held, ev)
+		default:
+			deliver(ev)
 		}
 	}
+}
+
+// resync is a CoreShowChannels list being read: its entries so far and the
+// events that arrived in between.
+type resync struct {
+	chans []bridge.Channel
+	held  []bridge.Event
+}
+
+var timestampHeader = []byte("\r\nTimestamp: ")
+
+// rawTimestamp reads a message's Timestamp header without parsing the
+// message: the events a replay skips still tell the PBX's time.
+func rawTimestamp(pkt []byte) (time.Time, bool) {
+	i := bytes.Index(pkt, timestampHeader)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	v := pkt[i+len(timestampHeader):]
+	if j := bytes.IndexByte(v, '\r'); j >= 0 {
+		v = v[:j]
+	}
+	t, err := parseTimestamp(string(v))
+	return t, err == nil
 }

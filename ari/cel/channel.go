@@ -19,6 +19,12 @@ type chanState struct {
 	dialArgs   []string // arguments of the dialling apps it ran (Dial, Queue, …)
 	dialStatus string   // the dial status its HANGUP carried
 	answeredAt time.Time
+	// forwards are its FORWARD rows: a phone it dialled sent the call
+	// elsewhere (SIP 302) and its Dial follows; redirected, on that
+	// phone, says it hung up so (cause 23, redirected to a new
+	// destination).
+	forwards   []forward
+	redirected bool
 
 	created     bool
 	role        role
@@ -75,15 +81,57 @@ func (c *chanState) noteFacts(r *Row, x *extra) {
 		}
 	}
 	switch r.Event {
+	case EventForward:
+		if x.Forward != "" && len(c.forwards) < 16 {
+			c.forwards = append(c.forwards, forward{to: x.Forward, at: r.Time})
+		}
 	case EventHangup:
 		if x.DialStatus != "" {
 			c.dialStatus = x.DialStatus
+		}
+		if n, _ := x.cause(); n == causeRedirected {
+			c.redirected = true
 		}
 	case EventAnswer:
 		if c.answeredAt.IsZero() {
 			c.answeredAt = r.Time
 		}
 	}
+}
+
+// forward is one FORWARD row: where the call was sent, and when.
+type forward struct {
+	to   string
+	at   time.Time
+	used bool
+}
+
+// causeRedirected is Q.850 cause 23, "redirected to new destination":
+// how app_dial hangs up a phone whose 302 it follows.
+const causeRedirected = 23
+
+// forwardWindow: app_dial requests the forward's target, writes FORWARD
+// and hangs the forwarding phone up within moments of each other.
+const forwardWindow = 2 * time.Second
+
+// takeForward returns (and uses up) the forward of c's rows nearest to at
+// within forwardWindow, if any.
+func (c *chanState) takeForward(at time.Time) string {
+	best := -1
+	for i := range c.forwards {
+		f := &c.forwards[i]
+		if f.used || f.at.Sub(at).Abs() > forwardWindow {
+			continue
+		}
+		if best < 0 || f.at.Sub(at).Abs() < c.forwards[best].at.Sub(at).Abs() {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	c.forwards[best].used = true
+	return c.forwards[best].to
 }
 
 // settled says whether every fact its rows wait for is in: the channel has

@@ -39,7 +39,11 @@ func (m *Mapper) apply(p *pending) {
 		}
 		if c.role != roleIncoming && !c.answered && !c.offerEnded {
 			c.offerEnded = true
-			m.dial(c, r.Time, c.finalStatus())
+			fwd := ""
+			if c.redirected && c.dialer != nil {
+				fwd = c.dialer.takeForward(r.Time) // a forward the PBX did not follow
+			}
+			m.dialForward(c, r.Time, c.finalStatus(), fwd)
 		}
 		m.endOffers(c, r.Time)
 	case EventChanEnd:
@@ -64,6 +68,10 @@ func (m *Mapper) apply(p *pending) {
 			Peer: bridge.Channel{ID: tee}, Second: na(x.Channel2), Target: na(x.Target)})
 	case EventParkStart:
 		m.park(c, r, x)
+	case EventDTMF:
+		// A transferer's keys during a consultation (the abort code)
+		// say who ended it.
+		m.emit(bridge.Event{Kind: bridge.DTMF, Time: r.Time, Channel: c.ref(r), Value: x.Digit})
 	case EventUser:
 		m.emit(bridge.Event{Kind: bridge.VarSet, Time: r.Time, Channel: c.ref(r), Var: bridge.PrivacyVar, Value: strings.TrimSpace(x.Extra)})
 	}
@@ -106,6 +114,7 @@ func (m *Mapper) create(c *chanState, r *Row) {
 		c.dialer = c.chooseDialer()
 		if c.dialer != nil {
 			c.dialString, _ = c.dialer.dialledBy(c.name)
+			m.followForward(c.dialer, r.Time)
 			c.dialer.callees = append(c.dialer.callees, c)
 		}
 	default:
@@ -127,10 +136,34 @@ func (m *Mapper) create(c *chanState, r *Row) {
 	}
 }
 
+// followForward reports, before the Dial d begins to a new channel at at,
+// the end of d's dial to a phone that forwarded the call there: app_dial
+// requests the forward's target first and then writes FORWARD and hangs
+// the phone up, where ARI reports the forwarding Dial's end (with the
+// target) before the Dial to it, as the engine needs them.
+func (m *Mapper) followForward(d *chanState, at time.Time) {
+	for _, f := range d.callees {
+		if !f.redirected || f.answered || f.offerEnded || f.destroyed {
+			continue
+		}
+		if to := d.takeForward(at); to != "" {
+			f.offerEnded = true
+			m.dialForward(f, at, "CANCEL", to)
+		}
+		return
+	}
+}
+
 // dial reports the Dial that offered c, with status "" (begun) or final.
 func (m *Mapper) dial(c *chanState, at time.Time, status string) {
+	m.dialForward(c, at, status, "")
+}
+
+// dialForward is dial with, on a final status, where the phone forwarded
+// the call.
+func (m *Mapper) dialForward(c *chanState, at time.Time, status, forward string) {
 	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: bridge.Channel{ID: c.id, Name: c.name},
-		DialStatus: status, DialString: c.dialString}
+		DialStatus: status, DialString: c.dialString, Forward: forward}
 	if d := c.dialer; d != nil {
 		ev.Channel = bridge.Channel{ID: d.id, Name: d.name}
 	}

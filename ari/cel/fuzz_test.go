@@ -44,7 +44,7 @@ func checkEvent(t *testing.T, ev bridge.Event) {
 			t.Fatalf("Dial without a peer: %+v", ev)
 		}
 	case bridge.ChannelCreated, bridge.ChannelUpdated, bridge.BridgeEnter, bridge.BridgeLeave,
-		bridge.BlindTransfer, bridge.AttendedTransfer, bridge.VarSet, bridge.HangupRequest, bridge.ChannelDestroyed:
+		bridge.BlindTransfer, bridge.AttendedTransfer, bridge.VarSet, bridge.HangupRequest, bridge.ChannelDestroyed, bridge.DTMF:
 		if ev.Channel.ID == "" {
 			t.Fatalf("%v without a channel: %+v", ev.Kind, ev)
 		}

@@ -165,16 +165,21 @@ func classify(r *Row) (rowKind, extra, error) {
 	var x extra
 	need := false
 	switch r.Event {
-	case EventChanStart, EventChanEnd, EventAnswer:
+	case EventChanStart, EventChanEnd, EventAnswer, EventDTMF:
 	case EventHangup, EventBridgeEnter, EventBridgeExit, EventBlindTransfer, EventAttendedTransfer, EventParkStart:
 		need = true
 	case EventUser:
 		if !isPrivacyEvent(r.UserEvent) {
 			return rowSkip, x, nil
 		}
+	case EventForward:
+		// A fact about its channel's dial (where a dialled phone sent
+		// the call), reported with that dial's end; see followForward.
+		x, _ = parseExtra(r.Extra)
+		return rowSkip, x, nil
 	default:
-		// APP_START/END, PARK_END, PICKUP, FORWARD, LINKEDID_END,
-		// LOCAL_OPTIMIZE*, STREAM_*, DTMF: another row carries what they
+		// APP_START/END, PARK_END, PICKUP, LINKEDID_END,
+		// LOCAL_OPTIMIZE*, STREAM_*: another row carries what they
 		// say (the bridge, hang-up and transfer rows), or the engine has
 		// no use for it. Their application fields are still facts.
 		return rowSkip, x, nil

@@ -120,9 +120,9 @@ func activitiesWith(cfg bridge.Config, source string, evs []bridge.Event) []brid
 func brief(as []bridge.Activity) string {
 	var b strings.Builder
 	for _, a := range as {
-		fmt.Fprintf(&b, "\n  [%s %s %s internal=%v %s/%s remote=%q name=%q ddi=%q by=%q privacy=%q %s %s %s]",
+		fmt.Fprintf(&b, "\n  [%s %s %s internal=%v %s/%s remote=%q name=%q ddi=%q by=%q fwd=%q privacy=%q %s %s %s]",
 			a.CallID, a.User, a.Direction, a.Internal, a.State, a.Reason, a.RemoteNumber, a.RemoteName, a.DDI,
-			a.TransferredBy, a.Privacy, a.StartedAt.Format("15:04:05.000"), a.AnsweredAt.Format("15:04:05.000"), a.EndedAt.Format("15:04:05.000"))
+			a.TransferredBy, a.ForwardedBy, a.Privacy, a.StartedAt.Format("15:04:05.000"), a.AnsweredAt.Format("15:04:05.000"), a.EndedAt.Format("15:04:05.000"))
 	}
 	return b.String()
 }
@@ -158,7 +158,7 @@ const (
 // leg in forward_no_answer_to_mobile hers). Compared: the
 // number of activities and, for each, id, call id, user, local number,
 // direction, internal, state, reason, remote number and name, DDI,
-// transferred_by, privacy; started_at, answered_at and ended_at within the
+// transferred_by, forwarded_by, privacy; started_at, answered_at and ended_at within the
 // differences above; ring and talk seconds consistent with them. One
 // documented difference: the privacy mark is a channel variable, which CEL
 // does not record; private_call's dialplan sets it with Set() only, so
@@ -201,7 +201,7 @@ func compare(t *testing.T, i int, g, w bridge.Activity) {
 	if g.ID != w.ID || g.CallID != w.CallID || g.User != w.User || g.LocalNumber != w.LocalNumber ||
 		g.Direction != w.Direction || g.Internal != w.Internal || g.State != w.State || g.Reason != w.Reason ||
 		g.RemoteNumber != w.RemoteNumber || g.RemoteName != w.RemoteName || g.DDI != w.DDI ||
-		g.TransferredBy != w.TransferredBy || g.Privacy != w.Privacy {
+		g.TransferredBy != w.TransferredBy || g.ForwardedBy != w.ForwardedBy || g.Privacy != w.Privacy {
 		t.Errorf("activity %d differs:\ncel:%s\nari:%s", i, brief([]bridge.Activity{g}), brief([]bridge.Activity{w}))
 	}
 	if g.Source != "cel" {

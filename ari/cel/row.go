@@ -138,6 +138,9 @@ type extra struct {
 
 	ParkerDialString string `json:"parker_dial_string"`
 
+	Digit   string `json:"digit"`   // DTMF
+	Forward string `json:"forward"` // FORWARD: where the dialled phone sent the call
+
 	Extra string `json:"extra"` // CELGenUserEvent's text
 }
 

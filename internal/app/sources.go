@@ -11,6 +11,7 @@ import (
 	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/sip/hep"
 	"github.com/callbridge/callbridge/sip/subscribe"
@@ -62,8 +63,9 @@ func newAMI(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) (
 // hepConfig is the HEP listeners' configuration and their SIP tracker's
 // (the same dialog configuration `replay --pcap --config` uses).
 func hepConfig(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) hep.Config {
+	allowed, _ := netallow.Parse(cfg.SIP.HEPAllowedSources) // checked by config.Validate
 	return hep.Config{UDP: cfg.SIP.HEPListenUDP, TCP: cfg.SIP.HEPListenTCP, AuthKey: cfg.SIP.HEPAuthKey.Value(),
-		Dialog: cfg.DialogConfig(), Logger: log.With().Str("source", "sip").Logger(), Registerer: reg}
+		AllowedSources: allowed, Dialog: cfg.DialogConfig(), Logger: log.With().Str("source", "sip").Logger(), Registerer: reg}
 }
 
 // buildSubscriber makes the SIP dialog-event subscriber, when sip.subscribe
@@ -80,7 +82,8 @@ func buildSubscriber(cfg *config.Config, log zerolog.Logger, reg prometheus.Regi
 			exts = append(exts, u.Extension)
 		}
 	}
-	sub, err := subscribe.New(subscribe.Config{PBX: sc.PBX, Listen: sc.Listen, Contact: sc.Contact, Extensions: exts,
+	allowed, _ := netallow.Parse(sc.AllowedSources) // checked by config.Validate
+	sub, err := subscribe.New(subscribe.Config{PBX: sc.PBX, Listen: sc.Listen, AllowedSources: allowed, Contact: sc.Contact, Extensions: exts,
 		Expiry: sc.Expiry, Username: sc.Username, Password: sc.Password.Value(),
 		OnTransition: func(tr bridge.Transition) { live.publish("dialog", tr) },
 		Logger:       log.With().Str("source", "dialog").Logger(), Registerer: reg})

@@ -114,7 +114,7 @@ var rules = []struct {
 		func(d string) bool { d = rel(d); return adapter(d) || connector(d) || under(d, "crmsync/connectors") }},
 	{"the small helpers import nothing of callbridge but bridge",
 		func(p string) bool {
-			for _, h := range []string{"internal/phone", "internal/secret", "internal/promreg", "internal/reconnect"} {
+			for _, h := range []string{"internal/phone", "internal/secret", "internal/promreg", "internal/reconnect", "internal/netallow"} {
 				if under(p, h) {
 					return true
 				}

@@ -33,6 +33,9 @@ func (t *Tracker) pendingOf(ev bridge.Event) *pendingConsult {
 		if ev.Channel.ID == pc.l.ch.ID || ev.Peer.ID == pc.l.ch.ID {
 			return pc
 		}
+		if ch := pc.l.local; ch != nil && ev.Channel.ID == ch.ID {
+			return pc
+		}
 	}
 	return nil
 }
@@ -62,27 +65,43 @@ func (t *Tracker) decideConsult(pc *pendingConsult, b *leg, at time.Time, out fu
 			}
 		}
 	}
+	l := pc.l
+	local := ""
+	if l.local != nil {
+		local = l.local.ID
+	}
 	if b != nil {
-		l := pc.l
 		l.onBehalf, l.call, l.ch.LinkedID = b, b.call, b.call
+		if l.local != nil {
+			l.local.LinkedID = b.call
+		}
 		b.consult = l
 		for i := range pc.events {
 			ev := &pc.events[i]
 			for _, ch := range []*bridge.Channel{&ev.Channel, &ev.Peer} {
-				if ch.ID == l.ch.ID {
+				if ch.ID == l.ch.ID || (local != "" && ch.ID == local) {
 					ch.LinkedID = l.call
 				}
 			}
-			if ev.Kind == bridge.Dial && ev.Peer.ID == l.ch.ID && ev.Channel.ID == "" {
-				ev.Channel = b.ch
-			}
 		}
+	} else {
+		// No consultation after all: a call of its own, without the
+		// consultation channel.
+		l.local = nil
 	}
 	for _, ev := range pc.events {
+		if b == nil && local != "" {
+			if ev.Channel.ID == local && ev.Kind != bridge.Dial {
+				continue
+			}
+			if ev.Kind == bridge.Dial && ev.Channel.ID == local {
+				ev.Channel = bridge.Channel{}
+			}
+		}
 		out(ev)
 	}
 	if b != nil {
-		t.holdParty(b, at, out)
+		t.holdParty(b, l, at, out)
 	}
 }
 

@@ -47,9 +47,12 @@ type leg struct {
 	awaiting string          // transferee: the extension a blind transfer will dial
 	alone    bool            // in index.alone
 	// forwardTo is set on the caller's leg when a leg dialled for it
-	// answered 3xx: the PBX follows the redirect to that user.
-	forwardTo   string
-	forwardFrom *leg
+	// answered 3xx: the PBX follows the redirect to that user or number
+	// (the Contact's user part) and dials it next for this leg;
+	// forwardBy is the endpoint of the leg that redirected, which the
+	// PBX's next INVITE may name in Diversion instead.
+	forwardTo string
+	forwardBy string
 	// far is the outcome of the last leg dialled for this one that
 	// failed at the far end (busy, rejected, unreachable): the reason
 	// the caller's own leg ends with, whatever generic cause the
@@ -59,8 +62,14 @@ type leg struct {
 	// lostChildAt is when a leg dialled for this one last ended without
 	// answering.
 	lostChildAt time.Time
-	seen        []msgKey
-	mark        uint64 // candidate de-duplication in link
+	// local is, on a consultation leg, the channel Asterisk places the
+	// consultation through (the ;1 half of a Local pair, which SIP never
+	// shows): reported as ARI shows it, in the consultation bridge with
+	// the transferer and dialling the target, so the engine tells the
+	// consultation from the call as it does from ARI.
+	local *bridge.Channel
+	seen  []msgKey
+	mark  uint64 // candidate de-duplication in link
 }
 
 type msgKey struct {
@@ -159,24 +168,31 @@ func (t *Tracker) update(l *leg, at time.Time, out func(bridge.Event)) {
 
 // dial reports dial progress of an outgoing leg.
 func (t *Tracker) dial(l *leg, status string, at time.Time, out func(bridge.Event)) {
+	t.dialForward(l, status, "", at, out)
+}
+
+// dialForward reports dial progress of an outgoing leg; forward, on a
+// final status, is where the dialled device redirected the call (a 3xx
+// Contact), as Asterisk's Dial reports a forward it follows.
+func (t *Tracker) dialForward(l *leg, status, forward string, at time.Time, out func(bridge.Event)) {
 	if !l.out {
 		return
 	}
-	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status}
+	ev := bridge.Event{Kind: bridge.Dial, Time: at, Peer: l.ch, DialStatus: status, Forward: forward}
 	switch {
 	case l.parent != nil:
 		ev.Channel = l.parent.ch
+	case l.local != nil:
+		// A consultation: the PBX's channel in the transferer's
+		// consultation bridge dials the target.
+		ev.Channel = *l.local
 	case l.onBehalf != nil:
-		// A consultation is the transferer's own call to the target.
 		ev.Channel = l.onBehalf.ch
 	}
 	if status == "" {
 		ev.DialString = l.ch.CallerNumber
 		if !t.isUser(l.ch.Endpoint) {
 			ev.DialString += "@" + l.ch.Endpoint
-		}
-		if l.forwardFrom != nil {
-			ev.ForwardedFrom = l.forwardFrom.ch.ID
 		}
 	}
 	t.emit(ev, out)
@@ -234,6 +250,7 @@ func (t *Tracker) destroy(l *leg, at time.Time, out func(bridge.Event)) {
 			b.held = ""
 		}
 	}
+	t.dropLocal(l, at, out)
 	if p := l.parent; p != nil && !l.up {
 		p.lostChildAt = at
 	}
@@ -252,4 +269,42 @@ func (t *Tracker) emit(ev bridge.Event, out func(bridge.Event)) {
 		return
 	}
 	out(ev)
+}
+
+// newLocal makes the consultation channel of consultation leg l (see
+// leg.local) and reports its creation; it dials the target and joins the
+// consultation bridge when the transferer moves there (holdParty).
+func (t *Tracker) newLocal(l *leg, target string, at time.Time, out func(bridge.Event)) {
+	ch := bridge.Channel{
+		ID: l.ch.ID + ";1", Name: "Local/" + target + "@sip-consult-" + l.ch.ID + ";1",
+		State: bridge.StateDown, Exten: target, CallerNumber: l.ch.ConnectedNumber,
+		LinkedID: l.call, Created: at,
+	}
+	l.local = &ch
+	t.emit(bridge.Event{Kind: bridge.ChannelCreated, Time: at, Channel: ch}, out)
+}
+
+// localUp reports the consultation channel answered with its target.
+func (t *Tracker) localUp(l *leg, at time.Time, out func(bridge.Event)) {
+	if l.local == nil {
+		return
+	}
+	l.local.State = bridge.StateUp
+	t.emit(bridge.Event{Kind: bridge.ChannelUpdated, Time: at, Channel: *l.local}, out)
+}
+
+// dropLocal hangs the consultation channel up: the consultation is over
+// (the transferer went back, or the transfer completed).
+func (t *Tracker) dropLocal(l *leg, at time.Time, out func(bridge.Event)) {
+	ch := l.local
+	if ch == nil {
+		return
+	}
+	l.local = nil
+	if ch.Bridge != "" {
+		t.emit(bridge.Event{Kind: bridge.BridgeLeave, Time: at, Channel: *ch, Bridge: ch.Bridge}, out)
+		ch.Bridge = ""
+	}
+	t.emit(bridge.Event{Kind: bridge.HangupRequest, Time: at, Channel: *ch, Cause: 16}, out)
+	t.emit(bridge.Event{Kind: bridge.ChannelDestroyed, Time: at, Channel: *ch, Cause: 16}, out)
 }

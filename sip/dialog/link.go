@@ -160,7 +160,8 @@ const (
 // score says how well c explains an INVITE presenting num to ruri; 0 is
 // not at all:
 //   - a transferee waiting for the PBX to dial its blind-transfer target,
-//     which this INVITE asks for (+4);
+//     or a caller whose dialled phone redirected the call (3xx), which
+//     this INVITE asks for (+4);
 //   - it presents the caller this INVITE presents (+2);
 //   - it dialled the number this INVITE asks for (+2);
 //   - it is an incoming leg still unanswered (+1), which links on its own
@@ -173,6 +174,9 @@ func (t *Tracker) score(c, l *leg, num, ruri string, at time.Time) int {
 	s := 0
 	if c.awaiting != "" && c.awaiting == ruri {
 		s += 4
+	}
+	if c.forwardTo != "" && c.forwardTo == ruri {
+		s += 4 // a leg dialled for it redirected the call here
 	}
 	if num != "" && (num == c.ch.CallerNumber || (!c.out && num == c.ch.CallerName)) {
 		s += 2

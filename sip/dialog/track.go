@@ -79,7 +79,10 @@ func (t *Tracker) cancelled(l *leg, cause int, at time.Time, out func(bridge.Eve
 	switch {
 	case cause == 26:
 	case l.onBehalf != nil:
-		// A consultation the transferer abandoned.
+		// A consultation given up: the transferer called it off or the
+		// PBX's no-answer timer ran out, which SIP cannot tell apart
+		// (the abort code travels in the media); the engine takes it as
+		// the timer unless the source saw the keys.
 	case p != nil && (p.hangup || p.ended):
 	case p != nil && answeredSibling(l):
 		cause = 26
@@ -170,6 +173,7 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 		t.dial(l, "ANSWER", at, out)
 		switch {
 		case l.onBehalf != nil && !l.onBehalf.ended:
+			t.localUp(l, at, out)
 			t.join(consultBridge(l.onBehalf), at, out, l)
 		case l.parent != nil && l.parent.up && !l.parent.ended && t.partner(l.parent) == nil:
 			t.join(mainBridge(l.parent), at, out, l, l.parent)
@@ -177,11 +181,11 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 			t.ix.setOrigin(l)
 		}
 	case retried(code):
-	case code < 400 && t.forward(l, p):
+	case code < 400 && redirect(l, p):
 		// The PBX follows the redirect and dials the new target; this
-		// leg is done, as app_dial reports it: CANCEL, cause 23
-		// (redirected to a new destination).
-		t.dial(l, "CANCEL", at, out)
+		// leg is done, as app_dial reports it: CANCEL with the forward's
+		// target, cause 23 (redirected to a new destination).
+		t.dialForward(l, "CANCEL", l.parent.forwardTo, at, out)
 		t.end(l, at, 23, out)
 	default:
 		status, cause := failure(code)
@@ -198,14 +202,16 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 	}
 }
 
-// forward records a 3xx redirect to a user or number on the leg's caller,
-// so the INVITE the PBX sends next for it is known as the forward.
-func (t *Tracker) forward(l *leg, p *parsed) bool {
+// redirect reads a 3xx redirect to a user or number (its Contact's user
+// part) and records it on the leg's caller (forwardTo), so the INVITE the
+// PBX sends next for it links to that caller. false when the redirect
+// names nobody the PBX could dial, or the leg was dialled for nobody.
+func redirect(l *leg, p *parsed) bool {
 	c := p.res.Contact()
 	if c == nil || c.Address.User == "" || l.parent == nil {
 		return false
 	}
-	l.parent.forwardTo, l.parent.forwardFrom = c.Address.User, l
+	l.parent.forwardTo, l.parent.forwardBy = c.Address.User, l.ch.Endpoint
 	return true
 }
 
@@ -365,9 +371,8 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		t.ix.unawait(parent)
 		t.ix.notAlone(parent)
 		t.ix.notOrigin(parent)
-		if parent.forwardFrom != nil && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardFrom.ch.Endpoint) {
-			l.forwardFrom = parent.forwardFrom
-			parent.forwardTo, parent.forwardFrom = "", nil
+		if parent.forwardTo != "" && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardBy) {
+			parent.forwardTo, parent.forwardBy = "", "" // the forward is being followed
 		}
 	case onBehalf != nil:
 		l.onBehalf, l.call = onBehalf, onBehalf.call
@@ -380,6 +385,9 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	if parent != nil {
 		t.ensure(parent, out)
 	}
+	if onBehalf != nil || len(consult) > 1 {
+		t.newLocal(l, ruri, at, out)
+	}
 	t.ensure(l, out)
 	t.dial(l, "", at, out)
 	if parent != nil && parent.ch.ConnectedNumber != l.ch.CallerNumber {
@@ -388,16 +396,21 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 	}
 	switch {
 	case onBehalf != nil:
-		t.holdParty(onBehalf, at, out)
+		t.holdParty(onBehalf, l, at, out)
 	case len(consult) > 1:
 		t.pendConsult(l, consult, at)
 	}
 }
 
 // holdParty moves a transferer out of its call's bridge into a consultation
-// bridge (the other party is on hold), as Asterisk reports it.
-func (t *Tracker) holdParty(b *leg, at time.Time, out func(bridge.Event)) {
+// bridge (the other party is on hold), as Asterisk reports it: the
+// consultation's channel first, then the transferer.
+func (t *Tracker) holdParty(b, consult *leg, at time.Time, out func(bridge.Event)) {
 	b.held = b.bridge
+	if ch := consult.local; ch != nil {
+		ch.Bridge = consultBridge(b)
+		t.emit(bridge.Event{Kind: bridge.BridgeEnter, Time: at, Channel: *ch, Bridge: ch.Bridge}, out)
+	}
 	t.join(consultBridge(b), at, out, b)
 }
 

@@ -35,6 +35,7 @@ func (t *Tracker) inferAttended(l *leg, at time.Time, out func(bridge.Event)) {
 		Kind: bridge.AttendedTransfer, Time: at,
 		Channel: l.ch, Second: l.ch.ID, Peer: held.ch, Target: c.ch.ID,
 	}, out)
+	t.dropLocal(c, at, out) // the target is handed to the held party directly
 	l.consult, c.onBehalf = nil, nil
 	if c.up {
 		t.join(l.held, at, out, c)

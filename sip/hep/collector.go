@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/sip/dialog"
 )
 
@@ -24,6 +25,13 @@ type Config struct {
 	// AuthKey, when set, is the password capture agents must send (HEP
 	// chunk 0x000e); packets without it are counted and dropped.
 	AuthKey string
+	// AllowedSources are the capture agents' networks. A listener off
+	// loopback (a wildcard or a network address) takes packets (UDP) and
+	// connections (TCP) only from them, and New refuses one without
+	// them; others are counted (callbridge_sip_hep_refused_total) and
+	// dropped. A loopback listener without them hears the host only, and
+	// takes it all.
+	AllowedSources netallow.List
 	// Dialog configures the SIP dialog tracker.
 	Dialog dialog.Config
 	// Queue bounds the packets waiting for the tracker (default 8192).
@@ -52,8 +60,8 @@ type Config struct {
 type Collector struct {
 	cfg   Config
 	log   zerolog.Logger
-	udp   []net.PacketConn
-	tcp   []net.Listener
+	udp   []guarded[net.PacketConn]
+	tcp   []guarded[net.Listener]
 	queue chan item
 	m     metrics
 	conns *connTable
@@ -62,6 +70,12 @@ type Collector struct {
 type item struct {
 	b []byte
 	t string // transport
+}
+
+// guarded is a listener with the sources it takes packets from.
+type guarded[T any] struct {
+	l     T
+	guard netallow.Guard
 }
 
 // New opens every configured listener; Run serves them. When one cannot
@@ -89,7 +103,15 @@ func New(cfg Config) (*Collector, error) {
 		m:     newMetrics(cfg.Registerer),
 	}
 	c.conns = newConnTable(cfg.MaxConns, cfg.MaxConnsPerSource, c.m)
-	for _, a := range cfg.UDP {
+	var guards []netallow.Guard
+	for _, a := range append(append([]string{}, cfg.UDP...), cfg.TCP...) {
+		g, err := netallow.NewGuard(a, cfg.AllowedSources)
+		if err != nil {
+			return nil, fmt.Errorf("hep: %w", err)
+		}
+		guards = append(guards, g)
+	}
+	for i, a := range cfg.UDP {
 		pc, err := net.ListenPacket("udp", a)
 		if err != nil {
 			c.Close()
@@ -98,15 +120,15 @@ func New(cfg Config) (*Collector, error) {
 		if uc, ok := pc.(*net.UDPConn); ok {
 			_ = uc.SetReadBuffer(4 << 20) // absorb bursts; best effort
 		}
-		c.udp = append(c.udp, pc)
+		c.udp = append(c.udp, guarded[net.PacketConn]{pc, guards[i]})
 	}
-	for _, a := range cfg.TCP {
+	for i, a := range cfg.TCP {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("hep: listen tcp %s: %w", a, err)
 		}
-		c.tcp = append(c.tcp, ln)
+		c.tcp = append(c.tcp, guarded[net.Listener]{ln, guards[len(cfg.UDP)+i]})
 	}
 	return c, nil
 }
@@ -116,10 +138,10 @@ func New(cfg Config) (*Collector, error) {
 func (c *Collector) Close() error {
 	var errs []error
 	for _, u := range c.udp {
-		errs = append(errs, u.Close())
+		errs = append(errs, u.l.Close())
 	}
 	for _, l := range c.tcp {
-		errs = append(errs, l.Close())
+		errs = append(errs, l.l.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -128,7 +150,7 @@ func (c *Collector) Close() error {
 func (c *Collector) UDPAddrs() []net.Addr {
 	var as []net.Addr
 	for _, u := range c.udp {
-		as = append(as, u.LocalAddr())
+		as = append(as, u.l.LocalAddr())
 	}
 	return as
 }
@@ -137,7 +159,7 @@ func (c *Collector) UDPAddrs() []net.Addr {
 func (c *Collector) TCPAddrs() []net.Addr {
 	var as []net.Addr
 	for _, l := range c.tcp {
-		as = append(as, l.Addr())
+		as = append(as, l.l.Addr())
 	}
 	return as
 }
@@ -148,7 +170,7 @@ func (c *Collector) UDPAddr() net.Addr {
 	if len(c.udp) == 0 {
 		return nil
 	}
-	return c.udp[0].LocalAddr()
+	return c.udp[0].l.LocalAddr()
 }
 
 // TCPAddr reports the first bound TCP address.
@@ -156,7 +178,7 @@ func (c *Collector) TCPAddr() net.Addr {
 	if len(c.tcp) == 0 {
 		return nil
 	}
-	return c.tcp[0].Addr()
+	return c.tcp[0].l.Addr()
 }
 
 // Run serves until ctx ends, passing the tracker's events to out from a
@@ -312,10 +334,10 @@ func (c *Collector) enqueue(b []byte, transport string) {
 	}
 }
 
-func (c *Collector) readUDP(ctx context.Context, pc net.PacketConn) {
+func (c *Collector) readUDP(ctx context.Context, u guarded[net.PacketConn]) {
 	buf := make([]byte, MaxPacket)
 	for {
-		n, _, err := pc.ReadFrom(buf)
+		n, from, err := u.l.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -323,8 +345,25 @@ func (c *Collector) readUDP(ctx context.Context, pc net.PacketConn) {
 			c.log.Warn().Err(err).Msg("HEP udp read")
 			continue
 		}
+		if !u.guard.Allows(from) {
+			c.refuse("udp", from)
+			continue
+		}
 		c.enqueue(append([]byte(nil), buf[:n]...), "udp")
 	}
+}
+
+// refuse counts and drops what came from a source the listener does not
+// take packets from.
+func (c *Collector) refuse(transport string, from net.Addr) {
+	c.m.refused.WithLabelValues(transport).Inc()
+	c.log.Debug().Str("transport", transport).Str("peer", from.String()).Msg("HEP from a source not in sip.hep_allowed_sources dropped")
+}
+
+// RefusedCounter counts packets (udp) and connections (tcp) refused for
+// coming from a source not allowed.
+func (c *Collector) RefusedCounter(transport string) prometheus.Counter {
+	return c.m.refused.WithLabelValues(transport)
 }
 
 // MalformedCounter and PacketsCounter expose the counters, for tests and

@@ -10,6 +10,7 @@ type metrics struct {
 	events    prometheus.Counter
 	conns     prometheus.Gauge
 	closed    *prometheus.CounterVec
+	refused   *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) metrics {
@@ -35,9 +36,12 @@ func newMetrics(r prometheus.Registerer) metrics {
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callbridge_sip_hep_tcp_closed_total", Help: "HEP TCP connections closed by the collector, by why: idle, framing, source_limit, limit.",
 		}, []string{"reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callbridge_sip_hep_refused_total", Help: "HEP packets (udp) and connections (tcp) refused because their source is not in sip.hep_allowed_sources.",
+		}, []string{"transport"}),
 	}
 	if r != nil {
-		r.MustRegister(m.packets, m.malformed, m.dropped, m.live, m.events, m.conns, m.closed)
+		r.MustRegister(m.packets, m.malformed, m.dropped, m.live, m.events, m.conns, m.closed, m.refused)
 	}
 	return m
 }

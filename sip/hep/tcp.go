@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-func (c *Collector) acceptTCP(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) {
+func (c *Collector) acceptTCP(ctx context.Context, g guarded[net.Listener], wg *sync.WaitGroup) {
 	for {
-		conn, err := ln.Accept()
+		conn, err := g.l.Accept()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -25,6 +25,11 @@ func (c *Collector) acceptTCP(ctx context.Context, ln net.Listener, wg *sync.Wai
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
+			continue
+		}
+		if !g.guard.Allows(conn.RemoteAddr()) {
+			c.refuse("tcp", conn.RemoteAddr())
+			conn.Close()
 			continue
 		}
 		tc := c.conns.add(conn)

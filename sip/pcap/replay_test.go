@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,19 @@ import (
 
 func sipActivities(t *testing.T, file string, cfg dialog.Config) ([]bridge.Activity, pcap.Stats) {
 	t.Helper()
+	return sipActivitiesWith(t, file, cfg, siptest.SIPConfig)
+}
+
+// sipActivitiesWith is sipActivities with the engine configured by ec.
+func sipActivitiesWith(t *testing.T, file string, cfg dialog.Config, ec bridge.Config) ([]bridge.Activity, pcap.Stats) {
+	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	var st pcap.Stats
-	acts, err := siptest.Activities(siptest.SIPConfig, func(fn func(bridge.Event)) error {
+	acts, err := siptest.Activities(ec, func(fn func(bridge.Event)) error {
 		var err error
 		st, err = pcap.Read(f, cfg, fn)
 		return err
@@ -46,16 +51,16 @@ func tracker(sc string) dialog.Config {
 	return dialog.Config{}
 }
 
-// scenario holds, for the recordings where today's ARI replay and
-// SEMANTICS.md part ways, the activities scenario.md and SEMANTICS.md ask
-// for, with the evidence. SIP is held to these; elsewhere SIP is held to
-// the ARI replay, which agrees with scenario.md there.
+// scenario holds, for the recordings where SIP is held to scenario.md
+// and SEMANTICS.md directly rather than to the ARI replay, the activities
+// they ask for, with the evidence; elsewhere SIP is held to the ARI
+// replay, which bridge's golden tests hold to scenario.md.
 var scenario = map[string][]expect{
 	// scenario.md: the trunk rings ~2 s and declines with 603 (ARI
 	// ChannelDestroyed cause 21 on the trunk leg); Asterisk sends 101 480
 	// (dialplan Hangup(20)). SEMANTICS.md "More call paths": 603 / cause
-	// 21 is rejected, whatever generic cause 101's own leg ends with.
-	// ARI today says noanswer (app_dial's DIALSTATUS for a 603).
+	// 21 is rejected, whatever generic cause 101's own leg ends with
+	// (not the noanswer of app_dial's DIALSTATUS for a 603).
 	"outbound_rejected_603": {{
 		fields: map[string]string{"user": "101", "direction": "outbound", "internal": "false", "state": "unaccepted",
 			"reason": "rejected", "remote_number": "0401234567"},
@@ -68,15 +73,12 @@ var scenario = map[string][]expect{
 	// moment another party was in the room. SIP sees the external
 	// caller's answer, not its bridge entry, which Asterisk makes ~0.5 s
 	// later (Answer() waits for media before ConfBridge runs): the
-	// answer time is allowed 0.55 s here. Today's engine makes 800 a user
-	// by the extension pattern for every source (ARI too): that is the
-	// engine's to fix (engineGap).
+	// answer time is allowed 0.55 s here.
 	"conference_room": {{
 		fields: map[string]string{"user": "101", "direction": "outbound", "internal": "false", "state": "connected",
 			"reason": "answered", "remote_number": "800"},
 		started: "08:25:28.975", answered: "08:25:31.477", ended: "08:25:36.479",
 		answeredTol: 550 * time.Millisecond,
-		engineGap:   []string{"internal"},
 	}},
 }
 
@@ -84,26 +86,16 @@ type expect struct {
 	fields                   map[string]string // the siptest.Compared fields that are not empty
 	started, answered, ended string            // "15:04:05.000" on the recording's day; "" for none
 	answeredTol              time.Duration     // when not 0.5 s, and why, above
-	// engineGap names fields where today's engine gives every source the
-	// same value SEMANTICS.md rules out; accepted only while ARI shows
-	// it too, so the test holds SIP to SEMANTICS.md once the engine does.
-	engineGap []string
 }
 
-// check compares one activity with an expectation. With ari (the same
-// recording's ARI activity) a field of engineGap is accepted when ARI has
-// the same value.
-func (e expect) check(a bridge.Activity, ari *bridge.Activity) []string {
+// check compares one activity with an expectation.
+func (e expect) check(a bridge.Activity) []string {
 	var diffs []string
 	got := siptest.Fields(a)
 	for _, k := range siptest.Compared {
-		if got[k] == e.fields[k] {
-			continue
+		if got[k] != e.fields[k] {
+			diffs = append(diffs, k+" = "+got[k]+", want "+e.fields[k])
 		}
-		if slices.Contains(e.engineGap, k) && ari != nil && siptest.Fields(*ari)[k] == got[k] {
-			continue
-		}
-		diffs = append(diffs, k+" = "+got[k]+", want "+e.fields[k])
 	}
 	day := a.StartedAt.UTC().Format("2006-01-02T")
 	tf := func(name, want string, got time.Time, tol time.Duration) {
@@ -138,10 +130,8 @@ func (e expect) check(a bridge.Activity, ari *bridge.Activity) []string {
 // transferred_by and forwarded_by, and started_at, answered_at and
 // ended_at within 0.5 s; not ids or call_id (SIP has no linked id), nor
 // privacy (SIP carries no channel variables). SIP must give what the ARI
-// replay gives, except on the recordings in scenario, where ARI is wrong
-// today and SIP must give what scenario.md and SEMANTICS.md say. ARI's and
-// AMI's own departures from scenario.md are logged, not failed: they are
-// the engine's (bridge tests cover them).
+// replay gives, and AMI too, except on the recordings in scenario, where
+// ARI and SIP must both give what scenario.md and SEMANTICS.md say.
 func TestFourSources(t *testing.T) {
 	if len(siptest.Scenarios) < 28 {
 		t.Fatalf("%d recordings under %s, want the 28 shared ones", len(siptest.Scenarios), siptest.Recordings)
@@ -156,13 +146,13 @@ func TestFourSources(t *testing.T) {
 					t.Fatal("the ARI replay gave no activities")
 				}
 				for _, d := range siptest.SameActivities(ari, ami, 500*time.Millisecond) {
-					t.Logf("AMI differs from ARI (the engine's to fix): %s", d)
+					t.Errorf("AMI vs ARI: %s", d)
 				}
 			} else {
 				for i, a := range ari {
 					if i < len(want) {
-						if d := want[i].check(a, nil); len(d) > 0 {
-							t.Logf("ARI today departs from scenario.md (the engine's to fix): %s", strings.Join(d, "; "))
+						if d := want[i].check(a); len(d) > 0 {
+							t.Errorf("ARI departs from scenario.md: %s", strings.Join(d, "; "))
 						}
 					}
 				}
@@ -186,11 +176,7 @@ func TestFourSources(t *testing.T) {
 					continue
 				}
 				for i, a := range got {
-					var ar *bridge.Activity
-					if i < len(ari) {
-						ar = &ari[i]
-					}
-					for _, d := range want[i].check(a, ar) {
+					for _, d := range want[i].check(a) {
 						t.Errorf("%s vs scenario.md: activity %d (user %s): %s", file, i, a.User, d)
 					}
 				}

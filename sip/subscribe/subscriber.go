@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/reconnect"
 )
 
@@ -33,6 +34,12 @@ type Config struct {
 	// Listen is the local UDP address NOTIFYs arrive on ("0.0.0.0:5070";
 	// port 0 picks one). Requests are sent from it too.
 	Listen string
+	// AllowedSources are the networks the listener takes packets from
+	// (the PBX's). Off loopback they are required and every other
+	// sender's packets are counted (callbridge_sip_subscribe_refused_total)
+	// and dropped unanswered; on loopback, without them, the host alone
+	// can reach the listener and all of it is taken.
+	AllowedSources netallow.List
 	// Contact is the host:port put in our Contact header, where the PBX
 	// sends NOTIFYs. Default: the listen address, or, when that is a
 	// wildcard, the local address the system routes to the PBX from.
@@ -112,6 +119,7 @@ type metrics struct {
 	resubscribes  prometheus.Counter
 	transitions   prometheus.Counter
 	active        prometheus.Gauge
+	refused       prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) metrics {
@@ -140,9 +148,13 @@ func newMetrics(r prometheus.Registerer) metrics {
 			Name: "callbridge_sip_subscribe_active",
 			Help: "Extensions with an accepted subscription.",
 		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callbridge_sip_subscribe_refused_total",
+			Help: "Packets dropped because their source is not in sip.subscribe.allowed_sources.",
+		}),
 	}
 	if r != nil {
-		r.MustRegister(m.subscriptions, m.notifies, m.failures, m.resubscribes, m.transitions, m.active)
+		r.MustRegister(m.subscriptions, m.notifies, m.failures, m.resubscribes, m.transitions, m.active, m.refused)
 	}
 	return m
 }
@@ -182,6 +194,13 @@ func New(cfg Config) (*Subscriber, error) {
 	if (cfg.Username == "") != (cfg.Password == "") {
 		errs = append(errs, errors.New("username, password: set both or neither"))
 	}
+	var guard netallow.Guard
+	if cfg.Listen != "" {
+		var err error
+		if guard, err = netallow.NewGuard(cfg.Listen, cfg.AllowedSources); err != nil {
+			errs = append(errs, fmt.Errorf("listen: %w", err))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("subscribe: %w", errors.Join(errs...))
 	}
@@ -212,11 +231,11 @@ func New(cfg Config) (*Subscriber, error) {
 	s := &Subscriber{
 		cfg:  cfg,
 		log:  cfg.Logger.With().Str("component", "sip_subscribe").Logger(),
-		conn: conn,
 		m:    newMetrics(cfg.Registerer),
 		subs: make(map[string]*subscription),
 		live: newLive(),
 	}
+	s.conn = &guardedConn{PacketConn: conn, guard: guard, refuse: s.refuse}
 	contact, err := s.contactAddr()
 	if err != nil {
 		conn.Close()

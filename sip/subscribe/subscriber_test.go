@@ -7,7 +7,12 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/callbridge/callbridge/internal/netallow"
 )
+
+// pbxOnly allows the PBX of these tests, on 127.0.0.1.
+var pbxOnly, _ = netallow.Parse([]string{"127.0.0.1/32"})
 
 func TestNewValidates(t *testing.T) {
 	ok := Config{PBX: "127.0.0.1:5060", Listen: "127.0.0.1:0", Extensions: []string{"101"}}
@@ -27,7 +32,10 @@ func TestNewValidates(t *testing.T) {
 		{name: "negative expiry", edit: func(c *Config) { c.Expiry = -time.Second }, wantErr: []string{"expiry"}},
 		{name: "password without username", edit: func(c *Config) { c.Password = "pw-not-in-errors" }, wantErr: []string{"username, password: set both"}},
 		{name: "bad contact", edit: func(c *Config) { c.Contact = "nohostport" }, wantErr: []string{"contact"}},
-		{name: "listen unusable", edit: func(c *Config) { c.Listen = "256.0.0.1:1" }, wantErr: []string{"listen 256.0.0.1:1"}},
+		{name: "listen unusable", edit: func(c *Config) { c.Listen, c.AllowedSources = "256.0.0.1:1", pbxOnly }, wantErr: []string{"listen 256.0.0.1:1"}},
+		{name: "off loopback without allowed sources", edit: func(c *Config) { c.Listen = "0.0.0.0:0" },
+			wantErr: []string{"listen: 0.0.0.0:0 listens off loopback"}},
+		{name: "off loopback with allowed sources", edit: func(c *Config) { c.Listen, c.AllowedSources = "0.0.0.0:0", pbxOnly }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +67,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	s, err := New(Config{PBX: "127.0.0.1:5060", Listen: "0.0.0.0:0", Extensions: []string{"101"}})
+	s, err := New(Config{PBX: "127.0.0.1:5060", Listen: "0.0.0.0:0", AllowedSources: pbxOnly, Extensions: []string{"101"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,21 @@ var Scenarios = func() []string {
 	return s
 }()
 
+// Lab is the lab recordings folder (testdata/lab: the call paths the
+// shared recordings lack), relative like Recordings.
+const Lab = "../../testdata/lab"
+
+// LabScenarios are the recordings under testdata/lab, every one of them.
+var LabScenarios = func() []string {
+	dirs, _ := filepath.Glob(filepath.Join(Lab, "*", "sip.pcap"))
+	var s []string
+	for _, d := range dirs {
+		s = append(s, filepath.Base(filepath.Dir(d)))
+	}
+	sort.Strings(s)
+	return s
+}()
+
 // SIPConfig is the engine configuration for SIP sources in the tests.
 var SIPConfig = bridge.Config{Source: "sip", Trunks: []string{"pstn"}}
 
@@ -88,14 +103,40 @@ func AMIActivities(t testing.TB, scenario string) []bridge.Activity {
 	})
 }
 
+// ReplayARI replays file (an ari.jsonl recording) through the ARI
+// decoder and an engine configured with cfg (its Source set to ari).
+func ReplayARI(t testing.TB, file string, cfg bridge.Config) []bridge.Activity {
+	t.Helper()
+	return replayFile(t, file, "ari", cfg, func(f *os.File, fn func(bridge.Event)) error {
+		_, err := ari.ReadRecording(f, fn)
+		return err
+	})
+}
+
+// ReplayAMI replays file (an ami.txt recording) through the AMI decoder
+// and an engine configured with cfg (its Source set to ami).
+func ReplayAMI(t testing.TB, file string, cfg bridge.Config) []bridge.Activity {
+	t.Helper()
+	return replayFile(t, file, "ami", cfg, func(f *os.File, fn func(bridge.Event)) error {
+		_, err := ami.ReadRecording(f, fn)
+		return err
+	})
+}
+
 func recording(t testing.TB, scenario, file, source string, read func(*os.File, func(bridge.Event)) error) []bridge.Activity {
 	t.Helper()
-	f, err := os.Open(filepath.Join(Recordings, scenario, file))
+	return replayFile(t, filepath.Join(Recordings, scenario, file), source, bridge.Config{Trunks: []string{"pstn"}}, read)
+}
+
+func replayFile(t testing.TB, file, source string, cfg bridge.Config, read func(*os.File, func(bridge.Event)) error) []bridge.Activity {
+	t.Helper()
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	acts, err := Activities(bridge.Config{Source: source, Trunks: []string{"pstn"}}, func(fn func(bridge.Event)) error {
+	cfg.Source = source
+	acts, err := Activities(cfg, func(fn func(bridge.Event)) error {
 		return read(f, fn)
 	})
 	if err != nil {
