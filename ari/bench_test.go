@@ -177,6 +177,8 @@ func decodeJSONOnce(raw []byte) (bridge.Event, bool, error) {
 		Bridge              ari.BridgeData  `json:"bridge"`
 		Dialstatus          string          `json:"dialstatus"`
 		Dialstring          string          `json:"dialstring"`
+		Forward             string          `json:"forward"`
+		Digit               string          `json:"digit"`
 		Context             string          `json:"context"`
 		Exten               string          `json:"exten"`
 		Result              string          `json:"result"`
@@ -197,7 +199,7 @@ func decodeJSONOnce(raw []byte) (bridge.Event, bool, error) {
 	case "ChannelConnectedLine":
 		e = &ari.ChannelConnectedLine{EventData: ed, Channel: m.Channel}
 	case "Dial":
-		e = &ari.Dial{EventData: ed, Caller: m.Caller, Peer: m.Peer, Dialstatus: m.Dialstatus, Dialstring: m.Dialstring}
+		e = &ari.Dial{EventData: ed, Caller: m.Caller, Peer: m.Peer, Dialstatus: m.Dialstatus, Dialstring: m.Dialstring, Forward: m.Forward}
 	case "ChannelEnteredBridge":
 		e = &ari.ChannelEnteredBridge{EventData: ed, Bridge: m.Bridge, Channel: m.Channel}
 	case "ChannelLeftBridge":
@@ -213,10 +215,15 @@ func decodeJSONOnce(raw []byte) (bridge.Event, bool, error) {
 		e = &ari.ChannelHangupRequest{EventData: ed, Channel: m.Channel, Cause: m.Cause}
 	case "ChannelDestroyed":
 		e = &ari.ChannelDestroyed{EventData: ed, Channel: m.Channel, Cause: m.Cause}
+	case "ChannelDtmfReceived":
+		e = &ari.ChannelDtmfReceived{EventData: ed, Channel: m.Channel, Digit: m.Digit}
 	default:
 		return bridge.Event{}, false, nil
 	}
 	ev, ok := Map(e)
+	if ok {
+		dialledApps(raw, &ev)
+	}
 	return ev, ok, nil
 }
 

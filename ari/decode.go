@@ -51,6 +51,7 @@ type chanSlot struct {
 	caller, connected ari.CallerID
 	dialplan          ari.DialplanCEP
 	created           types.Timestamp
+	app               string // dialplan.app_name, which ari/v5's DialplanCEP drops
 }
 
 type typedEvents struct {
@@ -65,6 +66,7 @@ type typedEvents struct {
 	varset    ari.ChannelVarset
 	hangup    ari.ChannelHangupRequest
 	destroyed ari.ChannelDestroyed
+	dtmf      ari.ChannelDtmfReceived
 }
 
 // evType is an event type the Decoder has a schema for.
@@ -83,6 +85,7 @@ const (
 	tChannelVarset
 	tChannelHangupRequest
 	tChannelDestroyed
+	tChannelDtmfReceived
 )
 
 func eventType(s []byte) evType {
@@ -109,6 +112,8 @@ func eventType(s []byte) evType {
 		return tChannelHangupRequest
 	case "ChannelDestroyed":
 		return tChannelDestroyed
+	case "ChannelDtmfReceived":
+		return tChannelDtmfReceived
 	}
 	return tNone
 }
@@ -156,7 +161,26 @@ func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, er
 		return ev, ok, time.Time{}, err
 	}
 	ev, ok = d.event()
+	if ok {
+		d.dialledApps(&ev)
+	}
 	return ev, ok, time.Time{}, nil
+}
+
+// dialledApps is map.go's dialledApps from the scanned app names.
+func (d *Decoder) dialledApps(ev *bridge.Event) {
+	app := func(f int) string {
+		return (&rawChannel{Dialplan: &struct {
+			AppName string `json:"app_name"`
+		}{d.chans[f-fChannel].app}}).dialled()
+	}
+	switch ev.Kind {
+	case bridge.Dial:
+		ev.Channel.App, ev.Peer.App = app(fCaller), app(fPeer)
+	case bridge.AttendedTransfer, bridge.BlindTransfer:
+	default:
+		ev.Channel.App = app(fChannel)
+	}
 }
 
 var timestampKey = []byte(`"timestamp":"`)
@@ -242,6 +266,9 @@ func (g *glanced) set(k uint8, dst *[]byte, v []byte) {
 func (d *Decoder) scan(b []byte) bool {
 	d.b, d.seen, d.ts, d.cause = b, 0, time.Time{}, 0
 	d.strs = [nStrs]string{}
+	for i := range d.chans {
+		d.chans[i].app = "" // a channel absent from this message
+	}
 	typeOK := false
 	i := objectKeys(b, skipSpace(b, 0), func(k []byte, i int) int {
 		f := topField(k)
@@ -282,6 +309,12 @@ func (d *Decoder) scan(b []byte) bool {
 			}
 			end, v := scanInt(b, i)
 			d.cause = v
+			return end
+		case f == fDurationMs:
+			if isNull(b, i) {
+				return i + 4
+			}
+			end, _ := scanInt(b, i)
 			return end
 		case f < fChannel: // soft, is_external
 			return checkBool(b, i)
@@ -399,6 +432,9 @@ func (d *Decoder) event() (bridge.Event, bool) {
 	case tChannelDestroyed:
 		e.destroyed = ari.ChannelDestroyed{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
 		return Map(&e.destroyed)
+	case tChannelDtmfReceived:
+		e.dtmf = ari.ChannelDtmfReceived{EventData: ed, Channel: d.ch(fChannel), Digit: d.strs[fDigit]}
+		return Map(&e.dtmf)
 	}
 	return bridge.Event{}, false
 }
@@ -422,6 +458,7 @@ var filledFields = map[string][]string{
 	"ChannelVarset":          {"Value", "Variable"},
 	"ChannelHangupRequest":   {"Cause"},
 	"ChannelDestroyed":       {"Cause"},
+	"ChannelDtmfReceived":    {"Digit"},
 }
 
 // stringCache hands out the strings of recent events again: a call's

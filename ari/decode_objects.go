@@ -11,7 +11,7 @@ import (
 // channel reads an ari.ChannelData (channelDataJSON's fields) into s.
 func (d *Decoder) channel(i int, s *chanSlot) int {
 	b := d.b
-	s.cd = ari.ChannelData{}
+	s.cd, s.app = ari.ChannelData{}, ""
 	var seen uint16
 	return objectKeys(b, i, func(k []byte, i int) int {
 		var f uint16
@@ -127,7 +127,7 @@ func (d *Decoder) dialplan(i int, s *chanSlot) int {
 	if isNull(b, i) {
 		return i + 4
 	}
-	s.dialplan = ari.DialplanCEP{}
+	s.dialplan, s.app = ari.DialplanCEP{}, ""
 	var seen uint8
 	end := objectKeys(b, i, func(k []byte, i int) int {
 		switch string(k) {
@@ -153,6 +153,12 @@ func (d *Decoder) dialplan(i int, s *chanSlot) int {
 			}
 			end, _ := scanInt(b, i)
 			return end
+		case "app_name":
+			if seen&8 != 0 {
+				return bail
+			}
+			seen |= 8
+			return d.str(i, &s.app)
 		}
 		return skipValue(b, i, 0)
 	})

@@ -24,7 +24,9 @@ const (
 	fDestApplication        // check
 	fDestBridge             // check
 	fDestType               // check
+	fDigit                  // fill
 	fCause                  // int
+	fDurationMs             // int, check
 	fSoft                   // bool
 	fIsExternal             // bool
 	// ChannelData values
@@ -91,6 +93,10 @@ func topField(k []byte) int {
 		return fDestType
 	case "cause":
 		return fCause
+	case "digit":
+		return fDigit
+	case "duration_ms":
+		return fDurationMs
 	case "soft":
 		return fSoft
 	case "is_external":
@@ -141,7 +147,7 @@ func bits(fs ...int) (m uint64) {
 // declared is, per event type, the fields its ari/v5 struct declares (the
 // embedded EventData's included); other keys are ignored as
 // encoding/json ignores them.
-var declared = func() (d [tChannelDestroyed + 1]uint64) {
+var declared = func() (d [tChannelDtmfReceived + 1]uint64) {
 	base := bits(fApplication, fDialog, fAsteriskID, fTimestamp, fType)
 	d[tChannelCreated] = base | bits(fChannel)
 	d[tChannelStateChange] = base | bits(fChannel)
@@ -156,8 +162,9 @@ var declared = func() (d [tChannelDestroyed + 1]uint64) {
 	d[tChannelVarset] = base | bits(fChannel, fValue, fVariable)
 	d[tChannelHangupRequest] = base | bits(fCause, fChannel, fSoft)
 	d[tChannelDestroyed] = base | bits(fCause, fCauseTxt, fChannel)
+	d[tChannelDtmfReceived] = base | bits(fChannel, fDigit, fDurationMs)
 	return d
 }()
 
 // fill marks the string fields whose value is kept.
-var fill = bits(fDialstatus, fDialstring, fForward, fContext, fExten, fResult, fValue, fVariable)
+var fill = bits(fDialstatus, fDialstring, fForward, fContext, fExten, fResult, fValue, fVariable, fDigit)

@@ -51,12 +51,7 @@ func TestDecoderMatchesV5(t *testing.T) {
 		for n := 1; sc.Scan(); n++ {
 			line := sc.Bytes()
 			ev, ok, err := d.Decode(line)
-			e, werr := ari.DecodeEvent(line)
-			var want bridge.Event
-			var wok bool
-			if werr == nil {
-				want, wok = Map(e)
-			}
+			want, wok, werr := Decode(line)
 			if diff := sameDecode(ev, ok, err, want, wok, werr); diff != "" {
 				t.Errorf("%s line %d: %s\n%s", name, n, diff, line)
 			}
