@@ -44,7 +44,9 @@ type PolicyConfig struct {
 	// StartMargin: an activity of the same user and remote number whose
 	// start lies within ± this of an accepted one is a duplicate and not
 	// synced (Enreach CallStartMargin). It also merges one call seen
-	// through two sources. 0 still merges exactly equal starts.
+	// through two sources. Two calls one source reports with different
+	// call ids are never duplicates, however close their starts. 0 still
+	// merges exactly equal starts.
 	StartMargin time.Duration `yaml:"start_margin"`
 	// SyncInternal syncs calls between two users. Default true.
 	SyncInternal bool `yaml:"sync_internal"`
@@ -295,6 +297,7 @@ func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, re
 	if reason == "" {
 		dup, err := p.store.ReserveStart(ctx, StartKey{
 			User: a.User, Remote: remoteKey(a), Start: a.StartedAt, Margin: p.cfg.StartMargin, ID: a.ID,
+			Source: a.Source, CallID: a.CallID,
 		})
 		if err != nil {
 			return false, "", fmt.Errorf("policy: start-margin check: %w", err)

@@ -133,6 +133,10 @@ func TestDecideStartMargin(t *testing.T) {
 		}
 		return a
 	}
+	// The same call seen through the SIP source: its own call id.
+	viaSIP := func(a *bridge.Activity) { a.Source, a.CallID = "sip", "a84b4c76e66710@pbx" }
+	// Written by another system: no call id known.
+	unknown := func(a *bridge.Activity) { a.Source, a.CallID = "", "" }
 	tests := []struct {
 		name   string
 		p      *crmsync.Policy
@@ -141,10 +145,12 @@ func TestDecideStartMargin(t *testing.T) {
 	}{
 		{"first", p, first, ""},
 		{"same activity again", p, first, ""},
-		{"other source, +margin exactly", p2, at("sip-copy", 3*time.Second, nil), crmsync.DropStartMargin},
-		{"-margin exactly", p, at("m1", -3*time.Second, nil), crmsync.DropStartMargin},
-		{"+margin +1ms", p, at("m2", 3*time.Second+time.Millisecond, nil), ""},
-		{"same start, other format, same E.164", p2, at("m3", 0, func(a *bridge.Activity) { a.RemoteNumber = "0401234567" }), crmsync.DropStartMargin},
+		{"other source, +margin exactly", p2, at("sip-copy", 3*time.Second, viaSIP), crmsync.DropStartMargin},
+		{"no call id, -margin exactly", p, at("m1", -3*time.Second, unknown), crmsync.DropStartMargin},
+		{"+margin +1ms", p, at("m2", 3*time.Second+time.Millisecond, unknown), ""},
+		{"same start, other format, same E.164", p2, at("m3", 0, func(a *bridge.Activity) { unknown(a); a.RemoteNumber = "0401234567" }), crmsync.DropStartMargin},
+		{"same source, other call id, same start", p, at("m8", 0, nil), ""},
+		{"same source and call id, other activity id", p, at("m9", 0, func(a *bridge.Activity) { a.CallID = first.CallID }), crmsync.DropStartMargin},
 		{"same start, other user", p, at("m4", 0, func(a *bridge.Activity) { a.User = "102" }), ""},
 		{"same start, other remote", p, at("m5", 0, func(a *bridge.Activity) { a.RemoteNumber, a.RemoteE164 = "+358409999999", "" }), ""},
 		{"dropped by privacy: reserves nothing", p, at("m6", 20*time.Second, func(a *bridge.Activity) { a.Privacy = bridge.PrivacyPrivate }), crmsync.DropPrivacy},

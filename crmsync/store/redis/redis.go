@@ -566,8 +566,13 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 	start := k.Start.UnixMilli()
 	m := k.Margin.Milliseconds()
 	cutoff := k.Start.Add(-s.opts.StartRetention).UnixMilli()
-	dup, err := reserveScript.Run(ctx, s.rdb, []string{s.startsKey(k.User, k.Remote)},
-		start-m, start+m, k.ID, start, cutoff, ms(s.opts.StartRetention)).Text()
+	key := s.startsKey(k.User, k.Remote)
+	src, cid := k.Source, k.CallID
+	if !k.Known() {
+		src, cid = "", ""
+	}
+	dup, err := reserveScript.Run(ctx, s.rdb, []string{key, key + ":calls"},
+		start-m, start+m, k.ID, start, cutoff, ms(s.opts.StartRetention), src, cid).Text()
 	if err != nil {
 		return "", fmt.Errorf("reserve start: %w", err)
 	}
