@@ -121,6 +121,11 @@ func (c PolicyConfig) Validate() error {
 		bad("start_margin", "at most 1h (starts are remembered for a limited time)")
 	}
 	c.Defaults.validate("defaults", bad)
+	if c.Defaults.CRMUser != "" {
+		// Nothing could read it: a CRM user for everyone is the
+		// default assignee, which a user's own mapping still beats.
+		bad("defaults.crm_user", "one CRM user for everybody is default_assignee: set that instead")
+	}
 	exts := make([]string, 0, len(c.Users))
 	for ext := range c.Users {
 		exts = append(exts, ext)

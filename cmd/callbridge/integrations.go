@@ -88,7 +88,7 @@ func when(t time.Time) string {
 func apiBase(cfgFile string) (string, error) {
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
-		return "", fmt.Errorf("%s:\n%w", cfgFile, err)
+		return "", err
 	}
 	if cfg.HTTP.Listen == "" {
 		return "", errors.New("http.listen is off in the config: the daemon has no API to ask")

@@ -50,7 +50,7 @@ func queueCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg, err := config.Load(*cfgFile)
 	if err != nil {
-		return fmt.Errorf("%s:\n%w", *cfgFile, err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

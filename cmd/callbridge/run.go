@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -21,12 +20,11 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgFile)
-	if err == nil {
-		err = cfg.ValidateForRun()
-	}
+	// The same check as `config check`, so run refuses what it refuses,
+	// with the same message, before anything is opened.
+	cfg, err := config.Check(*cfgFile, checkEnv)
 	if err != nil {
-		return fmt.Errorf("%s:\n%w", *cfgFile, err)
+		return err
 	}
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())

@@ -31,7 +31,7 @@ func usersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg, err := config.Load(*cfgFile)
 	if err != nil {
-		return fmt.Errorf("%s:\n%w", *cfgFile, err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
