@@ -68,8 +68,9 @@ type UserSettings struct {
 	CRMActive *bool `yaml:"crm_active,omitempty"`
 	// CRMUser is the user's id in the CRM (explicit mapping).
 	CRMUser string `yaml:"crm_user,omitempty"`
-	// Email maps the user to a CRM user by e-mail when CRMUser is empty
-	// and a connector supplies its user list.
+	// Email maps the user to a CRM user by e-mail when CRMUser is empty:
+	// a user's own wins over the directory's, which wins over the
+	// defaults' (see EmailOf).
 	Email     string    `yaml:"email,omitempty"`
 	Templates Templates `yaml:"templates,omitempty"`
 	ScreenPop ScreenPop `yaml:"screen_pop,omitempty"`
@@ -257,6 +258,19 @@ func (p *Policy) settings(user string) UserSettings {
 	return s
 }
 
+// EmailOf is the e-mail user is mapped to a CRM user by: the user's own
+// policy setting, else the directory's, else policy.defaults.email (a
+// shared address, e.g. a team's CRM user, for users with none).
+func (p *Policy) EmailOf(user string) string {
+	if o := p.cfg.Users[user].Email; o != "" {
+		return o
+	}
+	if e := p.dir.Load().emailOf[user]; e != "" {
+		return e
+	}
+	return p.cfg.Defaults.Email
+}
+
 // Settings returns user's effective settings (defaults merged with the
 // user's overrides), e.g. for screen pops.
 func (p *Policy) Settings(user string) UserSettings { return p.settings(user) }
@@ -267,10 +281,7 @@ func (p *Policy) Settings(user string) UserSettings { return p.settings(user) }
 func (p *Policy) Assign(a bridge.Activity) Assignment {
 	s := p.settings(a.User)
 	d := p.dir.Load()
-	email := s.Email
-	if email == "" {
-		email = d.emailOf[a.User]
-	}
+	email := p.EmailOf(a.User)
 	as := Assignment{CRMUser: s.CRMUser, Mapped: s.CRMUser != "", Email: email}
 	if !as.Mapped {
 		if id, ok := d.crmByEmail[strings.ToLower(strings.TrimSpace(email))]; ok && email != "" {

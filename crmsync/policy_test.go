@@ -250,3 +250,32 @@ func TestDecideCountsAccepted(t *testing.T) {
 		t.Errorf("accepted metric series: %d", n)
 	}
 }
+
+// The e-mail a user is mapped by: their own policy setting, else the
+// directory's, else policy.defaults.email.
+func TestEmailOf(t *testing.T) {
+	cfg := crmsync.DefaultPolicyConfig()
+	cfg.Defaults.Email = "team@example.com"
+	cfg.Users = map[string]crmsync.UserSettings{"101": {Email: "alice.crm@example.com"}}
+	p, err := crmsync.NewPolicy(cfg, newStore(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDirectory([]bridge.User{{Extension: "101", Email: "alice@example.com"}, {Extension: "102", Email: "bob@example.com"}},
+		map[string]string{"team@example.com": "u-team"})
+	for user, want := range map[string]string{"101": "alice.crm@example.com", "102": "bob@example.com", "103": "team@example.com"} {
+		if got := p.EmailOf(user); got != want {
+			t.Errorf("%s: %q, want %q", user, got, want)
+		}
+		a := storetest.Activity("e" + user)
+		a.User = user
+		if got := p.Assign(a).Email; got != want {
+			t.Errorf("%s: assignment e-mail %q, want %q", user, got, want)
+		}
+	}
+	a := storetest.Activity("e103")
+	a.User = "103"
+	if as := p.Assign(a); as.CRMUser != "u-team" || !as.Mapped {
+		t.Errorf("a user without an e-mail is mapped by the default one: %+v", as)
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
-const integrationsUsage = `usage: callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME) --config FILE`
+const integrationsUsage = `usage: callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME | create NAME) --config FILE`
 
 // integrationsCmd controls caller recognition in the running daemon, over
 // its API on http.listen: the daemon holds the indexes in memory.
@@ -34,7 +34,7 @@ func integrationsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		name, args = args[0], args[1:]
 	}
 	switch verb {
-	case "status", "sync", "full-sync", "enable", "disable", "delete":
+	case "status", "sync", "full-sync", "enable", "disable", "delete", "create":
 	default:
 		fmt.Fprintln(stderr, integrationsUsage)
 		return errUsage
@@ -62,7 +62,7 @@ func integrationsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if verb == "delete" {
-		fmt.Fprintf(stdout, "%s: cache and settings deleted\n", name)
+		fmt.Fprintf(stdout, "%s: cache and settings deleted; it stays deleted across restarts until `callbridge integrations create %s`\n", name, name)
 		return nil
 	}
 	return printStatus(stdout, []phoneindex.Status{st})
@@ -72,7 +72,11 @@ func printStatus(w io.Writer, st []phoneindex.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tENABLED\tRECORDS\tNUMBERS\tLAST REFRESH\tNEXT SYNC\tERROR")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Enabled, s.Records, s.Numbers, when(s.LastRefresh), when(s.NextSync), s.LastError)
+		enabled := fmt.Sprint(s.Enabled)
+		if s.Deleted {
+			enabled = "deleted"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, enabled, s.Records, s.Numbers, when(s.LastRefresh), when(s.NextSync), s.LastError)
 	}
 	return tw.Flush()
 }

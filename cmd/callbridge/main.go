@@ -31,7 +31,7 @@ Usage:
         Write (or merge) a users: list from the PBX's endpoints.
   callbridge users sync --config FILE
         Map users to CRM users now, in the running daemon; report the unmapped.
-  callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME) --config FILE
+  callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME | create NAME) --config FILE
         Caller recognition: the CRMs' phone indexes in the running daemon.
   callbridge config check --config FILE
         Check a configuration file; every problem names its key.

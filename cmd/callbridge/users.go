@@ -77,6 +77,9 @@ func usersSyncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stdout, "%s: user sync failed: %s\n", r.Connector, r.Error)
 			continue
 		}
+		for _, p := range r.Report.Problems {
+			fmt.Fprintf(stdout, "%s: PROBLEM: %s\n", r.Connector, p)
+		}
 		if len(r.Report.Mapped) == 0 && len(r.Report.Unmapped) == 0 {
 			fmt.Fprintf(stdout, "%s: no users in the directory to map\n", r.Connector)
 		}

@@ -326,11 +326,11 @@ func (w *Webhook) Refresh(context.Context) error {
 }
 
 // Push POSTs d.Activity. Idempotency-Key is its ID, so a receiver can drop
-// repeats. The body is the activity alone: the assignment is for CRMs that
-// own records, and a webhook receiver decides that itself.
+// repeats. The body is the activity, with what the policy decided about
+// its owner under "assignment" (see Body).
 func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
-	body, err := json.Marshal(a)
+	body, err := Body(d)
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
@@ -383,6 +383,33 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	err = fmt.Errorf("webhook %s: POST %s: %w%s", w.name, w.target, err, bodySuffix(msg))
 	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
 	return err
+}
+
+// Assignment is the policy's decision as a webhook receiver reads it: the
+// CRM user to own the call (policy.users.<ext>.crm_user, users[].crm_user_id,
+// or by e-mail; else policy.default_assignee, with mapped false), the
+// user's e-mail for a receiver that maps users itself, and the template
+// code of this kind of call.
+type Assignment struct {
+	CRMUser  string `json:"crm_user,omitempty"`
+	Mapped   bool   `json:"mapped,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Template string `json:"template,omitempty"`
+}
+
+// Body is what Push sends for d: the activity's JSON, with an
+// "assignment" object added when the policy assigned anything.
+func Body(d crmsync.Delivery) ([]byte, error) {
+	b, err := json.Marshal(d.Activity)
+	if err != nil || d.Assignment == (crmsync.Assignment{}) {
+		return b, err
+	}
+	x := d.Assignment
+	as, err := json.Marshal(Assignment{CRMUser: x.CRMUser, Mapped: x.Mapped, Email: x.Email, Template: x.Template})
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(b[:len(b)-1], `,"assignment":`...), as...), '}'), nil
 }
 
 func bodySuffix(msg string) string {

@@ -27,14 +27,16 @@ const (
 	ActionFullSync Action = "full-sync" // a full sync now
 	ActionEnable   Action = "enable"
 	ActionDisable  Action = "disable"
-	ActionDelete   Action = "delete" // cache and settings
+	ActionDelete   Action = "delete" // cache and settings; stays deleted across restarts
+	ActionCreate   Action = "create" // a deleted one anew, from the configuration
 )
 
 // Errors of Integrations.Do.
 var (
 	ErrNoIntegration = errors.New("no such integration")
-	ErrBadAction     = errors.New("action: want sync, full-sync, enable, disable or delete")
-	ErrDeleted       = errors.New("integration deleted")
+	ErrBadAction     = errors.New("action: want sync, full-sync, enable, disable, delete or create")
+	ErrDeleted       = errors.New("integration deleted: create it again to use it")
+	ErrExists        = errors.New("integration exists: delete it first to start over")
 )
 
 // IntegrationStatus is one phone index's state.
@@ -48,6 +50,7 @@ type IntegrationStatus struct {
 	NextSync    time.Time `json:"next_sync"`
 	Syncing     bool      `json:"syncing"`
 	LastError   string    `json:"last_error,omitempty"`
+	Deleted     bool      `json:"deleted,omitempty"`
 }
 
 // GET /api/integrations
@@ -61,7 +64,7 @@ func integrations(in Integrations) http.HandlerFunc {
 	}
 }
 
-// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete}
+// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete|create}
 func integrationAction(in Integrations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
@@ -79,6 +82,8 @@ func integrationAction(in Integrations) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		case errors.Is(err, ErrDeleted):
 			http.Error(w, err.Error(), http.StatusGone)
+		case errors.Is(err, ErrExists):
+			http.Error(w, err.Error(), http.StatusConflict)
 		case err != nil:
 			http.Error(w, err.Error(), http.StatusBadGateway)
 		default:

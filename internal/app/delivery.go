@@ -182,7 +182,13 @@ func (d *Delivery) Run(ctx context.Context) error {
 // that can, and reports who is unmapped. It implements api.Users.
 func (d *Delivery) SyncUsers(ctx context.Context) []api.UserSync {
 	var out []api.UserSync
+	// Each user is mapped by the e-mail the policy gives them
+	// (policy.users.<ext>.email, else users[].email, else
+	// policy.defaults.email).
 	users := d.cfg.EngineConfig().Users
+	for i := range users {
+		users[i].Email = d.policy.EmailOf(users[i].Extension)
+	}
 	for _, c := range d.conns {
 		us, ok := c.(crmsync.UserSyncer)
 		if !ok {

@@ -78,11 +78,16 @@ func (x indexes) Do(ctx context.Context, name string, action api.Action) (api.In
 		err = in.Disable(ctx)
 	case api.ActionDelete:
 		err = in.Delete(ctx)
+	case api.ActionCreate:
+		err = in.Create(ctx)
 	default:
 		return api.IntegrationStatus{}, api.ErrBadAction
 	}
 	if errors.Is(err, phoneindex.ErrDeleted) {
 		return api.IntegrationStatus{}, api.ErrDeleted
+	}
+	if errors.Is(err, phoneindex.ErrExists) {
+		return api.IntegrationStatus{}, api.ErrExists
 	}
 	if err != nil {
 		return api.IntegrationStatus{}, err
@@ -92,5 +97,5 @@ func (x indexes) Do(ctx context.Context, name string, action api.Action) (api.In
 
 func status(s phoneindex.Status) api.IntegrationStatus {
 	return api.IntegrationStatus{Name: s.Name, Enabled: s.Enabled, Records: s.Records, Numbers: s.Numbers,
-		LastRefresh: s.LastRefresh, LastFull: s.LastFull, NextSync: s.NextSync, Syncing: s.Syncing, LastError: s.LastError}
+		LastRefresh: s.LastRefresh, LastFull: s.LastFull, NextSync: s.NextSync, Syncing: s.Syncing, LastError: s.LastError, Deleted: s.Deleted}
 }
