@@ -72,6 +72,9 @@ var notInExample = map[string]bool{
 	// own mapping; for everybody it is policy.default_assignee, and
 	// Validate refuses a value here.
 	"policy.defaults.crm_user": true,
+	// Reserved for the lookup API's extra attributes; refused until
+	// something reads them.
+	"crm.recognition.entities.fields": true,
 }
 
 // mapPaths lists the key paths of map-typed fields, whose keys are data

@@ -266,6 +266,8 @@ var badConfigs = []badConfig{
 		want: []string{`crm[0].recognition: type "webhook" cannot list CRM records`}},
 	{name: "recognition name", yaml: base + "crm:\n" + strings.Replace(dyn, "name: dyn", "name: dyn-1", 1) + "    recognition:\n      enabled: true\n",
 		want: []string{`crm[0].name: "dyn-1": with recognition, use letters, digits and _ only (it names the phone index)`}},
+	{name: "recognition fields nothing reads", yaml: base + "crm:\n" + dyn + "    recognition:\n      entities:\n        - {name: contact, entity_set: contacts, key: contactid, name_field: fullname, phone_fields: [telephone1], fields: [emailaddress1], type: person}\n",
+		want: []string{"crm[0].recognition.entities[0].fields: not read by anything yet; remove it"}},
 	// Every stage at once.
 	{name: "problems of every stage", yaml: "state_dir: {dir}/state\nlogg_level: info\nari:\n  url: http://127.0.0.1:8088/ari\n  username: cb\n  password_file: nope\nhttp:\n  listen: callbridge.invalid:9089\n",
 		files: map[string]string{"state": "x"},

@@ -337,3 +337,46 @@ func TestOpenValidates(t *testing.T) {
 		t.Error("interval 1s accepted")
 	}
 }
+
+// recognition.interval is the wait between incremental syncs and
+// recognition.full_interval between full ones, on the integration's clock.
+func TestKeyIntervals(t *testing.T) {
+	ctx := context.Background()
+	src := &memSource{}
+	src.put(Record{Entity: "contact", ID: "c1", Phones: []string{"0401234567"}, Modified: t0})
+	c := &clock{t: t0}
+	in := openT(t, src, FileStore{Dir: t.TempDir()}, Settings{Region: "FI", Enabled: true, Interval: 5 * time.Minute, FullInterval: time.Hour}, c)
+	if err := in.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if st := in.Status(); !st.NextSync.Equal(t0.Add(5 * time.Minute)) {
+		t.Errorf("next sync %v, want interval 5m after %v", st.NextSync, t0)
+	}
+	// runOnce lets Run do what is due now, then stops it.
+	runOnce := func() {
+		t.Helper()
+		before := in.Status().LastRefresh
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- in.Run(runCtx) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for in.Status().LastRefresh.Equal(before) {
+			if time.Now().After(deadline) {
+				t.Fatal("Run did not sync")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+	}
+	c.add(6 * time.Minute) // past the interval, within full_interval
+	runOnce()
+	if st := in.Status(); !st.LastFull.Equal(t0) || !st.LastRefresh.Equal(t0.Add(6*time.Minute)) {
+		t.Errorf("after the interval: %+v, want an incremental sync", st)
+	}
+	c.add(55 * time.Minute) // an hour after the full sync
+	runOnce()
+	if st := in.Status(); !st.LastFull.Equal(t0.Add(61 * time.Minute)) {
+		t.Errorf("after full_interval: %+v, want a full sync", st)
+	}
+}
