@@ -161,6 +161,8 @@ type Source struct {
 	// last is the time of the newest event received: after a gap it is the
 	// last moment the channels known to the engine were known alive.
 	last time.Time
+	// state is the connection's, for readiness (Status).
+	state reconnect.State
 }
 
 // NewSource checks cfg and returns a source; its metrics are registered on
@@ -202,6 +204,7 @@ func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
 	}, func(ctx context.Context) (bool, error) {
 		synced, err := s.session(ctx, out)
 		s.m.connected.Set(0)
+		s.state.Down(err)
 		return synced, err
 	})
 }
@@ -248,6 +251,7 @@ func (s *Source) session(ctx context.Context, out func(bridge.Event)) (synced bo
 	}
 	s.log.Info().Str("asterisk", info.SystemInfo.Version).Int("channels", len(snap.Channels)).Msg("ari source connected")
 	s.m.connected.Set(1)
+	s.state.Up()
 	out(snap)
 
 	for {

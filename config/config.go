@@ -165,18 +165,18 @@ type User struct {
 	// CRMUserID maps the user to a CRM user directly, skipping lookup by
 	// e-mail.
 	CRMUserID string `yaml:"crm_user_id"`
+	// TokenFile / TokenCredential give the user's agent token: their own
+	// live calls on the API (http), nobody else's.
+	TokenFile       string `yaml:"token_file"`
+	TokenCredential string `yaml:"token_credential"`
+	// Token is what the file or credential holds.
+	Token Secret `yaml:"-"`
 }
 
 // Sink is where `callbridge run` writes finished activities.
 type Sink struct {
 	// File is a JSON-lines file; empty means <state_dir>/activities.jsonl.
 	File string `yaml:"file"`
-}
-
-// HTTP is the health, metrics and dialplan API listener.
-type HTTP struct {
-	// Listen is host:port; empty turns the listener off.
-	Listen string `yaml:"listen"`
 }
 
 // Defaults.
@@ -209,7 +209,7 @@ func defaults() *Config {
 		AMI:              AMI{Port: DefaultAMIPort},
 		SIP:              SIP{Subscribe: Subscribe{Listen: DefaultSubscribeListen, Expiry: DefaultSubscribeExpiry}},
 		ExtensionPattern: DefaultExtensionPattern,
-		HTTP:             HTTP{Listen: DefaultHTTPListen},
+		HTTP:             HTTP{Listen: DefaultHTTPListen, Public: DefaultPublic(), Limits: DefaultHTTPLimits()},
 		Store:            Store{Type: StoreEmbedded},
 		Policy:           crmsync.DefaultPolicyConfig(),
 		Delivery:         crmsync.DefaultDeliveryConfig(),

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -127,10 +128,38 @@ func (c *Config) Preflight(env Env) error {
 	if c.SIP.Subscribe.On() {
 		listen("sip.subscribe.listen", c.SIP.Subscribe.Listen)
 	}
+	if h := c.HTTP; h.Listen != "" && h.TLS.CertFile != "" && h.TLS.KeyFile != "" {
+		if _, err := h.TLS.Certificate(); err != nil {
+			v.errs = append(v.errs, err)
+		}
+	}
 	for i, cc := range c.CRM {
 		v.nested(fmt.Sprintf("crm[%d].", i), cc.Check())
 	}
 	return errors.Join(v.errs...)
+}
+
+// Certificate reads and parses the listener's certificate and key, as run
+// serves them: the errors name the file that is missing or not PEM.
+func (t HTTPTLS) Certificate() (tls.Certificate, error) {
+	read := func(key, name string) ([]byte, error) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q: %w", key, name, pathless(err))
+		}
+		return b, nil
+	}
+	certPEM, cerr := read("http.tls.cert_file", t.CertFile)
+	keyPEM, kerr := read("http.tls.key_file", t.KeyFile)
+	if err := errors.Join(cerr, kerr); err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		// crypto/tls names what is wrong, never what the key holds.
+		return tls.Certificate{}, fmt.Errorf("http.tls.cert_file: with http.tls.key_file: %w", err)
+	}
+	return cert, nil
 }
 
 // stateSubdirs are the directories run keeps under state_dir.

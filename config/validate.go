@@ -40,6 +40,7 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.AMI.On(), "ami.secret", &c.AMI.Secret, c.AMI.SecretFile)
 	resolve(c.Store.Type == StoreRedis, "store.redis_url", &c.Store.RedisURL, c.Store.RedisURLFile)
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
+	errs = append(errs, c.resolveTokens(dir, getenv)...)
 	return errors.Join(errs...)
 }
 
@@ -95,11 +96,7 @@ func (c *Config) validate(v *validator) {
 	if c.Sink.File == "" {
 		v.add("sink.file", "required (or set state_dir)")
 	}
-	if c.HTTP.Listen != "" {
-		if err := hostPort(c.HTTP.Listen); err != nil {
-			v.add("http.listen", "%q: %v", c.HTTP.Listen, err)
-		}
-	}
+	c.validateHTTP(v)
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
 	c.validateCRMUserIDs(v)

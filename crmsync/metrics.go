@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 type deliveryMetrics struct {
@@ -34,12 +36,12 @@ func newDeliveryMetrics(reg prometheus.Registerer) (*deliveryMetrics, error) {
 			Help: "Failed store operations of the delivery workers, by operation.",
 		}, []string{"op"}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.pushes, m.pushDuration, m.latency, m.storeErrors} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("delivery metrics: %w", err)
-			}
-		}
+	// Shared, not registered twice: a reload builds the dispatcher again.
+	if err := promreg.Share(reg, &m.pushes, &m.storeErrors); err != nil {
+		return nil, fmt.Errorf("delivery metrics: %w", err)
+	}
+	if err := promreg.Share(reg, &m.pushDuration, &m.latency); err != nil {
+		return nil, fmt.Errorf("delivery metrics: %w", err)
 	}
 	return m, nil
 }

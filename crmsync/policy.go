@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/promreg"
 )
 
 // Reasons an activity is not synced, as counted in
@@ -199,12 +200,12 @@ func NewPolicy(cfg PolicyConfig, store Store, reg prometheus.Registerer) (*Polic
 	for _, r := range []string{DropInvalid, DropPrivacy, DropCRMInactive, DropInternal, DropAnsweredElsewhere, DropDurationLimit, DropStartMargin} {
 		p.dropped.WithLabelValues(r)
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{p.dropped, p.passed} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("policy metrics: %w", err)
-			}
-		}
+	// Shared, not registered twice: a reload builds the policy again.
+	if err := promreg.Share(reg, &p.dropped); err != nil {
+		return nil, fmt.Errorf("policy metrics: %w", err)
+	}
+	if err := promreg.Share(reg, &p.passed); err != nil {
+		return nil, fmt.Errorf("policy metrics: %w", err)
 	}
 	p.dir.Store(&directory{})
 	return p, nil

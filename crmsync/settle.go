@@ -21,7 +21,9 @@ type Settle struct {
 	Store       Store
 	Backoff     reconnect.Backoff
 	MaxAttempts int // 0: retry until delivered
-	m           *deliveryMetrics
+	// States, if set, is told each connector's last outcome (readiness).
+	States *PushStates
+	m      *deliveryMetrics
 }
 
 // Settle records j's push to c, which ended with err.
@@ -56,7 +58,7 @@ func (s Settle) Settle(drain context.Context, log zerolog.Logger, c Connector, j
 			wait = s.Backoff.Wait(j.Attempt + 1)
 		}
 		serr = s.Store.Nack(sctx, j, time.Now().Add(wait), err.Error())
-		log.Info().Err(err).Dur("retry_in", wait).Msg("push failed; will retry")
+		log.Warn().Err(err).Str("retry_in", wait.String()).Msg("push failed; will retry")
 	}
 	if errors.Is(serr, ErrLeaseLost) {
 		result = "lease_lost"
@@ -66,6 +68,7 @@ func (s Settle) Settle(drain context.Context, log zerolog.Logger, c Connector, j
 		log.Warn().Err(serr).Msg("recording the push outcome failed; the job will be claimed again")
 	}
 	s.m.pushes.WithLabelValues(c.Name(), result).Inc()
+	s.States.record(c.Name(), result, err, time.Now())
 }
 
 func jitter(d time.Duration) time.Duration {

@@ -111,6 +111,8 @@ type Client struct {
 	// lastEvent is the time of the newest event delivered: after a gap it
 	// is the last moment the delivered channels were known alive.
 	lastEvent time.Time
+	// state is the connection's, for readiness (Status).
+	state reconnect.State
 }
 
 // New checks cfg and returns a client; its counters are registered on reg
@@ -140,7 +142,11 @@ func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
 			c.m.reconnects.Inc()
 			c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
 		},
-	}, func(ctx context.Context) (bool, error) { return c.session(ctx, out) })
+	}, func(ctx context.Context) (bool, error) {
+		synced, err := c.session(ctx, out)
+		c.state.Down(err)
+		return synced, err
+	})
 }
 
 // inbound is one parsed message, or the error that ended the connection.
@@ -239,6 +245,7 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 				collecting, synced = false, true
 				deliver(c.snapshot(snap, in.at))
 				c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
+				c.state.Up()
 				for _, ev := range held {
 					deliver(ev)
 				}

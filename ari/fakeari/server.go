@@ -83,6 +83,7 @@ type Server struct {
 	chansAt  int                      // value of accepted when channels were last listed
 	bridgeAt int                      // value of accepted when bridges were last listed
 	refusing bool
+	away     bool // GoAway: REST refused too
 	paused   bool
 	closed   bool
 	sent     int
@@ -357,6 +358,7 @@ func (s *Server) play(line []byte) {
 // auth checks credentials as Asterisk does: HTTP basic authentication or an
 // api_key=user:pass query parameter.
 func (s *Server) auth(next http.Handler) http.Handler {
+	next = s.unlessAway(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
 		if !ok {

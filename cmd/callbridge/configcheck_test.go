@@ -48,6 +48,11 @@ const (
 	dyn    = "  - name: dyn\n    type: dynamics\n    dynamics:\n      url: https://contoso.crm4.dynamics.com\n      tenant_id: contoso.onmicrosoft.com\n      client_id: 11111111-2222-3333-4444-555555555555\n      client_secret: s3cret\n"
 )
 
+// tokens are what a listener off loopback needs, from tokenFiles.
+const tokens = "  admin_token_file: admin.token\n  dialplan_tokens:\n    - {name: pbx, token_file: pbx.token}\n"
+
+var tokenFiles = map[string]string{"admin.token": "4f1c2a9e7b3d5f6081a2c4e6b8d0f1e3\n", "pbx.token": "9b8a7c6d5e4f30211f2e3d4c5b6a7988\n"}
+
 // badConfig is one config `config check` and `run` must both refuse.
 type badConfig struct {
 	name string
@@ -159,9 +164,9 @@ var badConfigs = []badConfig{
 	// HTTP.
 	{name: "http.listen without port", yaml: state + ariOK + "http:\n  listen: \"9089\"\n",
 		want: []string{`http.listen: "9089": want host:port`}},
-	{name: "http.listen unresolvable", yaml: state + ariOK + "http:\n  listen: callbridge.invalid:9089\n",
+	{name: "http.listen unresolvable", yaml: state + ariOK + "http:\n  listen: callbridge.invalid:9089\n" + tokens, files: tokenFiles,
 		want: []string{`http.listen: "callbridge.invalid:9089": cannot resolve callbridge.invalid: no such host`}},
-	{name: "http.listen on another machine's address", yaml: state + ariOK + "http:\n  listen: 10.255.255.1:9089\n",
+	{name: "http.listen on another machine's address", yaml: state + ariOK + "http:\n  listen: 10.255.255.1:9089\n" + tokens, files: tokenFiles,
 		want: []string{`http.listen: "10.255.255.1:9089": 10.255.255.1 is not an address of this machine`}},
 	// Files and directories.
 	{name: "state_dir is a file", yaml: base, files: map[string]string{"state": "x"},
@@ -268,12 +273,34 @@ var badConfigs = []badConfig{
 		want: []string{`crm[0].name: "dyn-1": with recognition, use letters, digits and _ only (it names the phone index)`}},
 	{name: "recognition fields nothing reads", yaml: base + "crm:\n" + dyn + "    recognition:\n      entities:\n        - {name: contact, entity_set: contacts, key: contactid, name_field: fullname, phone_fields: [telephone1], fields: [emailaddress1], type: person}\n",
 		want: []string{"crm[0].recognition.entities[0].fields: not read by anything yet; remove it"}},
+	// The API listener.
+	{name: "http.tls files missing", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  tls:\n    cert_file: {dir}/api.pem\n    key_file: {dir}/api.key\n",
+		want: []string{`http.tls.cert_file: "{dir}/api.pem": no such file or directory`, `http.tls.key_file: "{dir}/api.key": no such file or directory`}},
+	{name: "http.tls not PEM", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  tls:\n    cert_file: {dir}/api.pem\n    key_file: {dir}/api.key\n",
+		files: map[string]string{"api.pem": "not a certificate\n", "api.key": "not a key\n"},
+		want:  []string{"http.tls.cert_file: with http.tls.key_file: tls: failed to find any PEM data in certificate input"}},
+	{name: "http.tls without a key", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  tls:\n    cert_file: {dir}/api.pem\n",
+		want: []string{"http.tls: set both cert_file and key_file"}},
+	{name: "missing admin token file", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  admin_token_file: admin.token\n",
+		want: []string{`http.admin_token_file: reading "{dir}/admin.token": no such file or directory`}},
+	{name: "admin token credential outside systemd", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  admin_token_credential: admin-token\n",
+		want: []string{"http.admin_token_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=); outside systemd use http.admin_token_file"}},
+	{name: "a short admin token", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  admin_token_file: admin.token\n",
+		files: map[string]string{"admin.token": "short\n"},
+		want:  []string{"http.admin_token_file: shorter than 16 characters: make one with `openssl rand -hex 32`"}},
+	{name: "a wildcard listener without tokens", yaml: state + ariOK + "http:\n  listen: 0.0.0.0:9089\n",
+		want: []string{
+			`http.admin_token_file: required: http.listen "0.0.0.0:9089" is not on loopback, and off loopback every non-public route needs a token (or set http.admin_token_credential)`,
+			`http.dialplan_tokens: required: http.listen "0.0.0.0:9089" is not on loopback, and the dialplan routes need a token there`,
+		}},
 	// Every stage at once.
 	{name: "problems of every stage", yaml: "state_dir: {dir}/state\nlogg_level: info\nari:\n  url: http://127.0.0.1:8088/ari\n  username: cb\n  password_file: nope\nhttp:\n  listen: callbridge.invalid:9089\n",
 		files: map[string]string{"state": "x"},
 		want: []string{
 			"line 2: logg_level: unknown key (did you mean log_level?)",
 			`ari.password_file: reading "{dir}/nope": no such file or directory`,
+			`http.admin_token_file: required: http.listen "callbridge.invalid:9089" is not on loopback, and off loopback every non-public route needs a token (or set http.admin_token_credential)`,
+			`http.dialplan_tokens: required: http.listen "callbridge.invalid:9089" is not on loopback, and the dialplan routes need a token there`,
 			`state_dir: "{dir}/state": not a directory`,
 			`http.listen: "callbridge.invalid:9089": cannot resolve callbridge.invalid: no such host`,
 		}},

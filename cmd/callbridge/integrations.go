@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
@@ -44,21 +42,22 @@ func integrationsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	base, err := apiBase(*cfgFile)
+	c, err := dialAPI(*cfgFile)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Hour)
 	defer cancel()
 	if verb == "status" {
 		var st []phoneindex.Status
-		if err := callAPI(ctx, http.MethodGet, base+"/api/integrations", &st); err != nil {
+		if err := c.call(ctx, http.MethodGet, "/api/integrations", nil, &st); err != nil {
 			return err
 		}
 		return printStatus(stdout, st)
 	}
+	// A sync runs in the daemon; this waits for it, asking every 200 ms.
 	var st phoneindex.Status
-	if err := callAPI(ctx, http.MethodPost, base+"/api/integrations/"+name+"/"+verb, &st); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/api/integrations/"+url.PathEscape(name)+"/"+verb, nil, &st); err != nil {
 		return err
 	}
 	if verb == "delete" {
@@ -86,34 +85,4 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.Local().Format(time.DateTime)
-}
-
-// apiBase is the running daemon's API address from the config.
-func apiBase(cfgFile string) (string, error) {
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		return "", err
-	}
-	if cfg.HTTP.Listen == "" {
-		return "", errors.New("http.listen is off in the config: the daemon has no API to ask")
-	}
-	return "http://" + cfg.HTTP.Listen, nil
-}
-
-// callAPI asks the daemon and decodes its JSON answer into v.
-func callAPI(ctx context.Context, method, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("callbridge is not answering at %s (is it running?): %w", req.URL.Host, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, req.URL.Path, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return json.Unmarshal(body, v)
 }

@@ -45,7 +45,7 @@ func TestIntegrationsCommands(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
 state_dir: %s
 ari: {url: %s, username: cb, password: pw}
-http: {listen: "%s"}
+http: {listen: "%s", admin_token_file: admin.token}
 users:
   - {extension: "101", email: alice@example.com}
   - {extension: "102", email: nobody@example.com}
@@ -54,6 +54,7 @@ crm:
     dynamics: {url: %s, tenant_id: t, token_url: %s/t/token, client_id: app, client_secret: dv-secret}
     recognition: {region: FI, enabled: true}
 `, dir, ariSrv.URL(), addr, dv.URL, dv.URL)), 0o600)
+	os.WriteFile(filepath.Join(dir, "admin.token"), []byte("cli-admin-token-0123456789\n"), 0o600)
 
 	if code, _, errOut := call(t, "integrations", "status", "--config", cfgPath); code != 1 || !strings.Contains(errOut, "is it running?") {
 		t.Fatalf("no daemon: %d %q", code, errOut)
@@ -82,6 +83,13 @@ crm:
 			t.Fatalf("status never showed the synced record:\n%s", out)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// A config without the admin token is told what to set.
+	noToken := filepath.Join(dir, "no-token.yaml")
+	b, _ := os.ReadFile(cfgPath)
+	os.WriteFile(noToken, []byte(strings.Replace(string(b), ", admin_token_file: admin.token", "", 1)), 0o600)
+	if code, _, errOut := call(t, "integrations", "status", "--config", noToken); code != 1 || !strings.Contains(errOut, "set http.admin_token_file") {
+		t.Fatalf("without the token: %d %q", code, errOut)
 	}
 	if code, out, errOut := call(t, "integrations", "disable", "dynamics", "--config", cfgPath); code != 0 || !strings.Contains(out, "dynamics  false") {
 		t.Fatalf("disable: %d %q %q", code, out, errOut)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/app"
 )
@@ -28,7 +27,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
-	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
+	app.LibraryLogs(log)
 	d, err := app.New(cfg, log)
 	if err != nil {
 		return err

@@ -58,14 +58,14 @@ func usersSyncCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	base, err := apiBase(*cfgFile)
+	c, err := dialAPI(*cfgFile)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	var res []api.UserSync
-	if err := callAPI(ctx, http.MethodPost, base+"/api/users/sync", &res); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/api/users/sync", nil, &res); err != nil {
 		return err
 	}
 	if len(res) == 0 {

@@ -64,17 +64,37 @@ func integrations(in Integrations) http.HandlerFunc {
 	}
 }
 
-// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete|create}
-func integrationAction(in Integrations) http.HandlerFunc {
+// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete|create}.
+// A sync is an operation: 202 with its status URL at once (a full sync of
+// a large CRM takes minutes). The others are quick and answer the status.
+func integrationAction(in Integrations, ops *Operations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		if in == nil {
+		name, action := r.PathValue("name"), Action(r.PathValue("action"))
+		st, ok := status(in, name)
+		if !ok {
 			http.Error(w, "no integration "+name, http.StatusNotFound)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+		sync := action == ActionSync || action == ActionFullSync
+		if sync && st.Deleted {
+			http.Error(w, ErrDeleted.Error(), http.StatusGone) // no operation to start
+			return
+		}
+		if sync && ops != nil {
+			accepted(w, ops.Start("integration "+string(action), name, func(ctx context.Context) (any, error) {
+				ctx, cancel := context.WithTimeout(ctx, time.Hour)
+				defer cancel()
+				st, err := in.Do(ctx, name, action)
+				if err != nil {
+					return nil, err
+				}
+				return st, nil
+			}))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
-		st, err := in.Do(ctx, name, Action(r.PathValue("action")))
+		st, err := in.Do(ctx, name, action)
 		switch {
 		case errors.Is(err, ErrNoIntegration):
 			http.Error(w, "no integration "+name, http.StatusNotFound)
@@ -90,4 +110,17 @@ func integrationAction(in Integrations) http.HandlerFunc {
 			writeJSON(w, http.StatusOK, st)
 		}
 	}
+}
+
+// status is name's status, if there is such an integration.
+func status(in Integrations, name string) (IntegrationStatus, bool) {
+	if in == nil {
+		return IntegrationStatus{}, false
+	}
+	for _, st := range in.Statuses() {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return IntegrationStatus{}, false
 }

@@ -6,25 +6,34 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
 )
 
 // Mux is the API's router. Every route goes in through Handle or
-// HandleScoped, which take its role, and is served through the
-// Authorizer.
+// HandleScoped, which take its role, and is served through the guard.
 type Mux struct {
-	mux  *http.ServeMux
-	auth Authorizer
+	mux    *http.ServeMux
+	auth   Authorizer
+	limits atomic.Pointer[Limits]
+	// streams counts the open live streams against the limits.
+	streams streams
+	log     zerolog.Logger
 
 	mu     sync.Mutex
 	routes map[string]string // pattern -> role, for Routes
 }
 
-// NewMux returns an empty mux checking access with auth (nil: AllowAll).
+// NewMux returns an empty mux checking access with auth (nil: every
+// request is refused but the public ones).
 func NewMux(auth Authorizer) *Mux {
 	if auth == nil {
-		auth = AllowAll{}
+		auth = denyAll{}
 	}
-	return &Mux{mux: http.NewServeMux(), auth: auth, routes: map[string]string{}}
+	m := &Mux{mux: http.NewServeMux(), auth: auth, routes: map[string]string{}, log: zerolog.Nop()}
+	m.SetLimits(DefaultLimits())
+	return m
 }
 
 // Handle registers h for pattern (net/http's "METHOD /path"), callable by
@@ -59,25 +68,81 @@ func (m *Mux) HandleScoped(pattern string, roleOf func(*http.Request) Role, h ht
 	m.mux.Handle(pattern, m.guard(roleOf, h))
 }
 
-// guard is the one middleware every route passes through.
+// guard is the one middleware every route passes through: the body limit,
+// then who the caller is, then whether their role may use the route.
 func (m *Mux) guard(roleOf func(*http.Request) Role, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lim := m.Limits()
+		if r.ContentLength > lim.MaxBodyBytes {
+			http.Error(w, fmt.Sprintf("request body larger than %d bytes (http.limits.max_body_bytes)", lim.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes)
+		if q := r.URL.Query(); q.Has("token") || q.Has("access_token") {
+			// A token in a URL ends up in proxies' and browsers' logs.
+			http.Error(w, "a token is never accepted in the URL: send Authorization: Bearer <token>, or POST it to /api/session for a cookie", http.StatusBadRequest)
+			return
+		}
 		role := roleOf(r)
 		if !role.valid() {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		switch err := m.auth.Authorize(r, role); {
+		var (
+			p      Principal
+			authed bool
+			err    error
+		)
+		if role != Public {
+			p, err = m.auth.Authenticate(r)
+			authed = err == nil && p.Role.valid()
+		}
+		if err == nil {
+			err = authorize(p, authed, role, subject(r), m.auth.Open(role))
+		}
+		switch {
 		case err == nil:
+			if authed {
+				r = r.WithContext(WithPrincipal(r.Context(), p))
+			}
 			h.ServeHTTP(w, r)
-		case errors.Is(err, ErrUnauthenticated):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
-			http.Error(w, "unauthenticated", http.StatusUnauthorized)
-		default:
+		case errors.Is(err, ErrForbidden):
+			m.log.Info().Str("token", p.Name).Str("route", r.Pattern).Str("role", role.String()).Msg("api: refused, the token's role does not allow this route")
+			if role == Agent && p.Role == Agent {
+				http.Error(w, "forbidden: another user's calls", http.StatusForbidden)
+				return
+			}
 			http.Error(w, "forbidden: this needs the "+role.String()+" role", http.StatusForbidden)
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
+			http.Error(w, "unauthenticated: send Authorization: Bearer <token> (http.* and users[].token_* in the config)", http.StatusUnauthorized)
 		}
 	})
 }
+
+// subject is the user an agent route is about: its {extension}, or the
+// ?user= of /api/live.
+func subject(r *http.Request) string {
+	if ext := r.PathValue("extension"); ext != "" {
+		return ext
+	}
+	return r.URL.Query().Get("user")
+}
+
+// SetLogger sets where refusals are logged (the token's name, never the
+// token).
+func (m *Mux) SetLogger(log zerolog.Logger) { m.log = log }
+
+// denyAll is the Authorizer of a mux given none: no credential is valid.
+type denyAll struct{}
+
+func (denyAll) Authenticate(r *http.Request) (Principal, error) {
+	if r.Header.Get("Authorization") != "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	return Principal{}, nil
+}
+func (denyAll) Open(Role) bool { return false }
 
 // ServeHTTP implements http.Handler.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -12,14 +14,15 @@ type Role int
 // registered with it is refused.
 const (
 	// Public routes are for anyone who can reach the listener: health,
-	// readiness, metrics.
+	// readiness, metrics (those of them http.public lists), the session.
 	Public Role = iota + 1
 	// Dialplan routes are for the PBX's dialplan (CURL()): caller lookups.
 	Dialplan
-	// Agent routes serve one user's own calls (their screen pops).
+	// Agent routes serve one user's own calls (their screen pops): the
+	// user is the route's {extension}, or ?user= on /api/live.
 	Agent
 	// Admin routes change or show everything: integrations, user sync,
-	// the queue, every user's live calls.
+	// the queue, every user's live calls. The admin may call every route.
 	Admin
 )
 
@@ -37,15 +40,61 @@ func (r Role) String() string {
 	return "none"
 }
 
+// MarshalText names the role in JSON ("agent").
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a role's name.
+func (r *Role) UnmarshalText(b []byte) error {
+	for c := Public; c <= Admin; c++ {
+		if c.String() == string(b) {
+			*r = c
+			return nil
+		}
+	}
+	return fmt.Errorf("api: %q is not a role", b)
+}
+
 func (r Role) valid() bool { return r >= Public && r <= Admin }
 
-// Authorizer decides whether a request may use a route of role. It is the
-// one place access is checked.
+// Principal is who a request's token says the caller is.
+type Principal struct {
+	// Role is the token's role: Dialplan, Agent or Admin.
+	Role Role `json:"role"`
+	// User is an agent's extension (users[].extension); empty otherwise.
+	User string `json:"user,omitempty"`
+	// Name names the token in logs: "admin", a dialplan token's name,
+	// "user 101". Never the token itself.
+	Name string `json:"name"`
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p (the guard does this for every
+// authenticated request).
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom is the caller of the request whose context ctx is: false
+// for a request without a token (a public route, or a dialplan route left
+// open on loopback).
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Authorizer resolves a request's credential. The guard (Mux) decides with
+// what it says whether the request may use a route; Tokens is the
+// implementation callbridge runs.
 type Authorizer interface {
-	// Authorize returns nil to let r through, ErrUnauthenticated when it
-	// carries no (valid) credential, ErrForbidden when its credential's
-	// role is not enough.
-	Authorize(r *http.Request, role Role) error
+	// Authenticate returns the request's principal: the zero Principal
+	// and nil when it carries no credential at all, ErrUnauthenticated
+	// when it carries one that matches no token.
+	Authenticate(r *http.Request) (Principal, error)
+	// Open reports whether routes of role are served to a request
+	// without a credential: on loopback, the dialplan's while no
+	// dialplan token is configured. Never true for Agent or Admin.
+	Open(role Role) bool
 }
 
 // Authorization errors.
@@ -54,9 +103,36 @@ var (
 	ErrForbidden       = errors.New("forbidden")
 )
 
-// AllowAll lets every request through, whatever the route's role: the API
-// is on a loopback listener by default and has no credentials yet.
+// AllowAll treats every request as the admin's: for tests of the routes
+// themselves, never for a listener.
 type AllowAll struct{}
 
-// Authorize implements Authorizer.
-func (AllowAll) Authorize(*http.Request, Role) error { return nil }
+// Authenticate implements Authorizer.
+func (AllowAll) Authenticate(*http.Request) (Principal, error) {
+	return Principal{Role: Admin, Name: "allow-all"}, nil
+}
+
+// Open implements Authorizer.
+func (AllowAll) Open(Role) bool { return true }
+
+// authorize is the guard's rule: nil lets the request through with p,
+// ErrUnauthenticated (401) or ErrForbidden (403) do not. subject is the
+// user the request is about (an agent route's {extension} or ?user=).
+func authorize(p Principal, authed bool, role Role, subject string, open bool) error {
+	switch {
+	case role == Public:
+		return nil
+	case !authed:
+		if open && role == Dialplan {
+			return nil
+		}
+		return ErrUnauthenticated
+	case p.Role == Admin:
+		return nil
+	case p.Role != role:
+		return ErrForbidden
+	case role == Agent && subject != p.User:
+		return ErrForbidden
+	}
+	return nil
+}

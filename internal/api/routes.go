@@ -1,13 +1,27 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/rs/zerolog"
+)
 
 // Deps are what the routes answer from. Nil ones answer empty (no CRM
 // configured: no integrations, nobody to sync, no queue).
 type Deps struct {
-	Auth    Authorizer   // nil: AllowAll
-	Ready   func() bool  // /readyz
+	Auth Authorizer // nil: only public routes are served
+	// Public tells whether a health route ("healthz", "readyz",
+	// "metrics") needs no token; one that does takes the dialplan role.
+	// Nil: all three are public.
+	Public  func(route string) bool
+	Ready   Readiness    // /readyz
 	Metrics http.Handler // /metrics
+	Limits  Limits       // zero: DefaultLimits
+	Logger  zerolog.Logger
+
+	// Operations runs the long jobs requests start (syncs); nil: they
+	// answer 503.
+	Operations *Operations
 
 	Lookup       Lookup
 	Integrations Integrations
@@ -20,20 +34,33 @@ type Deps struct {
 // them, each with its role.
 func New(d Deps) *Mux {
 	m := NewMux(d.Auth)
-	m.HandleFunc("GET /healthz", Public, healthz)
-	m.HandleFunc("GET /readyz", Public, readyz(d.Ready))
-	if d.Metrics != nil {
-		m.Handle("GET /metrics", Public, d.Metrics)
+	m.SetLogger(d.Logger)
+	m.SetLimits(d.Limits)
+	health := func(route string) func(*http.Request) Role {
+		return func(*http.Request) Role {
+			if d.Public == nil || d.Public(route) {
+				return Public
+			}
+			return Dialplan
+		}
 	}
+	m.HandleScoped("GET /healthz", health("healthz"), http.HandlerFunc(healthz))
+	m.HandleScoped("GET /readyz", health("readyz"), readyz(d.Ready))
+	if d.Metrics != nil {
+		m.HandleScoped("GET /metrics", health("metrics"), d.Metrics)
+	}
+	m.HandleFunc("POST /api/session", Public, login(m.auth))
+	m.HandleFunc("DELETE /api/session", Public, logout(m.auth))
 
 	m.HandleFunc("GET /api/lookup", Dialplan, lookup(d.Lookup))
 	m.HandleFunc("GET /api/callername", Dialplan, callerName(d.Lookup))
 
-	m.HandleScoped("GET /api/live", liveRole, live(d.Live))
+	m.HandleScoped("GET /api/live", liveRole, m.live(d.Live))
 
 	m.HandleFunc("GET /api/integrations", Admin, integrations(d.Integrations))
-	m.HandleFunc("POST /api/integrations/{name}/{action}", Admin, integrationAction(d.Integrations))
-	m.HandleFunc("POST /api/users/sync", Admin, syncUsers(d.Users))
+	m.HandleFunc("POST /api/integrations/{name}/{action}", Admin, integrationAction(d.Integrations, d.Operations))
+	m.HandleFunc("POST /api/users/sync", Admin, syncUsers(d.Users, d.Operations))
+	m.HandleFunc("GET /api/operations/{id}", Admin, operation(d.Operations))
 	m.HandleFunc("GET /api/queue", Admin, queueStats(d.Queue))
 	return m
 }

@@ -21,15 +21,18 @@ type UserSync struct {
 	Error     string             `json:"error,omitempty"`
 }
 
-// POST /api/users/sync
-func syncUsers(u Users) http.HandlerFunc {
+// POST /api/users/sync: an operation (202 with its status URL); its
+// result is the []UserSync.
+func syncUsers(u Users, ops *Operations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if u == nil {
+		if u == nil || ops == nil {
 			writeJSON(w, http.StatusOK, []any{})
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
-		defer cancel()
-		writeJSON(w, http.StatusOK, u.SyncUsers(ctx))
+		accepted(w, ops.Start("users sync", "", func(ctx context.Context) (any, error) {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			defer cancel()
+			return u.SyncUsers(ctx), nil
+		}))
 	}
 }

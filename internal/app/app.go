@@ -1,15 +1,16 @@
 package app
 
 import (
-	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
@@ -20,17 +21,35 @@ type App struct {
 	log zerolog.Logger
 	reg *prometheus.Registry
 
+	// srcMu guards sources and sub, which a reload replaces.
+	srcMu   sync.Mutex
 	sources map[string]pipeline.Source
 	// sub watches extensions' dialog state for screen pops, when set up.
 	sub  *subscribe.Subscriber
 	sink *pipeline.File
-	// crm is the delivery to the CRMs, when any is configured.
+	// crm is the delivery to the CRMs as New built it, which owns the
+	// store; cur is the one in force (a reload builds another on the same
+	// store).
 	crm  *Delivery
+	cur  atomic.Pointer[Delivery]
 	path *pipeline.Path
-	ln   net.Listener
-	live *hub
+	// tasks are the parts a reload restarts: the phone indexes and user
+	// sync (crmTask), the dialog-event subscriber (subTask).
+	tasks            tasks
+	crmTask, subTask *task
+	reloadMetrics    reloadMetrics
+	ln               net.Listener
+	live             *hub
+	// tokens is the API's Authorizer; httpCfg the http section in force;
+	// cert the listener's TLS certificate.
+	tokens  *api.Tokens
+	mux     *api.Mux
+	httpCfg atomic.Pointer[config.HTTP]
+	cert    certificate
 
-	ready atomic.Bool
+	// ready: running and not shutting down; notified: READY=1 was sent.
+	ready    atomic.Bool
+	notified atomic.Bool
 	// opened holds what New opened, to be closed in reverse order.
 	opened cleanups
 
@@ -47,6 +66,9 @@ type App struct {
 // before it is closed again.
 func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
+	a.httpCfg.Store(&cfg.HTTP)
+	a.live.register(a.reg)
+	a.reloadMetrics.register(a.reg)
 	defer func() {
 		if err != nil {
 			a.opened.close()
@@ -75,6 +97,7 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 			return nil, err
 		}
 		a.opened.push(a.crm.Close)
+		a.cur.Store(a.crm)
 	}
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),
@@ -88,10 +111,9 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	}
 	a.opened.push(a.path.Close)
 	if cfg.HTTP.Listen != "" {
-		if a.ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-			return nil, fmt.Errorf("http.listen: %w", err)
+		if err := a.listen(cfg); err != nil {
+			return nil, err
 		}
-		a.opened.push(ignoreClosed(a.ln.Close))
 	}
 	return a, nil
 }

@@ -54,10 +54,12 @@ sink:
   file: %s
 http:
   listen: 127.0.0.1:0
+  admin_token_file: admin.token
 `, dir, srv.URL(), sinkPath)
 	if err := os.WriteFile(filepath.Join(dir, "ari.pw"), []byte("s3cret-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	writeToken(t, dir, "admin.token", adminToken)
 	var logs strings.Builder
 	lw := &syncWriter{w: &logs}
 	d, _, ctx, stop := runDaemon(t, dir, yaml, zerolog.New(lw))
@@ -68,6 +70,7 @@ http:
 	go func() {
 		defer close(live)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Addr().String()+"/api/live?user=102", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			close(liveUp)
@@ -139,8 +142,8 @@ http:
 	if !strings.Contains(logs.String(), "callbridge running") {
 		t.Errorf("no start-up line in the log:\n%s", logs.String())
 	}
-	if strings.Contains(logs.String(), "s3cret-pw") {
-		t.Error("the ARI password reached the log")
+	if strings.Contains(logs.String(), "s3cret-pw") || strings.Contains(logs.String(), adminToken) {
+		t.Error("the ARI password or the admin token reached the log")
 	}
 }
 
@@ -195,13 +198,37 @@ func readSink(t *testing.T, path string) []bridge.Activity {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	return call(t, http.MethodGet, url, "")
+}
+
+// call sends a request with token (none when "") and gives the answer's
+// body.
+func call(t *testing.T, method, url, token string) string {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// adminToken is the tests' admin token (http.admin_token_file).
+const adminToken = "test-admin-token-0123456789abcdef"
+
+func writeToken(t *testing.T, dir, name, token string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // syncWriter lets the test read what several goroutines log.

@@ -54,6 +54,8 @@ type Delivery struct {
 	policy *crmsync.Policy
 	conns  []crmsync.Connector
 	log    zerolog.Logger
+	// states are the connectors' last push outcomes (readiness).
+	states *crmsync.PushStates
 	// Recognizers are the CRMs' phone indexes, for the lookup API.
 	Recognizers *phoneindex.Set
 }
@@ -75,6 +77,20 @@ func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 			store.Close()
 		}
 	}()
+	if d, err = buildDelivery(cfg, store, log, reg); err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// buildDelivery builds the policy, the connectors and their phone indexes
+// over an open store: at start, and again on a reload (the store stays).
+func buildDelivery(cfg *config.Config, store crmsync.Store, log zerolog.Logger, reg prometheus.Registerer) (*Delivery, error) {
 	p, err := crmsync.NewPolicy(policyConfig(cfg), store, reg)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -88,12 +104,7 @@ func OpenDelivery(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 	if err := openIndexes(cfg, conns, recs, log, reg); err != nil {
 		return nil, err
 	}
-	if reg != nil {
-		if err := reg.Register(crmsync.NewQueueCollector(store)); err != nil {
-			return nil, err
-		}
-	}
-	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, Recognizers: recs}, nil
+	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, states: &crmsync.PushStates{}, Recognizers: recs}, nil
 }
 
 // policyConfig is the policy section with the user directory's CRM ids and
@@ -147,7 +158,7 @@ func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex
 // Parts are the path's stages beyond the sink: the policy, the queue and
 // the delivery workers run on these.
 func (d *Delivery) Parts() *pipeline.CRM {
-	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery}
+	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery, PushStates: d.states}
 }
 
 // Store is the delivery queue.

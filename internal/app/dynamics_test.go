@@ -3,7 +3,6 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -52,7 +51,7 @@ default_region: FI
 users:
   - {extension: "101", name: Alice, email: alice@example.com}
   - {extension: "102", name: Bob, email: bob@example.com}
-http: {listen: "127.0.0.1:0"}
+http: {listen: "127.0.0.1:0", admin_token_file: admin.token}
 delivery: {backoff_min: 50ms, backoff_max: 200ms, poll_interval: 50ms}
 crm:
   - type: dynamics
@@ -66,6 +65,7 @@ crm:
       region: FI
       enabled: true
 `, dir, ari.URL(), dv.URL, dv.URL)
+	writeToken(t, dir, "admin.token", adminToken)
 	d, cfg, ctx, stop := runDaemon(t, dir, yaml, zerolog.Nop())
 
 	// Let the first index sync and user sync happen before the calls.
@@ -82,7 +82,7 @@ crm:
 			Connector string
 			Delivered int
 		}
-		return json.Unmarshal([]byte(get(t, base+"/api/queue")), &st) == nil && len(st) == 1 &&
+		return json.Unmarshal([]byte(call(t, "GET", base+"/api/queue", adminToken)), &st) == nil && len(st) == 1 &&
 			st[0].Connector == "dynamics" && st[0].Delivered == 12
 	})
 
@@ -93,18 +93,26 @@ crm:
 	if err := json.Unmarshal([]byte(get(t, base+"/api/lookup?number=0401234567")), &res); err != nil || !res.Found || res.Best.ID != contact {
 		t.Errorf("lookup: %+v %v", res, err)
 	}
-	resp, err := http.Post(base+"/api/users/sync", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// A users sync is an operation: started, then followed to its end.
+	var op struct {
+		StatusURL string `json:"status_url"`
 	}
-	var us []struct {
-		Connector string
-		Report    struct {
-			Mapped map[string]string
+	if err := json.Unmarshal([]byte(call(t, "POST", base+"/api/users/sync", adminToken)), &op); err != nil || op.StatusURL == "" {
+		t.Fatalf("users sync: %+v %v", op, err)
+	}
+	var done struct {
+		State  string
+		Result []struct {
+			Connector string
+			Report    struct {
+				Mapped map[string]string
+			}
 		}
 	}
-	json.NewDecoder(resp.Body).Decode(&us)
-	resp.Body.Close()
+	waitFor(t, func() bool {
+		return json.Unmarshal([]byte(call(t, "GET", base+op.StatusURL, adminToken)), &done) == nil && done.State == "done"
+	})
+	us := done.Result
 	if len(us) != 1 || us[0].Report.Mapped["101"] == "" || us[0].Report.Mapped["102"] == "" {
 		t.Errorf("users sync: %+v", us)
 	}

@@ -2,30 +2,137 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/secret"
 )
 
-// handler is the API on http.listen, answering from the running parts.
-func (a *App) handler() http.Handler {
+// handler is the API on http.listen, answering from the running parts,
+// with long jobs run by ops.
+func (a *App) handler(ops *api.Operations) *api.Mux {
 	d := api.Deps{
-		Auth:    api.AllowAll{},
-		Ready:   a.ready.Load,
-		Metrics: promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}),
-		Live:    a.live,
+		Auth:       a.tokens,
+		Public:     func(route string) bool { return a.httpConfig().IsPublic(route) },
+		Ready:      a.readiness,
+		Metrics:    promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}),
+		Limits:     apiLimits(a.httpConfig().Limits),
+		Logger:     a.log.With().Str("component", "api").Logger(),
+		Operations: ops,
+		Live:       a.live,
 	}
 	if a.crm != nil {
-		idx := indexes{a.crm.Recognizers}
-		d.Lookup, d.Integrations = idx, idx
-		d.Users, d.Queue = a.crm, a.crm.store
+		c := current{a}
+		d.Lookup, d.Integrations, d.Users, d.Queue = c, c, c, a.crm.store
 	}
 	return api.New(d)
 }
+
+// crmNow is the delivery in force (nil without a CRM).
+func (a *App) crmNow() *Delivery { return a.cur.Load() }
+
+// current answers the API from the delivery in force, which a reload
+// replaces.
+type current struct{ a *App }
+
+func (c current) Lookup(number string) api.LookupResult {
+	return indexes{c.a.crmNow().Recognizers}.Lookup(number)
+}
+
+func (c current) Statuses() []api.IntegrationStatus {
+	return indexes{c.a.crmNow().Recognizers}.Statuses()
+}
+
+func (c current) Do(ctx context.Context, name string, action api.Action) (api.IntegrationStatus, error) {
+	return indexes{c.a.crmNow().Recognizers}.Do(ctx, name, action)
+}
+
+func (c current) SyncUsers(ctx context.Context) []api.UserSync { return c.a.crmNow().SyncUsers(ctx) }
+
+// httpConfig is the http section in force (it changes on reload).
+func (a *App) httpConfig() config.HTTP { return *a.httpCfg.Load() }
+
+func apiLimits(l config.HTTPLimits) api.Limits {
+	return api.Limits{MaxBodyBytes: l.MaxBodyBytes, StreamsPerAgent: l.StreamsPerAgent, StreamsTotal: l.StreamsTotal}
+}
+
+// tokenSet is the configuration's API tokens.
+func tokenSet(cfg *config.Config) api.TokenSet {
+	set := api.TokenSet{Admin: cfg.HTTP.AdminToken, Agents: map[string]secret.Secret{}}
+	for _, t := range cfg.HTTP.DialplanTokens {
+		set.Dialplan = append(set.Dialplan, api.NamedToken{Name: t.Name, Token: t.Token})
+	}
+	for _, u := range cfg.Users {
+		if u.Token != "" {
+			set.Agents[u.Extension] = u.Token
+		}
+	}
+	return set
+}
+
+// listen opens http.listen, with TLS when http.tls is set, and the
+// Authorizer for it: loopback is judged by the address actually bound.
+func (a *App) listen(cfg *config.Config) error {
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	a.opened.push(ignoreClosed(ln.Close))
+	loopback := false
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
+		loopback = ta.IP.IsLoopback()
+	}
+	if cfg.HTTP.TLS.On() {
+		if err := a.cert.load(cfg.HTTP.TLS); err != nil {
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.cert.get})
+	} else if !loopback {
+		a.log.Warn().Str("listen", cfg.HTTP.Listen).Msg("http.listen is off loopback without http.tls: tokens cross the network in the clear")
+	}
+	a.ln = ln
+	a.tokens = api.NewTokens(tokenSet(cfg), api.TokenOptions{Loopback: loopback, Secure: cfg.HTTP.TLS.On()})
+	return nil
+}
+
+// server is the HTTP server for the API: header size limited (431), slow
+// clients timed out, its errors logged through zerolog.
+func (a *App) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    a.httpConfig().Limits.MaxHeaderBytes,
+		ErrorLog:          stdLogger(a.log.With().Str("component", "net/http").Logger(), zerolog.WarnLevel),
+	}
+}
+
+// certificate is the listener's TLS certificate, swapped on reload.
+type certificate struct {
+	c atomic.Pointer[tls.Certificate]
+}
+
+func (c *certificate) load(t config.HTTPTLS) error {
+	cert, err := t.Certificate() // as config check reads it
+	if err != nil {
+		return err
+	}
+	c.c.Store(&cert)
+	return nil
+}
+
+func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.c.Load(), nil }
 
 // indexes are the phone indexes as the API sees them: api.Lookup and
 // api.Integrations.

@@ -47,7 +47,7 @@ func TestDeletedIntegrationStaysDeletedAcrossRestart(t *testing.T) {
 state_dir: %s
 ari: {url: %s, username: cb, password: pw}
 default_region: FI
-http: {listen: "127.0.0.1:0"}
+http: {listen: "127.0.0.1:0", admin_token_file: admin.token}
 crm:
   - type: dynamics
     name: dyn
@@ -62,6 +62,7 @@ crm:
       enabled: true
 `, dir, ari.URL(), dv.URL, dv.URL)
 	const who = "/api/callername?number=%2B358401234567"
+	writeToken(t, dir, "admin.token", adminToken)
 
 	d, _, _, stop := runDaemon(t, dir, yaml, zerolog.Nop())
 	base := "http://" + d.Addr().String()
@@ -82,7 +83,7 @@ crm:
 		Deleted bool
 		Records int
 	}
-	if err := json.Unmarshal([]byte(get(t, base+"/api/integrations")), &st); err != nil || len(st) != 1 ||
+	if err := json.Unmarshal([]byte(call(t, "GET", base+"/api/integrations", adminToken)), &st); err != nil || len(st) != 1 ||
 		!st[0].Deleted || st[0].Enabled || st[0].Records != 0 {
 		t.Fatalf("status after the restart: %+v %v", st, err)
 	}
@@ -110,9 +111,15 @@ crm:
 	}
 }
 
+// post sends an admin's POST and gives the status and body.
 func post(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "", nil)
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/sip/subscribe"
 	"github.com/callbridge/callbridge/systemd"
 )
 
@@ -33,21 +36,18 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	g.Go(func() error { return a.path.RunDelivery(ctx) })
-	if a.crm != nil {
-		g.Go(func() error { return a.crm.Run(ctx) })
+	defer a.tasks.wait()
+	if d := a.crmNow(); d != nil {
+		a.crmTask = a.tasks.start(ctx, func(ctx context.Context) { d.Run(ctx) })
 	}
-	if a.sub != nil {
-		g.Go(func() error {
-			if err := a.sub.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
-			}
-			return nil
-		})
-	}
+	a.subTask = a.startSubscriber(ctx, a.sub)
 	g.Go(func() error { return a.path.RunSources(ctx) })
 	var srv *http.Server
 	if a.ln != nil {
-		srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+		ops := api.NewOperations(ctx, nil)
+		defer ops.Wait()
+		a.mux = a.handler(ops)
+		srv = a.server(a.mux)
 		g.Go(func() error {
 			if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
@@ -59,14 +59,17 @@ func (a *App) Run(ctx context.Context) (err error) {
 		a.reloads(ctx)
 		return nil
 	})
+	// READY=1 waits for every source to connect and the store to answer;
+	// the watchdog is fed while the engine loops and the store are alive.
 	g.Go(func() error {
-		systemd.RunWatchdog(ctx, a.ready.Load)
+		systemd.RunWatchdog(ctx, a.alive)
 		return nil
 	})
 	a.ready.Store(true)
-	if err := systemd.Ready(); err != nil {
-		a.log.Warn().Err(err).Msg("systemd notify")
-	}
+	g.Go(func() error {
+		a.notifyReady(ctx)
+		return nil
+	})
 	a.log.Info().Int("sources", len(a.sources)).Str("sink", a.cfg.Sink.File).Msg("callbridge running")
 
 	<-ctx.Done()
@@ -105,4 +108,47 @@ func ignoreClosed(f func() error) func() error {
 		}
 		return nil
 	}
+}
+
+// tasks runs the parts a reload can replace, each under its own context;
+// wait waits for every one started.
+type tasks struct{ wg sync.WaitGroup }
+
+type task struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (ts *tasks) start(ctx context.Context, run func(ctx context.Context)) *task {
+	ctx, cancel := context.WithCancel(ctx)
+	t := &task{cancel: cancel, done: make(chan struct{})}
+	ts.wg.Add(1)
+	go func() {
+		defer ts.wg.Done()
+		defer close(t.done)
+		run(ctx)
+	}()
+	return t
+}
+
+func (ts *tasks) wait() { ts.wg.Wait() }
+
+// stop ends t and waits for it (nil: nothing to stop).
+func (t *task) stop() {
+	if t != nil {
+		t.cancel()
+		<-t.done
+	}
+}
+
+// startSubscriber runs sub, when there is one, as a task.
+func (a *App) startSubscriber(ctx context.Context, sub *subscribe.Subscriber) *task {
+	if sub == nil {
+		return nil
+	}
+	return a.tasks.start(ctx, func(ctx context.Context) {
+		if err := sub.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error().Err(err).Msg("dialog-event subscriber stopped; screen pops come from the engine only")
+		}
+	})
 }

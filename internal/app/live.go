@@ -2,6 +2,9 @@ package app
 
 import (
 	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/api"
@@ -12,10 +15,19 @@ import (
 type hub struct {
 	mu   sync.Mutex
 	subs map[chan api.LiveEvent]string // listener -> user filter ("" = all)
+	// dropped counts listeners dropped for falling behind
+	// (callbridge_api_live_dropped_total).
+	dropped atomic.Int64
 }
 
+// liveBuffer is how many events a listener may fall behind before it is
+// dropped.
+const liveBuffer = 64
+
 // publish hands tr, as seen by source, to every listener for its user.
-// A listener too slow to keep up loses it rather than hold up a source.
+// A listener too slow to keep up is dropped — its channel closed, so its
+// stream ends and its client reconnects — rather than handed a stream
+// with events missing, or allowed to hold up a source.
 func (h *hub) publish(source string, tr bridge.Transition) {
 	ev := api.LiveEvent{Time: tr.Time.UTC().Format(bridge.TimeFormat), CallID: tr.CallID, User: tr.User,
 		State: string(tr.State), Direction: string(tr.Direction), RemoteNumber: tr.RemoteNumber,
@@ -28,14 +40,17 @@ func (h *hub) publish(source string, tr bridge.Transition) {
 		}
 		select {
 		case ch <- ev:
-		default: // slow listener: drop, never block a source
+		default:
+			delete(h.subs, ch)
+			close(ch)
+			h.dropped.Add(1)
 		}
 	}
 }
 
 // Subscribe implements api.Live.
 func (h *hub) Subscribe(user string) (<-chan api.LiveEvent, func()) {
-	ch := make(chan api.LiveEvent, 64)
+	ch := make(chan api.LiveEvent, liveBuffer)
 	h.mu.Lock()
 	if h.subs == nil {
 		h.subs = map[chan api.LiveEvent]string{}
@@ -44,7 +59,29 @@ func (h *hub) Subscribe(user string) (<-chan api.LiveEvent, func()) {
 	h.mu.Unlock()
 	return ch, func() {
 		h.mu.Lock()
-		delete(h.subs, ch)
+		if _, ok := h.subs[ch]; ok {
+			delete(h.subs, ch)
+			close(ch)
+		}
 		h.mu.Unlock()
 	}
+}
+
+// listeners is how many streams are subscribed.
+func (h *hub) listeners() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// register adds the hub's metrics to reg.
+func (h *hub) register(reg prometheus.Registerer) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "callbridge_api_live_dropped_total",
+			Help: "Live streams (/api/live) ended because their client fell more than 64 events behind."},
+			func() float64 { return float64(h.dropped.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "callbridge_api_live_streams",
+			Help: "Live streams (/api/live) open now."},
+			func() float64 { return float64(h.listeners()) }),
+	)
 }

@@ -22,18 +22,14 @@ import (
 func buildSources(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) (map[string]pipeline.Source, error) {
 	sources := map[string]pipeline.Source{}
 	if cfg.ARI.On() {
-		s, err := ari.NewSource(ari.Config{URL: cfg.ARI.URL, Application: cfg.ARI.Application,
-			Username: cfg.ARI.Username, Password: cfg.ARI.Password.Value(),
-			Logger: log.With().Str("source", "ari").Logger()}, reg)
+		s, err := newARI(cfg, log, reg)
 		if err != nil {
 			return nil, err
 		}
 		sources["ari"] = s
 	}
 	if cfg.AMI.On() {
-		c, err := ami.New(ami.Config{Host: cfg.AMI.Host, Port: cfg.AMI.Port, Username: cfg.AMI.Username,
-			Secret: cfg.AMI.Secret.Value(), MD5: true, TLS: cfg.AMI.TLS,
-			Logger: log.With().Str("source", "ami").Logger()}, reg)
+		c, err := newAMI(cfg, log, reg)
 		if err != nil {
 			return nil, err
 		}
@@ -50,6 +46,18 @@ func buildSources(cfg *config.Config, log zerolog.Logger, reg prometheus.Registe
 		return nil, config.ErrNoSource
 	}
 	return sources, nil
+}
+
+func newARI(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) (*ari.Source, error) {
+	return ari.NewSource(ari.Config{URL: cfg.ARI.URL, Application: cfg.ARI.Application,
+		Username: cfg.ARI.Username, Password: cfg.ARI.Password.Value(),
+		Logger: log.With().Str("source", "ari").Logger()}, reg)
+}
+
+func newAMI(cfg *config.Config, log zerolog.Logger, reg prometheus.Registerer) (*ami.Client, error) {
+	return ami.New(ami.Config{Host: cfg.AMI.Host, Port: cfg.AMI.Port, Username: cfg.AMI.Username,
+		Secret: cfg.AMI.Secret.Value(), MD5: true, TLS: cfg.AMI.TLS,
+		Logger: log.With().Str("source", "ami").Logger()}, reg)
 }
 
 // hepConfig is the HEP listener's configuration and its SIP tracker's.

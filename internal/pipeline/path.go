@@ -46,6 +46,8 @@ type CRM struct {
 	Delivery   crmsync.DeliveryConfig
 	// Instance names this process among those sharing the store.
 	Instance string
+	// PushStates, if set, records each connector's last push outcome.
+	PushStates *crmsync.PushStates
 }
 
 // Build lays out the path of an activity from the PBX to the CRMs. It is
@@ -56,7 +58,7 @@ func Build(p Parts) (*Path, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := &Path{log: p.Logger, m: m}
+	path := &Path{log: p.Logger, m: m, reg: p.Registerer, swapped: make(chan struct{})}
 
 	// Per source, on its own goroutine, for each message from the PBX:
 	names := make([]string, 0, len(p.Sources))
@@ -65,7 +67,7 @@ func Build(p Parts) (*Path, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		s := &source{name: name, path: path}
+		s := &source{name: name, path: path, replaced: make(chan struct{})}
 		s.decode = p.Sources[name] // 1. decode: the PBX's messages to bridge.Events (decode.go)
 		ec := p.Engine
 		ec.Source = name
@@ -75,52 +77,68 @@ func Build(p Parts) (*Path, error) {
 
 	// For each finished activity, still on the source's goroutine, so it
 	// is kept before the next event is read:
-	path.intake = Stages{
-		Sink{To: p.Sink, Log: p.Logger, Errors: m.sinkErrors}, // 3. sink: every activity, to sink.file (sink.go)
-	}
+	path.sink = Sink{To: p.Sink, Log: p.Logger, Errors: m.sinkErrors} // 3. sink: every activity, to sink.file (sink.go)
+	path.intake = Stages{path.sink}
 	if p.CRM == nil {
 		return path, nil
 	}
-	c := p.CRM
+	if path.intake, path.dispatcher, err = path.crm(p.CRM); err != nil {
+		return nil, err
+	}
+	return path, nil
+}
+
+// crm lays out the stages beyond the sink: the intake's and the delivery
+// workers'.
+func (p *Path) crm(c *CRM) (Stages, *crmsync.Dispatcher, error) {
 	conns := make([]string, len(c.Connectors))
 	for i, cn := range c.Connectors {
 		conns[i] = cn.Name()
 	}
-	path.intake = append(path.intake,
-		Policy{Policy: c.Policy, Log: p.Logger},                 // 4. policy: accept, or drop and count why (policy.go)
-		Queue{Store: c.Store, Connectors: conns, Log: p.Logger}, // 5. queue: one durable job per connector (queue.go)
-	)
+	intake := Stages{p.sink,
+		Policy{Policy: c.Policy, Log: p.log},                 // 4. policy: accept, or drop and count why (policy.go)
+		Queue{Store: c.Store, Connectors: conns, Log: p.log}, // 5. queue: one durable job per connector (queue.go)
+	}
 
 	// In the delivery workers, for each job claimed from the queue:
-	path.dispatcher, err = crmsync.NewDispatcher(c.Store, c.Connectors, c.Delivery, crmsync.DispatcherOptions{
-		Logger: p.Logger, Registerer: p.Registerer, Instance: c.Instance,
-		Assign: crmsync.Assign{Assigner: c.Policy},                                                                 // 6. assign: owner, e-mail, template (crmsync/assign.go)
-		Push:   crmsync.Push{Timeout: c.Delivery.PushTimeout},                                                      // 7. connector: the CRM writes it (crmsync/push.go)
-		Settle: crmsync.Settle{Store: c.Store, Backoff: c.Delivery.Backoff(), MaxAttempts: c.Delivery.MaxAttempts}, // 8. settle: ack, retry or dead letter (crmsync/settle.go)
+	d, err := crmsync.NewDispatcher(c.Store, c.Connectors, c.Delivery, crmsync.DispatcherOptions{
+		Logger: p.log, Registerer: p.reg, Instance: c.Instance,
+		Assign: crmsync.Assign{Assigner: c.Policy},                                                                                       // 6. assign: owner, e-mail, template (crmsync/assign.go)
+		Push:   crmsync.Push{Timeout: c.Delivery.PushTimeout},                                                                            // 7. connector: the CRM writes it (crmsync/push.go)
+		Settle: crmsync.Settle{Store: c.Store, Backoff: c.Delivery.Backoff(), MaxAttempts: c.Delivery.MaxAttempts, States: c.PushStates}, // 8. settle: ack, retry or dead letter (crmsync/settle.go)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("delivery: %w", err)
+		return nil, nil, fmt.Errorf("delivery: %w", err)
 	}
-	return path, nil
+	return intake, d, nil
 }
 
 // Path is the built path. Restore it, then run its sources and its
 // delivery workers; Close it after both have returned.
 type Path struct {
-	sources    []*source
-	intake     Stages
+	sources []*source
+	sink    Sink
+	// intake is read under a source's lock and replaced under all of
+	// them (SetCRM).
+	intake Stages
+	log    zerolog.Logger
+	m      *metrics
+	reg    prometheus.Registerer
+
+	dmu        sync.Mutex
 	dispatcher *crmsync.Dispatcher // nil: no CRM
-	log        zerolog.Logger
-	m          *metrics
+	swapped    chan struct{}       // closed when dispatcher is replaced
 }
 
 // source is one source's decode and engine stages.
 type source struct {
 	name   string
 	path   *Path
-	decode Source
-	engine *Engine
-	j      *journal.Journal
+	decode Source // replaced by ReplaceSource, under path.dmu
+	// replaced is closed when decode is replaced.
+	replaced chan struct{}
+	engine   *Engine
+	j        *journal.Journal
 	// ctx is the intake's: Restore's, then RunSources'.
 	ctx context.Context
 	// mu lets Stats and Flush be called while the source runs.
@@ -188,30 +206,66 @@ func (p *Path) Restore(ctx context.Context, dir string) error {
 	return nil
 }
 
-// RunSources runs every source until ctx is done or one fails.
+// RunSources runs every source until ctx is done or one fails. A source
+// replaced meanwhile (ReplaceSource) is stopped and its successor run in
+// its place, on the same engine.
 func (p *Path) RunSources(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range p.sources {
 		s.ctx = gctx
 		g.Go(func() error {
-			p.log.Info().Str("source", s.name).Msg("source starting")
-			if err := s.decode.Run(gctx, s.handle); err != nil && gctx.Err() == nil {
-				return fmt.Errorf("%s source: %w", s.name, err)
+			for {
+				p.dmu.Lock()
+				dec, replaced := s.decode, s.replaced
+				p.dmu.Unlock()
+				p.log.Info().Str("source", s.name).Msg("source starting")
+				sctx, cancel := context.WithCancel(gctx)
+				errc := make(chan error, 1)
+				go func() { errc <- dec.Run(sctx, s.handle) }()
+				select {
+				case err := <-errc:
+					cancel()
+					if err != nil && gctx.Err() == nil {
+						return fmt.Errorf("%s source: %w", s.name, err)
+					}
+					return nil
+				case <-replaced:
+					cancel()
+					<-errc
+				}
 			}
-			return nil
 		})
 	}
 	return g.Wait()
 }
 
 // RunDelivery runs the delivery workers until ctx is done, then lets
-// pushes in flight finish within delivery.drain_timeout. Without a CRM it
-// returns at once.
+// pushes in flight finish within delivery.drain_timeout. Replaced
+// meanwhile (SetCRM), the old workers finish the same way before the new
+// ones start: a job is never pushed by both. Without a CRM it returns at
+// once.
 func (p *Path) RunDelivery(ctx context.Context) error {
-	if p.dispatcher == nil {
-		return nil
+	for {
+		p.dmu.Lock()
+		d, swapped := p.dispatcher, p.swapped
+		p.dmu.Unlock()
+		if d == nil {
+			return nil // no CRM, and none can be added (SetCRM)
+		}
+		dctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- d.Run(dctx) }()
+		select {
+		case <-ctx.Done():
+			cancel()
+			return <-errc
+		case <-swapped:
+			cancel()
+			if err := <-errc; err != nil {
+				return err
+			}
+		}
 	}
-	return p.dispatcher.Run(ctx)
 }
 
 // Stats reports the calls in progress and the events handled, over every

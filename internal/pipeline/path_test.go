@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,5 +113,19 @@ func TestStagesStop(t *testing.T) {
 	s := &collect{acts: map[string]string{}, fail: true}
 	if (Sink{To: s, Log: zerolog.Nop()}).Handle(context.Background(), bridge.Activity{ID: "x"}) {
 		t.Error("an unwritten activity went on past the sink")
+	}
+}
+
+// An engine stuck in an event is reported; an idle one is alive.
+func TestAlive(t *testing.T) {
+	p := &Path{sources: []*source{{name: "ari"}, {name: "ami"}}}
+	if err := p.Alive(context.Background(), 50*time.Millisecond); err != nil {
+		t.Fatalf("idle: %v", err)
+	}
+	p.sources[1].mu.Lock() // an event that never returns
+	err := p.Alive(context.Background(), 50*time.Millisecond)
+	p.sources[1].mu.Unlock()
+	if err == nil || !strings.Contains(err.Error(), "ami engine: stuck") {
+		t.Fatalf("stuck: %v", err)
 	}
 }

@@ -51,6 +51,14 @@ type File struct {
 
 // OpenFile opens (creating it and its directory if needed) path for appending.
 func OpenFile(path string) (*File, error) {
+	f, err := openSink(path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f}, nil
+}
+
+func openSink(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
@@ -58,7 +66,30 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
-	return &File{f: f}, nil
+	return f, nil
+}
+
+// Reopen writes to path from now on (SIGHUP: after logrotate renamed the
+// file, the same path is a new file). The new file is opened before the
+// old one is closed: when it cannot be, writing goes on where it was.
+// No activity is written to neither: Write holds the lock across the swap.
+func (s *File) Reopen(path string) error {
+	f, err := openSink(path)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.f
+	s.f = f
+	s.mu.Unlock()
+	return old.Close()
+}
+
+// Path is the file's name.
+func (s *File) Path() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.f.Name()
 }
 
 // Write appends one activity.

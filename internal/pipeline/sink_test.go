@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +41,47 @@ func TestFileAppendsLines(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d lines, want 2", n)
+	}
+}
+
+// After logrotate renames the file, Reopen writes to a new one at the
+// path; what was written before stays in the renamed one.
+func TestFileReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "activities.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Write(bridge.Activity{ID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write(bridge.Activity{ID: "still-old"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reopen(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Write(bridge.Activity{ID: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if !strings.Contains(string(old), `"before"`) || !strings.Contains(string(old), `"still-old"`) || strings.Contains(string(old), `"after"`) {
+		t.Errorf("rotated file: %s", old)
+	}
+	if !strings.Contains(string(cur), `"after"`) || strings.Count(string(cur), "\n") != 1 {
+		t.Errorf("new file: %s", cur)
+	}
+	// A path that cannot be opened keeps the file being written.
+	if err := f.Reopen(filepath.Join(dir, "activities.jsonl", "x")); err == nil {
+		t.Error("reopened under a file")
+	}
+	if err := f.Write(bridge.Activity{ID: "kept"}); err != nil || f.Path() != path {
+		t.Errorf("after a failed reopen: %v, %s", err, f.Path())
 	}
 }
