@@ -205,7 +205,8 @@ func TestReplayConfigApplies(t *testing.T) {
 func TestQueueCommands(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\n"), 0o600)
+	// No listener: nobody to ask but the store itself.
+	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\nhttp: {listen: \"\"}\n"), 0o600)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)

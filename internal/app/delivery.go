@@ -38,7 +38,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 		dir := filepath.Join(cfg.StateDir, QueueDir)
 		s, err := bolt.Open(dir, bolt.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("store (embedded, %s): %w (is callbridge running? the embedded store is one process's)", dir, err)
+			return nil, fmt.Errorf("store (embedded, %s): %w (is callbridge running? the embedded store is one process's: queue commands reach it through the daemon's API on http.listen)", dir, err)
 		}
 		return s, nil
 	}

@@ -34,7 +34,8 @@ func (a *App) handler(ops *api.Operations) *api.Mux {
 	}
 	if a.crm != nil {
 		c := current{a}
-		d.Lookup, d.Integrations, d.Users, d.Queue = c, c, c, a.crm.store
+		d.Lookup, d.Integrations, d.Users = c, c, c
+		d.Queue = adminQueue{Store: a.crm.store, log: a.log.With().Str("component", "queue").Logger()}
 	}
 	return api.New(d)
 }
