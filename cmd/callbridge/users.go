@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -49,6 +50,15 @@ func usersImport(fs *flag.FlagSet) action {
 			return err
 		}
 		if *out == "" {
+			// A merged file is the config file, inline secrets and
+			// all: those go to a file of mode 0600, never to the
+			// terminal or a pipe.
+			for _, sec := range cfg.Secrets() {
+				if bytes.Contains(result, []byte(sec.Value.Value())) {
+					fmt.Fprintf(stderr, "callbridge users import: the merged file holds the config's inline secret %s: write it with --out FILE (mode 0600)\n", sec.Key)
+					return errUsage
+				}
+			}
 			_, err := stdout.Write(result)
 			return err
 		}
