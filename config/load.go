@@ -24,54 +24,84 @@ const MaxFileSize = 4 << 20
 
 // Load reads the YAML file at path over Default(), resolves *_file secrets
 // and validates the result. Unknown keys are errors naming the key and its
-// line. On a validation failure the decoded config is returned with the
-// joined errors, so that a caller can still report what it read.
+// line. Every stage runs even when an earlier one found problems (only a
+// file that is not YAML at all stops it), so one run reports everything;
+// the error is then a *Problems. Unless the file could not be read or
+// parsed, the decoded config is returned with it, so that a caller can
+// still report what it read. Check adds what `run` needs beyond that.
 func Load(path string) (*Config, error) {
+	data, dir, err := readFile(path)
+	if err != nil {
+		return nil, problems(path, err)
+	}
+	c, err := load(data, dir, os.Getenv)
+	return c, problems(path, err)
+}
+
+// readFile reads the config file, bounded, and gives its directory (for
+// relative *_file names).
+func readFile(path string) (data []byte, dir string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, "", fmt.Errorf("cannot read it: %w", pathless(err))
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	data, err = io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+		return nil, "", fmt.Errorf("cannot read it: %w", pathless(err))
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, MaxFileSize)
+		return nil, "", fmt.Errorf("larger than %d bytes: not a config file", MaxFileSize)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
 	}
-	c, err := load(data, filepath.Dir(abs), os.Getenv)
-	if err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	return data, filepath.Dir(abs), nil
+}
+
+// pathless drops the path from a *PathError: the message names the file
+// already.
+func pathless(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	return c, nil
+	return err
 }
 
 // load is Load without the file system for the config itself: data is the
 // file, dir its directory (for relative *_file names), getenv the
-// environment.
+// environment. The config is nil only when data is not YAML.
 func load(data []byte, dir string, getenv func(string) string) (*Config, error) {
 	c := defaults()
+	var errs []error
 	if err := decode(data, c); err != nil {
-		return nil, err
+		if errors.Is(err, errNotYAML) {
+			return nil, err
+		}
+		errs = append(errs, err)
 	}
-	if err := c.resolveSecrets(dir, getenv); err != nil {
-		return nil, err
-	}
+	errs = append(errs, c.resolveSecrets(dir, getenv))
 	c.derive()
-	if err := c.Validate(); err != nil {
-		return c, err
-	}
-	return c, nil
+	errs = append(errs, c.Validate())
+	return c, errors.Join(errs...)
 }
 
-// decode decodes one YAML document strictly into c. It first walks the
-// node tree against Config's type so that unknown keys are reported with
-// their full path ("ari.usrname") rather than a Go type name, then decodes
-// with KnownFields(true) as the final word.
+// errNotYAML marks a file that does not parse, or is not one mapping:
+// nothing more can be checked.
+var errNotYAML = errors.New("not a config")
+
+type notYAML struct{ error }
+
+func (notYAML) Is(target error) bool { return target == errNotYAML }
+
+// decode decodes one YAML document into c. It first walks the node tree
+// against Config's type so that unknown keys are reported with their full
+// path ("ari.usrname") rather than a Go type name, then decodes what it
+// can: values of the wrong type are reported and the rest is kept. When
+// the walk found nothing unknown, the decoder's KnownFields(true) has the
+// final word.
 func decode(data []byte, c *Config) error {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -79,14 +109,14 @@ func decode(data []byte, c *Config) error {
 		if errors.Is(err, io.EOF) {
 			return nil // an empty file: all defaults
 		}
-		return cleanYAMLError(err, nil)
+		return notYAML{cleanYAMLError(err, nil)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return cleanYAMLError(err, nil)
+			return notYAML{cleanYAMLError(err, nil)}
 		}
-		return fmt.Errorf("line %d: a second YAML document; the config is one document", extra.Line)
+		return notYAML{fmt.Errorf("line %d: a second YAML document; the config is one document", extra.Line)}
 	}
 	if len(root.Content) == 0 {
 		return nil
@@ -96,20 +126,46 @@ func decode(data []byte, c *Config) error {
 		return nil // only comments
 	}
 	if doc.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: the config must be a mapping of keys (log_level: …, ari: …)", doc.Line)
+		return notYAML{fmt.Errorf("line %d: the config must be a mapping of keys (log_level: …, ari: …)", doc.Line)}
+	}
+	if dups := duplicateKeys(doc, ""); len(dups) > 0 {
+		// yaml stops decoding a mapping at a repeated key, so
+		// nothing below it could be checked.
+		return notYAML{errors.Join(dups...)}
 	}
 	paths := map[int]string{}
 	var errs []error
 	walk(doc, reflect.TypeFor[Config](), "", paths, &errs)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
 	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
+	strict.KnownFields(len(errs) == 0)
 	if err := strict.Decode(c); err != nil {
-		return cleanYAMLError(err, paths)
+		errs = append(errs, cleanYAMLError(err, paths))
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// duplicateKeys reports every key given twice in one mapping, anywhere
+// under n.
+func duplicateKeys(n *yaml.Node, path string) []error {
+	var errs []error
+	switch n.Kind {
+	case yaml.MappingNode:
+		first := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, dup := first[k.Value]; dup {
+				errs = append(errs, fmt.Errorf("line %d: %s: mapping key %q already defined at line %d", k.Line, join(path, k.Value), k.Value, line))
+			} else {
+				first[k.Value] = k.Line
+			}
+			errs = append(errs, duplicateKeys(n.Content[i+1], join(path, k.Value))...)
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			errs = append(errs, duplicateKeys(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return errs
 }
 
 // walk reports keys of n that t has no field for, recursing into structs

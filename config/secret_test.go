@@ -226,3 +226,35 @@ func TestSecretScalarsVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// Every *_file key of a source or the store is read into its secret, and
+// only while that part is on.
+func TestSecretFileKeys(t *testing.T) {
+	dir := t.TempDir()
+	for name, v := range map[string]string{"ari": "ari-pw", "ami": "ami-pw", "redis": "redis://:r-pw@127.0.0.1:6379/0", "sub": "sub-pw"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	on := `ari: {url: 'http://127.0.0.1:8088/ari', username: u, password_file: ari}
+ami: {host: 127.0.0.1, username: u, secret_file: ami}
+store: {type: redis, redis_url_file: redis}
+sip: {subscribe: {pbx: '127.0.0.1:5060', allowed_sources: ['127.0.0.1'], extensions: ['101'], username: u, password_file: sub}}
+`
+	c, err := load([]byte(on), dir, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, got := range map[string]Secret{"ari.password_file": c.ARI.Password, "ami.secret_file": c.AMI.Secret,
+		"store.redis_url_file": c.Store.RedisURL, "sip.subscribe.password_file": c.SIP.Subscribe.Password} {
+		if want := map[string]string{"ari.password_file": "ari-pw", "ami.secret_file": "ami-pw",
+			"store.redis_url_file": "redis://:r-pw@127.0.0.1:6379/0", "sip.subscribe.password_file": "sub-pw"}[key]; got.Value() != want {
+			t.Errorf("%s: read %q, want %q", key, got.Value(), want)
+		}
+	}
+	// Off: the files are not read (here they would not exist).
+	off := "ami: {secret_file: nope}\nsip: {subscribe: {password_file: nope}}\nstore: {redis_url_file: ''}\n"
+	if _, err := load([]byte(off), dir, noEnv); err != nil {
+		t.Errorf("an unused part's secret file was read: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
 	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/phone"
 )
@@ -104,6 +105,7 @@ func (c *Config) validate(v *validator) {
 	c.validateHTTP(v)
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
+	c.validateCRMUserIDs(v)
 }
 
 func (c *Config) validateSubscribe(v *validator) {
@@ -134,6 +136,31 @@ func (c *Config) validateSubscribe(v *validator) {
 	if s.Password != "" && s.Username == "" {
 		v.add("sip.subscribe.username", "required with a password")
 	}
+	if s.Username != "" && s.Password == "" && s.PasswordFile == "" {
+		v.add("sip.subscribe.password", "required with a username (or sip.subscribe.password_file)")
+	}
+	// Each watched extension is the user part of a SIP URI.
+	seen := map[string]bool{}
+	check := func(key, e string) {
+		switch {
+		case e == "" || strings.ContainsAny(e, "@:;<> \t\r\n\""):
+			v.add(key, "%q is not a SIP user part (no spaces, '@', ':', ';', '<', '>' or quotes)", e)
+		case seen[e]:
+			v.add(key, "%q listed twice", e)
+		}
+		seen[e] = true
+	}
+	if len(s.Extensions) > 0 {
+		for i, e := range s.Extensions {
+			check(fmt.Sprintf("sip.subscribe.extensions[%d]", i), e)
+		}
+	} else {
+		for i, u := range c.Users {
+			if u.Extension != "" && !strings.ContainsAny(u.Extension, " \t\r\n@/") && !seen[u.Extension] {
+				check(fmt.Sprintf("users[%d].extension", i), u.Extension) // watched: sip.subscribe.extensions is empty
+			}
+		}
+	}
 }
 
 func (c *Config) validateDelivery(v *validator) {
@@ -144,11 +171,14 @@ func (c *Config) validateDelivery(v *validator) {
 			v.add("store.redis_url", "set, but store.type is %q: set store.type: redis", c.Store.Type)
 		}
 	case StoreRedis:
-		if c.Store.RedisURL == "" {
+		if c.Store.RedisURL == "" && c.Store.RedisURLFile == "" {
 			v.add("store.redis_url", "required for store.type redis (or store.redis_url_file)")
-		} else if u, err := url.Parse(c.Store.RedisURL.Value()); err != nil || !strings.HasPrefix(u.Scheme, "redis") {
-			// Never quote the URL: it may carry the password.
-			v.add("store.redis_url", "want redis://, rediss://, redis+sentinel:// or redis+cluster://")
+		} else if c.Store.RedisURL != "" { // else redis_url_file could not be read: reported by itself
+			// The store's own parser, as run uses it; its errors never
+			// quote the URL, which may carry the password.
+			if err := redis.CheckURL(c.Store.RedisURL.Value()); err != nil {
+				v.add("store.redis_url", "%s", strings.TrimPrefix(err.Error(), "redis url: "))
+			}
 		}
 	default:
 		v.add("store.type", "%q is not one of embedded, redis", c.Store.Type)
@@ -191,8 +221,9 @@ func (c *Config) validateARI(v *validator) {
 	if a.URL == "" {
 		v.add("ari.url", "required")
 	} else if u, err := url.Parse(a.URL); err != nil {
-		// Not quoted: an unparsable URL may still carry a password.
-		v.add("ari.url", "not a URL")
+		// Not quoted, nor the parser's reason: an unparsable URL may
+		// still carry a password, which the reason can quote.
+		v.add("ari.url", "not a URL (look at its host and port)")
 	} else {
 		switch {
 		case u.User != nil:
@@ -201,6 +232,8 @@ func (c *Config) validateARI(v *validator) {
 			v.add("ari.url", "%q: scheme must be http or https", a.URL)
 		case u.Host == "":
 			v.add("ari.url", "%q: no host", a.URL)
+		case u.Port() != "" && !portOK(u.Port()):
+			v.add("ari.url", "%q: port %q is not a port (1–65535)", a.URL, u.Port())
 		}
 	}
 	if a.Application == "" {
@@ -210,8 +243,11 @@ func (c *Config) validateARI(v *validator) {
 	}
 	if a.Username == "" {
 		v.add("ari.username", "required")
+	} else if strings.ContainsAny(a.Username, ":\r\n") {
+		// HTTP basic authentication cannot carry a ':' in the user.
+		v.add("ari.username", "%q: must not contain ':' or a line break", a.Username)
 	}
-	if a.Password == "" {
+	if a.Password == "" && a.PasswordFile == "" { // an unreadable file is reported by itself
 		v.add("ari.password", "required (or ari.password_file)")
 	}
 }
@@ -229,9 +265,14 @@ func (c *Config) validateAMI(v *validator) {
 	}
 	if a.Username == "" {
 		v.add("ami.username", "required")
+	} else if strings.ContainsAny(a.Username, "\r\n") {
+		// A line break would end the login header and start another.
+		v.add("ami.username", "%q: must not contain a line break", a.Username)
 	}
-	if a.Secret == "" {
+	if a.Secret == "" && a.SecretFile == "" {
 		v.add("ami.secret", "required (or ami.secret_file)")
+	} else if strings.ContainsAny(a.Secret.Value(), "\r\n") {
+		v.add("ami.secret", "must not contain a line break")
 	}
 }
 
@@ -424,6 +465,11 @@ func hostPort(s string) error {
 		return fmt.Errorf("bad host %q", host)
 	}
 	return nil
+}
+
+func portOK(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // address accepts an IP, IP:port or a prefix.

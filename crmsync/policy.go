@@ -45,7 +45,9 @@ type PolicyConfig struct {
 	// StartMargin: an activity of the same user and remote number whose
 	// start lies within ± this of an accepted one is a duplicate and not
 	// synced (Enreach CallStartMargin). It also merges one call seen
-	// through two sources. 0 still merges exactly equal starts.
+	// through two sources. Two calls one source reports with different
+	// call ids are never duplicates, however close their starts. 0 still
+	// merges exactly equal starts.
 	StartMargin time.Duration `yaml:"start_margin"`
 	// SyncInternal syncs calls between two users. Default true.
 	SyncInternal bool `yaml:"sync_internal"`
@@ -67,8 +69,9 @@ type UserSettings struct {
 	CRMActive *bool `yaml:"crm_active,omitempty"`
 	// CRMUser is the user's id in the CRM (explicit mapping).
 	CRMUser string `yaml:"crm_user,omitempty"`
-	// Email maps the user to a CRM user by e-mail when CRMUser is empty
-	// and a connector supplies its user list.
+	// Email maps the user to a CRM user by e-mail when CRMUser is empty:
+	// a user's own wins over the directory's, which wins over the
+	// defaults' (see EmailOf).
 	Email     string    `yaml:"email,omitempty"`
 	Templates Templates `yaml:"templates,omitempty"`
 	ScreenPop ScreenPop `yaml:"screen_pop,omitempty"`
@@ -120,6 +123,11 @@ func (c PolicyConfig) Validate() error {
 		bad("start_margin", "at most 1h (starts are remembered for a limited time)")
 	}
 	c.Defaults.validate("defaults", bad)
+	if c.Defaults.CRMUser != "" {
+		// Nothing could read it: a CRM user for everyone is the
+		// default assignee, which a user's own mapping still beats.
+		bad("defaults.crm_user", "one CRM user for everybody is default_assignee: set that instead")
+	}
 	exts := make([]string, 0, len(c.Users))
 	for ext := range c.Users {
 		exts = append(exts, ext)
@@ -251,6 +259,19 @@ func (p *Policy) settings(user string) UserSettings {
 	return s
 }
 
+// EmailOf is the e-mail user is mapped to a CRM user by: the user's own
+// policy setting, else the directory's, else policy.defaults.email (a
+// shared address, e.g. a team's CRM user, for users with none).
+func (p *Policy) EmailOf(user string) string {
+	if o := p.cfg.Users[user].Email; o != "" {
+		return o
+	}
+	if e := p.dir.Load().emailOf[user]; e != "" {
+		return e
+	}
+	return p.cfg.Defaults.Email
+}
+
 // Settings returns user's effective settings (defaults merged with the
 // user's overrides), e.g. for screen pops.
 func (p *Policy) Settings(user string) UserSettings { return p.settings(user) }
@@ -261,10 +282,7 @@ func (p *Policy) Settings(user string) UserSettings { return p.settings(user) }
 func (p *Policy) Assign(a bridge.Activity) Assignment {
 	s := p.settings(a.User)
 	d := p.dir.Load()
-	email := s.Email
-	if email == "" {
-		email = d.emailOf[a.User]
-	}
+	email := p.EmailOf(a.User)
 	as := Assignment{CRMUser: s.CRMUser, Mapped: s.CRMUser != "", Email: email}
 	if !as.Mapped {
 		if id, ok := d.crmByEmail[strings.ToLower(strings.TrimSpace(email))]; ok && email != "" {
@@ -296,6 +314,7 @@ func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, re
 	if reason == "" {
 		dup, err := p.store.ReserveStart(ctx, StartKey{
 			User: a.User, Remote: remoteKey(a), Start: a.StartedAt, Margin: p.cfg.StartMargin, ID: a.ID,
+			Source: a.Source, CallID: a.CallID,
 		})
 		if err != nil {
 			return false, "", fmt.Errorf("policy: start-margin check: %w", err)

@@ -133,6 +133,10 @@ func TestDecideStartMargin(t *testing.T) {
 		}
 		return a
 	}
+	// The same call seen through the SIP source: its own call id.
+	viaSIP := func(a *bridge.Activity) { a.Source, a.CallID = "sip", "a84b4c76e66710@pbx" }
+	// Written by another system: no call id known.
+	unknown := func(a *bridge.Activity) { a.Source, a.CallID = "", "" }
 	tests := []struct {
 		name   string
 		p      *crmsync.Policy
@@ -141,10 +145,12 @@ func TestDecideStartMargin(t *testing.T) {
 	}{
 		{"first", p, first, ""},
 		{"same activity again", p, first, ""},
-		{"other source, +margin exactly", p2, at("sip-copy", 3*time.Second, nil), crmsync.DropStartMargin},
-		{"-margin exactly", p, at("m1", -3*time.Second, nil), crmsync.DropStartMargin},
-		{"+margin +1ms", p, at("m2", 3*time.Second+time.Millisecond, nil), ""},
-		{"same start, other format, same E.164", p2, at("m3", 0, func(a *bridge.Activity) { a.RemoteNumber = "0401234567" }), crmsync.DropStartMargin},
+		{"other source, +margin exactly", p2, at("sip-copy", 3*time.Second, viaSIP), crmsync.DropStartMargin},
+		{"no call id, -margin exactly", p, at("m1", -3*time.Second, unknown), crmsync.DropStartMargin},
+		{"+margin +1ms", p, at("m2", 3*time.Second+time.Millisecond, unknown), ""},
+		{"same start, other format, same E.164", p2, at("m3", 0, func(a *bridge.Activity) { unknown(a); a.RemoteNumber = "0401234567" }), crmsync.DropStartMargin},
+		{"same source, other call id, same start", p, at("m8", 0, nil), ""},
+		{"same source and call id, other activity id", p, at("m9", 0, func(a *bridge.Activity) { a.CallID = first.CallID }), crmsync.DropStartMargin},
 		{"same start, other user", p, at("m4", 0, func(a *bridge.Activity) { a.User = "102" }), ""},
 		{"same start, other remote", p, at("m5", 0, func(a *bridge.Activity) { a.RemoteNumber, a.RemoteE164 = "+358409999999", "" }), ""},
 		{"dropped by privacy: reserves nothing", p, at("m6", 20*time.Second, func(a *bridge.Activity) { a.Privacy = bridge.PrivacyPrivate }), crmsync.DropPrivacy},
@@ -242,5 +248,34 @@ func TestDecideCountsAccepted(t *testing.T) {
 	p.Decide(context.Background(), storetest.Activity("a"))
 	if n, _ := testutil.GatherAndCount(reg, "callbridge_policy_accepted_total"); n != 1 {
 		t.Errorf("accepted metric series: %d", n)
+	}
+}
+
+// The e-mail a user is mapped by: their own policy setting, else the
+// directory's, else policy.defaults.email.
+func TestEmailOf(t *testing.T) {
+	cfg := crmsync.DefaultPolicyConfig()
+	cfg.Defaults.Email = "team@example.com"
+	cfg.Users = map[string]crmsync.UserSettings{"101": {Email: "alice.crm@example.com"}}
+	p, err := crmsync.NewPolicy(cfg, newStore(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDirectory([]bridge.User{{Extension: "101", Email: "alice@example.com"}, {Extension: "102", Email: "bob@example.com"}},
+		map[string]string{"team@example.com": "u-team"})
+	for user, want := range map[string]string{"101": "alice.crm@example.com", "102": "bob@example.com", "103": "team@example.com"} {
+		if got := p.EmailOf(user); got != want {
+			t.Errorf("%s: %q, want %q", user, got, want)
+		}
+		a := storetest.Activity("e" + user)
+		a.User = user
+		if got := p.Assign(a).Email; got != want {
+			t.Errorf("%s: assignment e-mail %q, want %q", user, got, want)
+		}
+	}
+	a := storetest.Activity("e103")
+	a.User = "103"
+	if as := p.Assign(a); as.CRMUser != "u-team" || !as.Mapped {
+		t.Errorf("a user without an e-mail is mapped by the default one: %+v", as)
 	}
 }

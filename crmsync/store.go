@@ -71,10 +71,16 @@ type Store interface {
 
 	// ReserveStart is the start-margin check: if an activity of k.User
 	// with k.Remote started within ±k.Margin of k.Start (inclusive) is
-	// already reserved under another id, it returns that id; otherwise it
-	// reserves k.Start for k.ID and returns "". Check and reserve are one
-	// atomic step, so of two racing duplicates exactly one is accepted.
-	// Reserving the same id again returns "".
+	// already reserved under another id and may be the same call, it
+	// returns that id; otherwise it reserves k.Start for k.ID and returns
+	// "". A reservation may be the same call unless it holds a call id of
+	// k.Source other than k.CallID: one source's two call ids are two
+	// calls. A duplicate's source and call id join the reservation it
+	// matched, so one reservation never takes in two calls of one source.
+	// Of several matches the nearest start wins, the earlier on a tie.
+	// Only the keys' own times count, never the store's clock. Check and
+	// reserve are one atomic step, so of two racing duplicates exactly
+	// one is accepted. Reserving the same id again returns "".
 	ReserveStart(ctx context.Context, k StartKey) (duplicateOf string, err error)
 
 	// Close releases the store. In-flight leases simply run out.
@@ -132,4 +138,12 @@ type StartKey struct {
 	Start  time.Time
 	Margin time.Duration
 	ID     string
+	// Source and CallID are the call as its source reported it (ari and
+	// the linkedid, sip and the Call-ID). Either empty: unknown, like a
+	// call another system wrote, which may be the same as any other.
+	Source string
+	CallID string
 }
+
+// Known reports whether k names its call: a source and a call id.
+func (k StartKey) Known() bool { return k.Source != "" && k.CallID != "" }

@@ -23,6 +23,9 @@ type UserReport struct {
 	Unmapped []UnmappedUser `json:"unmapped,omitempty"`
 	// CRMUsers is how many CRM users were read.
 	CRMUsers int `json:"crm_users"`
+	// Problems are what the CRM's users showed wrong with the
+	// connector's configuration (dynamics: a default_owner it lacks).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // UnmappedUser is a PBX user without a CRM user, and why.

@@ -33,8 +33,13 @@ type apiClient struct {
 func dialAPI(cfgFile string) (*apiClient, error) {
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s:\n%w", cfgFile, err)
+		return nil, err
 	}
+	return apiFor(cfg)
+}
+
+// apiFor is the client for the daemon configured by cfg.
+func apiFor(cfg *config.Config) (*apiClient, error) {
 	h := cfg.HTTP
 	if h.Listen == "" {
 		return nil, errors.New("http.listen is off in the config: the daemon has no API to ask")
@@ -124,7 +129,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, v any) 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("callbridge is not answering at %s (is it running?): %w", req.URL.Host, err)
+		return notAnswering{host: req.URL.Host, err: err}
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -134,7 +139,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, v any) 
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("%s %s: %s: the daemon does not take the config's admin token (was it changed without a reload?)", method, path, resp.Status)
 	case resp.StatusCode/100 != 2:
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+		return &apiError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))}
 	case resp.StatusCode == http.StatusAccepted:
 		var op api.Operation
 		if err := json.Unmarshal(data, &op); err != nil {
@@ -144,6 +149,29 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, v any) 
 	}
 	return json.Unmarshal(data, v)
 }
+
+// errNotAnswering: nothing answers on http.listen (the daemon is not
+// running there).
+var errNotAnswering = errors.New("the daemon is not answering")
+
+type notAnswering struct {
+	host string
+	err  error
+}
+
+func (e notAnswering) Error() string {
+	return fmt.Sprintf("callbridge is not answering at %s (is it running?): %v", e.host, e.err)
+}
+func (e notAnswering) Unwrap() error        { return e.err }
+func (e notAnswering) Is(target error) bool { return target == errNotAnswering }
+
+// apiError is an answer other than 2xx.
+type apiError struct {
+	code int
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
 
 // pollEvery is how often an operation's status is asked for.
 var pollEvery = 200 * time.Millisecond

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 
 	"github.com/rs/zerolog"
@@ -9,19 +10,24 @@ import (
 	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flags("demo", stderr)
-	speed := fs.Float64("speed", 10, "how many times faster than the real calls to play (0: as fast as possible)")
-	all := fs.Bool("all", false, "also show ring-group and queue members who lost the race (answered elsewhere)")
-	live := fs.Bool("live", false, "also show live ringing / connected / ended transitions")
-	verbose := fs.Bool("v", false, "log the ARI source's connection to stderr")
-	noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM webhook")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log := zerolog.Nop()
-	if *verbose {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: stderr}).With().Timestamp().Logger()
-	}
-	return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log, Deliver: !*noDeliver})
+var demoCommand = &command{
+	name: "demo", brief: "Replay real recorded calls through the whole pipeline, locally, and deliver them to a local CRM webhook.",
+	about: `Plays calls a real Asterisk 22 recorded through a fake Asterisk, the same
+engine and policy as the daemon, and a local CRM webhook, and prints each
+activity as it is delivered. Nothing to configure, nothing leaves the
+machine.`,
+	setup: func(fs *flag.FlagSet) action {
+		speed := fs.Float64("speed", 10, "how many times faster than the real calls to play (0: as fast as possible)")
+		all := fs.Bool("all", false, "also show ring-group and queue members who lost the race (answered elsewhere)")
+		live := fs.Bool("live", false, "also show live ringing / connected / ended transitions")
+		verbose := fs.Bool("v", false, "log the ARI source's connection to stderr")
+		noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM webhook")
+		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+			log := zerolog.Nop()
+			if *verbose {
+				log = zerolog.New(zerolog.ConsoleWriter{Out: stderr}).With().Timestamp().Logger()
+			}
+			return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log, Deliver: !*noDeliver})
+		}
+	},
 }

@@ -2,47 +2,60 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
-const integrationsUsage = `usage: callbridge integrations (status | sync NAME | full-sync NAME | enable NAME | disable NAME | delete NAME) --config FILE`
-
-// integrationsCmd controls caller recognition in the running daemon, over
-// its API on http.listen: the daemon holds the indexes in memory.
-func integrationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, integrationsUsage)
-		return errUsage
+// integrationsCommands control caller recognition in the running daemon,
+// over its API on http.listen: the daemon holds the indexes in memory.
+func integrationsCommands() []*command {
+	verbs := []struct{ verb, brief, about string }{
+		{"status", "Show each CRM's phone index: records, numbers, last and next sync.",
+			"Shows each CRM's phone index (caller recognition) in the running daemon: enabled, disabled or deleted, records and numbers held, the last refresh, the next sync and the last error."},
+		{"sync", "Sync a phone index from its CRM now (records changed since the last sync).",
+			"Starts an incremental sync of integration NAME in the running daemon (records modified since the last sync) and waits for it to end."},
+		{"full-sync", "Sync a phone index from its CRM now, in full.",
+			"Starts a full sync of integration NAME in the running daemon (every record; deleted ones go) and waits for it to end."},
+		{"enable", "Let a phone index answer lookups again.",
+			"Lets integration NAME answer lookups and sync again. What enable and disable say is kept across restarts, whatever recognition.enabled says."},
+		{"disable", "Keep a phone index's data but answer no lookups.",
+			"Makes integration NAME answer no lookups and skip its syncs; its data is kept. Kept across restarts until enable."},
+		{"delete", "Delete a phone index's cache and state; it stays deleted until created again.",
+			"Erases integration NAME's cache and sync state. It stays deleted across restarts, answering nothing and reading nothing from the CRM, until 'callbridge integrations create NAME'."},
+		{"create", "Create a deleted phone index anew from the configuration; it syncs at once.",
+			"Makes the deleted integration NAME anew from the configuration's recognition settings, enabled and empty; the daemon syncs it in full at once."},
 	}
-	verb, args := args[0], args[1:]
-	var name string
-	if verb != "status" {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			fmt.Fprintln(stderr, integrationsUsage)
-			return errUsage
+	var out []*command
+	for _, v := range verbs {
+		c := &command{name: "integrations " + v.verb, brief: v.brief,
+			about: v.about + " Talks to the daemon's API on http.listen with the admin token."}
+		if v.verb != "status" {
+			c.args, c.min, c.max = "NAME", 1, 1
 		}
-		name, args = args[0], args[1:]
+		c.setup = func(fs *flag.FlagSet) action {
+			cfgFile := configFlag(fs)
+			return func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+				name := ""
+				if len(args) > 0 {
+					name = args[0]
+				}
+				return integrationDo(ctx, *cfgFile, v.verb, name, stdout)
+			}
+		}
+		out = append(out, c)
 	}
-	switch verb {
-	case "status", "sync", "full-sync", "enable", "disable", "delete":
-	default:
-		fmt.Fprintln(stderr, integrationsUsage)
-		return errUsage
-	}
-	fs := flags("integrations "+verb, stderr)
-	cfgFile := fs.String("config", "/etc/callbridge/callbridge.yaml", "configuration file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := dialAPI(*cfgFile)
+	return out
+}
+
+func integrationDo(ctx context.Context, cfgFile, verb, name string, stdout io.Writer) error {
+	c, err := dialAPI(cfgFile)
 	if err != nil {
 		return err
 	}
@@ -61,7 +74,7 @@ func integrationsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	if verb == "delete" {
-		fmt.Fprintf(stdout, "%s: cache and settings deleted\n", name)
+		fmt.Fprintf(stdout, "%s: cache and settings deleted; it stays deleted across restarts until `callbridge integrations create %s`\n", name, name)
 		return nil
 	}
 	return printStatus(stdout, []phoneindex.Status{st})
@@ -71,7 +84,11 @@ func printStatus(w io.Writer, st []phoneindex.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tENABLED\tRECORDS\tNUMBERS\tLAST REFRESH\tNEXT SYNC\tERROR")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%s\t%v\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Enabled, s.Records, s.Numbers, when(s.LastRefresh), when(s.NextSync), s.LastError)
+		enabled := fmt.Sprint(s.Enabled)
+		if s.Deleted {
+			enabled = "deleted"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", s.Name, enabled, s.Records, s.Numbers, when(s.LastRefresh), when(s.NextSync), s.LastError)
 	}
 	return tw.Flush()
 }

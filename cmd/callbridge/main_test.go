@@ -43,12 +43,33 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// The fully commented example config is what `config check` accepts.
+// The fully commented example config is what `config check` accepts, with
+// its state directory moved to one this test may create.
 func TestConfigCheckExample(t *testing.T) {
-	code, out, errOut := call(t, "config", "check", "--config", "../../config/example.yaml")
-	if code != 0 || !strings.Contains(out, "ok") {
+	useTestEnv(t)
+	path := exampleIn(t, t.TempDir())
+	code, out, errOut := call(t, "config", "check", "--config", path)
+	if code != 0 || out != path+": ok\n" {
 		t.Fatalf("%d %q %q", code, out, errOut)
 	}
+}
+
+// exampleIn writes config/example.yaml into dir with its paths under dir.
+func exampleIn(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(b), "/var/lib/callbridge", filepath.Join(dir, "state"))
+	if s == string(b) {
+		t.Fatal("example.yaml has no /var/lib/callbridge to move")
+	}
+	path := filepath.Join(dir, "callbridge.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // A bad config fails with every problem, each naming its key.
@@ -184,7 +205,8 @@ func TestReplayConfigApplies(t *testing.T) {
 func TestQueueCommands(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\n"), 0o600)
+	// No listener: nobody to ask but the store itself.
+	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\nhttp: {listen: \"\"}\n"), 0o600)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)

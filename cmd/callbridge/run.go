@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"flag"
 	"io"
 	"os"
 	"os/signal"
@@ -15,18 +15,28 @@ import (
 	"github.com/callbridge/callbridge/internal/app"
 )
 
-func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flags("run", stderr)
-	cfgFile := fs.String("config", "/etc/callbridge/callbridge.yaml", "configuration file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*cfgFile)
-	if err == nil {
-		err = cfg.ValidateForRun()
-	}
+var runCommand = &command{
+	name: "run", brief: "Run the daemon.",
+	about: `Runs the daemon: follows Asterisk over the configured sources (ARI, AMI,
+HEP), writes every finished activity to sink.file and delivers those the
+policy accepts to the configured CRMs, serving the API on http.listen.
+It first checks the configuration exactly as 'callbridge config check'
+does and refuses what that refuses, with the same message. SIGHUP reloads
+the configuration; SIGTERM and SIGINT stop it in order.`,
+	setup: func(fs *flag.FlagSet) action {
+		cfgFile := configFlag(fs)
+		return func(ctx context.Context, _ []string, _, stderr io.Writer) error {
+			return runDaemon(ctx, *cfgFile, stderr)
+		}
+	},
+}
+
+func runDaemon(ctx context.Context, cfgFile string, stderr io.Writer) error {
+	// The same check as `config check`, so run refuses what it refuses,
+	// with the same message, before anything is opened.
+	cfg, err := config.Check(cfgFile, checkEnv)
 	if err != nil {
-		return fmt.Errorf("%s:\n%w", *cfgFile, err)
+		return err
 	}
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
@@ -35,7 +45,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d.ConfigPath = *cfgFile
+	d.ConfigPath = cfgFile
 
 	// SIGHUP is a reload request, nothing more: the daemon validates and
 	// applies it.

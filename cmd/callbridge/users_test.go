@@ -124,11 +124,19 @@ log_level: debug
 	if code, _, errOut := call(t, "config", "check", "--config", out); code != 0 {
 		t.Errorf("config check of the merged file: %s", errOut)
 	}
+	// The merged file holds the inline password: never printed.
+	if code, stdout, errOut := call(t, "users", "import", "--config", out, "--merge"); code != 2 || stdout != "" ||
+		strings.Contains(errOut, s.Password()) || !strings.Contains(errOut, "inline secret ari.password: write it with --out FILE") {
+		t.Errorf("merge to stdout: %d %q %q", code, stdout, errOut)
+	}
 	// Merging again adds nothing.
-	code, again, errOut := call(t, "users", "import", "--config", out, "--merge")
+	out2 := filepath.Join(t.TempDir(), "again.yaml")
+	code, _, errOut = call(t, "users", "import", "--config", out, "--merge", "--out", out2)
 	if code != 0 {
 		t.Fatalf("second merge: exit %d: %s", code, errOut)
 	}
+	b, _ = os.ReadFile(out2)
+	again := string(b)
 	if got, want := extensions(decodeUsers(t, again)), "101=Alice A. 500=Desk 102= 1000="; got != want {
 		t.Errorf("second merge: users = %q, want %q", got, want)
 	}
@@ -140,10 +148,13 @@ func TestUsersImportMergeNoUsers(t *testing.T) {
 	for name, extra := range map[string]string{"missing": "", "empty flow": "users: []\n", "null": "users:\n"} {
 		t.Run(name, func(t *testing.T) {
 			path := writeConfig(t, s, s.Password(), extra)
-			code, out, errOut := call(t, "users", "import", "--config", path, "--merge")
+			file := filepath.Join(t.TempDir(), "merged.yaml")
+			code, _, errOut := call(t, "users", "import", "--config", path, "--merge", "--out", file)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
+			b, _ := os.ReadFile(file)
+			out := string(b)
 			if got, want := extensions(decodeUsers(t, out)), "99=Night Line 101=Alice Andersson 102= 1000="; got != want {
 				t.Errorf("users = %q, want %q\n%s", got, want, out)
 			}

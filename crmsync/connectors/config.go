@@ -136,3 +136,40 @@ func prefixErr(prefix string, err error) error {
 	}
 	return fmt.Errorf("%s%w", prefix, err)
 }
+
+// Checker is a settings section whose connector reads files or
+// credentials when it is built: Check reads them the same way, so that
+// `config check` refuses what `run` would.
+type Checker interface {
+	Check() error
+}
+
+// UserIDChecker is a settings section whose connector uses CRM user ids
+// from outside it (the directory's crm_user_id, the policy's
+// default_assignee) as owners: CheckUserID says whether id is one.
+type UserIDChecker interface {
+	CheckUserID(id string) error
+}
+
+// Check runs the section's Checker, naming keys relative to the
+// connector (webhook.tls.ca_file, ...). A section that does not validate
+// is not checked further.
+func (c ConnectorConfig) Check() error {
+	ch, ok := c.Settings.(Checker)
+	if !ok || c.Validate() != nil {
+		return nil
+	}
+	if err := ch.Check(); err != nil {
+		return prefixErr(c.Type+".", err)
+	}
+	return nil
+}
+
+// CheckUserID says whether this connector can use id as a CRM user; a
+// connector that takes none accepts every id.
+func (c ConnectorConfig) CheckUserID(id string) error {
+	if ch, ok := c.Settings.(UserIDChecker); ok && c.Settings != nil && !reflect.ValueOf(c.Settings).IsNil() {
+		return ch.CheckUserID(id)
+	}
+	return nil
+}

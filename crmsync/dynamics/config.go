@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -127,6 +128,8 @@ func (c Config) Validate() error {
 		bad("url", "required")
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" {
 		bad("url", "want the environment URL, https://<org>.crm.dynamics.com")
+	} else if p := u.Port(); p != "" && !portOK(p) {
+		bad("url", "port %q is not a port (1–65535)", p)
 	}
 	if c.TenantID == "" && c.TokenURL == "" {
 		bad("tenant_id", "required")
@@ -136,6 +139,8 @@ func (c Config) Validate() error {
 	if c.TokenURL != "" {
 		if u, err := url.Parse(c.TokenURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("token_url", "want an absolute https URL")
+		} else if p := u.Port(); p != "" && !portOK(p) {
+			bad("token_url", "port %q is not a port (1–65535)", p)
 		}
 	}
 	if c.ClientID == "" {
@@ -192,6 +197,29 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+func portOK(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// Check reads the client secret as New does, so that `config check` and
+// `run` refuse a missing file or credential alike.
+func (c Config) Check() error {
+	_, err := secret.Load("client_secret", c.ClientSecret, c.ClientSecretFile, c.ClientSecretCredential)
+	return err
+}
+
+// CheckUserID says whether id can own a phonecall: a systemuserid is a
+// GUID. The config check asks it of every CRM user id given outside this
+// section (users[].crm_user_id, policy.default_assignee, ...), since this
+// connector uses them as owners.
+func (Config) CheckUserID(id string) error {
+	if !isGUID(id) {
+		return errors.New("not a Dynamics systemuserid (GUID)")
+	}
+	return nil
 }
 
 func (s Subjects) validate(prefix string, bad func(key, format string, args ...any)) {

@@ -70,6 +70,8 @@ type Dynamics struct {
 	subjects map[string]*template.Template // by kind key, "<ext>/<kind>" for per-user, "@code" for codes
 
 	users atomic.Pointer[UserMapping]
+	// badOwners are owner ids already warned about (the CRM lacks them).
+	badOwners sync.Map
 
 	tokMu   chan struct{} // one token fetch at a time, waits honour ctx
 	mu      sync.RWMutex

@@ -3,6 +3,7 @@ package dynamics_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -638,5 +639,75 @@ func TestAssignmentOwner(t *testing.T) {
 		if pc["_ownerid_value"] != want {
 			t.Errorf("%s: owner %v, want %s", id, pc["_ownerid_value"], want)
 		}
+	}
+}
+
+// Who owns a phonecall, in order: the policy's mapping, this connector's
+// own, the CRM user with the assignment's e-mail (policy.users.<ext>.email,
+// policy.defaults.email), default_owner, the policy's default_assignee,
+// and else the application user (no ownerid). An owner the CRM lacks is
+// skipped, so the push succeeds instead of going to the dead letters.
+func TestOwnerOrder(t *testing.T) {
+	const ghost = "99999999-0000-4000-8000-000000000999"
+	tests := []struct {
+		name         string
+		defaultOwner string
+		as           crmsync.Assignment
+		want         any // the phonecall's _ownerid_value; nil: none sent
+	}{
+		{"policy mapping", owner, crmsync.Assignment{CRMUser: bob, Mapped: true}, bob},
+		{"policy mapping the CRM lacks", owner, crmsync.Assignment{CRMUser: ghost, Mapped: true}, owner},
+		{"by the policy's e-mail", owner, crmsync.Assignment{Email: "BOB@example.com"}, bob},
+		{"an e-mail of a disabled user", owner, crmsync.Assignment{Email: "carol@example.com"}, owner},
+		{"default_owner before the default assignee", owner, crmsync.Assignment{CRMUser: alice}, owner},
+		{"the policy's default assignee", "", crmsync.Assignment{CRMUser: alice}, alice},
+		{"a default_owner the CRM lacks", ghost, crmsync.Assignment{CRMUser: alice}, alice},
+		{"nobody: the application user", ghost, crmsync.Assignment{}, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, fakedataverse.Options{})
+			cfg := e.config()
+			cfg.DefaultOwner = tt.defaultOwner
+			d := e.connector(t, cfg, dynamics.Options{Logger: zerolog.Nop()})
+			ctx := context.Background()
+			rep, err := d.SyncUsers(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bad := tt.defaultOwner == ghost; bad != (len(rep.Problems) == 1) {
+				t.Errorf("problems %q", rep.Problems)
+			}
+			a := activity(fmt.Sprint("own", i), bridge.Inbound, bridge.Connected, "+358401234567")
+			a.User, a.LocalNumber = "150", "150"
+			if err := d.Push(ctx, crmsync.Delivery{Activity: a, Assignment: tt.as}); err != nil {
+				t.Fatal(err)
+			}
+			pc, _ := e.fake.Phonecall(dynamics.RecordID(a.ID))
+			if got := pc["_ownerid_value"]; got != tt.want {
+				t.Errorf("owner %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// default_owner is checked against the CRM's users at the first user sync
+// (the daemon's start): the report says what is wrong, and the log too.
+func TestDefaultOwnerChecked(t *testing.T) {
+	e := newEnv(t, fakedataverse.Options{})
+	cfg := e.config()
+	cfg.DefaultOwner = carol // disabled
+	var log strings.Builder
+	d := e.connector(t, cfg, dynamics.Options{Logger: zerolog.New(&log)})
+	rep, err := d.SyncUsers(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "default_owner " + carol + ": that system user is disabled; unmapped users' calls are owned by the policy's default_assignee if set, else the application user until it is fixed"
+	if len(rep.Problems) != 1 || rep.Problems[0] != want {
+		t.Errorf("problems %q, want %q", rep.Problems, want)
+	}
+	if !strings.Contains(log.String(), `"level":"error"`) || !strings.Contains(log.String(), "that system user is disabled") {
+		t.Errorf("log: %s", log.String())
 	}
 }

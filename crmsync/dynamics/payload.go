@@ -126,21 +126,14 @@ func remoteNumber(a bridge.Activity) string {
 }
 
 // plan maps dl to its phonecall. It makes no request: the user mapping and
-// the recognizer are in memory. The owner is the policy's CRM user when it
-// mapped one, else this connector's own mapping, else the default owner.
+// the recognizer are in memory. The owner is picked by owner.
 func (d *Dynamics) plan(dl crmsync.Delivery) (*plan, error) {
 	a, as := dl.Activity, dl.Assignment
 	if a.ID == "" {
 		return nil, fmt.Errorf("activity without id")
 	}
+	owner, mapped := d.owner(a.User, as)
 	users := d.users.Load()
-	owner, mapped := users.Users[a.User], users.Users[a.User] != ""
-	if as.Mapped && as.CRMUser != "" {
-		owner, mapped = as.CRMUser, true
-	}
-	if !mapped {
-		owner = d.cfg.DefaultOwner
-	}
 	number := remoteNumber(a)
 
 	var match *phoneindex.Candidate
@@ -210,7 +203,7 @@ func (d *Dynamics) plan(dl crmsync.Delivery) (*plan, error) {
 	}
 	var remote Party
 	switch {
-	case a.Internal && users.Users[a.RemoteNumber] != "":
+	case a.Internal && users.usable(users.Users[a.RemoteNumber]):
 		remote = Party{"partyid_systemuser@odata.bind": "/systemusers(" + users.Users[a.RemoteNumber] + ")"}
 	case match != nil:
 		remote = Party{"partyid_" + match.Entity + "@odata.bind": "/" + match.EntitySet + "(" + match.ID + ")"}

@@ -17,6 +17,18 @@ import (
 // UserMapping maps PBX extensions to Dataverse systemuserids.
 type UserMapping struct {
 	Users map[string]string `json:"users"`
+	// byEmail are the enabled CRM users by lower-case e-mail (those whose
+	// e-mail is their own only), for an Assignment's Email.
+	byEmail map[string]string
+	// owners are the enabled systemuserids the last sync read; nil
+	// before a sync, when every well-formed id is tried.
+	owners map[string]bool
+}
+
+// usable says whether id may own a phonecall: a GUID the CRM has, enabled
+// (as far as a sync has shown).
+func (m *UserMapping) usable(id string) bool {
+	return id != "" && isGUID(id) && (m.owners == nil || m.owners[strings.ToLower(id)])
 }
 
 // SystemUser is a Dataverse system user as user sync reads it.
@@ -60,8 +72,30 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (crmsync.
 			byEmail[k] = append(byEmail[k], u)
 		}
 	}
-	m := UserMapping{Users: map[string]string{}}
+	m := UserMapping{Users: map[string]string{}, byEmail: map[string]string{}, owners: map[string]bool{}}
+	for e, us := range byEmail {
+		if len(us) == 1 && !us[0].Disabled {
+			m.byEmail[e] = strings.ToLower(us[0].ID)
+		}
+	}
+	for _, u := range crm {
+		if !u.Disabled {
+			m.owners[strings.ToLower(u.ID)] = true
+		}
+	}
 	rep := crmsync.UserReport{Mapped: map[string]string{}, CRMUsers: len(crm)}
+	// A default owner the CRM does not have would fail every push of an
+	// unmapped user's call, permanently: say so now, and own those calls
+	// otherwise (see owner) until it is fixed.
+	if o := d.cfg.DefaultOwner; o != "" && !m.usable(o) {
+		state := "no such system user"
+		if _, ok := byID[strings.ToLower(o)]; ok {
+			state = "that system user is disabled"
+		}
+		p := fmt.Sprintf("default_owner %s: %s; unmapped users' calls are owned by %s until it is fixed", o, state, d.fallbackOwner())
+		rep.Problems = append(rep.Problems, p)
+		d.log.Error().Str("default_owner", o).Msg("dynamics " + p)
+	}
 	exts := map[string]bridge.User{}
 	for _, u := range users {
 		exts[u.Extension] = u
@@ -122,6 +156,47 @@ func (d *Dynamics) SyncUsers(ctx context.Context, users []bridge.User) (crmsync.
 	}
 	d.log.Info().Int("mapped", len(rep.Mapped)).Int("unmapped", len(rep.Unmapped)).Int("crm_users", len(crm)).Msg("dynamics users synced")
 	return rep, nil
+}
+
+// owner picks the systemuserid that owns a's phonecall, the first of these
+// the CRM has (once a user sync has shown which it has): the policy's
+// mapping of the user, this connector's own mapping, the CRM user with
+// the assignment's e-mail, the default owner, the policy's default
+// assignee. None: the application user owns it. An owner the CRM does
+// not have would make Dataverse refuse the phonecall for good.
+func (d *Dynamics) owner(user string, as crmsync.Assignment) (owner string, mapped bool) {
+	m := d.users.Load()
+	policyUser, assignee := as.CRMUser, ""
+	if !as.Mapped {
+		policyUser, assignee = "", as.CRMUser
+	}
+	for _, c := range []struct {
+		id     string
+		mapped bool
+	}{
+		{policyUser, true},
+		{m.Users[user], true},
+		{m.byEmail[strings.ToLower(strings.TrimSpace(as.Email))], true},
+		{d.cfg.DefaultOwner, false},
+		{assignee, false},
+	} {
+		if c.id == "" {
+			continue
+		}
+		if m.usable(c.id) {
+			return strings.ToLower(c.id), c.mapped
+		}
+		if _, warned := d.badOwners.LoadOrStore(strings.ToLower(c.id), true); !warned {
+			d.log.Warn().Str("user", user).Str("owner", c.id).Msg("dynamics: the CRM has no enabled system user with this id; trying the next owner")
+		}
+	}
+	return "", false
+}
+
+// fallbackOwner names who owns unmapped users' calls when the default
+// owner cannot.
+func (d *Dynamics) fallbackOwner() string {
+	return "the policy's default_assignee if set, else the application user"
 }
 
 // systemUsers lists every system user, following @odata.nextLink.

@@ -45,6 +45,7 @@ type header struct {
 	Records  int      `json:"records"`
 	Arena    int      `json:"arena"`
 	Keys     int      `json:"keys"`
+	Deleted  bool     `json:"deleted,omitempty"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -61,7 +62,7 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 	if _, err := w.Write([]byte(magic)); err != nil {
 		return err
 	}
-	h := header{Settings: s.Settings, State: s.State}
+	h := header{Settings: s.Settings, State: s.State, Deleted: s.Deleted}
 	var recs []storedRecord
 	if ix := s.index; ix != nil {
 		for _, e := range ix.entities {
@@ -235,7 +236,7 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 	if h.Records < 0 || h.Records > maxRecords || h.Arena < 0 || h.Arena > maxRecords*(maxIDLen+64) || h.Keys < 0 || h.Keys > maxRecords*16 {
 		return nil, errors.New("header: counts out of range")
 	}
-	s := &Snapshot{Settings: h.Settings, State: h.State}
+	s := &Snapshot{Settings: h.Settings, State: h.State, Deleted: h.Deleted}
 	st := s.Settings.withDefaults()
 	ix, ixErr := NewIndex(st.Entities, Options{Region: st.Region, TailDigits: st.TailDigits})
 	entity := make([]int, len(h.Entities)) // file entity -> index entity, -1: not configured

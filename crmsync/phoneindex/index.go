@@ -40,8 +40,8 @@ type Entity struct {
 	// PhoneFields are the attributes holding numbers ("telephone1",
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
-	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them).
+	// Fields would be further attributes to keep for the lookup API.
+	// Nothing reads them yet, so Settings.Validate refuses them.
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
 	Kind   Kind     `yaml:"type" json:"type"`
 }

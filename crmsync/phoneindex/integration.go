@@ -70,6 +70,13 @@ func (s Settings) Validate() error {
 	if _, err := NewIndex(s.Entities, Options{Region: s.Region, TailDigits: s.TailDigits}); err != nil {
 		errs = append(errs, err)
 	}
+	for i, e := range s.Entities {
+		if len(e.Fields) > 0 {
+			// Neither a source nor the lookup API reads them yet: a
+			// setting that does nothing is refused, not ignored.
+			errs = append(errs, fmt.Errorf("entities[%d].fields: not read by anything yet; remove it", i))
+		}
+	}
 	if s.Interval < time.Minute {
 		errs = append(errs, errors.New("interval: at least 1m"))
 	}
@@ -100,6 +107,9 @@ type Snapshot struct {
 
 	index *Index      // the records, as saved or as loaded
 	lock  sync.Locker // held while index is read for saving
+	// Deleted marks an integration deleted on purpose: it stays so
+	// across restarts, records and state gone, until Create.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // Persister keeps snapshots. Implementations: FileStore; the delivery
@@ -109,6 +119,9 @@ type Persister interface {
 	// when there is none.
 	Load(ctx context.Context, name string) (*Snapshot, error)
 	Save(ctx context.Context, name string, s *Snapshot) error
+	// Delete forgets name altogether. Integration.Delete saves a
+	// deleted snapshot instead, so that a restart does not bring the
+	// integration back.
 	Delete(ctx context.Context, name string) error
 }
 
@@ -123,10 +136,17 @@ type Status struct {
 	NextSync    time.Time `json:"next_sync"`
 	Syncing     bool      `json:"syncing"`
 	LastError   string    `json:"last_error,omitempty"`
+	// Deleted: deleted on purpose, until Create.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
-// ErrDeleted is returned by operations on a deleted integration.
-var ErrDeleted = errors.New("integration deleted")
+// Errors of an integration's operations.
+var (
+	// ErrDeleted: the integration was deleted; Create makes it anew.
+	ErrDeleted = errors.New("integration deleted (create it again to use it)")
+	// ErrExists: Create on an integration that was not deleted.
+	ErrExists = errors.New("integration exists (delete it first to start over)")
+)
 
 // IntegrationOptions are the daemon's parts an integration uses.
 type IntegrationOptions struct {
@@ -147,6 +167,11 @@ type Integration struct {
 	m     *metrics
 
 	syncMu sync.Mutex // one sync at a time
+	// configured are the settings Open was given: what Create starts
+	// from again.
+	configured Settings
+	// wake tells Run that Create or Enable changed what it waits for.
+	wake chan struct{}
 
 	mu       sync.RWMutex
 	settings Settings
@@ -171,7 +196,8 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	if err := settings.Validate(); err != nil {
 		return nil, err
 	}
-	in := &Integration{name: name, src: src, store: store, log: opts.Logger.With().Str("connector", name).Logger(), now: opts.Now}
+	in := &Integration{name: name, src: src, store: store, log: opts.Logger.With().Str("connector", name).Logger(), now: opts.Now,
+		wake: make(chan struct{}, 1)}
 	if in.now == nil {
 		in.now = time.Now
 	}
@@ -181,6 +207,7 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	}
 	in.m = m
 	settings = settings.withDefaults()
+	in.configured = settings
 	snap, err := store.Load(ctx, name)
 	switch {
 	case errors.Is(err, ErrCorrupt):
@@ -191,7 +218,14 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	case err != nil:
 		return nil, fmt.Errorf("phoneindex %s: load: %w", name, err)
 	}
-	if snap != nil {
+	if snap != nil && snap.Deleted {
+		// Deleted on purpose: it stays so until Create, whatever the
+		// configuration says.
+		in.deleted = true
+		settings.Enabled = false
+		snap.Records, snap.State = nil, State{}
+		in.log.Info().Msg("caller recognition was deleted; `callbridge integrations create " + name + "` makes it anew")
+	} else if snap != nil {
 		// Enable and Disable are operations: what they last said wins
 		// over the configured starting value.
 		settings.Enabled = snap.Settings.Enabled
@@ -262,7 +296,7 @@ func (in *Integration) Status() Status {
 		Name: in.name, Enabled: in.settings.Enabled && !in.deleted,
 		Records: in.ix.Records(), Numbers: in.ix.Numbers(),
 		LastRefresh: in.state.LastRefresh, LastFull: in.state.LastFull, NextSync: in.state.NextSync,
-		Syncing: in.syncing, LastError: in.state.LastError,
+		Syncing: in.syncing, LastError: in.state.LastError, Deleted: in.deleted,
 	}
 }
 
@@ -284,11 +318,21 @@ func (in *Integration) setEnabled(ctx context.Context, on bool) error {
 	in.settings.Enabled = on
 	in.mu.Unlock()
 	in.publish()
+	in.nudge()
 	return in.save(ctx)
 }
 
-// Delete erases the cache and the settings, here and in the store. The
-// integration answers nothing afterwards.
+// nudge wakes Run to look again.
+func (in *Integration) nudge() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Delete erases the cache and the sync state, here and in the store, and
+// remembers that it was deleted: the integration answers nothing and
+// never syncs, across restarts, until Create.
 func (in *Integration) Delete(ctx context.Context) error {
 	in.syncMu.Lock()
 	defer in.syncMu.Unlock()
@@ -299,9 +343,39 @@ func (in *Integration) Delete(ctx context.Context) error {
 	in.state = State{}
 	in.mu.Unlock()
 	in.publish()
-	if err := in.store.Delete(ctx, in.name); err != nil {
+	if err := in.store.Save(ctx, in.name, &Snapshot{Settings: in.settings, Deleted: true}); err != nil {
 		return fmt.Errorf("phoneindex %s: delete: %w", in.name, err)
 	}
+	return nil
+}
+
+// Create makes a deleted integration anew from its configured settings,
+// empty: Run syncs it in full at once. ErrExists if it was not deleted.
+func (in *Integration) Create(ctx context.Context) error {
+	in.syncMu.Lock()
+	defer in.syncMu.Unlock()
+	in.mu.Lock()
+	if !in.deleted {
+		in.mu.Unlock()
+		return ErrExists
+	}
+	ix, err := NewIndex(in.configured.Entities, Options{Region: in.configured.Region, TailDigits: in.configured.TailDigits})
+	if err != nil {
+		in.mu.Unlock()
+		return err
+	}
+	in.deleted = false
+	in.settings, in.ix, in.state = in.configured, ix, State{}
+	// Created on purpose: it is to answer, whatever the configured
+	// starting value says.
+	in.settings.Enabled = true
+	in.mu.Unlock()
+	in.publish()
+	in.nudge()
+	if err := in.save(ctx); err != nil {
+		return err
+	}
+	in.log.Info().Msg("caller recognition created again")
 	return nil
 }
 
@@ -454,21 +528,18 @@ func (in *Integration) publish() {
 }
 
 // Run syncs on schedule until ctx ends: incrementally every Interval, in
-// full every FullInterval, skipping while disabled. A failed sync is
-// retried sooner. It returns nil when ctx ends and ErrDeleted once the
-// integration is deleted.
+// full every FullInterval. It skips while the integration is disabled and
+// waits while it is deleted, until Enable or Create. A failed sync is
+// retried sooner. It returns nil when ctx ends.
 func (in *Integration) Run(ctx context.Context) error {
 	for {
 		in.mu.RLock()
 		deleted, enabled := in.deleted, in.settings.Enabled
 		next, lastFull, fullEvery := in.state.NextSync, in.state.LastFull, in.settings.FullInterval
 		in.mu.RUnlock()
-		if deleted {
-			return ErrDeleted
-		}
 		wait := next.Sub(in.now())
-		if !enabled {
-			wait = time.Minute // look again for Enable
+		if deleted || !enabled {
+			wait = time.Minute // look again for Create or Enable
 		}
 		if wait > 0 {
 			t := time.NewTimer(wait)
@@ -476,9 +547,12 @@ func (in *Integration) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				t.Stop()
 				return nil
+			case <-in.wake:
+				t.Stop()
+				continue
 			case <-t.C:
 			}
-			if !enabled {
+			if deleted || !enabled {
 				continue
 			}
 		}
@@ -488,7 +562,7 @@ func (in *Integration) Run(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, ErrDeleted) {
-				return ErrDeleted
+				continue // deleted meanwhile: wait for Create
 			}
 		}
 	}

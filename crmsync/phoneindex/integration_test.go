@@ -182,8 +182,76 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if err := in2.Sync(ctx, true); !errors.Is(err, ErrDeleted) {
 		t.Errorf("Sync after Delete: %v", err)
 	}
-	if snap, err := store.Load(ctx, "dyn"); err != nil || snap != nil {
-		t.Errorf("store after Delete: %v, %v", snap, err)
+	if snap, err := store.Load(ctx, "dyn"); err != nil || snap == nil || !snap.Deleted || len(snap.Records) != 0 {
+		t.Errorf("store after Delete: %+v, %v", snap, err)
+	}
+}
+
+// A deleted integration stays deleted across a restart, configuration
+// and all, and neither answers nor syncs until it is created again on
+// purpose; then it syncs in full from the CRM.
+func TestDeletedStaysDeleted(t *testing.T) {
+	ctx := context.Background()
+	src := &memSource{}
+	src.put(Record{Entity: "contact", ID: "c1", Phones: []string{"0401234567"}, Modified: t0})
+	store := FileStore{Dir: t.TempDir()}
+	c := &clock{t: t0}
+	settings := Settings{Region: "FI", Enabled: true}
+	in := openT(t, src, store, settings, c)
+	if err := in.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Create(ctx); !errors.Is(err, ErrExists) {
+		t.Errorf("Create of a live integration: %v", err)
+	}
+	if err := in.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The restart: the same files, the same configuration.
+	calls := src.callCount()
+	in2 := openT(t, src, store, settings, c)
+	if st := in2.Status(); !st.Deleted || st.Enabled || st.Records != 0 {
+		t.Errorf("after a restart: %+v", st)
+	}
+	if _, ok := in2.Lookup("0401234567"); ok {
+		t.Error("a deleted integration answered after a restart")
+	}
+	if err := in2.Sync(ctx, false); !errors.Is(err, ErrDeleted) {
+		t.Errorf("Sync after a restart: %v", err)
+	}
+	if err := in2.Enable(ctx); !errors.Is(err, ErrDeleted) {
+		t.Errorf("Enable of a deleted integration: %v", err)
+	}
+	// Run waits instead of syncing.
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in2.Run(runCtx) }()
+	time.Sleep(50 * time.Millisecond)
+	if src.callCount() != calls {
+		t.Error("a deleted integration synced")
+	}
+
+	if err := in2.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for in2.Status().LastFull.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not sync the created integration")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := in2.Lookup("0401234567"); !ok || m.Best.ID != "c1" {
+		t.Errorf("created again: %+v %v", m, ok)
+	}
+	// And that survives a restart too.
+	if st := openT(t, src, store, settings, c).Status(); st.Deleted || !st.Enabled || st.Records != 1 {
+		t.Errorf("created, then restarted: %+v", st)
 	}
 }
 
@@ -267,5 +335,48 @@ func TestOpenValidates(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), "x", &memSource{}, FileStore{Dir: t.TempDir()}, Settings{Interval: time.Second}, IntegrationOptions{}); err == nil {
 		t.Error("interval 1s accepted")
+	}
+}
+
+// recognition.interval is the wait between incremental syncs and
+// recognition.full_interval between full ones, on the integration's clock.
+func TestKeyIntervals(t *testing.T) {
+	ctx := context.Background()
+	src := &memSource{}
+	src.put(Record{Entity: "contact", ID: "c1", Phones: []string{"0401234567"}, Modified: t0})
+	c := &clock{t: t0}
+	in := openT(t, src, FileStore{Dir: t.TempDir()}, Settings{Region: "FI", Enabled: true, Interval: 5 * time.Minute, FullInterval: time.Hour}, c)
+	if err := in.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if st := in.Status(); !st.NextSync.Equal(t0.Add(5 * time.Minute)) {
+		t.Errorf("next sync %v, want interval 5m after %v", st.NextSync, t0)
+	}
+	// runOnce lets Run do what is due now, then stops it.
+	runOnce := func() {
+		t.Helper()
+		before := in.Status().LastRefresh
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- in.Run(runCtx) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for in.Status().LastRefresh.Equal(before) {
+			if time.Now().After(deadline) {
+				t.Fatal("Run did not sync")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		<-done
+	}
+	c.add(6 * time.Minute) // past the interval, within full_interval
+	runOnce()
+	if st := in.Status(); !st.LastFull.Equal(t0) || !st.LastRefresh.Equal(t0.Add(6*time.Minute)) {
+		t.Errorf("after the interval: %+v, want an incremental sync", st)
+	}
+	c.add(55 * time.Minute) // an hour after the full sync
+	runOnce()
+	if st := in.Status(); !st.LastFull.Equal(t0.Add(61 * time.Minute)) {
+		t.Errorf("after full_interval: %+v, want a full sync", st)
 	}
 }

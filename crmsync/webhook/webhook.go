@@ -83,6 +83,8 @@ func (c Config) Validate() error {
 		bad("url", "required")
 	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("url", "want an absolute http or https URL")
+	} else if p := u.Port(); p != "" && !portOK(p) {
+		bad("url", "port %q is not a port (1–65535)", p)
 	}
 	n := 0
 	for _, set := range []bool{c.Secret != "", c.SecretFile != "", c.SecretCredential != ""} {
@@ -109,9 +111,33 @@ func (c Config) Validate() error {
 		} else if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= unicode.MaxASCII || r == ':' }) {
 			bad("headers."+k, "not a valid header name")
 		}
+		// Go's client refuses such a value on every request, which would
+		// look retryable forever. The value is a secret: never quoted.
+		if strings.ContainsFunc(string(c.Headers[k]), func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
+			bad("headers."+k, "the value holds a line break or another control character")
+		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.cert_file", "cert_file and key_file go together")
+	}
+	return errors.Join(errs...)
+}
+
+func portOK(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// Check does what New does with the files and credentials the config
+// names: reads the secret and the TLS files and parses them, so that
+// `config check` and `run` refuse the same things before anything runs.
+func (c Config) Check() error {
+	var errs []error
+	if _, err := secret.Load("secret", c.Secret, c.SecretFile, c.SecretCredential); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.TLS.build(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -185,28 +211,56 @@ func New(name string, cfg Config, opts Options) (*Webhook, error) {
 
 func (t TLSConfig) build() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	var errs []error
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		pem, err := readFile(t.CAFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("tls.ca_file: %w", err))
+		default:
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				errs = append(errs, fmt.Errorf("tls.ca_file: %q holds no PEM certificate", t.CAFile))
+			}
+			tc.RootCAs = pool
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
 	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file: %w", err)
+	if t.CertFile != "" && t.KeyFile != "" {
+		certPEM, cerr := readFile(t.CertFile)
+		if cerr != nil {
+			errs = append(errs, fmt.Errorf("tls.cert_file: %w", cerr))
 		}
-		tc.Certificates = []tls.Certificate{cert}
+		keyPEM, kerr := readFile(t.KeyFile)
+		if kerr != nil {
+			errs = append(errs, fmt.Errorf("tls.key_file: %w", kerr))
+		}
+		if cerr == nil && kerr == nil {
+			cert, err := tls.X509KeyPair(certPEM, keyPEM)
+			if err != nil {
+				// The key's content never shows: crypto/tls's messages
+				// name what is wrong, not what the file holds.
+				errs = append(errs, fmt.Errorf("tls.cert_file: with tls.key_file: %w", err))
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return tc, nil
+}
+
+// readFile reads a TLS file; its error names the file once.
+func readFile(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("%q: %w", name, pe.Err)
+	}
+	return b, err
 }
 
 // loadSecret (re)reads the secret and rebuilds the scrubber.
@@ -272,11 +326,11 @@ func (w *Webhook) Refresh(context.Context) error {
 }
 
 // Push POSTs d.Activity. Idempotency-Key is its ID, so a receiver can drop
-// repeats. The body is the activity alone: the assignment is for CRMs that
-// own records, and a webhook receiver decides that itself.
+// repeats. The body is the activity, with what the policy decided about
+// its owner under "assignment" (see Body).
 func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
-	body, err := json.Marshal(a)
+	body, err := Body(d)
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
@@ -329,6 +383,33 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	err = fmt.Errorf("webhook %s: POST %s: %w%s", w.name, w.target, err, bodySuffix(msg))
 	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
 	return err
+}
+
+// Assignment is the policy's decision as a webhook receiver reads it: the
+// CRM user to own the call (policy.users.<ext>.crm_user, users[].crm_user_id,
+// or by e-mail; else policy.default_assignee, with mapped false), the
+// user's e-mail for a receiver that maps users itself, and the template
+// code of this kind of call.
+type Assignment struct {
+	CRMUser  string `json:"crm_user,omitempty"`
+	Mapped   bool   `json:"mapped,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Template string `json:"template,omitempty"`
+}
+
+// Body is what Push sends for d: the activity's JSON, with an
+// "assignment" object added when the policy assigned anything.
+func Body(d crmsync.Delivery) ([]byte, error) {
+	b, err := json.Marshal(d.Activity)
+	if err != nil || d.Assignment == (crmsync.Assignment{}) {
+		return b, err
+	}
+	x := d.Assignment
+	as, err := json.Marshal(Assignment{CRMUser: x.CRMUser, Mapped: x.Mapped, Email: x.Email, Template: x.Template})
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(b[:len(b)-1], `,"assignment":`...), as...), '}'), nil
 }
 
 func bodySuffix(msg string) string {

@@ -292,3 +292,48 @@ func FuzzParseSignature(f *testing.F) {
 		}
 	})
 }
+
+// The policy's assignment travels in the body: policy.default_assignee,
+// the users' e-mails and CRM ids and the template codes reach a receiver
+// that owns records itself. Without one the body is the activity alone.
+func TestBodyCarriesAssignment(t *testing.T) {
+	var mu sync.Mutex
+	bodies := map[string]string{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies[r.Header.Get("Idempotency-Key")] = string(b)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	w, err := webhook.New("hook", webhook.Config{URL: srv.URL, Secret: secret}, webhook.Options{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for id, as := range map[string]crmsync.Assignment{
+		"as-1": {CRMUser: "crm-queue", Template: "PHONE-IN"},
+		"as-2": {CRMUser: "u-bob", Mapped: true, Email: "bob@example.com"},
+		"as-3": {},
+	} {
+		if err := w.Push(ctx, crmsync.Delivery{Activity: crmtest.Activity(id), Assignment: as}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range map[string]string{
+		"as-1": `,"assignment":{"crm_user":"crm-queue","template":"PHONE-IN"}}`,
+		"as-2": `,"assignment":{"crm_user":"u-bob","mapped":true,"email":"bob@example.com"}}`,
+	} {
+		if !strings.HasSuffix(bodies[id], want) {
+			t.Errorf("%s: body %s, want it to end %s", id, bodies[id], want)
+		}
+	}
+	if strings.Contains(bodies["as-3"], "assignment") {
+		t.Errorf("no assignment, yet: %s", bodies["as-3"])
+	}
+	var a bridge.Activity
+	if err := json.Unmarshal([]byte(bodies["as-1"]), &a); err != nil || a.ID != "as-1" {
+		t.Errorf("the body is still an activity: %v %+v", err, a)
+	}
+}

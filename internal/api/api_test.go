@@ -109,6 +109,9 @@ var routes = map[string][]struct{ method, target, kind string }{
 	"POST /api/users/sync":                   {{"POST", "/api/users/sync", "admin"}},
 	"GET /api/operations/{id}":               {{"GET", "/api/operations/0123", "admin"}},
 	"GET /api/queue":                         {{"GET", "/api/queue", "admin"}},
+	"GET /api/queue/dead":                    {{"GET", "/api/queue/dead?connector=hook", "admin"}},
+	"POST /api/queue/retry":                  {{"POST", "/api/queue/retry?id=deadbeef", "admin"}, {"POST", "/api/queue/retry?all=true", "admin"}},
+	"POST /api/queue/purge":                  {{"POST", "/api/queue/purge", "admin"}},
 }
 
 // Every route, every role: who gets in, who gets 401, who 403.

@@ -27,14 +27,16 @@ const (
 	ActionFullSync Action = "full-sync" // a full sync now
 	ActionEnable   Action = "enable"
 	ActionDisable  Action = "disable"
-	ActionDelete   Action = "delete" // cache and settings
+	ActionDelete   Action = "delete" // cache and settings; stays deleted across restarts
+	ActionCreate   Action = "create" // a deleted one anew, from the configuration
 )
 
 // Errors of Integrations.Do.
 var (
 	ErrNoIntegration = errors.New("no such integration")
-	ErrBadAction     = errors.New("action: want sync, full-sync, enable, disable or delete")
-	ErrDeleted       = errors.New("integration deleted")
+	ErrBadAction     = errors.New("action: want sync, full-sync, enable, disable, delete or create")
+	ErrDeleted       = errors.New("integration deleted: create it again to use it")
+	ErrExists        = errors.New("integration exists: delete it first to start over")
 )
 
 // IntegrationStatus is one phone index's state.
@@ -48,6 +50,7 @@ type IntegrationStatus struct {
 	NextSync    time.Time `json:"next_sync"`
 	Syncing     bool      `json:"syncing"`
 	LastError   string    `json:"last_error,omitempty"`
+	Deleted     bool      `json:"deleted,omitempty"`
 }
 
 // GET /api/integrations
@@ -61,17 +64,23 @@ func integrations(in Integrations) http.HandlerFunc {
 	}
 }
 
-// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete}.
+// POST /api/integrations/{name}/{sync|full-sync|enable|disable|delete|create}.
 // A sync is an operation: 202 with its status URL at once (a full sync of
 // a large CRM takes minutes). The others are quick and answer the status.
 func integrationAction(in Integrations, ops *Operations) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name, action := r.PathValue("name"), Action(r.PathValue("action"))
-		if in == nil || !known(in, name) {
+		st, ok := status(in, name)
+		if !ok {
 			http.Error(w, "no integration "+name, http.StatusNotFound)
 			return
 		}
-		if (action == ActionSync || action == ActionFullSync) && ops != nil {
+		sync := action == ActionSync || action == ActionFullSync
+		if sync && st.Deleted {
+			http.Error(w, ErrDeleted.Error(), http.StatusGone) // no operation to start
+			return
+		}
+		if sync && ops != nil {
 			accepted(w, ops.Start("integration "+string(action), name, func(ctx context.Context) (any, error) {
 				ctx, cancel := context.WithTimeout(ctx, time.Hour)
 				defer cancel()
@@ -93,6 +102,8 @@ func integrationAction(in Integrations, ops *Operations) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		case errors.Is(err, ErrDeleted):
 			http.Error(w, err.Error(), http.StatusGone)
+		case errors.Is(err, ErrExists):
+			http.Error(w, err.Error(), http.StatusConflict)
 		case err != nil:
 			http.Error(w, err.Error(), http.StatusBadGateway)
 		default:
@@ -101,11 +112,15 @@ func integrationAction(in Integrations, ops *Operations) http.HandlerFunc {
 	}
 }
 
-func known(in Integrations, name string) bool {
+// status is name's status, if there is such an integration.
+func status(in Integrations, name string) (IntegrationStatus, bool) {
+	if in == nil {
+		return IntegrationStatus{}, false
+	}
 	for _, st := range in.Statuses() {
 		if st.Name == name {
-			return true
+			return st, true
 		}
 	}
-	return false
+	return IntegrationStatus{}, false
 }

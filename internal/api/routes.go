@@ -62,5 +62,8 @@ func New(d Deps) *Mux {
 	m.HandleFunc("POST /api/users/sync", Admin, syncUsers(d.Users, d.Operations))
 	m.HandleFunc("GET /api/operations/{id}", Admin, operation(d.Operations))
 	m.HandleFunc("GET /api/queue", Admin, queueStats(d.Queue))
+	m.HandleFunc("GET /api/queue/dead", Admin, queueDead(d.Queue))
+	m.HandleFunc("POST /api/queue/retry", Admin, queueRetry(d.Queue))
+	m.HandleFunc("POST /api/queue/purge", Admin, queuePurge(d.Queue))
 	return m
 }

@@ -38,7 +38,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 		dir := filepath.Join(cfg.StateDir, QueueDir)
 		s, err := bolt.Open(dir, bolt.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("store (embedded, %s): %w (is callbridge running? the embedded store is one process's)", dir, err)
+			return nil, fmt.Errorf("store (embedded, %s): %w (is callbridge running? the embedded store is one process's: queue commands reach it through the daemon's API on http.listen)", dir, err)
 		}
 		return s, nil
 	}
@@ -193,7 +193,13 @@ func (d *Delivery) Run(ctx context.Context) error {
 // that can, and reports who is unmapped. It implements api.Users.
 func (d *Delivery) SyncUsers(ctx context.Context) []api.UserSync {
 	var out []api.UserSync
+	// Each user is mapped by the e-mail the policy gives them
+	// (policy.users.<ext>.email, else users[].email, else
+	// policy.defaults.email).
 	users := d.cfg.EngineConfig().Users
+	for i := range users {
+		users[i].Email = d.policy.EmailOf(users[i].Extension)
+	}
 	for _, c := range d.conns {
 		us, ok := c.(crmsync.UserSyncer)
 		if !ok {

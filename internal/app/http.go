@@ -34,7 +34,8 @@ func (a *App) handler(ops *api.Operations) *api.Mux {
 	}
 	if a.crm != nil {
 		c := current{a}
-		d.Lookup, d.Integrations, d.Users, d.Queue = c, c, c, a.crm.store
+		d.Lookup, d.Integrations, d.Users = c, c, c
+		d.Queue = adminQueue{Store: a.crm.store, log: a.log.With().Str("component", "queue").Logger()}
 	}
 	return api.New(d)
 }
@@ -124,9 +125,9 @@ type certificate struct {
 }
 
 func (c *certificate) load(t config.HTTPTLS) error {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	cert, err := t.Certificate() // as config check reads it
 	if err != nil {
-		return fmt.Errorf("http.tls: %w", err)
+		return err
 	}
 	c.c.Store(&cert)
 	return nil
@@ -185,11 +186,16 @@ func (x indexes) Do(ctx context.Context, name string, action api.Action) (api.In
 		err = in.Disable(ctx)
 	case api.ActionDelete:
 		err = in.Delete(ctx)
+	case api.ActionCreate:
+		err = in.Create(ctx)
 	default:
 		return api.IntegrationStatus{}, api.ErrBadAction
 	}
 	if errors.Is(err, phoneindex.ErrDeleted) {
 		return api.IntegrationStatus{}, api.ErrDeleted
+	}
+	if errors.Is(err, phoneindex.ErrExists) {
+		return api.IntegrationStatus{}, api.ErrExists
 	}
 	if err != nil {
 		return api.IntegrationStatus{}, err
@@ -199,5 +205,5 @@ func (x indexes) Do(ctx context.Context, name string, action api.Action) (api.In
 
 func status(s phoneindex.Status) api.IntegrationStatus {
 	return api.IntegrationStatus{Name: s.Name, Enabled: s.Enabled, Records: s.Records, Numbers: s.Numbers,
-		LastRefresh: s.LastRefresh, LastFull: s.LastFull, NextSync: s.NextSync, Syncing: s.Syncing, LastError: s.LastError}
+		LastRefresh: s.LastRefresh, LastFull: s.LastFull, NextSync: s.NextSync, Syncing: s.Syncing, LastError: s.LastError, Deleted: s.Deleted}
 }

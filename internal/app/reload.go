@@ -79,10 +79,8 @@ var ErrReload = errors.New("reload")
 
 func (a *App) reload(ctx context.Context) (changed, restart []string, err error) {
 	old := a.cfg
-	cfg, err := config.Load(a.ConfigPath)
-	if err == nil {
-		err = cfg.ValidateForRun()
-	}
+	// What run and config check refuse, reload refuses too.
+	cfg, err := config.Check(a.ConfigPath, config.SystemEnv())
 	if err != nil {
 		a.reopenSink(old.Sink.File)
 		return nil, nil, err

@@ -83,11 +83,7 @@ func ReadFile(key, name, configDir string, getenv func(string) string) (Secret, 
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return "", fmt.Errorf("%s: reading %q: %w", key, path, err)
+		return "", fmt.Errorf("%s: reading %q: %w", key, path, pathless(err))
 	}
 	v := strings.TrimSuffix(string(b), "\n")
 	v = strings.TrimSuffix(v, "\r")
@@ -110,17 +106,20 @@ func Load(key string, value Secret, file, credential string) (string, error) {
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("%s_file: %w", key, err)
+			return "", fmt.Errorf("%s_file: reading %q: %w", key, file, pathless(err))
 		}
 		s = string(b)
 	default:
 		dir := os.Getenv("CREDENTIALS_DIRECTORY")
 		if dir == "" {
-			return "", fmt.Errorf("%s_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=)", key)
+			return "", fmt.Errorf("%s_credential: $CREDENTIALS_DIRECTORY is not set: credentials come from systemd (LoadCredential=); elsewhere use %s_file", key, key)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, credential))
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("%s_credential: %q is not among the service's credentials (%s): the unit needs LoadCredential=%s:FILE", key, credential, dir, credential)
+		}
 		if err != nil {
-			return "", fmt.Errorf("%s_credential: %w", key, err)
+			return "", fmt.Errorf("%s_credential: reading %q: %w", key, filepath.Join(dir, credential), pathless(err))
 		}
 		s = string(b)
 	}
@@ -129,4 +128,13 @@ func Load(key string, value Secret, file, credential string) (string, error) {
 		return "", fmt.Errorf("%s: empty", key)
 	}
 	return s, nil
+}
+
+// pathless is err without the path a *PathError repeats.
+func pathless(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -150,3 +150,16 @@ func TestParseSubscriptionState(t *testing.T) {
 		t.Errorf("nil header: %+v", got)
 	}
 }
+
+// sip.subscribe.contact is the address put in the Contact header, where
+// the PBX sends NOTIFYs, whatever the listener's own address.
+func TestKeyContact(t *testing.T) {
+	s, err := New(Config{PBX: "127.0.0.1:5060", Listen: "127.0.0.1:0", Contact: "192.0.2.5:5071", Extensions: []string{"101"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.conn.Close()
+	if s.contact.Host != "192.0.2.5" || s.contact.Port != 5071 {
+		t.Errorf("contact %s, want sip:callbridge@192.0.2.5:5071", s.contact.String())
+	}
+}

@@ -621,53 +621,6 @@ func (s *Store) Stats(ctx context.Context) ([]crmsync.QueueStats, error) {
 	return out, err
 }
 
-// startPrefix is the starts-bucket prefix of one user and remote number,
-// length-prefixed so no pair is a prefix of another.
-func startPrefix(user, remote string) []byte {
-	b := make([]byte, 0, 4+len(user)+len(remote))
-	b = binary.BigEndian.AppendUint16(b, uint16(min(len(user), 0xffff)))
-	b = append(b, user...)
-	b = binary.BigEndian.AppendUint16(b, uint16(min(len(remote), 0xffff)))
-	return append(b, remote...)
-}
-
-// ReserveStart implements crmsync.Store.
-func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, error) {
-	if k.ID == "" || k.Margin < 0 {
-		return "", errors.New("reserve start: id required, margin not negative")
-	}
-	if len(k.User) > 0xffff || len(k.Remote) > 0xffff {
-		return "", errors.New("reserve start: user or remote number too long")
-	}
-	var dup string
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		dup = ""
-		b := tx.Bucket(bStarts)
-		prefix := startPrefix(k.User, k.Remote)
-		lo, hi := tkey(k.Start.Add(-k.Margin)), tkey(k.Start.Add(k.Margin))
-		cur := b.Cursor()
-		other := ""
-		for key, _ := cur.Seek(cat(prefix, lo)); key != nil && bytes.HasPrefix(key, prefix) && len(key) >= len(prefix)+8; key, _ = cur.Next() {
-			if bytes.Compare(key[len(prefix):len(prefix)+8], hi) > 0 {
-				break
-			}
-			id := string(key[len(prefix)+8:])
-			if id == k.ID {
-				return nil // this very activity was accepted before
-			}
-			if other == "" {
-				other = id
-			}
-		}
-		if other != "" {
-			dup = other
-			return nil
-		}
-		return b.Put(cat(prefix, tkey(k.Start), []byte(k.ID)), nil)
-	})
-	return dup, err
-}
-
 // maybePrune forgets old markers and starts, at most once an hour.
 func (s *Store) maybePrune(now time.Time) {
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -58,40 +59,78 @@ var _ crmsync.Store = (*Store)(nil)
 //
 // Errors never repeat the URL, which may hold a password.
 func ParseURL(raw string) (goredis.UniversalClient, error) {
+	o, err := parseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.failover != nil:
+		return goredis.NewFailoverClient(o.failover), nil
+	case o.cluster != nil:
+		return goredis.NewClusterClient(o.cluster), nil
+	}
+	return goredis.NewClient(o.single), nil
+}
+
+// CheckURL reports what ParseURL would refuse, and ports out of range,
+// without making a client: `config check` and `run` both ask it.
+func CheckURL(raw string) error {
+	_, err := parseURL(raw)
+	return err
+}
+
+// options are one of go-redis's three kinds of client options.
+type options struct {
+	single   *goredis.Options
+	failover *goredis.FailoverOptions
+	cluster  *goredis.ClusterOptions
+}
+
+func parseURL(raw string) (options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, errors.New("redis url: cannot parse")
+		return options{}, errors.New("redis url: cannot parse")
 	}
 	scheme, mode, _ := strings.Cut(u.Scheme, "+")
 	if scheme != "redis" && scheme != "rediss" && scheme != "unix" {
-		return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)
+		return options{}, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)
 	}
 	u.Scheme = scheme
 	plain := u.String()
+	var o options
+	var addrs []string
 	switch mode {
 	case "":
-		o, err := goredis.ParseURL(plain)
-		if err != nil {
-			return nil, fmt.Errorf("redis url: %s", redact(err, u))
+		if o.single, err = goredis.ParseURL(plain); err == nil && scheme != "unix" {
+			addrs = []string{o.single.Addr}
 		}
-		return goredis.NewClient(o), nil
 	case "sentinel":
-		o, err := goredis.ParseFailoverURL(plain)
-		if err != nil {
-			return nil, fmt.Errorf("redis url: %s", redact(err, u))
+		if o.failover, err = goredis.ParseFailoverURL(plain); err == nil {
+			if o.failover.MasterName == "" {
+				return options{}, errors.New("redis url: master_name is required for sentinel (?master_name=mymaster)")
+			}
+			addrs = o.failover.SentinelAddrs
 		}
-		if o.MasterName == "" {
-			return nil, errors.New("redis url: master_name is required for sentinel")
-		}
-		return goredis.NewFailoverClient(o), nil
 	case "cluster":
-		o, err := goredis.ParseClusterURL(plain)
-		if err != nil {
-			return nil, fmt.Errorf("redis url: %s", redact(err, u))
+		if o.cluster, err = goredis.ParseClusterURL(plain); err == nil {
+			addrs = o.cluster.Addrs
 		}
-		return goredis.NewClusterClient(o), nil
+	default:
+		return options{}, fmt.Errorf("redis url: unknown mode %q: want redis+sentinel or redis+cluster", mode)
 	}
-	return nil, fmt.Errorf("redis url: unknown mode %q", mode)
+	if err != nil {
+		return options{}, fmt.Errorf("redis url: %s", strings.TrimPrefix(redact(err, u), "redis: "))
+	}
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return options{}, fmt.Errorf("redis url: address %q: want host:port", a)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return options{}, fmt.Errorf("redis url: port %q is not a port (1–65535)", port)
+		}
+	}
+	return o, nil
 }
 
 func redact(err error, u *url.URL) string {
@@ -566,8 +605,13 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 	start := k.Start.UnixMilli()
 	m := k.Margin.Milliseconds()
 	cutoff := k.Start.Add(-s.opts.StartRetention).UnixMilli()
-	dup, err := reserveScript.Run(ctx, s.rdb, []string{s.startsKey(k.User, k.Remote)},
-		start-m, start+m, k.ID, start, cutoff, ms(s.opts.StartRetention)).Text()
+	key := s.startsKey(k.User, k.Remote)
+	src, cid := k.Source, k.CallID
+	if !k.Known() {
+		src, cid = "", ""
+	}
+	dup, err := reserveScript.Run(ctx, s.rdb, []string{key, key + ":calls"},
+		start-m, start+m, k.ID, start, cutoff, ms(s.opts.StartRetention), src, cid).Text()
 	if err != nil {
 		return "", fmt.Errorf("reserve start: %w", err)
 	}

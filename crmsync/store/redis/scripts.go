@@ -94,18 +94,63 @@ redis.call('XADD', KEYS[2], '*', 'j', ARGV[2])
 return 1
 `)
 
-// reserveScript: KEYS starts; ARGV lo ms, hi ms, id, start ms, cutoff ms,
-// ttl ms. Returns ” (reserved, or reserved before) or the duplicate's id.
+// reserveScript: KEYS starts (a sorted set of accepted ids by start ms)
+// and calls (a hash: id -> JSON [[source, call id], ...], the calls that
+// start stands for); ARGV lo ms, hi ms, id, start ms, cutoff ms, ttl ms,
+// source, call id. Returns the empty string (reserved, or reserved before) or the
+// duplicate's id. The rules are crmsync.Store.ReserveStart's: a start
+// holding another call id of this source is another call; of the others
+// the nearest start wins, the earlier on a tie.
 var reserveScript = goredis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[5])
+for _, m in ipairs(old) do redis.call('HDEL', KEYS[2], m) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[5])
-local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
-local other = ''
-for _, m in ipairs(r) do
-  if m == ARGV[3] then return '' end
-  if other == '' then other = m end
+local src, cid = ARGV[7], ARGV[8]
+local known = src ~= '' and cid ~= ''
+local start = tonumber(ARGV[4])
+local r = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2], 'WITHSCORES')
+local best, bestd, bestcalls
+for i = 1, #r, 2 do
+  if r[i] == ARGV[3] then return '' end
 end
-if other ~= '' then return other end
+for i = 1, #r, 2 do
+  local m = r[i]
+  local calls = {}
+  local raw = redis.call('HGET', KEYS[2], m)
+  if raw then
+    local ok, v = pcall(cjson.decode, raw)
+    if ok and type(v) == 'table' then calls = v end
+  end
+  local may = true
+  if known then
+    for _, c in ipairs(calls) do
+      if c[1] == src and c[2] ~= cid then may = false break end
+    end
+  end
+  if may then
+    local d = math.abs(tonumber(r[i + 1]) - start)
+    if best == nil or d < bestd then best, bestd, bestcalls = m, d, calls end
+  end
+end
+if best ~= nil then
+  if known then
+    local has = false
+    for _, c in ipairs(bestcalls) do
+      if c[1] == src and c[2] == cid then has = true break end
+    end
+    if not has then
+      table.insert(bestcalls, {src, cid})
+      redis.call('HSET', KEYS[2], best, cjson.encode(bestcalls))
+      redis.call('PEXPIRE', KEYS[2], ARGV[6])
+    end
+  end
+  return best
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if known then
+  redis.call('HSET', KEYS[2], ARGV[3], cjson.encode({{src, cid}}))
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+end
 return ''
 `)

@@ -437,6 +437,106 @@ func run(t *testing.T, h Harness, now func() time.Time) {
 		}
 	})
 
+	// The rule as SEMANTICS.md states it: one source's two call ids are
+	// two calls, however close; the same call seen through another source
+	// (or a call with no call id known) is a duplicate.
+	t.Run("ReserveStartCalls", func(t *testing.T) {
+		s := h.New(t, now)
+		t0 := time.Date(2026, 11, 21, 16, 19, 10, 0, time.UTC)
+		margin := 5 * time.Second
+		tests := []struct {
+			name        string
+			id          string
+			delta       time.Duration
+			source, cid string
+			dup         string
+		}{
+			{"first call", "a1", 0, "ari", "1.1", ""},
+			{"same source, other call id, same start", "a2", 0, "ari", "1.2", ""},
+			{"same source, other call id, 1s later", "a3", time.Second, "ari", "1.3", ""},
+			{"same source and call id, other activity", "a1b", 0, "ari", "1.1", "a1"},
+			// Both a1 and a2 start at t0: the earlier key wins a tie.
+			{"other source: the nearest start", "s1", 100 * time.Millisecond, "sip", "x1", "a1"},
+			// a1 holds sip x1 now: sip's next call is not a1 again.
+			{"other source, second call", "s2", 100 * time.Millisecond, "sip", "x2", "a2"},
+			{"other source, third call", "s3", 900 * time.Millisecond, "sip", "x3", "a3"},
+			{"other source, a fourth call none of ari's is", "s4", 0, "sip", "x4", ""},
+			{"the merged call seen again", "s1", 100 * time.Millisecond, "sip", "x1", "a1"},
+			{"no call id known: a call another system wrote", "o1", 2 * time.Second, "", "", "a3"},
+			{"no source known", "o2", 0, "", "1.9", "a1"},
+			{"outside the margin", "a9", margin + time.Second + time.Millisecond, "ari", "1.9", ""},
+		}
+		for _, tt := range tests {
+			got := must(s.ReserveStart(ctx, crmsync.StartKey{User: "101", Remote: "+358401234567", Start: t0.Add(tt.delta),
+				Margin: margin, ID: tt.id, Source: tt.source, CallID: tt.cid}))(t)
+			if got != tt.dup {
+				t.Errorf("%s: duplicate of %q, want %q", tt.name, got, tt.dup)
+			}
+		}
+		// What a reservation stands for survives a restart.
+		s2 := h.Reopen(t, s)
+		if got := must(s2.ReserveStart(ctx, crmsync.StartKey{User: "101", Remote: "+358401234567", Start: t0,
+			Margin: margin, ID: "s5", Source: "sip", CallID: "x5"}))(t); got != "" {
+			t.Errorf("after a restart: sip's fifth call is a duplicate of %q", got)
+		}
+	})
+
+	// Fifty real calls from one number to one user, 100 ms apart as in
+	// the load_50 recording, are fifty activities; the same fifty seen
+	// again through a second source are fifty duplicates, each of its own
+	// call.
+	t.Run("ReserveStartFiftyCalls", func(t *testing.T) {
+		s := h.New(t, now)
+		t0 := time.Date(2026, 11, 21, 16, 19, 10, 775_000_000, time.UTC)
+		key := func(src string, i int, skew time.Duration) crmsync.StartKey {
+			return crmsync.StartKey{User: "101", Remote: "+358401234567", Start: t0.Add(time.Duration(i)*100*time.Millisecond + skew),
+				Margin: 5 * time.Second, ID: fmt.Sprintf("%s%02d", src, i), Source: src, CallID: fmt.Sprintf("%s-call-%d", src, i)}
+		}
+		for i := range 50 {
+			if dup := must(s.ReserveStart(ctx, key("ari", i, 0)))(t); dup != "" {
+				t.Errorf("call %d: duplicate of %s", i, dup)
+			}
+		}
+		for i := range 50 {
+			want := fmt.Sprintf("ari%02d", i)
+			if dup := must(s.ReserveStart(ctx, key("sip", i, 20*time.Millisecond)))(t); dup != want {
+				t.Errorf("call %d through sip: duplicate of %q, want %q", i, dup, want)
+			}
+		}
+	})
+
+	t.Run("ReserveStartRaceDistinctCalls", func(t *testing.T) {
+		s := h.New(t, now)
+		stores := []crmsync.Store{s, s}
+		if h.Shared {
+			stores[1] = h.Reopen(t, s)
+		}
+		t0 := time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
+		const n = 16
+		results := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dup, err := stores[i%2].ReserveStart(ctx, crmsync.StartKey{
+					User: "103", Remote: "0401234567", Start: t0.Add(time.Duration(i) * time.Millisecond), Margin: time.Second,
+					ID: fmt.Sprint("r", i), Source: "ari", CallID: fmt.Sprint("c", i),
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				results[i] = dup
+			}()
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r != "" {
+				t.Errorf("call %d of one source taken for a duplicate of %s", i, r)
+			}
+		}
+	})
+
 	t.Run("ReserveStartRace", func(t *testing.T) {
 		s := h.New(t, now)
 		stores := []crmsync.Store{s, s}
