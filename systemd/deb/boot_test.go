@@ -49,8 +49,34 @@ func bootedInstall(t *testing.T, deb string) {
 		t.Errorf("after install: %q, want enabled and inactive", got)
 	}
 
-	// The one edit, for ARI. No Asterisk answers: the source retries,
-	// the service runs.
+	// The shipped config as it is listens for HEP, a source that is
+	// connected once bound: the service starts, runs as its user and
+	// reloads.
+	sh("callbridge config check && systemctl start callbridge")
+	pid := strings.TrimSpace(sh("systemctl is-active callbridge && systemctl show --property=MainPID --value callbridge"))
+	pid = pid[strings.LastIndex(pid, "\n")+1:]
+	uid := sh("awk '$1 == \"Uid:\" { print $2 }' /proc/" + pid + "/status")
+	if want := sh("id -u callbridge"); uid != want {
+		t.Errorf("the service runs as uid %q, want callbridge's %q", uid, want)
+	}
+	if status := sh("systemctl show --property=StatusText --value callbridge"); !strings.HasPrefix(status, "ready") {
+		t.Errorf("status line %q, want ready", status)
+	}
+	sh("systemctl reload callbridge")
+	waitFor(t, func() bool {
+		return strings.Contains(c.shQuiet("journalctl -u callbridge --no-pager"), "reload: configuration applied")
+	}, "the reload to be applied")
+
+	// An upgrade restarts it (here: the same package again).
+	sh("cd /root && dpkg -i callbridge_*.deb")
+	if again := strings.TrimSpace(sh("systemctl is-active callbridge >/dev/null && systemctl show --property=MainPID --value callbridge")); again == pid || again == "0" {
+		t.Errorf("MainPID %s after the upgrade, was %s: not restarted", again, pid)
+	}
+
+	// The one edit, for ARI, with no Asterisk answering: READY=1 waits
+	// for the PBX, so the unit stays activating, its status line says
+	// what it waits for and the source retries, as the unit's comments
+	// say.
 	conf := filepath.Join(root, conffile)
 	shipped, err := os.ReadFile(conf)
 	if err != nil {
@@ -59,26 +85,17 @@ func bootedInstall(t *testing.T, deb string) {
 	if err := os.WriteFile(conf, []byte(oneEdit(t, string(shipped), "ari")), 0); err != nil {
 		t.Fatal(err)
 	}
-	sh("callbridge config check && systemctl start callbridge")
-	pid := strings.TrimSpace(sh("systemctl is-active callbridge && systemctl show --property=MainPID --value callbridge"))
-	pid = pid[strings.LastIndex(pid, "\n")+1:]
-	uid := sh("awk '$1 == \"Uid:\" { print $2 }' /proc/" + pid + "/status")
-	if want := sh("id -u callbridge"); uid != want {
-		t.Errorf("the service runs as uid %q, want callbridge's %q", uid, want)
-	}
+	sh("callbridge config check && systemctl restart --no-block callbridge")
 	waitFor(t, func() bool {
 		return strings.Contains(c.shQuiet("journalctl -u callbridge --no-pager"), "ari source down, retrying")
 	}, "the ARI source to say it is retrying")
-	sh("systemctl reload callbridge")
 	waitFor(t, func() bool {
-		return strings.Contains(c.shQuiet("journalctl -u callbridge --no-pager"), "reload: log level applied")
-	}, "the reload to be applied")
-
-	// An upgrade restarts it (here: the same package again).
-	sh("cd /root && dpkg -i callbridge_*.deb")
-	if again := strings.TrimSpace(sh("systemctl is-active callbridge >/dev/null && systemctl show --property=MainPID --value callbridge")); again == pid || again == "0" {
-		t.Errorf("MainPID %s after the upgrade, was %s: not restarted", again, pid)
+		return strings.Contains(c.shQuiet("systemctl show --property=StatusText --value callbridge"), "waiting for")
+	}, "the status line to say what it waits for")
+	if state := strings.TrimSpace(c.shQuiet("systemctl is-active callbridge")); state != "activating" {
+		t.Errorf("with the PBX down the unit is %q, want activating", state)
 	}
+	sh("systemctl stop callbridge")
 }
 
 // container is a booted systemd-nspawn container.

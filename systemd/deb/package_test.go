@@ -250,7 +250,7 @@ func TestPackage(t *testing.T) {
 		}
 		// Only the group makes the config readable.
 		other := service{root: root, uid: 65534, gid: 65534}
-		want = "config: open /" + conffile + ": permission denied"
+		want = "/" + conffile + ":\ncannot read it: permission denied"
 		if out, err := other.check("/"+conffile, nil); err == nil || !strings.Contains(out, want) {
 			t.Errorf("a user outside group callbridge: %v\n%s\nwant %q", err, out, want)
 		}
