@@ -255,7 +255,10 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 		ix.mem.byID.grow(h.Records)
 		ix.mem.exact.grow(h.Keys)
 	}
+	// What cr.read returns lives in br's buffer, which the next read may
+	// refill: the id and name are copied out before the reads after them.
 	var keys []uint64
+	var idBuf, nameBuf []byte
 	for range h.Records {
 		ei, err := binary.ReadUvarint(cr)
 		if err != nil || ei >= uint64(len(h.Entities)) {
@@ -281,7 +284,8 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			id.s = unsafe.String(unsafe.SliceData(b), len(b)) // insert copies it
+			idBuf = append(idBuf[:0], b...)
+			id.s = unsafe.String(unsafe.SliceData(idBuf), len(idBuf)) // insert copies it
 		}
 		nl, err := binary.ReadUvarint(cr)
 		if err != nil || nl > maxNameLen {
@@ -291,8 +295,8 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		// nb is valid until the next read; insert copies it.
-		name := nb
+		nameBuf = append(nameBuf[:0], nb...)
+		name := nameBuf // insert copies it
 		modified, err := binary.ReadVarint(cr)
 		if err != nil {
 			return nil, err
