@@ -100,6 +100,25 @@ type Record struct {
 	Name     string    `json:"n,omitempty"`
 	Phones   []string  `json:"p,omitempty"` // as the CRM holds them
 	Modified time.Time `json:"m"`
+
+	// Optional attributes, handed to lookups as they were given (at most
+	// 64 KiB of them in all: Put leaves out what goes beyond, Fields
+	// last, in key order).
+
+	// URL opens the record in the CRM (screen pops).
+	URL string `json:"u,omitempty"`
+	// Org is the id of a person's organisation (a contact's account).
+	Org string `json:"o,omitempty"`
+	// Owner is the id of the CRM user who owns the record (routing a
+	// caller to their account manager).
+	Owner string `json:"w,omitempty"`
+	// Fields are further values to show about the record (a caller card),
+	// by the name the source gives them.
+	Fields map[string]string `json:"f,omitempty"`
+}
+
+func (r *Record) attrs() attrs {
+	return attrs{URL: r.URL, Org: r.Org, Owner: r.Owner, Fields: r.Fields}
 }
 
 // Candidate is a record that holds a looked-up number.
@@ -112,6 +131,11 @@ type Candidate struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// The record's attributes, when the source gave them (see Record).
+	URL    string            `json:"url,omitempty"`
+	Org    string            `json:"org,omitempty"`
+	Owner  string            `json:"owner,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // Match is the answer to a lookup: the chosen record and every candidate,
@@ -260,7 +284,8 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, &id, []byte(r.Name), r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	a := r.attrs()
+	ix.insert(ei, &id, []byte(r.Name), a.encode(), r.Modified.UnixNano(), append(exact, tails...), len(tails))
 	return true
 }
 
@@ -291,25 +316,15 @@ func spillKey(ei uint16, id *storedID) string {
 	return string([]byte{byte(ei), byte(ei >> 8)}) + string(id.bytes())
 }
 
-// insertNew is insert for a record that should not be indexed yet (a
-// load); false, with nothing changed, if it is.
-func (ix *Index) insertNew(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) bool {
-	if _, ok := ix.findID(ei, id); ok {
-		return false
-	}
-	ix.insert(ei, id, name, modified, keys, tails)
-	return true
-}
-
 // appendRecord stores a record without indexing it: loading stores them
 // all, then indexes them in one go (indexAppended).
-func (ix *Index) appendRecord(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+func (ix *Index) appendRecord(ei uint16, id *storedID, name, attrs []byte, modified int64, keys []uint64, tails int) {
 	m := ix.mem
 	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
 	if id.guid {
 		r.flags |= recGUID
 	}
-	r.str = m.arena.put(id.guid, id.bytes(), name)
+	r.str = m.arena.put(id.guid, id.bytes(), name, attrs)
 	m.keys.reserve(len(keys))
 	r.key = uint32(m.keys.n)
 	m.keys.n += len(keys)
@@ -382,14 +397,15 @@ func (ix *Index) indexAppended(from int) error {
 	return nil
 }
 
-// insert adds a record. keys (tails of them tail keys) must be distinct.
-func (ix *Index) insert(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+// insert adds a record. keys (tails of them tail keys) must be distinct;
+// attrs is a blob as attrs.encode writes it.
+func (ix *Index) insert(ei uint16, id *storedID, name, attrs []byte, modified int64, keys []uint64, tails int) {
 	m := ix.mem
 	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
 	if id.guid {
 		r.flags |= recGUID
 	}
-	r.str = m.arena.put(id.guid, id.bytes(), name)
+	r.str = m.arena.put(id.guid, id.bytes(), name, attrs)
 	m.keys.reserve(len(keys))
 	r.key = uint32(m.keys.n)
 	m.keys.n += len(keys)
@@ -476,7 +492,7 @@ func (ix *Index) rebuild() {
 	arenaBytes, exact := 0, 0
 	for _, r := range old.recs.all() {
 		if r.flags&recLive != 0 {
-			_, end := old.arena.nameBytes(r.str, r.flags&recGUID != 0)
+			_, end := old.arena.attrBytes(r.str, r.flags&recGUID != 0)
 			arenaBytes += end - int(r.str)
 			exact += int(r.nkeys - r.tails)
 		}
@@ -506,7 +522,8 @@ func (ix *Index) rebuild() {
 			id.s = string(raw)
 		}
 		name, _ := old.arena.nameBytes(r.str, guid)
-		ix.insert(r.entity, &id, name, r.modified, keys[r.key:r.key+uint32(r.nkeys)], int(r.tails))
+		blob, _ := old.arena.attrBytes(r.str, guid)
+		ix.insert(r.entity, &id, name, blob, r.modified, keys[r.key:r.key+uint32(r.nkeys)], int(r.tails))
 	}
 	old.free()
 }
@@ -596,10 +613,14 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 			continue // already matched exactly
 		}
 		e := &ix.entities[r.entity]
-		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
+		guid := r.flags&recGUID != 0
+		id, name := ix.mem.arena.strings(r.str, guid)
+		blob, _ := ix.mem.arena.attrBytes(r.str, guid)
+		a := decodeAttrs(blob)
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: id, Name: name, Kind: e.Kind,
 			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
+			URL: a.URL, Org: a.Org, Owner: a.Owner, Fields: a.Fields,
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -651,6 +672,7 @@ type storedRecord struct {
 	Entity   string   `json:"e"`
 	ID       string   `json:"id"`
 	Name     string   `json:"n,omitempty"`
+	attrs             // u, o, w, f
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
@@ -663,11 +685,13 @@ func (ix *Index) dump() []storedRecord {
 		if r.flags&recLive == 0 {
 			continue
 		}
-		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
+		guid := r.flags&recGUID != 0
+		id, name := ix.mem.arena.strings(r.str, guid)
+		blob, _ := ix.mem.arena.attrBytes(r.str, guid)
 		k := slices.Clone(keys[r.key : r.key+uint32(r.nkeys)])
 		n := len(k) - int(r.tails)
-		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: id, Name: name, Modified: r.modified,
-			Exact: k[:n:n], Tails: k[n:]})
+		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: id, Name: name, attrs: decodeAttrs(blob),
+			Modified: r.modified, Exact: k[:n:n], Tails: k[n:]})
 	}
 	return out
 }
@@ -696,6 +720,6 @@ func (ix *Index) restore(recs []storedRecord) {
 				keys = append(keys, k)
 			}
 		}
-		ix.insert(ei, &id, []byte(r.Name), r.Modified, keys, len(keys)-exact)
+		ix.insert(ei, &id, []byte(r.Name), r.attrs.encode(), r.Modified, keys, len(keys)-exact)
 	}
 }
