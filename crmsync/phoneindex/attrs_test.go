@@ -156,7 +156,7 @@ func TestAttributesDumpRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = zw.Close()
-	s, err := decodeSnapshot(&buf)
+	s, err := decodeSnapshot(&buf, int64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
 	}

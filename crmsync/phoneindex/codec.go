@@ -157,16 +157,20 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 // gzipped JSON of earlier versions. Damage gives an error wrapping
 // ErrCorrupt, never a panic: the integration then starts empty and syncs.
 //
+// size is the file's length: the arrays are sized from the header, and a
+// header claiming more than so many bytes can hold is refused before
+// anything is reserved, so a damaged file cannot exhaust memory.
+//
 // A file from before record attributes holds none, though the source may
 // have them: its State says there was no full sync yet, so the next sync
 // reads every record again (lookups answer from the file meanwhile).
-func decodeSnapshot(r io.Reader) (*Snapshot, error) {
+func decodeSnapshot(r io.Reader, size int64) (*Snapshot, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	head, err := br.Peek(len(magic))
 	if err == nil && (string(head) == magic || string(head) == magicV1) {
 		_, _ = br.Discard(len(magic))
 		withAttrs := string(head) == magic
-		s, err := decodeBinary(br, withAttrs)
+		s, err := decodeBinary(br, withAttrs, size)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
@@ -241,7 +245,11 @@ func (c *crcReader) read(n int) ([]byte, error) {
 	return b, nil
 }
 
-func decodeBinary(br *bufio.Reader, withAttrs bool) (*Snapshot, error) {
+// minRecordBytes is the least a record takes in the file: entity, id kind,
+// a one-byte id and its length, name length, time, two key counts, a key.
+const minRecordBytes = 9
+
+func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, error) {
 	cr := &crcReader{r: br, crc: crc32.New(castagnoli), buf: make([]byte, 0, 64<<10)}
 	hl, err := binary.ReadUvarint(cr)
 	if err != nil || hl > maxHeader {
@@ -257,6 +265,9 @@ func decodeBinary(br *bufio.Reader, withAttrs bool) (*Snapshot, error) {
 	}
 	if h.Records < 0 || h.Records > maxRecords || h.Arena < 0 || h.Arena > maxRecords*(maxIDLen+64) || h.Keys < 0 || h.Keys > maxRecords*16 {
 		return nil, errors.New("header: counts out of range")
+	}
+	if int64(h.Records) > size/minRecordBytes || int64(h.Keys) > size {
+		return nil, fmt.Errorf("header: %d records and %d keys do not fit in %d bytes", h.Records, h.Keys, size)
 	}
 	s := &Snapshot{Settings: h.Settings, State: h.State}
 	st := s.Settings.withDefaults()
@@ -276,7 +287,9 @@ func decodeBinary(br *bufio.Reader, withAttrs bool) (*Snapshot, error) {
 		if !withAttrs {
 			arenaBytes += h.Records // each record's empty blob
 		}
-		ix.mem.arena.reserve(min(arenaBytes, maxSnapshot) + 64) // put asks for a little slack
+		// The header's arena may count bytes of replaced records; a
+		// record's arena bytes are never more than its file bytes.
+		ix.mem.arena.reserve(int(min(int64(arenaBytes), size, maxSnapshot)) + 64) // put asks for a little slack
 		ix.mem.recs.reserve(h.Records)
 		ix.mem.keys.reserve(h.Keys)
 		ix.mem.byID.grow(h.Records)

@@ -1,9 +1,14 @@
 package phoneindex
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"reflect"
 	"slices"
 	"strings"
@@ -64,5 +69,26 @@ func TestCacheRoundTripLarge(t *testing.T) {
 	}
 	if bad > 0 {
 		t.Errorf("%d of %d records differ", bad, len(want))
+	}
+}
+
+// A header that claims far more records than its file holds, behind a
+// valid checksum, is refused before the arrays are sized from it (it
+// used to reserve tens of gigabytes and end the process out of memory).
+func TestCacheHeaderBeyondFile(t *testing.T) {
+	for _, h := range []header{
+		{Records: 90_000_000, Arena: 90_000_000 * 4000, Keys: 1_400_000_000},
+		{Records: 1, Keys: 1_400_000_000},
+		{Records: 1_000_000, Keys: 1},
+	} {
+		h.Settings, h.Entities = Settings{Entities: DefaultEntities(), Region: "FI"}, []string{"contact"}
+		hj, _ := json.Marshal(h)
+		body := binary.AppendUvarint(nil, uint64(len(hj)))
+		body = append(body, hj...)
+		file := append([]byte(magic), body...)
+		file = binary.LittleEndian.AppendUint32(file, crc32.Checksum(body, castagnoli))
+		if _, err := decodeSnapshot(bytes.NewReader(file), int64(len(file))); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "do not fit") {
+			t.Errorf("%d records, %d keys in %d bytes: %v", h.Records, h.Keys, len(file), err)
+		}
 	}
 }

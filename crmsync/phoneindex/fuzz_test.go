@@ -131,7 +131,7 @@ func FuzzSnapshot(f *testing.F) {
 }
 
 func checkSnapshot(t *testing.T, b []byte) {
-	s, err := decodeSnapshot(bytes.NewReader(b))
+	s, err := decodeSnapshot(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v does not say the file is corrupt", err)
@@ -161,7 +161,7 @@ func checkSnapshot(t *testing.T, b []byte) {
 	if err := encodeSnapshot(&again, &Snapshot{Settings: settings, State: s.State, index: ix}); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := decodeSnapshot(&again)
+	s2, err := decodeSnapshot(&again, int64(again.Len()))
 	if err != nil {
 		t.Fatalf("a loaded snapshot saved unreadably: %v", err)
 	}
