@@ -39,9 +39,14 @@ type Entity struct {
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
 	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them).
+	// use; the index does not read them). Sources whose records have no
+	// single name attribute (HubSpot contacts) append them to the name.
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
-	Kind   Kind     `yaml:"type" json:"type"`
+	// OrgField, for people, is the attribute holding the id of their
+	// organisation (a contact's account), so an activity regarding the
+	// person can be linked to the organisation too. Optional.
+	OrgField string `yaml:"org_field,omitempty" json:"org_field,omitempty"`
+	Kind     Kind   `yaml:"type" json:"type"`
 }
 
 // DefaultEntities are Dynamics 365's standard tables with numbers.
@@ -74,6 +79,9 @@ func (e Entity) Validate() error {
 			errs = append(errs, fmt.Errorf("fields[%d]: %q is not an attribute name", i, f))
 		}
 	}
+	if e.OrgField != "" && !identifier(e.OrgField) {
+		errs = append(errs, fmt.Errorf("org_field: %q is not an attribute name", e.OrgField))
+	}
 	if e.Kind != Person && e.Kind != Organisation {
 		errs = append(errs, fmt.Errorf("type: %q: want %q or %q", e.Kind, Person, Organisation))
 	}
@@ -101,6 +109,10 @@ type Record struct {
 	Name     string    `json:"n,omitempty"`
 	Phones   []string  `json:"p,omitempty"` // as the CRM holds them
 	Modified time.Time `json:"m"`
+	// URL opens the record in the CRM (screen pops). Optional.
+	URL string `json:"u,omitempty"`
+	// Org is the id of a person's organisation (Entity.OrgField). Optional.
+	Org string `json:"o,omitempty"`
 }
 
 // Candidate is a record that holds a looked-up number.
@@ -113,6 +125,10 @@ type Candidate struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// URL opens the record in the CRM, when the source knows it.
+	URL string `json:"url,omitempty"`
+	// Org is the id of the person's organisation, when the source knows it.
+	Org string `json:"org,omitempty"`
 }
 
 // Match is the answer to a lookup: the chosen record and every candidate,
@@ -161,13 +177,38 @@ type Index struct {
 	numbers int // keys held (exact + tail, with repeats per record counted once)
 }
 
+// extra is what some sources add to a record.
+type extra struct{ url, org string }
+
+func newExtra(url, org string) *extra {
+	if url == "" && org == "" {
+		return nil
+	}
+	return &extra{url, org}
+}
+
+func (r *rec) url() string {
+	if r.x == nil {
+		return ""
+	}
+	return r.x.url
+}
+
+func (r *rec) org() string {
+	if r.x == nil {
+		return ""
+	}
+	return r.x.org
+}
+
 // multiBit marks a map value that indexes multi rather than recs.
 const multiBit = 1 << 31
 
 type rec struct {
 	id       string
 	name     string
-	modified int64 // unix nanoseconds
+	x        *extra // nil for most sources: costs a pointer, not two strings
+	modified int64  // unix nanoseconds
 	keys     []uint64
 	tails    int // keys[len(keys)-tails:] are tail keys
 	entity   uint16
@@ -250,11 +291,12 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.insert(ei, rec{id: r.ID, name: r.Name, x: newExtra(r.URL, r.Org), modified: r.Modified.UnixNano()}, append(exact, tails...), len(tails))
 	return true
 }
 
-func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) {
+// insert indexes r (its id, name, url, org and modified time) under keys.
+func (ix *Index) insert(ei uint16, r rec, keys []uint64, tails int) {
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot = ix.free[n-1]
@@ -263,8 +305,9 @@ func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint6
 		slot = uint32(len(ix.recs))
 		ix.recs = append(ix.recs, rec{})
 	}
-	ix.recs[slot] = rec{id: id, name: name, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
-	ix.byID[ei][id] = slot
+	r.keys, r.tails, r.entity, r.live = keys, tails, ei, true
+	ix.recs[slot] = r
+	ix.byID[ei][r.id] = slot
 	ix.live++
 	for i, k := range keys {
 		if i < len(keys)-tails {
@@ -389,7 +432,7 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 		e := &ix.entities[r.entity]
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: r.id, Name: r.name, Kind: e.Kind,
-			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
+			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN, URL: r.url(), Org: r.org(),
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -441,6 +484,8 @@ type storedRecord struct {
 	Entity   string   `json:"e"`
 	ID       string   `json:"id"`
 	Name     string   `json:"n,omitempty"`
+	URL      string   `json:"u,omitempty"`
+	Org      string   `json:"o,omitempty"`
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
@@ -453,7 +498,7 @@ func (ix *Index) dump() []storedRecord {
 			continue
 		}
 		n := len(r.keys) - r.tails
-		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, Modified: r.modified,
+		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, URL: r.url(), Org: r.org(), Modified: r.modified,
 			Exact: r.keys[:n:n], Tails: r.keys[n:]})
 	}
 	return out
@@ -472,7 +517,7 @@ func (ix *Index) restore(recs []storedRecord) {
 		}
 		keys := make([]uint64, 0, len(r.Exact)+len(r.Tails))
 		keys = append(append(keys, r.Exact...), r.Tails...)
-		ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
+		ix.insert(ei, rec{id: r.ID, name: r.Name, x: newExtra(r.URL, r.Org), modified: r.Modified}, keys, len(r.Tails))
 	}
 }
 

@@ -269,3 +269,23 @@ func TestOpenValidates(t *testing.T) {
 		t.Error("interval 1s accepted")
 	}
 }
+
+// A record's URL and organisation reach the lookup, and survive a restart.
+func TestURLAndOrgKept(t *testing.T) {
+	ctx := context.Background()
+	src := &memSource{}
+	src.put(Record{Entity: "contact", ID: "c1", Name: "Alice", Phones: []string{"0401234567"}, Modified: t0,
+		URL: "https://crm.example/contact/c1", Org: "a1"})
+	store := FileStore{Dir: t.TempDir()}
+	c := &clock{t: t0.Add(time.Hour)}
+	in := openT(t, src, store, Settings{Region: "FI", Enabled: true}, c)
+	if err := in.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []*Integration{in, openT(t, src, store, Settings{Region: "FI", Enabled: true}, c)} {
+		m, ok := in.Lookup("+358401234567")
+		if !ok || m.Best.URL != "https://crm.example/contact/c1" || m.Best.Org != "a1" {
+			t.Errorf("lookup: %+v %v", m.Best, ok)
+		}
+	}
+}
