@@ -10,6 +10,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
+	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 )
 
@@ -22,7 +23,11 @@ var Types = map[string]Type{
 	"dynamics": newType(func(name string, c dynamics.Config, deps Deps) (crmsync.Connector, error) {
 		opts := dynamics.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return dynamics.New(name, c, opts)
-	}, recognizes),
+	}, entities(phoneindex.DefaultEntities)),
+	"salesforce": newType(func(name string, c salesforce.Config, deps Deps) (crmsync.Connector, error) {
+		opts := salesforce.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return salesforce.New(name, c, opts)
+	}, entities(salesforce.DefaultEntities)),
 }
 
 // Settings is one connector type's configuration section.
@@ -38,9 +43,10 @@ type Type struct {
 	settings reflect.Type
 	// build makes the connector from its settings.
 	build func(name string, s Settings, deps Deps) (crmsync.Connector, error)
-	// recognizes: the connector can list its CRM's records, so it can
-	// feed a phone index (recognition:).
-	recognizes bool
+	// entities are the CRM records recognition reads when recognition:
+	// names none; nil: the connector cannot list its CRM's records, so it
+	// cannot feed a phone index.
+	entities func() []phoneindex.Entity
 }
 
 // Deps are what a connector gets from the daemon.
@@ -54,8 +60,12 @@ type Deps struct {
 
 type option func(*Type)
 
-// recognizes marks a type whose connector implements phoneindex.Source.
-func recognizes(t *Type) { t.recognizes = true }
+// entities marks a type whose connector implements phoneindex.Source,
+// reading these records (its CRM's people and organisations with numbers)
+// unless recognition.entities says otherwise.
+func entities(defaults func() []phoneindex.Entity) option {
+	return func(t *Type) { t.entities = defaults }
+}
 
 // newType registers a connector whose settings section decodes into C.
 func newType[C any, PC interface {
