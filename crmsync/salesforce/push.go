@@ -106,6 +106,10 @@ func (s *Salesforce) Push(ctx context.Context, dl crmsync.Delivery) error {
 		s.c.Pushed("failed")
 		return crmerr.Permanent(s.c.Errorf("%w", err))
 	}
+	if s.doubt.Written(p.id) {
+		s.c.Pushed("existed") // written by this process already
+		return nil
+	}
 	if s.cfg.ExternalIDField != "" {
 		return s.upsert(ctx, p)
 	}
@@ -116,7 +120,7 @@ func (s *Salesforce) Push(ctx context.Context, dl crmsync.Delivery) error {
 			return err
 		}
 		if found[p.id] != "" {
-			s.doubt.Clear(p.id)
+			s.doubt.Wrote(p.id)
 			s.c.Pushed("existed")
 			return nil
 		}
@@ -134,7 +138,7 @@ func (s *Salesforce) Push(ctx context.Context, dl crmsync.Delivery) error {
 		s.c.Pushed("failed")
 		return s.c.Fail("create", r)
 	}
-	s.doubt.Clear(p.id)
+	s.doubt.Wrote(p.id)
 	s.c.Pushed("created")
 	return nil
 }
@@ -150,8 +154,10 @@ func (s *Salesforce) upsert(ctx context.Context, p *plan) error {
 	}
 	switch {
 	case r.Status == http.StatusCreated:
+		s.doubt.Wrote(p.id)
 		s.c.Pushed("created")
 	case r.OK():
+		s.doubt.Wrote(p.id)
 		s.c.Pushed("existed") // 200 (API 46.0+) or 204: updated, so written before
 	default:
 		s.c.Pushed("failed")
@@ -256,6 +262,10 @@ func (s *Salesforce) pushChunk(ctx context.Context, ds []crmsync.Delivery, errs 
 			s.c.Pushed("failed")
 			continue
 		}
+		if s.doubt.Written(p.id) {
+			s.c.Pushed("existed")
+			continue
+		}
 		plans[i] = p
 		idx = append(idx, i)
 		if _, ok := s.doubt.Suspect(p.id, dl.Activity.EndedAt); ok && s.cfg.ExternalIDField == "" {
@@ -274,7 +284,7 @@ func (s *Salesforce) pushChunk(ctx context.Context, ds []crmsync.Delivery, errs 
 		kept := idx[:0]
 		for _, i := range idx {
 			if found[plans[i].id] != "" {
-				s.doubt.Clear(plans[i].id)
+				s.doubt.Wrote(plans[i].id)
 				s.c.Pushed("existed")
 				continue
 			}
@@ -330,7 +340,7 @@ func (s *Salesforce) pushChunk(ctx context.Context, ds []crmsync.Delivery, errs 
 		}
 		res := results[k]
 		if res.Success {
-			s.doubt.Clear(plans[i].id)
+			s.doubt.Wrote(plans[i].id)
 			if res.Created != nil && !*res.Created {
 				s.c.Pushed("existed")
 			} else {

@@ -10,6 +10,9 @@
 // by a process that crashed (its lease ran out and the job was claimed
 // again), and this process cannot know. Fresh activities, the common case,
 // cost no lookup.
+//
+// It also remembers what this process wrote, so pushing a written activity
+// again (an Ack that did not reach the store) costs no request at all.
 package doubt
 
 import (
@@ -32,9 +35,11 @@ type Tracker struct {
 	// Now is the clock (tests). Nil: time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	marks map[string]time.Time
-	order []string
+	mu      sync.Mutex
+	marks   map[string]time.Time
+	order   []string
+	written map[string]bool
+	worder  []string
 }
 
 func (t *Tracker) now() time.Time {
@@ -61,10 +66,39 @@ func (t *Tracker) Mark(id string) {
 	}
 }
 
-// Clear records that id's outcome is known (written, or refused for good).
+// Wrote records that id is in the CRM (created, or found there).
+func (t *Tracker) Wrote(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clear(id)
+	if t.written == nil {
+		t.written = map[string]bool{}
+	}
+	if !t.written[id] {
+		t.written[id] = true
+		t.worder = append(t.worder, id)
+	}
+	for len(t.worder) > maxMarks {
+		delete(t.written, t.worder[0])
+		t.worder = t.worder[1:]
+	}
+}
+
+// Written reports whether this process wrote id (as far as it remembers).
+func (t *Tracker) Written(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.written[id]
+}
+
+// Clear records that id's outcome is known: refused for good.
 func (t *Tracker) Clear(id string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.clear(id)
+}
+
+func (t *Tracker) clear(id string) {
 	delete(t.marks, id)
 	if len(t.order) > 2*len(t.marks)+64 {
 		kept := t.order[:0]

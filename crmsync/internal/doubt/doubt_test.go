@@ -46,3 +46,21 @@ func TestMarksBounded(t *testing.T) {
 		t.Errorf("order not compacted: %d", len(tr.order))
 	}
 }
+
+func TestWritten(t *testing.T) {
+	tr := &Tracker{}
+	tr.Mark("a")
+	tr.Wrote("a")
+	if !tr.Written("a") || tr.Written("b") {
+		t.Error("written")
+	}
+	if _, ok := tr.Suspect("a", time.Now()); ok {
+		t.Error("written, yet in doubt")
+	}
+	for i := range maxMarks + 5 {
+		tr.Wrote(fmt.Sprint("w", i))
+	}
+	if tr.Written("a") || len(tr.written) != maxMarks {
+		t.Errorf("written not bounded: %d", len(tr.written))
+	}
+}
