@@ -9,6 +9,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
+	"github.com/callbridge/callbridge/crmsync/hubspot"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/webhook"
@@ -28,6 +29,10 @@ var Types = map[string]Type{
 		opts := salesforce.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return salesforce.New(name, c, opts)
 	}, entities(salesforce.DefaultEntities)),
+	"hubspot": newType(func(name string, c hubspot.Config, deps Deps) (crmsync.Connector, error) {
+		opts := hubspot.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return hubspot.New(name, c, opts)
+	}, entities(hubspot.DefaultEntities)),
 }
 
 // Settings is one connector type's configuration section.
