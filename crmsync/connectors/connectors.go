@@ -13,6 +13,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/webhook"
+	"github.com/callbridge/callbridge/crmsync/zoho"
 )
 
 // Types maps connector types to how they are configured and built. It is
@@ -33,6 +34,10 @@ var Types = map[string]Type{
 		opts := hubspot.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return hubspot.New(name, c, opts)
 	}, entities(hubspot.DefaultEntities)),
+	"zoho": newType(func(name string, c zoho.Config, deps Deps) (crmsync.Connector, error) {
+		opts := zoho.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return zoho.New(name, c, opts)
+	}, entities(zoho.DefaultEntities)),
 }
 
 // Settings is one connector type's configuration section.

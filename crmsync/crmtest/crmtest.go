@@ -100,6 +100,12 @@ func (f *front) credentials(r *http.Request) {
 		switch strings.ToLower(k) {
 		case "authorization", "x-api-token", "cookie", "bpmcsrf", "api-key", "x-api-key":
 			for _, v := range vs {
+				if strings.ToLower(k) == "authorization" {
+					// The scheme (Bearer, Zoho-oauthtoken) is no secret.
+					if _, cred, ok := strings.Cut(v, " "); ok {
+						v = cred
+					}
+				}
 				for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ';' || r == '=' }) {
 					if len(p) >= 12 {
 						f.creds[p] = true
