@@ -11,6 +11,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/hubspot"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
+	"github.com/callbridge/callbridge/crmsync/pipedrive"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 	"github.com/callbridge/callbridge/crmsync/zoho"
@@ -38,6 +39,10 @@ var Types = map[string]Type{
 		opts := zoho.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return zoho.New(name, c, opts)
 	}, entities(zoho.DefaultEntities)),
+	"pipedrive": newType(func(name string, c pipedrive.Config, deps Deps) (crmsync.Connector, error) {
+		opts := pipedrive.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return pipedrive.New(name, c, opts)
+	}, entities(pipedrive.DefaultEntities)),
 }
 
 // Settings is one connector type's configuration section.

@@ -22,6 +22,8 @@ type Token struct {
 	// (Salesforce's instance_url, Zoho's api_domain).
 	InstanceURL string
 	APIDomain   string
+	// Refresh is a new refresh token, for servers that rotate them.
+	Refresh string
 }
 
 // Tokens is a cached token fetched on demand: when there is none, when it
@@ -145,8 +147,9 @@ type tokenAnswer struct {
 	AccessToken string          `json:"access_token"`
 	TokenType   string          `json:"token_type"`
 	ExpiresIn   json.RawMessage `json:"expires_in"`
-	InstanceURL string          `json:"instance_url"` // Salesforce
-	APIDomain   string          `json:"api_domain"`   // Zoho
+	InstanceURL string          `json:"instance_url"`  // Salesforce
+	APIDomain   string          `json:"api_domain"`    // Zoho, Pipedrive
+	Refresh     string          `json:"refresh_token"` // rotating servers
 	Error       string          `json:"error"`
 }
 
@@ -204,10 +207,13 @@ func (c *Client) RequestToken(ctx context.Context, tokenURL string, form url.Val
 		return Token{}, c.failure("token endpoint", r, f)
 	}
 	c.Metrics.TokenRequests.WithLabelValues(c.Connector, "ok").Inc()
-	tok := Token{Value: a.AccessToken, InstanceURL: a.InstanceURL, APIDomain: a.APIDomain}
+	tok := Token{Value: a.AccessToken, InstanceURL: a.InstanceURL, APIDomain: a.APIDomain, Refresh: a.Refresh}
 	if secs, err := strconv.ParseFloat(strings.Trim(string(a.ExpiresIn), `"`), 64); err == nil && secs > 0 {
 		tok.Expiry = c.Now().Add(time.Duration(secs) * time.Second)
 	}
 	c.Scrub.Set("token", tok.Value)
+	if tok.Refresh != "" {
+		c.Scrub.Set("refresh_answer", tok.Refresh)
+	}
 	return tok, nil
 }
