@@ -273,7 +273,7 @@ func TestValidate(t *testing.T) {
 		{"redis url scheme, not quoted", func(c *Config) { c.Store.Type = StoreRedis; c.Store.RedisURL = "http://:hunter2@r" }, []string{"store.redis_url: want redis://, rediss://, redis+sentinel:// or redis+cluster://"}},
 		{"redis url with embedded", func(c *Config) { c.Store.RedisURL = "redis://r" }, []string{`store.redis_url: set, but store.type is "embedded": set store.type: redis`}},
 		{"policy nested", func(c *Config) { c.Delivery.Concurrency = 0 }, []string{"delivery.concurrency: want 1..1024, got 0"}},
-		{"crm unknown type", func(c *Config) { c.CRM = []connectors.ConnectorConfig{{Type: "sugarcrm"}} }, []string{`crm[0].type: "sugarcrm" unknown (known: [dynamics hubspot pipedrive salesforce webhook zoho])`}},
+		{"crm unknown type", func(c *Config) { c.CRM = []connectors.ConnectorConfig{{Type: "sugarcrm"}} }, []string{`crm[0].type: "sugarcrm" unknown (known: [creatio dynamics hubspot pipedrive salesforce webhook zoho])`}},
 		{"crm duplicate name", func(c *Config) {
 			hook := &webhook.Config{URL: "https://crm.example.com/h", Secret: "s"}
 			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: hook}, {Type: "webhook", Settings: hook}}

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/creatio"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/hubspot"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
@@ -43,6 +44,10 @@ var Types = map[string]Type{
 		opts := pipedrive.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return pipedrive.New(name, c, opts)
 	}, entities(pipedrive.DefaultEntities)),
+	"creatio": newType(func(name string, c creatio.Config, deps Deps) (crmsync.Connector, error) {
+		opts := creatio.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
+		return creatio.New(name, c, opts)
+	}, entities(creatio.DefaultEntities)),
 }
 
 // Settings is one connector type's configuration section.
