@@ -281,6 +281,9 @@ func TestValidate(t *testing.T) {
 		{"crm webhook url", func(c *Config) {
 			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
 		}, []string{"crm[0].webhook.url: want an absolute http or https URL"}},
+		{"crm webhook recognition_from", func(c *Config) {
+			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "https://crm.example.com/h", Secret: "s", RecognitionFrom: "dynamics"}}}
+		}, []string{`crm[0].webhook.recognition_from: "dynamics" is not a connector with recognition on`}},
 		{"privacy prefix", func(c *Config) {
 			c.Privacy.Prefixes = []PrivacyPrefix{{Prefix: "*99", Class: "private"}, {Prefix: "", Class: "private"}, {Prefix: "*9 9", Class: "private"}, {Prefix: "*99", Class: "secret"}}
 		}, []string{"privacy.prefixes[1].prefix: required", `privacy.prefixes[2].prefix: "*9 9": use what a phone dials (digits, *, #, +)`,

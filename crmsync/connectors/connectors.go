@@ -22,7 +22,13 @@ import (
 // the one place a new connector is added.
 var Types = map[string]Type{
 	"webhook": newType(func(name string, c webhook.Config, deps Deps) (crmsync.Connector, error) {
-		return webhook.New(name, c, webhook.Options{Logger: deps.Logger, Registerer: deps.Registerer})
+		opts := webhook.Options{Logger: deps.Logger, Registerer: deps.Registerer}
+		// The webhook has no index of its own: it borrows another
+		// connector's (CheckReferences makes sure there is one).
+		if c.RecognitionFrom != "" && deps.Recognizers != nil {
+			opts.Recognizer = deps.Recognizers.For(c.RecognitionFrom)
+		}
+		return webhook.New(name, c, opts)
 	}),
 	"dynamics": newType(func(name string, c dynamics.Config, deps Deps) (crmsync.Connector, error) {
 		opts := dynamics.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
@@ -76,6 +82,9 @@ type Deps struct {
 	// Recognizer is this connector's caller lookup, when recognition is
 	// on for it (nil: none).
 	Recognizer phoneindex.Recognizer
+	// Recognizers are every connector's phone indexes, for a connector
+	// that borrows another's (the webhook's recognition_from); nil: none.
+	Recognizers *phoneindex.Set
 }
 
 type option func(*Type)

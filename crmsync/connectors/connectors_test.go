@@ -111,3 +111,29 @@ func TestRecognitionDefaults(t *testing.T) {
 		t.Error("recognition off, yet settings")
 	}
 }
+
+// A webhook borrows another connector's phone index, which must exist.
+func TestCheckReferences(t *testing.T) {
+	sf := &salesforce.Config{URL: "https://acme.my.salesforce.com", ClientID: "c", ClientSecret: "s"}
+	hook := func(name, from string) connectors.ConnectorConfig {
+		return connectors.ConnectorConfig{Name: name, Type: "webhook", Settings: &webhook.Config{URL: "https://x", Secret: "s", RecognitionFrom: from}}
+	}
+	ok := []connectors.ConnectorConfig{{Name: "sf", Type: "salesforce", Settings: sf, Recognition: &phoneindex.Settings{}}, hook("h1", "sf"), hook("h2", "")}
+	if err := connectors.CheckReferences(ok); err != nil {
+		t.Errorf("valid: %v", err)
+	}
+	conns, err := connectors.Build(ok, connectors.Deps{Logger: zerolog.Nop()}, &phoneindex.Set{})
+	if err != nil || len(conns) != 3 {
+		t.Errorf("Build: %v %v", conns, err)
+	}
+	bad := []connectors.ConnectorConfig{{Name: "sf", Type: "salesforce", Settings: sf}, hook("h1", "sf"), hook("h2", "nowhere")}
+	err = connectors.CheckReferences(bad)
+	for _, w := range []string{`crm[1].webhook.recognition_from: "sf" is not a connector with recognition on`, `crm[2].webhook.recognition_from: "nowhere"`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%v lacks %q", err, w)
+		}
+	}
+	if _, err := connectors.Build(bad, connectors.Deps{Logger: zerolog.Nop()}, nil); err == nil || !strings.Contains(err.Error(), "recognition_from") {
+		t.Errorf("Build: %v", err)
+	}
+}

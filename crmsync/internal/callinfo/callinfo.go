@@ -48,21 +48,26 @@ func Number(a bridge.Activity) string {
 // Match is the CRM record behind a's remote number, nil when none (or no
 // recognizer, or an internal call).
 func Match(r phoneindex.Recognizer, a bridge.Activity) *phoneindex.Candidate {
-	if r == nil || a.Internal {
-		return nil
-	}
-	var m phoneindex.Match
-	var ok bool
-	switch {
-	case a.RemoteE164 != "":
-		m, ok = r.LookupE164(a.RemoteE164)
-	case a.RemoteNumber != "":
-		m, ok = r.Lookup(a.RemoteNumber)
-	}
+	m, ok := Lookup(r, a)
 	if !ok {
 		return nil
 	}
 	return &m.Best
+}
+
+// Lookup is every CRM record behind a's remote number, best first; ok
+// false when none (or no recognizer, or an internal call).
+func Lookup(r phoneindex.Recognizer, a bridge.Activity) (m phoneindex.Match, ok bool) {
+	if r == nil || a.Internal {
+		return phoneindex.Match{}, false
+	}
+	switch {
+	case a.RemoteE164 != "":
+		return r.LookupE164(a.RemoteE164)
+	case a.RemoteNumber != "":
+		return r.Lookup(a.RemoteNumber)
+	}
+	return phoneindex.Match{}, false
 }
 
 // Subjects are subject templates per kind of call; empty ones use
