@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -15,7 +18,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	all := fs.Bool("all", false, "also show ring-group and queue members who lost the race (answered elsewhere)")
 	live := fs.Bool("live", false, "also show live ringing / connected / ended transitions")
 	verbose := fs.Bool("v", false, "log the ARI source's connection to stderr")
-	noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM webhook")
+	noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM")
+	crm := fs.String("crm", "webhook", "deliver to this CRM: "+strings.Join(demo.CRMs, ", ")+" (a preset writes to its strict local fake)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -23,5 +27,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *verbose {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: stderr}).With().Timestamp().Logger()
 	}
-	return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log, Deliver: !*noDeliver})
+	if !slices.Contains(demo.CRMs, *crm) {
+		return fmt.Errorf("demo: --crm %q: not one of %s", *crm, strings.Join(demo.CRMs, ", "))
+	}
+	return demo.Run(ctx, stdout, demo.Options{Speed: *speed, All: *all, Live: *live, Log: log, Deliver: !*noDeliver, CRM: *crm})
 }

@@ -18,9 +18,10 @@ var version = "dev"
 const usage = `callbridge: per-user phone-call activities from Asterisk, for your CRM.
 
 Usage:
-  callbridge demo [--speed N] [--all] [--live] [--no-deliver]
+  callbridge demo [--speed N] [--all] [--live] [--no-deliver] [--crm NAME]
         Replay real recorded calls through the whole pipeline, locally, and
-        deliver them to a local CRM webhook.
+        deliver them to a local CRM webhook, or (--crm salesforce, ...) to
+        a CRM preset's strict local fake.
   callbridge replay (--ari FILE | --ami FILE | --pcap FILE | --cel FILE) [--config FILE] [--all]
         Print the activities of a recording as JSON lines.
   callbridge run --config FILE

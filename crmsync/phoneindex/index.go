@@ -38,9 +38,14 @@ type Entity struct {
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
 	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them).
+	// use; the index does not read them). Sources whose records have no
+	// single name attribute (HubSpot contacts) append them to the name.
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
-	Kind   Kind     `yaml:"type" json:"type"`
+	// OrgField, for people, is the attribute holding the id of their
+	// organisation (a contact's account), so an activity regarding the
+	// person can be linked to the organisation too. Optional.
+	OrgField string `yaml:"org_field,omitempty" json:"org_field,omitempty"`
+	Kind     Kind   `yaml:"type" json:"type"`
 }
 
 // DefaultEntities are Dynamics 365's standard tables with numbers.
@@ -72,6 +77,9 @@ func (e Entity) Validate() error {
 		if !identifier(f) {
 			errs = append(errs, fmt.Errorf("fields[%d]: %q is not an attribute name", i, f))
 		}
+	}
+	if e.OrgField != "" && !identifier(e.OrgField) {
+		errs = append(errs, fmt.Errorf("org_field: %q is not an attribute name", e.OrgField))
 	}
 	if e.Kind != Person && e.Kind != Organisation {
 		errs = append(errs, fmt.Errorf("type: %q: want %q or %q", e.Kind, Person, Organisation))
@@ -107,7 +115,8 @@ type Record struct {
 
 	// URL opens the record in the CRM (screen pops).
 	URL string `json:"u,omitempty"`
-	// Org is the id of a person's organisation (a contact's account).
+	// Org is the id of a person's organisation (a contact's account;
+	// Entity.OrgField).
 	Org string `json:"o,omitempty"`
 	// Owner is the id of the CRM user who owns the record (routing a
 	// caller to their account manager).

@@ -3,6 +3,7 @@ package phoneindex
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -186,5 +187,17 @@ func TestNewIndexValidates(t *testing.T) {
 		if _, err := NewIndex(tt.ents, tt.opts); err == nil {
 			t.Errorf("%s: no error", tt.name)
 		}
+	}
+}
+
+func TestOrgFieldValidated(t *testing.T) {
+	e := DefaultEntities()[0]
+	e.OrgField = "parent customer"
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "org_field") {
+		t.Errorf("Validate: %v", err)
+	}
+	e.OrgField = "parentcustomerid"
+	if err := e.Validate(); err != nil {
+		t.Error(err)
 	}
 }

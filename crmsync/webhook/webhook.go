@@ -24,6 +24,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/promreg"
 	"github.com/callbridge/callbridge/internal/secret"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	// are treated as secrets: never logged, scrubbed from errors.
 	Headers map[string]Secret `yaml:"headers"`
 	TLS     TLSConfig         `yaml:"tls"`
+	// RecognitionFrom names another connector (of this configuration)
+	// with recognition on: its phone index fills the body's "matches".
+	// "": none, matches is always empty.
+	RecognitionFrom string `yaml:"recognition_from"`
 }
 
 // TLSConfig configures https URLs.
@@ -110,6 +115,9 @@ func (c Config) Validate() error {
 			bad("headers."+k, "not a valid header name")
 		}
 	}
+	if c.RecognitionFrom != "" && strings.TrimSpace(c.RecognitionFrom) != c.RecognitionFrom {
+		bad("recognition_from", "a connector name, without surrounding spaces")
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.cert_file", "cert_file and key_file go together")
 	}
@@ -124,6 +132,9 @@ type Options struct {
 	Client *http.Client
 	// Now replaces the clock used for signature times (tests).
 	Now func() time.Time
+	// Recognizer finds the records for the body's "matches": the phone
+	// index of the connector Config.RecognitionFrom names. nil: none.
+	Recognizer phoneindex.Recognizer
 }
 
 // Webhook is the connector.
@@ -134,6 +145,7 @@ type Webhook struct {
 	client  *http.Client
 	log     zerolog.Logger
 	now     func() time.Time
+	rec     phoneindex.Recognizer
 	mu      sync.RWMutex
 	secret  []byte
 	scrub   *strings.Replacer
@@ -156,6 +168,7 @@ func New(name string, cfg Config, opts Options) (*Webhook, error) {
 		log:    opts.Logger.With().Str("connector", name).Logger(),
 		now:    opts.Now,
 		client: opts.Client,
+		rec:    opts.Recognizer,
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -271,12 +284,11 @@ func (w *Webhook) Refresh(context.Context) error {
 	return nil
 }
 
-// Push POSTs d.Activity. Idempotency-Key is its ID, so a receiver can drop
-// repeats. The body is the activity alone: the assignment is for CRMs that
-// own records, and a webhook receiver decides that itself.
+// Push POSTs the activity with its assignment and matches (Body).
+// Idempotency-Key is the activity id, so a receiver can drop repeats.
 func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
-	body, err := json.Marshal(a)
+	body, err := json.Marshal(w.body(d))
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/webhook"
@@ -51,16 +50,19 @@ func verify(r *http.Request, body []byte, key string) bool {
 }
 
 // sink is a receiver that keeps each activity once, by Idempotency-Key,
-// and refuses what a careful receiver refuses.
+// and refuses what a careful receiver refuses. Every body it is sent is
+// checked against body.schema.json.
 type sink struct {
-	mu   sync.Mutex
-	got  map[string]bridge.Activity
-	hits map[string]int
-	key  string
+	t      testing.TB
+	schema *schema
+	mu     sync.Mutex
+	got    map[string]webhook.Body
+	hits   map[string]int
+	key    string
 }
 
-func newSink(key string) *sink {
-	return &sink{got: map[string]bridge.Activity{}, hits: map[string]int{}, key: key}
+func newSink(t testing.TB, key string) *sink {
+	return &sink{t: t, schema: loadSchema(t), got: map[string]webhook.Body{}, hits: map[string]int{}, key: key}
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +75,8 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	var a bridge.Activity
+	checkBody(s.t, s.schema, body)
+	var a webhook.Body
 	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" || a.ID != r.Header.Get("Idempotency-Key") {
 		http.Error(w, "bad activity", http.StatusUnprocessableEntity)
 		return
@@ -97,7 +100,7 @@ func (s *sink) count(id string) int {
 }
 
 func TestConformance(t *testing.T) {
-	s := newSink(secret)
+	s := newSink(t, secret)
 	crmtest.Run(t, crmtest.Harness{
 		New: func(t *testing.T, base string, log zerolog.Logger) crmtest.Connector {
 			w, err := webhook.New("hook", webhook.Config{
@@ -118,7 +121,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestSignedBodyIsTheActivity(t *testing.T) {
-	s := newSink(secret)
+	s := newSink(t, secret)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	w, err := webhook.New("hook", webhook.Config{URL: srv.URL, Secret: secret}, webhook.Options{Logger: zerolog.Nop()})
@@ -160,7 +163,7 @@ func TestSecretSources(t *testing.T) {
 		{"credential", webhook.Config{SecretCredential: "webhook"}, "from-credential"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSink(tt.key)
+			s := newSink(t, tt.key)
 			srv := httptest.NewServer(s)
 			defer srv.Close()
 			tt.cfg.URL = srv.URL
@@ -174,7 +177,7 @@ func TestSecretSources(t *testing.T) {
 		})
 	}
 	// Rotation: the file changes, the receiver follows, Refresh picks it up.
-	s := newSink("from-file-secret")
+	s := newSink(t, "from-file-secret")
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	w, err := webhook.New("hook", webhook.Config{URL: srv.URL, SecretFile: file}, webhook.Options{Logger: zerolog.Nop()})
