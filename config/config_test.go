@@ -325,7 +325,7 @@ func TestValidate(t *testing.T) {
 		{"redis url scheme, not quoted", func(c *Config) { c.Store.Type = StoreRedis; c.Store.RedisURL = "http://:hunter2@r" }, []string{`store.redis_url: scheme "http": want redis, rediss, redis+sentinel or redis+cluster`}},
 		{"redis url with embedded", func(c *Config) { c.Store.RedisURL = "redis://r" }, []string{`store.redis_url: set, but store.type is "embedded": set store.type: redis`}},
 		{"policy nested", func(c *Config) { c.Delivery.Concurrency = 0 }, []string{"delivery.concurrency: want 1..1024, got 0"}},
-		{"crm unknown type", func(c *Config) { c.CRM = []connectors.ConnectorConfig{{Type: "salesforce"}} }, []string{`crm[0].type: "salesforce" unknown (known: [dynamics webhook])`}},
+		{"crm unknown type", func(c *Config) { c.CRM = []connectors.ConnectorConfig{{Type: "sugarcrm"}} }, []string{`crm[0].type: "sugarcrm" unknown (known: [creatio dynamics hubspot pipedrive salesforce webhook zoho])`}},
 		{"crm duplicate name", func(c *Config) {
 			hook := &webhook.Config{URL: "https://crm.example.com/h", Secret: "s"}
 			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: hook}, {Type: "webhook", Settings: hook}}
@@ -333,6 +333,9 @@ func TestValidate(t *testing.T) {
 		{"crm webhook url", func(c *Config) {
 			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "ftp://x", Secret: "s"}}}
 		}, []string{"crm[0].webhook.url: want an absolute http or https URL"}},
+		{"crm webhook recognition_from", func(c *Config) {
+			c.CRM = []connectors.ConnectorConfig{{Type: "webhook", Settings: &webhook.Config{URL: "https://crm.example.com/h", Secret: "s", RecognitionFrom: "dynamics"}}}
+		}, []string{`crm[0].webhook.recognition_from: "dynamics" is not a connector with recognition on`}},
 		{"privacy prefix", func(c *Config) {
 			c.Privacy.Prefixes = []PrivacyPrefix{{Prefix: "*99", Class: "private"}, {Prefix: "", Class: "private"}, {Prefix: "*9 9", Class: "private"}, {Prefix: "*99", Class: "secret"}}
 		}, []string{"privacy.prefixes[1].prefix: required", `privacy.prefixes[2].prefix: "*9 9": use what a phone dials (digits, *, #, +)`,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/store/redis"
 	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/phone"
@@ -198,6 +199,7 @@ func (c *Config) validateDelivery(v *validator) {
 		}
 		seen[name] = i
 	}
+	v.nested("", connectors.CheckReferences(c.CRM))
 }
 
 // nested adds a section's own joined errors, each line prefixed with the

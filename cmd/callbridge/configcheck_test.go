@@ -224,7 +224,7 @@ var badConfigs = []badConfig{
 		want: []string{`trunks[0]: "101" is also users[0].extension`}},
 	// Connectors.
 	{name: "crm type", yaml: base + "crm:\n  - type: salesforce2\n",
-		want: []string{`crm[0].type: "salesforce2" unknown (known: [dynamics webhook])`}},
+		want: []string{`crm[0].type: "salesforce2" unknown (known: [creatio dynamics hubspot pipedrive salesforce webhook zoho])`}},
 	{name: "webhook without url", yaml: base + "crm:\n  - type: webhook\n    webhook:\n      secret: s3cret\n",
 		want: []string{"crm[0].webhook.url: required"}},
 	{name: "webhook url port", yaml: base + "crm:\n  - type: webhook\n    webhook:\n      url: https://crm.example:99999/hook\n      secret: s3cret\n",
@@ -272,7 +272,7 @@ var badConfigs = []badConfig{
 	{name: "recognition name", yaml: base + "crm:\n" + strings.Replace(dyn, "name: dyn", "name: dyn-1", 1) + "    recognition:\n      enabled: true\n",
 		want: []string{`crm[0].name: "dyn-1": with recognition, use letters, digits and _ only (it names the phone index)`}},
 	{name: "recognition fields nothing reads", yaml: base + "crm:\n" + dyn + "    recognition:\n      entities:\n        - {name: contact, entity_set: contacts, key: contactid, name_field: fullname, phone_fields: [telephone1], fields: [emailaddress1], type: person}\n",
-		want: []string{"crm[0].recognition.entities[0].fields: not read by anything yet; remove it"}},
+		want: []string{`crm[0].recognition.entities[0].fields: type "dynamics" reads no further fields; remove it`}},
 	// The API listener.
 	{name: "http.tls files missing", yaml: state + ariOK + "http:\n  listen: 127.0.0.1:0\n  tls:\n    cert_file: {dir}/api.pem\n    key_file: {dir}/api.key\n",
 		want: []string{`http.tls.cert_file: "{dir}/api.pem": no such file or directory`, `http.tls.key_file: "{dir}/api.key": no such file or directory`}},

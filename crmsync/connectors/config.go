@@ -19,8 +19,9 @@ type ConnectorConfig struct {
 	// Type selects the entry of Types, and with it the settings section.
 	Type string `yaml:"type"`
 	// Recognition turns on caller recognition from this CRM (connectors
-	// that can list their records: dynamics): a phone index synced on a
-	// schedule, used for the activity's "regarding" and the lookup API.
+	// that can list their records: every type but webhook): a phone index
+	// synced on a schedule, used for the activity's "regarding" and the
+	// lookup API. See RecognitionSettings for its default entities.
 	Recognition *phoneindex.Settings `yaml:"recognition,omitempty"`
 	// Settings is the section named after Type (webhook:, dynamics:),
 	// a pointer to that type's settings (*webhook.Config, ...).
@@ -36,6 +37,21 @@ func (c ConnectorConfig) InstanceName() string {
 		return c.Name
 	}
 	return c.Type
+}
+
+// RecognitionSettings are the connector's recognition settings with its
+// type's own records (Salesforce's contacts, leads and accounts, ...)
+// where recognition.entities names none; on is false when recognition is
+// off.
+func (c ConnectorConfig) RecognitionSettings() (s phoneindex.Settings, on bool) {
+	if c.Recognition == nil {
+		return phoneindex.Settings{}, false
+	}
+	s = *c.Recognition
+	if t, ok := Types[c.Type]; ok && t.entities != nil && len(s.Entities) == 0 {
+		s.Entities = t.entities()
+	}
+	return s, true
 }
 
 // UnmarshalYAML decodes name, type and recognition as they are, and each
@@ -115,11 +131,18 @@ func (c ConnectorConfig) Validate() error {
 	for _, o := range slices.Compact(others) {
 		errs = append(errs, fmt.Errorf("%s: set, but type is %q", o, c.Type))
 	}
-	if c.Recognition != nil {
-		if !t.recognizes {
+	if rs, on := c.RecognitionSettings(); on {
+		if t.entities == nil {
 			errs = append(errs, fmt.Errorf("recognition: type %q cannot list CRM records", c.Type))
-		} else if err := c.Recognition.Validate(); err != nil {
+		} else if err := rs.Validate(); err != nil {
 			errs = append(errs, prefixErr("recognition.", err))
+		}
+		if t.entities != nil && !t.readsFields {
+			for i, e := range rs.Entities {
+				if len(e.Fields) > 0 {
+					errs = append(errs, fmt.Errorf("recognition.entities[%d].fields: type %q reads no further fields; remove it", i, c.Type))
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,9 @@ package crmtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +19,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
 // Connector is the connector under test.
@@ -31,8 +35,13 @@ type Harness struct {
 	Fake http.Handler
 	// Count says how many activities with id the fake now holds.
 	Count func(id string) int
-	// Secrets are values that must never appear in errors or logs.
+	// Secrets are values that must never appear in errors or logs. The
+	// suite adds every credential it sees on a request (a token the
+	// connector obtained, an API key in a header or the query).
 	Secrets []string
+	// Entities are what the suite lists through the connector's
+	// phoneindex.Source, if it is one (nil: none).
+	Entities []phoneindex.Entity
 }
 
 // Activity is a sample activity (the short_call recording: 101 answers
@@ -50,7 +59,19 @@ func Activity(id string) bridge.Activity {
 
 // Delivery is Activity(id) as the dispatcher hands it to a connector, with
 // the zero assignment (the connector's defaults).
-func Delivery(id string) crmsync.Delivery { return crmsync.Delivery{Activity: Activity(id)} }
+func Delivery(id string) crmsync.Delivery { return DeliveryOf(Activity(id)) }
+
+// DeliveryOf is a with the zero assignment: the connector's defaults.
+func DeliveryOf(a bridge.Activity) crmsync.Delivery { return crmsync.Delivery{Activity: a} }
+
+// Deliveries is DeliveryOf of each of acts.
+func Deliveries(acts []bridge.Activity) []crmsync.Delivery {
+	out := make([]crmsync.Delivery, len(acts))
+	for i, a := range acts {
+		out[i] = DeliveryOf(a)
+	}
+	return out
+}
 
 // fault is what the front of the fake answers instead of the fake.
 type fault struct {
@@ -58,6 +79,9 @@ type fault struct {
 	header http.Header
 	body   string
 	hang   bool
+	// echo puts the whole request (headers, query, body) into the answer
+	// and its WWW-Authenticate header, as a careless API might.
+	echo bool
 }
 
 type front struct {
@@ -65,14 +89,79 @@ type front struct {
 	fault *fault
 	fake  http.Handler
 	stop  chan struct{}
+	creds map[string]bool // credentials seen on requests: tokens, API keys
+}
+
+// credentials notes what r carries that authenticates it.
+func (f *front) credentials(r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, vs := range r.Header {
+		switch strings.ToLower(k) {
+		case "authorization", "x-api-token", "cookie", "bpmcsrf", "api-key", "x-api-key":
+			for _, v := range vs {
+				if strings.ToLower(k) == "authorization" {
+					// The scheme (Bearer, Zoho-oauthtoken) is no secret.
+					if _, cred, ok := strings.Cut(v, " "); ok {
+						v = cred
+					}
+				}
+				for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ';' || r == '=' }) {
+					if len(p) >= 12 {
+						f.creds[p] = true
+					}
+				}
+			}
+		}
+	}
+	for k, vs := range r.URL.Query() {
+		if strings.Contains(strings.ToLower(k), "token") || strings.Contains(strings.ToLower(k), "key") {
+			for _, v := range vs {
+				if len(v) >= 8 {
+					f.creds[v] = true
+				}
+			}
+		}
+	}
+}
+
+func (f *front) seen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.creds))
+	for c := range f.creds {
+		out = append(out, c)
+	}
+	return out
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.credentials(r)
 	f.mu.Lock()
 	ft := f.fault
 	f.mu.Unlock()
 	if ft == nil {
 		f.fake.ServeHTTP(w, r)
+		return
+	}
+	if ft.echo {
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		// Credentials first: a connector that quotes only the start of
+		// an answer must still be caught.
+		var e strings.Builder
+		for _, k := range []string{"Authorization", "X-Api-Token", "Cookie", "Bpmcsrf"} {
+			if v := r.Header.Get(k); v != "" {
+				fmt.Fprintf(&e, "%s: %s ", k, v)
+			}
+		}
+		fmt.Fprintf(&e, "%s ", r.URL.RawQuery)
+		e.Write(b[:min(len(b), 512)])
+		w.Header().Set("WWW-Authenticate", "Bearer error=\"invalid_token\", echo=\""+strings.Join(r.Header.Values("Authorization"), " ")+"\"")
+		body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": "echo", "message": e.String()},
+			"message": e.String(), "errorCode": "ECHO", "errors": []map[string]string{{"message": e.String()}}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(ft.status)
+		_, _ = w.Write(body)
 		return
 	}
 	if ft.hang {
@@ -107,7 +196,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // Run runs the suite.
 func Run(t *testing.T, h Harness) {
-	f := &front{fake: h.Fake, stop: make(chan struct{})}
+	f := &front{fake: h.Fake, stop: make(chan struct{}), creds: map[string]bool{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(func() { close(f.stop); srv.Close() })
 	logs := &syncBuffer{}
@@ -135,6 +224,9 @@ func Run(t *testing.T, h Harness) {
 		{name: "404", fault: &fault{status: 404}, permanent: true},
 		{name: "422", fault: &fault{status: 422, body: `{"error":"unknown field"}`}, permanent: true},
 		{name: "401", fault: &fault{status: 401, body: "token " + echo}, unauth: true},
+		{name: "400 echoing the request", fault: &fault{status: 400, echo: true}, permanent: true},
+		{name: "401 echoing the request", fault: &fault{status: 401, echo: true}, unauth: true},
+		{name: "503 echoing the request", fault: &fault{status: 503, echo: true}},
 		{name: "timeout", fault: &fault{hang: true}, timeout: 300 * time.Millisecond},
 	}
 	for i, tt := range tests {
@@ -186,6 +278,48 @@ func Run(t *testing.T, h Harness) {
 		errs = append(errs, err)
 	})
 
+	// The optional parts make requests of their own: their errors must
+	// not leak either.
+	t.Run("OptionalPartsUnderFaults", func(t *testing.T) {
+		// A first request authenticates, so a token is on the wire.
+		if err := c.Push(ctx, Delivery("warm-up")); err != nil {
+			t.Fatal(err)
+		}
+		f.set(&fault{status: 500, echo: true})
+		defer f.set(nil)
+		if bp, ok := c.(crmsync.BatchPusher); ok {
+			results := bp.PushBatch(ctx, Deliveries([]bridge.Activity{Activity("batch-1"), Activity("batch-2")}))
+			if len(results) != 2 {
+				t.Fatalf("PushBatch answered %d results for 2", len(results))
+			}
+			for _, err := range results {
+				if err == nil || crmerr.IsPermanent(err) {
+					t.Errorf("PushBatch against a 500: %v, want retryable", err)
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if src, ok := c.(phoneindex.Source); ok {
+			for _, e := range h.Entities {
+				err := src.Records(ctx, e, time.Time{}, func([]phoneindex.Record) error { return nil })
+				if err == nil {
+					t.Errorf("Records(%s) succeeded against a 500", e.Name)
+					continue
+				}
+				errs = append(errs, err)
+			}
+		}
+		if us, ok := c.(crmsync.UserSyncer); ok {
+			if _, err := us.SyncUsers(ctx, []bridge.User{{Extension: "101", Email: "alice@example.com"}}); err == nil {
+				t.Error("SyncUsers succeeded against a 500")
+			} else {
+				errs = append(errs, err)
+			}
+		}
+	})
+
 	t.Run("Idempotent", func(t *testing.T) {
 		a := Activity("idem-1")
 		for range 3 {
@@ -203,7 +337,10 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("NoSecretLeaks", func(t *testing.T) {
 		out := logs.String()
-		for _, s := range h.Secrets {
+		// The configured secrets, and every credential the connector put on
+		// the wire (tokens it obtained, API keys): the echoing faults sent
+		// them all back.
+		for _, s := range append(append([]string{}, h.Secrets...), f.seen()...) {
 			if s == "" {
 				continue
 			}

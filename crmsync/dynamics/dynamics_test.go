@@ -93,9 +93,10 @@ func TestConformance(t *testing.T) {
 			}
 			return d
 		},
-		Fake:    e.fake,
-		Count:   func(id string) int { return e.fake.Count(dynamics.RecordID(id)) },
-		Secrets: []string{secret},
+		Fake:     e.fake,
+		Count:    func(id string) int { return e.fake.Count(dynamics.RecordID(id)) },
+		Secrets:  []string{secret},
+		Entities: phoneindex.DefaultEntities(),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -27,7 +28,13 @@ const maxSnapshot = 2 << 30
 // compact binary form straight from the index's arrays, and a CRC-32C of
 // everything after the magic. A million numbers load in a fraction of a
 // second and without building anything on the heap that is not kept.
-const magic = "CBPHIX1\n"
+//
+// Version 2 follows each record's name with its attributes blob
+// (attrs.go); version 1, without it, is still read.
+const (
+	magic   = "CBPHIX2\n"
+	magicV1 = "CBPHIX1\n"
+)
 
 // Bounds that no real record reaches; a file beyond them is corrupt.
 const (
@@ -77,7 +84,7 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 				seen[r.Entity] = true
 				h.Entities = append(h.Entities, r.Entity)
 			}
-			h.Arena += len(r.ID) + len(r.Name) + 2*binary.MaxVarintLen32
+			h.Arena += len(r.ID) + len(r.Name) + len(r.attrs.encode()) + 3*binary.MaxVarintLen32
 			h.Keys += len(r.Exact) + len(r.Tails)
 		}
 		h.Records = len(recs)
@@ -90,7 +97,7 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 	put := func(v uint64) { _, _ = bw.Write(buf[:binary.PutUvarint(buf[:], v)]) }
 	put(uint64(len(hj)))
 	_, _ = bw.Write(hj)
-	record := func(entity int, guid bool, id, name []byte, modified int64, exact, tails []uint64) {
+	record := func(entity int, guid bool, id, name, attrs []byte, modified int64, exact, tails []uint64) {
 		put(uint64(entity))
 		if guid {
 			_ = bw.WriteByte(1)
@@ -102,6 +109,8 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 		}
 		put(uint64(len(name)))
 		_, _ = bw.Write(name)
+		put(uint64(len(attrs)))
+		_, _ = bw.Write(attrs)
 		_, _ = bw.Write(buf[:binary.PutVarint(buf[:], modified)])
 		put(uint64(len(exact)))
 		put(uint64(len(tails)))
@@ -121,9 +130,10 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 			guid := r.flags&recGUID != 0
 			id, _ := ix.mem.arena.idBytes(r.str, guid)
 			name, _ := ix.mem.arena.nameBytes(r.str, guid)
+			blob, _ := ix.mem.arena.attrBytes(r.str, guid)
 			k := keys[r.key : r.key+uint32(r.nkeys)]
 			n := len(k) - int(r.tails)
-			record(int(r.entity), guid, id, name, r.modified, k[:n], k[n:])
+			record(int(r.entity), guid, id, name, blob, r.modified, k[:n], k[n:])
 		}
 	} else {
 		index := map[string]int{}
@@ -132,7 +142,7 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 		}
 		for _, r := range recs {
 			id := makeStoredID(r.ID)
-			record(index[r.Entity], id.guid, id.bytes(), []byte(r.Name), r.Modified, r.Exact, r.Tails)
+			record(index[r.Entity], id.guid, id.bytes(), []byte(r.Name), r.attrs.encode(), r.Modified, r.Exact, r.Tails)
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -144,21 +154,38 @@ func encodeSnapshot(w io.Writer, s *Snapshot) error {
 	return err
 }
 
-// decodeSnapshot reads a cache file: the current format, or the gzipped
-// JSON of earlier versions. Damage gives an error wrapping ErrCorrupt,
-// never a panic: the integration then starts empty and syncs.
-func decodeSnapshot(r io.Reader) (*Snapshot, error) {
+// decodeSnapshot reads a cache file: the current format, version 1, or the
+// gzipped JSON of earlier versions. Damage gives an error wrapping
+// ErrCorrupt, never a panic: the integration then starts empty and syncs.
+//
+// size is the file's length: the arrays are sized from the header, and a
+// header claiming more than so many bytes can hold is refused before
+// anything is reserved, so a damaged file cannot exhaust memory.
+//
+// A file from before record attributes holds none, though the source may
+// have them: its State says there was no full sync yet, so the next sync
+// reads every record again (lookups answer from the file meanwhile).
+func decodeSnapshot(r io.Reader, size int64) (*Snapshot, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	head, err := br.Peek(len(magic))
-	if err == nil && string(head) == magic {
+	if err == nil && (string(head) == magic || string(head) == magicV1) {
 		_, _ = br.Discard(len(magic))
-		s, err := decodeBinary(br)
+		withAttrs := string(head) == magic
+		s, err := decodeBinary(br, withAttrs, size)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
+		if !withAttrs {
+			s.State.LastFull = time.Time{}
+		}
 		return s, nil
 	}
-	return decodeLegacy(br)
+	s, err := decodeLegacy(br)
+	if err != nil {
+		return nil, err
+	}
+	s.State.LastFull = time.Time{}
+	return s, nil
 }
 
 // decodeLegacy reads the gzipped JSON snapshot of earlier versions.
@@ -219,7 +246,11 @@ func (c *crcReader) read(n int) ([]byte, error) {
 	return b, nil
 }
 
-func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
+// minRecordBytes is the least a record takes in the file: entity, id kind,
+// a one-byte id and its length, name length, time, two key counts, a key.
+const minRecordBytes = 9
+
+func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, error) {
 	cr := &crcReader{r: br, crc: crc32.New(castagnoli), buf: make([]byte, 0, 64<<10)}
 	hl, err := binary.ReadUvarint(cr)
 	if err != nil || hl > maxHeader {
@@ -236,6 +267,9 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 	if h.Records < 0 || h.Records > maxRecords || h.Arena < 0 || h.Arena > maxRecords*(maxIDLen+64) || h.Keys < 0 || h.Keys > maxRecords*16 {
 		return nil, errors.New("header: counts out of range")
 	}
+	if int64(h.Records) > size/minRecordBytes || int64(h.Keys) > size {
+		return nil, fmt.Errorf("header: %d records and %d keys do not fit in %d bytes", h.Records, h.Keys, size)
+	}
 	s := &Snapshot{Settings: h.Settings, State: h.State, Deleted: h.Deleted}
 	st := s.Settings.withDefaults()
 	ix, ixErr := NewIndex(st.Entities, Options{Region: st.Region, TailDigits: st.TailDigits})
@@ -250,13 +284,23 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 	}
 	if ixErr == nil {
 		// Sized once from the header: loading builds nothing twice.
-		ix.mem.arena.reserve(min(h.Arena, maxSnapshot) + 64) // put asks for a little slack
+		arenaBytes := h.Arena
+		if !withAttrs {
+			arenaBytes += h.Records // each record's empty blob
+		}
+		// The header's arena may count bytes of replaced records; a
+		// record's arena bytes are never more than its file bytes.
+		ix.mem.arena.reserve(int(min(int64(arenaBytes), size, maxSnapshot)) + 64) // put asks for a little slack
 		ix.mem.recs.reserve(h.Records)
 		ix.mem.keys.reserve(h.Keys)
 		ix.mem.byID.grow(h.Records)
 		ix.mem.exact.grow(h.Keys)
 	}
+	// What cr.read returns lives in br's buffer, which the next read may
+	// refill: the id, name and attributes are copied out before the reads
+	// after them.
 	var keys []uint64
+	var idBuf, nameBuf, attrBuf []byte
 	for range h.Records {
 		ei, err := binary.ReadUvarint(cr)
 		if err != nil || ei >= uint64(len(h.Entities)) {
@@ -282,7 +326,8 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			id.s = unsafe.String(unsafe.SliceData(b), len(b)) // insert copies it
+			idBuf = append(idBuf[:0], b...)
+			id.s = unsafe.String(unsafe.SliceData(idBuf), len(idBuf)) // insert copies it
 		}
 		nl, err := binary.ReadUvarint(cr)
 		if err != nil || nl > maxNameLen {
@@ -292,8 +337,25 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		// nb is valid until the next read; insert copies it.
-		name := nb
+		nameBuf = append(nameBuf[:0], nb...)
+		name := nameBuf // insert copies it
+		attrBuf = attrBuf[:0]
+		if withAttrs {
+			al, err := binary.ReadUvarint(cr)
+			if err != nil || al > maxAttrs {
+				return nil, fmt.Errorf("record attributes: %v", err)
+			}
+			if al > 0 {
+				ab, err := cr.read(int(al))
+				if err != nil {
+					return nil, err
+				}
+				if err := checkAttrs(ab); err != nil {
+					return nil, err
+				}
+				attrBuf = append(attrBuf, ab...)
+			}
+		}
 		modified, err := binary.ReadVarint(cr)
 		if err != nil {
 			return nil, err
@@ -316,7 +378,7 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 			// the records as such.
 			n := int(ne)
 			s.Records = append(s.Records, storedRecord{Entity: h.Entities[ei], ID: strings.Clone(idString(&id)), Name: string(name),
-				Modified: modified, Exact: append([]uint64(nil), keys[:n]...), Tails: append([]uint64(nil), keys[n:]...)})
+				attrs: decodeAttrs(attrBuf), Modified: modified, Exact: append([]uint64(nil), keys[:n]...), Tails: append([]uint64(nil), keys[n:]...)})
 			continue
 		}
 		if entity[ei] < 0 {
@@ -325,7 +387,7 @@ func decodeBinary(br *bufio.Reader) (*Snapshot, error) {
 		if !distinct(keys, int(ne)) {
 			return nil, errors.New("record keys: repeated")
 		}
-		ix.appendRecord(uint16(entity[ei]), &id, name, modified, keys, int(nt))
+		ix.appendRecord(uint16(entity[ei]), &id, name, attrBuf, modified, keys, int(nt))
 	}
 	cr.flush()
 	want := cr.crc.Sum32()

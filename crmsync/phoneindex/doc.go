@@ -27,8 +27,15 @@
 // Disabling an integration suppresses matches but keeps the data; deleting
 // it erases both.
 //
+// A record may carry optional attributes (Record.URL, Org, Owner and
+// Fields) that a lookup hands back in its Candidates: where the record
+// opens in the CRM, a person's organisation, the record's owner, display
+// fields for a caller card. The index keeps them as it was given them and
+// reads none of them itself.
+//
 // The index keeps its records in a few flat arrays outside the Go heap
 // (store.go): about a hundred bytes a number, nothing for the garbage
 // collector to scan, and a cache file (codec.go) that loads a million
-// numbers in well under a second of CPU.
+// numbers in well under a second of CPU. Attributes cost their length and
+// a few bytes in the same arrays (attrs.go), one byte for a record without.
 package phoneindex

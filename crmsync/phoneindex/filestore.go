@@ -45,7 +45,11 @@ func (f FileStore) Load(_ context.Context, name string) (*Snapshot, error) {
 		return nil, err
 	}
 	defer file.Close()
-	return decodeSnapshot(file)
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return decodeSnapshot(file, fi.Size())
 }
 
 // Save implements Persister.

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unsafe"
-
-	"github.com/nyaruka/phonenumbers"
 
 	"github.com/callbridge/callbridge/internal/phone"
 )
@@ -40,10 +37,16 @@ type Entity struct {
 	// PhoneFields are the attributes holding numbers ("telephone1",
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
-	// Fields would be further attributes to keep for the lookup API.
-	// Nothing reads them yet, so Settings.Validate refuses them.
+	// Fields are further attributes to select (kept for the source's own
+	// use; the index does not read them; a type whose source reads none, as
+	// dynamics, refuses them). Sources whose records have no
+	// single name attribute (HubSpot contacts) append them to the name.
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
-	Kind   Kind     `yaml:"type" json:"type"`
+	// OrgField, for people, is the attribute holding the id of their
+	// organisation (a contact's account), so an activity regarding the
+	// person can be linked to the organisation too. Optional.
+	OrgField string `yaml:"org_field,omitempty" json:"org_field,omitempty"`
+	Kind     Kind   `yaml:"type" json:"type"`
 }
 
 // DefaultEntities are Dynamics 365's standard tables with numbers.
@@ -76,6 +79,9 @@ func (e Entity) Validate() error {
 			errs = append(errs, fmt.Errorf("fields[%d]: %q is not an attribute name", i, f))
 		}
 	}
+	if e.OrgField != "" && !identifier(e.OrgField) {
+		errs = append(errs, fmt.Errorf("org_field: %q is not an attribute name", e.OrgField))
+	}
 	if e.Kind != Person && e.Kind != Organisation {
 		errs = append(errs, fmt.Errorf("type: %q: want %q or %q", e.Kind, Person, Organisation))
 	}
@@ -103,6 +109,26 @@ type Record struct {
 	Name     string    `json:"n,omitempty"`
 	Phones   []string  `json:"p,omitempty"` // as the CRM holds them
 	Modified time.Time `json:"m"`
+
+	// Optional attributes, handed to lookups as they were given (at most
+	// 64 KiB of them in all: Put leaves out what goes beyond, Fields
+	// last, in key order).
+
+	// URL opens the record in the CRM (screen pops).
+	URL string `json:"u,omitempty"`
+	// Org is the id of a person's organisation (a contact's account;
+	// Entity.OrgField).
+	Org string `json:"o,omitempty"`
+	// Owner is the id of the CRM user who owns the record (routing a
+	// caller to their account manager).
+	Owner string `json:"w,omitempty"`
+	// Fields are further values to show about the record (a caller card),
+	// by the name the source gives them.
+	Fields map[string]string `json:"f,omitempty"`
+}
+
+func (r *Record) attrs() attrs {
+	return attrs{URL: r.URL, Org: r.Org, Owner: r.Owner, Fields: r.Fields}
 }
 
 // Candidate is a record that holds a looked-up number.
@@ -115,6 +141,11 @@ type Candidate struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// The record's attributes, when the source gave them (see Record).
+	URL    string            `json:"url,omitempty"`
+	Org    string            `json:"org,omitempty"`
+	Owner  string            `json:"owner,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // Match is the answer to a lookup: the chosen record and every candidate,
@@ -263,7 +294,8 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, &id, []byte(r.Name), r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	a := r.attrs()
+	ix.insert(ei, &id, []byte(r.Name), a.encode(), r.Modified.UnixNano(), append(exact, tails...), len(tails))
 	return true
 }
 
@@ -294,25 +326,15 @@ func spillKey(ei uint16, id *storedID) string {
 	return string([]byte{byte(ei), byte(ei >> 8)}) + string(id.bytes())
 }
 
-// insertNew is insert for a record that should not be indexed yet (a
-// load); false, with nothing changed, if it is.
-func (ix *Index) insertNew(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) bool {
-	if _, ok := ix.findID(ei, id); ok {
-		return false
-	}
-	ix.insert(ei, id, name, modified, keys, tails)
-	return true
-}
-
 // appendRecord stores a record without indexing it: loading stores them
 // all, then indexes them in one go (indexAppended).
-func (ix *Index) appendRecord(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+func (ix *Index) appendRecord(ei uint16, id *storedID, name, attrs []byte, modified int64, keys []uint64, tails int) {
 	m := ix.mem
 	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
 	if id.guid {
 		r.flags |= recGUID
 	}
-	r.str = m.arena.put(id.guid, id.bytes(), name)
+	r.str = m.arena.put(id.guid, id.bytes(), name, attrs)
 	m.keys.reserve(len(keys))
 	r.key = uint32(m.keys.n)
 	m.keys.n += len(keys)
@@ -385,14 +407,15 @@ func (ix *Index) indexAppended(from int) error {
 	return nil
 }
 
-// insert adds a record. keys (tails of them tail keys) must be distinct.
-func (ix *Index) insert(ei uint16, id *storedID, name []byte, modified int64, keys []uint64, tails int) {
+// insert adds a record. keys (tails of them tail keys) must be distinct;
+// attrs is a blob as attrs.encode writes it.
+func (ix *Index) insert(ei uint16, id *storedID, name, attrs []byte, modified int64, keys []uint64, tails int) {
 	m := ix.mem
 	r := rec{modified: modified, entity: ei, nkeys: uint16(len(keys)), tails: uint16(tails), flags: recLive}
 	if id.guid {
 		r.flags |= recGUID
 	}
-	r.str = m.arena.put(id.guid, id.bytes(), name)
+	r.str = m.arena.put(id.guid, id.bytes(), name, attrs)
 	m.keys.reserve(len(keys))
 	r.key = uint32(m.keys.n)
 	m.keys.n += len(keys)
@@ -479,7 +502,7 @@ func (ix *Index) rebuild() {
 	arenaBytes, exact := 0, 0
 	for _, r := range old.recs.all() {
 		if r.flags&recLive != 0 {
-			_, end := old.arena.nameBytes(r.str, r.flags&recGUID != 0)
+			_, end := old.arena.attrBytes(r.str, r.flags&recGUID != 0)
 			arenaBytes += end - int(r.str)
 			exact += int(r.nkeys - r.tails)
 		}
@@ -509,7 +532,8 @@ func (ix *Index) rebuild() {
 			id.s = string(raw)
 		}
 		name, _ := old.arena.nameBytes(r.str, guid)
-		ix.insert(r.entity, &id, name, r.modified, keys[r.key:r.key+uint32(r.nkeys)], int(r.tails))
+		blob, _ := old.arena.attrBytes(r.str, guid)
+		ix.insert(r.entity, &id, name, blob, r.modified, keys[r.key:r.key+uint32(r.nkeys)], int(r.tails))
 	}
 	old.free()
 }
@@ -599,10 +623,14 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 			continue // already matched exactly
 		}
 		e := &ix.entities[r.entity]
-		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
+		guid := r.flags&recGUID != 0
+		id, name := ix.mem.arena.strings(r.str, guid)
+		blob, _ := ix.mem.arena.attrBytes(r.str, guid)
+		a := decodeAttrs(blob)
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: id, Name: name, Kind: e.Kind,
 			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
+			URL: a.URL, Org: a.Org, Owner: a.Owner, Fields: a.Fields,
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -654,6 +682,7 @@ type storedRecord struct {
 	Entity   string   `json:"e"`
 	ID       string   `json:"id"`
 	Name     string   `json:"n,omitempty"`
+	attrs             // u, o, w, f
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
@@ -666,11 +695,13 @@ func (ix *Index) dump() []storedRecord {
 		if r.flags&recLive == 0 {
 			continue
 		}
-		id, name := ix.mem.arena.strings(r.str, r.flags&recGUID != 0)
+		guid := r.flags&recGUID != 0
+		id, name := ix.mem.arena.strings(r.str, guid)
+		blob, _ := ix.mem.arena.attrBytes(r.str, guid)
 		k := slices.Clone(keys[r.key : r.key+uint32(r.nkeys)])
 		n := len(k) - int(r.tails)
-		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: id, Name: name, Modified: r.modified,
-			Exact: k[:n:n], Tails: k[n:]})
+		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: id, Name: name, attrs: decodeAttrs(blob),
+			Modified: r.modified, Exact: k[:n:n], Tails: k[n:]})
 	}
 	return out
 }
@@ -699,89 +730,6 @@ func (ix *Index) restore(recs []storedRecord) {
 				keys = append(keys, k)
 			}
 		}
-		ix.insert(ei, &id, []byte(r.Name), r.Modified, keys, len(keys)-exact)
+		ix.insert(ei, &id, []byte(r.Name), r.attrs.encode(), r.Modified, keys, len(keys)-exact)
 	}
-}
-
-func isE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// digitsKey packs up to 15 digits without a leading zero into a number.
-func digitsKey(d string) (uint64, bool) {
-	if d == "" || len(d) > 15 || d[0] == '0' {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(d, 10, 64)
-	return v, err == nil
-}
-
-// tailKey keys the last n significant digits of d (leading zeros, the
-// trunk or international prefix, are not significant). A number with fewer
-// than n but at least minTail significant digits keys them all; the length
-// is part of the key so "0123456" and "123456" differ.
-func tailKey(d string, n int) (uint64, bool) {
-	d = strings.TrimLeft(d, "0")
-	if len(d) < minTail {
-		return 0, false
-	}
-	if len(d) > n {
-		d = d[len(d)-n:]
-	}
-	v, err := strconv.ParseUint(d, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return uint64(len(d))<<56 | v, true
-}
-
-// compact drops the visual separators people type into numbers.
-func compact(s string) string {
-	if len(s) > 32 {
-		return s
-	}
-	var b [32]byte
-	n := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ' ', '-', '.', '(', ')', '/':
-		default:
-			b[n] = c
-			n++
-		}
-	}
-	return string(b[:n])
-}
-
-// digitsOf keeps the digits of s, at most 32 (more is not a number).
-func digitsOf(s string) string {
-	var b [32]byte
-	n := 0
-	for i := 0; i < len(s) && n < len(b); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
-			b[n] = c
-			n++
-		}
-	}
-	return string(b[:n])
-}
-
-// nationalSignificant strips the country code from E.164 digits. Country
-// codes are prefix-free, so the first known prefix is the one.
-func nationalSignificant(d string) string {
-	for l := 1; l <= 3 && l < len(d); l++ {
-		cc, _ := strconv.Atoi(d[:l])
-		if len(phonenumbers.GetRegionCodesForCountryCode(cc)) > 0 {
-			return d[l:]
-		}
-	}
-	return d
 }

@@ -1,7 +1,9 @@
 package phoneindex
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,7 +84,7 @@ func TestLookup(t *testing.T) {
 			if got := ids(m); !slices.Equal(got, tt.want) {
 				t.Errorf("Lookup(%q) = %v, want %v", tt.number, got, tt.want)
 			}
-			if m.Best != m.Candidates[0] {
+			if !reflect.DeepEqual(m.Best, m.Candidates[0]) {
 				t.Errorf("Best %v is not the first candidate", m.Best)
 			}
 			if m.Best.Exact != tt.exact {
@@ -185,5 +187,17 @@ func TestNewIndexValidates(t *testing.T) {
 		if _, err := NewIndex(tt.ents, tt.opts); err == nil {
 			t.Errorf("%s: no error", tt.name)
 		}
+	}
+}
+
+func TestOrgFieldValidated(t *testing.T) {
+	e := DefaultEntities()[0]
+	e.OrgField = "parent customer"
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "org_field") {
+		t.Errorf("Validate: %v", err)
+	}
+	e.OrgField = "parentcustomerid"
+	if err := e.Validate(); err != nil {
+		t.Error(err)
 	}
 }

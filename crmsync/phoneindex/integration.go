@@ -70,13 +70,6 @@ func (s Settings) Validate() error {
 	if _, err := NewIndex(s.Entities, Options{Region: s.Region, TailDigits: s.TailDigits}); err != nil {
 		errs = append(errs, err)
 	}
-	for i, e := range s.Entities {
-		if len(e.Fields) > 0 {
-			// Neither a source nor the lookup API reads them yet: a
-			// setting that does nothing is refused, not ignored.
-			errs = append(errs, fmt.Errorf("entities[%d].fields: not read by anything yet; remove it", i))
-		}
-	}
 	if s.Interval < time.Minute {
 		errs = append(errs, errors.New("interval: at least 1m"))
 	}

@@ -12,9 +12,10 @@ import (
 // outside the Go heap (offheap_*.go), so a million numbers cost about 90
 // bytes each and nothing for the garbage collector to scan or to double.
 //
-//   - arena: each record's id and name, one after the other, each with its
-//     length in front; a canonical (lower-case) GUID id is kept as its 16
-//     bytes rather than its 36 characters.
+//   - arena: each record's id, name and attributes blob (attrs.go), one
+//     after the other, each with its length in front; a canonical
+//     (lower-case) GUID id is kept as its 16 bytes rather than its 36
+//     characters.
 //   - recs: one fixed-size rec per record, pointing into arena and keys.
 //   - keys: every record's number keys, exact ones first.
 //   - the exact and tail tables map a key to a record (or to a list of
@@ -100,9 +101,9 @@ func (a *arena) free() {
 	a.mem, a.n = nil, 0
 }
 
-// putStrings appends a record's id and name and returns their offset.
-func (a *arena) put(guid bool, id, name []byte) (off uint32) {
-	a.reserve(2*binary.MaxVarintLen32 + len(id) + len(name))
+// put appends a record's id, name and attributes and returns their offset.
+func (a *arena) put(guid bool, id, name, attrs []byte) (off uint32) {
+	a.reserve(3*binary.MaxVarintLen32 + len(id) + len(name) + len(attrs))
 	off = uint32(a.n)
 	if !guid {
 		a.n += binary.PutUvarint(a.mem[a.n:], uint64(len(id)))
@@ -110,7 +111,18 @@ func (a *arena) put(guid bool, id, name []byte) (off uint32) {
 	a.n += copy(a.mem[a.n:], id)
 	a.n += binary.PutUvarint(a.mem[a.n:], uint64(len(name)))
 	a.n += copy(a.mem[a.n:], name)
+	a.n += binary.PutUvarint(a.mem[a.n:], uint64(len(attrs)))
+	a.n += copy(a.mem[a.n:], attrs)
 	return off
+}
+
+// attrBytes returns the stored attributes blob and the offset after it,
+// where the record's bytes end.
+func (a *arena) attrBytes(off uint32, guid bool) (blob []byte, end int) {
+	_, next := a.nameBytes(off, guid)
+	b := a.mem[next:a.n]
+	l, k := binary.Uvarint(b)
+	return b[k : k+int(l)], next + k + int(l)
 }
 
 // nameBytes returns the stored name and the offset after it.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/promreg"
 	"github.com/callbridge/callbridge/internal/secret"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	// are treated as secrets: never logged, scrubbed from errors.
 	Headers map[string]Secret `yaml:"headers"`
 	TLS     TLSConfig         `yaml:"tls"`
+	// RecognitionFrom names another connector (of this configuration)
+	// with recognition on: its phone index fills the body's "matches".
+	// "": none, matches is always empty.
+	RecognitionFrom string `yaml:"recognition_from"`
 }
 
 // TLSConfig configures https URLs.
@@ -117,6 +122,9 @@ func (c Config) Validate() error {
 			bad("headers."+k, "the value holds a line break or another control character")
 		}
 	}
+	if c.RecognitionFrom != "" && strings.TrimSpace(c.RecognitionFrom) != c.RecognitionFrom {
+		bad("recognition_from", "a connector name, without surrounding spaces")
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.cert_file", "cert_file and key_file go together")
 	}
@@ -150,6 +158,9 @@ type Options struct {
 	Client *http.Client
 	// Now replaces the clock used for signature times (tests).
 	Now func() time.Time
+	// Recognizer finds the records for the body's "matches": the phone
+	// index of the connector Config.RecognitionFrom names. nil: none.
+	Recognizer phoneindex.Recognizer
 }
 
 // Webhook is the connector.
@@ -160,6 +171,7 @@ type Webhook struct {
 	client  *http.Client
 	log     zerolog.Logger
 	now     func() time.Time
+	rec     phoneindex.Recognizer
 	mu      sync.RWMutex
 	secret  []byte
 	scrub   *strings.Replacer
@@ -182,6 +194,7 @@ func New(name string, cfg Config, opts Options) (*Webhook, error) {
 		log:    opts.Logger.With().Str("connector", name).Logger(),
 		now:    opts.Now,
 		client: opts.Client,
+		rec:    opts.Recognizer,
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -325,12 +338,11 @@ func (w *Webhook) Refresh(context.Context) error {
 	return nil
 }
 
-// Push POSTs d.Activity. Idempotency-Key is its ID, so a receiver can drop
-// repeats. The body is the activity, with what the policy decided about
-// its owner under "assignment" (see Body).
+// Push POSTs the activity with its assignment and matches (Body).
+// Idempotency-Key is the activity id, so a receiver can drop repeats.
 func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
-	body, err := Body(d)
+	body, err := json.Marshal(w.body(d))
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
@@ -383,33 +395,6 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	err = fmt.Errorf("webhook %s: POST %s: %w%s", w.name, w.target, err, bodySuffix(msg))
 	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
 	return err
-}
-
-// Assignment is the policy's decision as a webhook receiver reads it: the
-// CRM user to own the call (policy.users.<ext>.crm_user, users[].crm_user_id,
-// or by e-mail; else policy.default_assignee, with mapped false), the
-// user's e-mail for a receiver that maps users itself, and the template
-// code of this kind of call.
-type Assignment struct {
-	CRMUser  string `json:"crm_user,omitempty"`
-	Mapped   bool   `json:"mapped,omitempty"`
-	Email    string `json:"email,omitempty"`
-	Template string `json:"template,omitempty"`
-}
-
-// Body is what Push sends for d: the activity's JSON, with an
-// "assignment" object added when the policy assigned anything.
-func Body(d crmsync.Delivery) ([]byte, error) {
-	b, err := json.Marshal(d.Activity)
-	if err != nil || d.Assignment == (crmsync.Assignment{}) {
-		return b, err
-	}
-	x := d.Assignment
-	as, err := json.Marshal(Assignment{CRMUser: x.CRMUser, Mapped: x.Mapped, Email: x.Email, Template: x.Template})
-	if err != nil {
-		return nil, err
-	}
-	return append(append(append(b[:len(b)-1], `,"assignment":`...), as...), '}'), nil
 }
 
 func bodySuffix(msg string) string {

@@ -136,7 +136,8 @@ func policyConfig(cfg *config.Config) crmsync.PolicyConfig {
 // its first sync it answers from the copy kept under state_dir.
 func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex.Set, log zerolog.Logger, reg prometheus.Registerer) error {
 	for i, cc := range cfg.CRM {
-		if cc.Recognition == nil {
+		settings, on := cc.RecognitionSettings()
+		if !on {
 			continue
 		}
 		src, ok := conns[i].(phoneindex.Source)
@@ -145,7 +146,7 @@ func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		in, err := phoneindex.Open(ctx, conns[i].Name(), src, phoneindex.FileStore{Dir: filepath.Join(cfg.StateDir, "phoneindex")},
-			*cc.Recognition, phoneindex.IntegrationOptions{Logger: log, Registerer: reg})
+			settings, phoneindex.IntegrationOptions{Logger: log, Registerer: reg})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("crm[%d].recognition: %w", i, err)

@@ -41,18 +41,30 @@ type assignments struct {
 func (r *assignments) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b, _ := io.ReadAll(req.Body)
 	var body struct {
-		ID         string         `json:"id"`
-		User       string         `json:"user"`
-		State      string         `json:"state"`
-		Assignment map[string]any `json:"assignment"`
+		ID      string `json:"id"`
+		User    string `json:"user"`
+		State   string `json:"state"`
+		CRMUser *struct {
+			ID     string `json:"id"`
+			Email  string `json:"email"`
+			Mapped bool   `json:"mapped"`
+		} `json:"crm_user"`
+		Template string `json:"template"`
 	}
 	if err := json.Unmarshal(b, &body); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	as := map[string]any{"user": body.User, "state": body.State}
-	for k, v := range body.Assignment {
-		as[k] = v
+	if u := body.CRMUser; u != nil {
+		for k, v := range map[string]any{"crm_user": u.ID, "email": u.Email, "mapped": u.Mapped} {
+			if v != "" && v != false {
+				as[k] = v
+			}
+		}
+	}
+	if body.Template != "" {
+		as["template"] = body.Template
 	}
 	r.mu.Lock()
 	r.got[body.ID] = as
@@ -75,7 +87,7 @@ func (r *assignments) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len
 // users[].crm_user_id, users[].email, policy.users.<ext>.email,
 // policy.defaults.email, policy.default_assignee and
 // policy.defaults.templates reach the CRM: here a webhook receiver, which
-// gets them as the body's assignment.
+// gets them as the body's crm_user and template.
 func TestKeysAssignmentReachTheCRM(t *testing.T) {
 	recs, err := demo.Recordings()
 	if err != nil {

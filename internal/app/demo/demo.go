@@ -52,6 +52,10 @@ type Options struct {
 	// queue (embedded store, in a temporary directory) to a local webhook
 	// that stands in for a CRM, and prints what arrived.
 	Deliver bool
+	// CRM is where Deliver delivers: "" or "webhook" for the local
+	// webhook, or a preset (CRMs) whose connector writes to its CRM's
+	// strict fake, seeded with the demo's users and caller.
+	CRM string
 }
 
 // Recordings returns the embedded recordings in demo order.
@@ -96,7 +100,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 
 	var dl *deliverer
 	if opts.Deliver {
-		if dl, err = startDelivery(opts.Log); err != nil {
+		if dl, err = startDelivery(opts.Log, opts.CRM); err != nil {
 			return fmt.Errorf("demo: delivery: %w", err)
 		}
 	}
@@ -118,7 +122,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		parts.Live = func(_ string, tr bridge.Transition) { t.live(tr) }
 	}
 	if dl != nil {
-		parts.CRM = dl.d.Parts()
+		parts.CRM = dl.parts()
 	}
 	p, err := pipeline.Build(parts)
 	if err != nil {

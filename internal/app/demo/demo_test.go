@@ -72,3 +72,31 @@ func TestDemoHidesAnsweredElsewhereAndDelivers(t *testing.T) {
 		t.Fatalf("delivery summary missing or wrong:\n%s", out.String())
 	}
 }
+
+// --crm: the same 12 reach each preset's strict fake, owned by the users
+// mapped by e-mail and, for calls from the known caller, on her record.
+func TestDemoDeliversToEveryPreset(t *testing.T) {
+	for _, name := range CRMs {
+		if name == "webhook" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var out bytes.Buffer
+			if err := Run(ctx, &out, Options{Speed: 0, Deliver: true, CRM: name}); err != nil {
+				t.Fatal(err)
+			}
+			s := out.String()
+			if !strings.Contains(s, "12 of 12 activities accepted by the policy are in the CRM.") || strings.Count(s, "  ✓ ") != 12 {
+				t.Fatalf("delivery summary missing or wrong:\n%s", s)
+			}
+			if !strings.Contains(s, "Maija Meikäläinen") || !strings.Contains(s, "=Alice") || !strings.Contains(s, "=Bob") {
+				t.Errorf("no owner or caller record shown:\n%s", s)
+			}
+		})
+	}
+	if _, err := newPreset("sugarcrm"); err == nil {
+		t.Error("unknown preset accepted")
+	}
+}
