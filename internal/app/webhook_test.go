@@ -67,11 +67,11 @@ users:
 http: {listen: "127.0.0.1:0"}
 delivery: {backoff_min: 50ms, backoff_max: 200ms, poll_interval: 50ms}
 policy:
-  default_assignee: default-owner
+  default_assignee: 00000000-0000-0000-0000-00000000d0d0
   defaults:
     templates: {incoming: PHONE-IN, outgoing: PHONE-OUT, missed_incoming: PHONE-MISSED, unaccepted_outgoing: PHONE-NOANSWER}
   users:
-    "102": {crm_user: bob-in-crm}
+    "102": {crm_user: 00000000-0000-0000-0000-0000000b0b00}
 crm:
   - type: dynamics
     dynamics:
@@ -103,7 +103,7 @@ crm:
 			continue
 		}
 		b := bodies[a.ID]
-		if b.CRMUser == nil || b.CRMUser.ID != "bob-in-crm" || b.CRMUser.Email != "bob@example.com" || !b.CRMUser.Mapped {
+		if b.CRMUser == nil || b.CRMUser.ID != "00000000-0000-0000-0000-0000000b0b00" || b.CRMUser.Email != "bob@example.com" || !b.CRMUser.Mapped {
 			t.Errorf("crm_user %+v", b.CRMUser)
 		}
 		if b.Template != "PHONE-IN" || b.WrapUp != nil {
@@ -119,7 +119,7 @@ crm:
 	}
 	// Alice has no crm_user: the default assignee, not mapped.
 	for _, b := range bodies {
-		if b.User == "101" && (b.CRMUser == nil || b.CRMUser.ID != "default-owner" || b.CRMUser.Mapped || b.CRMUser.Email != "alice@example.com") {
+		if b.User == "101" && (b.CRMUser == nil || b.CRMUser.ID != "00000000-0000-0000-0000-00000000d0d0" || b.CRMUser.Mapped || b.CRMUser.Email != "alice@example.com") {
 			t.Errorf("alice's crm_user %+v", b.CRMUser)
 			break
 		}
