@@ -194,19 +194,60 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 	if a.ID == "" {
 		return false, errors.New("enqueue: activity without id")
 	}
+	return s.EnqueueJob(ctx, connector, crmsync.Job{Activity: a}, time.Time{})
+}
+
+// EnqueueJob implements crmsync.Store. A job due later waits with the
+// retries, in the delayed set, until Claim promotes it.
+func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job, due time.Time) (bool, error) {
+	id := j.ID()
+	if id == "" {
+		return false, errors.New("enqueue: job without id")
+	}
 	if err := s.register(ctx, connector); err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: a, EnqueuedAt: s.opts.Now()})
+	now := s.opts.Now()
+	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, EnqueuedAt: now})
 	if err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
+	var at int64
+	if due.After(now) {
+		at = due.UnixMilli()
+	}
 	k := s.k(connector)
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{k.stream(), k.enq(a.ID), k.done(a.ID)}, rec, ms(s.opts.MarkerRetention)).Int()
+	n, err := enqueueScript.Run(ctx, s.rdb, []string{k.stream(), k.enq(id), k.done(id), k.delayed()},
+		rec, ms(s.opts.MarkerRetention), at).Int()
 	if err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
 	return n == 1, nil
+}
+
+// JobState implements crmsync.Store.
+func (s *Store) JobState(ctx context.Context, connector, id string) (crmsync.JobState, error) {
+	k := s.k(connector)
+	var done, enq *goredis.IntCmd
+	var dead *goredis.BoolCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		done = p.Exists(ctx, k.done(id))
+		dead = p.HExists(ctx, k.dead(), id)
+		enq = p.Exists(ctx, k.enq(id))
+		return nil
+	})
+	if err != nil {
+		return crmsync.JobUnknown, fmt.Errorf("job state: %w", err)
+	}
+	switch {
+	case done.Val() == 1:
+		return crmsync.JobDelivered, nil
+	case dead.Val():
+		return crmsync.JobDead, nil
+	case enq.Val() == 1:
+		return crmsync.JobQueued, nil
+	}
+	return crmsync.JobUnknown, nil
 }
 
 // Claim implements crmsync.Store.
@@ -305,7 +346,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 	for i, e := range raw {
 		recs[i], errs[i] = jobcodec.Decode([]byte(e.rec))
 		if errs[i] == nil {
-			exists[i] = pipe.Exists(ctx, k.done(recs[i].Activity.ID))
+			exists[i] = pipe.Exists(ctx, k.done(recs[i].ID()))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
@@ -321,7 +362,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 			continue
 		}
 		j := crmsync.Job{
-			Connector: req.Connector, Activity: recs[i].Activity, Attempt: recs[i].Attempt,
+			Connector: req.Connector, Activity: recs[i].Activity, Open: recs[i].Open, Task: recs[i].Task, Attempt: recs[i].Attempt,
 			LastError: recs[i].LastError, EnqueuedAt: recs[i].EnqueuedAt, Worker: req.Worker,
 			Handle: e.id, Reclaimed: e.reclaimed,
 		}
@@ -339,7 +380,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 // Ack implements crmsync.Store.
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	k := s.k(j.Connector)
-	err := ackScript.Run(ctx, s.rdb, []string{k.stream(), k.done(j.Activity.ID), k.delivered()},
+	err := ackScript.Run(ctx, s.rdb, []string{k.stream(), k.done(j.ID()), k.delivered()},
 		group, j.Handle, ms(s.opts.MarkerRetention)).Err()
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
@@ -349,7 +390,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 
 // Nack implements crmsync.Store.
 func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, lastErr string) error {
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
+	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
 	if err != nil {
 		return fmt.Errorf("nack: %w", err)
 	}
@@ -371,7 +412,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 		reason = reason[:jobcodec.MaxLastError]
 	}
 	v, err := json.Marshal(crmsync.DeadLetter{
-		Connector: j.Connector, Activity: j.Activity, Attempts: j.Attempt + 1, Reason: reason,
+		Connector: j.Connector, Activity: j.Activity, Open: j.Open, Task: j.Task, Attempts: j.Attempt + 1, Reason: reason,
 		EnqueuedAt: j.EnqueuedAt.UTC(), DiedAt: s.opts.Now().UTC(),
 	})
 	if err != nil {
@@ -379,7 +420,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 	}
 	k := s.k(j.Connector)
 	n, err := deadScript.Run(ctx, s.rdb, []string{k.stream(), k.dead()},
-		group, j.Handle, j.Worker, j.Activity.ID, v).Int()
+		group, j.Handle, j.Worker, j.ID(), v).Int()
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
@@ -423,7 +464,7 @@ func (s *Store) DeadLetters(ctx context.Context, connector string, limit int) ([
 		if !out[i].DiedAt.Equal(out[j].DiedAt) {
 			return out[i].DiedAt.Before(out[j].DiedAt)
 		}
-		return out[i].Activity.ID < out[j].Activity.ID
+		return out[i].ID() < out[j].ID()
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -462,10 +503,10 @@ func (s *Store) Retry(ctx context.Context, id string) error {
 
 func (s *Store) requeue(ctx context.Context, connector, id, v string) (bool, error) {
 	var d crmsync.DeadLetter
-	if err := json.Unmarshal([]byte(v), &d); err != nil || d.Activity.ID == "" {
+	if err := json.Unmarshal([]byte(v), &d); err != nil || d.ID() == "" {
 		return false, nil // undecodable: only purge removes it
 	}
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, EnqueuedAt: s.opts.Now()})
+	rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, Open: d.Open, Task: d.Task, EnqueuedAt: s.opts.Now()})
 	if err != nil {
 		return false, err
 	}
