@@ -44,6 +44,9 @@ type CRM struct {
 	Store      crmsync.Store
 	Connectors []crmsync.Connector
 	Delivery   crmsync.DeliveryConfig
+	// Wrapups queues activities that wait for their wrap-up open (nil:
+	// every activity as it is).
+	Wrapups *crmsync.Wrapups
 	// Instance names this process among those sharing the store.
 	Instance string
 }
@@ -87,8 +90,8 @@ func Build(p Parts) (*Path, error) {
 		conns[i] = cn.Name()
 	}
 	path.intake = append(path.intake,
-		Policy{Policy: c.Policy, Log: p.Logger},                 // 4. policy: accept, or drop and count why (policy.go)
-		Queue{Store: c.Store, Connectors: conns, Log: p.Logger}, // 5. queue: one durable job per connector (queue.go)
+		Policy{Policy: c.Policy, Log: p.Logger},                                     // 4. policy: accept, or drop and count why (policy.go)
+		Queue{Store: c.Store, Connectors: conns, Wrapups: c.Wrapups, Log: p.Logger}, // 5. queue: one durable job per connector, open when waiting for a wrap-up (queue.go)
 	)
 
 	// In the delivery workers, for each job claimed from the queue:
