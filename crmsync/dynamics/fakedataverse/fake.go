@@ -40,6 +40,9 @@ type Options struct {
 	MaxPageSize int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// PhonecallAttributes are custom columns the phonecall table has
+	// (strings, e.g. "new_wrapcode"), as an admin would add them.
+	PhonecallAttributes []string
 }
 
 // SystemUser is a Dataverse user.
@@ -68,6 +71,7 @@ type Server struct {
 	inflight   int
 	phonecalls map[string]Record
 	pcOrder    []string
+	pcAttrs    map[string]bool   // phonecallAttrs and the custom ones
 	tables     map[string]*table // by entity set
 	users      []SystemUser
 	requests   int
@@ -115,13 +119,20 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		opts: opts, tokens: map[string]time.Time{}, hits: map[string][]time.Time{},
-		phonecalls: map[string]Record{}, tables: map[string]*table{},
+		phonecalls: map[string]Record{}, tables: map[string]*table{}, pcAttrs: map[string]bool{},
+	}
+	for a := range phonecallAttrs {
+		s.pcAttrs[a] = true
+	}
+	for _, a := range opts.PhonecallAttributes {
+		s.pcAttrs[a] = true
 	}
 	phones := []string{"telephone1", "telephone2", "telephone3", "mobilephone"}
-	s.addTable("contacts", "contactid", append([]string{"fullname", "firstname", "lastname", "emailaddress1", "modifiedon"}, phones...))
-	s.addTable("leads", "leadid", append([]string{"fullname", "subject", "modifiedon"}, phones...))
-	s.addTable("accounts", "accountid", []string{"name", "telephone1", "telephone2", "telephone3", "modifiedon"})
+	s.addTable("contacts", "contactid", append([]string{"fullname", "firstname", "lastname", "emailaddress1", "modifiedon", "_ownerid_value"}, phones...))
+	s.addTable("leads", "leadid", append([]string{"fullname", "subject", "modifiedon", "_ownerid_value"}, phones...))
+	s.addTable("accounts", "accountid", []string{"name", "telephone1", "telephone2", "telephone3", "modifiedon", "_ownerid_value", "accountcategorycode"})
 	s.addTable("systemusers", "systemuserid", []string{"internalemailaddress", "fullname", "isdisabled", "modifiedon"})
+	s.addQueueTables()
 	return s
 }
 
@@ -327,6 +338,9 @@ type undo struct {
 
 // route executes one request. log collects undo entries when non-nil.
 func (s *Server) route(w http.ResponseWriter, method, path string, q url.Values, h http.Header, body []byte, origin string, log *[]undo) {
+	if s.routeQueues(w, method, path, q, h, body, origin) {
+		return
+	}
 	set, key, hasKey := strings.Cut(path, "(")
 	if hasKey {
 		var ok bool
@@ -404,6 +418,9 @@ func (s *Server) createPhonecall(w http.ResponseWriter, h http.Header, body []by
 	for k, v := range m {
 		if nav, isBind := strings.CutSuffix(k, "@odata.bind"); isBind {
 			want, known := phonecallBinds[nav]
+			if str, _ := v.(string); nav == "ownerid" && strings.HasPrefix(strings.TrimPrefix(str, "/"), "teams(") {
+				want = "teams" // a team may own a record too
+			}
 			if !known {
 				dvErr(w, http.StatusBadRequest, "0x80060888", "An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload.", nav)
 				return
@@ -433,7 +450,7 @@ func (s *Server) createPhonecall(w http.ResponseWriter, h http.Header, body []by
 			dvErr(w, http.StatusBadRequest, "0x80060888", "The property '%s' cannot be set; it is read-only.", k)
 			return
 		}
-		if !phonecallAttrs[k] {
+		if !s.pcAttrs[k] {
 			dvErr(w, http.StatusBadRequest, "0x80060888", "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.phonecall'.", k)
 			return
 		}
@@ -550,6 +567,11 @@ func checkType(k string, v any) string {
 		if !ok || len([]rune(str)) > 200 {
 			return "a string of at most 200 characters is expected"
 		}
+	case "description":
+		str, ok := v.(string)
+		if !ok || len([]rune(str)) > 2000 {
+			return "a string of at most 2000 characters is expected"
+		}
 	case "activityid":
 		str, ok := v.(string)
 		if !ok || !guid.MatchString(str) {
@@ -593,7 +615,7 @@ func (s *Server) updatePhonecall(w http.ResponseWriter, id string, h http.Header
 	}
 	curState, _ := cur["statecode"].(json.Number).Int64()
 	for k, v := range m {
-		if !phonecallAttrs[k] || k == "activityid" || strings.HasPrefix(k, "_") || k == "modifiedon" || k == "createdon" {
+		if !s.pcAttrs[k] || k == "activityid" || strings.HasPrefix(k, "_") || k == "modifiedon" || k == "createdon" {
 			dvErr(w, http.StatusBadRequest, "0x80060888", "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.phonecall' that can be updated.", k)
 			return
 		}
@@ -625,6 +647,9 @@ func (s *Server) updatePhonecall(w http.ResponseWriter, id string, h http.Header
 	if log != nil {
 		*log = append(*log, undo{id: id, prev: cur})
 	}
+	if state != 0 {
+		s.deactivateQueueItems(id) // a closed activity leaves its queues
+	}
 	s.mu.Unlock()
 	w.Header().Set("OData-Version", "4.0")
 	w.WriteHeader(http.StatusNoContent)
@@ -641,7 +666,7 @@ func asInt(v any) (int64, error) {
 }
 
 func (s *Server) getPhonecall(w http.ResponseWriter, id string, q url.Values) {
-	sel, ok := s.selectList(w, "phonecall", phonecallAttrs, q)
+	sel, ok := s.selectList(w, "phonecall", s.pcAttrs, q)
 	if !ok {
 		return
 	}
@@ -805,7 +830,7 @@ func (s *Server) query(w http.ResponseWriter, set string, q url.Values, h http.H
 	var attrs map[string]bool
 	entity := strings.TrimSuffix(set, "s")
 	if set == "phonecalls" {
-		attrs = phonecallAttrs
+		attrs = s.pcAttrs
 	} else {
 		attrs = s.tables[set].attrs
 	}
@@ -875,7 +900,7 @@ func (s *Server) query(w http.ResponseWriter, set string, q url.Values, h http.H
 			break
 		}
 		matched++
-		out = append(out, project(r, sel))
+		out = append(out, annotate(project(r, sel), r, h))
 	}
 	s.mu.Unlock()
 	resp := map[string]any{"@odata.context": origin + APIPath + "$metadata#" + set, "value": out}
