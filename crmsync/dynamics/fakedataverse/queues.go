@@ -234,6 +234,24 @@ func writeAddToQueue(w http.ResponseWriter, origin, id string) {
 	writeJSON(w, map[string]any{"@odata.context": origin + APIPath + "$metadata#Microsoft.Dynamics.CRM.AddToQueueResponse", "QueueItemId": id})
 }
 
+// Complete marks phonecall id completed (statuscode 2, Made), as an agent
+// closing it in the CRM would, taking it off its queues. It reports
+// whether there was such a phonecall.
+func (s *Server) Complete(id string) bool {
+	id = strings.ToLower(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pc, ok := s.phonecalls[id]
+	if !ok {
+		return false
+	}
+	next := clone(pc)
+	next["statecode"], next["statuscode"] = json.Number("1"), json.Number("2")
+	s.phonecalls[id] = next
+	s.deactivateQueueItems(id)
+	return true
+}
+
 // deactivateQueueItems takes phonecall id off its queues. Callers hold mu.
 func (s *Server) deactivateQueueItems(id string) {
 	items := s.tables["queueitems"]
