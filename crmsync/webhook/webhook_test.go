@@ -53,14 +53,18 @@ func verify(r *http.Request, body []byte, key string) bool {
 // sink is a receiver that keeps each activity once, by Idempotency-Key,
 // and refuses what a careful receiver refuses.
 type sink struct {
-	mu   sync.Mutex
-	got  map[string]bridge.Activity
-	hits map[string]int
-	key  string
+	mu        sync.Mutex
+	got       map[string]bridge.Activity
+	hits      map[string]int
+	key       string
+	open      map[string]bool   // activities waiting for their wrap-up
+	codes     map[string]string // wrap-up codes by activity id
+	callbacks map[string]webhook.CallbackEvent
 }
 
 func newSink(key string) *sink {
-	return &sink{got: map[string]bridge.Activity{}, hits: map[string]int{}, key: key}
+	return &sink{got: map[string]bridge.Activity{}, hits: map[string]int{}, key: key,
+		open: map[string]bool{}, codes: map[string]string{}, callbacks: map[string]webhook.CallbackEvent{}}
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -73,18 +77,68 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	var a bridge.Activity
-	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" || a.ID != r.Header.Get("Idempotency-Key") {
-		http.Error(w, "bad activity", http.StatusUnprocessableEntity)
+	key := r.Header.Get("Idempotency-Key")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Header.Get(webhook.EventHeader) {
+	case webhook.EventActivity:
+		var a bridge.Activity
+		var extra struct {
+			Completed *bool `json:"completed"`
+		}
+		if err := json.Unmarshal(body, &a); err != nil || a.ID == "" || a.ID != key || json.Unmarshal(body, &extra) != nil {
+			http.Error(w, "bad activity", http.StatusUnprocessableEntity)
+			return
+		}
+		s.hits[a.ID]++
+		if _, ok := s.got[a.ID]; !ok {
+			s.got[a.ID] = a
+			s.open[a.ID] = extra.Completed != nil && !*extra.Completed
+		}
+	case webhook.EventUpdate:
+		var u webhook.Update
+		if err := json.Unmarshal(body, &u); err != nil || u.ID != key || u.Event != webhook.EventUpdate {
+			http.Error(w, "bad update", http.StatusUnprocessableEntity)
+			return
+		}
+		if _, ok := s.got[u.ActivityID]; !ok {
+			http.Error(w, "no such activity", http.StatusNotFound)
+			return
+		}
+		if u.Wrapup != nil {
+			s.codes[u.ActivityID] = u.Wrapup.Code
+		}
+		if u.Complete {
+			s.open[u.ActivityID] = false
+		}
+	case webhook.EventCallback:
+		var cb webhook.CallbackEvent
+		if err := json.Unmarshal(body, &cb); err != nil || "callback:"+cb.ID != key || cb.Group == "" {
+			http.Error(w, "bad callback", http.StatusUnprocessableEntity)
+			return
+		}
+		s.callbacks[cb.ID] = cb
+	default:
+		http.Error(w, "unknown event", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	s.hits[a.ID]++
-	if _, ok := s.got[a.ID]; !ok {
-		s.got[a.ID] = a
-	}
-	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sink) record(id string) (open bool, code string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok = s.got[id]
+	return s.open[id], s.codes[id], ok
+}
+
+func (s *sink) callbackCount(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.callbacks[id]; ok {
+		return 1
+	}
+	return 0
 }
 
 func (s *sink) count(id string) int {
@@ -111,9 +165,12 @@ func TestConformance(t *testing.T) {
 			}
 			return w
 		},
-		Fake:    s,
-		Count:   s.count,
-		Secrets: []string{secret, "Bearer api-key-91c3", "api-key-91c3", "query-token-55aa"},
+		Fake:          s,
+		Count:         s.count,
+		Secrets:       []string{secret, "Bearer api-key-91c3", "api-key-91c3", "query-token-55aa"},
+		Record:        s.record,
+		Callbacks:     s.callbackCount,
+		CallbackQueue: "Support",
 	})
 }
 
