@@ -14,6 +14,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/dynamics"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
 const queueID = "33333333-4444-4555-8666-777777777777"
@@ -214,5 +215,30 @@ func completePhonecall(t *testing.T, e *env, id string) {
 	t.Helper()
 	if !e.fake.Complete(id) {
 		t.Fatalf("no phonecall %s to complete", id)
+	}
+}
+
+// Records carries each record's owner and the entity's fields, numbers as
+// their digits, for routing rules.
+func TestRecordsOwnerAndFields(t *testing.T) {
+	e := newEnv(t, fakedataverse.Options{})
+	e.fake.AddRecord("accounts", fakedataverse.Record{"accountid": "77777777-7777-4777-8777-777777777777", "name": "VIP Oy",
+		"telephone1": "+358 9 111 2222", "_ownerid_value": bob, "accountcategorycode": 1})
+	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
+	acc := phoneindex.DefaultEntities()[2]
+	acc.Fields = []string{"accountcategorycode"}
+	var got []phoneindex.Record
+	err := d.Records(context.Background(), acc, time.Time{}, func(r []phoneindex.Record) error { got = append(got, r...); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vip *phoneindex.Record
+	for i := range got {
+		if got[i].Name == "VIP Oy" {
+			vip = &got[i]
+		}
+	}
+	if vip == nil || vip.Owner != bob || vip.Fields["accountcategorycode"] != "1" {
+		t.Fatalf("records %+v", got)
 	}
 }

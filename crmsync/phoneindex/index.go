@@ -38,21 +38,28 @@ type Entity struct {
 	// PhoneFields are the attributes holding numbers ("telephone1",
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
-	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them).
+	// Fields are further attributes kept with each record, for lookups
+	// and routing rules (a record field's value).
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
-	Kind   Kind     `yaml:"type" json:"type"`
+	// OwnerField is the lookup holding the record's owner
+	// ("_ownerid_value"), for routing a caller to their owner. Empty: no
+	// owner (tables owned by the organisation have none).
+	OwnerField string `yaml:"owner_field,omitempty" json:"owner_field,omitempty"`
+	Kind       Kind   `yaml:"type" json:"type"`
 }
+
+// DefaultOwnerField is Dataverse's owner lookup of user-owned tables.
+const DefaultOwnerField = "_ownerid_value"
 
 // DefaultEntities are Dynamics 365's standard tables with numbers.
 func DefaultEntities() []Entity {
 	return []Entity{
 		{Name: "contact", EntitySet: "contacts", Key: "contactid", NameField: "fullname",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, Kind: Person},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, OwnerField: DefaultOwnerField, Kind: Person},
 		{Name: "lead", EntitySet: "leads", Key: "leadid", NameField: "fullname",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, Kind: Person},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, OwnerField: DefaultOwnerField, Kind: Person},
 		{Name: "account", EntitySet: "accounts", Key: "accountid", NameField: "name",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3"}, Kind: Organisation},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3"}, OwnerField: DefaultOwnerField, Kind: Organisation},
 	}
 }
 
@@ -73,6 +80,9 @@ func (e Entity) Validate() error {
 		if !identifier(f) {
 			errs = append(errs, fmt.Errorf("fields[%d]: %q is not an attribute name", i, f))
 		}
+	}
+	if e.OwnerField != "" && !identifier(e.OwnerField) {
+		errs = append(errs, fmt.Errorf("owner_field: %q is not an attribute name", e.OwnerField))
 	}
 	if e.Kind != Person && e.Kind != Organisation {
 		errs = append(errs, fmt.Errorf("type: %q: want %q or %q", e.Kind, Person, Organisation))
@@ -101,6 +111,11 @@ type Record struct {
 	Name     string    `json:"n,omitempty"`
 	Phones   []string  `json:"p,omitempty"` // as the CRM holds them
 	Modified time.Time `json:"m"`
+	// Owner is the record's owner (a CRM user or team id), when the
+	// entity has an OwnerField.
+	Owner string `json:"o,omitempty"`
+	// Fields are the values of the entity's Fields the record has.
+	Fields map[string]string `json:"f,omitempty"`
 }
 
 // Candidate is a record that holds a looked-up number.
@@ -113,6 +128,9 @@ type Candidate struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// Owner and Fields are the record's, as Record has them.
+	Owner  string            `json:"owner,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // Match is the answer to a lookup: the chosen record and every candidate,
@@ -159,6 +177,7 @@ type Index struct {
 	mfree []uint32
 
 	numbers int // keys held (exact + tail, with repeats per record counted once)
+	vals    interner
 }
 
 // multiBit marks a map value that indexes multi rather than recs.
@@ -167,7 +186,9 @@ const multiBit = 1 << 31
 type rec struct {
 	id       string
 	name     string
-	modified int64 // unix nanoseconds
+	owner    string
+	attrs    []string // values of the entity's Fields, in order ("" when absent)
+	modified int64    // unix nanoseconds
 	keys     []uint64
 	tails    int // keys[len(keys)-tails:] are tail keys
 	entity   uint16
@@ -250,11 +271,12 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	slot := ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.setAttrs(slot, r.Owner, ix.attrsOf(ei, r.Fields))
 	return true
 }
 
-func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) {
+func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) uint32 {
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot = ix.free[n-1]
@@ -274,6 +296,7 @@ func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint6
 		}
 	}
 	ix.numbers += len(keys)
+	return slot
 }
 
 // Delete removes the record of entity with id, if indexed.
@@ -390,6 +413,7 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: r.id, Name: r.name, Kind: e.Kind,
 			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
+			Owner: r.owner, Fields: fieldMap(e.Fields, r.attrs),
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -444,6 +468,8 @@ type storedRecord struct {
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
+	Owner    string   `json:"o,omitempty"`
+	Attrs    []string `json:"f,omitempty"` // the entity's Fields, in order
 }
 
 func (ix *Index) dump() []storedRecord {
@@ -454,7 +480,7 @@ func (ix *Index) dump() []storedRecord {
 		}
 		n := len(r.keys) - r.tails
 		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, Modified: r.modified,
-			Exact: r.keys[:n:n], Tails: r.keys[n:]})
+			Exact: r.keys[:n:n], Tails: r.keys[n:], Owner: r.owner, Attrs: r.attrs})
 	}
 	return out
 }
@@ -472,7 +498,11 @@ func (ix *Index) restore(recs []storedRecord) {
 		}
 		keys := make([]uint64, 0, len(r.Exact)+len(r.Tails))
 		keys = append(append(keys, r.Exact...), r.Tails...)
-		ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
+		slot := ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
+		if len(r.Attrs) != len(ix.entities[ei].Fields) {
+			r.Attrs = nil // kept for other fields: not these
+		}
+		ix.setAttrs(slot, r.Owner, r.Attrs)
 	}
 }
 

@@ -1,6 +1,7 @@
 package phoneindex
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestLookup(t *testing.T) {
 			if got := ids(m); !slices.Equal(got, tt.want) {
 				t.Errorf("Lookup(%q) = %v, want %v", tt.number, got, tt.want)
 			}
-			if m.Best != m.Candidates[0] {
+			if !reflect.DeepEqual(m.Best, m.Candidates[0]) {
 				t.Errorf("Best %v is not the first candidate", m.Best)
 			}
 			if m.Best.Exact != tt.exact {
