@@ -7,7 +7,12 @@
 //
 // Routes answer from memory; anything slow happens before (a sync) or
 // after (the queue), never in the request. The package reaches the rest of
-// callbridge only through the small interfaces it defines (Lookup,
-// Integrations, Users, Queue, Live), which internal/app implements and
-// wires: see Routes for every route and its role.
+// callbridge only through the small interfaces it defines (Lookup, Router,
+// Presence, Wrapups, Callbacks, Integrations, Users, Queue, Live), which
+// internal/app implements and wires: see New for every route and its role.
+//
+// The dialplan's routes fail open and answer from memory: /api/route
+// answers no target (204) rather than an error, whatever goes wrong.
+// Request bodies are bounded (http.MaxBytesReader) and numbers appear in
+// log lines masked to their last four digits.
 package api

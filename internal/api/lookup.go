@@ -30,6 +30,10 @@ type Record struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// Owner is the record's owner in the CRM; Fields the entity's kept
+	// fields (recognition.entities[].fields).
+	Owner  string            `json:"owner,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func find(l Lookup, number string) LookupResult {

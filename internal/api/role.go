@@ -14,7 +14,8 @@ const (
 	// Public routes are for anyone who can reach the listener: health,
 	// readiness, metrics.
 	Public Role = iota + 1
-	// Dialplan routes are for the PBX's dialplan (CURL()): caller lookups.
+	// Dialplan routes are for the PBX's dialplan (CURL()): caller lookups,
+	// routing, wrap-ups and callback requests.
 	Dialplan
 	// Agent routes serve one user's own calls (their screen pops).
 	Agent

@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/rs/zerolog"
+)
 
 // Deps are what the routes answer from. Nil ones answer empty (no CRM
 // configured: no integrations, nobody to sync, no queue).
@@ -14,6 +18,13 @@ type Deps struct {
 	Users        Users
 	Queue        Queue
 	Live         Live
+
+	Router    Router
+	Presence  Presence
+	Wrapups   Wrapups
+	Callbacks Callbacks
+	// Log gets the dialplan routes' lines (numbers masked).
+	Log zerolog.Logger
 }
 
 // New builds the mux with every route of the API. This is the one list of
@@ -28,6 +39,12 @@ func New(d Deps) *Mux {
 
 	m.HandleFunc("GET /api/lookup", Dialplan, lookup(d.Lookup))
 	m.HandleFunc("GET /api/callername", Dialplan, callerName(d.Lookup))
+	m.HandleFunc("GET /api/route", Dialplan, routeGET(d.Router, d.Log))
+	m.HandleFunc("POST /api/route", Dialplan, routePOST(d.Router, d.Log))
+	m.HandleFunc("POST /api/calls/{call_id}/disposition", Dialplan, disposition(d.Wrapups, d.Log))
+	m.HandleFunc("POST /api/callbacks", Dialplan, callbacks(d.Callbacks, d.Log))
+
+	m.HandleFunc("GET /api/presence", Agent, presence(d.Presence))
 
 	m.HandleScoped("GET /api/live", liveRole, live(d.Live))
 
