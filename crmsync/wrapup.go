@@ -19,7 +19,7 @@ type WrapupConfig struct {
 	Codes []string `yaml:"codes"`
 	// CompleteOnWrap writes a connected call's activity open at hang-up
 	// and completes it when the disposition arrives, or when Timeout
-	// has passed since the hang-up.
+	// has passed since callbridge saw the hang-up.
 	CompleteOnWrap bool `yaml:"complete_on_wrap"`
 	// Timeout is how long after hang-up an open activity waits for its
 	// disposition. Default 5m.
@@ -119,8 +119,11 @@ func (w *Wrapups) Pending(connector string, a bridge.Activity) bool {
 
 // Enqueue queues accepted activity a for connector: as it is, or, when it
 // waits for a wrap-up, open and with its completion due wrapup.timeout
-// after its hang-up (unless a wrap-up comes first). The completion is
-// queued first: an open push never goes without it.
+// from now, the moment callbridge saw the hang-up (unless a wrap-up comes
+// first). Now, not the activity's end: after a restart the journal
+// finishes calls that ended during the outage, and their agents still get
+// the whole timeout. The completion is queued first: an open push never
+// goes without it.
 func (w *Wrapups) Enqueue(ctx context.Context, connector string, a bridge.Activity) error {
 	if !w.Pending(connector, a) {
 		_, err := w.store.Enqueue(ctx, connector, a)
@@ -131,7 +134,7 @@ func (w *Wrapups) Enqueue(ctx context.Context, connector string, a bridge.Activi
 		ID: "complete:" + a.ID, After: a.ID, SkipIf: WrapupTaskID(a.ID),
 		Update: &UpdateRequest{ID: "complete:" + a.ID, ActivityID: a.ID, CallID: a.CallID, User: a.User, Complete: true},
 	}}
-	if _, err := w.store.EnqueueJob(ctx, connector, complete, a.EndedAt.Add(w.cfg.Timeout)); err != nil {
+	if _, err := w.store.EnqueueJob(ctx, connector, complete, w.Now().Add(w.cfg.Timeout)); err != nil {
 		return err
 	}
 	_, err := w.store.EnqueueJob(ctx, connector, Job{Activity: a, Open: true}, time.Time{})

@@ -67,8 +67,8 @@ func TestWrapupsEnqueue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		w.Now = func() time.Time { return time.Now().Add(-59 * time.Minute) } // due in a minute
 		talk := storetest.Activity("talk")
-		talk.EndedAt = time.Now().Add(-59 * time.Minute) // due in a minute
 		missed := storetest.Activity("missed")
 		missed.State, missed.Reason = bridge.Missed, bridge.ReasonNoAnswer
 		for _, c := range []string{"dyn", "plain"} {

@@ -9,8 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/pipeline"
+	"github.com/callbridge/callbridge/internal/routing"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
 
@@ -29,6 +31,9 @@ type App struct {
 	path *pipeline.Path
 	ln   net.Listener
 	live *hub
+	// presence is the engine's live state of users, for routing.
+	presence *presence
+	router   *routing.Router
 
 	ready atomic.Bool
 	// opened holds what New opened, to be closed in reverse order.
@@ -46,7 +51,7 @@ type App struct {
 // mistakes show before anything runs; when a part fails, what was opened
 // before it is closed again.
 func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
+	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, presence: newPresence(), Reload: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			a.opened.close()
@@ -76,9 +81,16 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		}
 		a.opened.push(a.crm.Close)
 	}
+	if a.router, err = a.buildRouter(); err != nil {
+		return nil, err
+	}
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),
-		Sink: a.sink, Live: a.live.publish, Logger: log, Registerer: a.reg,
+		Sink: a.sink, Logger: log, Registerer: a.reg,
+		Live: func(source string, tr bridge.Transition) {
+			a.live.publish(source, tr)
+			a.presence.apply(source, tr)
+		},
 	}
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
@@ -102,4 +114,20 @@ func (a *App) Addr() net.Addr {
 		return nil
 	}
 	return a.ln.Addr()
+}
+
+// buildRouter compiles routing.rules over the phone indexes, the user
+// mappings and the engine's live state. Without a CRM only the number
+// rules can match.
+func (a *App) buildRouter() (*routing.Router, error) {
+	d := routing.Deps{Presence: a.presence, DirectNumbers: a.cfg.DirectNumbers(),
+		Normalize: a.cfg.Normalizer().Normalize, Registerer: a.reg}
+	if a.crm != nil {
+		d.Records, d.Owners = indexes{a.crm.Recognizers}, a.crm.owners
+	}
+	r, err := routing.New(a.cfg.Routing, d)
+	if err != nil {
+		return nil, fmt.Errorf("routing: %w", err)
+	}
+	return r, nil
 }

@@ -18,11 +18,16 @@ func (a *App) handler() http.Handler {
 		Ready:   a.ready.Load,
 		Metrics: promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}),
 		Live:    a.live,
+
+		Router:   router{a.router},
+		Presence: a.presence,
+		Log:      a.log.With().Str("part", "api").Logger(),
 	}
 	if a.crm != nil {
 		idx := indexes{a.crm.Recognizers}
 		d.Lookup, d.Integrations = idx, idx
 		d.Users, d.Queue = a.crm, a.crm.store
+		d.Wrapups, d.Callbacks = a.crm.wrapups, a.crm.callbacks
 	}
 	return api.New(d)
 }
@@ -48,7 +53,8 @@ func (x indexes) Lookup(number string) api.LookupResult {
 }
 
 func record(c phoneindex.Candidate) api.Record {
-	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact}
+	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact,
+		Owner: c.Owner, Fields: c.Fields}
 }
 
 // Statuses implements api.Integrations.
