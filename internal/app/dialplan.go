@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,4 +135,30 @@ type router struct{ r *routing.Router }
 func (r router) Route(anum, bnum string) api.RouteAnswer {
 	a := r.r.Route(anum, bnum)
 	return api.RouteAnswer{Target: a.Target, Rule: a.Rule, Result: a.Result}
+}
+
+// dispositions is the wrap-up queue as the API sees it: a user given as
+// one of their endpoints (what ${CHANNEL(endpoint)} says) is their
+// extension.
+type dispositions struct {
+	w         *crmsync.Wrapups
+	extension map[string]string // endpoint -> extension
+}
+
+func newDispositions(w *crmsync.Wrapups, users []bridge.User) dispositions {
+	d := dispositions{w: w, extension: map[string]string{}}
+	for _, u := range users {
+		for _, e := range u.Endpoints {
+			d.extension[e] = u.Extension
+		}
+	}
+	return d
+}
+
+// Dispose implements api.Wrapups.
+func (d dispositions) Dispose(ctx context.Context, disp crmsync.Disposition) (crmsync.DisposeResult, error) {
+	if ext, ok := d.extension[disp.User]; ok {
+		disp.User = ext
+	}
+	return d.w.Dispose(ctx, disp)
 }

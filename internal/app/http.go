@@ -27,7 +27,8 @@ func (a *App) handler() http.Handler {
 		idx := indexes{a.crm.Recognizers}
 		d.Lookup, d.Integrations = idx, idx
 		d.Users, d.Queue = a.crm, a.crm.store
-		d.Wrapups, d.Callbacks = a.crm.wrapups, a.crm.callbacks
+		d.Wrapups = newDispositions(a.crm.wrapups, a.cfg.EngineConfig().Users)
+		d.Callbacks = a.crm.callbacks
 	}
 	return api.New(d)
 }
