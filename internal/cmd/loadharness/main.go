@@ -142,9 +142,10 @@ crm:
 		{name: "/api/lookup", url: func(r *rand.Rand) string { return base + "/api/lookup?number=" + url.QueryEscape(number(r.IntN(n))) }},
 	}
 	// Warm the connections and the daemon up.
-	load(client, targets, rate, 2*time.Second, slice, workers)
+	cpu := func() time.Duration { return cpuTime(daemon.Process.Pid) }
+	load(client, targets, rate, 2*time.Second, slice, workers, cpu)
 	fmt.Fprintf(os.Stderr, "loading: %d/s per endpoint, %s each, turns of %s…\n", rate, duration, slice)
-	res := load(client, targets, rate, duration, slice, workers)
+	res := load(client, targets, rate, duration, slice, workers, cpu)
 	report(os.Stdout, res, rate, duration, n)
 	return nil
 }
@@ -195,6 +196,8 @@ type result struct {
 	lat       []time.Duration
 	errors    int
 	maxBehind time.Duration // how late the scheduler handed a request to a worker
+	cpu       time.Duration // the daemon's CPU time during this endpoint's turns
+	sent      int
 }
 
 type shot struct {
@@ -205,7 +208,7 @@ type shot struct {
 
 // load sends to each endpoint in turn, slice by slice, at rate requests
 // per second, until each has had duration.
-func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Duration, workers int) []result {
+func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Duration, workers int, cpu func() time.Duration) []result {
 	res := make([]result, len(eps))
 	for i, e := range eps {
 		res[i].name = e.name
@@ -246,7 +249,9 @@ func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Du
 	k := 0
 	for sent := 0; sent < total; sent += per {
 		for e := range eps {
+			before := cpu()
 			for i := 0; i < per && sent+i < total; i++ {
+				res[e].sent++
 				at := start.Add(time.Duration(k) * interval)
 				k++
 				if d := time.Until(at); d > 0 {
@@ -257,6 +262,7 @@ func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Du
 				}
 				shots <- shot{at: at, ep: e, url: eps[e].url(rnd)}
 			}
+			res[e].cpu += cpu() - before
 		}
 	}
 	close(shots)
@@ -294,8 +300,8 @@ func report(w io.Writer, res []result, rate int, duration time.Duration, n int) 
 	h := res[0]
 	fmt.Fprintf(w, "\n%s, %d cores (GOMAXPROCS %d), %s, load average %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
 	fmt.Fprintf(w, "%d numbers indexed; each endpoint %d requests/s for %s, open loop, latency from the scheduled send\n\n", n, rate, duration)
-	fmt.Fprintln(w, "| endpoint | requests | errors | p50 | p99 | p99.9 | p50 / healthz | p99 / healthz | p99.9 / healthz |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| endpoint | requests | errors | p50 | p99 | p99.9 | p50 / healthz | p99 / healthz | p99.9 / healthz | daemon CPU per request |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range res {
 		ratio := func(p float64) string {
 			if pct(h.lat, p) == 0 {
@@ -303,8 +309,12 @@ func report(w io.Writer, res []result, rate int, duration time.Duration, n int) 
 			}
 			return fmt.Sprintf("%.2f×", float64(pct(r.lat, p))/float64(pct(h.lat, p)))
 		}
-		fmt.Fprintf(w, "| `%s` | %d | %d | %s | %s | %s | %s | %s | %s |\n", r.name, len(r.lat), r.errors,
-			round(pct(r.lat, 50)), round(pct(r.lat, 99)), round(pct(r.lat, 99.9)), ratio(50), ratio(99), ratio(99.9))
+		per := time.Duration(0)
+		if r.sent > 0 {
+			per = r.cpu / time.Duration(r.sent)
+		}
+		fmt.Fprintf(w, "| `%s` | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", r.name, len(r.lat), r.errors,
+			round(pct(r.lat, 50)), round(pct(r.lat, 99)), round(pct(r.lat, 99.9)), ratio(50), ratio(99), ratio(99.9), round(per))
 	}
 	for _, r := range res {
 		if r.maxBehind > 10*time.Millisecond {
@@ -346,6 +356,24 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuTime is process pid's user and system CPU time so far (Linux).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command may hold spaces; the fields after it are fixed.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz
 }
 
 func freeAddr() (string, error) {
