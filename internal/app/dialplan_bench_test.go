@@ -82,7 +82,7 @@ func BenchmarkDialplanHandlers(b *testing.B) {
 			return "/api/route?anum=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) + "&bnum=%2B35850111222"
 		}, 200},
 		{"route_national", func(i int) string {
-			return "/api/route?anum=" + url.QueryEscape("040"+benchNumber(i*7919%benchNumbers)[6:]) + "&bnum=%2B35850111222"
+			return "/api/route?anum=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:]) + "&bnum=%2B35850111222"
 		}, 200},
 		{"lookup", func(i int) string { return "/api/lookup?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) }, 200},
 	} {
