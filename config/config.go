@@ -3,6 +3,7 @@ package config
 import (
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -11,6 +12,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/routing"
 )
 
 // Config is the whole of callbridge's configuration. The YAML keys are the
@@ -56,6 +58,14 @@ type Config struct {
 	// CRM lists the connectors activities are delivered to. Empty: the
 	// activities only go to sink.file.
 	CRM []connectors.ConnectorConfig `yaml:"crm"`
+
+	// Routing answers the dialplan's "where does this caller go"
+	// (/api/route): the first matching rule's target.
+	Routing routing.Config `yaml:"routing"`
+	// Wrapup is agents' dispositions of calls (/api/calls/{id}/disposition).
+	Wrapup crmsync.WrapupConfig `yaml:"wrapup"`
+	// Callbacks are callers' requests to be called back (/api/callbacks).
+	Callbacks crmsync.CallbacksConfig `yaml:"callbacks"`
 }
 
 // Store chooses where the delivery queue lives.
@@ -191,6 +201,9 @@ type User struct {
 	TokenCredential string `yaml:"token_credential"`
 	// Token is what the file or credential holds.
 	Token Secret `yaml:"-"`
+	// DirectNumber is the user's own external number, for routing rules
+	// that send callers there (target: direct_number).
+	DirectNumber string `yaml:"direct_number"`
 }
 
 // Privacy rules every source applies (bridge.PrivacyRules).
@@ -254,6 +267,7 @@ func defaults() *Config {
 		Store:            Store{Type: StoreEmbedded},
 		Policy:           crmsync.DefaultPolicyConfig(),
 		Delivery:         crmsync.DefaultDeliveryConfig(),
+		Wrapup:           crmsync.DefaultWrapupConfig(),
 	}
 }
 
@@ -322,4 +336,22 @@ func (c *Config) NormalizeNumber(num string) (e164 string, ok bool) {
 // normalise many numbers.
 func (c *Config) Normalizer() phone.Normalizer {
 	return phone.NewNormalizer(c.DefaultRegion)
+}
+
+// DirectNumbers has every user's extension with their direct number in
+// E.164 ("" when none or when it does not normalise, which Validate
+// reports).
+func (c *Config) DirectNumbers() map[string]string {
+	norm := c.Normalizer()
+	out := make(map[string]string, len(c.Users))
+	for _, u := range c.Users {
+		n := strings.TrimSpace(u.DirectNumber)
+		if e, ok := norm.Normalize(n); ok {
+			n = e
+		} else if !strings.HasPrefix(n, "+") {
+			n = ""
+		}
+		out[u.Extension] = n
+	}
+	return out
 }

@@ -15,8 +15,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/webhook"
+	"github.com/callbridge/callbridge/internal/routing"
 )
 
 func noEnv(string) string { return "" }
@@ -345,6 +347,24 @@ func TestValidate(t *testing.T) {
 		}, []string{`privacy.numbers[1].number: "12": want a phone number (at least 3 digits; +, spaces, '-' and parentheses allowed)`,
 			`privacy.numbers[2].number: "040abc": want a phone number (at least 3 digits; +, spaces, '-' and parentheses allowed)`,
 			`privacy.numbers[2].class: "work" is not one of private, unclassified`}},
+		{"direct number", func(c *Config) { c.Users[0].DirectNumber = "12" }, []string{`users[0].direct_number: "12" is not a phone number`}},
+		{"routing rule", func(c *Config) {
+			c.Routing.Rules = []routing.Rule{{Match: "owner", Target: "mobile"}, {Match: "prefix", Prefixes: []string{"+46"}}}
+		}, []string{`routing.rules[0].target: "mobile": for an owner rule, extension or direct_number`,
+			"routing.rules[1].target: required: the extension or number to route to"}},
+		{"routing when_free needs a user", func(c *Config) {
+			c.Routing.Rules = []routing.Rule{{Match: "number", Numbers: []string{"040 123 4567"}, Target: "999", WhenFree: true}}
+		}, []string{`routing.rules[0].when_free: target "999" is not a user's extension (users[]): callbridge cannot tell whether it is on a call`}},
+		{"routing numbers in national form need the region", func(c *Config) {
+			c.DefaultRegion = ""
+			c.Routing.Rules = []routing.Rule{{Match: "number", Numbers: []string{"040 123 4567"}, Target: "101"}}
+		}, []string{`routing.rules[0].numbers[0]: "040 123 4567" is not a phone number (national form needs default_region)`}},
+		{"wrapup", func(c *Config) { c.Wrapup.Codes = []string{"SALE", "SALE"}; c.Wrapup.Timeout = 0 }, []string{
+			`wrapup.codes[1]: "SALE" is also codes[0]`, "wrapup.timeout: 0s: want more than 0 and at most 24h"}},
+		{"callbacks", func(c *Config) {
+			c.Callbacks.Profiles = []crmsync.CallbackProfile{{Queue: "support", Ownership: "me"}}
+		}, []string{"callbacks.profiles[0].crm_queue: required: the CRM queue the requests go to",
+			`callbacks.profiles[0].ownership: "me": want api_user or queue_owner`}},
 		{"all at once", func(c *Config) {
 			c.LogLevel = "x"
 			c.ARI.Username = ""
@@ -638,7 +658,7 @@ func TestReferenceHasEveryKey(t *testing.T) {
 	var keys []string
 	typePaths(reflect.TypeFor[Config](), "", &keys)
 	for _, k := range keys {
-		for _, list := range []string{"users.", "crm.", "privacy.prefixes.", "privacy.numbers.", "http.dialplan_tokens."} {
+		for _, list := range []string{"users.", "crm.", "privacy.prefixes.", "privacy.numbers.", "http.dialplan_tokens.", "routing.rules.", "callbacks.profiles."} {
 			if strings.HasPrefix(k, list) {
 				k = strings.Replace(k, list, strings.TrimSuffix(list, ".")+"[].", 1)
 			}
@@ -646,5 +666,19 @@ func TestReferenceHasEveryKey(t *testing.T) {
 		if !strings.Contains(string(doc), "`"+k+"`") {
 			t.Errorf("docs/config.md lacks `%s`", k)
 		}
+	}
+}
+
+// users[].direct_number, read with default_region, is what routing
+// answers for target direct_number; every user is listed.
+func TestDirectNumbers(t *testing.T) {
+	c := valid()
+	c.Users[0].DirectNumber = "050 111 2222"
+	got := c.DirectNumbers()
+	if got[c.Users[0].Extension] != "+358501112222" || len(got) != len(c.Users) {
+		t.Errorf("DirectNumbers() = %v", got)
+	}
+	if v, ok := got[c.Users[1].Extension]; !ok || v != "" {
+		t.Errorf("a user without a direct number: %q %v", v, ok)
 	}
 }

@@ -218,6 +218,33 @@ var effects = map[string][]string{
 	"crm[].recognition.entities[].name_field":   {"crmsync/dynamics.TestKeyRecognitionEntities"},
 	"crm[].recognition.entities[].phone_fields": {"crmsync/dynamics.TestKeyRecognitionEntities"},
 	"crm[].recognition.entities[].type":         {"crmsync/dynamics.TestKeyRecognitionEntities"},
+	"crm[].recognition.entities[].fields":       {"crmsync/dynamics.TestRecordsOwnerAndFields", "internal/app.TestDialplanSnippets"},
+	"crm[].recognition.entities[].owner_field":  {"crmsync/dynamics.TestRecordsOwnerAndFields", "internal/app.TestDialplanSnippets"},
+	"crm[].recognition.entities[].org_field":    {"crmsync/creatio.TestRecognitionSync", "crmsync/hubspot.TestRecognitionSync"},
+	"crm[].webhook.recognition_from":            {"internal/app.TestWebhookBorrowsRecognition", "crmsync/webhook.TestBodies"},
+	"crm[].dynamics.wrapup.field":               {"crmsync/dynamics.TestUpdateColumns", "crmsync/dynamics.TestConformance"},
+	"crm[].dynamics.wrapup.notes_field":         {"crmsync/dynamics.TestUpdateColumns"},
+
+	"users[].direct_number":     {"internal/routing.TestRoute"},
+	"routing.rules[].name":      {"internal/routing.TestRoute", "internal/routing.TestRouteCounts", "internal/api.TestRouteAPI"},
+	"routing.rules[].match":     {"internal/routing.TestRoute", "internal/app.TestDialplanSnippets"},
+	"routing.rules[].field":     {"internal/routing.TestRoute"},
+	"routing.rules[].values":    {"internal/routing.TestRoute"},
+	"routing.rules[].prefixes":  {"internal/routing.TestRoute"},
+	"routing.rules[].numbers":   {"internal/routing.TestRoute"},
+	"routing.rules[].target":    {"internal/routing.TestRoute"},
+	"routing.rules[].when_free": {"internal/routing.TestRoute", "internal/app.TestDialplanSnippets"},
+
+	"wrapup.codes":            {"crmsync.TestWrapupsDispose", "internal/api.TestDispositionAPI"},
+	"wrapup.complete_on_wrap": {"crmsync.TestWrapupsEnqueue", "internal/app.TestWrapupTimeoutCompletes", "internal/faulttest.TestWrapupSurvivesKill"},
+	"wrapup.timeout":          {"crmsync.TestWrapupsEnqueue", "internal/app.TestWrapupTimeoutCompletes"},
+
+	"callbacks.subject":               {"crmsync.TestCallbacksRequest"},
+	"callbacks.profiles[].queue":      {"crmsync.TestCallbacksRequest"},
+	"callbacks.profiles[].crm_queue":  {"crmsync.TestCallbacksRequest", "crmsync/dynamics.TestCallbackOwnership"},
+	"callbacks.profiles[].ownership":  {"crmsync/dynamics.TestCallbackOwnership", "crmsync/webhook.TestCallbackEvents"},
+	"callbacks.profiles[].subject":    {"crmsync.TestCallbacksRequest"},
+	"callbacks.profiles[].duplicates": {"crmsync/dynamics.TestCallbackDuplicates", "crmsync/webhook.TestCallbackEvents"},
 }
 
 // notYetRead are keys example.yaml documents that nothing reads yet. Each

@@ -19,6 +19,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync/store/redis"
 	"github.com/callbridge/callbridge/internal/netallow"
 	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/internal/routing"
 )
 
 // resolveSecrets reads the *_file secrets of the sources that are on; an
@@ -107,6 +108,15 @@ func (c *Config) validate(v *validator) {
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
 	c.validateCRMUserIDs(v)
+	c.validateDialplan(v)
+}
+
+// validateDialplan checks what the dialplan API answers from: routing
+// rules, wrap-up codes and callback profiles.
+func (c *Config) validateDialplan(v *validator) {
+	v.nested("routing.", c.Routing.Validate(routing.Directory{Users: c.DirectNumbers(), Normalize: c.Normalizer().Normalize}))
+	v.nested("wrapup.", c.Wrapup.Validate())
+	v.nested("callbacks.", c.Callbacks.Validate())
 }
 
 func (c *Config) validateSubscribe(v *validator) {
@@ -372,19 +382,9 @@ func (c *Config) validateDirectory(v *validator) {
 				v.add(key+".email", "%q is not a plain e-mail address", u.Email)
 			}
 		}
-		if u.Mobile != "" && regionOK {
-			// Without a default region only +<country> numbers can be
-			// read; any supported region then parses them the same.
-			region := c.DefaultRegion
-			if region == "" {
-				region = "US"
-			}
-			switch _, ok := phone.NewNormalizer(region).Normalize(u.Mobile); {
-			case c.DefaultRegion == "" && !strings.HasPrefix(strings.TrimSpace(u.Mobile), "+"):
-				v.add(key+".mobile", "%q: write it as +<country code><number> or set default_region", u.Mobile)
-			case !ok:
-				v.add(key+".mobile", "%q is not a phone number", u.Mobile)
-			}
+		if regionOK {
+			c.validateNumber(v, key+".mobile", u.Mobile)
+			c.validateNumber(v, key+".direct_number", u.DirectNumber)
 		}
 		for j, e := range u.Endpoints {
 			ekey := fmt.Sprintf("%s.endpoints[%d]", key, j)
@@ -405,6 +405,27 @@ func (c *Config) validateDirectory(v *validator) {
 			continue
 		}
 		claim(t, key)
+	}
+}
+
+// validateNumber checks a user's own number (mobile, direct_number):
+// empty, or a phone number in international or, with default_region,
+// national form.
+func (c *Config) validateNumber(v *validator, key, num string) {
+	if num == "" {
+		return
+	}
+	// Without a default region only +<country> numbers can be read; any
+	// supported region then parses them the same.
+	region := c.DefaultRegion
+	if region == "" {
+		region = "US"
+	}
+	switch _, ok := phone.NewNormalizer(region).Normalize(num); {
+	case c.DefaultRegion == "" && !strings.HasPrefix(strings.TrimSpace(num), "+"):
+		v.add(key, "%q: write it as +<country code><number> or set default_region", num)
+	case !ok:
+		v.add(key, "%q is not a phone number", num)
 	}
 }
 

@@ -171,9 +171,15 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 				wg.Add(1)
 				go func() {
 					defer func() { <-slots; wg.Done() }()
-					errs := d.push.Batch(drain, c, bp, d.assign.Deliveries(chunk))
-					for k, j := range chunk {
-						d.settle.Settle(drain, log, c, j, errs[k])
+					batch, single := plain(chunk)
+					if len(batch) > 0 {
+						errs := d.push.Batch(drain, c, bp, d.assign.Deliveries(batch))
+						for k, j := range batch {
+							d.settle.Settle(drain, log, c, j, errs[k])
+						}
+					}
+					for _, j := range single {
+						d.runOne(drain, log, c, j)
 					}
 				}()
 			}
@@ -183,8 +189,7 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-slots; wg.Done() }()
-				err := d.push.One(drain, c, d.assign.Delivery(j))
-				d.settle.Settle(drain, log, c, j, err)
+				d.runOne(drain, log, c, j)
 			}()
 		}
 	}

@@ -21,8 +21,15 @@
 // idempotent on the activity id, so a crash can cause a repeated push but
 // never a lost or doubled activity in the CRM.
 //
+// Beside activities the queue carries tasks (task.go): wrap-up updates of
+// activities (Updater; Wrapups queues them, and with
+// wrapup.complete_on_wrap the open pushes and their completions) and
+// callback requests (CallbackWriter; Callbacks queues them). The
+// dispatcher runs a task after its activity is delivered.
+//
 // This package imports no connector. They implement Connector (and
-// optionally BatchPusher, Refresher, UserSyncer), classify their errors
+// optionally BatchPusher, Refresher, UserSyncer, UserMapper, Updater,
+// CallbackWriter), classify their errors
 // with package crmerr, pass the suite in crmsync/crmtest and are registered
 // in one map in crmsync/connectors; README.md is the connector author's
 // guide.

@@ -19,7 +19,7 @@ func newDeliveryMetrics(reg prometheus.Registerer) (*deliveryMetrics, error) {
 	m := &deliveryMetrics{
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "callbridge_crmsync_pushes_total",
-			Help: "Push attempts by connector and result (ok, retry, dead, lease_lost).",
+			Help: "Push attempts by connector and result (ok, retry, dead, lease_lost; for tasks also skipped and waiting).",
 		}, []string{"connector", "result"}),
 		pushDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "callbridge_crmsync_push_duration_seconds",

@@ -20,17 +20,23 @@ type Push struct {
 
 // One pushes d to c.
 func (s Push) One(drain context.Context, c Connector, d Delivery) error {
+	return s.call(drain, c, func(ctx context.Context) error { return c.Push(ctx, d) })
+}
+
+// call runs one request of c (a push, an update, a callback) within
+// Timeout, refreshing a refused credential once.
+func (s Push) call(drain context.Context, c Connector, do func(ctx context.Context) error) error {
 	start := time.Now()
 	defer s.observe(c, start)
 	ctx, cancel := context.WithTimeout(drain, s.Timeout)
 	defer cancel()
-	err := c.Push(ctx, d)
+	err := do(ctx)
 	if crmerr.IsUnauthorized(err) {
 		if r, ok := c.(Refresher); ok {
 			if rerr := r.Refresh(ctx); rerr != nil {
 				return crmerr.Retryable(fmt.Errorf("%w; refreshing the credential: %w", err, rerr), 0)
 			}
-			err = c.Push(ctx, d)
+			err = do(ctx)
 		}
 		if crmerr.IsUnauthorized(err) {
 			return crmerr.Retryable(err, 0)

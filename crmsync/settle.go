@@ -29,13 +29,21 @@ type Settle struct {
 // Settle records j's push to c, which ended with err.
 func (s Settle) Settle(drain context.Context, log zerolog.Logger, c Connector, j Job, err error) {
 	log = log.With().Str("call_id", j.Activity.CallID).Str("user", j.Activity.User).Int("attempt", j.Attempt+1).Logger()
+	if j.Task != nil {
+		log = log.With().Str("task", j.Task.ID).Logger()
+	}
 	// Settle even when draining has run out: a store round trip is short
 	// and saves the job waiting out its lease.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(drain), 5*time.Second)
 	defer cancel()
 	var serr error
 	result := "ok"
+	if r, e, done := s.settleTask(sctx, log, j, err); done {
+		result, serr = r, e
+		err = nil
+	}
 	switch {
+	case result != "ok":
 	case err == nil:
 		serr = s.Store.Ack(sctx, j)
 		if serr == nil {

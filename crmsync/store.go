@@ -29,6 +29,16 @@ type Store interface {
 	// not added again, and added is false.
 	Enqueue(ctx context.Context, connector string, a bridge.Activity) (added bool, err error)
 
+	// EnqueueJob adds j (an activity, possibly to be pushed open, or a
+	// task) for connector, due at due (zero or past: at once). It is
+	// idempotent on (connector, j.ID()) as Enqueue is. Only j's Activity,
+	// Open and Task are read.
+	EnqueueJob(ctx context.Context, connector string, j Job, due time.Time) (added bool, err error)
+
+	// JobState says where the job with id (an activity id or a task id)
+	// stands in connector's queue.
+	JobState(ctx context.Context, connector, id string) (JobState, error)
+
 	// Claim leases up to req.Max jobs of req.Connector that are due, to
 	// req.Worker for req.Lease. Jobs whose lease ran out without an Ack
 	// (a worker crashed) are claimed again. When nothing is due, Claim may
@@ -52,9 +62,9 @@ type Store interface {
 	// connector or of all when connector is "", oldest first.
 	DeadLetters(ctx context.Context, connector string, limit int) ([]DeadLetter, error)
 
-	// Retry puts the dead letter with activity id back in the queue (of
-	// every connector where it is dead), attempts reset. ErrNotFound if
-	// there is none.
+	// Retry puts the dead letter with id (an activity's or a task's) back
+	// in the queue (of every connector where it is dead), attempts reset.
+	// ErrNotFound if there is none.
 	Retry(ctx context.Context, id string) error
 
 	// RetryAll requeues every dead letter of connector ("" for all) and
@@ -98,8 +108,15 @@ type ClaimRequest struct {
 
 // Job is one activity to push to one connector, as claimed by a worker.
 type Job struct {
-	Connector  string
-	Activity   bridge.Activity
+	Connector string
+	// Activity is the activity to push; for a task, the activity it is
+	// about (id, call and user only), if any.
+	Activity bridge.Activity
+	// Open asks for the activity to be pushed open (Updater.PushOpen),
+	// to be completed by a later update.
+	Open bool
+	// Task, when set, makes this job a task rather than a push.
+	Task       *Task
 	Attempt    int       // failed attempts so far
 	LastError  string    // of the last failed attempt
 	EnqueuedAt time.Time // first enqueued
@@ -111,14 +128,32 @@ type Job struct {
 	Reclaimed bool
 }
 
+// ID is the job's id: its task's, else its activity's.
+func (j Job) ID() string {
+	if j.Task != nil {
+		return j.Task.ID
+	}
+	return j.Activity.ID
+}
+
 // DeadLetter is a job that will not be retried without an operator.
 type DeadLetter struct {
 	Connector  string          `json:"connector"`
 	Activity   bridge.Activity `json:"activity"`
+	Open       bool            `json:"open,omitempty"`
+	Task       *Task           `json:"task,omitempty"`
 	Attempts   int             `json:"attempts"`
 	Reason     string          `json:"reason"`
 	EnqueuedAt time.Time       `json:"enqueued_at"`
 	DiedAt     time.Time       `json:"died_at"`
+}
+
+// ID is the dead job's id: its task's, else its activity's.
+func (d DeadLetter) ID() string {
+	if d.Task != nil {
+		return d.Task.ID
+	}
+	return d.Activity.ID
 }
 
 // QueueStats describes one connector's queue.

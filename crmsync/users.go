@@ -33,3 +33,10 @@ type UnmappedUser struct {
 	Extension string `json:"extension"`
 	Reason    string `json:"reason"`
 }
+
+// UserMapper is a connector that tells the user mapping it uses
+// (extension -> CRM user id), so a CRM record's owner can be traced back to
+// a PBX user (routing a caller to their owner).
+type UserMapper interface {
+	MappedUsers() map[string]string
+}

@@ -33,7 +33,7 @@ var Types = map[string]Type{
 	"dynamics": newType(func(name string, c dynamics.Config, deps Deps) (crmsync.Connector, error) {
 		opts := dynamics.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return dynamics.New(name, c, opts)
-	}, entities(phoneindex.DefaultEntities)),
+	}, entities(phoneindex.DefaultEntities), readsFields),
 	"salesforce": newType(func(name string, c salesforce.Config, deps Deps) (crmsync.Connector, error) {
 		opts := salesforce.Options{Logger: deps.Logger, Registerer: deps.Registerer, Recognizer: deps.Recognizer}
 		return salesforce.New(name, c, opts)
@@ -74,7 +74,7 @@ type Type struct {
 	// cannot feed a phone index.
 	entities func() []phoneindex.Entity
 	// readsFields: its source reads recognition.entities[].fields (into
-	// the record's name); a type whose source does not refuses them, as
+	// the record's name, or its Fields as Dynamics does); a type whose source does not refuses them, as
 	// a setting that does nothing.
 	readsFields bool
 }

@@ -42,6 +42,19 @@ type Harness struct {
 	// Entities are what the suite lists through the connector's
 	// phoneindex.Source, if it is one (nil: none).
 	Entities []phoneindex.Entity
+
+	// Record, for a connector that implements crmsync.Updater, says how
+	// the fake holds the activity with id: open or completed, and the
+	// wrap-up code written to it ("" for none). ok is false when the
+	// fake holds no such activity. Nil skips the update tests; a
+	// connector that is an Updater must set it.
+	Record func(id string) (open bool, code string, ok bool)
+	// Callbacks, for a connector that implements crmsync.CallbackWriter,
+	// says how many callback requests with id the fake holds; nil skips
+	// the callback tests, and a CallbackWriter must set it.
+	Callbacks func(id string) int
+	// CallbackQueue is a CRM queue the fake knows, for the requests.
+	CallbackQueue string
 }
 
 // Activity is a sample activity (the short_call recording: 101 answers
@@ -334,6 +347,9 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("a refused push left %d copies", n)
 		}
 	})
+
+	runUpdates(t, h, c, f, &errs)
+	runCallbacks(t, h, c, f, &errs)
 
 	t.Run("NoSecretLeaks", func(t *testing.T) {
 		out := logs.String()

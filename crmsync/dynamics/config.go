@@ -71,7 +71,28 @@ type Config struct {
 	BatchSize int `yaml:"batch_size"`
 	// Timeout bounds one request. Default 30s.
 	Timeout time.Duration `yaml:"timeout"`
+	// Wrapup says where an agent's disposition goes on the phonecall.
+	Wrapup WrapupConfig `yaml:"wrapup"`
 }
+
+// WrapupConfig places wrap-up codes and notes on phonecalls.
+type WrapupConfig struct {
+	// Field is the phonecall column that takes the wrap-up code (a custom
+	// column such as new_wrapcode, as CTI adapters' callDispositionField).
+	// Empty: the code is added to the description.
+	Field string `yaml:"field"`
+	// NotesField is the column for the notes. Empty: they are added to
+	// the description.
+	NotesField string `yaml:"notes_field"`
+}
+
+// written are the phonecall columns callbridge writes itself: a wrap-up
+// field may not be one of them (the description takes notes by design).
+var written = map[string]bool{"activityid": true, "subject": true, "phonenumber": true, "directioncode": true,
+	"actualstart": true, "actualend": true, "actualdurationminutes": true, "statecode": true, "statuscode": true,
+	"scheduledstart": true, "description": true}
+
+var columnRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,127}$`)
 
 // UserConfig maps one PBX user.
 type UserConfig struct {
@@ -195,6 +216,18 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout < 0 {
 		bad("timeout", "must not be negative")
+	}
+	for key, col := range map[string]string{"wrapup.field": c.Wrapup.Field, "wrapup.notes_field": c.Wrapup.NotesField} {
+		switch {
+		case col == "":
+		case !columnRE.MatchString(col):
+			bad(key, "%q: want a column's logical name (lower case, e.g. new_wrapcode)", col)
+		case written[col] && !(key == "wrapup.notes_field" && col == "description"):
+			bad(key, "%q is a column callbridge writes itself", col)
+		}
+	}
+	if c.Wrapup.Field != "" && c.Wrapup.Field == c.Wrapup.NotesField {
+		bad("wrapup.notes_field", "%q is also wrapup.field", c.Wrapup.NotesField)
 	}
 	return errors.Join(errs...)
 }

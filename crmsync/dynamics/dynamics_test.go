@@ -81,10 +81,12 @@ func (e *env) connector(t testing.TB, cfg dynamics.Config, opts dynamics.Options
 }
 
 func TestConformance(t *testing.T) {
-	e := newEnv(t, fakedataverse.Options{})
+	e := newEnv(t, fakedataverse.Options{PhonecallAttributes: []string{"new_wrapcode"}})
+	e.fake.AddQueue(fakedataverse.Queue{ID: queueID, Name: "Support", OwnerID: bob})
 	crmtest.Run(t, crmtest.Harness{
 		New: func(t *testing.T, base string, log zerolog.Logger) crmtest.Connector {
 			cfg := e.config()
+			cfg.Wrapup.Field = "new_wrapcode"
 			cfg.URL, cfg.TokenURL = base, base+"/tenant/oauth2/v2.0/token"
 			cfg.Scope = e.srv.URL + "/.default" // what the fake accepts
 			d, err := dynamics.New("dyn", cfg, dynamics.Options{Logger: log})
@@ -97,6 +99,13 @@ func TestConformance(t *testing.T) {
 		Count:    func(id string) int { return e.fake.Count(dynamics.RecordID(id)) },
 		Secrets:  []string{secret},
 		Entities: phoneindex.DefaultEntities(),
+		Record: func(id string) (bool, string, bool) {
+			pc, ok := e.fake.Phonecall(dynamics.RecordID(id))
+			code, _ := pc["new_wrapcode"].(string)
+			return pc["statecode"] == json.Number("0"), code, ok
+		},
+		Callbacks:     func(id string) int { return e.fake.Count(dynamics.RecordID("callback:" + id)) },
+		CallbackQueue: "Support",
 	})
 }
 

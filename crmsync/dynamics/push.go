@@ -19,12 +19,25 @@ import (
 // owned and titled as dl.Assignment says, and completes it. It is
 // idempotent on the activity's ID.
 func (d *Dynamics) Push(ctx context.Context, dl crmsync.Delivery) error {
+	return d.push(ctx, dl, false)
+}
+
+// PushOpen implements crmsync.Updater: Push, leaving the phonecall open
+// for its wrap-up (Update completes it).
+func (d *Dynamics) PushOpen(ctx context.Context, dl crmsync.Delivery) error {
+	return d.push(ctx, dl, true)
+}
+
+func (d *Dynamics) push(ctx context.Context, dl crmsync.Delivery, open bool) error {
 	a := dl.Activity
 	log := d.log.With().Str("call_id", a.CallID).Str("user", a.User).Logger()
 	p, err := d.plan(dl)
 	if err != nil {
 		d.metrics.pushes.WithLabelValues(d.name, "failed").Inc()
 		return crmerr.Permanent(fmt.Errorf("dynamics %s: %w", d.name, err))
+	}
+	if open {
+		p.complete = nil
 	}
 	if d.cfg.StartMargin > 0 {
 		dup, own, err := d.findExisting(ctx, a, p)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 		return crmerr.Permanent(fmt.Errorf("dynamics %s: entity %s: %w", d.name, e.Name, err))
 	}
 	sel := append([]string{e.Key, e.NameField, "modifiedon"}, e.PhoneFields...)
+	sel = append(sel, e.Fields...)
+	if e.OwnerField != "" {
+		sel = append(sel, e.OwnerField)
+	}
 	q := url.Values{"$select": {strings.Join(sel, ",")}}
 	if !since.IsZero() {
 		q.Set("$filter", "modifiedon ge "+dvTime(since))
@@ -58,6 +63,17 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 					rec.Phones = append(rec.Phones, s)
 				}
 			}
+			if e.OwnerField != "" {
+				rec.Owner, _ = v[e.OwnerField].(string)
+			}
+			for _, f := range e.Fields {
+				if x := fieldValue(v[f]); x != "" {
+					if rec.Fields == nil {
+						rec.Fields = map[string]string{}
+					}
+					rec.Fields[f] = x
+				}
+			}
 			recs = append(recs, rec)
 		}
 		if err := fn(recs); err != nil {
@@ -66,4 +82,21 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 		next = page.Next
 	}
 	return nil
+}
+
+// fieldValue writes a column's value as routing rules compare it: text as
+// it is, choice and number columns as their number (1, not 1.0), Booleans
+// as true or false.
+func fieldValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -227,3 +228,7 @@ func (d *Dynamics) systemUsers(ctx context.Context) ([]SystemUser, error) {
 	}
 	return out, nil
 }
+
+// MappedUsers implements crmsync.UserMapper: the mapping in use, by
+// extension.
+func (d *Dynamics) MappedUsers() map[string]string { return maps.Clone(d.users.Load().Users) }

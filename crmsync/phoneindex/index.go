@@ -37,27 +37,36 @@ type Entity struct {
 	// PhoneFields are the attributes holding numbers ("telephone1",
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
-	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them; a type whose source reads none, as
-	// dynamics, refuses them). Sources whose records have no
-	// single name attribute (HubSpot contacts) append them to the name.
+	// Fields are further attributes to select, for the source's own use
+	// (the index does not read them): Dynamics keeps their values as the
+	// record's Fields (routing rules on a record field); sources whose
+	// records have no single name attribute (HubSpot contacts) append
+	// them to the name; a type whose source reads none refuses them.
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
 	// OrgField, for people, is the attribute holding the id of their
 	// organisation (a contact's account), so an activity regarding the
 	// person can be linked to the organisation too. Optional.
 	OrgField string `yaml:"org_field,omitempty" json:"org_field,omitempty"`
-	Kind     Kind   `yaml:"type" json:"type"`
+	// OwnerField is the attribute holding the record's owner
+	// ("_ownerid_value"), kept as the record's Owner for routing a caller
+	// to their owner. Empty: no owner (tables owned by the organisation
+	// have none).
+	OwnerField string `yaml:"owner_field,omitempty" json:"owner_field,omitempty"`
+	Kind       Kind   `yaml:"type" json:"type"`
 }
+
+// DefaultOwnerField is Dataverse's owner lookup of user-owned tables.
+const DefaultOwnerField = "_ownerid_value"
 
 // DefaultEntities are Dynamics 365's standard tables with numbers.
 func DefaultEntities() []Entity {
 	return []Entity{
 		{Name: "contact", EntitySet: "contacts", Key: "contactid", NameField: "fullname",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, Kind: Person},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, OwnerField: DefaultOwnerField, Kind: Person},
 		{Name: "lead", EntitySet: "leads", Key: "leadid", NameField: "fullname",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, Kind: Person},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3", "mobilephone"}, OwnerField: DefaultOwnerField, Kind: Person},
 		{Name: "account", EntitySet: "accounts", Key: "accountid", NameField: "name",
-			PhoneFields: []string{"telephone1", "telephone2", "telephone3"}, Kind: Organisation},
+			PhoneFields: []string{"telephone1", "telephone2", "telephone3"}, OwnerField: DefaultOwnerField, Kind: Organisation},
 	}
 }
 
@@ -81,6 +90,9 @@ func (e Entity) Validate() error {
 	}
 	if e.OrgField != "" && !identifier(e.OrgField) {
 		errs = append(errs, fmt.Errorf("org_field: %q is not an attribute name", e.OrgField))
+	}
+	if e.OwnerField != "" && !identifier(e.OwnerField) {
+		errs = append(errs, fmt.Errorf("owner_field: %q is not an attribute name", e.OwnerField))
 	}
 	if e.Kind != Person && e.Kind != Organisation {
 		errs = append(errs, fmt.Errorf("type: %q: want %q or %q", e.Kind, Person, Organisation))

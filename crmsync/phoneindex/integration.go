@@ -281,6 +281,15 @@ func hit(ok bool) string {
 	return "miss"
 }
 
+// Ready says whether lookups answer from data: the integration is enabled
+// and has synced once (now or before a restart, whose copy it loaded).
+// Until then a miss means "not known yet", not "unknown caller".
+func (in *Integration) Ready() bool {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.settings.Enabled && !in.deleted && !in.state.LastRefresh.IsZero()
+}
+
 // Status reports the integration.
 func (in *Integration) Status() Status {
 	in.mu.RLock()

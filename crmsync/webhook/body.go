@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
@@ -34,8 +35,15 @@ type Body struct {
 	// from the phone index named by recognition_from; empty without one,
 	// or for an internal call, or when nothing matched.
 	Matches []Match
-	// WrapUp is the user's wrap-up (disposition) after the call. Always
-	// nil for now: a later change fills it.
+	// Completed is false when the activity is written open, to wait for
+	// its wrap-up (wrapup.complete_on_wrap): an activity.update event with
+	// "complete": true follows. True otherwise.
+	Completed bool
+	// WrapUp is the user's wrap-up (disposition) of the call. In an
+	// activity event it is nil: a disposition reaches a receiver as an
+	// activity.update event after its activity (Update.WrapUp, the same
+	// shape), since the activity is written at hang-up, before the agent
+	// has wrapped up.
 	WrapUp *WrapUp
 }
 
@@ -68,17 +76,41 @@ type Match struct {
 	Exact bool `json:"exact"`
 }
 
-// WrapUp is reserved for the wrap-up of a call (a code the user picks
-// after it). Defined so receivers can expect the key; never sent yet.
+// WrapUp is an agent's disposition of a call, as the disposition API
+// took it.
 type WrapUp struct {
+	// Code is one of wrapup.codes (any code when that list is empty).
 	Code string `json:"code"`
+	// Notes are the agent's free text; "" when none.
+	Notes string `json:"notes"`
+	// At is when the disposition was given.
+	At time.Time `json:"at"`
+}
+
+// MarshalJSON writes At as the activity's times are written (RFC 3339,
+// milliseconds, UTC).
+func (w WrapUp) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code  string `json:"code"`
+		Notes string `json:"notes"`
+		At    string `json:"at"`
+	}{w.Code, w.Notes, w.At.UTC().Format("2006-01-02T15:04:05.000Z")})
+}
+
+// wrapUpOf is w as the webhook writes it; nil for nil.
+func wrapUpOf(w *crmsync.Wrapup) *WrapUp {
+	if w == nil {
+		return nil
+	}
+	return &WrapUp{Code: w.Code, Notes: w.Notes, At: w.At.UTC().Truncate(time.Millisecond)}
 }
 
 type extras struct {
-	CRMUser  *CRMUser `json:"crm_user"`
-	Template string   `json:"template"`
-	Matches  []Match  `json:"matches"`
-	WrapUp   *WrapUp  `json:"wrap_up"`
+	CRMUser   *CRMUser `json:"crm_user"`
+	Template  string   `json:"template"`
+	Matches   []Match  `json:"matches"`
+	Completed bool     `json:"completed"`
+	WrapUp    *WrapUp  `json:"wrap_up"`
 }
 
 // MarshalJSON writes the activity's fields followed by the other keys, in
@@ -88,7 +120,7 @@ func (b Body) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := extras{CRMUser: b.CRMUser, Template: b.Template, Matches: b.Matches, WrapUp: b.WrapUp}
+	x := extras{CRMUser: b.CRMUser, Template: b.Template, Matches: b.Matches, Completed: b.Completed, WrapUp: b.WrapUp}
 	if x.Matches == nil {
 		x.Matches = []Match{}
 	}
@@ -116,13 +148,13 @@ func (b *Body) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &x); err != nil {
 		return err
 	}
-	*b = Body{Activity: a, CRMUser: x.CRMUser, Template: x.Template, Matches: x.Matches, WrapUp: x.WrapUp}
+	*b = Body{Activity: a, CRMUser: x.CRMUser, Template: x.Template, Matches: x.Matches, Completed: x.Completed, WrapUp: x.WrapUp}
 	return nil
 }
 
 // body builds what d is sent as.
 func (w *Webhook) body(d crmsync.Delivery) Body {
-	b := Body{Activity: d.Activity, Template: d.Assignment.Template}
+	b := Body{Activity: d.Activity, Template: d.Assignment.Template, Completed: true}
 	if as := d.Assignment; as.CRMUser != "" || as.Email != "" {
 		b.CRMUser = &CRMUser{ID: as.CRMUser, Email: as.Email, Mapped: as.Mapped}
 	}

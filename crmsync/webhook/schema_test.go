@@ -282,6 +282,27 @@ func checkBody(t testing.TB, s *schema, b []byte) {
 	}
 }
 
+// checkUpdate fails t unless b is a valid activity.update body
+// (#/$defs/update, which allows no other keys).
+func checkUpdate(t testing.TB, s *schema, b []byte) {
+	t.Helper()
+	sub, ok := s.resolve("#/$defs/update")
+	if !ok {
+		t.Fatal("body.schema.json has no $defs/update")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("update not JSON: %v", err)
+	}
+	var errs []string
+	s.check(sub, doc, "$", &errs)
+	for _, e := range errs {
+		t.Errorf("update breaks body.schema.json#/$defs/update: %s\nbody: %s", e, b)
+	}
+}
+
 // TestSchemaValidatorRefuses proves the validator is not vacuous: each
 // broken body is refused with the reason expected.
 func TestSchemaValidatorRefuses(t *testing.T) {
@@ -289,13 +310,15 @@ func TestSchemaValidatorRefuses(t *testing.T) {
 	good := `{"id":"a1","call_id":"c","user":"101","local_number":"101","direction":"inbound","internal":false,` +
 		`"state":"connected","reason":"answered","remote_number":"+358401234567","started_at":"2026-11-21T16:11:10.009Z",` +
 		`"ended_at":"2026-11-21T16:11:14.027Z","ring_seconds":2.005,"talk_seconds":2.013,"privacy":"work","source":"ari",` +
-		`"crm_user":null,"template":"","matches":[],"wrap_up":null}`
+		`"crm_user":null,"template":"","matches":[],"completed":true,"wrap_up":null}`
 	if errs := s.validate([]byte(good)); len(errs) > 0 {
 		t.Fatalf("good body refused: %v", errs)
 	}
 	for _, c := range []struct{ from, to, want string }{
 		{`"template":""`, `"template":7`, `$.template: want type [string]`},
 		{`,"wrap_up":null`, ``, `"wrap_up" required`},
+		{`"completed":true`, `"completed":"yes"`, `$.completed: want type [boolean]`},
+		{`"wrap_up":null`, `"wrap_up":{"code":"SALE"}`, `$.wrap_up: "notes" required`},
 		{`"direction":"inbound"`, `"direction":"sideways"`, `$.direction: sideways is not one of`},
 		{`"crm_user":null`, `"crm_user":{"id":"005","email":"a@example.com"}`, `$.crm_user: "mapped" required`},
 		{`"crm_user":null`, `"crm_user":{"id":"005","email":"","mapped":true,"extra":1}`, `$.crm_user: "extra" not allowed`},

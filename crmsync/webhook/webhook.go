@@ -75,6 +75,7 @@ const DefaultTimeout = 10 * time.Second
 var reserved = map[string]bool{
 	"Content-Type": true, "Content-Length": true, "Idempotency-Key": true,
 	textproto.CanonicalMIMEHeaderKey(SignatureHeader): true, "Host": true,
+	textproto.CanonicalMIMEHeaderKey(EventHeader): true,
 }
 
 // Validate returns every problem, joined, naming keys relative to the
@@ -346,6 +347,11 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
+	return w.post(ctx, EventActivity, a.ID, body, a.CallID, a.User)
+}
+
+// post sends one signed event.
+func (w *Webhook) post(ctx context.Context, event, key string, body []byte, callID, user string) error {
 	w.mu.RLock()
 	secret, scrub := w.secret, w.scrub
 	w.mu.RUnlock()
@@ -359,7 +365,8 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "callbridge")
-	req.Header.Set("Idempotency-Key", a.ID)
+	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set(EventHeader, event)
 	req.Header.Set(SignatureHeader, Sign(secret, now.Unix(), body))
 
 	start := time.Now()
@@ -380,7 +387,7 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 		} else {
 			err = crmerr.Retryable(fmt.Errorf("webhook %s: POST %s: %s: %w", w.name, w.target, msg, cause), 0)
 		}
-		w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Err(err).Msg("webhook push failed")
+		w.log.Debug().Str("call_id", callID).Str("user", user).Str("event", event).Err(err).Msg("webhook push failed")
 		return err
 	}
 	defer resp.Body.Close()
@@ -393,7 +400,7 @@ func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	msg := scrub.Replace(printable(snippet))
 	err = crmerr.FromHTTP(resp.StatusCode, resp.Header, "", now)
 	err = fmt.Errorf("webhook %s: POST %s: %w%s", w.name, w.target, err, bodySuffix(msg))
-	w.log.Debug().Str("call_id", a.CallID).Str("user", a.User).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
+	w.log.Debug().Str("call_id", callID).Str("user", user).Str("event", event).Int("status", resp.StatusCode).Err(err).Msg("webhook push refused")
 	return err
 }
 

@@ -54,16 +54,20 @@ func verify(r *http.Request, body []byte, key string) bool {
 // and refuses what a careful receiver refuses. Every body it is sent is
 // checked against body.schema.json.
 type sink struct {
-	t      testing.TB
-	schema *schema
-	mu     sync.Mutex
-	got    map[string]webhook.Body
-	hits   map[string]int
-	key    string
+	t         testing.TB
+	schema    *schema
+	mu        sync.Mutex
+	got       map[string]webhook.Body
+	hits      map[string]int
+	key       string
+	open      map[string]bool   // activities waiting for their wrap-up
+	codes     map[string]string // wrap-up codes by activity id
+	callbacks map[string]webhook.CallbackEvent
 }
 
 func newSink(t testing.TB, key string) *sink {
-	return &sink{t: t, schema: loadSchema(t), got: map[string]webhook.Body{}, hits: map[string]int{}, key: key}
+	return &sink{t: t, schema: loadSchema(t), got: map[string]webhook.Body{}, hits: map[string]int{}, key: key,
+		open: map[string]bool{}, codes: map[string]string{}, callbacks: map[string]webhook.CallbackEvent{}}
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -76,19 +80,67 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
-	checkBody(s.t, s.schema, body)
-	var a webhook.Body
-	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" || a.ID != r.Header.Get("Idempotency-Key") {
-		http.Error(w, "bad activity", http.StatusUnprocessableEntity)
+	key := r.Header.Get("Idempotency-Key")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Header.Get(webhook.EventHeader) {
+	case webhook.EventActivity:
+		checkBody(s.t, s.schema, body)
+		var a webhook.Body
+		if err := json.Unmarshal(body, &a); err != nil || a.ID == "" || a.ID != key {
+			http.Error(w, "bad activity", http.StatusUnprocessableEntity)
+			return
+		}
+		s.hits[a.ID]++
+		if _, ok := s.got[a.ID]; !ok {
+			s.got[a.ID] = a
+			s.open[a.ID] = !a.Completed
+		}
+	case webhook.EventUpdate:
+		checkUpdate(s.t, s.schema, body)
+		var u webhook.Update
+		if err := json.Unmarshal(body, &u); err != nil || u.ID != key || u.Event != webhook.EventUpdate {
+			http.Error(w, "bad update", http.StatusUnprocessableEntity)
+			return
+		}
+		if _, ok := s.got[u.ActivityID]; !ok {
+			http.Error(w, "no such activity", http.StatusNotFound)
+			return
+		}
+		if u.WrapUp != nil {
+			s.codes[u.ActivityID] = u.WrapUp.Code
+		}
+		if u.Complete {
+			s.open[u.ActivityID] = false
+		}
+	case webhook.EventCallback:
+		var cb webhook.CallbackEvent
+		if err := json.Unmarshal(body, &cb); err != nil || "callback:"+cb.ID != key || cb.Group == "" {
+			http.Error(w, "bad callback", http.StatusUnprocessableEntity)
+			return
+		}
+		s.callbacks[cb.ID] = cb
+	default:
+		http.Error(w, "unknown event", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	s.hits[a.ID]++
-	if _, ok := s.got[a.ID]; !ok {
-		s.got[a.ID] = a
-	}
-	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sink) record(id string) (open bool, code string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok = s.got[id]
+	return s.open[id], s.codes[id], ok
+}
+
+func (s *sink) callbackCount(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.callbacks[id]; ok {
+		return 1
+	}
+	return 0
 }
 
 func (s *sink) count(id string) int {
@@ -115,9 +167,12 @@ func TestConformance(t *testing.T) {
 			}
 			return w
 		},
-		Fake:    s,
-		Count:   s.count,
-		Secrets: []string{secret, "Bearer api-key-91c3", "api-key-91c3", "query-token-55aa"},
+		Fake:          s,
+		Count:         s.count,
+		Secrets:       []string{secret, "Bearer api-key-91c3", "api-key-91c3", "query-token-55aa"},
+		Record:        s.record,
+		Callbacks:     s.callbackCount,
+		CallbackQueue: "Support",
 	})
 }
 
@@ -326,9 +381,9 @@ func TestBodyCarriesAssignment(t *testing.T) {
 		}
 	}
 	for id, want := range map[string]string{
-		"as-1": `,"crm_user":{"id":"crm-queue","email":"","mapped":false},"template":"PHONE-IN","matches":[],"wrap_up":null}`,
-		"as-2": `,"crm_user":{"id":"u-bob","email":"bob@example.com","mapped":true},"template":"","matches":[],"wrap_up":null}`,
-		"as-3": `,"crm_user":null,"template":"","matches":[],"wrap_up":null}`,
+		"as-1": `,"crm_user":{"id":"crm-queue","email":"","mapped":false},"template":"PHONE-IN","matches":[],"completed":true,"wrap_up":null}`,
+		"as-2": `,"crm_user":{"id":"u-bob","email":"bob@example.com","mapped":true},"template":"","matches":[],"completed":true,"wrap_up":null}`,
+		"as-3": `,"crm_user":null,"template":"","matches":[],"completed":true,"wrap_up":null}`,
 	} {
 		if !strings.HasSuffix(bodies[id], want) {
 			t.Errorf("%s: body %s, want it to end %s", id, bodies[id], want)

@@ -112,6 +112,11 @@ var routes = map[string][]struct{ method, target, kind string }{
 	"GET /api/queue/dead":                    {{"GET", "/api/queue/dead?connector=hook", "admin"}},
 	"POST /api/queue/retry":                  {{"POST", "/api/queue/retry?id=deadbeef", "admin"}, {"POST", "/api/queue/retry?all=true", "admin"}},
 	"POST /api/queue/purge":                  {{"POST", "/api/queue/purge", "admin"}},
+	"GET /api/route":                         {{"GET", "/api/route?anum=0401234567&bnum=0981234567", "dialplan"}},
+	"POST /api/route":                        {{"POST", "/api/route", "dialplan"}},
+	"POST /api/calls/{call_id}/disposition":  {{"POST", "/api/calls/1763741470.0/disposition", "dialplan"}},
+	"POST /api/callbacks":                    {{"POST", "/api/callbacks", "dialplan"}},
+	"GET /api/presence":                      {{"GET", "/api/presence?user=101", "own agent"}, {"GET", "/api/presence?user=102", "other"}},
 }
 
 // Every route, every role: who gets in, who gets 401, who 403.

@@ -30,6 +30,10 @@ type Record struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// Owner is the record's owner in the CRM; Fields the entity's kept
+	// fields (recognition.entities[].fields).
+	Owner  string            `json:"owner,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 func find(l Lookup, number string) LookupResult {
@@ -42,7 +46,7 @@ func find(l Lookup, number string) LookupResult {
 // GET /api/lookup?number=+358401234567: every candidate, best first.
 func lookup(l Lookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n := r.URL.Query().Get("number")
+		n := number(r.URL.Query().Get("number"))
 		if n == "" {
 			http.Error(w, "number: required", http.StatusBadRequest)
 			return
@@ -56,7 +60,7 @@ func lookup(l Lookup) http.HandlerFunc {
 func callerName(l Lookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if res := find(l, r.URL.Query().Get("number")); res.Found && res.Best != nil {
+		if res := find(l, number(r.URL.Query().Get("number"))); res.Found && res.Best != nil {
 			w.Write([]byte(res.Best.Name))
 		}
 	}

@@ -16,7 +16,8 @@ const (
 	// Public routes are for anyone who can reach the listener: health,
 	// readiness, metrics (those of them http.public lists), the session.
 	Public Role = iota + 1
-	// Dialplan routes are for the PBX's dialplan (CURL()): caller lookups.
+	// Dialplan routes are for the PBX's dialplan (CURL()): caller lookups,
+	// routing, wrap-ups and callback requests.
 	Dialplan
 	// Agent routes serve one user's own calls (their screen pops): the
 	// user is the route's {extension}, or ?user= on /api/live.

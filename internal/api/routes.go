@@ -17,7 +17,9 @@ type Deps struct {
 	Ready   Readiness    // /readyz
 	Metrics http.Handler // /metrics
 	Limits  Limits       // zero: DefaultLimits
-	Logger  zerolog.Logger
+	// Logger gets refusals and the dialplan routes' lines (numbers
+	// masked).
+	Logger zerolog.Logger
 
 	// Operations runs the long jobs requests start (syncs); nil: they
 	// answer 503.
@@ -28,6 +30,11 @@ type Deps struct {
 	Users        Users
 	Queue        Queue
 	Live         Live
+
+	Router    Router
+	Presence  Presence
+	Wrapups   Wrapups
+	Callbacks Callbacks
 }
 
 // New builds the mux with every route of the API. This is the one list of
@@ -54,6 +61,12 @@ func New(d Deps) *Mux {
 
 	m.HandleFunc("GET /api/lookup", Dialplan, lookup(d.Lookup))
 	m.HandleFunc("GET /api/callername", Dialplan, callerName(d.Lookup))
+	m.HandleFunc("GET /api/route", Dialplan, routeGET(d.Router, d.Logger))
+	m.HandleFunc("POST /api/route", Dialplan, routePOST(d.Router, d.Logger))
+	m.HandleFunc("POST /api/calls/{call_id}/disposition", Dialplan, disposition(d.Wrapups, d.Logger))
+	m.HandleFunc("POST /api/callbacks", Dialplan, callbacks(d.Callbacks, d.Logger))
+
+	m.HandleFunc("GET /api/presence", Agent, presence(d.Presence))
 
 	m.HandleScoped("GET /api/live", liveRole, m.live(d.Live))
 

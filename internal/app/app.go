@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -9,9 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/pipeline"
+	"github.com/callbridge/callbridge/internal/routing"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
 
@@ -47,6 +50,10 @@ type App struct {
 	mux     *api.Mux
 	httpCfg atomic.Pointer[config.HTTP]
 	cert    certificate
+	// presence is the engine's live state of users; router answers
+	// routing questions (routing.rules), replaced on reload.
+	presence *presence
+	router   atomic.Pointer[routing.Router]
 
 	// ready: running and not shutting down; notified: READY=1 was sent.
 	ready    atomic.Bool
@@ -66,7 +73,7 @@ type App struct {
 // mistakes show before anything runs; when a part fails, what was opened
 // before it is closed again.
 func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
+	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, presence: newPresence(), Reload: make(chan struct{}, 1)}
 	a.httpCfg.Store(&cfg.HTTP)
 	a.live.register(a.reg)
 	a.reloadMetrics.register(a.reg)
@@ -101,9 +108,18 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		a.opened.push(a.crm.Close)
 		a.cur.Store(a.crm)
 	}
+	r, err := a.buildRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.router.Store(r)
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),
-		Sink: a.sink, Live: a.live.publish, Logger: log, Registerer: a.reg,
+		Sink: a.sink, Logger: log, Registerer: a.reg,
+		Live: func(source string, tr bridge.Transition) {
+			a.live.publish(source, tr)
+			a.presence.apply(source, tr)
+		},
 	}
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
@@ -126,4 +142,25 @@ func (a *App) Addr() net.Addr {
 		return nil
 	}
 	return a.ln.Addr()
+}
+
+// buildRouter compiles cfg's routing.rules over the phone indexes and
+// user mappings of the delivery in force and the engine's live state.
+// Without a CRM only the number rules can match.
+func (a *App) buildRouter(cfg *config.Config) (*routing.Router, error) {
+	d := a.routerDeps(cfg)
+	d.Registerer = a.reg
+	r, err := routing.New(cfg.Routing, d)
+	if err != nil {
+		return nil, fmt.Errorf("routing: %w", err)
+	}
+	return r, nil
+}
+
+func (a *App) routerDeps(cfg *config.Config) routing.Deps {
+	d := routing.Deps{Presence: a.presence, DirectNumbers: cfg.DirectNumbers(), Normalize: cfg.Normalizer().Normalize}
+	if a.crm != nil {
+		d.Records, d.Owners = currentRecords{a}, currentOwners{a}
+	}
+	return d
 }

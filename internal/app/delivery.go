@@ -58,6 +58,12 @@ type Delivery struct {
 	states *crmsync.PushStates
 	// Recognizers are the CRMs' phone indexes, for the lookup API.
 	Recognizers *phoneindex.Set
+	// owners maps CRM record owners to users, for routing.
+	owners *owners
+	// wrapups and callbacks queue dispositions and callback requests.
+	wrapups      *crmsync.Wrapups
+	dispositions dispositions
+	callbacks    *crmsync.Callbacks
 }
 
 // UserSyncInterval is how often CRM users are matched to PBX users again.
@@ -104,7 +110,24 @@ func buildDelivery(cfg *config.Config, store crmsync.Store, log zerolog.Logger, 
 	if err := openIndexes(cfg, conns, recs, log, reg); err != nil {
 		return nil, err
 	}
-	return &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, states: &crmsync.PushStates{}, Recognizers: recs}, nil
+	d := &Delivery{cfg: cfg, store: store, policy: p, conns: conns, log: log, states: &crmsync.PushStates{}, Recognizers: recs}
+	if d.wrapups, err = crmsync.NewWrapups(cfg.Wrapup, store, cfg.PBXID, conns); err != nil {
+		return nil, fmt.Errorf("wrapup: %w", err)
+	}
+	if d.callbacks, err = crmsync.NewCallbacks(cfg.Callbacks, store, conns); err != nil {
+		return nil, fmt.Errorf("callbacks: %w", err)
+	}
+	d.callbacks.Normalize = cfg.Normalizer().Normalize
+	d.dispositions = newDispositions(d.wrapups, cfg.EngineConfig().Users)
+	explicit := map[string]string{}
+	for ext, s := range policyConfig(cfg).Users {
+		if s.CRMUser != "" {
+			explicit[ext] = s.CRMUser
+		}
+	}
+	d.owners = newOwners(explicit)
+	d.owners.refresh(conns)
+	return d, nil
 }
 
 // policyConfig is the policy section with the user directory's CRM ids and
@@ -159,7 +182,7 @@ func openIndexes(cfg *config.Config, conns []crmsync.Connector, recs *phoneindex
 // Parts are the path's stages beyond the sink: the policy, the queue and
 // the delivery workers run on these.
 func (d *Delivery) Parts() *pipeline.CRM {
-	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery, PushStates: d.states}
+	return &pipeline.CRM{Policy: d.policy, Store: d.store, Connectors: d.conns, Delivery: d.cfg.Delivery, PushStates: d.states, Wrapups: d.wrapups}
 }
 
 // Store is the delivery queue.
@@ -216,6 +239,7 @@ func (d *Delivery) SyncUsers(ctx context.Context) []api.UserSync {
 		}
 		out = append(out, r)
 	}
+	d.owners.refresh(d.conns) // the mappings just learnt route callers to their owners
 	return out
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/secret"
@@ -31,10 +32,13 @@ func (a *App) handler(ops *api.Operations) *api.Mux {
 		Logger:     a.log.With().Str("component", "api").Logger(),
 		Operations: ops,
 		Live:       a.live,
+		Router:     currentRouter{a},
+		Presence:   a.presence,
 	}
 	if a.crm != nil {
 		c := current{a}
 		d.Lookup, d.Integrations, d.Users = c, c, c
+		d.Wrapups, d.Callbacks = c, c
 		d.Queue = adminQueue{Store: a.crm.store, log: a.log.With().Str("component", "queue").Logger()}
 	}
 	return api.New(d)
@@ -60,6 +64,16 @@ func (c current) Do(ctx context.Context, name string, action api.Action) (api.In
 }
 
 func (c current) SyncUsers(ctx context.Context) []api.UserSync { return c.a.crmNow().SyncUsers(ctx) }
+
+// Dispose implements api.Wrapups with wrapup and users in force.
+func (c current) Dispose(ctx context.Context, d crmsync.Disposition) (crmsync.DisposeResult, error) {
+	return c.a.crmNow().dispositions.Dispose(ctx, d)
+}
+
+// Request implements api.Callbacks with callbacks in force.
+func (c current) Request(ctx context.Context, r crmsync.CallbackRequest) (crmsync.CallbackResult, error) {
+	return c.a.crmNow().callbacks.Request(ctx, r)
+}
 
 // httpConfig is the http section in force (it changes on reload).
 func (a *App) httpConfig() config.HTTP { return *a.httpCfg.Load() }
@@ -156,7 +170,8 @@ func (x indexes) Lookup(number string) api.LookupResult {
 }
 
 func record(c phoneindex.Candidate) api.Record {
-	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact}
+	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact,
+		Owner: c.Owner, Fields: c.Fields}
 }
 
 // Statuses implements api.Integrations.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/pipeline"
+	"github.com/callbridge/callbridge/internal/routing"
 	"github.com/callbridge/callbridge/systemd"
 )
 
@@ -42,8 +43,10 @@ func (a *App) reloads(ctx context.Context) {
 //   - ari / ami settings: that source reconnects with them, on the same
 //     engine, and its first snapshot reconciles the calls in progress;
 //   - policy (screen-pop settings included), delivery, crm connectors and
-//     their recognition: built anew on the same store; the delivery
-//     workers switch once the old ones have finished their pushes;
+//     their recognition, wrapup and callbacks: built anew on the same
+//     store; the delivery workers switch once the old ones have finished
+//     their pushes; a wrap-up or callback already queued stays as queued;
+//   - routing (and users[].direct_number): for the next /api/route;
 //   - sip.subscribe: the subscriber restarts;
 //   - sink.file is reopened (logrotate), even when the new file is bad.
 //
@@ -100,6 +103,7 @@ type built struct {
 	engine     bool
 	sources    map[string]pipeline.Source
 	delivery   *Delivery
+	router     *routing.Router
 	subscriber bool
 }
 
@@ -129,13 +133,16 @@ func (a *App) build(next *config.Config) (*built, error) {
 		b.sources["ami"] = s
 	}
 	if a.crm != nil && (!reflect.DeepEqual(old.CRM, next.CRM) || !reflect.DeepEqual(policyConfig(old), policyConfig(next)) ||
-		old.Delivery != next.Delivery || !reflect.DeepEqual(old.EngineConfig().Users, next.EngineConfig().Users)) {
+		old.Delivery != next.Delivery || !reflect.DeepEqual(old.EngineConfig().Users, next.EngineConfig().Users) ||
+		!reflect.DeepEqual(old.Wrapup, next.Wrapup) || !reflect.DeepEqual(old.Callbacks, next.Callbacks) ||
+		old.DefaultRegion != next.DefaultRegion) {
 		d, err := buildDelivery(next, a.crm.store, a.log, a.reg)
 		if err != nil {
 			return nil, err
 		}
 		b.delivery = d
 	}
+	b.router = a.router.Load().With(next.Routing, a.routerDeps(next))
 	b.subscriber = !reflect.DeepEqual(old.SIP.Subscribe, next.SIP.Subscribe) ||
 		(next.SIP.Subscribe.On() && len(next.SIP.Subscribe.Extensions) == 0 && b.engine)
 	return b, nil
@@ -182,6 +189,10 @@ func (a *App) apply(ctx context.Context, next *config.Config, b *built) (changed
 			changed = append(changed, "crm", "policy")
 		}
 	}
+	if !reflect.DeepEqual(a.cfg.Routing, next.Routing) || !reflect.DeepEqual(a.cfg.DirectNumbers(), next.DirectNumbers()) {
+		changed = append(changed, "routing")
+	}
+	a.router.Store(b.router) // after the delivery: its indexes and owners answer it
 	if b.subscriber {
 		a.subTask.stop() // its Run closes its socket, so the new one can bind
 		sub, err := buildSubscriber(next, a.log, a.reg, a.live)

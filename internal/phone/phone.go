@@ -102,3 +102,28 @@ func plausible(s string) bool {
 	}
 	return digits > 0
 }
+
+// Mask hides every digit of num but the last four, for logs: a number is
+// personal data, and its tail is enough to tell calls apart. Separators
+// and a leading '+' stay; anything that is not a digit is kept as it is
+// (short extensions come out whole).
+func Mask(num string) string {
+	digits := 0
+	for i := 0; i < len(num); i++ {
+		if num[i] >= '0' && num[i] <= '9' {
+			digits++
+		}
+	}
+	if digits <= 4 {
+		return num
+	}
+	b := []byte(num)
+	hide := digits - 4
+	for i := 0; i < len(b) && hide > 0; i++ {
+		if b[i] >= '0' && b[i] <= '9' {
+			b[i] = '*'
+			hide--
+		}
+	}
+	return string(b)
+}

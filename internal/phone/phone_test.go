@@ -71,3 +71,18 @@ func BenchmarkNormalize(b *testing.B) {
 		n.Normalize("0401234567")
 	}
 }
+
+func TestMask(t *testing.T) {
+	for in, want := range map[string]string{
+		"+358401234567": "+********4567",
+		"040 123 4567":  "*** *** 4567",
+		"101":           "101",
+		"4567":          "4567",
+		"":              "",
+		"anonymous":     "anonymous",
+	} {
+		if got := Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type CRM struct {
 	Store      crmsync.Store
 	Connectors []crmsync.Connector
 	Delivery   crmsync.DeliveryConfig
+	// Wrapups queues activities that wait for their wrap-up open (nil:
+	// every activity as it is).
+	Wrapups *crmsync.Wrapups
 	// Instance names this process among those sharing the store.
 	Instance string
 	// PushStates, if set, records each connector's last push outcome.
@@ -96,8 +99,8 @@ func (p *Path) crm(c *CRM) (Stages, *crmsync.Dispatcher, error) {
 		conns[i] = cn.Name()
 	}
 	intake := Stages{p.sink,
-		Policy{Policy: c.Policy, Log: p.log},                 // 4. policy: accept, or drop and count why (policy.go)
-		Queue{Store: c.Store, Connectors: conns, Log: p.log}, // 5. queue: one durable job per connector (queue.go)
+		Policy{Policy: c.Policy, Log: p.log},                                     // 4. policy: accept, or drop and count why (policy.go)
+		Queue{Store: c.Store, Connectors: conns, Wrapups: c.Wrapups, Log: p.log}, // 5. queue: one durable job per connector, open when waiting for a wrap-up (queue.go)
 	}
 
 	// In the delivery workers, for each job claimed from the queue:

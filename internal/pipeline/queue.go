@@ -13,10 +13,13 @@ import (
 
 // Queue is the queue stage: one durable job per connector, in the store,
 // before the source reads its next event. Enqueueing is idempotent on the
-// activity id, so it is retried while the store is unreachable.
+// activity id, so it is retried while the store is unreachable. With
+// Wrapups, an activity that waits for its wrap-up is queued open, with its
+// completion (wrapup.complete_on_wrap).
 type Queue struct {
 	Store      crmsync.Store
 	Connectors []string
+	Wrapups    *crmsync.Wrapups // may be nil
 	Log        zerolog.Logger
 }
 
@@ -24,7 +27,13 @@ type Queue struct {
 func (s Queue) Handle(ctx context.Context, a bridge.Activity) bool {
 	for _, c := range s.Connectors {
 		err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
-			if _, err := s.Store.Enqueue(ctx, c, a); err != nil {
+			var err error
+			if s.Wrapups != nil && s.Wrapups.Pending(c, a) {
+				err = s.Wrapups.Enqueue(ctx, c, a)
+			} else {
+				_, err = s.Store.Enqueue(ctx, c, a)
+			}
+			if err != nil {
 				return fmt.Errorf("enqueue for %s: %w", c, err)
 			}
 			return nil

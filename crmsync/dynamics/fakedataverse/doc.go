@@ -9,7 +9,9 @@
 // limits (429 with Retry-After). It pages large results with
 // @odata.nextLink and executes $batch requests with atomic changesets.
 //
-// It implements what callbridge uses (phonecalls, systemusers, contacts,
-// accounts, leads) and no more: an unsupported query is a 400, never a
+// It implements what callbridge uses (phonecalls with custom columns
+// given in Options, systemusers, teams, contacts, accounts, leads with
+// their owners, queues, queueitems and the AddToQueue action: see
+// queues.go) and no more: an unsupported query is a 400, never a
 // silent approximation.
 package fakedataverse

@@ -88,6 +88,9 @@ func (s *Server) createPhonecall(w http.ResponseWriter, h http.Header, body []by
 	for k, v := range m {
 		if nav, isBind := strings.CutSuffix(k, "@odata.bind"); isBind {
 			want, known := phonecallBinds[nav]
+			if str, _ := v.(string); nav == "ownerid" && strings.HasPrefix(strings.TrimPrefix(str, "/"), "teams(") {
+				want = "teams" // a team may own a record too
+			}
 			if !known {
 				dvErr(w, http.StatusBadRequest, "0x80060888", "An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload.", nav)
 				return
@@ -117,7 +120,7 @@ func (s *Server) createPhonecall(w http.ResponseWriter, h http.Header, body []by
 			dvErr(w, http.StatusBadRequest, "0x80060888", "The property '%s' cannot be set; it is read-only.", k)
 			return
 		}
-		if !phonecallAttrs[k] {
+		if !s.pcAttrs[k] {
 			dvErr(w, http.StatusBadRequest, "0x80060888", "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.phonecall'.", k)
 			return
 		}
@@ -234,6 +237,11 @@ func checkType(k string, v any) string {
 		if !ok || len([]rune(str)) > 200 {
 			return "a string of at most 200 characters is expected"
 		}
+	case "description":
+		str, ok := v.(string)
+		if !ok || len([]rune(str)) > 2000 {
+			return "a string of at most 2000 characters is expected"
+		}
 	case "activityid":
 		str, ok := v.(string)
 		if !ok || !guid.MatchString(str) {
@@ -277,7 +285,7 @@ func (s *Server) updatePhonecall(w http.ResponseWriter, id string, h http.Header
 	}
 	curState, _ := cur["statecode"].(json.Number).Int64()
 	for k, v := range m {
-		if !phonecallAttrs[k] || k == "activityid" || strings.HasPrefix(k, "_") || k == "modifiedon" || k == "createdon" {
+		if !s.pcAttrs[k] || k == "activityid" || strings.HasPrefix(k, "_") || k == "modifiedon" || k == "createdon" {
 			dvErr(w, http.StatusBadRequest, "0x80060888", "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.phonecall' that can be updated.", k)
 			return
 		}
@@ -309,13 +317,16 @@ func (s *Server) updatePhonecall(w http.ResponseWriter, id string, h http.Header
 	if log != nil {
 		*log = append(*log, undo{id: id, prev: cur})
 	}
+	if state != 0 {
+		s.deactivateQueueItems(id) // a closed activity leaves its queues
+	}
 	s.mu.Unlock()
 	w.Header().Set("OData-Version", "4.0")
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) getPhonecall(w http.ResponseWriter, id string, q url.Values) {
-	sel, ok := s.selectList(w, "phonecall", phonecallAttrs, q)
+	sel, ok := s.selectList(w, "phonecall", s.pcAttrs, q)
 	if !ok {
 		return
 	}

@@ -159,7 +159,7 @@ func (s *Server) query(w http.ResponseWriter, set string, q url.Values, h http.H
 	var attrs map[string]bool
 	entity := strings.TrimSuffix(set, "s")
 	if set == "phonecalls" {
-		attrs = phonecallAttrs
+		attrs = s.pcAttrs
 	} else {
 		attrs = s.tables[set].attrs
 	}
@@ -229,7 +229,7 @@ func (s *Server) query(w http.ResponseWriter, set string, q url.Values, h http.H
 			break
 		}
 		matched++
-		out = append(out, project(r, sel))
+		out = append(out, annotate(project(r, sel), r, h))
 	}
 	s.mu.Unlock()
 	resp := map[string]any{"@odata.context": origin + APIPath + "$metadata#" + set, "value": out}

@@ -35,6 +35,9 @@ type Options struct {
 	MaxPageSize int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// PhonecallAttributes are custom columns the phonecall table has
+	// (strings, e.g. "new_wrapcode"), as an admin would add them.
+	PhonecallAttributes []string
 }
 
 // SystemUser is a Dataverse user.
@@ -63,6 +66,7 @@ type Server struct {
 	inflight   int
 	phonecalls map[string]Record
 	pcOrder    []string
+	pcAttrs    map[string]bool   // phonecallAttrs and the custom ones
 	tables     map[string]*table // by entity set
 	users      []SystemUser
 	requests   int
@@ -86,13 +90,20 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		opts: opts, tokens: map[string]time.Time{}, hits: map[string][]time.Time{},
-		phonecalls: map[string]Record{}, tables: map[string]*table{},
+		phonecalls: map[string]Record{}, tables: map[string]*table{}, pcAttrs: map[string]bool{},
+	}
+	for a := range phonecallAttrs {
+		s.pcAttrs[a] = true
+	}
+	for _, a := range opts.PhonecallAttributes {
+		s.pcAttrs[a] = true
 	}
 	phones := []string{"telephone1", "telephone2", "telephone3", "mobilephone"}
-	s.addTable("contacts", "contactid", append([]string{"fullname", "firstname", "lastname", "emailaddress1", "modifiedon"}, phones...))
-	s.addTable("leads", "leadid", append([]string{"fullname", "subject", "modifiedon"}, phones...))
-	s.addTable("accounts", "accountid", []string{"name", "telephone1", "telephone2", "telephone3", "modifiedon"})
+	s.addTable("contacts", "contactid", append([]string{"fullname", "firstname", "lastname", "emailaddress1", "modifiedon", "_ownerid_value"}, phones...))
+	s.addTable("leads", "leadid", append([]string{"fullname", "subject", "modifiedon", "_ownerid_value"}, phones...))
+	s.addTable("accounts", "accountid", []string{"name", "telephone1", "telephone2", "telephone3", "modifiedon", "_ownerid_value", "accountcategorycode"})
 	s.addTable("systemusers", "systemuserid", []string{"internalemailaddress", "fullname", "isdisabled", "modifiedon"})
+	s.addQueueTables()
 	return s
 }
 
@@ -229,6 +240,9 @@ func (s *Server) admit(tok string) (wait int, code string, limited bool) {
 
 // route executes one request. log collects undo entries when non-nil.
 func (s *Server) route(w http.ResponseWriter, method, path string, q url.Values, h http.Header, body []byte, origin string, log *[]undo) {
+	if s.routeQueues(w, method, path, q, h, body, origin) {
+		return
+	}
 	set, key, hasKey := strings.Cut(path, "(")
 	if hasKey {
 		var ok bool

@@ -210,40 +210,7 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 	if a.ID == "" {
 		return false, errors.New("enqueue: activity without id")
 	}
-	now := s.now()
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: a, EnqueuedAt: now})
-	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	var added bool
-	err = s.db.Update(func(tx *bbolt.Tx) error {
-		added = false
-		c, err := connBuckets(tx, connector, true)
-		if err != nil {
-			return err
-		}
-		id := []byte(a.ID)
-		if c.get(bEnq).Get(id) != nil || c.get(bDone).Get(id) != nil {
-			return nil
-		}
-		seq, _ := c.get(bReady).NextSequence()
-		key := u64(seq)
-		if err := c.get(bReady).Put(key, cat([]byte{0}, rec)); err != nil {
-			return err
-		}
-		if err := c.get(bIndex).Put(id, cat([]byte{locReady}, key)); err != nil {
-			return err
-		}
-		added = true
-		return c.get(bEnq).Put(id, tkey(now))
-	})
-	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	if added {
-		s.notify()
-	}
-	return added, nil
+	return s.EnqueueJob(ctx, connector, crmsync.Job{Activity: a}, time.Time{})
 }
 
 // Claim implements crmsync.Store.
@@ -339,11 +306,11 @@ func (s *Store) claim(req crmsync.ClaimRequest) (jobs []crmsync.Job, next time.T
 			if err := c.get(bLeased).Put(lkey, cat([]byte{v[0], byte(len(owner))}, owner, v[1:])); err != nil {
 				return err
 			}
-			if err := c.get(bIndex).Put([]byte(r.Activity.ID), cat([]byte{locLeased}, lkey)); err != nil {
+			if err := c.get(bIndex).Put([]byte(r.ID()), cat([]byte{locLeased}, lkey)); err != nil {
 				return err
 			}
 			jobs = append(jobs, crmsync.Job{
-				Connector: req.Connector, Activity: r.Activity, Attempt: r.Attempt, LastError: r.LastError,
+				Connector: req.Connector, Activity: r.Activity, Open: r.Open, Task: r.Task, Attempt: r.Attempt, LastError: r.LastError,
 				EnqueuedAt: r.EnqueuedAt, Worker: req.Worker, Handle: hex.EncodeToString(lkey),
 				Reclaimed: v[0]&flagReclaimed != 0,
 			})
@@ -363,7 +330,7 @@ func (s *Store) toReady(c conn, flag byte, rec []byte) error {
 	if err != nil {
 		return nil // claim sets it aside
 	}
-	return c.get(bIndex).Put([]byte(r.Activity.ID), cat([]byte{locReady}, key))
+	return c.get(bIndex).Put([]byte(r.ID()), cat([]byte{locReady}, key))
 }
 
 // leased checks that j still holds its lease and returns the leased key.
@@ -375,7 +342,7 @@ func leased(c conn, j crmsync.Job) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bad job handle: %w", err)
 	}
-	loc := c.get(bIndex).Get([]byte(j.Activity.ID))
+	loc := c.get(bIndex).Get([]byte(j.ID()))
 	if loc == nil || loc[0] != locLeased || !bytes.Equal(loc[1:], lkey) {
 		return nil, crmsync.ErrLeaseLost
 	}
@@ -390,7 +357,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 		if err != nil {
 			return err
 		}
-		id := []byte(j.Activity.ID)
+		id := []byte(j.ID())
 		if loc := c.get(bIndex).Get(id); loc != nil {
 			// Wherever the job is now (another worker may have it), it
 			// was delivered.
@@ -432,7 +399,7 @@ func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, last
 		if err != nil {
 			return err
 		}
-		rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
+		rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
 		if err != nil {
 			return err
 		}
@@ -443,7 +410,7 @@ func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, last
 		if err := c.get(bDelayed).Put(dkey, cat([]byte{0}, rec)); err != nil {
 			return err
 		}
-		return c.get(bIndex).Put([]byte(j.Activity.ID), cat([]byte{locDelayed}, dkey))
+		return c.get(bIndex).Put([]byte(j.ID()), cat([]byte{locDelayed}, dkey))
 	})
 	if err == nil && !retryAt.After(s.now()) {
 		s.notify()
@@ -467,7 +434,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 			reason = reason[:jobcodec.MaxLastError]
 		}
 		v, err := json.Marshal(crmsync.DeadLetter{
-			Connector: j.Connector, Activity: j.Activity, Attempts: j.Attempt + 1, Reason: reason,
+			Connector: j.Connector, Activity: j.Activity, Open: j.Open, Task: j.Task, Attempts: j.Attempt + 1, Reason: reason,
 			EnqueuedAt: j.EnqueuedAt.UTC(), DiedAt: now.UTC(),
 		})
 		if err != nil {
@@ -476,10 +443,10 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 		if err := c.get(bLeased).Delete(lkey); err != nil {
 			return err
 		}
-		if err := c.get(bIndex).Delete([]byte(j.Activity.ID)); err != nil {
+		if err := c.get(bIndex).Delete([]byte(j.ID())); err != nil {
 			return err
 		}
-		return c.get(bDead).Put([]byte(j.Activity.ID), v)
+		return c.get(bDead).Put([]byte(j.ID()), v)
 	})
 }
 
@@ -550,7 +517,7 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 				if err := json.Unmarshal(vals[i], &d); err != nil {
 					continue
 				}
-				rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, EnqueuedAt: now})
+				rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, Open: d.Open, Task: d.Task, EnqueuedAt: now})
 				if err != nil {
 					return err
 				}

@@ -233,19 +233,7 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 	if a.ID == "" {
 		return false, errors.New("enqueue: activity without id")
 	}
-	if err := s.register(ctx, connector); err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: a, EnqueuedAt: s.opts.Now()})
-	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	k := s.k(connector)
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{k.stream(), k.enq(a.ID), k.done(a.ID)}, rec, ms(s.opts.MarkerRetention)).Int()
-	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	return n == 1, nil
+	return s.EnqueueJob(ctx, connector, crmsync.Job{Activity: a}, time.Time{})
 }
 
 // Claim implements crmsync.Store.
@@ -344,7 +332,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 	for i, e := range raw {
 		recs[i], errs[i] = jobcodec.Decode([]byte(e.rec))
 		if errs[i] == nil {
-			exists[i] = pipe.Exists(ctx, k.done(recs[i].Activity.ID))
+			exists[i] = pipe.Exists(ctx, k.done(recs[i].ID()))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
@@ -360,7 +348,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 			continue
 		}
 		j := crmsync.Job{
-			Connector: req.Connector, Activity: recs[i].Activity, Attempt: recs[i].Attempt,
+			Connector: req.Connector, Activity: recs[i].Activity, Open: recs[i].Open, Task: recs[i].Task, Attempt: recs[i].Attempt,
 			LastError: recs[i].LastError, EnqueuedAt: recs[i].EnqueuedAt, Worker: req.Worker,
 			Handle: e.id, Reclaimed: e.reclaimed,
 		}
@@ -378,7 +366,7 @@ func (s *Store) jobs(ctx context.Context, req crmsync.ClaimRequest, raw []entry)
 // Ack implements crmsync.Store.
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	k := s.k(j.Connector)
-	err := ackScript.Run(ctx, s.rdb, []string{k.stream(), k.done(j.Activity.ID), k.delivered()},
+	err := ackScript.Run(ctx, s.rdb, []string{k.stream(), k.done(j.ID()), k.delivered()},
 		group, j.Handle, ms(s.opts.MarkerRetention)).Err()
 	if err != nil {
 		return fmt.Errorf("ack: %w", err)
@@ -388,7 +376,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 
 // Nack implements crmsync.Store.
 func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, lastErr string) error {
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
+	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
 	if err != nil {
 		return fmt.Errorf("nack: %w", err)
 	}
@@ -410,7 +398,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 		reason = reason[:jobcodec.MaxLastError]
 	}
 	v, err := json.Marshal(crmsync.DeadLetter{
-		Connector: j.Connector, Activity: j.Activity, Attempts: j.Attempt + 1, Reason: reason,
+		Connector: j.Connector, Activity: j.Activity, Open: j.Open, Task: j.Task, Attempts: j.Attempt + 1, Reason: reason,
 		EnqueuedAt: j.EnqueuedAt.UTC(), DiedAt: s.opts.Now().UTC(),
 	})
 	if err != nil {
@@ -418,7 +406,7 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 	}
 	k := s.k(j.Connector)
 	n, err := deadScript.Run(ctx, s.rdb, []string{k.stream(), k.dead()},
-		group, j.Handle, j.Worker, j.Activity.ID, v).Int()
+		group, j.Handle, j.Worker, j.ID(), v).Int()
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
@@ -462,7 +450,7 @@ func (s *Store) DeadLetters(ctx context.Context, connector string, limit int) ([
 		if !out[i].DiedAt.Equal(out[j].DiedAt) {
 			return out[i].DiedAt.Before(out[j].DiedAt)
 		}
-		return out[i].Activity.ID < out[j].Activity.ID
+		return out[i].ID() < out[j].ID()
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
@@ -501,10 +489,10 @@ func (s *Store) Retry(ctx context.Context, id string) error {
 
 func (s *Store) requeue(ctx context.Context, connector, id, v string) (bool, error) {
 	var d crmsync.DeadLetter
-	if err := json.Unmarshal([]byte(v), &d); err != nil || d.Activity.ID == "" {
+	if err := json.Unmarshal([]byte(v), &d); err != nil || d.ID() == "" {
 		return false, nil // undecodable: only purge removes it
 	}
-	rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, EnqueuedAt: s.opts.Now()})
+	rec, err := jobcodec.Encode(jobcodec.Record{Activity: d.Activity, Open: d.Open, Task: d.Task, EnqueuedAt: s.opts.Now()})
 	if err != nil {
 		return false, err
 	}

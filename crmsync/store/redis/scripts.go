@@ -2,11 +2,16 @@ package redis
 
 import goredis "github.com/redis/go-redis/v9"
 
-// enqueueScript: KEYS stream, enq marker, done marker; ARGV record, ttl ms.
+// enqueueScript: KEYS stream, enq marker, done marker, delayed; ARGV
+// record, ttl ms, due ms (0: at once).
 var enqueueScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
-redis.call('XADD', KEYS[1], '*', 'j', ARGV[1])
+if tonumber(ARGV[3]) > 0 then
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+else
+  redis.call('XADD', KEYS[1], '*', 'j', ARGV[1])
+end
 return 1
 `)
 

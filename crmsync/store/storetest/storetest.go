@@ -402,6 +402,8 @@ func run(t *testing.T, h Harness, now func() time.Time) {
 		}
 	})
 
+	runTasks(t, h, now)
+
 	t.Run("ReserveStart", func(t *testing.T) {
 		s := h.New(t, now)
 		t0 := time.Date(2026, 11, 21, 16, 11, 10, 0, time.UTC)

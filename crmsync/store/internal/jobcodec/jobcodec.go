@@ -9,19 +9,32 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 )
 
 // Record is what a store keeps for one job.
 type Record struct {
 	Activity   bridge.Activity
+	Open       bool          // push the activity open (crmsync.Updater)
+	Task       *crmsync.Task // a task rather than a push
 	Attempt    int
 	LastError  string
 	EnqueuedAt time.Time
 }
 
+// ID is the job's id: its task's, else its activity's.
+func (r Record) ID() string {
+	if r.Task != nil {
+		return r.Task.ID
+	}
+	return r.Activity.ID
+}
+
 type wire struct {
 	V int             `json:"v"`
 	A bridge.Activity `json:"a"`
+	O bool            `json:"o,omitempty"`
+	K *crmsync.Task   `json:"k,omitempty"`
 	N int             `json:"n,omitempty"`
 	E string          `json:"e,omitempty"`
 	T int64           `json:"t"` // enqueued, unix milliseconds
@@ -30,17 +43,19 @@ type wire struct {
 // MaxLastError bounds the error text kept with a job.
 const MaxLastError = 512
 
-// Encode writes r.
+// Encode writes r. Version 1 records (activities only) are what an
+// activity push still writes, so a store shared with an older version
+// stays readable by it as long as no task is queued.
 func Encode(r Record) ([]byte, error) {
 	e := r.LastError
 	if len(e) > MaxLastError {
 		e = e[:MaxLastError]
 	}
-	return json.Marshal(wire{V: 1, A: r.Activity, N: r.Attempt, E: e, T: r.EnqueuedAt.UnixMilli()})
+	return json.Marshal(wire{V: 1, A: r.Activity, O: r.Open, K: r.Task, N: r.Attempt, E: e, T: r.EnqueuedAt.UnixMilli()})
 }
 
-// Decode reads what Encode wrote. It rejects records without an activity id
-// or of an unknown version rather than guess.
+// Decode reads what Encode wrote. It rejects records without an id (the
+// activity's, or the task's) or of an unknown version rather than guess.
 func Decode(b []byte) (Record, error) {
 	var w wire
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -49,11 +64,16 @@ func Decode(b []byte) (Record, error) {
 	if w.V != 1 {
 		return Record{}, fmt.Errorf("job record: unknown version %d", w.V)
 	}
-	if w.A.ID == "" {
+	switch {
+	case w.K != nil && w.K.ID == "":
+		return Record{}, errors.New("job record: task without id")
+	case w.K != nil && (w.K.Update == nil) == (w.K.Callback == nil):
+		return Record{}, errors.New("job record: a task is an update or a callback")
+	case w.K == nil && w.A.ID == "":
 		return Record{}, errors.New("job record: activity without id")
 	}
 	if w.N < 0 {
 		return Record{}, fmt.Errorf("job record: negative attempt count %d", w.N)
 	}
-	return Record{Activity: w.A, Attempt: w.N, LastError: w.E, EnqueuedAt: time.UnixMilli(w.T).UTC()}, nil
+	return Record{Activity: w.A, Open: w.O, Task: w.K, Attempt: w.N, LastError: w.E, EnqueuedAt: time.UnixMilli(w.T).UTC()}, nil
 }

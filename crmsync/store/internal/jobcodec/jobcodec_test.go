@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
 )
 
 // sample is the short_call recording's activity: +358401234567 calls DID
@@ -67,4 +68,42 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("unstable: %+v vs %+v", r, r2)
 		}
 	})
+}
+
+func TestTaskRoundTrip(t *testing.T) {
+	at := time.UnixMilli(1763741474000).UTC()
+	for _, r := range []Record{
+		{Activity: sample(), Open: true, EnqueuedAt: at},
+		{Activity: bridge.Activity{ID: "a1", CallID: "c1", User: "101"}, EnqueuedAt: at, Attempt: 2, Task: &crmsync.Task{
+			ID: "wrapup:a1", After: "a1", GiveUpAt: at.Add(time.Hour),
+			Update: &crmsync.UpdateRequest{ID: "wrapup:a1", ActivityID: "a1", CallID: "c1", User: "101",
+				Wrapup: &crmsync.Wrapup{Code: "SALE", Notes: "n", At: at}, Complete: true}}},
+		{EnqueuedAt: at, Task: &crmsync.Task{ID: "cb1", Callback: &crmsync.Callback{ID: "cb1", Number: "040 1234567",
+			E164: "+358401234567", Queue: "support", CRMQueue: "Support", Subject: "Call back", RequestedAt: at,
+			Ownership: crmsync.OwnerQueue, Duplicates: crmsync.DuplicatesIgnore}}},
+	} {
+		b, err := Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, r)
+		}
+		if got.ID() != r.ID() || got.ID() == "" {
+			t.Errorf("id %q, want %q", got.ID(), r.ID())
+		}
+	}
+}
+
+func TestDecodeRejectsBadTasks(t *testing.T) {
+	for _, in := range []string{`{"v":1,"a":{},"k":{"id":""}}`, `{"v":1,"a":{},"k":{"id":"x"}}`,
+		`{"v":1,"a":{},"k":{"id":"x","update":{},"callback":{}}}`} {
+		if _, err := Decode([]byte(in)); err == nil {
+			t.Errorf("Decode(%q) accepted", in)
+		}
+	}
 }

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/routing"
+)
+
+// presence is the engine's live state of users, kept from its
+// transitions: a user with a call ringing or connected is on a call until
+// the call's "ended". It implements api.Presence and routing.Presence.
+type presence struct {
+	mu    sync.Mutex
+	calls map[string]map[string]time.Time // user -> call (source/call id) -> since
+	now   func() time.Time
+}
+
+var (
+	_ api.Presence     = (*presence)(nil)
+	_ routing.Presence = (*presence)(nil)
+)
+
+// staleCall is how long a call without an "ended" counts: a transition
+// lost in a source's reconnect must not mark a user busy for good.
+const staleCall = 12 * time.Hour
+
+func newPresence() *presence {
+	return &presence{calls: map[string]map[string]time.Time{}, now: time.Now}
+}
+
+// apply takes one live transition of source.
+func (p *presence) apply(source string, tr bridge.Transition) {
+	if tr.User == "" || tr.Activity != nil {
+		return
+	}
+	key := source + "/" + tr.CallID
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch tr.State {
+	case bridge.Ringing, bridge.Talking:
+		if p.calls[tr.User] == nil {
+			p.calls[tr.User] = map[string]time.Time{}
+		}
+		if _, ok := p.calls[tr.User][key]; !ok {
+			p.calls[tr.User][key] = p.now()
+		}
+	case bridge.HungUp:
+		delete(p.calls[tr.User], key)
+		if len(p.calls[tr.User]) == 0 {
+			delete(p.calls, tr.User)
+		}
+	}
+}
+
+// OnCall implements api.Presence.
+func (p *presence) OnCall(user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cut := p.now().Add(-staleCall)
+	for k, since := range p.calls[user] {
+		if since.After(cut) {
+			return true
+		}
+		delete(p.calls[user], k)
+	}
+	return false
+}
+
+// owners maps a CRM record's owner back to a PBX user: per connector, the
+// connector's own user mapping (crmsync.UserMapper), overridden by the
+// explicit crm_user of users[] and policy.users. It implements
+// routing.Owners.
+type owners struct {
+	explicit map[string]string // extension -> CRM user
+	m        atomic.Pointer[map[string]map[string]string]
+}
+
+func newOwners(explicit map[string]string) *owners {
+	o := &owners{explicit: explicit}
+	o.m.Store(&map[string]map[string]string{})
+	return o
+}
+
+// refresh rebuilds the reverse maps from conns' mappings.
+func (o *owners) refresh(conns []crmsync.Connector) {
+	all := map[string]map[string]string{}
+	for _, c := range conns {
+		rev := map[string]string{}
+		if um, ok := c.(crmsync.UserMapper); ok {
+			for ext, id := range um.MappedUsers() {
+				rev[strings.ToLower(id)] = ext
+			}
+		}
+		for ext, id := range o.explicit {
+			rev[strings.ToLower(id)] = ext
+		}
+		all[c.Name()] = rev
+	}
+	o.m.Store(&all)
+}
+
+// Extension implements routing.Owners.
+func (o *owners) Extension(connector, crmUser string) (string, bool) {
+	ext, ok := (*o.m.Load())[connector][strings.ToLower(crmUser)]
+	return ext, ok
+}
+
+// Find implements routing.Records: the first ready index that knows the
+// number, as the lookup API answers it.
+func (x indexes) Find(number string) (routing.Record, bool, bool) {
+	ready := false
+	for _, in := range x.set.All() {
+		if !in.Ready() {
+			continue
+		}
+		ready = true
+		if m, ok := in.Lookup(number); ok {
+			return routing.Record{Connector: in.Name(), Owner: m.Best.Owner, Fields: m.Best.Fields}, true, true
+		}
+	}
+	return routing.Record{}, false, ready
+}
+
+// router is the routing.Router as the API sees it.
+type router struct{ r *routing.Router }
+
+// Route implements api.Router.
+func (r router) Route(anum, bnum string) api.RouteAnswer {
+	a := r.r.Route(anum, bnum)
+	return api.RouteAnswer{Target: a.Target, Rule: a.Rule, Result: a.Result}
+}
+
+// dispositions is the wrap-up queue as the API sees it: a user given as
+// one of their endpoints (what ${CHANNEL(endpoint)} says) is their
+// extension.
+type dispositions struct {
+	w         *crmsync.Wrapups
+	extension map[string]string // endpoint -> extension
+}
+
+func newDispositions(w *crmsync.Wrapups, users []bridge.User) dispositions {
+	d := dispositions{w: w, extension: map[string]string{}}
+	for _, u := range users {
+		for _, e := range u.Endpoints {
+			d.extension[e] = u.Extension
+		}
+	}
+	return d
+}
+
+// Dispose implements api.Wrapups.
+func (d dispositions) Dispose(ctx context.Context, disp crmsync.Disposition) (crmsync.DisposeResult, error) {
+	if ext, ok := d.extension[disp.User]; ok {
+		disp.User = ext
+	}
+	return d.w.Dispose(ctx, disp)
+}
+
+// currentRecords and currentOwners answer the router from the delivery in
+// force, which a reload replaces.
+type (
+	currentRecords struct{ a *App }
+	currentOwners  struct{ a *App }
+)
+
+func (c currentRecords) Find(number string) (routing.Record, bool, bool) {
+	return indexes{c.a.crmNow().Recognizers}.Find(number)
+}
+
+func (c currentOwners) Extension(connector, crmUser string) (string, bool) {
+	return c.a.crmNow().owners.Extension(connector, crmUser)
+}
+
+// currentRouter is the router in force (routing.rules, reloaded) as the
+// API sees it.
+type currentRouter struct{ a *App }
+
+// Route implements api.Router.
+func (r currentRouter) Route(anum, bnum string) api.RouteAnswer {
+	return router{r.a.router.Load()}.Route(anum, bnum)
+}
