@@ -41,8 +41,9 @@ func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
 	w.in++
 	w.most = max(w.most, w.in)
+	hold := w.hold
 	w.mu.Unlock()
-	time.Sleep(w.hold)
+	time.Sleep(hold)
 	w.Handler.ServeHTTP(rw, r)
 	w.mu.Lock()
 	w.in--
@@ -53,6 +54,18 @@ func (w *watch) requests() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.seen...)
+}
+
+func (w *watch) setHold(d time.Duration) {
+	w.mu.Lock()
+	w.hold = d
+	w.mu.Unlock()
+}
+
+func (w *watch) peak() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.most
 }
 
 func (e *env) watch() *watch {
@@ -145,7 +158,7 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	w.hold = 20 * time.Millisecond
+	w.setHold(20 * time.Millisecond)
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Add(1)
@@ -157,10 +170,10 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if w.most != 2 {
-		t.Errorf("%d requests in flight at most, want max_concurrency 2", w.most)
+	if most := w.peak(); most != 2 {
+		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
-	w.hold = 0
+	w.setHold(0)
 	before := len(w.requests())
 	for i, err := range h.PushBatch(context.Background(), backlog("bs", 100)) {
 		if err != nil {

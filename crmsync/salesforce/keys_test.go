@@ -45,9 +45,10 @@ func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
 	w.in++
 	w.most = max(w.most, w.in)
+	hold := w.hold
 	w.mu.Unlock()
-	if w.hold > 0 && !strings.Contains(r.URL.Path, "/oauth2/") {
-		time.Sleep(w.hold)
+	if hold > 0 && !strings.Contains(r.URL.Path, "/oauth2/") {
+		time.Sleep(hold)
 	}
 	w.Handler.ServeHTTP(rw, r)
 	w.mu.Lock()
@@ -59,6 +60,18 @@ func (w *watch) requests() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.seen...)
+}
+
+func (w *watch) setHold(d time.Duration) {
+	w.mu.Lock()
+	w.hold = d
+	w.mu.Unlock()
+}
+
+func (w *watch) peak() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.most
 }
 
 func (e *env) watch() *watch {
@@ -232,7 +245,7 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	w := e.watch()
-	w.hold = 20 * time.Millisecond
+	w.setHold(20 * time.Millisecond)
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
@@ -248,8 +261,8 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if w.most != 2 {
-		t.Errorf("%d requests in flight at most, want max_concurrency 2", w.most)
+	if most := w.peak(); most != 2 {
+		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
 	before := len(w.requests())
 	for i, err := range s.PushBatch(context.Background(), backlog("bs", 100)) {
