@@ -22,6 +22,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/salesforce/fakesalesforce"
 )
@@ -311,5 +312,28 @@ func TestKeyTimeout(t *testing.T) {
 	var te interface{ Timeout() bool }
 	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
 		t.Errorf("not a timeout: %v", err)
+	}
+}
+
+// recognition.entities[].org_field: the field read as a person's
+// organisation: the Org of its matches; empty, none.
+func TestKeyRecognitionOrgField(t *testing.T) {
+	e := newEnv(t, fakesalesforce.Options{})
+	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
+	for _, org := range []string{"AccountId", ""} {
+		contact := phoneindex.Entity{Name: "contact", EntitySet: "Contact", Key: "Id", NameField: "Name", OrgField: org,
+			PhoneFields: []string{"Phone", "MobilePhone"}, Kind: phoneindex.Person}
+		in, err := phoneindex.Open(context.Background(), "sf", s, phoneindex.FileStore{Dir: t.TempDir()},
+			phoneindex.Settings{Region: "FI", Enabled: true, Entities: []phoneindex.Entity{contact}}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Sync(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"AccountId": e.account, "": ""}[org]
+		if m, ok := in.Lookup("+358401234567"); !ok || m.Best.ID != e.contact || m.Best.Org != want {
+			t.Errorf("org_field %q: %+v %v, want Org %q", org, m.Best, ok, want)
+		}
 	}
 }
