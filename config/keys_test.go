@@ -184,7 +184,7 @@ var effects = map[string][]string{
 	"crm[].webhook.tls.key_file":             {"crmsync/webhook.TestKeyTLSClientCertificate"},
 	"crm[].webhook.tls.server_name":          {"crmsync/webhook.TestKeyTLSServer"},
 	"crm[].webhook.tls.insecure_skip_verify": {"crmsync/webhook.TestKeyTLSServer"},
-	"crm[].webhook.recognition_from":         {"crmsync/connectors.TestKeyRecognitionFrom", "crmsync/webhook.TestBodies", "crmsync/connectors.TestCheckReferences"},
+	"crm[].webhook.recognition_from":         {"internal/app.TestWebhookBorrowsRecognition", "crmsync/connectors.TestKeyRecognitionFrom", "crmsync/webhook.TestBodies", "crmsync/connectors.TestCheckReferences"},
 
 	"crm[].dynamics.url":                          {"crmsync/dynamics.TestConformance"},
 	"crm[].dynamics.tenant_id":                    {"crmsync/dynamics.TestKeyTenantClientAndScope"},
