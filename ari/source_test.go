@@ -622,10 +622,23 @@ func TestRestartAdoptsCallsInProgress(t *testing.T) {
 				}
 			}
 			// Parts that ended before the restart are gone with it, unless
-			// the user's phone is still up: a transfer done just before it
-			// is then unknowable, and the user merely answered.
+			// the user's phone is still up with its call: a transfer done
+			// just before it is then unknowable, and the user merely
+			// answered. A phone the PBX dialled that is found with nobody
+			// in its bridge and meets nobody after (a parker, hanging up)
+			// is what was left of a part that ended: gone too.
+			inBridge := map[string]int{}
+			for _, c := range snap.Channels {
+				if c.Bridge != "" {
+					inBridge[c.Bridge]++
+				}
+			}
 			inSnap := map[string]bool{}
 			for _, c := range snap.Channels {
+				alone := c.Bridge == "" || inBridge[c.Bridge] == 1
+				if (c.App == "AppDial" || c.App == "AppQueue") && alone {
+					continue
+				}
 				if res, ok := strings.CutPrefix(c.Name, "PJSIP/"); ok {
 					inSnap[res[:strings.LastIndexByte(res, '-')]] = true
 				}
