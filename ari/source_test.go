@@ -690,3 +690,48 @@ func TestRestartAdoptsCallsInProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinedLateMakesNoCallOfItsOwn: a source that connects at any moment
+// of a call (a second instance on the same store, or one restarted with
+// nothing journaled) makes no activity under an id the uninterrupted
+// replay does not make. An activity it made under another id would reach
+// the CRM beside the one an instance following the PBX throughout makes;
+// the shared store only tells repeats apart by id. Joined after the
+// caller hung up, inbound_answered lists only Alice's phone being hung up;
+// ring_group, her phone being taken back after Bob answered; call_pickup,
+// her ringing phone that the pickup ends without a Dial event.
+func TestJoinedLateMakesNoCallOfItsOwn(t *testing.T) {
+	for _, name := range []string{"inbound_answered", "ring_group", "call_pickup"} {
+		t.Run(name, func(t *testing.T) {
+			rec := load(t, name)
+			made := map[string]bool{}
+			for _, a := range replay(t, name).acts {
+				made[a.ID] = true
+			}
+			step := 1
+			if raceBuild {
+				step = 4
+			}
+			for at := 0; at < len(rec.Lines); at += step {
+				run := live(t, []fakeari.Recording{rec}, fakeari.Drop{At: 0, Resume: at})
+				// The joining engine knows what follows its snapshot.
+				from := 0
+				for i, ev := range run.events {
+					if ev.Kind == bridge.Snapshot {
+						from = i
+					}
+				}
+				fresh := newCollector()
+				for _, ev := range run.events[from:] {
+					fresh.apply(ev)
+				}
+				fresh.flush()
+				for _, a := range fresh.acts {
+					if !made[a.ID] {
+						t.Errorf("joined at event %d: %s %s/%s under call %s, an id the whole call does not make", at, a.User, a.State, a.Reason, a.CallID)
+					}
+				}
+			}
+		})
+	}
+}
