@@ -228,7 +228,9 @@ func (e *Engine) finish(cl *call) {
 			subs = append(subs, e.consultCall(cl, k))
 		}
 	}
-	e.writeActivities(cl)
+	if !cl.remnant() {
+		e.writeActivities(cl)
+	}
 	for _, sub := range subs {
 		e.writeActivities(sub)
 	}

@@ -1,6 +1,9 @@
 package bridge
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // Table tests for the call paths of docs/activity.md "More call paths".
 // Where a recording in testdata/recordings shows the path, the sequence is
@@ -924,5 +927,85 @@ func TestAdoptedFromLiveEvents(t *testing.T) {
 			add(5, Event{Kind: BridgeEnter, Channel: Channel{ID: "t", Name: "PJSIP/pstn-4", State: StateUp, App: "AppDial", Created: s0.at(1)}, Bridge: "B"}).
 			enter(5, "a", "B").hangup(9, "a", 16).hangup(9, "t", 16),
 		want: []brief{{User: "101", Dir: "outbound", State: "connected", Reason: "answered", Remote: "0401234567"}},
+	}})
+}
+
+// A phone the PBX dialled (AppDial) that a snapshot finds with nobody to
+// talk to, and that meets nobody before it hangs up, is what was left of a
+// call that ended while the source was away: no call of its own. Each case
+// is a moment of a recording at which a second instance (or a restart with
+// nothing journaled) lists the channels; the instance that saw the call
+// from its start reports it whole, under the caller's channel id, so an
+// activity here would be the same call delivered twice under another id
+// (and with its last moments for content: no talk, or missed when a
+// colleague answered).
+func TestAdoptedRemnant(t *testing.T) {
+	s0 := newScript()
+	alice := Channel{ID: "a", Name: "PJSIP/101-2", State: StateUp, App: "AppDial", CallerNumber: "101",
+		ConnectedNumber: "+358401234567", Bridge: "B", Bridged: s0.at(3), Created: s0.at(0.2)}
+	caller := Channel{ID: "p", Name: "PJSIP/pstn-1", State: StateUp, App: "Dial", CallerNumber: "+358401234567",
+		ConnectedNumber: "101", Exten: "+35850111222", Created: s0.at(0)}
+	with := func(c Channel, f func(*Channel)) Channel { f(&c); return c }
+	runPaths(t, []pathCase{{
+		// inbound_answered after the caller's ChannelDestroyed: Alice's
+		// phone alone in the bridge, a moment from its own hang-up.
+		name: "the caller gone, the phone alone in the old bridge",
+		s: newScript().
+			add(8.2, Event{Kind: Snapshot, Time: s0.at(1), Listed: s0.at(8.2), Channels: []Channel{alice}}).
+			leave(8.21, "a", "B").hangup(8.23, "a", 0),
+		want: []brief{},
+	}, {
+		// inbound_answered after the caller left the bridge: still
+		// listed, out of any bridge and hanging up.
+		name: "the caller listed, out of the bridge",
+		s: newScript().
+			add(8.2, Event{Kind: Snapshot, Time: s0.at(1), Listed: s0.at(8.2), Channels: []Channel{
+				with(caller, func(c *Channel) { c.App = "" }), alice,
+			}}).
+			hangup(8.21, "p", 16).leave(8.22, "a", "B").hangup(8.23, "a", 0),
+		want: []brief{},
+	}, {
+		// inbound_missed_cancel after the caller hung up: Alice's phone
+		// still ringing while the PBX takes the call back.
+		name: "the phone still ringing after the caller gave up",
+		s: newScript().
+			add(4, Event{Kind: Snapshot, Time: s0.at(1), Listed: s0.at(4), Channels: []Channel{
+				with(alice, func(c *Channel) { c.State, c.Bridge, c.Bridged = StateRinging, "", time.Time{} }),
+			}}).
+			hangup(4.01, "a", 0),
+		want: []brief{},
+	}, {
+		// ring_group after Bob answered: Alice's phone, dialled by the
+		// same Dial, is being hung up (cause 26). The caller and Bob are
+		// a call; Alice's part of it (missed, answered elsewhere) is the
+		// caller's call's too, which this instance never saw linked.
+		name: "a colleague answered, the other phone hanging up",
+		s: newScript().
+			add(5, Event{Kind: Snapshot, Time: s0.at(1), Listed: s0.at(5), Channels: []Channel{
+				with(caller, func(c *Channel) { c.Bridge, c.Bridged = "B", s0.at(5) }),
+				{ID: "b", Name: "PJSIP/102-3", State: StateUp, App: "AppDial", CallerNumber: "102", ConnectedNumber: "+358401234567",
+					Bridge: "B", Bridged: s0.at(5), Created: s0.at(0.2)},
+				with(alice, func(c *Channel) { c.State, c.Bridge, c.Bridged = StateRinging, "", time.Time{} }),
+			}}).
+			hangup(5.01, "a", 26).hangup(9, "p", 16).hangup(9, "b", 16),
+		want: []brief{{User: "102", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+	}, {
+		// Found between two bridges, the caller held in a holding
+		// bridge: once the two meet it is a call, the caller's.
+		name: "alone between bridges, then bridged with the caller",
+		s: newScript().
+			add(5, Event{Kind: Snapshot, Time: s0.at(1), Listed: s0.at(5), Channels: []Channel{
+				with(caller, func(c *Channel) { c.Bridge, c.Bridged = "H", s0.at(4) }),
+				with(alice, func(c *Channel) { c.Bridge, c.Bridged = "", time.Time{} }),
+			}}).
+			leave(6, "p", "H").enter(6, "p", "C").enter(6, "a", "C").
+			hangup(9, "p", 16).hangup(9, "a", 16),
+		want: []brief{{User: "101", Dir: "inbound", State: "connected", Reason: "answered", Remote: "+358401234567"}},
+		check: func(t *testing.T, s *script, acts []Activity, _ []Transition) {
+			if acts[0].CallID != "p" {
+				t.Errorf("call id %q, want the caller's channel p", acts[0].CallID)
+			}
+			wantTimes(t, s, acts[0], 0.2, 5, 9)
+		},
 	}})
 }

@@ -77,6 +77,9 @@ func (e *Engine) adopt(ch *Channel, all []Channel, at time.Time) {
 	c.adopted = true
 	c.conference = ch.Conference
 	c.originated = ch.App == "AppDial2"
+	// Dialled for a channel the engine never saw: a call only once it
+	// meets another party (call.remnant).
+	c.stray = dialledApp(ch.App) && !c.originated && !c.conference
 	switch {
 	case dialledApp(ch.App):
 		c.incoming = false

@@ -36,6 +36,11 @@ type channel struct {
 	// adopted: first seen mid-call (a snapshot, or an event about a
 	// channel the engine never saw created).
 	adopted bool
+	// stray: adopted from a snapshot as a phone the PBX dialled for
+	// another channel (AppDial, AppQueue), which the engine has not seen:
+	// perhaps all that is left of a call whose other parties are gone
+	// (see call.remnant).
+	stray bool
 	// originated: the PBX dialled it on nobody's behalf (ARI POST
 	// /channels, AMI Originate, a call file): the first leg of a call
 	// placed for a user. via, on a user's channel reached through an
@@ -119,6 +124,30 @@ type consult struct {
 	// keyed: the transferer pressed keys while consulting (the abort
 	// code, say): going back was their doing, not the PBX's timer.
 	keyed bool
+}
+
+// remnant reports whether the call is nothing but a stray channel, maybe
+// with the Local channels that reached it: a phone the PBX dialled, found
+// in a snapshot, that met no other party before it hung up. It is what was
+// left of a call that ended while the source was away (its caller hung up,
+// or it parked or handed the call on, and the phone was being hung up),
+// not a call: reporting it would make one of its last moments ("connected"
+// with no talk, "missed" when a colleague answered), under the phone's own
+// channel id as call id, where an engine that saw the call reports it
+// whole under the caller's; two instances on one store would deliver the
+// call twice.
+func (c *call) remnant() bool {
+	var party *channel
+	for _, ch := range c.chans {
+		if ch.pseudo || ch.localKey != "" {
+			continue
+		}
+		if party != nil {
+			return false
+		}
+		party = ch
+	}
+	return party != nil && party.stray
 }
 
 func (c *call) root() *call {

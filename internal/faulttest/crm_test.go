@@ -64,14 +64,15 @@ type crm struct {
 	srv    *httptest.Server
 
 	mu       sync.Mutex
-	attempts map[string]int // requests per activity id
-	stored   map[string]int // times each id was stored (more than 1: a repeat)
+	attempts map[string]int    // requests per activity id
+	stored   map[string]int    // times each id was stored (more than 1: a repeat)
+	bodies   map[string][]byte // the first body stored under each id
 	answers  [answerKinds]int
 	bad      []string // requests that were not a valid signed activity
 }
 
 func newCRM(secret string) *crm {
-	c := &crm{secret: []byte(secret), attempts: map[string]int{}, stored: map[string]int{}}
+	c := &crm{secret: []byte(secret), attempts: map[string]int{}, stored: map[string]int{}, bodies: map[string][]byte{}}
 	c.srv = httptest.NewServer(c)
 	return c
 }
@@ -105,6 +106,9 @@ func (c *crm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.answers[ans]++
 	if ans == answerOK || ans == answerSlow || ans == answerStoredFail {
 		c.stored[a.ID]++
+		if c.bodies[a.ID] == nil {
+			c.bodies[a.ID] = body
+		}
 	}
 	c.mu.Unlock()
 	switch ans {
@@ -142,6 +146,13 @@ func (c *crm) delivered() map[string]int {
 		out[id] = n
 	}
 	return out
+}
+
+// body is the first body stored under id, nil if none.
+func (c *crm) body(id string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bodies[id]
 }
 
 // count is how many distinct ids are stored.

@@ -245,10 +245,19 @@ func (r *rig) check() {
 	}
 	if len(unexpected) > 0 {
 		sort.Strings(unexpected)
-		if len(unexpected) > 30 {
-			unexpected = append(unexpected[:30], "…")
+		var b strings.Builder
+		for i, id := range unexpected {
+			if i == 10 {
+				rest := unexpected[i:]
+				if len(rest) > 30 {
+					rest = append(rest[:30:30], "…")
+				}
+				fmt.Fprintf(&b, "\n  … and %d more: %s", len(unexpected)-i, strings.Join(rest, ", "))
+				break
+			}
+			b.WriteString(r.w.explain(id, r.crm.body(id)))
 		}
-		t.Errorf("%d activities the recordings do not make arrived at the CRM: %s", len(unexpected), strings.Join(unexpected, ", "))
+		t.Errorf("%d activities the recordings do not make arrived at the CRM:%s", len(unexpected), b.String())
 	}
 	r.crm.mu.Lock()
 	bad, answers, requests := r.crm.bad, r.crm.answers, 0

@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,6 +34,16 @@ type workload struct {
 	expected map[string]string
 	// dropped counts what the policy turned away, by reason.
 	dropped map[string]int
+	// made is every activity the engine makes of the recordings, the
+	// dropped ones included, by id: what an unexpected arrival is
+	// compared with.
+	made map[string]made
+}
+
+// made is one activity of the expectation and what the policy did with it.
+type made struct {
+	a       bridge.Activity
+	dropped string // the policy's reason; "": accepted
 }
 
 // rounds of the demo's ten recordings; each round gives 12 activities the
@@ -74,7 +85,7 @@ func build(n int) (*workload, error) {
 		}
 	}
 	recs = fakeari.Chain(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 1500*time.Millisecond, recs...)
-	w := &workload{expected: map[string]string{}, dropped: map[string]int{}}
+	w := &workload{expected: map[string]string{}, dropped: map[string]int{}, made: map[string]made{}}
 	for i, rec := range recs {
 		recs[i] = fakeari.Recording{Name: rec.Name, Lines: rec.Messages()}
 		w.events += len(recs[i].Lines)
@@ -119,6 +130,7 @@ func (w *workload) expect() error {
 			failed = fmt.Errorf("%s: activity id %s is not ActivityID(\"\", %q, %q) = %s", name, a.ID, a.CallID, a.User, want)
 		}
 		ok, reason, err := pol.Decide(context.Background(), a)
+		w.made[a.ID] = made{a: a, dropped: reason}
 		switch {
 		case err != nil:
 			failed = err
@@ -194,4 +206,96 @@ func describe(ids []string, what map[string]string, max int) string {
 		fmt.Fprintf(&b, "\n  %s  %s", id, what[id])
 	}
 	return b.String()
+}
+
+// explain says what an activity that arrived at the CRM unexpected is
+// beside what the recordings make: the activity the engine made under the
+// same id (the policy dropped it), or else the nearest one, of the same
+// call or the same user and start. body is what the CRM stored.
+func (w *workload) explain(id string, body []byte) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  %s arrived as %s", id, body)
+	var got bridge.Activity
+	if err := json.Unmarshal(body, &got); err != nil {
+		fmt.Fprintf(&b, "\n    (not an activity: %v)", err)
+		return b.String()
+	}
+	if m, ok := w.made[id]; ok {
+		fmt.Fprintf(&b, "\n    the recordings make it as %s, and the policy drops it (%s)", activityJSON(m.a), m.dropped)
+		return b.String()
+	}
+	var near *made
+	score := func(m made) (int, time.Duration) {
+		d := m.a.StartedAt.Sub(got.StartedAt)
+		if d < 0 {
+			d = -d
+		}
+		switch {
+		case m.a.CallID == got.CallID:
+			return 0, d
+		case m.a.User == got.User:
+			return 1, d
+		}
+		return 2, d
+	}
+	for _, m := range w.made {
+		if near == nil {
+			near = &m
+			continue
+		}
+		s, d := score(m)
+		ns, nd := score(*near)
+		if s < ns || s == ns && d < nd {
+			near = &m
+		}
+	}
+	if near == nil {
+		return b.String()
+	}
+	verdict := "accepted by the policy"
+	if near.dropped != "" {
+		verdict = "dropped by the policy (" + near.dropped + ")"
+	}
+	fmt.Fprintf(&b, "\n    the nearest the recordings make is %s, %s", activityJSON(near.a), verdict)
+	return b.String()
+}
+
+func activityJSON(a bridge.Activity) string {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// An unexpected arrival is explained against what the recordings make: an
+// id the policy drops names the reason, another id the nearest activity of
+// the same user (here the same call seen from its start, under the
+// caller's channel id).
+func TestExplain(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 8, 27, 16, 0, time.UTC)
+	act := func(callID, user string, start time.Duration) bridge.Activity {
+		return bridge.Activity{ID: bridge.ActivityID("", callID, user), CallID: callID, User: user,
+			StartedAt: t0.Add(start), EndedAt: t0.Add(start + 8*time.Second), Source: "ari"}
+	}
+	kept, dropped, other := act("1.2-r20", "101", 660*time.Millisecond), act("1.2-r20", "102", 0), act("1.9-r20", "101", time.Minute)
+	w := &workload{made: map[string]made{kept.ID: {a: kept}, dropped.ID: {a: dropped, dropped: "answered_elsewhere"}, other.ID: {a: other}}}
+	body := func(a bridge.Activity) []byte {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if got := w.explain(dropped.ID, body(dropped)); !strings.Contains(got, "policy drops it (answered_elsewhere)") {
+		t.Errorf("a dropped id: %s", got)
+	}
+	foreign := act("1.3-r20", "101", 545*time.Millisecond)
+	got := w.explain(foreign.ID, body(foreign))
+	if !strings.Contains(got, `"call_id":"1.3-r20"`) || !strings.Contains(got, "nearest the recordings make is "+activityJSON(kept)) {
+		t.Errorf("a foreign id: %s", got)
+	}
+	if got := w.explain("x", []byte("{")); !strings.Contains(got, "not an activity") {
+		t.Errorf("a bad body: %s", got)
+	}
 }
