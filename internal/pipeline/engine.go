@@ -15,13 +15,20 @@ import (
 // transitions. Replay uses the same Engine, so a recording gives exactly
 // what the live source would have. It is not safe for concurrent use: one
 // source goroutine feeds it.
+//
+// Events come in batches (Add, then Commit; Handle is a batch of one):
+// the batch's events are journaled with one write, and only then are the
+// activities they finished handed on, together, so that the sink can keep
+// them with one write and one sync before anything else sees them.
 type Engine struct {
-	eng        *bridge.Engine
-	norm       phone.Normalizer
-	onActivity func(bridge.Activity)
-	onLive     func(bridge.Transition)
-	last       time.Time
-	events     int
+	eng     *bridge.Engine
+	norm    phone.Normalizer
+	onBatch func([]bridge.Activity)
+	onLive  func(bridge.Transition)
+	last    time.Time
+	events  int
+	// held are the activities finished in the batch being built.
+	held []bridge.Activity
 
 	j         *journal.Journal
 	compactAt int
@@ -35,9 +42,21 @@ type Engine struct {
 // when many events must be kept (long calls), so compaction stays rare.
 const compactEvery = 20000
 
-// NewEngine builds an engine stage. onLive may be nil.
+// NewEngine builds an engine stage that hands on finished activities one
+// by one. onLive may be nil.
 func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Engine {
-	return &Engine{eng: bridge.New(cfg), norm: norm, onActivity: onActivity, onLive: onLive, compactAt: compactEvery}
+	return NewBatchEngine(cfg, norm, func(as []bridge.Activity) {
+		for _, a := range as {
+			onActivity(a)
+		}
+	}, onLive)
+}
+
+// NewBatchEngine builds an engine stage that hands on the activities each
+// batch finished together; onBatch must not keep the slice. onLive may be
+// nil.
+func NewBatchEngine(cfg bridge.Config, norm phone.Normalizer, onBatch func([]bridge.Activity), onLive func(bridge.Transition)) *Engine {
+	return &Engine{eng: bridge.New(cfg), norm: norm, onBatch: onBatch, onLive: onLive, compactAt: compactEvery}
 }
 
 // Restore replays j into the engine, so that calls open when the last
@@ -49,8 +68,10 @@ func (p *Engine) Restore(j *journal.Journal) (int, error) {
 	n, err := j.Replay(p.apply)
 	p.restoring = false
 	if err != nil {
+		p.held = p.held[:0]
 		return n, fmt.Errorf("restore: %w", err)
 	}
+	p.release()
 	p.j = j
 	p.compactAt = max(compactEvery, 2*j.Len())
 	return n, nil
@@ -59,8 +80,15 @@ func (p *Engine) Restore(j *journal.Journal) (int, error) {
 // Restoring reports whether the events being applied come from the journal.
 func (p *Engine) Restoring() bool { return p.restoring }
 
-// Handle journals and applies one event.
+// Handle journals and applies one event: a batch of one.
 func (p *Engine) Handle(ev bridge.Event) {
+	p.Add(ev)
+	p.Commit()
+}
+
+// Add journals (in memory) and applies one event of a batch; the
+// activities it finishes wait for Commit.
+func (p *Engine) Add(ev bridge.Event) {
 	if ev.Kind == bridge.Snapshot && !p.last.IsZero() {
 		// What the engine knows was last known alive at the newest event
 		// it saw: after a restart that is the journal's, which the source
@@ -73,8 +101,30 @@ func (p *Engine) Handle(ev bridge.Event) {
 		}
 	}
 	p.apply(ev)
+}
+
+// Commit ends a batch: its events are written to the journal, then the
+// activities they finished are handed on, then the journal is trimmed to
+// the calls still open. In that order, a crash at any point leaves every
+// activity either handed on or still to come from the journal's replay.
+func (p *Engine) Commit() {
+	if p.j != nil {
+		if err := p.j.Flush(); err != nil && p.OnJournalError != nil {
+			p.OnJournalError(err)
+		}
+	}
+	p.release()
 	if p.j != nil {
 		p.tidy()
+	}
+}
+
+// release hands on the activities held.
+func (p *Engine) release() {
+	if len(p.held) > 0 {
+		p.onBatch(p.held)
+		clear(p.held)
+		p.held = p.held[:0]
 	}
 }
 
@@ -95,7 +145,7 @@ func (p *Engine) tidy() {
 	case p.eng.Stats().Calls == 0:
 		err = p.j.Reset()
 	case p.j.Len() >= p.compactAt:
-		err = p.j.Compact(p.holds)
+		err = p.j.Compact(p.eng.Knows)
 		p.compactAt = max(compactEvery, 2*p.j.Len())
 	}
 	if err != nil && p.OnJournalError != nil {
@@ -103,24 +153,12 @@ func (p *Engine) tidy() {
 	}
 }
 
-// holds tells whether a journaled event is about a call still open.
-func (p *Engine) holds(ev *bridge.Event) bool {
-	if ev.Kind == bridge.Snapshot {
-		kept := ev.Channels[:0]
-		for _, c := range ev.Channels {
-			if p.eng.Knows(c.ID) {
-				kept = append(kept, c)
-			}
-		}
-		ev.Channels = kept
-		return len(kept) > 0
-	}
-	return p.eng.Knows(ev.Channel.ID) || p.eng.Knows(ev.Peer.ID) || p.eng.Knows(ev.Second) || p.eng.Knows(ev.Target)
-}
-
 // Flush ends the calls still open (end of a recording) as of the newest
 // event seen.
-func (p *Engine) Flush() { p.emit(p.eng.Flush(p.last)) }
+func (p *Engine) Flush() {
+	p.emit(p.eng.Flush(p.last))
+	p.release()
+}
 
 // Stats reports the engine's state and the events handled.
 func (p *Engine) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }
@@ -139,6 +177,6 @@ func (p *Engine) emit(ts []bridge.Transition) {
 				a.RemoteE164 = e164
 			}
 		}
-		p.onActivity(a)
+		p.held = append(p.held, a)
 	}
 }

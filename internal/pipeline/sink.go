@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,13 @@ type Writer interface {
 	Write(a bridge.Activity) error
 }
 
+// BatchWriter is a Writer that keeps many activities at once for the
+// price of one (File: one write and one sync).
+type BatchWriter interface {
+	Writer
+	WriteBatch(as []bridge.Activity) error
+}
+
 // Handle implements Stage.
 func (s Sink) Handle(_ context.Context, a bridge.Activity) bool {
 	if err := s.To.Write(a); err != nil {
@@ -42,11 +50,53 @@ func (s Sink) Handle(_ context.Context, a bridge.Activity) bool {
 	return true
 }
 
-// File appends activities to a JSON-lines file and syncs each line to disk
-// before Write returns, so an activity written is an activity kept.
+// HandleBatch implements BatchStage: the activities still going are
+// written together; when that fails, none goes further.
+func (s Sink) HandleBatch(ctx context.Context, as []bridge.Activity, pass []bool) {
+	w, ok := s.To.(BatchWriter)
+	if !ok {
+		for i, a := range as {
+			pass[i] = pass[i] && s.Handle(ctx, a)
+		}
+		return
+	}
+	batch := as
+	if slices.Contains(pass, false) {
+		batch = nil
+		for i, a := range as {
+			if pass[i] {
+				batch = append(batch, a)
+			}
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	err := w.WriteBatch(batch)
+	for i, a := range as {
+		if !pass[i] {
+			continue
+		}
+		if err != nil {
+			pass[i] = false
+			if s.Errors != nil {
+				s.Errors.Inc()
+			}
+			s.Log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity not written")
+			continue
+		}
+		s.Log.Debug().Str("call_id", a.CallID).Str("user", a.User).Str("state", string(a.State)).Msg("activity")
+	}
+}
+
+// File appends activities to a JSON-lines file and syncs them to disk
+// before Write or WriteBatch returns, so an activity written is an
+// activity kept. A batch costs one write and one sync, however many
+// activities it holds.
 type File struct {
-	mu sync.Mutex
-	f  *os.File
+	mu  sync.Mutex
+	f   *os.File
+	buf []byte // the lines being written, under mu
 }
 
 // OpenFile opens (creating it and its directory if needed) path for appending.
@@ -94,13 +144,26 @@ func (s *File) Path() string {
 
 // Write appends one activity.
 func (s *File) Write(a bridge.Activity) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
-	}
-	b = append(b, '\n')
+	return s.WriteBatch([]bridge.Activity{a})
+}
+
+// WriteBatch appends the activities, one line each, with one write and
+// one sync. A batch that cannot be encoded is not written at all.
+func (s *File) WriteBatch(as []bridge.Activity) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	b := s.buf[:0]
+	for _, a := range as {
+		line, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
+		}
+		b = append(append(b, line...), '\n')
+	}
+	s.buf = b
+	if cap(b) > 1<<20 {
+		s.buf = nil // a rare huge batch is not kept
+	}
 	if _, err := s.f.Write(b); err != nil {
 		return fmt.Errorf("sink: write %s: %w", s.f.Name(), err)
 	}
