@@ -15,20 +15,14 @@ import (
 // transitions. Replay uses the same Engine, so a recording gives exactly
 // what the live source would have. It is not safe for concurrent use: one
 // source goroutine feeds it.
-//
-// Events come in batches (Add, then Commit; Handle is a batch of one):
-// the batch's events are journaled with one write, and only then are the
-// activities they finished handed on, together, so that the sink can keep
-// them with one write and one sync before anything else sees them.
 type Engine struct {
-	eng     *bridge.Engine
-	norm    phone.Normalizer
-	onBatch func([]bridge.Activity)
-	onLive  func(bridge.Transition)
-	last    time.Time
-	events  int
-	// held are the activities finished in the batch being built.
-	held []bridge.Activity
+	eng        *bridge.Engine
+	norm       phone.Normalizer
+	onActivity func(bridge.Activity)
+	onLive     func(bridge.Transition)
+	last       time.Time
+	events     int
+	batch
 
 	j         *journal.Journal
 	compactAt int
@@ -52,13 +46,6 @@ func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.
 	}, onLive)
 }
 
-// NewBatchEngine builds an engine stage that hands on the activities each
-// batch finished together; onBatch must not keep the slice. onLive may be
-// nil.
-func NewBatchEngine(cfg bridge.Config, norm phone.Normalizer, onBatch func([]bridge.Activity), onLive func(bridge.Transition)) *Engine {
-	return &Engine{eng: bridge.New(cfg), norm: norm, onBatch: onBatch, onLive: onLive, compactAt: compactEvery}
-}
-
 // Restore replays j into the engine, so that calls open when the last
 // process stopped are open again, and journals every event from now on.
 // Activities the replay finishes go to onActivity again; delivery is
@@ -68,10 +55,8 @@ func (p *Engine) Restore(j *journal.Journal) (int, error) {
 	n, err := j.Replay(p.apply)
 	p.restoring = false
 	if err != nil {
-		p.held = p.held[:0]
 		return n, fmt.Errorf("restore: %w", err)
 	}
-	p.release()
 	p.j = j
 	p.compactAt = max(compactEvery, 2*j.Len())
 	return n, nil
@@ -80,15 +65,9 @@ func (p *Engine) Restore(j *journal.Journal) (int, error) {
 // Restoring reports whether the events being applied come from the journal.
 func (p *Engine) Restoring() bool { return p.restoring }
 
-// Handle journals and applies one event: a batch of one.
+// Handle journals and applies one event: a batch of its own unless one
+// is open (Begin).
 func (p *Engine) Handle(ev bridge.Event) {
-	p.Add(ev)
-	p.Commit()
-}
-
-// Add journals (in memory) and applies one event of a batch; the
-// activities it finishes wait for Commit.
-func (p *Engine) Add(ev bridge.Event) {
 	if ev.Kind == bridge.Snapshot && !p.last.IsZero() {
 		// What the engine knows was last known alive at the newest event
 		// it saw: after a restart that is the journal's, which the source
@@ -101,30 +80,8 @@ func (p *Engine) Add(ev bridge.Event) {
 		}
 	}
 	p.apply(ev)
-}
-
-// Commit ends a batch: its events are written to the journal, then the
-// activities they finished are handed on, then the journal is trimmed to
-// the calls still open. In that order, a crash at any point leaves every
-// activity either handed on or still to come from the journal's replay.
-func (p *Engine) Commit() {
-	if p.j != nil {
-		if err := p.j.Flush(); err != nil && p.OnJournalError != nil {
-			p.OnJournalError(err)
-		}
-	}
-	p.release()
-	if p.j != nil {
-		p.tidy()
-	}
-}
-
-// release hands on the activities held.
-func (p *Engine) release() {
-	if len(p.held) > 0 {
-		p.onBatch(p.held)
-		clear(p.held)
-		p.held = p.held[:0]
+	if !p.open {
+		p.End()
 	}
 }
 
@@ -145,13 +102,16 @@ func (p *Engine) tidy() {
 	case p.eng.Stats().Calls == 0:
 		err = p.j.Reset()
 	case p.j.Len() >= p.compactAt:
-		err = p.j.Compact(p.eng.Knows)
+		err = p.j.Compact(p.holds)
 		p.compactAt = max(compactEvery, 2*p.j.Len())
 	}
 	if err != nil && p.OnJournalError != nil {
 		p.OnJournalError(err)
 	}
 }
+
+// holds tells whether a journaled event's channel is in a call still open.
+func (p *Engine) holds(id string) bool { return p.eng.Knows(id) }
 
 // Flush ends the calls still open (end of a recording) as of the newest
 // event seen.
@@ -177,6 +137,6 @@ func (p *Engine) emit(ts []bridge.Transition) {
 				a.RemoteE164 = e164
 			}
 		}
-		p.held = append(p.held, a)
+		p.onActivity(a)
 	}
 }

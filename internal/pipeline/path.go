@@ -224,7 +224,7 @@ func (p *Path) RunSources(ctx context.Context) error {
 				p.log.Info().Str("source", s.name).Msg("source starting")
 				sctx, cancel := context.WithCancel(gctx)
 				errc := make(chan error, 1)
-				go func() { errc <- dec.Run(sctx, s.handle) }()
+				go func() { errc <- s.run(sctx, dec) }()
 				select {
 				case err := <-errc:
 					cancel()

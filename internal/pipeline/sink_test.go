@@ -2,12 +2,19 @@ package pipeline
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
 )
@@ -83,5 +90,88 @@ func TestFileReopen(t *testing.T) {
 	}
 	if err := f.Write(bridge.Activity{ID: "kept"}); err != nil || f.Path() != path {
 		t.Errorf("after a failed reopen: %v, %s", err, f.Path())
+	}
+}
+
+// A batch is written as one line per activity, after what was there.
+func TestFileWriteBatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activities.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Write(bridge.Activity{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteBatch([]bridge.Activity{{ID: "b"}, {ID: "c"}, {ID: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], `"a"`) || !strings.Contains(lines[3], `"d"`) {
+		t.Fatalf("%q", lines)
+	}
+}
+
+type logStage struct {
+	name string
+	log  *[]string
+	drop string // the activity id it stops
+}
+
+func (s logStage) Handle(_ context.Context, a bridge.Activity) bool {
+	*s.log = append(*s.log, s.name+" "+a.ID)
+	return a.ID != s.drop
+}
+
+type logBatch struct{ logStage }
+
+func (s logBatch) HandleBatch(_ context.Context, as []bridge.Activity, pass []bool) {
+	ids := ""
+	for i, a := range as {
+		if pass[i] {
+			ids += a.ID
+			pass[i] = a.ID != s.drop
+		}
+	}
+	*s.log = append(*s.log, s.name+" "+ids)
+}
+
+// The sink takes a batch at once, before any later stage sees one of its
+// activities; the later stages take them one by one, as they would
+// without batches; an activity a stage stops goes no further.
+func TestStagesHandleBatch(t *testing.T) {
+	var log []string
+	st := Stages{logBatch{logStage{"sink", &log, "z"}}, logStage{"policy", &log, "y"}, logStage{"queue", &log, ""},
+		logBatch{logStage{"after", &log, ""}}}
+	pass := st.HandleBatch(context.Background(), []bridge.Activity{{ID: "x"}, {ID: "y"}, {ID: "z"}, {ID: "w"}})
+	want := []string{"sink xyzw", "policy x", "queue x", "policy y", "policy w", "queue w", "after xw"}
+	if strings.Join(log, ",") != strings.Join(want, ",") {
+		t.Fatalf("order %q, want %q", log, want)
+	}
+	if fmt.Sprint(pass) != "[true false false true]" {
+		t.Fatalf("pass %v", pass)
+	}
+}
+
+type failingWriter struct{ batches int }
+
+func (w *failingWriter) Write(bridge.Activity) error { return errors.New("disk full") }
+func (w *failingWriter) WriteBatch([]bridge.Activity) error {
+	w.batches++
+	return errors.New("disk full")
+}
+
+// A batch the sink cannot keep goes no further, every activity of it
+// counted as an error, with one attempt to write it.
+func TestSinkBatchNotWritten(t *testing.T) {
+	w := &failingWriter{}
+	errs := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+	var log []string
+	st := Stages{Sink{To: w, Log: zerolog.Nop(), Errors: errs}, logStage{"policy", &log, ""}}
+	pass := st.HandleBatch(context.Background(), []bridge.Activity{{ID: "a"}, {ID: "b"}})
+	if fmt.Sprint(pass) != "[false false]" || len(log) != 0 || w.batches != 1 || testutil.ToFloat64(errs) != 2 {
+		t.Fatalf("pass %v, later stages %q, %d writes, %v errors", pass, log, w.batches, testutil.ToFloat64(errs))
 	}
 }

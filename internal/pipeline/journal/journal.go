@@ -360,7 +360,7 @@ func (j *Journal) Sync() error {
 	return j.f.Sync()
 }
 
-// Close writes what was appended and closes the file.
-func (j *Journal) Close() error {
-	return errors.Join(j.Flush(), j.f.Close())
-}
+// Close closes the file. Events appended since the last Flush are not
+// written: a batch is written whole or, as when the process is killed,
+// not at all.
+func (j *Journal) Close() error { return j.f.Close() }

@@ -36,6 +36,7 @@ func TestAppendReplayResetCompact(t *testing.T) {
 		}
 	}
 	j.Append(bridge.Event{Kind: bridge.Snapshot, Channels: []bridge.Channel{{ID: "a"}, {ID: "c"}, {ID: "z"}}})
+	j.Flush()
 	j.Close()
 
 	j, _ = Open(path)
@@ -90,6 +91,7 @@ func TestTornLastRecord(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "j")
 		j, _ := Open(path)
 		j.Append(ev("a", 1))
+		j.Flush()
 		j.Close()
 		rec, _ := appendRecord(nil, ptr(ev("x", 2)))
 		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -119,6 +121,7 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	for i, id := range []string{"a", "b", "c"} {
 		j.Append(ev(id, i))
 	}
+	j.Flush()
 	j.Close()
 	b, _ := os.ReadFile(path)
 	r, _ := appendRecord(nil, ptr(ev("a", 0)))
@@ -171,5 +174,15 @@ func TestAppendWritesOnFlush(t *testing.T) {
 	defer j2.Close()
 	if got := replay(t, j2); len(got) != 3 || got[2].Channel.ID != "c" {
 		t.Fatalf("after Flush: %+v", got)
+	}
+	// A batch not flushed when the process ends is not in the journal at
+	// all, never a part of it.
+	j.Append(ev("d", 4))
+	j.Append(ev("e", 5))
+	j.Close()
+	j3, _ := Open(path)
+	defer j3.Close()
+	if got := replay(t, j3); len(got) != 3 {
+		t.Fatalf("an unflushed batch was written: %+v", got)
 	}
 }

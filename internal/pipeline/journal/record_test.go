@@ -166,6 +166,7 @@ func TestJSONJournalUpgrades(t *testing.T) {
 		t.Fatalf("not rewritten in the binary format: %q", b[:min(20, len(b))])
 	}
 	j.Append(evs[10])
+	j.Flush()
 	j.Close()
 
 	j, _ = Open(path)
