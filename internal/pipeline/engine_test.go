@@ -38,7 +38,7 @@ func cuts(n int) []int {
 	return out
 }
 
-func events(t *testing.T, name string) []bridge.Event {
+func events(t testing.TB, name string) []bridge.Event {
 	t.Helper()
 	f, err := os.Open(filepath.Join("../../testdata/recordings", name, "ari.jsonl"))
 	if err != nil {

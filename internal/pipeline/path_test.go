@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/phone"
 )
@@ -40,6 +41,9 @@ func (c *collect) Write(a bridge.Activity) error {
 	c.acts[a.ID] = a.Source + "/" + a.User
 	return nil
 }
+
+// The ARI source tells its batches (it reads many messages a read).
+var _ BatchSource = (*ari.Source)(nil)
 
 // batchSource hands out recorded events n at a time, as a source that read
 // n from one read would.
