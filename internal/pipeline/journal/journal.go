@@ -19,11 +19,14 @@ type Journal struct {
 	size int64 // bytes in the file: the header and whole records
 	recs []rec // one per record in the file, then per record in pend
 	pend []byte
-	// header says the file starts with a valid header; when not (a file
-	// just created, or a JSON journal being replaced), the next write
-	// starts the file anew.
+	// header says the file is in the binary format, its records known:
+	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
 }
+
+// errNotReplayed: appends to a journal that holds events need its replay
+// first, to know where its whole records end.
+var errNotReplayed = errors.New("journal: appending before the replay")
 
 // Open opens (creating it and its directory) the journal at path.
 func Open(path string) (*Journal, error) {
@@ -68,11 +71,12 @@ func (j *Journal) restart() error {
 // A JSON journal (from before the binary format) is replayed the same way
 // and then rewritten in the binary format.
 func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
-	if len(j.pend) > 0 {
+	if j.header {
 		if err := j.Flush(); err != nil {
 			return 0, err
 		}
 	}
+	j.pend = j.pend[:0]
 	data, err := j.read()
 	if err != nil {
 		return 0, err
@@ -136,7 +140,9 @@ func recordLen(b []byte) int {
 	return int(binary.LittleEndian.Uint32(b))
 }
 
-// Append adds one event to the batch being built; Flush writes it.
+// Append adds one event to the batch being built; Flush writes it. A
+// journal that holds events is replayed (or reset) before the first
+// Append.
 func (j *Journal) Append(ev bridge.Event) error {
 	start := len(j.pend)
 	var r rec
@@ -158,9 +164,8 @@ func (j *Journal) Flush() error {
 		return nil
 	}
 	if !j.header {
-		if err := j.restart(); err != nil {
-			return err
-		}
+		j.recs, j.pend = j.recs[:0], j.pend[:0]
+		return errNotReplayed
 	}
 	n, err := j.f.Write(j.pend)
 	if err != nil {

@@ -186,3 +186,23 @@ func TestAppendWritesOnFlush(t *testing.T) {
 		t.Fatalf("an unflushed batch was written: %+v", got)
 	}
 }
+
+// Appending to a journal that holds events before replaying it is refused:
+// it would land after a torn record, or in another format.
+func TestAppendBeforeReplayIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := Open(path)
+	j.Append(ev("a", 1))
+	j.Flush()
+	j.Close()
+	j, _ = Open(path)
+	defer j.Close()
+	j.Append(ev("b", 2))
+	if err := j.Flush(); err == nil {
+		t.Fatal("appended before the replay")
+	}
+	j.Append(ev("c", 3)) // and a replay drops such a batch
+	if got := replay(t, j); len(got) != 1 || got[0].Channel.ID != "a" {
+		t.Fatalf("%+v", got)
+	}
+}
