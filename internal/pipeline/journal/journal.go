@@ -120,7 +120,7 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
 		var ev bridge.Event
-		r := rec{off: int64(off), n: n}
+		r := rec{off: int64(off), n: uint32(n)}
 		if err := decodeRecord(payload, &ev, &r); err != nil {
 			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
@@ -147,9 +147,9 @@ func (j *Journal) Append(ev bridge.Event) error {
 	start := len(j.pend)
 	var r rec
 	j.pend, r = appendRecord(j.pend, &ev)
-	if r.n-frameLen > maxRecord {
+	if size := len(j.pend) - start - frameLen; size > maxRecord {
 		j.pend = j.pend[:start]
-		return fmt.Errorf("journal: event of %d bytes is too long", r.n)
+		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
 	r.off = j.size + int64(start)
 	j.recs = append(j.recs, r)
@@ -298,7 +298,7 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 			return nil, 0, err
 		}
 		runOff, runEnd = r.off+int64(r.n), r.off+int64(r.n)
-		buf = grow(buf, r.n)
+		buf = grow(buf, int(r.n))
 		if _, err := j.f.ReadAt(buf, r.off); err != nil {
 			return nil, 0, err
 		}
@@ -318,34 +318,40 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 
 // decide tells whether r is kept, whole or (a snapshot) with only chans.
 func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
-	if !r.snap {
-		for _, id := range r.refs {
-			if id != "" && open(id) {
-				return true, true, nil
+	if r.snap == nil {
+		if r.id != "" && open(r.id) {
+			return true, true, nil
+		}
+		if r.more != nil {
+			for _, id := range r.more {
+				if id != "" && open(id) {
+					return true, true, nil
+				}
 			}
 		}
 		return false, false, nil
 	}
-	for _, c := range r.chans {
+	for _, c := range r.snap.chans {
 		if open(c.id) {
 			chans = append(chans, c)
 		}
 	}
-	return len(chans) > 0, len(chans) == len(r.chans), chans
+	return len(chans) > 0, len(chans) == len(r.snap.chans), chans
 }
 
 // splice builds a snapshot record holding only chans of payload's.
 func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
-	b := make([]byte, frameLen, frameLen+r.count+10+len(payload)-r.count)
-	b = append(b, payload[:r.count]...)
+	count := r.snap.count
+	b := make([]byte, frameLen, frameLen+len(payload))
+	b = append(b, payload[:count]...)
 	b = binary.AppendUvarint(b, uint64(len(chans)))
-	nr := rec{refs: r.refs, snap: true, count: r.count, chans: make([]chanRef, len(chans))}
+	nr := rec{id: r.id, more: r.more, snap: &snapRec{count: count, chans: make([]chanRef, len(chans))}}
 	for i, c := range chans {
-		nr.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
+		nr.snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
 		b = append(b, payload[c.off:c.off+c.n]...)
 	}
 	seal(b)
-	nr.n = len(b)
+	nr.n = uint32(len(b))
 	return b, nr
 }
 

@@ -44,16 +44,34 @@ var errShort = errors.New("record cut short")
 
 // rec is what the journal keeps in memory about one record in the file:
 // where it is and what compaction needs to decide about it, so that
-// compaction never decodes a record again.
+// compaction never decodes a record again. It is kept small (48 bytes on
+// 64-bit machines, the ids' bytes shared with the event's): there is one
+// per journaled event of every open call.
 type rec struct {
-	off  int64     // of the frame, in the file
-	n    int       // frame and payload
-	refs [4]string // the channel ids the event is about (Channel, Peer, Second, Target)
-	// Snapshot only: where the channel count starts in the payload, and
-	// each channel's id and bytes (its length prefix included).
-	snap  bool
+	off int64  // of the frame, in the file
+	n   uint32 // frame and payload
+	id  string // the channel the event is about
+	// more are the other channels it names (Peer, Second, Target), when
+	// it names any: most events do not.
+	more *[3]string
+	snap *snapRec // a snapshot's
+}
+
+// snapRec is what compaction needs of a snapshot: where the channel count
+// starts in the payload, and each channel's id and bytes (its length
+// prefix included).
+type snapRec struct {
 	count int
 	chans []chanRef
+}
+
+// newRec notes the channels ev names.
+func newRec(ev *bridge.Event) rec {
+	r := rec{id: ev.Channel.ID}
+	if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" {
+		r.more = &[3]string{ev.Peer.ID, ev.Second, ev.Target}
+	}
+	return r
 }
 
 type chanRef struct {
@@ -67,7 +85,7 @@ func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 	start := len(b)
 	b = append(b, make([]byte, frameLen)...)
 	p := start + frameLen
-	r := rec{refs: [4]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target}}
+	r := newRec(ev)
 	b = append(b, byte(ev.Kind))
 	b = appendTime(b, ev.Time)
 	b = appendChannel(b, &ev.Channel)
@@ -86,8 +104,7 @@ func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 	b = binary.AppendVarint(b, int64(ev.Cause))
 	b = appendTime(b, ev.Listed)
 	if ev.Kind == bridge.Snapshot {
-		r.snap, r.count = true, len(b)-p
-		r.chans = make([]chanRef, len(ev.Channels))
+		r.snap = &snapRec{count: len(b) - p, chans: make([]chanRef, len(ev.Channels))}
 	}
 	b = binary.AppendUvarint(b, uint64(len(ev.Channels)))
 	for i := range ev.Channels {
@@ -96,12 +113,12 @@ func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 		b = append(b, 0, 0, 0, 0)
 		b = appendChannel(b, &ev.Channels[i])
 		binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
-		if r.snap {
-			r.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
+		if r.snap != nil {
+			r.snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
 		}
 	}
 	seal(b[start:])
-	r.n = len(b) - start
+	r.n = uint32(len(b) - start)
 	return b, r
 }
 
@@ -262,9 +279,11 @@ func decodeRecord(payload []byte, ev *bridge.Event, r *rec) error {
 		return d.err
 	}
 	if r != nil {
-		r.refs = [4]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target}
+		*r = rec{off: r.off, n: r.n}
+		nr := newRec(ev)
+		r.id, r.more = nr.id, nr.more
 		if ev.Kind == bridge.Snapshot {
-			r.snap, r.count, r.chans = true, countAt, chans
+			r.snap = &snapRec{count: countAt, chans: chans}
 		}
 	}
 	return nil

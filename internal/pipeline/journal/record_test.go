@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/bridge"
@@ -54,7 +55,7 @@ func binTrip(t testing.TB, ev bridge.Event) bridge.Event {
 	t.Helper()
 	b, r := appendRecord(nil, &ev)
 	payload, n, err := frameAt(b)
-	if err != nil || n != len(b) || r.n != len(b) {
+	if err != nil || n != len(b) || int(r.n) != len(b) {
 		t.Fatalf("frame: %v (%d, %d of %d bytes)", err, n, r.n, len(b))
 	}
 	var out bridge.Event
@@ -224,4 +225,12 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("what compaction notes differs: %+v, %+v", r2, r3)
 		}
 	})
+}
+
+// What the journal keeps in memory per record stays small: one per
+// journaled event of every open call.
+func TestRecIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(rec{}); unsafe.Sizeof(uintptr(0)) == 8 && n > 48 {
+		t.Fatalf("rec is %d bytes, want at most 48", n)
+	}
 }
