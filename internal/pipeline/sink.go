@@ -92,11 +92,26 @@ func (s Sink) HandleBatch(ctx context.Context, as []bridge.Activity, pass []bool
 // File appends activities to a JSON-lines file and syncs them to disk
 // before Write or WriteBatch returns, so an activity written is an
 // activity kept. A batch costs one write and one sync, however many
-// activities it holds.
+// activities it holds; batches that come while another is being written
+// (several sources) wait and are then written and synced together.
 type File struct {
-	mu  sync.Mutex
-	f   *os.File
-	buf []byte // the lines being written, under mu
+	mu sync.Mutex
+	f  *os.File
+	// next collects the lines of the batches that wait for the write
+	// under way (busy); the first of them to wake writes them all.
+	next *commit
+	busy bool
+	idle sync.Cond // on mu: a write and sync ended
+	// beforeWrite, if set, is called by the writer before each write
+	// (tests).
+	beforeWrite func()
+}
+
+// commit is one write and sync and the batches it carries.
+type commit struct {
+	lines []byte
+	done  bool
+	err   error
 }
 
 // OpenFile opens (creating it and its directory if needed) path for appending.
@@ -105,7 +120,9 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{f: f}, nil
+	s := &File{f: f}
+	s.idle.L = &s.mu
+	return s, nil
 }
 
 func openSink(path string) (*os.File, error) {
@@ -129,6 +146,9 @@ func (s *File) Reopen(path string) error {
 		return err
 	}
 	s.mu.Lock()
+	for s.busy {
+		s.idle.Wait() // the write under way goes to the old file
+	}
 	old := s.f
 	s.f = f
 	s.mu.Unlock()
@@ -148,27 +168,50 @@ func (s *File) Write(a bridge.Activity) error {
 }
 
 // WriteBatch appends the activities, one line each, with one write and
-// one sync. A batch that cannot be encoded is not written at all.
+// one sync (shared with batches written at the same time). A batch that
+// cannot be encoded is not written at all.
 func (s *File) WriteBatch(as []bridge.Activity) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buf[:0]
+	var lines []byte
 	for _, a := range as {
 		line, err := json.Marshal(a)
 		if err != nil {
 			return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
 		}
-		b = append(append(b, line...), '\n')
+		lines = append(append(lines, line...), '\n')
 	}
-	s.buf = b
-	if cap(b) > 1<<20 {
-		s.buf = nil // a rare huge batch is not kept
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil {
+		s.next = &commit{}
 	}
-	if _, err := s.f.Write(b); err != nil {
-		return fmt.Errorf("sink: write %s: %w", s.f.Name(), err)
+	c := s.next
+	c.lines = append(c.lines, lines...)
+	for !c.done {
+		if s.busy {
+			s.idle.Wait()
+			continue
+		}
+		// Write c, with whatever joined it meanwhile.
+		s.busy, s.next = true, nil
+		f := s.f
+		s.mu.Unlock()
+		err := s.write(f, c.lines)
+		s.mu.Lock()
+		s.busy, c.done, c.err = false, true, err
+		s.idle.Broadcast()
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sink: sync %s: %w", s.f.Name(), err)
+	return c.err
+}
+
+func (s *File) write(f *os.File, b []byte) error {
+	if s.beforeWrite != nil {
+		s.beforeWrite()
+	}
+	if _, err := f.Write(b); err != nil {
+		return fmt.Errorf("sink: write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sink: sync %s: %w", f.Name(), err)
 	}
 	return nil
 }
@@ -177,5 +220,8 @@ func (s *File) WriteBatch(as []bridge.Activity) error {
 func (s *File) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.busy {
+		s.idle.Wait()
+	}
 	return s.f.Close()
 }

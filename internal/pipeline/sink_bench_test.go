@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -14,7 +15,8 @@ import (
 // BenchmarkSink measures sink.file per activity (the activities of every
 // recording, in turn): old is the sink before batches, measured in the
 // same run (an encoding, a write and an fsync per activity); batch=N
-// keeps N activities with one write and one fsync. The file is under
+// keeps N activities with one write and one fsync; sources=4 is four
+// writers of one activity at a time each. The file is under
 // $TMPDIR: point it at the disk state_dir is on, not a tmpfs.
 func BenchmarkSink(b *testing.B) {
 	names, _ := filepath.Glob("../../testdata/recordings/*/ari.jsonl")
@@ -44,6 +46,23 @@ func BenchmarkSink(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+	// Four sources at once, a batch of one activity each: their writes
+	// and syncs are grouped.
+	b.Run("sources=4", func(b *testing.B) {
+		f, err := OpenFile(filepath.Join(b.TempDir(), "activities.jsonl"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		b.SetParallelism(4 / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if err := f.Write(acts[i%len(acts)]); err != nil {
+					b.Error(err)
+				}
+			}
+		})
 	})
 	for _, n := range []int{1, 4, 32} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,5 +174,95 @@ func TestSinkBatchNotWritten(t *testing.T) {
 	pass := st.HandleBatch(context.Background(), []bridge.Activity{{ID: "a"}, {ID: "b"}})
 	if fmt.Sprint(pass) != "[false false]" || len(log) != 0 || w.batches != 1 || testutil.ToFloat64(errs) != 2 {
 		t.Fatalf("pass %v, later stages %q, %d writes, %v errors", pass, log, w.batches, testutil.ToFloat64(errs))
+	}
+}
+
+// Batches that come while another is being written and synced (several
+// sources at once) are written and synced together, after it.
+func TestFileGroupsConcurrentBatches(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activities.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	release := make(chan struct{})
+	writes := 0
+	f.beforeWrite = func() {
+		writes++
+		if writes == 1 {
+			<-release // the first write is slow
+		}
+	}
+	errs := make(chan error, 3)
+	go func() { errs <- f.Write(bridge.Activity{ID: "first"}) }()
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			f.mu.Lock()
+			ok := cond()
+			f.mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("timed out")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(func() bool { return f.busy })
+	go func() { errs <- f.WriteBatch([]bridge.Activity{{ID: "b1"}, {ID: "b2"}}) }()
+	go func() { errs <- f.Write(bridge.Activity{ID: "c"}) }()
+	waitFor(func() bool { return f.next != nil && strings.Count(string(f.next.lines), "\n") == 3 })
+	close(release)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if writes != 2 {
+		t.Errorf("%d writes and syncs, want 2", writes)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], `"first"`) {
+		t.Fatalf("%q", lines)
+	}
+}
+
+// Writers at the same time lose no line and tear none.
+func TestFileConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "activities.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				if err := f.WriteBatch([]bridge.Activity{{ID: fmt.Sprint(w, "-", i, "a")}, {ID: fmt.Sprint(w, "-", i, "b")}}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var a bridge.Activity
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("torn line %q: %v", line, err)
+		}
+		seen[a.ID] = true
+	}
+	if len(seen) != 200 {
+		t.Fatalf("%d activities, want 200", len(seen))
 	}
 }
