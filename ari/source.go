@@ -195,6 +195,14 @@ func NewSource(cfg Config, reg prometheus.Registerer) (*Source, error) {
 // logged and retried with backoff; refused credentials end Run with an
 // error wrapping ErrUnauthorized. out is called from Run's goroutine only.
 func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
+	return s.RunBatches(ctx, out, func() {})
+}
+
+// RunBatches is Run that also calls ready, on Run's goroutine, whenever it
+// has handed on every event read so far and is about to wait for more
+// (pipeline.BatchSource): the events between two calls came in together,
+// and the pipeline keeps them with one write.
+func (s *Source) RunBatches(ctx context.Context, out func(bridge.Event), ready func()) error {
 	defer s.http.CloseIdleConnections()
 	return reconnect.Loop(ctx, reconnect.Policy{
 		Min:   s.cfg.MinBackoff,
@@ -205,7 +213,8 @@ func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
 			s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ari source down, retrying")
 		},
 	}, func(ctx context.Context) (bool, error) {
-		synced, err := s.session(ctx, out)
+		synced, err := s.session(ctx, out, ready)
+		ready() // what the connection brought before it ended
 		s.m.connected.Set(0)
 		s.state.Down(err)
 		return synced, err
@@ -215,7 +224,7 @@ func (s *Source) Run(ctx context.Context, out func(bridge.Event)) error {
 // session runs one connection: check the credentials, open the websocket,
 // reconcile, then pass events on until the connection or ctx ends. synced
 // says the snapshot was delivered.
-func (s *Source) session(ctx context.Context, out func(bridge.Event)) (synced bool, err error) {
+func (s *Source) session(ctx context.Context, out func(bridge.Event), ready func()) (synced bool, err error) {
 	// native.Connect asks for the info too; here it also tells a refused
 	// password apart, which the websocket handshake cannot.
 	var info ari.AsteriskInfo
@@ -239,6 +248,7 @@ func (s *Source) session(ctx context.Context, out func(bridge.Event)) (synced bo
 	s.m.connected.Set(1)
 	s.state.Up()
 	out(snap)
+	ws.Idle = ready
 	if err := s.pump(ws, out); err != nil && ctx.Err() == nil {
 		return true, err
 	}

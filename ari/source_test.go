@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,7 +127,12 @@ func live(t *testing.T, recs []fakeari.Recording, drops ...fakeari.Drop) liveRun
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ran := make(chan error, 1)
-	go func() { ran <- src.Run(runCtx, c.apply) }()
+	// unready counts the events since the source last said it had handed
+	// on all it had read.
+	var unready, readies atomic.Int64
+	apply := func(ev bridge.Event) { unready.Add(1); c.apply(ev) }
+	ready := func() { unready.Store(0); readies.Add(1) }
+	go func() { ran <- src.RunBatches(runCtx, apply, ready) }()
 
 	if err := srv.Play(ctx); err != nil {
 		t.Fatalf("play: %v", err)
@@ -135,6 +141,15 @@ func live(t *testing.T, recs []fakeari.Recording, drops ...fakeari.Drop) liveRun
 		select {
 		case <-ctx.Done():
 			t.Fatalf("source received %v of %d messages", testutil.ToFloat64(src.m.received), srv.Sent())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	// Once the server has nothing more to send, the source says so before
+	// it waits: the last batch ends without another message or a timer.
+	for unready.Load() != 0 || readies.Load() == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d events handed on and no ready", unready.Load())
 		case <-time.After(2 * time.Millisecond):
 		}
 	}

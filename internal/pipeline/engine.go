@@ -22,6 +22,7 @@ type Engine struct {
 	onLive     func(bridge.Transition)
 	last       time.Time
 	events     int
+	batch
 
 	j         *journal.Journal
 	compactAt int
@@ -35,9 +36,14 @@ type Engine struct {
 // when many events must be kept (long calls), so compaction stays rare.
 const compactEvery = 20000
 
-// NewEngine builds an engine stage. onLive may be nil.
+// NewEngine builds an engine stage that hands on finished activities one
+// by one. onLive may be nil.
 func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Engine {
-	return &Engine{eng: bridge.New(cfg), norm: norm, onActivity: onActivity, onLive: onLive, compactAt: compactEvery}
+	return NewBatchEngine(cfg, norm, func(as []bridge.Activity) {
+		for _, a := range as {
+			onActivity(a)
+		}
+	}, onLive)
 }
 
 // Restore replays j into the engine, so that calls open when the last
@@ -59,7 +65,8 @@ func (p *Engine) Restore(j *journal.Journal) (int, error) {
 // Restoring reports whether the events being applied come from the journal.
 func (p *Engine) Restoring() bool { return p.restoring }
 
-// Handle journals and applies one event.
+// Handle journals and applies one event: a batch of its own unless one
+// is open (Begin).
 func (p *Engine) Handle(ev bridge.Event) {
 	if ev.Kind == bridge.Snapshot && !p.last.IsZero() {
 		// What the engine knows was last known alive at the newest event
@@ -73,8 +80,8 @@ func (p *Engine) Handle(ev bridge.Event) {
 		}
 	}
 	p.apply(ev)
-	if p.j != nil {
-		p.tidy()
+	if !p.open {
+		p.End()
 	}
 }
 
@@ -103,24 +110,15 @@ func (p *Engine) tidy() {
 	}
 }
 
-// holds tells whether a journaled event is about a call still open.
-func (p *Engine) holds(ev *bridge.Event) bool {
-	if ev.Kind == bridge.Snapshot {
-		kept := ev.Channels[:0]
-		for _, c := range ev.Channels {
-			if p.eng.Knows(c.ID) {
-				kept = append(kept, c)
-			}
-		}
-		ev.Channels = kept
-		return len(kept) > 0
-	}
-	return p.eng.Knows(ev.Channel.ID) || p.eng.Knows(ev.Peer.ID) || p.eng.Knows(ev.Second) || p.eng.Knows(ev.Target)
-}
+// holds tells whether a journaled event's channel is in a call still open.
+func (p *Engine) holds(id string) bool { return p.eng.Knows(id) }
 
 // Flush ends the calls still open (end of a recording) as of the newest
 // event seen.
-func (p *Engine) Flush() { p.emit(p.eng.Flush(p.last)) }
+func (p *Engine) Flush() {
+	p.emit(p.eng.Flush(p.last))
+	p.release()
+}
 
 // Stats reports the engine's state and the events handled.
 func (p *Engine) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }

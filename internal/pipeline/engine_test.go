@@ -38,7 +38,7 @@ func cuts(n int) []int {
 	return out
 }
 
-func events(t *testing.T, name string) []bridge.Event {
+func events(t testing.TB, name string) []bridge.Event {
 	t.Helper()
 	f, err := os.Open(filepath.Join("../../testdata/recordings", name, "ari.jsonl"))
 	if err != nil {
@@ -65,7 +65,9 @@ func marshal(t *testing.T, a bridge.Activity) string {
 // repeats allowed (delivery is idempotent on the id), nothing missing or
 // different. Checked for every cut point of every recording (a dense sample
 // of the two load recordings unless -every-cut), with and without
-// compaction.
+// compaction, one event a batch and several (a crash inside a batch loses
+// the whole batch: none of it was journaled or acted on, and the source
+// starts again from its first event).
 func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 	names, _ := filepath.Glob("../../testdata/recordings/*/ari.jsonl")
 	for _, path := range names {
@@ -79,7 +81,8 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 		if len(want) == 0 {
 			t.Fatalf("%s: no activities", name)
 		}
-		for _, compact := range []int{compactEvery, 5} {
+		for _, run := range []struct{ compact, batch int }{{compactEvery, 1}, {5, 1}, {5, 4}} {
+			compact := run.compact
 			for _, cut := range cuts(len(evs)) {
 				got := map[string]string{}
 				collect := func(a bridge.Activity) {
@@ -99,8 +102,17 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 					t.Fatal(err)
 				}
 				p1.compactAt = compact
-				for _, ev := range evs[:cut] {
+				from := 0 // the first event of the batch open at the crash
+				for i, ev := range evs[:cut] {
+					if i%run.batch == 0 {
+						p1.Begin()
+						from = i
+					}
 					p1.Handle(ev)
+					if i%run.batch == run.batch-1 {
+						p1.End()
+						from = i + 1
+					}
 				}
 				j1.Close() // the process dies here
 
@@ -113,16 +125,16 @@ func TestRestoreAfterCrashAtEveryEvent(t *testing.T) {
 					t.Fatal(err)
 				}
 				p2.compactAt = compact
-				for _, ev := range evs[cut:] {
+				for _, ev := range evs[from:] {
 					p2.Handle(ev)
 				}
 				j2.Close()
 				if len(got) != len(want) {
-					t.Fatalf("%s cut %d (compact %d): %d activities, want %d", name, cut, compact, len(got), len(want))
+					t.Fatalf("%s cut %d (%+v): %d activities, want %d", name, cut, run, len(got), len(want))
 				}
 				for id, w := range want {
 					if got[id] != w {
-						t.Fatalf("%s cut %d (compact %d): activity differs:\n got %s\nwant %s", name, cut, compact, got[id], w)
+						t.Fatalf("%s cut %d (%+v): activity differs:\n got %s\nwant %s", name, cut, run, got[id], w)
 					}
 				}
 			}
@@ -174,5 +186,47 @@ func TestRestoreThenSnapshotClosesCallsEndedInTheGap(t *testing.T) {
 	}
 	if j2.Len() != 0 {
 		t.Errorf("journal keeps %d events with no call open", j2.Len())
+	}
+}
+
+// A batch's activities are handed on together, only once every event of
+// the batch is in the journal on disk: a crash after the hand-off replays
+// every event that finished them.
+func TestBatchIsJournaledBeforeItsActivities(t *testing.T) {
+	evs := events(t, "inbound_answered")
+	path := filepath.Join(t.TempDir(), "j")
+	handled, batches, activities := 0, 0, 0
+	var p *Engine
+	p = NewBatchEngine(cfg, phone.Normalizer{}, func(as []bridge.Activity) {
+		batches++
+		activities += len(as)
+		j, err := journal.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer j.Close()
+		if n, err := j.Replay(func(bridge.Event) {}); err != nil || n != handled {
+			t.Fatalf("%d activities handed on with %d events in the journal (%v), want %d", len(as), n, err, handled)
+		}
+	}, nil)
+	j, err := journal.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if _, err := p.Restore(j); err != nil {
+		t.Fatal(err)
+	}
+	p.Begin()
+	for _, ev := range evs {
+		p.Handle(ev)
+		handled++
+	}
+	if activities != 0 {
+		t.Fatalf("%d activities handed on before the batch ended", activities)
+	}
+	p.End()
+	if batches != 1 || activities == 0 {
+		t.Fatalf("%d batches of %d activities, want one", batches, activities)
 	}
 }

@@ -74,7 +74,7 @@ func Build(p Parts) (*Path, error) {
 		s.decode = p.Sources[name] // 1. decode: the PBX's messages to bridge.Events (decode.go)
 		ec := p.Engine
 		ec.Source = name
-		s.engine = NewEngine(ec, p.Normalizer, s.finished, s.liveFunc(p.Live)) // 2. engine: events to live transitions and finished activities (engine.go)
+		s.engine = NewBatchEngine(ec, p.Normalizer, s.finished, s.liveFunc(p.Live)) // 2. engine: events to live transitions and finished activities (engine.go)
 		path.sources = append(path.sources, s)
 	}
 
@@ -155,10 +155,13 @@ func (s *source) liveFunc(live func(string, bridge.Transition)) func(bridge.Tran
 	return func(tr bridge.Transition) { live(s.name, tr) }
 }
 
-// finished hands a finished activity to the intake stages.
-func (s *source) finished(a bridge.Activity) {
-	s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
-	s.path.intake.Handle(s.ctx, a)
+// finished hands the activities a batch of events finished to the intake
+// stages.
+func (s *source) finished(as []bridge.Activity) {
+	for _, a := range as {
+		s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
+	}
+	s.path.intake.HandleBatch(s.ctx, as)
 }
 
 func (s *source) handle(ev bridge.Event) {
@@ -224,7 +227,7 @@ func (p *Path) RunSources(ctx context.Context) error {
 				p.log.Info().Str("source", s.name).Msg("source starting")
 				sctx, cancel := context.WithCancel(gctx)
 				errc := make(chan error, 1)
-				go func() { errc <- dec.Run(sctx, s.handle) }()
+				go func() { errc <- s.run(sctx, dec) }()
 				select {
 				case err := <-errc:
 					cancel()

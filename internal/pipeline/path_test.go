@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/phone"
 )
@@ -39,6 +40,93 @@ func (c *collect) Write(a bridge.Activity) error {
 	}
 	c.acts[a.ID] = a.Source + "/" + a.User
 	return nil
+}
+
+// The ARI source tells its batches (it reads many messages a read).
+var _ BatchSource = (*ari.Source)(nil)
+
+// batchSource hands out recorded events n at a time, as a source that read
+// n from one read would.
+type batchSource struct {
+	evs []bridge.Event
+	n   int
+}
+
+func (b batchSource) Run(context.Context, func(bridge.Event)) error {
+	panic("a BatchSource is run by RunBatches")
+}
+
+func (b batchSource) RunBatches(ctx context.Context, out func(bridge.Event), ready func()) error {
+	for i, ev := range b.evs {
+		out(ev)
+		if i%b.n == b.n-1 {
+			ready()
+		}
+	}
+	<-ctx.Done() // the last batch is left open: stopping ends it
+	return nil
+}
+
+type collectBatches struct {
+	collect
+	sizes []int
+}
+
+func (c *collectBatches) WriteBatch(as []bridge.Activity) error {
+	for _, a := range as {
+		c.Write(a)
+	}
+	c.mu.Lock()
+	c.sizes = append(c.sizes, len(as))
+	c.mu.Unlock()
+	return nil
+}
+
+// A source that tells its batches has them kept by the sink a batch at a
+// time, with the same activities as one event at a time.
+func TestPathBatches(t *testing.T) {
+	evs := events(t, "ring_group")
+	want := map[string]string{}
+	ref := NewEngine(bridge.Config{Source: "ari", Trunks: []string{"pstn"}}, phone.Normalizer{}, func(a bridge.Activity) { want[a.ID] = "ari/" + a.User }, nil)
+	for _, ev := range evs {
+		ref.Handle(ev)
+	}
+	sink := &collectBatches{collect: collect{acts: map[string]string{}}}
+	p, err := Build(Parts{
+		Sources: map[string]Source{"ari": batchSource{evs, len(evs)}},
+		Engine:  bridge.Config{Trunks: []string{"pstn"}},
+		Sink:    sink,
+		Logger:  zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Restore(ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.RunSources(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := p.Stats(); n < len(evs) && time.Now().Before(deadline); _, n = p.Stats() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.acts) != len(want) || len(want) < 2 {
+		t.Fatalf("sink has %v, want %v", sink.acts, want)
+	}
+	for id, w := range want {
+		if sink.acts[id] != w {
+			t.Errorf("%s: %q, want %q", id, sink.acts[id], w)
+		}
+	}
+	if len(sink.sizes) != 1 || sink.sizes[0] != len(want) {
+		t.Errorf("batches of %v activities, want one of %d", sink.sizes, len(want))
+	}
 }
 
 // A built path without a CRM hands its sink what the engine finishes, with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,13 @@ type Writer interface {
 	Write(a bridge.Activity) error
 }
 
+// BatchWriter is a Writer that keeps many activities at once for the
+// price of one (File: one write and one sync).
+type BatchWriter interface {
+	Writer
+	WriteBatch(as []bridge.Activity) error
+}
+
 // Handle implements Stage.
 func (s Sink) Handle(_ context.Context, a bridge.Activity) bool {
 	if err := s.To.Write(a); err != nil {
@@ -42,11 +50,68 @@ func (s Sink) Handle(_ context.Context, a bridge.Activity) bool {
 	return true
 }
 
-// File appends activities to a JSON-lines file and syncs each line to disk
-// before Write returns, so an activity written is an activity kept.
+// HandleBatch implements BatchStage: the activities still going are
+// written together; when that fails, none goes further.
+func (s Sink) HandleBatch(ctx context.Context, as []bridge.Activity, pass []bool) {
+	w, ok := s.To.(BatchWriter)
+	if !ok {
+		for i, a := range as {
+			pass[i] = pass[i] && s.Handle(ctx, a)
+		}
+		return
+	}
+	batch := as
+	if slices.Contains(pass, false) {
+		batch = nil
+		for i, a := range as {
+			if pass[i] {
+				batch = append(batch, a)
+			}
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	err := w.WriteBatch(batch)
+	for i, a := range as {
+		if !pass[i] {
+			continue
+		}
+		if err != nil {
+			pass[i] = false
+			if s.Errors != nil {
+				s.Errors.Inc()
+			}
+			s.Log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity not written")
+			continue
+		}
+		s.Log.Debug().Str("call_id", a.CallID).Str("user", a.User).Str("state", string(a.State)).Msg("activity")
+	}
+}
+
+// File appends activities to a JSON-lines file and syncs them to disk
+// before Write or WriteBatch returns, so an activity written is an
+// activity kept. A batch costs one write and one sync, however many
+// activities it holds; batches that come while another is being written
+// (several sources) wait and are then written and synced together.
 type File struct {
 	mu sync.Mutex
 	f  *os.File
+	// next collects the lines of the batches that wait for the write
+	// under way (busy); the first of them to wake writes them all.
+	next *commit
+	busy bool
+	idle sync.Cond // on mu: a write and sync ended
+	// beforeWrite, if set, is called by the writer before each write
+	// (tests).
+	beforeWrite func()
+}
+
+// commit is one write and sync and the batches it carries.
+type commit struct {
+	lines []byte
+	done  bool
+	err   error
 }
 
 // OpenFile opens (creating it and its directory if needed) path for appending.
@@ -55,7 +120,9 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{f: f}, nil
+	s := &File{f: f}
+	s.idle.L = &s.mu
+	return s, nil
 }
 
 func openSink(path string) (*os.File, error) {
@@ -79,6 +146,9 @@ func (s *File) Reopen(path string) error {
 		return err
 	}
 	s.mu.Lock()
+	for s.busy {
+		s.idle.Wait() // the write under way goes to the old file
+	}
 	old := s.f
 	s.f = f
 	s.mu.Unlock()
@@ -94,18 +164,54 @@ func (s *File) Path() string {
 
 // Write appends one activity.
 func (s *File) Write(a bridge.Activity) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
+	return s.WriteBatch([]bridge.Activity{a})
+}
+
+// WriteBatch appends the activities, one line each, with one write and
+// one sync (shared with batches written at the same time). A batch that
+// cannot be encoded is not written at all.
+func (s *File) WriteBatch(as []bridge.Activity) error {
+	var lines []byte
+	for _, a := range as {
+		line, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
+		}
+		lines = append(append(lines, line...), '\n')
 	}
-	b = append(b, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.f.Write(b); err != nil {
-		return fmt.Errorf("sink: write %s: %w", s.f.Name(), err)
+	if s.next == nil {
+		s.next = &commit{}
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("sink: sync %s: %w", s.f.Name(), err)
+	c := s.next
+	c.lines = append(c.lines, lines...)
+	for !c.done {
+		if s.busy {
+			s.idle.Wait()
+			continue
+		}
+		// Write c, with whatever joined it meanwhile.
+		s.busy, s.next = true, nil
+		f := s.f
+		s.mu.Unlock()
+		err := s.write(f, c.lines)
+		s.mu.Lock()
+		s.busy, c.done, c.err = false, true, err
+		s.idle.Broadcast()
+	}
+	return c.err
+}
+
+func (s *File) write(f *os.File, b []byte) error {
+	if s.beforeWrite != nil {
+		s.beforeWrite()
+	}
+	if _, err := f.Write(b); err != nil {
+		return fmt.Errorf("sink: write %s: %w", f.Name(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sink: sync %s: %w", f.Name(), err)
 	}
 	return nil
 }
@@ -114,5 +220,8 @@ func (s *File) Write(a bridge.Activity) error {
 func (s *File) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.busy {
+		s.idle.Wait()
+	}
 	return s.f.Close()
 }

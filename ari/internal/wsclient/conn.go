@@ -55,6 +55,10 @@ type Conn struct {
 	dropMsg bool   // the message being skipped continues after this frame
 	err     error  // sticky: the stream is unusable (a protocol error)
 	rerr    error  // sticky: the connection ended; what is buffered is still read
+
+	// Idle, if set, is called when Next has returned every message
+	// buffered and is about to read from the connection, which may wait.
+	Idle func()
 }
 
 // Client wraps nc, a connection whose opening handshake is done (by Dial,
@@ -118,6 +122,9 @@ func (c *Conn) Next() ([]byte, error) {
 		}
 		if c.rerr != nil {
 			return nil, c.rerr // every whole message buffered was returned
+		}
+		if c.Idle != nil {
+			c.Idle()
 		}
 		if err := c.read(need); err != nil {
 			return nil, err

@@ -406,3 +406,30 @@ func reference(b []byte, limit int) (msgs []string, err error) {
 		}
 	}
 }
+
+// Idle is called each time Next has returned every whole message it had
+// read and must read again, and only then: a ping between two reads is no
+// message, and a message split across reads is not whole.
+func TestIdle(t *testing.T) {
+	var data []byte
+	for _, f := range [][]byte{text("a"), text("b"), frame(true, opPing, nil), text("c"), text("dd")} {
+		data = append(data, f...)
+	}
+	// Reads of: a and b; the ping and c; half of dd; the rest.
+	split := len(text("a")) + len(text("b"))
+	sizes := []int{split, len(frame(true, opPing, nil)) + len(text("c")), 2, 100}
+	c := Client(&chunkConn{data: data, sizes: sizes}, nil, Options{})
+	var log []string
+	c.Idle = func() { log = append(log, "idle") }
+	for {
+		msg, err := c.Next()
+		if err != nil {
+			break
+		}
+		log = append(log, string(msg))
+	}
+	want := "idle a b idle c idle idle dd idle"
+	if got := strings.Join(log, " "); got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+}

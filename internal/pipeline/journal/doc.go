@@ -6,7 +6,18 @@
 // daemon was down is still reported, once (delivery is idempotent on the
 // activity id), closed at the last moment it was known alive.
 //
-// Appends are plain writes, not fsyncs: a killed process loses nothing that
-// was written, and a machine crash loses at most what the kernel had not
-// flushed, which reconciliation then treats like a reconnect gap.
+// Events are appended in batches: Append encodes into memory, Flush writes
+// the batch with one write. The pipeline flushes a batch before it hands
+// on the activities the batch finished, so a killed process loses nothing
+// that was acted on. Writes are not fsyncs: a machine crash loses at most
+// what the kernel had not flushed, which reconciliation then treats like
+// a reconnect gap, and a record only partly on disk fails its checksum and
+// is cut off.
+//
+// Records are binary (record.go): a version header, then per event a
+// length, a CRC-32C and the event's fields. For each record the journal
+// notes in memory where it is and which channels it is about, so that
+// compaction copies the records of open calls byte for byte and decodes
+// none. A JSON journal (the format before the binary one, same file name)
+// still replays, and is rewritten in the binary format as it does.
 package journal

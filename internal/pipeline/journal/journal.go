@@ -2,8 +2,7 @@ package journal
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,13 +16,17 @@ import (
 type Journal struct {
 	path string
 	f    *os.File
-	n    int // events in the file
-	buf  bytes.Buffer
+	size int64 // bytes in the file: the header and whole records
+	recs []rec // one per record in the file, then per record in pend
+	pend []byte
+	// header says the file is in the binary format, its records known:
+	// new, replayed, or reset. Until then nothing is written to it.
+	header bool
 }
 
-// maxLine bounds one journaled event (a snapshot of thousands of channels
-// fits many times over).
-const maxLine = 64 << 20
+// errNotReplayed: appends to a journal that holds events need its replay
+// first, to know where its whole records end.
+var errNotReplayed = errors.New("journal: appending before the replay")
 
 // Open opens (creating it and its directory) the journal at path.
 func Open(path string) (*Journal, error) {
@@ -34,102 +37,196 @@ func Open(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &Journal{path: path, f: f}, nil
+	j := &Journal{path: path, f: f}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if fi.Size() == 0 {
+		if err := j.restart(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return j, nil
+}
+
+// restart empties the file and writes the header.
+func (j *Journal) restart() error {
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if _, err := j.f.Write(header[:]); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.size, j.header = int64(len(header)), true
+	return nil
 }
 
 // Replay hands every journaled event to fn, in order, and returns how many.
-// A torn last line (the process died mid-write) is dropped and cut off so
-// that appends continue on a clean line; a bad line elsewhere is an error.
+// A torn last record (the process died mid-write, or the machine before
+// the record reached the disk) is dropped and cut off so that appends
+// continue after the last whole one; a bad record elsewhere is an error.
+// A JSON journal (from before the binary format) is replayed the same way
+// and then rewritten in the binary format.
 func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
-	if _, err := j.f.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
-	}
-	r := bufio.NewReaderSize(j.f, 64<<10)
-	var off int64
-	n := 0
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > maxLine {
-			return n, fmt.Errorf("journal %s: event %d too long", j.path, n+1)
+	if j.header {
+		if err := j.Flush(); err != nil {
+			return 0, err
 		}
-		if errors.Is(err, io.EOF) {
-			if len(line) > 0 {
-				// Torn write: keep what is whole.
-				if terr := j.f.Truncate(off); terr != nil {
-					return n, fmt.Errorf("journal: %w", terr)
-				}
+	}
+	j.pend = j.pend[:0]
+	data, err := j.read()
+	if err != nil {
+		return 0, err
+	}
+	j.recs = j.recs[:0]
+	switch {
+	case len(data) == 0:
+		return 0, j.restart()
+	case len(data) >= len(header) && [8]byte(data[:8]) == header:
+		return j.replay(data, fn)
+	case len(data) >= 7 && string(data[:7]) == string(header[:7]):
+		return 0, fmt.Errorf("journal %s: format version %d, this callbridge reads %d", j.path, data[7], version)
+	}
+	return j.replayJSON(data, fn)
+}
+
+func (j *Journal) read() ([]byte, error) {
+	fi, err := j.f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	data := make([]byte, fi.Size())
+	if _, err := j.f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return data, nil
+}
+
+func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
+	off := len(header)
+	for off < len(data) {
+		payload, n, err := frameAt(data[off:])
+		if err != nil && (errors.Is(err, errShort) || off+frameLen+recordLen(data[off:]) >= len(data)) {
+			// Torn: the last record, cut short or not all on disk.
+			if terr := j.f.Truncate(int64(off)); terr != nil {
+				return len(j.recs), fmt.Errorf("journal: %w", terr)
 			}
 			break
 		}
 		if err != nil {
-			return n, fmt.Errorf("journal: %w", err)
+			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
 		var ev bridge.Event
-		if err := json.Unmarshal(line, &ev); err != nil {
-			return n, fmt.Errorf("journal %s: event %d: %w", j.path, n+1, err)
+		r := rec{off: int64(off), n: uint32(n)}
+		if err := decodeRecord(payload, &ev, &r); err != nil {
+			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
-		off += int64(len(line))
-		n++
+		j.recs = append(j.recs, r)
+		off += n
 		fn(ev)
 	}
-	j.n = n
-	return n, nil
+	j.size, j.header = int64(off), true
+	return len(j.recs), nil
 }
 
-// Append writes one event.
+// recordLen is the payload length a frame at the start of b claims.
+func recordLen(b []byte) int {
+	if len(b) < 4 {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint32(b))
+}
+
+// Append adds one event to the batch being built; Flush writes it. A
+// journal that holds events is replayed (or reset) before the first
+// Append.
 func (j *Journal) Append(ev bridge.Event) error {
-	j.buf.Reset()
-	enc := json.NewEncoder(&j.buf)
-	if err := enc.Encode(ev); err != nil {
-		return fmt.Errorf("journal: encode: %w", err)
+	start := len(j.pend)
+	var r rec
+	j.pend, r = appendRecord(j.pend, &ev)
+	if size := len(j.pend) - start - frameLen; size > maxRecord {
+		j.pend = j.pend[:start]
+		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	if _, err := j.f.Write(j.buf.Bytes()); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.n++
+	r.off = j.size + int64(start)
+	j.recs = append(j.recs, r)
 	return nil
 }
 
-// Len is the number of events in the journal.
-func (j *Journal) Len() int { return j.n }
+// Flush writes the events appended since the last Flush with one write.
+// When the write fails they are not in the journal (what the write left
+// of them is cut off), and the error says so.
+func (j *Journal) Flush() error {
+	if len(j.pend) == 0 {
+		return nil
+	}
+	if !j.header {
+		j.recs, j.pend = j.recs[:0], j.pend[:0]
+		return errNotReplayed
+	}
+	n, err := j.f.Write(j.pend)
+	if err != nil {
+		// Whole records only: drop the batch.
+		if n > 0 {
+			_ = j.f.Truncate(j.size)
+		}
+		j.recs = j.recs[:len(j.recs)-j.pending()]
+		j.pend = j.pend[:0]
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.size += int64(n)
+	j.pend = j.pend[:0]
+	return nil
+}
+
+// pending is how many records are in pend.
+func (j *Journal) pending() int {
+	k := len(j.recs)
+	for k > 0 && j.recs[k-1].off >= j.size {
+		k--
+	}
+	return len(j.recs) - k
+}
+
+// Len is the number of events in the journal, written or not.
+func (j *Journal) Len() int { return len(j.recs) }
 
 // Reset empties the journal: nothing in it is needed any more (no call is
 // open).
 func (j *Journal) Reset() error {
-	if j.n == 0 {
+	j.recs, j.pend = j.recs[:0], j.pend[:0]
+	if j.header && j.size == int64(len(header)) {
 		return nil
 	}
-	if err := j.f.Truncate(0); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	if j.header {
+		if err := j.f.Truncate(int64(len(header))); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		j.size = int64(len(header))
+		return nil
 	}
-	j.n = 0
-	return nil
+	return j.restart()
 }
 
-// Compact rewrites the journal keeping only the events keep approves (with
-// keep free to trim a snapshot's channel list), through a temporary file
-// renamed into place, so a crash mid-way leaves the old journal whole.
-func (j *Journal) Compact(keep func(*bridge.Event) bool) error {
+// Compact rewrites the journal keeping only the events about a channel
+// open approves (a snapshot keeps the channels it approves, and goes when
+// none is left), through a temporary file renamed into place, so a crash
+// mid-way leaves the old journal whole. It copies the kept records' bytes
+// as they are, from what it noted when they were written or replayed:
+// nothing is decoded again.
+func (j *Journal) Compact(open func(id string) bool) error {
+	if err := j.Flush(); err != nil {
+		return err
+	}
 	tmp := j.path + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	w := bufio.NewWriterSize(out, 64<<10)
-	enc := json.NewEncoder(w)
-	kept := 0
-	_, rerr := j.Replay(func(ev bridge.Event) {
-		if err == nil && keep(&ev) {
-			err = enc.Encode(ev)
-			kept++
-		}
-	})
-	if err == nil {
-		err = rerr
-	}
-	if err == nil {
-		err = w.Flush()
-	}
+	recs, size, err := j.copyKept(out, open)
 	if err == nil {
 		err = out.Sync()
 	}
@@ -148,13 +245,133 @@ func (j *Journal) Compact(keep func(*bridge.Event) bool) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.f.Close()
-	j.f, j.n = f, kept
+	j.f, j.recs, j.size, j.header = f, recs, size, true
 	return nil
+}
+
+// copyKept writes the header and the kept records to out, reading runs of
+// consecutive kept records with one read each.
+func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, error) {
+	w := bufio.NewWriterSize(out, 64<<10)
+	w.Write(header[:])
+	size := int64(len(header))
+	var kept []rec
+	var buf []byte
+	// run is the file range of kept records not yet copied.
+	var runOff, runEnd int64
+	flushRun := func() error {
+		if runEnd == runOff {
+			return nil
+		}
+		buf = grow(buf, int(runEnd-runOff))
+		if _, err := j.f.ReadAt(buf, runOff); err != nil {
+			return err
+		}
+		_, err := w.Write(buf)
+		runOff = runEnd
+		return err
+	}
+	for _, r := range j.recs {
+		keep, all, chans := decide(&r, open)
+		if !keep {
+			if err := flushRun(); err != nil {
+				return nil, 0, err
+			}
+			runOff, runEnd = r.off+int64(r.n), r.off+int64(r.n)
+			continue
+		}
+		if all {
+			if runEnd != r.off {
+				if err := flushRun(); err != nil {
+					return nil, 0, err
+				}
+				runOff = r.off
+			}
+			runEnd = r.off + int64(r.n)
+			r.off = size
+			size += int64(r.n)
+			kept = append(kept, r)
+			continue
+		}
+		// A snapshot losing some channels: splice the kept ones.
+		if err := flushRun(); err != nil {
+			return nil, 0, err
+		}
+		runOff, runEnd = r.off+int64(r.n), r.off+int64(r.n)
+		buf = grow(buf, int(r.n))
+		if _, err := j.f.ReadAt(buf, r.off); err != nil {
+			return nil, 0, err
+		}
+		frame, nr := splice(buf[frameLen:], &r, chans)
+		nr.off = size
+		if _, err := w.Write(frame); err != nil {
+			return nil, 0, err
+		}
+		size += int64(nr.n)
+		kept = append(kept, nr)
+	}
+	if err := flushRun(); err != nil {
+		return nil, 0, err
+	}
+	return kept, size, w.Flush()
+}
+
+// decide tells whether r is kept, whole or (a snapshot) with only chans.
+func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
+	if r.snap == nil {
+		if r.id != "" && open(r.id) {
+			return true, true, nil
+		}
+		if r.more != nil {
+			for _, id := range r.more {
+				if id != "" && open(id) {
+					return true, true, nil
+				}
+			}
+		}
+		return false, false, nil
+	}
+	for _, c := range r.snap.chans {
+		if open(c.id) {
+			chans = append(chans, c)
+		}
+	}
+	return len(chans) > 0, len(chans) == len(r.snap.chans), chans
+}
+
+// splice builds a snapshot record holding only chans of payload's.
+func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
+	count := r.snap.count
+	b := make([]byte, frameLen, frameLen+len(payload))
+	b = append(b, payload[:count]...)
+	b = binary.AppendUvarint(b, uint64(len(chans)))
+	nr := rec{id: r.id, more: r.more, snap: &snapRec{count: count, chans: make([]chanRef, len(chans))}}
+	for i, c := range chans {
+		nr.snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
+		b = append(b, payload[c.off:c.off+c.n]...)
+	}
+	seal(b)
+	nr.n = uint32(len(b))
+	return b, nr
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
 }
 
 // Sync flushes the journal to disk (for machine crashes; process crashes
 // need no sync).
-func (j *Journal) Sync() error { return j.f.Sync() }
+func (j *Journal) Sync() error {
+	if err := j.Flush(); err != nil {
+		return err
+	}
+	return j.f.Sync()
+}
 
-// Close closes the file.
+// Close closes the file. Events appended since the last Flush are not
+// written: a batch is written whole or, as when the process is killed,
+// not at all.
 func (j *Journal) Close() error { return j.f.Close() }

@@ -3,6 +3,7 @@ package journal
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ func TestAppendReplayResetCompact(t *testing.T) {
 		}
 	}
 	j.Append(bridge.Event{Kind: bridge.Snapshot, Channels: []bridge.Channel{{ID: "a"}, {ID: "c"}, {ID: "z"}}})
+	j.Flush()
 	j.Close()
 
 	j, _ = Open(path)
@@ -43,20 +45,26 @@ func TestAppendReplayResetCompact(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	// Keep what mentions a or c; trim the snapshot likewise.
-	err = j.Compact(func(e *bridge.Event) bool {
-		if e.Kind == bridge.Snapshot {
-			e.Channels = e.Channels[:2]
-			return true
-		}
-		return e.Channel.ID != "b"
-	})
+	err = j.Compact(func(id string) bool { return id == "a" || id == "c" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	j.Append(ev("d", 9))
 	got = replay(t, j)
-	if len(got) != 4 || got[0].Channel.ID != "a" || got[1].Channel.ID != "c" || len(got[2].Channels) != 2 || got[3].Channel.ID != "d" {
+	if len(got) != 4 || got[0].Channel.ID != "a" || got[1].Channel.ID != "c" || len(got[2].Channels) != 2 ||
+		got[2].Channels[1].ID != "c" || got[3].Channel.ID != "d" || j.Len() != 4 {
 		t.Fatalf("after compact: %+v", got)
+	}
+	// A compacted journal compacts again from what it noted (the spliced
+	// snapshot's channels included) and replays after a reopen.
+	if err := j.Compact(func(id string) bool { return id == "c" || id == "d" }); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, _ = Open(path)
+	got = replay(t, j)
+	if len(got) != 3 || got[0].Channel.ID != "c" || len(got[1].Channels) != 1 || got[1].Channels[0].ID != "c" || got[2].Channel.ID != "d" {
+		t.Fatalf("after a second compaction: %+v", got)
 	}
 	if err := j.Reset(); err != nil || j.Len() != 0 {
 		t.Fatal(err)
@@ -71,36 +79,130 @@ func TestAppendReplayResetCompact(t *testing.T) {
 	}
 }
 
-// A process killed mid-write leaves a torn line: replay keeps what is
-// whole, cuts the rest, and appends continue on a clean line.
-func TestTornLastLine(t *testing.T) {
+// A process killed mid-write leaves a torn record, and a machine crash
+// may leave one whose bytes never reached the disk: replay keeps what is
+// whole, cuts the rest, and appends continue after the last whole record.
+func TestTornLastRecord(t *testing.T) {
+	for name, tear := range map[string]func(whole []byte) []byte{
+		"cut short":    func(b []byte) []byte { return b[:len(b)-3] },
+		"frame only":   func(b []byte) []byte { return b[:5] },
+		"zeroed bytes": func(b []byte) []byte { return append(b[:frameLen:frameLen], make([]byte, len(b)-frameLen)...) },
+	} {
+		path := filepath.Join(t.TempDir(), "j")
+		j, _ := Open(path)
+		j.Append(ev("a", 1))
+		j.Flush()
+		j.Close()
+		rec, _ := appendRecord(nil, ptr(ev("x", 2)))
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		f.Write(tear(rec))
+		f.Close()
+
+		j, _ = Open(path)
+		if got := replay(t, j); len(got) != 1 {
+			t.Fatalf("%s: %+v", name, got)
+		}
+		j.Append(ev("b", 2))
+		j.Flush()
+		if got := replay(t, j); len(got) != 2 || got[1].Channel.ID != "b" {
+			t.Fatalf("%s: %+v", name, got)
+		}
+		j.Close()
+	}
+}
+
+func ptr(e bridge.Event) *bridge.Event { return &e }
+
+// A damaged record in the middle is an error that says where, not a
+// silent loss of the calls after it.
+func TestCorruptRecordIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := Open(path)
+	for i, id := range []string{"a", "b", "c"} {
+		j.Append(ev(id, i))
+	}
+	j.Flush()
+	j.Close()
+	b, _ := os.ReadFile(path)
+	r, _ := appendRecord(nil, ptr(ev("a", 0)))
+	b[len(header)+len(r)+frameLen+3] ^= 0xff // in b's payload
+	os.WriteFile(path, b, 0o600)
+	j, _ = Open(path)
+	defer j.Close()
+	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "event 2") {
+		t.Fatalf("got %v, want an error naming event 2", err)
+	}
+	// The daemon then resets it: a clean journal in the current format.
+	if err := j.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	j.Append(ev("d", 4))
+	if got := replay(t, j); len(got) != 1 || got[0].Channel.ID != "d" {
+		t.Fatalf("after reset: %+v", got)
+	}
+}
+
+// A journal from a newer callbridge is refused, not misread.
+func TestNewerVersionIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	h := header
+	h[7] = version + 1
+	os.WriteFile(path, h[:], 0o600)
+	j, _ := Open(path)
+	defer j.Close()
+	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Appends are one batch until Flush: nothing reaches the file before it,
+// and the whole batch after it.
+func TestAppendWritesOnFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, _ := Open(path)
+	defer j.Close()
+	for i, id := range []string{"a", "b", "c"} {
+		j.Append(ev(id, i))
+	}
+	if fi, _ := os.Stat(path); fi.Size() != int64(len(header)) || j.Len() != 3 {
+		t.Fatalf("before Flush: %d bytes, %d events", fi.Size(), j.Len())
+	}
+	if err := j.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := Open(path)
+	defer j2.Close()
+	if got := replay(t, j2); len(got) != 3 || got[2].Channel.ID != "c" {
+		t.Fatalf("after Flush: %+v", got)
+	}
+	// A batch not flushed when the process ends is not in the journal at
+	// all, never a part of it.
+	j.Append(ev("d", 4))
+	j.Append(ev("e", 5))
+	j.Close()
+	j3, _ := Open(path)
+	defer j3.Close()
+	if got := replay(t, j3); len(got) != 3 {
+		t.Fatalf("an unflushed batch was written: %+v", got)
+	}
+}
+
+// Appending to a journal that holds events before replaying it is refused:
+// it would land after a torn record, or in another format.
+func TestAppendBeforeReplayIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	j, _ := Open(path)
 	j.Append(ev("a", 1))
+	j.Flush()
 	j.Close()
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"Kind":1,"Time":"2026-`)
-	f.Close()
-
 	j, _ = Open(path)
-	if got := replay(t, j); len(got) != 1 {
-		t.Fatalf("%+v", got)
-	}
-	j.Append(ev("b", 2))
-	if got := replay(t, j); len(got) != 2 || got[1].Channel.ID != "b" {
-		t.Fatalf("%+v", got)
-	}
-	j.Close()
-}
-
-// A damaged line in the middle is an error that says where, not a silent
-// loss of the calls after it.
-func TestCorruptLineIsAnError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "j")
-	os.WriteFile(path, []byte("{\"Kind\":1}\nnot json\n{\"Kind\":1}\n"), 0o600)
-	j, _ := Open(path)
 	defer j.Close()
-	if _, err := j.Replay(func(bridge.Event) {}); err == nil {
-		t.Fatal("want an error")
+	j.Append(ev("b", 2))
+	if err := j.Flush(); err == nil {
+		t.Fatal("appended before the replay")
+	}
+	j.Append(ev("c", 3)) // and a replay drops such a batch
+	if got := replay(t, j); len(got) != 1 || got[0].Channel.ID != "a" {
+		t.Fatalf("%+v", got)
 	}
 }

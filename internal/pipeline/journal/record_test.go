@@ -1,0 +1,236 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/bridge"
+)
+
+// recordings are the events of every recording in testdata, by name.
+func recordings(t testing.TB) map[string][]bridge.Event {
+	t.Helper()
+	paths, _ := filepath.Glob("../../../testdata/recordings/*/ari.jsonl")
+	if len(paths) == 0 {
+		t.Fatal("no recordings")
+	}
+	out := map[string][]bridge.Event{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []bridge.Event
+		_, err = ari.ReadRecording(f, func(ev bridge.Event) { evs = append(evs, ev) })
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(p))] = evs
+	}
+	return out
+}
+
+// jsonTrip is what the JSON journal gave back for ev.
+func jsonTrip(t testing.TB, ev bridge.Event) bridge.Event {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bridge.Event
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func binTrip(t testing.TB, ev bridge.Event) bridge.Event {
+	t.Helper()
+	b, r := appendRecord(nil, &ev)
+	payload, n, err := frameAt(b)
+	if err != nil || n != len(b) || int(r.n) != len(b) {
+		t.Fatalf("frame: %v (%d, %d of %d bytes)", err, n, r.n, len(b))
+	}
+	var out bridge.Event
+	if err := decodeRecord(payload, &out, nil); err != nil {
+		t.Fatalf("decode %+v: %v", ev, err)
+	}
+	return out
+}
+
+// Every event of every recording comes back from the binary journal as it
+// came back from the JSON journal, so the engine replays the same calls.
+func TestRecordsGiveWhatJSONGave(t *testing.T) {
+	var jsonBytes, binBytes int
+	for name, evs := range recordings(t) {
+		for i, ev := range evs {
+			if got, want := binTrip(t, ev), jsonTrip(t, ev); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s event %d:\n got %+v\nwant %+v", name, i, got, want)
+			}
+			b, _ := json.Marshal(ev)
+			r, _ := appendRecord(nil, &ev)
+			jsonBytes += len(b) + 1
+			binBytes += len(r)
+		}
+	}
+	t.Logf("journal bytes: JSON %d, binary %d (%.2f)", jsonBytes, binBytes, float64(binBytes)/float64(jsonBytes))
+}
+
+// Every field of an event, set to something other than its zero value,
+// survives the record: a field added to bridge.Event and not to the
+// record fails here rather than being lost across a restart.
+func TestRecordCarriesEveryField(t *testing.T) {
+	var ev bridge.Event
+	n := 0
+	fill(reflect.ValueOf(&ev).Elem(), &n)
+	if ev.Kind != bridge.Snapshot {
+		ev.Kind = bridge.Snapshot // the channel list is kept for snapshots only
+	}
+	if got := binTrip(t, ev); !reflect.DeepEqual(got, ev) {
+		t.Fatalf("\n got %+v\nwant %+v", got, ev)
+	}
+	// And a time in a zone: the same instant and offset as JSON's.
+	ev.Time = time.Date(2026, 11, 21, 16, 9, 34, 825e6, time.FixedZone("CET", 3600))
+	got, want := binTrip(t, ev), jsonTrip(t, ev)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("zoned time: got %v, JSON gave %v", got.Time, want.Time)
+	}
+}
+
+// fill sets every field under v to a distinct non-zero value.
+func fill(v reflect.Value, n *int) {
+	*n++
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("s" + string(rune('a'+*n%26)) + string(rune('a'+*n/26)))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(*n))
+	case reflect.Uint8:
+		v.SetUint(uint64(*n))
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fill(v.Index(i), n)
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(1_790_000_000+int64(*n), int64(*n)*1000).UTC()))
+			return
+		}
+		for i := range v.NumField() {
+			fill(v.Field(i), n)
+		}
+	default:
+		panic("fill: no value for " + v.Type().String())
+	}
+}
+
+// A state_dir from before the binary format holds a JSON journal: it
+// replays as before (a torn last line dropped) and is rewritten in the
+// binary format, which then replays the same events and takes appends.
+func TestJSONJournalUpgrades(t *testing.T) {
+	evs := recordings(t)["inbound_answered"]
+	if len(evs) < 10 {
+		t.Fatal("recording too short")
+	}
+	var old bytes.Buffer
+	enc := json.NewEncoder(&old) // as the JSON journal wrote them
+	for _, ev := range evs[:10] {
+		enc.Encode(ev)
+	}
+	old.WriteString(`{"Kind":1,"Time":"2026-`)
+	path := filepath.Join(t.TempDir(), "ari.jsonl")
+	os.WriteFile(path, old.Bytes(), 0o600)
+
+	want := make([]bridge.Event, 10)
+	for i, ev := range evs[:10] {
+		want[i] = jsonTrip(t, ev)
+	}
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := replay(t, j); !reflect.DeepEqual(got, want) || j.Len() != 10 {
+		t.Fatalf("JSON replay: %d events, want 10 as JSON gave them", len(got))
+	}
+	b, _ := os.ReadFile(path)
+	if !bytes.HasPrefix(b, header[:]) {
+		t.Fatalf("not rewritten in the binary format: %q", b[:min(20, len(b))])
+	}
+	j.Append(evs[10])
+	j.Flush()
+	j.Close()
+
+	j, _ = Open(path)
+	defer j.Close()
+	got := replay(t, j)
+	if len(got) != 11 || !reflect.DeepEqual(got[:10], want) || !reflect.DeepEqual(got[10], binTrip(t, evs[10])) {
+		t.Fatalf("after the upgrade: %d events", len(got))
+	}
+	// Compaction works on the upgraded journal's records.
+	if err := j.Compact(func(string) bool { return false }); err != nil || j.Len() != 0 {
+		t.Fatalf("compact: %v, %d left", err, j.Len())
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Error("the upgrade left its temporary file")
+	}
+}
+
+// FuzzDecodeRecord: whatever a journal file holds, decoding a record never
+// panics, and what decodes encodes to a record that decodes the same.
+// Seeded with the records of real events.
+func FuzzDecodeRecord(f *testing.F) {
+	for _, evs := range recordings(f) {
+		for i, ev := range evs {
+			if i%7 == 0 || ev.Kind == bridge.Snapshot {
+				b, _ := appendRecord(nil, &ev)
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		payload, _, err := frameAt(b)
+		if err != nil {
+			payload = b // also try it as a payload with no frame
+		}
+		var ev bridge.Event
+		var r rec
+		if decodeRecord(payload, &ev, &r) != nil {
+			return
+		}
+		again, r2 := appendRecord(nil, &ev)
+		p2, _, err := frameAt(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev2 bridge.Event
+		var r3 rec
+		if err := decodeRecord(p2, &ev2, &r3); err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(ev, ev2) {
+			t.Fatalf("\n got %+v\nwant %+v", ev2, ev)
+		}
+		r2.n, r3.n = 0, 0
+		if !reflect.DeepEqual(r2, r3) {
+			t.Fatalf("what compaction notes differs: %+v, %+v", r2, r3)
+		}
+	})
+}
+
+// What the journal keeps in memory per record stays small: one per
+// journaled event of every open call.
+func TestRecIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(rec{}); unsafe.Sizeof(uintptr(0)) == 8 && n > 48 {
+		t.Fatalf("rec is %d bytes, want at most 48", n)
+	}
+}
