@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -45,6 +46,10 @@ type Options struct {
 	// /asterisk/config/dynamic/res_pjsip/endpoint/<resource>; other
 	// endpoints answer 404 there.
 	CallerIDs map[string]string
+	// CEL, if set, receives every recording's CEL rows (Recording.CEL) as
+	// playback reaches their time, as Asterisk's cel_custom appends them to
+	// its CSV whether or not anyone is connected.
+	CEL io.Writer
 	// Hold makes playback wait whenever no events websocket is connected,
 	// as a PBX's calls go on waiting while callbridge is down, rather than
 	// play events to nobody. With AwaitList it also waits, after every
@@ -76,12 +81,13 @@ type Server struct {
 	playMu sync.Mutex // one Play at a time
 
 	mu       sync.Mutex
-	changed  chan struct{}            // closed and replaced when clients or listings change
-	conns    map[*websocket.Conn]bool // every open events websocket
-	clients  map[*websocket.Conn]bool // those that subscribed to all events
-	accepted int                      // websocket connections accepted so far
-	chansAt  int                      // value of accepted when channels were last listed
-	bridgeAt int                      // value of accepted when bridges were last listed
+	changed  chan struct{}              // closed and replaced when clients or listings change
+	conns    map[*websocket.Conn]bool   // every open events websocket
+	apps     map[*websocket.Conn]string // the application each one registered
+	clients  map[*websocket.Conn]bool   // those that subscribed to all events
+	accepted int                        // websocket connections accepted so far
+	chansAt  int                        // value of accepted when channels were last listed
+	bridgeAt int                        // value of accepted when bridges were last listed
 	refusing bool
 	paused   bool
 	closed   bool
@@ -119,6 +125,7 @@ func New(opts Options) (*Server, error) {
 		url:     "http://" + ln.Addr().String() + "/ari",
 		changed: make(chan struct{}),
 		conns:   map[*websocket.Conn]bool{},
+		apps:    map[*websocket.Conn]string{},
 		clients: map[*websocket.Conn]bool{},
 		st:      newState(opts.Endpoints),
 	}
@@ -191,7 +198,23 @@ func (s *Server) Play(ctx context.Context) error {
 	if err := s.waitClient(ctx); err != nil {
 		return err
 	}
-	var prev time.Time
+	var prev, clock time.Time
+	var cel []celRow
+	if s.opts.CEL != nil {
+		for _, rec := range s.opts.Recordings {
+			cel = append(cel, rec.celRows()...)
+		}
+	}
+	// writeCEL writes the CEL rows due by t.
+	writeCEL := func(t time.Time) error {
+		for len(cel) > 0 && !cel[0].at.After(t) {
+			if _, err := s.opts.CEL.Write(cel[0].line); err != nil {
+				return fmt.Errorf("fakeari: write CEL: %w", err)
+			}
+			cel = cel[1:]
+		}
+		return nil
+	}
 	i := 0
 	for _, rec := range s.opts.Recordings {
 		shift := rec.shift()
@@ -209,12 +232,32 @@ func (s *Server) Play(ctx context.Context) error {
 				}
 				prev = t
 			}
+			// CEL follows the PBX's clock: the newest event time so far
+			// (events are not always sent in the order of their times).
+			if t, ok := timestamp(line); ok && t.After(clock) {
+				clock = t
+			}
+			if err := writeCEL(clock); err != nil {
+				return err
+			}
 			// After the pause: the client may have gone during it.
 			if err := s.gate(ctx); err != nil {
 				return err
 			}
 			s.play(line)
 			i++
+		}
+	}
+	// The last channels' ends come after the last event.
+	for len(cel) > 0 {
+		if at := cel[0].at; at.After(clock) {
+			if err := s.pause(ctx, at.Sub(clock)); err != nil {
+				return err
+			}
+			clock = at
+		}
+		if err := writeCEL(clock); err != nil {
+			return err
 		}
 	}
 	// A drop whose gap runs to the end still ends with the clients back.
@@ -405,13 +448,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return nil
 		},
 		Handler: func(c *websocket.Conn) {
-			s.serveConn(c, all)
+			s.serveConn(c, q.Get("app"), all)
 		},
 	}
 	srv.ServeHTTP(w, r)
 }
 
-func (s *Server) serveConn(c *websocket.Conn, all bool) {
+func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 	s.mu.Lock()
 	if s.closed || s.refusing {
 		s.mu.Unlock()
@@ -419,7 +462,19 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
+	// One websocket per application, as in Asterisk: a second one with
+	// the same name takes it over, and the first is told so and then
+	// hears nothing more, although it stays connected.
+	for other, name := range s.apps {
+		if name == app && s.clients[other] {
+			delete(s.clients, other)
+			other.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			websocket.Message.Send(other, fmt.Sprintf(`{"type":"ApplicationReplaced","timestamp":%q,"application":%q}`, //nolint:errcheck // a gone client is gone
+				time.Now().Format(ariTime), app))
+		}
+	}
 	s.conns[c] = true
+	s.apps[c] = app
 	if all {
 		s.clients[c] = true
 	}
@@ -432,6 +487,7 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 	}
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.apps, c)
 	if s.clients[c] {
 		delete(s.clients, c)
 		s.notifyLocked()
