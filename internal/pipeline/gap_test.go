@@ -416,7 +416,9 @@ func TestGapQuiet(t *testing.T) {
 	if r.s.gap.keep() {
 		t.Fatalf("still waiting: %d held, %d windows", len(r.s.gap.held), len(r.s.gap.windows))
 	}
-	inGap := func(id string) bool { return sc.inGap(id) || len(sc.ariCalls[id]) > 0 && sc.ariCalls[id][0].EndedAt.After(sc.evs[sc.cut1-1].Time) }
+	inGap := func(id string) bool {
+		return sc.inGap(id) || len(sc.ariCalls[id]) > 0 && sc.ariCalls[id][0].EndedAt.After(sc.evs[sc.cut1-1].Time)
+	}
 	checkGap(t, sink.acts, sc.ariCalls, sc.celCalls, inGap)
 }
 
