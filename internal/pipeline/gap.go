@@ -65,6 +65,11 @@ const (
 	windowFor = 5 * time.Minute
 	// historyTimeout bounds one read.
 	historyTimeout = 30 * time.Second
+	// boundary: a call CEL shows ending this soon after the last event
+	// processed was seen ending by the source (CEL writes a channel's
+	// HANGUP when it is torn down, a moment after the hang-up the live
+	// sources report, and ARI's times are cut to the millisecond).
+	boundary = 500 * time.Millisecond
 )
 
 // gap fills one source's gaps from the History. After a reconnect or a
@@ -251,7 +256,7 @@ func (g *gap) read(ctx context.Context, w *window, t time.Time, sent map[string]
 		// A call over before the gap was seen whole unless the snapshot
 		// or the journal says otherwise; one begun after it is the new
 		// session's.
-		if held[c.ID] || (c.End.After(w.lastSeen) && c.Start.Before(res.FirstNew)) {
+		if held[c.ID] || (c.End.After(w.lastSeen.Add(boundary)) && c.Start.Before(res.FirstNew)) {
 			if g.deliver(c, sent) {
 				n++
 			}
