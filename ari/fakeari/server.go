@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/websocket"
@@ -84,10 +85,11 @@ type Server struct {
 	changed  chan struct{}              // closed and replaced when clients or listings change
 	conns    map[*websocket.Conn]bool   // every open events websocket
 	apps     map[*websocket.Conn]string // the application each one registered
-	clients  map[*websocket.Conn]bool   // those that subscribed to all events
-	accepted int                        // websocket connections accepted so far
-	chansAt  int                        // value of accepted when channels were last listed
-	bridgeAt int                        // value of accepted when bridges were last listed
+	outboxes map[*websocket.Conn]*outbox
+	clients  map[*websocket.Conn]bool // those that subscribed to all events
+	accepted int                      // websocket connections accepted so far
+	chansAt  int                      // value of accepted when channels were last listed
+	bridgeAt int                      // value of accepted when bridges were last listed
 	refusing bool
 	paused   bool
 	closed   bool
@@ -120,14 +122,15 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fakeari: listen: %w", err)
 	}
 	s := &Server{
-		opts:    opts,
-		ln:      ln,
-		url:     "http://" + ln.Addr().String() + "/ari",
-		changed: make(chan struct{}),
-		conns:   map[*websocket.Conn]bool{},
-		apps:    map[*websocket.Conn]string{},
-		clients: map[*websocket.Conn]bool{},
-		st:      newState(opts.Endpoints),
+		opts:     opts,
+		ln:       ln,
+		url:      "http://" + ln.Addr().String() + "/ari",
+		changed:  make(chan struct{}),
+		conns:    map[*websocket.Conn]bool{},
+		apps:     map[*websocket.Conn]string{},
+		outboxes: map[*websocket.Conn]*outbox{},
+		clients:  map[*websocket.Conn]bool{},
+		st:       newState(opts.Endpoints),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ari/events", s.auth(http.HandlerFunc(s.serveEvents)))
@@ -261,7 +264,10 @@ func (s *Server) Play(ctx context.Context) error {
 		}
 	}
 	// A drop whose gap runs to the end still ends with the clients back.
-	return s.dropsAt(ctx, i)
+	if err := s.dropsAt(ctx, i); err != nil {
+		return err
+	}
+	return s.flush(ctx)
 }
 
 func (s *Server) pause(ctx context.Context, d time.Duration) error {
@@ -282,6 +288,9 @@ func (s *Server) pause(ctx context.Context, d time.Duration) error {
 func (s *Server) dropsAt(ctx context.Context, i int) error {
 	for _, d := range s.opts.Drops {
 		if d.At == i {
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
 			s.mu.Lock()
 			s.refusing = true
 			for c := range s.conns {
@@ -370,31 +379,95 @@ func (s *Server) waitClient(ctx context.Context) error {
 	}
 }
 
-// play applies one event to the state and writes it to every client. A
-// client that cannot take it is disconnected, as Asterisk does.
+// play applies one event to the state and queues it for every client. A
+// client whose queue is full (it stopped reading) is disconnected, as
+// Asterisk drops a websocket it cannot write to; the others, and playback,
+// never wait for it.
 func (s *Server) play(line []byte) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.st.apply(line)
 	s.played++
-	clients := make([]*websocket.Conn, 0, len(s.clients))
-	for c := range s.clients {
-		clients = append(clients, c)
-	}
-	s.mu.Unlock()
 	msg := string(line)
-	for _, c := range clients {
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		err := websocket.Message.Send(c, msg)
-		s.mu.Lock()
-		if err != nil {
-			c.Close()
-			delete(s.clients, c)
-			s.notifyLocked()
-		} else {
+	for c := range s.clients {
+		s.outboxes[c].put(c, msg)
+	}
+}
+
+// outbox is one client's queue of messages and the goroutine writing them.
+type outbox struct {
+	ch   chan string
+	gone chan struct{} // the client was removed
+	busy atomic.Int64  // messages queued or being written
+}
+
+// outboxSize is how many messages a client may be behind.
+const outboxSize = 8192
+
+// writeTimeout bounds one write to a client.
+const writeTimeout = 5 * time.Second
+
+// put queues msg, or drops the client when it is too far behind.
+func (o *outbox) put(c *websocket.Conn, msg string) {
+	if o.busy.Load() >= outboxSize {
+		c.Close()
+		return
+	}
+	o.busy.Add(1)
+	select {
+	case o.ch <- msg:
+	default:
+		o.busy.Add(-1)
+		c.Close()
+	}
+}
+
+// write sends the queued messages until the client goes.
+func (s *Server) write(c *websocket.Conn, o *outbox) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-o.gone:
+			return
+		case msg := <-o.ch:
+			c.SetWriteDeadline(time.Now().Add(writeTimeout))
+			err := websocket.Message.Send(c, msg)
+			o.busy.Add(-1)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			s.mu.Lock()
 			s.sent++
+			s.mu.Unlock()
+		}
+	}
+}
+
+// flush waits until every client has been written what was queued for it
+// (or has gone), so that a drop or the end of playback loses nothing that
+// came before it.
+func (s *Server) flush(ctx context.Context) error {
+	deadline := time.Now().Add(2 * writeTimeout)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		idle := true
+		for _, o := range s.outboxes {
+			if o.busy.Load() > 0 {
+				idle = false
+			}
 		}
 		s.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
 	}
+	return nil
 }
 
 // auth checks credentials as Asterisk does: HTTP basic authentication or an
@@ -468,17 +541,20 @@ func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 	for other, name := range s.apps {
 		if name == app && s.clients[other] {
 			delete(s.clients, other)
-			other.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			websocket.Message.Send(other, fmt.Sprintf(`{"type":"ApplicationReplaced","timestamp":%q,"application":%q}`, //nolint:errcheck // a gone client is gone
+			s.outboxes[other].put(other, fmt.Sprintf(`{"type":"ApplicationReplaced","timestamp":%q,"application":%q}`,
 				time.Now().Format(ariTime), app))
 		}
 	}
+	o := &outbox{ch: make(chan string, outboxSize), gone: make(chan struct{})}
 	s.conns[c] = true
 	s.apps[c] = app
+	s.outboxes[c] = o
 	if all {
 		s.clients[c] = true
 	}
 	s.notifyLocked()
+	s.wg.Add(1)
+	go s.write(c, o)
 	s.mu.Unlock()
 	// Read until the client goes away or Close or a drop closes c; clients
 	// send nothing Asterisk would act on.
@@ -488,6 +564,8 @@ func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	delete(s.apps, c)
+	close(o.gone)
+	delete(s.outboxes, c)
 	if s.clients[c] {
 		delete(s.clients, c)
 		s.notifyLocked()

@@ -173,8 +173,12 @@ func (s *Server) signal(sig syscall.Signal) {
 // and directory: it reloads what its append-only file holds, which with
 // appendfsync everysec is every write it answered (the kernel has them,
 // only the fsync is late).
-func (s *Server) Crash() error {
+func (s *Server) Crash() error { return s.CrashFor(0) }
+
+// CrashFor is Crash with the server down for d in between.
+func (s *Server) CrashFor(d time.Duration) error {
 	s.Kill()
+	time.Sleep(d)
 	return s.start()
 }
 
