@@ -12,6 +12,7 @@ import (
 
 	"github.com/callbridge/callbridge/ari"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync/store/redis"
 	"github.com/callbridge/callbridge/internal/app"
 )
 
@@ -31,6 +32,7 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := rootLogger(stderr)
 	zerolog.SetGlobalLevel(cfg.Level())
 	ari.LogLibraryTo(log.With().Str("component", "ari/v5").Logger())
+	redis.LogLibraryTo(log.With().Str("component", "go-redis").Logger())
 	d, err := app.New(cfg, log)
 	if err != nil {
 		return err
