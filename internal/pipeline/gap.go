@@ -65,10 +65,11 @@ const (
 	windowFor = 5 * time.Minute
 	// historyTimeout bounds one read.
 	historyTimeout = 30 * time.Second
-	// boundary: a call CEL shows ending this soon after the last event
-	// processed was seen ending by the source (CEL writes a channel's
-	// HANGUP when it is torn down, a moment after the hang-up the live
-	// sources report, and ARI's times are cut to the millisecond).
+	// boundary: a call begun before the last event processed that CEL
+	// shows ending this soon after it was seen ending by the source (CEL
+	// writes a channel's HANGUP when it is torn down, a moment after the
+	// hang-up the live sources report, and ARI's times are cut to the
+	// millisecond).
 	boundary = 500 * time.Millisecond
 )
 
@@ -256,7 +257,8 @@ func (g *gap) read(ctx context.Context, w *window, t time.Time, sent map[string]
 		// A call over before the gap was seen whole unless the snapshot
 		// or the journal says otherwise; one begun after it is the new
 		// session's.
-		if held[c.ID] || (c.End.After(w.lastSeen.Add(boundary)) && c.Start.Before(res.FirstNew)) {
+		inGap := c.Start.Before(res.FirstNew) && (c.Start.After(w.lastSeen) || c.End.After(w.lastSeen.Add(boundary)))
+		if held[c.ID] || inGap {
 			if g.deliver(c, sent) {
 				n++
 			}

@@ -467,3 +467,50 @@ func TestGapFallback(t *testing.T) {
 		})
 	}
 }
+
+// fixedHistory shows the same calls for any window.
+type fixedHistory struct{ calls []HistoryCall }
+
+func (f fixedHistory) Gap(_ context.Context, _, firstNew time.Time) (HistoryGap, error) {
+	return HistoryGap{FirstNew: firstNew, Calls: f.calls}, nil
+}
+
+func (f fixedHistory) Calls(context.Context, []string) (map[string]HistoryFound, error) {
+	return map[string]HistoryFound{}, nil
+}
+
+// Which calls of a window come from CEL: those begun in it (however short
+// and however soon after the last event), and those begun before it that
+// end past the boundary; not those that ended with the last event seen,
+// nor those the new session began.
+func TestGapWindowCalls(t *testing.T) {
+	evs := events(t, "inbound_answered")
+	last := evs[len(evs)-1].Time
+	first := last.Add(time.Minute)
+	call := func(id string, start, end time.Duration) HistoryCall {
+		return HistoryCall{ID: id, Start: last.Add(start), End: last.Add(end), Activities: []bridge.Activity{
+			{ID: "a-" + id, CallID: id, User: "101", StartedAt: last.Add(start), EndedAt: last.Add(end), Source: "cel"}}}
+	}
+	h := fixedHistory{calls: []HistoryCall{
+		call("ended-with-the-last-event", -5*time.Second, 200*time.Millisecond),
+		call("short-right-after", 100*time.Millisecond, 300*time.Millisecond),
+		call("began-before-ended-in-gap", -3*time.Second, 2*time.Second),
+		call("new-session", time.Minute+time.Second, time.Minute+5*time.Second),
+	}}
+	sink := &sinkOf{}
+	r := newGapRig(t, h, t.TempDir(), sink, &clock{t: time.Unix(1e9, 0)})
+	defer r.p.Close()
+	r.feed(evs...)
+	r.feed(bridge.Event{Kind: bridge.Snapshot})
+	r.feed(bridge.Event{Kind: bridge.ChannelCreated, Time: first, Channel: bridge.Channel{ID: "n1", Name: "PJSIP/pstn-9", State: bridge.StateRing}})
+	var got []string
+	for _, a := range sink.acts {
+		if a.Source == "cel" {
+			got = append(got, a.CallID)
+		}
+	}
+	sort.Strings(got)
+	if strings.Join(got, " ") != "began-before-ended-in-gap short-right-after" {
+		t.Errorf("from CEL: %v", got)
+	}
+}
