@@ -341,9 +341,20 @@ func TestGapReconnect(t *testing.T) {
 	r := newGapRig(t, hist, t.TempDir(), sink, &clock{t: time.Unix(1e9, 0)})
 	defer r.p.Close()
 	r.feed(sc.evs[:sc.cut1]...)
+	lastSeen := r.s.engine.Last()
 	r.feed(snapshotAt(sc.evs, sc.cut2))
 	if len(r.s.gap.held) == 0 {
 		t.Fatal("the snapshot closed no call: the gap is too short to test anything")
+	}
+	// What the snapshot made of them: ended at the last event seen.
+	closed := map[string]bridge.Activity{}
+	for _, h := range r.s.gap.held {
+		for _, a := range h.acts {
+			if !a.EndedAt.Equal(lastSeen) {
+				t.Fatalf("the snapshot closed %s at %v, not at the last event seen %v", a.CallID, a.EndedAt, lastSeen)
+			}
+			closed[a.ID] = a
+		}
 	}
 	if r.s.engine.j.Len() != 0 && r.s.engine.deferred == nil {
 		t.Fatal("the snapshot that opens a window was journaled before the window was read")
@@ -354,6 +365,12 @@ func TestGapReconnect(t *testing.T) {
 		t.Fatalf("still waiting: %d held, %d windows", len(r.s.gap.held), len(r.s.gap.windows))
 	}
 	checkGap(t, sink.acts, sc.ariCalls, sc.celCalls, sc.inGap)
+	// The CEL versions won: the CRM gets the real ends, not the snapshot's.
+	for _, a := range sink.acts {
+		if c, ok := closed[a.ID]; ok && (a.Source != "cel" || a.EndedAt.Equal(c.EndedAt)) {
+			t.Errorf("call %s user %s delivered as the snapshot closed it", a.CallID, a.User)
+		}
+	}
 	var fromCEL, overGap int
 	for id := range sc.ariCalls {
 		if sc.inGap(id) {
