@@ -26,12 +26,18 @@ type history struct {
 	ec     bridge.Config
 	log    zerolog.Logger
 
-	mu  sync.Mutex
-	src cel.Source
+	mu      sync.Mutex
+	src     cel.Source
+	failed  time.Time // wall clock: the last failed open
+	openErr error
 }
 
-// openTimeout bounds connecting to a CEL database.
-const openTimeout = 15 * time.Second
+// openTimeout bounds connecting to a CEL database; after a failure the
+// next attempt waits openBackoff, and reads fail at once meanwhile.
+const (
+	openTimeout = 5 * time.Second
+	openBackoff = 10 * time.Second
+)
 
 func newHistory(cfg *config.Config, log zerolog.Logger) *history {
 	h := &history{cfg: cfg.CEL, margin: cfg.CEL.MarginOrDefault(), ec: cfg.EngineConfig(),
@@ -51,13 +57,17 @@ func (h *history) source(ctx context.Context) (cel.Source, error) {
 	if h.src != nil {
 		return h.src, nil
 	}
+	if !h.failed.IsZero() && time.Since(h.failed) < openBackoff {
+		return nil, h.openErr
+	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	src, err := cel.Open(ctx, h.cfg)
 	if err != nil {
+		h.failed, h.openErr = time.Now(), err
 		return nil, err
 	}
-	h.src = src
+	h.src, h.failed, h.openErr = src, time.Time{}, nil
 	return src, nil
 }
 

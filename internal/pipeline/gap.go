@@ -95,7 +95,8 @@ const (
 // and those open across them are held again, and the next snapshot opens
 // a window from the same last event.
 //
-// A gap is used only from the source's goroutine or under source.mu.
+// A gap is used under source.mu: from the source's goroutine, which holds
+// it while handling an event, and from tick, which takes it itself.
 type gap struct {
 	src  *source
 	hist History
@@ -185,8 +186,8 @@ func (g *gap) hold(a bridge.Activity) bool {
 	return true
 }
 
-// close ends the open window at firstNew (zero: at the newest record),
-// journals the snapshots it held back and reads it.
+// close ends the open window at firstNew (zero: at the newest record) and
+// journals the snapshots it held back; the next tick reads it.
 func (g *gap) close(firstNew time.Time) {
 	w := g.open
 	g.open = nil
@@ -196,35 +197,64 @@ func (g *gap) close(firstNew time.Time) {
 	w.firstNew = firstNew
 	g.windows = append(g.windows, w)
 	g.src.engine.Commit()
-	g.try(true)
+	g.lastTry = time.Time{}
 }
 
-// tick is the source's timer: a quiet new session closes its window, and
-// what waits is tried again.
+// windowRead is what the History said about a window.
+type windowRead struct {
+	w   *window
+	res HistoryGap
+	err error
+}
+
+// tick is the source's timer, called every retryEvery without source.mu:
+// a quiet new session's window is closed, then the windows are read and
+// the held calls looked up with the lock released, so that a slow or
+// unreachable CEL never holds up the source, and what was read is
+// delivered under it.
 func (g *gap) tick() {
+	mu := &g.src.mu
+	mu.Lock()
 	if g.open != nil && g.now().Sub(g.open.opened) >= quietAfter {
 		g.close(time.Time{})
-		return
 	}
-	if len(g.windows) > 0 || len(g.held) > 0 {
-		g.try(false)
-	}
-}
-
-// try reads the windows and looks up the held calls, at most every
-// retryEvery unless now.
-func (g *gap) try(now bool) {
 	t := g.now()
-	if !now && t.Sub(g.lastTry) < retryEvery {
+	if (len(g.windows) == 0 && len(g.held) == 0) || t.Sub(g.lastTry) < retryEvery {
+		mu.Unlock()
 		return
 	}
 	g.lastTry = t
-	ctx, cancel := context.WithTimeout(g.src.ctx, historyTimeout)
-	defer cancel()
+	windows := slices.Clone(g.windows)
+	ids := make([]string, 0, len(g.held))
+	for _, h := range g.held {
+		ids = append(ids, h.id)
+	}
+	ctx := g.src.ctx
+	mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	reads := make([]windowRead, len(windows))
+	for i, w := range windows {
+		res, err := g.hist.Gap(ctx, w.lastSeen, w.firstNew)
+		reads[i] = windowRead{w: w, res: res, err: err}
+	}
+	var found map[string]HistoryFound
+	var err error
+	if len(ids) > 0 {
+		found, err = g.hist.Calls(ctx, ids)
+	}
+	cancel()
+
+	mu.Lock()
+	defer mu.Unlock()
 	sent := map[string]bool{}
-	g.windows = slices.DeleteFunc(g.windows, func(w *window) bool { return g.read(ctx, w, t, sent) })
-	if len(g.held) > 0 {
-		g.lookup(ctx, t, sent)
+	for _, rd := range reads {
+		if g.read(rd, t, sent) {
+			g.windows = slices.DeleteFunc(g.windows, func(w *window) bool { return w == rd.w })
+		}
+	}
+	if len(ids) > 0 {
+		g.lookup(found, err, t, sent)
 	}
 	if !g.keep() {
 		g.src.engine.tidy()
@@ -232,20 +262,20 @@ func (g *gap) try(now bool) {
 }
 
 // read delivers a window's calls; true when done with it.
-func (g *gap) read(ctx context.Context, w *window, t time.Time, sent map[string]bool) bool {
+func (g *gap) read(rd windowRead, t time.Time, sent map[string]bool) bool {
 	m := g.src.path.m
-	res, err := g.hist.Gap(ctx, w.lastSeen, w.firstNew)
-	if err != nil {
+	w, res := rd.w, rd.res
+	if rd.err != nil {
 		m.backfillErrors.WithLabelValues(g.src.name).Inc()
 		if w.failing.IsZero() {
 			w.failing = t
 		}
 		if t.Sub(w.failing) >= windowFor {
-			g.log.Error().Err(err).Time("last_seen", w.lastSeen).Time("first_new", w.firstNew).
+			g.log.Error().Err(rd.err).Time("last_seen", w.lastSeen).Time("first_new", w.firstNew).
 				Msg("CEL unreadable: calls that began and ended in this gap are not delivered")
 			return true
 		}
-		g.log.Warn().Err(err).Time("last_seen", w.lastSeen).Msg("CEL unreadable, retrying")
+		g.log.Warn().Err(rd.err).Time("last_seen", w.lastSeen).Msg("CEL unreadable, retrying")
 		return false
 	}
 	held := map[string]bool{}
@@ -271,22 +301,13 @@ func (g *gap) read(ctx context.Context, w *window, t time.Time, sent map[string]
 }
 
 // lookup delivers the held calls the History shows over, and, past
-// holdFor, the live activities of those it does not.
-func (g *gap) lookup(ctx context.Context, t time.Time, sent map[string]bool) {
+// holdFor, the live activities of those it does not. Calls held since the
+// lookup began wait for the next.
+func (g *gap) lookup(found map[string]HistoryFound, err error, t time.Time, sent map[string]bool) {
 	m := g.src.path.m
-	ids := make([]string, 0, len(g.held))
-	for _, h := range g.held {
-		if !sent[h.id] {
-			ids = append(ids, h.id)
-		}
-	}
-	var found map[string]HistoryFound
-	var err error
-	if len(ids) > 0 {
-		if found, err = g.hist.Calls(ctx, ids); err != nil {
-			m.backfillErrors.WithLabelValues(g.src.name).Inc()
-			g.log.Warn().Err(err).Int("calls", len(ids)).Msg("CEL unreadable, retrying")
-		}
+	if err != nil {
+		m.backfillErrors.WithLabelValues(g.src.name).Inc()
+		g.log.Warn().Err(err).Int("calls", len(g.held)).Msg("CEL unreadable, retrying")
 	}
 	g.held = slices.DeleteFunc(g.held, func(h *heldCall) bool {
 		if sent[h.id] {

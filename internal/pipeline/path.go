@@ -170,9 +170,7 @@ func (s *source) tick(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.mu.Lock()
 			s.gap.tick()
-			s.mu.Unlock()
 		}
 	}
 }
