@@ -530,3 +530,49 @@ func TestGapWindowCalls(t *testing.T) {
 		t.Errorf("from CEL: %v", got)
 	}
 }
+
+// stuckHistory answers only once released, as a CEL database behind a
+// dead network would.
+type stuckHistory struct {
+	asked   chan struct{}
+	release chan struct{}
+}
+
+func (s stuckHistory) Gap(ctx context.Context, _, firstNew time.Time) (HistoryGap, error) {
+	s.asked <- struct{}{}
+	<-s.release
+	return HistoryGap{FirstNew: firstNew}, nil
+}
+
+func (s stuckHistory) Calls(context.Context, []string) (map[string]HistoryFound, error) {
+	return map[string]HistoryFound{}, nil
+}
+
+// A CEL read that hangs does not hold up the source: its events are
+// handled while the read waits.
+func TestGapSlowHistory(t *testing.T) {
+	evs := events(t, "inbound_answered")
+	h := stuckHistory{asked: make(chan struct{}), release: make(chan struct{})}
+	r := newGapRig(t, h, t.TempDir(), &sinkOf{}, &clock{t: time.Unix(1e9, 0)})
+	defer r.p.Close()
+	half := len(evs) / 2
+	r.feed(evs[:half]...)
+	r.feed(bridge.Event{Kind: bridge.Snapshot}, evs[half])
+	done := make(chan struct{})
+	go func() { r.wait(time.Second); close(done) }()
+	<-h.asked
+	handled := make(chan struct{})
+	go func() {
+		for _, ev := range evs[half+1:] {
+			r.s.handle(ev)
+		}
+		close(handled)
+	}()
+	select {
+	case <-handled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source waited for a CEL read")
+	}
+	close(h.release)
+	<-done
+}
