@@ -46,6 +46,14 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
 	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
 	errs = append(errs, c.resolveTokens(dir, getenv)...)
+	// cel: keeps password_credential for cel.Open, and lets its Validate
+	// say that only one of the three may be set.
+	if c.CELOn() && c.CEL.PasswordCredential == "" {
+		resolve(true, "cel.password", &c.CEL.Password, c.CEL.PasswordFile)
+		if c.CEL.Password != "" {
+			c.CEL.PasswordFile = ""
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -106,6 +114,9 @@ func (c *Config) validate(v *validator) {
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
 	c.validateCRMUserIDs(v)
+	if c.CELOn() {
+		v.nested("cel.", c.CEL.Validate())
+	}
 }
 
 func (c *Config) validateSubscribe(v *validator) {
@@ -170,7 +181,16 @@ func (c *Config) validateDelivery(v *validator) {
 			// A Redis URL with the embedded store is a half-done switch.
 			v.add("store.redis_url", "set, but store.type is %q: set store.type: redis", c.Store.Type)
 		}
+		if c.Store.WaitReplicas != 0 {
+			v.add("store.wait_replicas", "only with store.type redis")
+		}
 	case StoreRedis:
+		if c.Store.WaitReplicas < 0 || c.Store.WaitReplicas > 16 {
+			v.add("store.wait_replicas", "%d: want 0 (do not wait) to 16", c.Store.WaitReplicas)
+		}
+		if c.Store.WaitTimeout < 10*time.Millisecond || c.Store.WaitTimeout > time.Minute {
+			v.add("store.wait_timeout", "%s: want 10ms to 1m", c.Store.WaitTimeout)
+		}
 		if c.Store.RedisURL == "" && c.Store.RedisURLFile == "" {
 			v.add("store.redis_url", "required for store.type redis (or store.redis_url_file)")
 		} else if c.Store.RedisURL != "" { // else redis_url_file could not be read: reported by itself

@@ -108,6 +108,11 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
 	}
+	if cfg.CELOn() {
+		h := newHistory(cfg, log)
+		a.opened.push(h.Close)
+		parts.History = h
+	}
 	if a.path, err = pipeline.Build(parts); err != nil {
 		return nil, err
 	}

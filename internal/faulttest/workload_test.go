@@ -1,7 +1,9 @@
 package faulttest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,89 +14,133 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/ari/cel"
 	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/internal/app/demo"
 	"github.com/callbridge/callbridge/internal/pipeline"
 )
 
-// workload is what the fake Asterisk plays and what the CRM must end up
+// recordings is where the shared recordings are copied.
+const recordings = "../../testdata/recordings"
+
+// roundOf are the recordings of one round of the workload: the demo's ten
+// calls and twenty overlapping ones; every fourth round also fifty at once
+// (load_50), a burst faster than callbridge reads.
+var roundOf = []string{"inbound_answered", "inbound_missed_cancel", "inbound_busy", "outbound_answered",
+	"outbound_unanswered", "internal_answered", "ring_group", "queue_local_members", "attended_transfer",
+	"short_call", "concurrent_mixed_20"}
+
+const burst = "load_50"
+
+// workload is what the fake Asterisk plays, and what the CRM must end up
 // with.
 type workload struct {
-	// recs are ready to play: Chain and Tag are already applied to their
-	// lines (fakeari.Recording.Messages), so that the work of rewriting
-	// them is done once for every scenario and for the expectation.
-	recs   []fakeari.Recording
+	// rec is every round in one recording, its lines and CEL rows moved
+	// and tagged already, so that the PBX's clock runs on from one call to
+	// the next and the rewriting is done once for every scenario.
+	rec    fakeari.Recording
 	events int
-	// expected maps every activity id the default policy accepts to a
-	// description for failure messages.
-	expected map[string]string
+	// bursts are the event ranges of load_50, [from, to).
+	bursts [][2]int
+	// fromARI and fromCEL are the activities the default policy accepts,
+	// by id, from the events and from the CEL rows (the version the CRM
+	// gets depends on whether callbridge saw the call whole); need are
+	// the ids both accept.
+	fromARI, fromCEL map[string]bridge.Activity
+	need             map[string]bool
+	// all are every activity each source makes, accepted or not, and
+	// why the policy dropped those it dropped: the start-margin rule
+	// decides by what came before, so the mix of versions a faulty run
+	// delivers may accept one the replay did not.
+	all  map[string]map[string]bridge.Activity
+	drop map[string]map[string]string
+	// what describes each id for failure messages.
+	what map[string]string
 	// dropped counts what the policy turned away, by reason.
 	dropped map[string]int
 }
 
-// rounds of the demo's ten recordings; each round gives 12 activities the
-// default policy accepts, so the full run checks 5,040.
-func rounds() int {
-	if testing.Short() || raceDetector {
-		return 40
-	}
-	return 420
-}
-
 var (
-	loadOnce sync.Once
-	loaded   *workload
-	loadErr  error
+	loadMu sync.Mutex
+	loaded = map[int]*workload{}
 )
 
-// load builds the workload once per test binary.
-func load(t *testing.T) *workload {
+// load builds the workload of n rounds once per test binary.
+func load(t *testing.T, n int) *workload {
 	t.Helper()
-	loadOnce.Do(func() { loaded, loadErr = build(rounds()) })
-	if loadErr != nil {
-		t.Fatal(loadErr)
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if w := loaded[n]; w != nil {
+		return w
 	}
-	return loaded
+	w, err := build(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded[n] = w
+	return w
+}
+
+func recording(name string) (fakeari.Recording, error) {
+	rec, err := fakeari.LoadRecording(filepath.Join(recordings, name, "ari.jsonl"))
+	if err != nil {
+		return rec, err
+	}
+	rec.Name = name
+	rec.CEL, err = fakeari.LoadCEL(filepath.Join(recordings, name, "cel.csv"))
+	return rec, err
 }
 
 func build(n int) (*workload, error) {
-	base, err := demo.Recordings()
-	if err != nil {
-		return nil, err
+	base := map[string]fakeari.Recording{}
+	for _, name := range append(roundOf, burst) {
+		rec, err := recording(name)
+		if err != nil {
+			return nil, err
+		}
+		base[name] = rec
 	}
 	var recs []fakeari.Recording
 	for r := range n {
-		for _, rec := range base {
-			rec.Name = fmt.Sprintf("%s#%d", rec.Name, r)
+		names := roundOf
+		if r%4 == 1 {
+			names = append(append([]string(nil), roundOf[:6]...), append([]string{burst}, roundOf[6:]...)...)
+		}
+		for _, name := range names {
+			rec := base[name]
+			rec.Name = fmt.Sprintf("%s#%d", name, r)
 			rec.Tag = fmt.Sprintf("-r%d", r)
 			recs = append(recs, rec)
 		}
 	}
 	recs = fakeari.Chain(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), 1500*time.Millisecond, recs...)
-	w := &workload{expected: map[string]string{}, dropped: map[string]int{}}
-	for i, rec := range recs {
-		recs[i] = fakeari.Recording{Name: rec.Name, Lines: rec.Messages()}
-		w.events += len(recs[i].Lines)
+	w := &workload{rec: fakeari.Recording{Name: "workload"}, what: map[string]string{}, dropped: map[string]int{}}
+	for _, rec := range recs {
+		lines := rec.Messages()
+		if strings.HasPrefix(rec.Name, burst+"#") {
+			w.bursts = append(w.bursts, [2]int{w.events, w.events + len(lines)})
+		}
+		w.rec.Lines = append(w.rec.Lines, lines...)
+		w.rec.CEL = append(w.rec.CEL, rec.CELRows()...)
+		w.events += len(lines)
 	}
-	w.recs = recs
-	return w, w.expect()
+	return w, w.expect(recs)
 }
 
-// expect replays the recordings as the daemon's source and pipeline would
-// see them, without the faults, and keeps what the policy accepts. The
-// directory and policy come from the same config the daemons run with, and
-// ids are made by the engine itself (bridge.ActivityID, pbx_id empty).
-func (w *workload) expect() error {
+// expect replays the workload without faults, once as the events and once
+// as the CEL rows, through the engine and the policy the daemons run with:
+// the same config file, ids made by the engine itself.
+func (w *workload) expect(recs []fakeari.Recording) error {
 	dir, err := os.MkdirTemp("", "callbridge-faulttest-expect-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "callbridge.yaml")
-	text := daemonConfig(daemonParams{StateDir: dir, ARIURL: "http://127.0.0.1:1/ari", RedisURL: "redis://127.0.0.1:1/0", CRMURL: "http://127.0.0.1:1/"})
+	text := daemonConfig(daemonParams{StateDir: dir, ARIURL: "http://127.0.0.1:1/ari", RedisURL: "redis://127.0.0.1:1/0",
+		CRMURL: "http://127.0.0.1:1/", CELFile: filepath.Join(dir, "cel.csv")})
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return err
 	}
@@ -105,49 +151,85 @@ func (w *workload) expect() error {
 	if cfg.PBXID != "" {
 		return fmt.Errorf("the test config sets pbx_id; the expectation assumes it empty")
 	}
-	pol, err := crmsync.NewPolicy(cfg.Policy, newStartBook(), nil)
-	if err != nil {
-		return err
-	}
-	ec := cfg.EngineConfig()
-	pol.SetDirectory(ec.Users, nil)
-	ec.Source = "ari"
-	var name string
 	var failed error
-	p := pipeline.NewEngine(ec, cfg.Normalizer(), func(a bridge.Activity) {
-		if want := bridge.ActivityID("", a.CallID, a.User); a.ID != want {
-			failed = fmt.Errorf("%s: activity id %s is not ActivityID(\"\", %q, %q) = %s", name, a.ID, a.CallID, a.User, want)
-		}
-		ok, reason, err := pol.Decide(context.Background(), a)
-		switch {
-		case err != nil:
+	w.all = map[string]map[string]bridge.Activity{"ari": {}, "cel": {}}
+	w.drop = map[string]map[string]string{"ari": {}, "cel": {}}
+	accept := func(source string, into map[string]bridge.Activity) func(bridge.Activity) {
+		pol, err := crmsync.NewPolicy(cfg.Policy, newStartBook(), nil)
+		if err != nil {
 			failed = err
-		case !ok:
-			w.dropped[reason]++
-		default:
-			if prev, dup := w.expected[a.ID]; dup {
-				failed = fmt.Errorf("activity id %s made twice: %s and %s", a.ID, prev, name)
-			}
-			w.expected[a.ID] = fmt.Sprintf("%s user %s %s %s", name, a.User, a.State, a.Reason)
 		}
-	}, nil)
-	for _, rec := range w.recs {
-		name = rec.Name
-		for _, line := range rec.Lines {
-			ev, ok, err := ari.Decode(line)
-			if err != nil {
-				return fmt.Errorf("%s: %w", rec.Name, err)
+		pol.SetDirectory(cfg.EngineConfig().Users, nil)
+		return func(a bridge.Activity) {
+			if want := bridge.ActivityID("", a.CallID, a.User); a.ID != want {
+				failed = fmt.Errorf("activity id %s is not ActivityID(\"\", %q, %q) = %s", a.ID, a.CallID, a.User, want)
 			}
-			if ok {
-				p.Handle(ev)
+			if _, dup := w.all[source][a.ID]; dup {
+				failed = fmt.Errorf("%s: activity id %s made twice", source, a.ID)
 			}
+			w.all[source][a.ID] = a
+			w.what[a.ID] = fmt.Sprintf("call %s user %s %s %s", a.CallID, a.User, a.State, a.Reason)
+			ok, reason, err := pol.Decide(context.Background(), a)
+			switch {
+			case err != nil:
+				failed = err
+			case !ok:
+				w.drop[source][a.ID] = reason
+				if source == "ari" {
+					w.dropped[reason]++
+				}
+			default:
+				if _, dup := into[a.ID]; dup {
+					failed = fmt.Errorf("%s: activity id %s made twice", source, a.ID)
+				}
+				into[a.ID] = a
+			}
+		}
+	}
+	w.fromARI, w.fromCEL = map[string]bridge.Activity{}, map[string]bridge.Activity{}
+	ec := cfg.EngineConfig()
+	ec.Source = "ari"
+	p := pipeline.NewEngine(ec, cfg.Normalizer(), accept("ari", w.fromARI), nil)
+	for _, line := range w.rec.Lines {
+		ev, ok, err := ari.Decode(line)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.Handle(ev)
 		}
 	}
 	p.Flush()
 	if st, _ := p.Stats(); st.Calls != 0 {
 		return fmt.Errorf("%d calls still open after every recording", st.Calls)
 	}
+	ec.Source = "cel"
+	pc := pipeline.NewEngine(ec, cfg.Normalizer(), accept("cel", w.fromCEL), nil)
+	layout, err := cel.NewLayout(cel.LabFields, time.UTC)
+	if err != nil {
+		return err
+	}
+	st, err := layout.Replay(bytes.NewReader(bytes.Join(w.rec.CEL, nil)), pc.Handle)
+	if err != nil || st.Malformed != 0 {
+		return fmt.Errorf("CEL rows: %v %v", err, st.Problems)
+	}
+	pc.Flush()
+	w.need = map[string]bool{}
+	for id := range w.fromARI {
+		if _, ok := w.fromCEL[id]; ok {
+			w.need[id] = true
+		}
+	}
 	return failed
+}
+
+// json is an activity as the CRM gets it.
+func activityJSON(a bridge.Activity) string {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 // startBook is the part of crmsync.Store the policy uses, in memory: the

@@ -36,6 +36,12 @@ type Options struct {
 	// Now replaces the clock for retry times (tests). Leases are timed by
 	// Redis itself.
 	Now func() time.Time
+	// WaitReplicas makes Enqueue return only once this many replicas have
+	// the job (Redis WAIT), so that a failover cannot lose an activity
+	// intake already counted as kept; see wait.go. 0: no waiting.
+	WaitReplicas int
+	// WaitTimeout bounds one WAIT. Default 2s.
+	WaitTimeout time.Duration
 }
 
 const group = "callbridge"
@@ -170,6 +176,9 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 2 * time.Second
+	}
 	return &Store{rdb: rdb, opts: opts}
 }
 
@@ -241,7 +250,11 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
 	k := s.k(connector)
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{k.stream(), k.enq(a.ID), k.done(a.ID)}, rec, ms(s.opts.MarkerRetention)).Int()
+	keys := []string{k.stream(), k.enq(a.ID), k.done(a.ID)}
+	if s.opts.WaitReplicas > 0 {
+		return s.enqueueReplicated(ctx, keys, rec)
+	}
+	n, err := enqueueScript.Run(ctx, s.rdb, keys, rec, ms(s.opts.MarkerRetention), "0").Int()
 	if err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}
