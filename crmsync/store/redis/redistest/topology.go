@@ -78,9 +78,26 @@ func StartReplica(t testing.TB, master *Server) *Server {
 	host, port, _ := net.SplitHostPort(master.Addr)
 	r := newServer(t, "--replicaof", host, port)
 	r.ready = func(r *Server) error {
+		_, rport, _ := net.SplitHostPort(r.Addr)
 		return waitFor(20*time.Second, "replica of "+master.Addr+" in sync", func() (bool, error) {
 			m, err := info(context.Background(), r.Addr, "replication")
-			return err == nil && m["master_link_status"] == "up", err
+			if err != nil || m["master_link_status"] != "up" {
+				return false, err
+			}
+			// The replica's link is up before its master counts it: after
+			// a diskless sync the master puts it online only at its first
+			// REPLCONF ACK (up to a second later), and WAIT counts online
+			// replicas alone.
+			mm, err := info(context.Background(), master.Addr, "replication")
+			if err != nil {
+				return false, err
+			}
+			for k, v := range mm {
+				if strings.HasPrefix(k, "slave") && strings.Contains(v, "port="+rport+",") && strings.Contains(v, "state=online") {
+					return true, nil
+				}
+			}
+			return false, nil
 		})
 	}
 	if err := r.start(); err != nil {
