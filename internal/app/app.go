@@ -33,6 +33,8 @@ type App struct {
 	crm  *Delivery
 	cur  atomic.Pointer[Delivery]
 	path *pipeline.Path
+	// history reads CEL for the sources' gaps; nil without a cel: section.
+	history *history
 	// tasks are the parts a reload restarts: the phone indexes and user
 	// sync (crmTask), the dialog-event subscriber (subTask).
 	tasks            tasks
@@ -109,9 +111,9 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		parts.CRM = a.crm.Parts()
 	}
 	if cfg.CELOn() {
-		h := newHistory(cfg, log)
-		a.opened.push(h.Close)
-		parts.History = h
+		a.history = newHistory(cfg, log)
+		a.opened.push(a.history.Close)
+		parts.History = a.history
 	}
 	if a.path, err = pipeline.Build(parts); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,8 +24,10 @@ import (
 type history struct {
 	cfg    cel.Config
 	margin time.Duration
-	ec     bridge.Config
-	log    zerolog.Logger
+	// ec is the engines' configuration, which a reload of the directory
+	// replaces (setEngine) while a read may hold mu.
+	ec  atomic.Pointer[bridge.Config]
+	log zerolog.Logger
 
 	mu      sync.Mutex
 	src     cel.Source
@@ -40,8 +43,8 @@ const (
 )
 
 func newHistory(cfg *config.Config, log zerolog.Logger) *history {
-	h := &history{cfg: cfg.CEL, margin: cfg.CEL.MarginOrDefault(), ec: cfg.EngineConfig(),
-		log: log.With().Str("cel", cfg.CEL.Type).Logger()}
+	h := &history{cfg: cfg.CEL, margin: cfg.CEL.MarginOrDefault(), log: log.With().Str("cel", cfg.CEL.Type).Logger()}
+	h.setEngine(cfg.EngineConfig())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
@@ -51,6 +54,11 @@ func newHistory(cfg *config.Config, log zerolog.Logger) *history {
 	}
 	return h
 }
+
+// setEngine makes the calls read from CEL from now on with ec, the users,
+// pattern and trunks a reload put in force for the live engines, so that
+// both make the same activities of a call.
+func (h *history) setEngine(ec bridge.Config) { h.ec.Store(&ec) }
 
 // source opens the source if it is not open. Called with mu held.
 func (h *history) source(ctx context.Context) (cel.Source, error) {
@@ -97,7 +105,7 @@ func (h *history) Gap(ctx context.Context, lastSeen, firstNew time.Time) (pipeli
 			}
 		}
 	}
-	g, err := cel.Backfill(ctx, src, cel.Window{LastSeen: lastSeen, FirstNew: firstNew}, h.margin, h.ec)
+	g, err := cel.Backfill(ctx, src, cel.Window{LastSeen: lastSeen, FirstNew: firstNew}, h.margin, *h.ec.Load())
 	if err != nil {
 		return pipeline.HistoryGap{}, err
 	}
@@ -117,7 +125,7 @@ func (h *history) Calls(ctx context.Context, ids []string) (map[string]pipeline.
 	if err != nil {
 		return nil, err
 	}
-	g, err := cel.Lookup(ctx, src, ids, h.ec)
+	g, err := cel.Lookup(ctx, src, ids, *h.ec.Load())
 	if err != nil {
 		return nil, err
 	}
