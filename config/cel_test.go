@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,9 @@ func TestCELSection(t *testing.T) {
 // cel.password_file is read like every *_file key: a relative name next to
 // the config file, or from $CREDENTIALS_DIRECTORY under systemd; the
 // password then stands alone, and a missing file is an error naming the
-// key. password_credential is left for the reader to resolve.
+// key. cel.password_credential is read as the tokens' *_credential keys
+// are, from $CREDENTIALS_DIRECTORY only. Either way the password is among
+// the config's Secrets, which never reach a log.
 func TestCELPasswordFile(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "cel-pw"), []byte("s3cret\n"), 0o600); err != nil {
@@ -77,9 +80,17 @@ func TestCELPasswordFile(t *testing.T) {
 	if _, err := load([]byte(ariOK+section), t.TempDir(), noEnv); err == nil || !strings.Contains(err.Error(), "cel.password_file") {
 		t.Errorf("missing file: %v", err)
 	}
-	c, err = load([]byte(ariOK+"cel: {type: postgres, dsn: 'host=pbx', password_credential: cel-pw}\n"), dir, noEnv)
-	if err != nil || c.CEL.PasswordCredential != "cel-pw" || c.CEL.Password != "" {
+	credential := "cel: {type: postgres, dsn: 'host=pbx', password_credential: cel-pw}\n"
+	c, err = load([]byte(ariOK+credential), dir, env)
+	if err != nil || c.CEL.Password.Value() != "from-systemd" || c.CEL.PasswordCredential != "" {
 		t.Fatalf("credential: %+v, %v", c.CEL, err)
+	}
+	if !slices.Contains(c.Secrets(), NamedSecret{Key: "cel.password", Value: "from-systemd"}) {
+		t.Errorf("secrets %v lack cel.password", c.Secrets())
+	}
+	if _, err := load([]byte(ariOK+credential), dir, noEnv); err == nil ||
+		!strings.Contains(err.Error(), "cel.password_credential: $CREDENTIALS_DIRECTORY is not set") {
+		t.Errorf("credential outside systemd: %v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callbridge/callbridge/ari/cel"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/store/redis"
 	"github.com/callbridge/callbridge/internal/netallow"
@@ -46,15 +47,30 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
 	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
 	errs = append(errs, c.resolveTokens(dir, getenv)...)
-	// cel: keeps password_credential for cel.Open, and lets its Validate
-	// say that only one of the three may be set.
-	if c.CELOn() && c.CEL.PasswordCredential == "" {
-		resolve(true, "cel.password", &c.CEL.Password, c.CEL.PasswordFile)
-		if c.CEL.Password != "" {
-			c.CEL.PasswordFile = ""
-		}
-	}
+	errs = append(errs, c.resolveCELPassword(dir, getenv)...)
 	return errors.Join(errs...)
+}
+
+// resolveCELPassword reads cel.password_file or cel.password_credential
+// as the other secrets are read, so that a missing one is a problem of
+// the file (config check finds it) and the password is among Secrets;
+// cel.Open then gets the value alone. Two forms at once, or either with a
+// csv source, are left for the cel section's Validate to name.
+func (c *Config) resolveCELPassword(dir string, getenv func(string) string) []error {
+	cl := &c.CEL
+	if cl.Type != cel.TypePostgres && cl.Type != cel.TypeMySQL || cl.Password != "" ||
+		cl.PasswordFile != "" && cl.PasswordCredential != "" {
+		return nil
+	}
+	pw, err := readSecret("cel.password", cl.PasswordFile, cl.PasswordCredential, dir, getenv)
+	// The key that named it has done its work (or said why not): it is
+	// not checked again.
+	cl.PasswordFile, cl.PasswordCredential = "", ""
+	if err != nil {
+		return []error{err}
+	}
+	cl.Password = pw
+	return nil
 }
 
 // Validate reports every problem with c, joined, each naming its key path
