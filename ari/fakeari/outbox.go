@@ -13,6 +13,21 @@ type outbox struct {
 	ch   chan string
 	gone chan struct{} // the client was removed
 	busy atomic.Int64  // messages queued or being written
+	idle chan struct{} // a token whenever busy drops to 0
+}
+
+func newOutbox() *outbox {
+	return &outbox{ch: make(chan string, outboxSize), gone: make(chan struct{}), idle: make(chan struct{}, 1)}
+}
+
+// done counts one message off the queue.
+func (o *outbox) done() {
+	if o.busy.Add(-1) == 0 {
+		select {
+		case o.idle <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // outboxSize is how many messages a client may be behind.
@@ -31,7 +46,7 @@ func (o *outbox) put(c *websocket.Conn, msg string) {
 	select {
 	case o.ch <- msg:
 	default:
-		o.busy.Add(-1)
+		o.done()
 		c.Close()
 	}
 }
@@ -46,14 +61,15 @@ func (s *Server) write(c *websocket.Conn, o *outbox) {
 		case msg := <-o.ch:
 			c.SetWriteDeadline(time.Now().Add(writeTimeout))
 			err := websocket.Message.Send(c, msg)
-			o.busy.Add(-1)
 			if err != nil {
+				o.done()
 				c.Close()
 				continue
 			}
 			s.mu.Lock()
 			s.sent++
 			s.mu.Unlock()
+			o.done()
 		}
 	}
 }
@@ -79,6 +95,31 @@ func (s *Server) flush(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// drain waits until every client has been written all that was queued for
+// it, or has gone: at Speed 0 playback goes as fast as the clients read,
+// one event at a time, so that what was played has been sent.
+func (s *Server) drain(ctx context.Context) error {
+	s.mu.Lock()
+	boxes := make([]*outbox, 0, len(s.outboxes))
+	for _, o := range s.outboxes {
+		boxes = append(boxes, o)
+	}
+	s.mu.Unlock()
+	for _, o := range boxes {
+	wait:
+		for o.busy.Load() > 0 {
+			select {
+			case <-o.idle:
+			case <-o.gone:
+				break wait
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	return nil

@@ -250,6 +250,11 @@ func (s *Server) Play(ctx context.Context) error {
 				return err
 			}
 			s.play(line)
+			if s.opts.Speed == 0 {
+				if err := s.drain(ctx); err != nil {
+					return err
+				}
+			}
 			i++
 		}
 	}
@@ -383,8 +388,9 @@ func (s *Server) waitClient(ctx context.Context) error {
 
 // play applies one event to the state and queues it for every client. A
 // client whose queue is full (it stopped reading) is disconnected, as
-// Asterisk drops a websocket it cannot write to; the others, and playback,
-// never wait for it.
+// Asterisk drops a websocket it cannot write to; the others, and playback
+// paced by Speed, never wait for it. (At Speed 0 Play then drains the
+// queues: as fast as the clients read.)
 func (s *Server) play(line []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -475,7 +481,7 @@ func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 				time.Now().Format(ariTime), app))
 		}
 	}
-	o := &outbox{ch: make(chan string, outboxSize), gone: make(chan struct{})}
+	o := newOutbox()
 	s.conns[c] = true
 	s.apps[c] = app
 	s.outboxes[c] = o
