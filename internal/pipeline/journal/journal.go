@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/callbridge/callbridge/bridge"
 )
@@ -19,6 +20,9 @@ type Journal struct {
 	f    *os.File
 	n    int // events in the file
 	buf  bytes.Buffer
+
+	mark  time.Time // see Mark
+	markf *os.File
 }
 
 // maxLine bounds one journaled event (a snapshot of thousands of channels
@@ -34,7 +38,7 @@ func Open(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &Journal{path: path, f: f}, nil
+	return &Journal{path: path, f: f, mark: readMark(path)}, nil
 }
 
 // Replay hands every journaled event to fn, in order, and returns how many.
@@ -157,4 +161,10 @@ func (j *Journal) Compact(keep func(*bridge.Event) bool) error {
 func (j *Journal) Sync() error { return j.f.Sync() }
 
 // Close closes the file.
-func (j *Journal) Close() error { return j.f.Close() }
+func (j *Journal) Close() error {
+	if j.markf != nil {
+		j.markf.Close()
+		j.markf = nil
+	}
+	return j.f.Close()
+}
