@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -26,6 +27,13 @@ import (
 // username or password. Retrying cannot help until the configuration
 // changes, and repeated failed logins may get the address blocked.
 var ErrUnauthorized = errors.New("ari: Asterisk refused the username or password")
+
+// ErrApplicationReplaced is returned (wrapped) by Run when another client
+// registered the same ARI application: Asterisk then sends this source's
+// websocket nothing more. Two callbridge instances on one Asterisk need
+// an ari.application each; retrying would only take the name back from
+// the other and starve it in turn.
+var ErrApplicationReplaced = errors.New("ari: another client registered this ARI application; give each callbridge instance its own ari.application")
 
 // Config says how to reach Asterisk's REST Interface.
 type Config struct {
@@ -207,7 +215,7 @@ func (s *Source) RunBatches(ctx context.Context, out func(bridge.Event), ready f
 	return reconnect.Loop(ctx, reconnect.Policy{
 		Min:   s.cfg.MinBackoff,
 		Max:   s.cfg.MaxBackoff,
-		Fatal: func(err error) bool { return errors.Is(err, ErrUnauthorized) },
+		Fatal: func(err error) bool { return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrApplicationReplaced) },
 		Retrying: func(err error, attempt int, wait time.Duration) {
 			s.m.reconnects.Inc()
 			s.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ari source down, retrying")
@@ -334,9 +342,20 @@ func (s *Source) pump(ws *wsclient.Conn, out func(bridge.Event)) error {
 			msg = nil
 		case err != nil:
 			return fmt.Errorf("ari: events websocket: %w", err)
+		case replaced(msg):
+			s.log.Error().Msg("ARI application taken over by another client: give each callbridge instance its own ari.application")
+			return fmt.Errorf("%w (application %q)", ErrApplicationReplaced, s.cfg.Application)
 		}
 		s.handle(msg, out)
 	}
+}
+
+var applicationReplaced = []byte("ApplicationReplaced")
+
+// replaced tells an ApplicationReplaced message.
+func replaced(data []byte) bool {
+	t, ok := stringAfter(data, typeKey)
+	return ok && bytes.Equal(t, applicationReplaced)
 }
 
 // handle maps one message and passes it on.

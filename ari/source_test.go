@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -748,5 +749,78 @@ func TestJoinedLateMakesNoCallOfItsOwn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestApplicationReplaced: two sources on one Asterisk with different
+// application names both hear every event; a third registering the first
+// one's name takes it over, as Asterisk does, and the first stops with
+// ErrApplicationReplaced rather than sit on a silent websocket or take
+// the name back.
+func TestApplicationReplaced(t *testing.T) {
+	rec := load(t, "inbound_answered")
+	srv, err := fakeari.New(fakeari.Options{Recordings: []fakeari.Recording{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type run struct {
+		c   *collector
+		err chan error
+		src *Source
+	}
+	start := func(app string) *run {
+		src, err := NewSource(Config{URL: srv.URL(), Application: app, Username: "asterisk", Password: "asterisk",
+			Logger: zerolog.New(zerolog.NewTestWriter(t)), MinBackoff: 5 * time.Millisecond}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &run{c: newCollector(), err: make(chan error, 1), src: src}
+		var mu sync.Mutex
+		go func() {
+			r.err <- src.Run(ctx, func(ev bridge.Event) { mu.Lock(); r.c.apply(ev); mu.Unlock() })
+		}()
+		return r
+	}
+	waitClients := func(n int) {
+		for srv.Clients() != n {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%d clients, want %d", srv.Clients(), n)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	a, b := start("callbridge-a"), start("callbridge-b")
+	waitClients(2)
+	if err := srv.Play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*run{a, b} {
+		for int(testutil.ToFloat64(r.src.m.received)) < len(rec.Lines) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("received %v of %d", testutil.ToFloat64(r.src.m.received), len(rec.Lines))
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	c := start("callbridge-a")
+	select {
+	case err := <-a.err:
+		if !errors.Is(err, ErrApplicationReplaced) || !strings.Contains(err.Error(), `"callbridge-a"`) {
+			t.Fatalf("the replaced source returned %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the replaced source kept running")
+	}
+	waitClients(2)
+	cancel()
+	for _, r := range []*run{b, c} {
+		if err := <-r.err; err != nil {
+			t.Errorf("Run = %v", err)
+		}
 	}
 }

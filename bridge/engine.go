@@ -100,6 +100,24 @@ func New(cfg Config) *Engine {
 // same calls.
 func (e *Engine) Knows(id string) bool { return id != "" && e.chans[id] != nil }
 
+// OpenCalls lists the ids of the calls in progress, sorted. A call's id is
+// the one its activities will carry, unless it later merges with a call
+// that began earlier (a transfer), whose id it then takes.
+func (e *Engine) OpenCalls() []string {
+	seen := map[string]bool{}
+	for _, c := range e.chans {
+		if !c.gone {
+			seen[c.callRoot().id] = true
+		}
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // Stats reports what the engine holds.
 func (e *Engine) Stats() Stats {
 	return Stats{Calls: e.calls, Channels: e.live, Ignored: e.ignored}

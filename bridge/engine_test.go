@@ -524,3 +524,33 @@ func TestEngineImportsStdlibOnly(t *testing.T) {
 		}
 	}
 }
+
+// OpenCalls names the calls in progress by the id their activities take;
+// a call that merged into an earlier one is listed under the earlier id.
+func TestOpenCalls(t *testing.T) {
+	e := New(Config{Trunks: []string{"pstn"}})
+	s := newScript().
+		create(0, "p", "PJSIP/pstn-1", "Ring", "+358401234567", "+35850111222").
+		create(0.1, "a", "PJSIP/101-1", "Down", "101", "s").dial(0.1, "p", "a", "").
+		create(1, "q", "PJSIP/102-1", "Ring", "102", "103")
+	for _, ev := range s.evs {
+		e.Apply(ev)
+	}
+	if got := e.OpenCalls(); strings.Join(got, ",") != "p,q" {
+		t.Fatalf("open calls %v, want p,q", got)
+	}
+	var ids []string
+	for _, ev := range newScript().hangup(5, "p", 16).hangup(5, "a", 16).evs {
+		for _, tr := range e.Apply(ev) {
+			if tr.Activity != nil {
+				ids = append(ids, tr.Activity.CallID)
+			}
+		}
+	}
+	if len(ids) == 0 || ids[0] != "p" {
+		t.Fatalf("finished call ids %v", ids)
+	}
+	if got := e.OpenCalls(); strings.Join(got, ",") != "q" {
+		t.Fatalf("open calls %v, want q", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/ari/cel"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/connectors"
@@ -66,6 +67,10 @@ type Config struct {
 	Wrapup crmsync.WrapupConfig `yaml:"wrapup"`
 	// Callbacks are callers' requests to be called back (/api/callbacks).
 	Callbacks crmsync.CallbacksConfig `yaml:"callbacks"`
+	// CEL is Asterisk's own call history, read after every reconnect or
+	// restart for the calls the sources did not see whole (docs/cel.md).
+	// Off when Type is empty.
+	CEL cel.Config `yaml:"cel"`
 }
 
 // Store chooses where the delivery queue lives.
@@ -80,6 +85,14 @@ type Store struct {
 	// RedisPrefix starts every key, so deployments can share a Redis.
 	// Default "callbridge".
 	RedisPrefix string `yaml:"redis_prefix"`
+	// WaitReplicas is how many replicas must have an activity's job before
+	// intake counts it as kept (Redis WAIT): replication is asynchronous,
+	// and a failover can lose what only the old master had. 0: the
+	// master's word is enough.
+	WaitReplicas int `yaml:"wait_replicas"`
+	// WaitTimeout bounds each wait; a job not replicated within it is
+	// written again (idempotently) until it is. Default 2s.
+	WaitTimeout time.Duration `yaml:"wait_timeout"`
 }
 
 // Store types.
@@ -244,6 +257,7 @@ const (
 	DefaultSinkName         = "activities.jsonl"
 	DefaultSubscribeListen  = "0.0.0.0:5070"
 	DefaultSubscribeExpiry  = 600 * time.Second
+	DefaultWaitTimeout      = 2 * time.Second
 )
 
 // Default returns the configuration an empty file gives.
@@ -264,7 +278,7 @@ func defaults() *Config {
 		SIP:              SIP{Subscribe: Subscribe{Listen: DefaultSubscribeListen, Expiry: DefaultSubscribeExpiry}},
 		ExtensionPattern: DefaultExtensionPattern,
 		HTTP:             HTTP{Listen: DefaultHTTPListen, Public: DefaultPublic(), Limits: DefaultHTTPLimits()},
-		Store:            Store{Type: StoreEmbedded},
+		Store:            Store{Type: StoreEmbedded, WaitTimeout: DefaultWaitTimeout},
 		Policy:           crmsync.DefaultPolicyConfig(),
 		Delivery:         crmsync.DefaultDeliveryConfig(),
 		Wrapup:           crmsync.DefaultWrapupConfig(),
@@ -281,6 +295,9 @@ func (c *Config) derive() {
 		c.ARI.Enabled = &on
 	}
 }
+
+// CELOn reports whether the cel: section is set up.
+func (c *Config) CELOn() bool { return c.CEL.Type != "" }
 
 // Level is LogLevel as a zerolog level (info when it is not valid).
 func (c *Config) Level() zerolog.Level {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 )
 
@@ -123,25 +122,7 @@ func (c *Config) resolveTokens(dir string, getenv func(string) string) []error {
 	}
 	var errs []error
 	read := func(key, file, credential string) Secret {
-		var (
-			s   Secret
-			err error
-		)
-		switch {
-		case file != "" && credential != "":
-			err = fmt.Errorf("%s_file: set both %s_file and %s_credential; keep one", key, key, key)
-		case file != "":
-			s, err = readSecretFile(key+"_file", file, dir, getenv)
-		case credential != "":
-			creds := getenv("CREDENTIALS_DIRECTORY")
-			if strings.ContainsRune(credential, '/') {
-				err = fmt.Errorf("%s_credential: %q: a credential name, not a path", key, credential)
-			} else if creds == "" {
-				err = fmt.Errorf("%s_credential: $CREDENTIALS_DIRECTORY is not set (systemd LoadCredential=); outside systemd use %s_file", key, key)
-			} else {
-				s, err = readSecretFile(key+"_credential", filepath.Join(creds, credential), dir, getenv)
-			}
-		}
+		s, err := readSecret(key, file, credential, dir, getenv)
 		if err != nil {
 			errs = append(errs, err)
 		}

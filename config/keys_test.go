@@ -101,7 +101,7 @@ var effects = map[string][]string{
 	"users[].token_credential":      {"config.TestTokensLoad"},
 
 	"ari.url":           {"internal/app.TestRunWritesActivities"},
-	"ari.application":   {"ari.TestConfig"},
+	"ari.application":   {"ari.TestConfig", "ari.TestApplicationReplaced"},
 	"ari.username":      {"internal/app.TestRunWritesActivities", "ari.TestBadPassword"},
 	"ari.password":      {"internal/app.TestRunWithDynamics", "ari.TestBadPassword"},
 	"ari.password_file": {"internal/app.TestRunWritesActivities", "config.TestSecretFiles"},
@@ -147,6 +147,19 @@ var effects = map[string][]string{
 	"store.redis_url":      {"crmsync/store/redis.TestConformance"},
 	"store.redis_url_file": {"internal/app.TestKeysRedisStore"},
 	"store.redis_prefix":   {"internal/app.TestKeysRedisStore"},
+	"store.wait_replicas":  {"internal/app.TestStoreWaitReplicas", "crmsync/store/redis.TestReplicationLoss", "crmsync/store/redis.TestWaitDelayedJob"},
+	"store.wait_timeout":   {"internal/app.TestStoreWaitReplicas"},
+
+	"cel.type":                {"internal/app.TestRunFillsGapsFromCEL", "ari/cel.TestPostgres", "ari/cel.TestMariaDB"},
+	"cel.file":                {"internal/app.TestRunFillsGapsFromCEL"},
+	"cel.fields":              {"ari/cel.TestFieldsKey"},
+	"cel.dsn":                 {"ari/cel.TestPostgres", "ari/cel.TestMariaDB"},
+	"cel.password":            {"ari/cel.TestPostgres", "ari/cel.TestMariaDB"},
+	"cel.password_file":       {"config.TestCELPasswordFile", "cmd/callbridge.TestSecretsNeverShow"},
+	"cel.password_credential": {"config.TestCELPasswordFile"},
+	"cel.table":               {"ari/cel.TestPostgres"},
+	"cel.time_zone":           {"ari/cel.TestPostgres"},
+	"cel.margin":              {"ari/cel.TestMarginKey"},
 
 	"policy.duration_limit":                         {"cmd/callbridge.TestReplayAppliesPolicy"},
 	"policy.start_margin":                           {"internal/app.TestStartMarginKeepsConcurrentCalls", "crmsync.TestDecideStartMargin"},

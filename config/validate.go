@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/callbridge/callbridge/ari/cel"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/connectors"
 	"github.com/callbridge/callbridge/crmsync/store/redis"
@@ -48,7 +49,30 @@ func (c *Config) resolveSecrets(dir string, getenv func(string) string) error {
 	resolve(c.SIP.Subscribe.On(), "sip.subscribe.password", &c.SIP.Subscribe.Password, c.SIP.Subscribe.PasswordFile)
 	resolve(c.SIP.On(), "sip.hep_auth_key", &c.SIP.HEPAuthKey, c.SIP.HEPAuthKeyFile)
 	errs = append(errs, c.resolveTokens(dir, getenv)...)
+	errs = append(errs, c.resolveCELPassword(dir, getenv)...)
 	return errors.Join(errs...)
+}
+
+// resolveCELPassword reads cel.password_file or cel.password_credential
+// as the other secrets are read, so that a missing one is a problem of
+// the file (config check finds it) and the password is among Secrets;
+// cel.Open then gets the value alone. Two forms at once, or either with a
+// csv source, are left for the cel section's Validate to name.
+func (c *Config) resolveCELPassword(dir string, getenv func(string) string) []error {
+	cl := &c.CEL
+	if cl.Type != cel.TypePostgres && cl.Type != cel.TypeMySQL || cl.Password != "" ||
+		cl.PasswordFile != "" && cl.PasswordCredential != "" {
+		return nil
+	}
+	pw, err := readSecret("cel.password", cl.PasswordFile, cl.PasswordCredential, dir, getenv)
+	// The key that named it has done its work (or said why not): it is
+	// not checked again.
+	cl.PasswordFile, cl.PasswordCredential = "", ""
+	if err != nil {
+		return []error{err}
+	}
+	cl.Password = pw
+	return nil
 }
 
 // Validate reports every problem with c, joined, each naming its key path
@@ -108,6 +132,9 @@ func (c *Config) validate(v *validator) {
 	c.validateDelivery(v)
 	c.validateSubscribe(v)
 	c.validateCRMUserIDs(v)
+	if c.CELOn() {
+		v.nested("cel.", c.CEL.Validate())
+	}
 	c.validateDialplan(v)
 }
 
@@ -181,7 +208,16 @@ func (c *Config) validateDelivery(v *validator) {
 			// A Redis URL with the embedded store is a half-done switch.
 			v.add("store.redis_url", "set, but store.type is %q: set store.type: redis", c.Store.Type)
 		}
+		if c.Store.WaitReplicas != 0 {
+			v.add("store.wait_replicas", "only with store.type redis")
+		}
 	case StoreRedis:
+		if c.Store.WaitReplicas < 0 || c.Store.WaitReplicas > 16 {
+			v.add("store.wait_replicas", "%d: want 0 (do not wait) to 16", c.Store.WaitReplicas)
+		}
+		if c.Store.WaitTimeout < 10*time.Millisecond || c.Store.WaitTimeout > time.Minute {
+			v.add("store.wait_timeout", "%s: want 10ms to 1m", c.Store.WaitTimeout)
+		}
 		if c.Store.RedisURL == "" && c.Store.RedisURLFile == "" {
 			v.add("store.redis_url", "required for store.type redis (or store.redis_url_file)")
 		} else if c.Store.RedisURL != "" { // else redis_url_file could not be read: reported by itself

@@ -95,6 +95,7 @@ func TestCredentialDropIns(t *testing.T) {
 		"sip":      "password_file: sip-password",
 		"webhook":  "secret_credential: webhook-secret",
 		"dynamics": "client_secret_credential: dynamics-secret",
+		"cel":      "password_credential: cel-password",
 	}
 	files, err := filepath.Glob("deb/credentials/*.conf")
 	if err != nil {

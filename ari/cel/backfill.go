@@ -3,6 +3,7 @@ package cel
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -33,6 +34,9 @@ type Gap struct {
 	// read: their activities are not final, the live source finishes
 	// them.
 	Open []string
+
+	// linkedOf lists each channel's linked ids, for CallOf.
+	linkedOf map[string][]string
 }
 
 // Call is one call rebuilt from CEL.
@@ -71,27 +75,70 @@ func Backfill(ctx context.Context, src Source, w Window, margin time.Duration, e
 		return nil, err
 	}
 	if len(rows) > 0 {
-		linked, unique := map[string]bool{}, map[string]bool{}
-		for round := 0; round < maxRounds; round++ {
-			grew := false
-			for i := range rows {
-				if id := rows[i].LinkedID; id != "" && !linked[id] {
-					linked[id], grew = true, true
-				}
-				if id := rows[i].UniqueID; id != "" && !unique[id] {
-					unique[id], grew = true, true
-				}
-			}
-			if !grew && round > 0 {
-				break
-			}
-			if rows, err = src.Related(ctx, keys(linked), keys(unique)); err != nil {
-				return nil, err
-			}
+		if rows, err = history(ctx, src, rows, nil); err != nil {
+			return nil, err
 		}
 	}
 	g.rebuild(rows, ec)
-	after := src.Stats()
+	g.countRead(before, src.Stats())
+	return g, nil
+}
+
+// Lookup rebuilds from their whole history the calls that ids name, each
+// id a call's id or the unique id of one of its channels: the calls a live
+// source saw only in part, around a gap. Gap.CallOf finds each; From and
+// To are zero, every call the rows make is kept.
+func Lookup(ctx context.Context, src Source, ids []string, ec bridge.Config) (*Gap, error) {
+	g := &Gap{}
+	if len(ids) == 0 {
+		return g, nil
+	}
+	before := src.Stats()
+	rows, err := history(ctx, src, nil, ids)
+	if err != nil {
+		return nil, err
+	}
+	g.rebuild(rows, ec)
+	g.countRead(before, src.Stats())
+	return g, nil
+}
+
+// history widens rows (or, when rows is empty, the rows of ids) to the
+// whole history of every call and channel they name.
+func history(ctx context.Context, src Source, rows []Row, ids []string) ([]Row, error) {
+	linked, unique := map[string]bool{}, map[string]bool{}
+	for _, id := range ids {
+		linked[id], unique[id] = true, true
+	}
+	var err error
+	if len(ids) > 0 {
+		if rows, err = src.Related(ctx, keys(linked), keys(unique)); err != nil {
+			return nil, err
+		}
+	}
+	for round := 0; round < maxRounds; round++ {
+		grew := false
+		for i := range rows {
+			if id := rows[i].LinkedID; id != "" && !linked[id] {
+				linked[id], grew = true, true
+			}
+			if id := rows[i].UniqueID; id != "" && !unique[id] {
+				unique[id], grew = true, true
+			}
+		}
+		if !grew && (round > 0 || len(ids) > 0) {
+			break
+		}
+		if rows, err = src.Related(ctx, keys(linked), keys(unique)); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// countRead adds what the source counted while reading (rows that did not
+// parse never reach the mapper).
+func (g *Gap) countRead(before, after Stats) {
 	g.Stats.Malformed += after.Malformed - before.Malformed
 	for _, p := range after.Problems[min(len(before.Problems), len(after.Problems)):] {
 		if len(g.Stats.Problems) < maxProblems {
@@ -99,7 +146,26 @@ func Backfill(ctx context.Context, src Source, w Window, margin time.Duration, e
 		}
 	}
 	g.Stats.Rows += after.Malformed - before.Malformed
-	return g, nil
+}
+
+// CallOf finds the call id names: a call of the gap with that id, or the
+// call its channel of that unique id belonged to (a live source that met a
+// call mid-way may name it after a later channel than its first). open
+// says the call is still in progress at the last row read.
+func (g *Gap) CallOf(id string) (c Call, open, ok bool) {
+	for _, cand := range append([]string{id}, g.linkedOf[id]...) {
+		for _, c := range g.Calls {
+			if c.ID == cand {
+				return c, false, true
+			}
+		}
+		for _, o := range g.Open {
+			if o == cand {
+				return Call{}, true, true
+			}
+		}
+	}
+	return Call{}, false, false
 }
 
 // rebuild maps the rows and keeps the calls that overlap the span.
@@ -135,7 +201,11 @@ func (g *Gap) rebuild(rows []Row, ec bridge.Config) {
 			}
 		}
 	})
+	g.linkedOf = map[string][]string{}
 	for _, r := range rows {
+		if r.LinkedID != "" && r.LinkedID != r.UniqueID && !slices.Contains(g.linkedOf[r.UniqueID], r.LinkedID) {
+			g.linkedOf[r.UniqueID] = append(g.linkedOf[r.UniqueID], r.LinkedID)
+		}
 		m.Feed(r)
 	}
 	m.Flush()
@@ -147,7 +217,7 @@ func (g *Gap) rebuild(rows []Row, ec bridge.Config) {
 	}
 	g.Stats.add(m.Stats())
 	for _, c := range order {
-		if c.End.Before(g.From) || c.Start.After(g.To) {
+		if !g.To.IsZero() && (c.End.Before(g.From) || c.Start.After(g.To)) {
 			continue
 		}
 		if open[c.ID] {

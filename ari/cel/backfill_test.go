@@ -169,3 +169,65 @@ func TestBackfillOpenCalls(t *testing.T) {
 		t.Error("a window that ends before it begins was accepted")
 	}
 }
+
+// TestLookup rebuilds chosen calls of a busy recording from their ids
+// alone, each as the whole recording gives it, also when the id is that
+// of a later channel of the call (a live source that met the call mid-way
+// names it so); a call cut off mid-way is open, an unknown id not found.
+func TestLookup(t *testing.T) {
+	path := filepath.Join(recordings, "concurrent_mixed_20", "cel.csv")
+	rows := celRows(t, "concurrent_mixed_20")
+	full := callsOf(activities("cel", mapRows(rows)))
+	src := open(t, cel.Config{Type: cel.TypeCSV, File: path, TimeZone: "UTC"})
+	var ids []string
+	for id := range full {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	ids = ids[:3]
+	// A later channel of the first chosen call.
+	var later string
+	for _, r := range rows {
+		if r.LinkedID == ids[0] && r.UniqueID != ids[0] {
+			later = r.UniqueID
+			break
+		}
+	}
+	if later == "" {
+		t.Fatalf("call %s has one channel", ids[0])
+	}
+	g, err := cel.Lookup(context.Background(), src, append([]string{later}, ids[1:]...), engineConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range append([]string{later}, ids[1:]...) {
+		c, open, ok := g.CallOf(id)
+		if !ok || open {
+			t.Fatalf("%s: found %v, open %v", id, ok, open)
+		}
+		if c.ID != ids[i] || !sameActivities(sortActs(c.Activities), sortActs(full[ids[i]].Activities)) {
+			t.Errorf("%s: call %s differs from the whole recording's:\n got%s\nwant%s", id, c.ID, brief(c.Activities), brief(full[ids[i]].Activities))
+		}
+	}
+	if _, _, ok := g.CallOf("1795000000.1"); ok {
+		t.Error("an id no row names was found")
+	}
+
+	// Cut the file in the middle of the first call.
+	c0 := full[ids[0]]
+	cut := c0.Start.Add(c0.End.Sub(c0.Start) / 2)
+	var b strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(readFile(t, path)), "\n") {
+		if rows[i].Time.Before(cut) {
+			b.WriteString(line + "\n")
+		}
+	}
+	src = open(t, cel.Config{Type: cel.TypeCSV, File: writeFile(t, t.TempDir(), "cel.csv", b.String())})
+	g, err = cel.Lookup(context.Background(), src, ids[:1], engineConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, open, ok := g.CallOf(ids[0]); !ok || !open {
+		t.Errorf("a call cut mid-way: found %v, open %v", ok, open)
+	}
+}

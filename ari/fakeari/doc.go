@@ -10,10 +10,22 @@
 // state those events imply, so a client that reconnects and lists channels
 // sees what a real Asterisk would have shown at that moment.
 //
+// Each client has its own queue of messages, as each Asterisk websocket
+// does: a client that stops reading falls behind and is dropped once too
+// far behind, while playback and the other clients go on. One ARI
+// application name belongs to one websocket: a client registering a name
+// already in use takes it over, and the first gets ApplicationReplaced and
+// nothing more. With Options.CEL the recordings' CEL rows (Recording.CEL,
+// their cel.csv) are written as playback reaches their times, moved and
+// tagged like the events, whether or not anyone is connected, as
+// cel_custom appends to its CSV.
+//
 // A Drop makes it lose its clients in the middle of a call and refuse them
 // for a while, as a restarting or unreachable Asterisk would: the events in
 // the gap are never delivered, but the REST state keeps advancing. With
 // Options.Hold it plays instead like a PBX whose calls wait while
 // callbridge is down: playback stops while no client is connected and goes
 // on once one is back (and, with AwaitList, has listed what is live).
+// Without Hold, Pause or AwaitList it plays on its own clock whatever its
+// clients do, which is what a real Asterisk does.
 package fakeari

@@ -32,6 +32,9 @@ type Recording struct {
 	// ids in lists of them), so that the same recording can be played more
 	// than once without its calls being taken for one another.
 	Tag string
+	// CEL are the lines of the recording's cel.csv (LoadCEL), written to
+	// Options.CEL in step with the events, moved and tagged like them.
+	CEL [][]byte
 }
 
 // ReadRecording reads an ari.jsonl recording, skipping blank lines.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -45,6 +46,10 @@ type Options struct {
 	// /asterisk/config/dynamic/res_pjsip/endpoint/<resource>; other
 	// endpoints answer 404 there.
 	CallerIDs map[string]string
+	// CEL, if set, receives every recording's CEL rows (Recording.CEL) as
+	// playback reaches their time, as Asterisk's cel_custom appends them to
+	// its CSV whether or not anyone is connected.
+	CEL io.Writer
 	// Hold makes playback wait whenever no events websocket is connected,
 	// as a PBX's calls go on waiting while callbridge is down, rather than
 	// play events to nobody. With AwaitList it also waits, after every
@@ -76,8 +81,10 @@ type Server struct {
 	playMu sync.Mutex // one Play at a time
 
 	mu        sync.Mutex
-	changed   chan struct{}            // closed and replaced when clients or listings change
-	conns     map[*websocket.Conn]bool // every open events websocket
+	changed   chan struct{}              // closed and replaced when clients or listings change
+	conns     map[*websocket.Conn]bool   // every open events websocket
+	apps      map[*websocket.Conn]string // the application each one registered
+	outboxes  map[*websocket.Conn]*outbox
 	clients   map[*websocket.Conn]bool // those that subscribed to all events
 	accepted  int                      // websocket connections accepted so far
 	chansAt   int                      // value of accepted when channels were last listed
@@ -117,13 +124,15 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fakeari: listen: %w", err)
 	}
 	s := &Server{
-		opts:    opts,
-		ln:      ln,
-		url:     "http://" + ln.Addr().String() + "/ari",
-		changed: make(chan struct{}),
-		conns:   map[*websocket.Conn]bool{},
-		clients: map[*websocket.Conn]bool{},
-		st:      newState(opts.Endpoints),
+		opts:     opts,
+		ln:       ln,
+		url:      "http://" + ln.Addr().String() + "/ari",
+		changed:  make(chan struct{}),
+		conns:    map[*websocket.Conn]bool{},
+		apps:     map[*websocket.Conn]string{},
+		outboxes: map[*websocket.Conn]*outbox{},
+		clients:  map[*websocket.Conn]bool{},
+		st:       newState(opts.Endpoints),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ari/events", s.auth(http.HandlerFunc(s.serveEvents)))
@@ -194,7 +203,23 @@ func (s *Server) Play(ctx context.Context) error {
 	if err := s.waitClient(ctx); err != nil {
 		return err
 	}
-	var prev time.Time
+	var prev, clock time.Time
+	var cel []celRow
+	if s.opts.CEL != nil {
+		for _, rec := range s.opts.Recordings {
+			cel = append(cel, rec.celRows()...)
+		}
+	}
+	// writeCEL writes the CEL rows due by t.
+	writeCEL := func(t time.Time) error {
+		for len(cel) > 0 && !cel[0].at.After(t) {
+			if _, err := s.opts.CEL.Write(cel[0].line); err != nil {
+				return fmt.Errorf("fakeari: write CEL: %w", err)
+			}
+			cel = cel[1:]
+		}
+		return nil
+	}
 	i := 0
 	for _, rec := range s.opts.Recordings {
 		shift := rec.shift()
@@ -212,16 +237,44 @@ func (s *Server) Play(ctx context.Context) error {
 				}
 				prev = t
 			}
+			// CEL follows the PBX's clock: the newest event time so far
+			// (events are not always sent in the order of their times).
+			if t, ok := timestamp(line); ok && t.After(clock) {
+				clock = t
+			}
+			if err := writeCEL(clock); err != nil {
+				return err
+			}
 			// After the pause: the client may have gone during it.
 			if err := s.gate(ctx); err != nil {
 				return err
 			}
 			s.play(line)
+			if s.opts.Speed == 0 {
+				if err := s.drain(ctx); err != nil {
+					return err
+				}
+			}
 			i++
 		}
 	}
+	// The last channels' ends come after the last event.
+	for len(cel) > 0 {
+		if at := cel[0].at; at.After(clock) {
+			if err := s.pause(ctx, at.Sub(clock)); err != nil {
+				return err
+			}
+			clock = at
+		}
+		if err := writeCEL(clock); err != nil {
+			return err
+		}
+	}
 	// A drop whose gap runs to the end still ends with the clients back.
-	return s.dropsAt(ctx, i)
+	if err := s.dropsAt(ctx, i); err != nil {
+		return err
+	}
+	return s.flush(ctx)
 }
 
 func (s *Server) pause(ctx context.Context, d time.Duration) error {
@@ -242,6 +295,9 @@ func (s *Server) pause(ctx context.Context, d time.Duration) error {
 func (s *Server) dropsAt(ctx context.Context, i int) error {
 	for _, d := range s.opts.Drops {
 		if d.At == i {
+			if err := s.flush(ctx); err != nil {
+				return err
+			}
 			s.mu.Lock()
 			s.refusing = true
 			for c := range s.conns {
@@ -330,33 +386,22 @@ func (s *Server) waitClient(ctx context.Context) error {
 	}
 }
 
-// play applies one event to the state and writes it to every client. A
-// client that cannot take it is disconnected, as Asterisk does.
+// play applies one event to the state and queues it for every client. A
+// client whose queue is full (it stopped reading) is disconnected, as
+// Asterisk drops a websocket it cannot write to; the others, and playback
+// paced by Speed, never wait for it. (At Speed 0 Play then drains the
+// queues: as fast as the clients read.)
 func (s *Server) play(line []byte) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.st.apply(line)
 	s.played++
 	if t, ok := timestamp(line); ok {
 		s.now = t
 	}
-	clients := make([]*websocket.Conn, 0, len(s.clients))
-	for c := range s.clients {
-		clients = append(clients, c)
-	}
-	s.mu.Unlock()
 	msg := string(line)
-	for _, c := range clients {
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		err := websocket.Message.Send(c, msg)
-		s.mu.Lock()
-		if err != nil {
-			c.Close()
-			delete(s.clients, c)
-			s.notifyLocked()
-		} else {
-			s.sent++
-		}
-		s.mu.Unlock()
+	for c := range s.clients {
+		s.outboxes[c].put(c, msg)
 	}
 }
 
@@ -412,13 +457,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return nil
 		},
 		Handler: func(c *websocket.Conn) {
-			s.serveConn(c, all)
+			s.serveConn(c, q.Get("app"), all)
 		},
 	}
 	srv.ServeHTTP(w, r)
 }
 
-func (s *Server) serveConn(c *websocket.Conn, all bool) {
+func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 	s.mu.Lock()
 	if s.closed || s.refusing {
 		s.mu.Unlock()
@@ -426,11 +471,26 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
+	// One websocket per application, as in Asterisk: a second one with
+	// the same name takes it over, and the first is told so and then
+	// hears nothing more, although it stays connected.
+	for other, name := range s.apps {
+		if name == app && s.clients[other] {
+			delete(s.clients, other)
+			s.outboxes[other].put(other, fmt.Sprintf(`{"type":"ApplicationReplaced","timestamp":%q,"application":%q}`,
+				time.Now().Format(ariTime), app))
+		}
+	}
+	o := newOutbox()
 	s.conns[c] = true
+	s.apps[c] = app
+	s.outboxes[c] = o
 	if all {
 		s.clients[c] = true
 	}
 	s.notifyLocked()
+	s.wg.Add(1)
+	go s.write(c, o)
 	s.mu.Unlock()
 	// Read until the client goes away or Close or a drop closes c; clients
 	// send nothing Asterisk would act on.
@@ -439,6 +499,9 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 	}
 	s.mu.Lock()
 	delete(s.conns, c)
+	delete(s.apps, c)
+	close(o.gone)
+	delete(s.outboxes, c)
 	if s.clients[c] {
 		delete(s.clients, c)
 		s.notifyLocked()

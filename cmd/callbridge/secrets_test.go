@@ -20,6 +20,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/callbridge/callbridge/ari/ami/fakeami"
+	"github.com/callbridge/callbridge/ari/cel/celtest"
 	"github.com/callbridge/callbridge/ari/fakeari"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/crmsync/dynamics/fakedataverse"
@@ -28,14 +29,13 @@ import (
 	"github.com/callbridge/callbridge/internal/app/demo"
 )
 
-// planted is a distinct secret for every secret field of the config. The
-// CEL source's database password is not here: `run` does not read a cel:
-// section yet (config check refuses it).
+// planted is a distinct secret for every secret field of the config.
 var planted = map[string]string{
 	"ari.password":                          "ari-pw-Q7x2Lm9Vd4",
 	"ami.secret":                            "ami-secret-Z8k3Rt6Ws1",
 	"store.redis_url":                       "redis-pw-H5n8Jc2Fy7", // the password in the URL
 	"sip.subscribe.password":                "sub-pw-B3v6Np9Qe2",
+	"cel.password":                          "cel-pw-W2q5Dz8Hk4",
 	"crm[0].webhook.secret":                 "hook-secret-K4m7Tx1Gz5",
 	"crm[0].webhook.headers.X-Api-Key":      "hook-header-D2s5Wq8Lb3",
 	"crm[0].webhook.url":                    "hook-query-P9c2Hv5Mr8", // a token in the URL's query
@@ -114,6 +114,16 @@ func TestSecretsNeverShow(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb.Close()
+	// The CEL database, a real PostgreSQL taking the planted password.
+	pg := celtest.Postgres(t)
+	celPassword := func(pw string) {
+		t.Helper()
+		if _, err := pg.Admin.Exec(fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", pg.User, pw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	celPassword(planted["cel.password"])
+	celtest.Create(t, pg.Admin, celtest.PgsqlTable, "cel")
 	var hookSecret atomic.Value
 	hookSecret.Store(planted["crm[0].webhook.secret"])
 	var delivered atomic.Int64
@@ -145,6 +155,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	ln.Close()
 
 	write("ami.secret", planted["ami.secret"])
+	write("cel.password", planted["cel.password"])
 	write("redis.url", "redis://:"+planted["store.redis_url"]+"@"+rs.Addr+"/0")
 	write("dynamics.secret", planted["crm[1].dynamics.client_secret"])
 	write("admin.token", planted["http.AdminToken"])
@@ -166,6 +177,7 @@ http:
   admin_token_file: admin.token
   dialplan_tokens: [{name: pbx, token_file: dialplan.token}]
 store: {type: redis, redis_url_file: redis.url}
+cel: {type: postgres, dsn: "%[12]s", password_file: cel.password, time_zone: UTC}
 delivery: {backoff_min: 50ms, backoff_max: 200ms, poll_interval: 50ms}
 crm:
   - name: hook
@@ -179,7 +191,7 @@ crm:
     dynamics: {url: %[11]s, tenant_id: t, token_url: %[11]s/t/token, client_id: app, client_secret_file: %[1]s/dynamics.secret}
     recognition: {region: FI, enabled: true}
 `, dir, ariURL, planted["ari.password"], amiPort, planted["sip.subscribe.password"], addr,
-			hook.URL, planted["crm[0].webhook.url"], planted["crm[0].webhook.secret"], planted["crm[0].webhook.headers.X-Api-Key"], dvURL)
+			hook.URL, planted["crm[0].webhook.url"], planted["crm[0].webhook.secret"], planted["crm[0].webhook.headers.X-Api-Key"], dvURL, pg.DSN)
 	}
 	cfgPath := filepath.Join(dir, "callbridge.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText(ariSrv.URL(), amiSrv.Port(), dv.URL)), 0o600); err != nil {
@@ -192,7 +204,7 @@ crm:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Secrets()) < 9 { // the connectors' secret files are read by the connectors
+	if len(cfg.Secrets()) < 10 { // the connectors' secret files are read by the connectors
 
 		t.Errorf("%d secrets in the config", len(cfg.Secrets()))
 	}
@@ -253,6 +265,9 @@ crm:
 		t.Fatal(err)
 	}
 	waitFor("deliveries", func() bool { return delivered.Load() > 0 && fake.Phonecalls() > 0 })
+	if strings.Contains(logs.String(), "CEL not readable") {
+		t.Errorf("the CEL database refused its password:\n%s", logs.String())
+	}
 	check("queue stats", "queue", "stats", "--config", cfgPath)
 	check("queue dead", "queue", "dead", "--config", cfgPath)
 	check("queue retry", "queue", "retry", "--all", "--config", cfgPath)
@@ -275,6 +290,7 @@ crm:
 	}
 	defer amiNo.Close()
 	hookSecret.Store(planted["crm[0].webhook.secret (refused)"])
+	celPassword("another-cel-pw-Tn6")
 	dvNo := httptest.NewUnstartedServer(nil)
 	dvNo.Start()
 	defer dvNo.Close()
@@ -297,7 +313,8 @@ crm:
 	}
 	waitFor("the refusals", func() bool {
 		l := refused.String()
-		return strings.Contains(l, "webhook hook: POST") && strings.Contains(l, `"connector":"dyn"`) && strings.Contains(l, `"source":"ami"`)
+		return strings.Contains(l, "webhook hook: POST") && strings.Contains(l, `"connector":"dyn"`) && strings.Contains(l, `"source":"ami"`) &&
+			strings.Contains(l, "CEL not readable")
 	})
 	check("queue dead, refusing CRMs", "queue", "dead", "--config", cfgPath)
 	check("queue stats, refusing CRMs", "queue", "stats", "--config", cfgPath)
@@ -334,12 +351,13 @@ crm:
 ari: {url: "http://cb:%s@127.0.0.1:8088/ari", username: cb, password: %s}
 ami: {host: 127.0.0.1, username: cb, secret: "%s\r\nAction: Originate"}
 store: {type: redis, redis_url: "redis://:%s@127.0.0.1:99999/0"}
+cel: {type: postgres, dsn: "host=127.0.0.1 user=cb password=%s"}
 crm:
   - type: webhook
     webhook: {url: "https://crm.example:99999/h?token=%s", secret: %s, headers: {X-Api-Key: "%s\r\nX: y"}}
-`, dir, planted["ari.password"], planted["ari.password"], planted["ami.secret"], planted["store.redis_url"],
+`, dir, planted["ari.password"], planted["ari.password"], planted["ami.secret"], planted["store.redis_url"], planted["cel.password"],
 		planted["crm[0].webhook.url"], planted["crm[0].webhook.secret"], planted["crm[0].webhook.headers.X-Api-Key"]), 0o600)
-	if code, _, errOut := check("config check, bad values", "config", "check", "--config", bad); code != 1 || strings.Count(errOut, "\n") < 5 {
+	if code, _, errOut := check("config check, bad values", "config", "check", "--config", bad); code != 1 || strings.Count(errOut, "\n") < 6 {
 		t.Errorf("config check of values holding secrets: %d %s", code, errOut)
 	}
 	check("run, bad values", "run", "--config", bad)

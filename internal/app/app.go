@@ -36,6 +36,8 @@ type App struct {
 	crm  *Delivery
 	cur  atomic.Pointer[Delivery]
 	path *pipeline.Path
+	// history reads CEL for the sources' gaps; nil without a cel: section.
+	history *history
 	// tasks are the parts a reload restarts: the phone indexes and user
 	// sync (crmTask), the dialog-event subscriber (subTask).
 	tasks            tasks
@@ -123,6 +125,11 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	}
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
+	}
+	if cfg.CELOn() {
+		a.history = newHistory(cfg, log)
+		a.opened.push(a.history.Close)
+		parts.History = a.history
 	}
 	if a.path, err = pipeline.Build(parts); err != nil {
 		return nil, err

@@ -29,7 +29,8 @@ const QueueDir = "queue"
 func OpenStore(ctx context.Context, cfg *config.Config) (crmsync.Store, error) {
 	switch cfg.Store.Type {
 	case config.StoreRedis:
-		s, err := redis.Open(ctx, cfg.Store.RedisURL.Value(), redis.Options{Prefix: cfg.Store.RedisPrefix})
+		s, err := redis.Open(ctx, cfg.Store.RedisURL.Value(), redis.Options{Prefix: cfg.Store.RedisPrefix,
+			WaitReplicas: cfg.Store.WaitReplicas, WaitTimeout: cfg.Store.WaitTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("store (redis): %w", err)
 		}

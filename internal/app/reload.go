@@ -52,8 +52,9 @@ func (a *App) reloads(ctx context.Context) {
 //
 // Keys that need a restart keep their running value, with a warning:
 // pbx_id, state_dir, store, http.listen, turning http.tls or a source on
-// or off, adding the first or removing the last connector, and the SIP
-// source's listeners and addresses (its tracker holds the calls).
+// or off, cel, adding the first or removing the last connector, and the
+// SIP source's listeners and addresses (its tracker holds the calls).
+// The calls read from CEL follow a new directory as the engines do.
 func (a *App) ReloadNow(ctx context.Context) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
@@ -166,6 +167,9 @@ func (a *App) apply(ctx context.Context, next *config.Config, b *built) (changed
 	a.reopenSink(next.Sink.File)
 	if b.engine {
 		a.path.Reconfigure(next.EngineConfig(), next.Normalizer())
+		if a.history != nil {
+			a.history.setEngine(next.EngineConfig())
+		}
 		changed = append(changed, "users")
 	}
 	for name, s := range b.sources {
@@ -238,6 +242,7 @@ func keepRunning(old, cfg *config.Config) (*config.Config, []string) {
 	if n.SIP.On() && !reflect.DeepEqual(n.EngineConfig().Users, old.EngineConfig().Users) {
 		restart = append(restart, "users (for the SIP source's tracker)")
 	}
+	keep("cel", !reflect.DeepEqual(n.CEL, old.CEL), func() { n.CEL = old.CEL })
 	keep("crm (the first or the last connector)", (len(n.CRM) == 0) != (len(old.CRM) == 0), func() { n.CRM = old.CRM })
 	return &n, restart
 }

@@ -131,6 +131,21 @@ crm:
 	if code := status(t, base+"/api/integrations", "admin-token-b-0123456789"); code != 200 {
 		t.Errorf("the new admin token: %d after the reload", code)
 	}
+	// Play on once the source is back with the new application and its
+	// old websocket is gone: an event written to a client that has just
+	// closed would count as sent and never be received.
+	reconnected := regexp.MustCompile(`"app":"callbridge-b",[^\n]*"channels":[1-9][0-9]*,"message":"ari source connected"`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		lw.mu.Lock()
+		back := reconnected.MatchString(logs.String())
+		lw.mu.Unlock()
+		if back && srv.Clients() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the source did not come back with the new application")
+		}
+	}
 	srv.Resume()
 
 	// The bad file, with a call in progress: nothing changes.
@@ -204,7 +219,6 @@ crm:
 	defer lw.mu.Unlock()
 	// The source reconnected once with the new application, and found the
 	// call in progress in its snapshot.
-	reconnected := regexp.MustCompile(`"app":"callbridge-b",[^\n]*"channels":[1-9][0-9]*,"message":"ari source connected"`)
 	if n := len(reconnected.FindAllString(logs.String(), -1)); n != 1 {
 		t.Errorf("the source connected %d times with the new application and a call in progress, want once", n)
 	}

@@ -1,39 +1,47 @@
 package faulttest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync/webhook"
 )
 
 // crmTimeout is the webhook connector's timeout in the daemons' config; a
-// slow answer takes longer than this.
+// hanging answer takes longer than this.
 const crmTimeout = 300 * time.Millisecond
 
 // answer is what the flaky CRM does with one request.
 type answer int
 
 const (
-	answerOK         answer = iota // store, 204
-	answerFail                     // 500, nothing stored
-	answerThrottle                 // 429 with Retry-After: 1, nothing stored
-	answerSlow                     // store, but answer after the connector gave up
-	answerStoredFail               // store, then 500: the retry must be absorbed
-	answerKinds                    // how many kinds there are
+	answerOK          answer = iota // create (or find) the record, 204
+	answerFail                      // 503, nothing done
+	answerThrottle                  // 429 with Retry-After: 1, nothing done
+	answerHang                      // create, but answer after the connector gave up
+	answerCreatedFail               // create, then 500: the retry must be absorbed
+	answerReset                     // create, then reset the connection unanswered
+	answerKinds
 )
 
+var answerNames = [answerKinds]string{"ok", "503", "429", "hang", "created-then-500", "created-then-reset"}
+
 // plan decides, from the activity id and how many times it was posted
-// before, what the CRM answers: about 30 % of first attempts fail in one
-// of four ways, fewer of later ones, and from the fourth attempt on
-// everything succeeds, so that the test ends. The same id and attempt
-// always get the same answer, so a failing run can be repeated.
+// before, what the CRM answers: 30 % of first attempts fail in one of five
+// ways, as many of the second and third, and from the fourth attempt on
+// everything succeeds, so that the suite ends. The same id and attempt
+// always get the same answer.
 func plan(id string, attempt int) answer {
 	if attempt >= 3 {
 		return answerOK
@@ -44,35 +52,45 @@ func plan(id string, attempt int) answer {
 	binary.LittleEndian.PutUint64(b[:], uint64(attempt))
 	h.Write(b[:])
 	switch n := h.Sum32() % 100; {
-	case n < 8:
+	case n < 6:
 		return answerFail
-	case n < 15:
+	case n < 12:
 		return answerThrottle
-	case n < 22:
-		return answerSlow
+	case n < 18:
+		return answerHang
+	case n < 24:
+		return answerCreatedFail
 	case n < 30:
-		return answerStoredFail
+		return answerReset
 	}
 	return answerOK
 }
 
-// crm is the webhook receiver: it verifies every signature, checks that
-// the Idempotency-Key is the activity id, and keeps each distinct activity
-// once, counting repeats. It fails requests as plan says.
+// record is what the CRM keeps under one idempotency key.
+type record struct {
+	body     []byte // of the request that created it
+	act      bridge.Activity
+	versions int // distinct bodies seen under the key
+}
+
+// crm is the webhook receiver, strict like a CRM API with idempotency
+// keys: it verifies every signature, requires an Idempotency-Key, creates
+// one record per key and answers a repeat from that record. It fails
+// requests as plan says.
 type crm struct {
 	secret []byte
 	srv    *httptest.Server
 
 	mu       sync.Mutex
-	attempts map[string]int    // requests per activity id
-	stored   map[string]int    // times each id was stored (more than 1: a repeat)
-	bodies   map[string][]byte // the first body stored under each id
+	attempts map[string]int     // requests per activity id
+	records  map[string]*record // by idempotency key
+	keys     map[string][]string
 	answers  [answerKinds]int
 	bad      []string // requests that were not a valid signed activity
 }
 
 func newCRM(secret string) *crm {
-	c := &crm{secret: []byte(secret), attempts: map[string]int{}, stored: map[string]int{}, bodies: map[string][]byte{}}
+	c := &crm{secret: []byte(secret), attempts: map[string]int{}, records: map[string]*record{}, keys: map[string][]string{}}
 	c.srv = httptest.NewServer(c)
 	return c
 }
@@ -88,15 +106,14 @@ func (c *crm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.reject(w, "signature: "+err.Error())
 		return
 	}
-	var a struct {
-		ID string `json:"id"`
-	}
+	var a bridge.Activity
 	if err := json.Unmarshal(body, &a); err != nil || a.ID == "" {
 		c.reject(w, "body is not an activity")
 		return
 	}
-	if key := r.Header.Get("Idempotency-Key"); key != a.ID {
-		c.reject(w, "Idempotency-Key "+key+" is not the activity id "+a.ID)
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		c.reject(w, "no Idempotency-Key")
 		return
 	}
 	c.mu.Lock()
@@ -104,28 +121,57 @@ func (c *crm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.attempts[a.ID]++
 	ans := plan(a.ID, n)
 	c.answers[ans]++
-	if ans == answerOK || ans == answerSlow || ans == answerStoredFail {
-		c.stored[a.ID]++
-		if c.bodies[a.ID] == nil {
-			c.bodies[a.ID] = body
-		}
+	if ans == answerOK || ans == answerHang || ans == answerCreatedFail || ans == answerReset {
+		c.create(key, a, body)
 	}
 	c.mu.Unlock()
 	switch ans {
 	case answerOK:
 		w.WriteHeader(http.StatusNoContent)
-	case answerFail, answerStoredFail:
+	case answerFail:
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	case answerCreatedFail:
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	case answerThrottle:
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "slow down", http.StatusTooManyRequests)
-	case answerSlow:
+	case answerHang:
 		select {
 		case <-time.After(crmTimeout + 150*time.Millisecond):
 		case <-r.Context().Done():
 		}
 		w.WriteHeader(http.StatusNoContent)
+	case answerReset:
+		// Processed, then the connection drops before any answer: a
+		// reset, not a clean close.
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		conn, _, err := hj.Hijack()
+		if err != nil {
+			return
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		conn.Close()
 	}
+}
+
+// create makes the key's record, or finds it: a repeat under one key is
+// the same record, and a different body under it is noted.
+func (c *crm) create(key string, a bridge.Activity, body []byte) {
+	if rec := c.records[key]; rec != nil {
+		if !bytes.Equal(rec.body, body) {
+			rec.versions++
+			rec.body = body // the last version, for the report
+		}
+		return
+	}
+	c.records[key] = &record{body: body, act: a, versions: 1}
+	c.keys[a.ID] = append(c.keys[a.ID], key)
 }
 
 func (c *crm) reject(w http.ResponseWriter, why string) {
@@ -137,27 +183,30 @@ func (c *crm) reject(w http.ResponseWriter, why string) {
 	http.Error(w, why, http.StatusBadRequest)
 }
 
-// delivered is a copy of the ids stored so far with their counts.
-func (c *crm) delivered() map[string]int {
+// has reports which of ids have a record.
+func (c *crm) has(ids map[string]bool) (missing []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.stored))
-	for id, n := range c.stored {
-		out[id] = n
+	for id := range ids {
+		if len(c.keys[id]) == 0 {
+			missing = append(missing, id)
+		}
 	}
-	return out
+	sort.Strings(missing)
+	return missing
 }
 
-// body is the first body stored under id, nil if none.
-func (c *crm) body(id string) []byte {
+// stats describes the requests, for the log.
+func (c *crm) stats() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bodies[id]
-}
-
-// count is how many distinct ids are stored.
-func (c *crm) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.stored)
+	requests := 0
+	for _, n := range c.attempts {
+		requests += n
+	}
+	s := fmt.Sprintf("%d records from %d requests:", len(c.records), requests)
+	for i, n := range c.answers {
+		s += fmt.Sprintf(" %s %d", answerNames[i], n)
+	}
+	return s
 }

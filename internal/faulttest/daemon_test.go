@@ -22,24 +22,27 @@ const crmSecret = "faulttest-signing-secret"
 
 // daemonParams fill the daemons' config.
 type daemonParams struct {
-	StateDir string
-	ARIURL   string
-	ARIUser  string
-	ARIPass  string
-	RedisURL string
-	CRMURL   string
-	HTTP     string // metrics listener, host:port; empty: off
+	StateDir     string
+	App          string // ari.application: one per instance
+	ARIURL       string
+	ARIUser      string
+	ARIPass      string
+	RedisURL     string
+	WaitReplicas int
+	CRMURL       string
+	CELFile      string
+	HTTP         string // metrics listener, host:port; empty: off
 }
 
-// configTemplate is one daemon's configuration. The directory and policy
-// are the demo's users under the default policy; delivery is tuned so a
-// crashed worker's jobs are taken over within seconds, and the connector
-// gives up on a slow CRM quickly so that slow answers happen often.
+// configTemplate is one daemon's configuration. The directory is three
+// users; delivery is tuned so a crashed worker's jobs are taken over
+// within seconds, and the connector gives up on a slow CRM quickly so that
+// hanging answers happen often.
 var configTemplate = template.Must(template.New("config").Parse(`log_level: info
 state_dir: {{.StateDir}}
 ari:
   url: {{.ARIURL}}
-  application: callbridge
+  application: {{.App}}
   username: {{printf "%q" .ARIUser}}
   password: {{printf "%q" .ARIPass}}
 users:
@@ -49,13 +52,15 @@ users:
     name: Bob
   - extension: "103"
     name: Carol
-trunks: [pstn]
+trunks: [pstn, pstn2]
 http:
   listen: {{printf "%q" .HTTP}}
 store:
   type: redis
-  redis_url: {{.RedisURL}}
+  redis_url: {{printf "%q" .RedisURL}}
   redis_prefix: faulttest
+  wait_replicas: {{.WaitReplicas}}
+  wait_timeout: 1s
 delivery:
   concurrency: 32
   lease: 2s
@@ -71,11 +76,19 @@ crm:
       url: {{.CRMURL}}
       secret: ` + crmSecret + `
       timeout: ` + crmTimeout.String() + `
+cel:
+  type: csv
+  file: {{.CELFile}}
+  time_zone: UTC
+  margin: 30s
 `))
 
 func daemonConfig(p daemonParams) string {
 	if p.ARIUser == "" {
 		p.ARIUser, p.ARIPass = "asterisk", "asterisk"
+	}
+	if p.App == "" {
+		p.App = "callbridge"
 	}
 	var b bytes.Buffer
 	if err := configTemplate.Execute(&b, p); err != nil {
@@ -88,6 +101,7 @@ func daemonConfig(p daemonParams) string {
 // a log file kept across restarts, and the running process if any.
 type daemon struct {
 	name   string
+	bin    string
 	config string
 	log    string
 	starts int
@@ -97,8 +111,9 @@ type daemon struct {
 	logf   *os.File
 }
 
-// newDaemon writes the config of one instance under dir.
-func newDaemon(t *testing.T, name string, p daemonParams) *daemon {
+// newDaemon writes the config of one instance under dir, to be run from
+// bin.
+func newDaemon(t *testing.T, bin, name string, p daemonParams) *daemon {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	p.StateDir = filepath.Join(dir, "state")
@@ -106,7 +121,7 @@ func newDaemon(t *testing.T, name string, p daemonParams) *daemon {
 	if err := os.MkdirAll(p.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{name: name, config: filepath.Join(dir, "callbridge.yaml"), log: filepath.Join(dir, "stderr.log"), http: p.HTTP}
+	d := &daemon{name: name, bin: bin, config: filepath.Join(dir, "callbridge.yaml"), log: filepath.Join(dir, "stderr.log"), http: p.HTTP}
 	if err := os.WriteFile(d.config, []byte(daemonConfig(p)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +137,7 @@ func (d *daemon) start() error {
 	}
 	d.starts++
 	fmt.Fprintf(logf, "=== faulttest: start %d of %s at %s ===\n", d.starts, d.name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(callbridgeBin, "run", "--config", d.config)
+	cmd := exec.Command(d.bin, "run", "--config", d.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Should the test itself die, the daemon goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -215,27 +230,6 @@ func (d *daemon) metric(name string) (float64, error) {
 		return 0, fmt.Errorf("%s: no metric %s", d.name, name)
 	}
 	return sum, nil
-}
-
-// drain waits until the daemon has read every event written to it: its
-// count of received messages stands still while playback is paused.
-func (d *daemon) drain(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	last, still := -1.0, 0
-	for time.Now().Before(deadline) {
-		n, err := d.metric("callbridge_ari_events_received_total")
-		if err == nil && n == last {
-			still++
-			if still == 3 {
-				return nil
-			}
-		} else {
-			still = 0
-		}
-		last = n
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s did not read every event within %s (received %v)", d.name, timeout, last)
 }
 
 // tail is the end of the log file.

@@ -85,7 +85,7 @@ func newWrapupRig(t *testing.T, store string, timeout time.Duration) *wrapupRig 
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.d = &daemon{name: "callbridge", config: filepath.Join(dir, "callbridge.yaml"), log: filepath.Join(dir, "stderr.log"), http: freeAddr(t)}
+	r.d = &daemon{name: "callbridge", bin: callbridge(t, ""), config: filepath.Join(dir, "callbridge.yaml"), log: filepath.Join(dir, "stderr.log"), http: freeAddr(t)}
 	cfg := fmt.Sprintf(wrapupConfig, state, ari.URL(), ari.Username(), ari.Password(), r.d.http, storeCfg, timeout, srv.URL, srv.URL)
 	if err := os.WriteFile(r.d.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -156,6 +156,7 @@ func (r *wrapupRig) crash() {
 // still in the store after the restart and completes it at the timeout.
 // Both with the embedded store and with Redis (restarted too).
 func TestWrapupSurvivesKill(t *testing.T) {
+	skipRace(t)
 	for _, store := range []string{"embedded", "redis"} {
 		t.Run(store+"/disposition", func(t *testing.T) {
 			r := newWrapupRig(t, store, time.Hour)

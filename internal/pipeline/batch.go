@@ -21,6 +21,9 @@ type batch struct {
 	// held are the activities the batch finished, handed on by End.
 	held []bridge.Activity
 	hand func([]bridge.Activity)
+	// keepBack, when set, may keep a finished activity from the batch
+	// (the gap filler holding it until the PBX's history answers).
+	keepBack func(bridge.Activity) bool
 }
 
 // NewBatchEngine builds an engine stage that hands on the activities each
@@ -37,6 +40,9 @@ func NewBatchEngine(cfg bridge.Config, norm phone.Normalizer, onBatch func([]bri
 // finishes are handed on at once (a replay is its own batch: nothing of
 // it is new to the journal).
 func (p *Engine) hold(a bridge.Activity) {
+	if p.keepBack != nil && p.keepBack(a) {
+		return
+	}
 	if p.restoring {
 		p.hand([]bridge.Activity{a})
 		return

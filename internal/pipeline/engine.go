@@ -30,6 +30,26 @@ type Engine struct {
 	// OnJournalError is told when the journal cannot be written; the event
 	// is still applied (a full disk must not stop calls being reported).
 	OnJournalError func(error)
+
+	// watch, when set, sees every event applied, live or replayed, and
+	// may hold events back from the journal and keep it whole (gap.go).
+	watch    watcher
+	deferred []bridge.Event
+}
+
+// watcher is told of every event the engine applies; the gap filler is
+// one.
+type watcher interface {
+	// seen comes before ev is journaled and applied; replay says ev comes
+	// from the journal.
+	seen(ev bridge.Event, replay bool)
+	// applied comes after.
+	applied(ev bridge.Event, replay bool)
+	// deferJournal says a live event is to be applied now and journaled
+	// only at Commit.
+	deferJournal(ev bridge.Event) bool
+	// keep says the journal must stay whole: no reset, no compaction.
+	keep() bool
 }
 
 // compactEvery is the journal size that triggers a compaction; it grows
@@ -51,16 +71,37 @@ func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.
 // Activities the replay finishes go to onActivity again; delivery is
 // idempotent on their ids. Live transitions are not repeated.
 func (p *Engine) Restore(j *journal.Journal) (int, error) {
+	if journalOff {
+		return 0, nil
+	}
 	p.restoring = true
-	n, err := j.Replay(p.apply)
+	n, err := j.Replay(func(ev bridge.Event) {
+		if p.watch != nil {
+			p.watch.seen(ev, true)
+		}
+		p.apply(ev)
+		if p.watch != nil {
+			p.watch.applied(ev, true)
+		}
+	})
 	p.restoring = false
 	if err != nil {
 		return n, fmt.Errorf("restore: %w", err)
+	}
+	if m := j.Marked(); m.After(p.last) {
+		p.last = m
 	}
 	p.j = j
 	p.compactAt = max(compactEvery, 2*j.Len())
 	return n, nil
 }
+
+// Last is the time of the newest event applied, after a restore also the
+// journal's mark: zero when nothing is known of any earlier session.
+func (p *Engine) Last() time.Time { return p.last }
+
+// OpenCalls lists the ids of the calls in progress.
+func (p *Engine) OpenCalls() []string { return p.eng.OpenCalls() }
 
 // Restoring reports whether the events being applied come from the journal.
 func (p *Engine) Restoring() bool { return p.restoring }
@@ -74,15 +115,45 @@ func (p *Engine) Handle(ev bridge.Event) {
 		// cannot know.
 		ev.Time = p.last
 	}
+	if p.watch != nil {
+		p.watch.seen(ev, false)
+	}
 	if p.j != nil {
-		if err := p.j.Append(ev); err != nil && p.OnJournalError != nil {
-			p.OnJournalError(err)
+		if p.watch != nil && p.watch.deferJournal(ev) {
+			p.deferred = append(p.deferred, ev)
+		} else {
+			p.journal(ev)
 		}
 	}
 	p.apply(ev)
+	if p.watch != nil {
+		p.watch.applied(ev, false)
+	}
 	if !p.open {
 		p.End()
 	}
+}
+
+func (p *Engine) journal(ev bridge.Event) {
+	if err := p.j.Append(ev); err != nil && p.OnJournalError != nil {
+		p.OnJournalError(err)
+	}
+}
+
+// Commit journals the events held back (deferJournal), in order.
+func (p *Engine) Commit() {
+	for _, ev := range p.deferred {
+		if p.j != nil {
+			p.journal(ev)
+		}
+	}
+	if p.j != nil && len(p.deferred) > 0 && !p.open {
+		// Appends are buffered until a flush: outside a batch, this is it.
+		if err := p.j.Flush(); err != nil && p.OnJournalError != nil {
+			p.OnJournalError(err)
+		}
+	}
+	p.deferred = nil
 }
 
 func (p *Engine) apply(ev bridge.Event) {
@@ -97,12 +168,20 @@ func (p *Engine) apply(ev bridge.Event) {
 // when no call is open, and a compaction drops finished calls' events when
 // it has grown large.
 func (p *Engine) tidy() {
+	if p.j == nil || (p.watch != nil && p.watch.keep()) {
+		return
+	}
 	var err error
 	switch {
 	case p.eng.Stats().Calls == 0:
-		err = p.j.Reset()
+		// The newest event leaves the journal: the mark keeps its time.
+		if err = p.j.Mark(p.last); err == nil {
+			err = p.j.Reset()
+		}
 	case p.j.Len() >= p.compactAt:
-		err = p.j.Compact(p.holds)
+		if err = p.j.Mark(p.last); err == nil {
+			err = p.j.Compact(p.holds)
+		}
 		p.compactAt = max(compactEvery, 2*p.j.Len())
 	}
 	if err != nil && p.OnJournalError != nil {
@@ -131,12 +210,17 @@ func (p *Engine) emit(ts []bridge.Transition) {
 			}
 			continue
 		}
-		a := *tr.Activity
-		if !a.Internal {
-			if e164, ok := p.norm.Normalize(a.RemoteNumber); ok {
-				a.RemoteE164 = e164
-			}
-		}
-		p.onActivity(a)
+		p.onActivity(p.complete(*tr.Activity))
 	}
+}
+
+// complete fills in what the pipeline adds to the engine's activities: the
+// remote party's E.164 number.
+func (p *Engine) complete(a bridge.Activity) bridge.Activity {
+	if !a.Internal {
+		if e164, ok := p.norm.Normalize(a.RemoteNumber); ok {
+			a.RemoteE164 = e164
+		}
+	}
+	return a
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -33,7 +34,10 @@ type Parts struct {
 	CRM *CRM
 	// Live, if set, is told every live transition (ringing, connected,
 	// ended) with the name of the source that saw it, for screen pops.
-	Live       func(source string, tr bridge.Transition)
+	Live func(source string, tr bridge.Transition)
+	// History, if set, fills each source's gaps (gap.go): the calls it
+	// did not see whole come from there.
+	History    History
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // may be nil
 }
@@ -75,6 +79,19 @@ func Build(p Parts) (*Path, error) {
 		ec := p.Engine
 		ec.Source = name
 		s.engine = NewBatchEngine(ec, p.Normalizer, s.finished, s.liveFunc(p.Live)) // 2. engine: events to live transitions and finished activities (engine.go)
+		if p.History != nil {
+			s.gap = newGap(s, p.History, p.Logger.With().Str("source", name).Logger()) // 2a. gaps: calls not seen whole come from the PBX's history (gap.go)
+			s.engine.watch = s.gap
+			// The gap decides when the engine finishes an activity, not
+			// at the batch's end, when it may no longer be holding.
+			s.engine.keepBack = func(a bridge.Activity) bool {
+				if !s.gap.hold(a) {
+					return false
+				}
+				s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
+				return true
+			}
+		}
 		path.sources = append(path.sources, s)
 	}
 
@@ -141,6 +158,7 @@ type source struct {
 	// replaced is closed when decode is replaced.
 	replaced chan struct{}
 	engine   *Engine
+	gap      *gap // nil: no History
 	j        *journal.Journal
 	// ctx is the intake's: Restore's, then RunSources'.
 	ctx context.Context
@@ -171,6 +189,20 @@ func (s *source) handle(ev bridge.Event) {
 	s.engine.Handle(ev)
 	st, _ := s.engine.Stats()
 	s.path.m.calls.WithLabelValues(s.name).Set(float64(st.Calls))
+}
+
+// tick runs the source's gap filler's timer until ctx is done.
+func (s *source) tick(ctx context.Context) {
+	t := time.NewTicker(retryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.gap.tick()
+		}
+	}
 }
 
 // Sources names the sources, sorted.
@@ -219,6 +251,9 @@ func (p *Path) RunSources(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range p.sources {
 		s.ctx = gctx
+		if s.gap != nil {
+			g.Go(func() error { s.tick(gctx); return nil })
+		}
 		g.Go(func() error {
 			for {
 				p.dmu.Lock()

@@ -25,6 +25,9 @@ type Queue struct {
 
 // Handle implements Stage.
 func (s Queue) Handle(ctx context.Context, a bridge.Activity) bool {
+	if skipThis() {
+		return true
+	}
 	for _, c := range s.Connectors {
 		err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
 			var err error

@@ -32,8 +32,11 @@ func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job,
 		at = due.UnixMilli()
 	}
 	k := s.k(connector)
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{k.stream(), k.enq(id), k.done(id), k.delayed()},
-		rec, ms(s.opts.MarkerRetention), at).Int()
+	keys := []string{k.stream(), k.enq(id), k.done(id), k.delayed()}
+	if s.opts.WaitReplicas > 0 {
+		return s.enqueueReplicated(ctx, keys, rec, at)
+	}
+	n, err := enqueueScript.Run(ctx, s.rdb, keys, rec, ms(s.opts.MarkerRetention), at, "0").Int()
 	if err != nil {
 		return false, fmt.Errorf("enqueue: %w", err)
 	}

@@ -9,15 +9,23 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// LogLibraryTo routes go-redis's own log lines (pool and reconnect
-// messages it otherwise prints to stderr as plain text) into log as JSON
-// warnings. It is a package global of go-redis, so only main calls it.
+// LogLibraryTo routes go-redis's own log lines (pool messages, reconnects,
+// Sentinel's master changes, Cluster reloads), which it otherwise prints
+// as plain text to stderr, into log as JSON warnings, or as info for the
+// Sentinel client's reports of the master it found. go-redis keeps one
+// logger per process, so only main calls this, once. The lines never
+// carry the password: go-redis logs addresses, not URLs.
 func LogLibraryTo(log zerolog.Logger) {
-	goredis.SetLogger(printfLogger{log})
+	goredis.SetLogger(libraryLog{log})
 }
 
-type printfLogger struct{ log zerolog.Logger }
+type libraryLog struct{ log zerolog.Logger }
 
-func (l printfLogger) Printf(_ context.Context, format string, v ...any) {
-	l.log.Warn().Msg(strings.TrimSpace(fmt.Sprintf(format, v...)))
+func (l libraryLog) Printf(_ context.Context, format string, v ...any) {
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	e := l.log.Warn()
+	if strings.HasPrefix(msg, "sentinel: ") {
+		e = l.log.Info()
+	}
+	e.Msg(msg)
 }

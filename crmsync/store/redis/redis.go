@@ -36,6 +36,13 @@ type Options struct {
 	// Now replaces the clock for retry times (tests). Leases are timed by
 	// Redis itself.
 	Now func() time.Time
+	// WaitReplicas makes Enqueue and EnqueueJob return only once this
+	// many replicas have the job (Redis WAIT), so that a failover cannot
+	// lose an activity intake already counted as kept, nor a wrap-up or a
+	// callback request the API accepted; see wait.go. 0: no waiting.
+	WaitReplicas int
+	// WaitTimeout bounds one WAIT. Default 2s.
+	WaitTimeout time.Duration
 }
 
 const group = "callbridge"
@@ -169,6 +176,9 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 2 * time.Second
 	}
 	return &Store{rdb: rdb, opts: opts}
 }

@@ -3,10 +3,19 @@ package redis
 import goredis "github.com/redis/go-redis/v9"
 
 // enqueueScript: KEYS stream, enq marker, done marker, delayed; ARGV
-// record, ttl ms, due ms (0: at once).
+// record, ttl ms, due ms (0: at once), touch. With touch "1" a job already
+// known still writes (its marker's expiry, set again), so that a WAIT
+// after it also covers the write that first queued it, which may have come
+// from another connection whose WAIT timed out.
 var enqueueScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if ARGV[4] == '1' then redis.call('PEXPIRE', KEYS[3], ARGV[2]) end
+  return 0
+end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  if ARGV[4] == '1' then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+  return 0
+end
 if tonumber(ARGV[3]) > 0 then
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 else

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/callbridge/callbridge/bridge"
 )
@@ -22,6 +23,9 @@ type Journal struct {
 	// header says the file is in the binary format, its records known:
 	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
+
+	mark  time.Time // see Mark
+	markf *os.File
 }
 
 // errNotReplayed: appends to a journal that holds events need its replay
@@ -37,7 +41,7 @@ func Open(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{path: path, f: f}
+	j := &Journal{path: path, f: f, mark: readMark(path)}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -374,4 +378,10 @@ func (j *Journal) Sync() error {
 // Close closes the file. Events appended since the last Flush are not
 // written: a batch is written whole or, as when the process is killed,
 // not at all.
-func (j *Journal) Close() error { return j.f.Close() }
+func (j *Journal) Close() error {
+	if j.markf != nil {
+		j.markf.Close()
+		j.markf = nil
+	}
+	return j.f.Close()
+}

@@ -206,3 +206,39 @@ func TestAppendBeforeReplayIsRefused(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// The mark survives the process: a newer time replaces it, an older one
+// does not, and a journal opened again reads it back.
+func TestMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ari.jsonl")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Marked().IsZero() {
+		t.Fatalf("a new journal is marked %v", j.Marked())
+	}
+	t1 := time.Date(2026, 11, 21, 16, 9, 34, 505899000, time.UTC)
+	for _, at := range []time.Time{t1.Add(-time.Hour), t1, t1.Add(-time.Second), {}} {
+		if err := j.Mark(at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if !j.Marked().Equal(t1) {
+		t.Fatalf("marked %v after reopening, want %v", j.Marked(), t1)
+	}
+	if err := os.WriteFile(path+".seen", []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j2, _ := Open(path)
+	defer j2.Close()
+	if !j2.Marked().IsZero() {
+		t.Fatalf("an unreadable mark reads %v", j2.Marked())
+	}
+}

@@ -1,6 +1,9 @@
-// Package redistest runs a real redis-server for tests: on a free loopback
-// port, persisting to a temporary directory with the append-only file, so a
-// test can restart it and find its data again.
+// Package redistest runs real redis-server processes for tests, each on a
+// free loopback port, persisting to a temporary directory with the
+// append-only file (appendfsync everysec) so that a test can restart or
+// kill one and find its data again: a single server (Start), a master's
+// replica (StartReplica), a Redis Cluster of masters and replicas
+// (StartCluster) and Sentinels watching a master (StartSentinels).
 package redistest
 
 import (
@@ -27,28 +30,49 @@ type Server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *os.File
+	// args are added to every start (a replica's --replicaof, a cluster
+	// node's settings); ready tells, once it answers PING, that it is
+	// ready for the test.
+	args  []string
+	ready func(*Server) error
+	// sentinel is a Sentinel's config file: it runs as redis-server FILE
+	// --sentinel, with none of a data server's options.
+	sentinel string
 }
 
 // Start runs redis-server until the test ends. A missing binary fails the
 // test: the delivery guarantees are only proven against a real Redis.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s := newServer(t)
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newServer prepares a server on a free port, stopped at the test's end.
+func newServer(t testing.TB, args ...string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found in PATH; install it: %s", Hint)
 	}
+	s := &Server{Addr: freeAddr(t), Dir: t.TempDir(), bin: bin, args: args}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// freeAddr is a free loopback port. Another process could take it before
+// the server listens; on a test machine that is rare enough.
+func freeAddr(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	s := &Server{Addr: addr, Dir: t.TempDir(), bin: bin}
-	if err := s.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Stop() })
-	return s
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // URL is the redis:// URL of the server.
@@ -61,10 +85,16 @@ func (s *Server) start() error {
 		return err
 	}
 	s.log = logf
-	s.cmd = exec.Command(s.bin,
+	s.cmd = exec.Command(s.bin, append([]string{
 		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
 		"--appendfsync", "everysec", "--dir", s.Dir, "--daemonize", "no", "--loglevel", "warning",
-		"--protected-mode", "no")
+		"--protected-mode", "no",
+		// A replica syncs at once, and a master stops at once on SIGTERM
+		// rather than wait for its replicas to catch up.
+		"--repl-diskless-sync-delay", "0", "--shutdown-timeout", "0"}, s.args...)...)
+	if s.sentinel != "" {
+		s.cmd = exec.Command(s.bin, s.sentinel, "--sentinel", "--loglevel", "warning")
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -75,7 +105,10 @@ func (s *Server) start() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if ping(s.Addr) == nil {
-			return nil
+			if s.ready == nil {
+				return nil
+			}
+			return s.ready(s)
 		}
 		select {
 		case <-s.done:
@@ -124,13 +157,42 @@ func (s *Server) signal(sig syscall.Signal) {
 		_ = s.cmd.Process.Signal(sig)
 		select {
 		case <-s.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(3 * time.Second):
+			// Now and then a server busy with a sync or a rewrite takes
+			// its time; what it answered is in its append-only file
+			// anyway (the kernel has it).
 			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
 	}
 	s.log.Close()
 	s.cmd = nil
+}
+
+// Crash kills the server (SIGKILL) and starts it again on the same port
+// and directory: it reloads what its append-only file holds, which with
+// appendfsync everysec is every write it answered (the kernel has them,
+// only the fsync is late).
+func (s *Server) Crash() error { return s.CrashFor(0) }
+
+// CrashFor is Crash with the server down for d in between.
+func (s *Server) CrashFor(d time.Duration) error {
+	s.Kill()
+	time.Sleep(d)
+	return s.start()
+}
+
+// Running reports whether the process is alive.
+func (s *Server) Running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
 }
 
 // Restart stops the server and starts it again on the same port and
