@@ -1332,7 +1332,7 @@ func seconds(d time.Duration) float64 {
 
 func (e *Engine) emitLive(l *userLeg, s LiveState, at time.Time) {
 	p := l.remote
-	e.out = append(e.out, Transition{
+	tr := Transition{
 		Time:         at,
 		CallID:       l.call.root().id,
 		User:         l.user.Extension,
@@ -1340,7 +1340,12 @@ func (e *Engine) emitLive(l *userLeg, s LiveState, at time.Time) {
 		Direction:    l.dir,
 		RemoteNumber: p.number,
 		RemoteName:   p.name,
-	})
+		Internal:     p.user != nil,
+	}
+	if l.dir == Inbound && p.user == nil {
+		tr.DDI = p.ddi
+	}
+	e.out = append(e.out, tr)
 }
 
 // ---- reconciliation ----
