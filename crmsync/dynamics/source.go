@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 	if err := e.Validate(); err != nil {
 		return crmerr.Permanent(fmt.Errorf("dynamics %s: entity %s: %w", d.name, e.Name, err))
 	}
-	sel := append([]string{e.Key, e.NameField, "modifiedon"}, e.PhoneFields...)
+	sel := selectList(e)
 	q := url.Values{"$select": {strings.Join(sel, ",")}}
 	if !since.IsZero() {
 		q.Set("$filter", "modifiedon ge "+dvTime(since))
@@ -58,6 +60,14 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 					rec.Phones = append(rec.Phones, s)
 				}
 			}
+			for _, f := range e.Fields {
+				if s := fieldText(v[f]); s != "" {
+					if rec.Fields == nil {
+						rec.Fields = make(map[string]string, len(e.Fields))
+					}
+					rec.Fields[f] = s
+				}
+			}
 			recs = append(recs, rec)
 		}
 		if err := fn(recs); err != nil {
@@ -66,4 +76,31 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 		next = page.Next
 	}
 	return nil
+}
+
+// selectList is the $select of e's records: the key, the name, modifiedon,
+// the phone fields and the further fields, each once.
+func selectList(e phoneindex.Entity) []string {
+	sel := []string{e.Key, e.NameField, "modifiedon"}
+	for _, f := range append(slices.Clone(e.PhoneFields), e.Fields...) {
+		if !slices.Contains(sel, f) {
+			sel = append(sel, f)
+		}
+	}
+	return sel
+}
+
+// fieldText is an attribute's value as the caller card shows it: text as
+// it is, numbers and yes/no in JSON's spelling; null (unset) and objects
+// give "".
+func fieldText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"testing"
 )
@@ -47,7 +48,7 @@ func FuzzIndex(f *testing.F) {
 		ix.Put(Record{Entity: "account", ID: "2", Phones: []string{crm}})
 		for _, n := range []string{crm, caller} {
 			m, ok := ix.Lookup(n)
-			if ok && (len(m.Candidates) == 0 || m.Best != m.Candidates[0]) {
+			if ok && (len(m.Candidates) == 0 || !reflect.DeepEqual(m.Best, m.Candidates[0])) {
 				t.Fatalf("Lookup(%q) = %+v", n, m)
 			}
 			if ok && m.Best.Entity != "contact" && m.Best.Exact == m.Candidates[len(m.Candidates)-1].Exact {

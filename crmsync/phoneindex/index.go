@@ -38,8 +38,9 @@ type Entity struct {
 	// PhoneFields are the attributes holding numbers ("telephone1",
 	// "mobilephone").
 	PhoneFields []string `yaml:"phone_fields" json:"phone_fields"`
-	// Fields are further attributes to select (kept for the source's own
-	// use; the index does not read them).
+	// Fields are further attributes fetched with each record and kept
+	// in the index beside it ("emailaddress1", "accountnumber"): a lookup
+	// returns them (the caller card, /api/lookup, scripts' $(Field)).
 	Fields []string `yaml:"fields,omitempty" json:"fields,omitempty"`
 	Kind   Kind     `yaml:"type" json:"type"`
 }
@@ -101,6 +102,9 @@ type Record struct {
 	Name     string    `json:"n,omitempty"`
 	Phones   []string  `json:"p,omitempty"` // as the CRM holds them
 	Modified time.Time `json:"m"`
+	// Fields are the values of Entity.Fields the record has, as text;
+	// empty ones are left out.
+	Fields map[string]string `json:"f,omitempty"`
 }
 
 // Candidate is a record that holds a looked-up number.
@@ -113,6 +117,9 @@ type Candidate struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// Fields are the record's values of its entity's fields (shared with
+	// the index: do not modify).
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // Match is the answer to a lookup: the chosen record and every candidate,
@@ -167,6 +174,7 @@ const multiBit = 1 << 31
 type rec struct {
 	id       string
 	name     string
+	fields   map[string]string
 	modified int64 // unix nanoseconds
 	keys     []uint64
 	tails    int // keys[len(keys)-tails:] are tail keys
@@ -250,11 +258,29 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.insert(ei, r.ID, r.Name, ix.keep(ei, r.Fields), r.Modified.UnixNano(), append(exact, tails...), len(tails))
 	return true
 }
 
-func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) {
+// keep is what the index holds of a record's fields: those its entity
+// lists, non-empty; nil when none.
+func (ix *Index) keep(ei uint16, fields map[string]string) map[string]string {
+	if len(fields) == 0 {
+		return nil
+	}
+	var out map[string]string
+	for _, f := range ix.entities[ei].Fields {
+		if v := fields[f]; v != "" {
+			if out == nil {
+				out = make(map[string]string, len(ix.entities[ei].Fields))
+			}
+			out[f] = v
+		}
+	}
+	return out
+}
+
+func (ix *Index) insert(ei uint16, id, name string, fields map[string]string, modified int64, keys []uint64, tails int) {
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot = ix.free[n-1]
@@ -263,7 +289,7 @@ func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint6
 		slot = uint32(len(ix.recs))
 		ix.recs = append(ix.recs, rec{})
 	}
-	ix.recs[slot] = rec{id: id, name: name, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
+	ix.recs[slot] = rec{id: id, name: name, fields: fields, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
 	ix.byID[ei][id] = slot
 	ix.live++
 	for i, k := range keys {
@@ -389,7 +415,7 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 		e := &ix.entities[r.entity]
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: r.id, Name: r.name, Kind: e.Kind,
-			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN,
+			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN, Fields: r.fields,
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -444,6 +470,9 @@ type storedRecord struct {
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
+	// Fields as Record.Fields (a snapshot written before fields were kept
+	// has none: its next sync fills them).
+	Fields map[string]string `json:"f,omitempty"`
 }
 
 func (ix *Index) dump() []storedRecord {
@@ -454,7 +483,7 @@ func (ix *Index) dump() []storedRecord {
 		}
 		n := len(r.keys) - r.tails
 		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, Modified: r.modified,
-			Exact: r.keys[:n:n], Tails: r.keys[n:]})
+			Exact: r.keys[:n:n], Tails: r.keys[n:], Fields: r.fields})
 	}
 	return out
 }
@@ -472,7 +501,7 @@ func (ix *Index) restore(recs []storedRecord) {
 		}
 		keys := make([]uint64, 0, len(r.Exact)+len(r.Tails))
 		keys = append(append(keys, r.Exact...), r.Tails...)
-		ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
+		ix.insert(ei, r.ID, r.Name, ix.keep(ei, r.Fields), r.Modified, keys, len(r.Tails))
 	}
 }
 

@@ -1,6 +1,7 @@
 package phoneindex
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestLookup(t *testing.T) {
 			if got := ids(m); !slices.Equal(got, tt.want) {
 				t.Errorf("Lookup(%q) = %v, want %v", tt.number, got, tt.want)
 			}
-			if m.Best != m.Candidates[0] {
+			if !reflect.DeepEqual(m.Best, m.Candidates[0]) {
 				t.Errorf("Best %v is not the first candidate", m.Best)
 			}
 			if m.Best.Exact != tt.exact {
@@ -180,5 +181,34 @@ func TestNewIndexValidates(t *testing.T) {
 		if _, err := NewIndex(tt.ents, tt.opts); err == nil {
 			t.Errorf("%s: no error", tt.name)
 		}
+	}
+}
+
+// The fields an entity lists are kept with its records and returned by a
+// lookup; others, and empty ones, are not. They survive a dump and
+// restore, as a restart reads them back.
+func TestFieldsKept(t *testing.T) {
+	ents := DefaultEntities()
+	ents[0].Fields = []string{"emailaddress1", "accountnumber"}
+	ix, err := NewIndex(ents, Options{Region: "FI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Put(Record{Entity: "contact", ID: "c1", Name: "Matti", Phones: []string{"0401234567"}, Modified: t0,
+		Fields: map[string]string{"emailaddress1": "matti@example.com", "accountnumber": "", "secret": "x"}})
+	ix.Put(Record{Entity: "account", ID: "a1", Name: "Firma", Phones: []string{"0501234567"}, Modified: t0,
+		Fields: map[string]string{"emailaddress1": "info@example.com"}})
+	want := map[string]string{"emailaddress1": "matti@example.com"}
+	m, ok := ix.Lookup("+358401234567")
+	if !ok || !reflect.DeepEqual(m.Best.Fields, want) {
+		t.Fatalf("contact fields %v, want %v", m.Best.Fields, want)
+	}
+	if m, ok := ix.Lookup("0501234567"); !ok || m.Best.Fields != nil {
+		t.Fatalf("account (no fields configured) has %v", m.Best.Fields)
+	}
+	back, _ := NewIndex(ents, Options{Region: "FI"})
+	back.restore(ix.dump())
+	if m, ok := back.Lookup("0401234567"); !ok || !reflect.DeepEqual(m.Best.Fields, want) {
+		t.Fatalf("after restore: %v", m.Best.Fields)
 	}
 }
