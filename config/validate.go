@@ -97,6 +97,7 @@ func (c *Config) validate(v *validator) {
 	}
 	c.validateHTTP(v)
 	c.validateDelivery(v)
+	c.validateAgents(v)
 	c.validateSubscribe(v)
 }
 
