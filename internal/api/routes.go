@@ -28,6 +28,10 @@ type Deps struct {
 	Users        Users
 	Queue        Queue
 	Live         Live
+	// Agents are the caller cards and presence; ClickToDial places calls
+	// (nil: off).
+	Agents      Agents
+	ClickToDial *ClickToDial
 }
 
 // New builds the mux with every route of the API. This is the one list of
@@ -56,6 +60,12 @@ func New(d Deps) *Mux {
 	m.HandleFunc("GET /api/callername", Dialplan, callerName(d.Lookup))
 
 	m.HandleScoped("GET /api/live", liveRole, m.live(d.Live))
+	m.HandleFunc("GET /api/session", Public, whoami(m.auth)) // checks the credential itself
+	m.Handle("GET /agent", Public, page())
+	m.Handle("GET /agent/{file}", Public, page())
+	m.HandleFunc("GET /api/agents", Admin, presence(d.Agents))
+	m.HandleFunc("GET /api/agents/{extension}/events", Agent, m.agentEvents(d.Agents))
+	m.HandleFunc("POST /api/agents/{extension}/calls", Agent, m.dial(d.Agents, d.ClickToDial))
 
 	m.HandleFunc("GET /api/integrations", Admin, integrations(d.Integrations))
 	m.HandleFunc("POST /api/integrations/{name}/{action}", Admin, integrationAction(d.Integrations, d.Operations))
