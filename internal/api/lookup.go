@@ -30,6 +30,10 @@ type Record struct {
 	Modified  time.Time `json:"modified"`
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
+	// Fields are the record's recognition fields (entities[].fields).
+	Fields map[string]string `json:"fields,omitempty"`
+	// URL is the record's page in the CRM, when the connector has one.
+	URL string `json:"url,omitempty"`
 }
 
 func find(l Lookup, number string) LookupResult {

@@ -8,8 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/cards"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/sip/subscribe"
 )
@@ -29,6 +31,10 @@ type App struct {
 	path *pipeline.Path
 	ln   net.Listener
 	live *hub
+	// desk is the agents' caller cards; dial places their calls (nil:
+	// click-to-dial off).
+	desk *cards.Engine
+	dial *api.ClickToDial
 	// tokens is the API's Authorizer; httpCfg the http section in force;
 	// cert the listener's TLS certificate.
 	tokens  *api.Tokens
@@ -84,9 +90,15 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		}
 		a.opened.push(a.crm.Close)
 	}
+	if a.desk, err = newDesk(cfg, a.crm, nil, a.reg); err != nil {
+		return nil, err
+	}
+	if a.dial, err = clickToDial(cfg, log); err != nil {
+		return nil, err
+	}
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),
-		Sink: a.sink, Live: a.live.publish, Logger: log, Registerer: a.reg,
+		Sink: a.sink, Live: a.transition, Logger: log, Registerer: a.reg,
 	}
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
@@ -101,6 +113,13 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// transition hands a live transition of a source to /api/live and to the
+// caller cards.
+func (a *App) transition(source string, tr bridge.Transition) {
+	a.live.publish(source, tr)
+	a.desk.Transition(tr)
 }
 
 // Addr is the HTTP listener's address (nil when off).

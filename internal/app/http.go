@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/secret"
@@ -23,17 +24,19 @@ import (
 // with long jobs run by ops.
 func (a *App) handler(ops *api.Operations) *api.Mux {
 	d := api.Deps{
-		Auth:       a.tokens,
-		Public:     func(route string) bool { return a.httpConfig().IsPublic(route) },
-		Ready:      a.readiness,
-		Metrics:    promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}),
-		Limits:     apiLimits(a.httpConfig().Limits),
-		Logger:     a.log.With().Str("component", "api").Logger(),
-		Operations: ops,
-		Live:       a.live,
+		Auth:        a.tokens,
+		Public:      func(route string) bool { return a.httpConfig().IsPublic(route) },
+		Ready:       a.readiness,
+		Metrics:     promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}),
+		Limits:      apiLimits(a.httpConfig().Limits),
+		Logger:      a.log.With().Str("component", "api").Logger(),
+		Operations:  ops,
+		Live:        a.live,
+		Agents:      a.desk,
+		ClickToDial: a.dial,
 	}
 	if a.crm != nil {
-		idx := indexes{a.crm.Recognizers}
+		idx := indexes{a.crm.Recognizers, linkers(a.crm)}
 		d.Lookup, d.Integrations = idx, idx
 		d.Users, d.Queue = a.crm, a.crm.store
 	}
@@ -115,18 +118,21 @@ func (c *certificate) load(t config.HTTPTLS) error {
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.c.Load(), nil }
 
 // indexes are the phone indexes as the API sees them: api.Lookup and
-// api.Integrations.
-type indexes struct{ set *phoneindex.Set }
+// api.Integrations; links give each record's page in its CRM.
+type indexes struct {
+	set   *phoneindex.Set
+	links map[string]crmsync.RecordLinker
+}
 
 // Lookup implements api.Lookup: the first index that knows the number.
 func (x indexes) Lookup(number string) api.LookupResult {
 	r := api.LookupResult{Number: number}
 	for _, in := range x.set.All() {
 		if m, ok := in.Lookup(number); ok {
-			best := record(m.Best)
+			best := x.record(in.Name(), m.Best)
 			r.Found, r.Connector, r.Best = true, in.Name(), &best
 			for _, c := range m.Candidates {
-				r.Candidates = append(r.Candidates, record(c))
+				r.Candidates = append(r.Candidates, x.record(in.Name(), c))
 			}
 			return r
 		}
@@ -134,8 +140,12 @@ func (x indexes) Lookup(number string) api.LookupResult {
 	return r
 }
 
-func record(c phoneindex.Candidate) api.Record {
-	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact}
+func (x indexes) record(connector string, c phoneindex.Candidate) api.Record {
+	r := api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact, Fields: c.Fields}
+	if l := x.links[connector]; l != nil {
+		r.URL = l.RecordURL(c.Entity, c.ID)
+	}
+	return r
 }
 
 // Statuses implements api.Integrations.

@@ -229,6 +229,7 @@ func (e *Engine) Transition(tr bridge.Transition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a := e.agent(tr.User)
+	e.prune(a, tr.Time)
 	c := a.calls[tr.CallID]
 	if tr.Activity != nil {
 		if c != nil {
@@ -288,6 +289,19 @@ func (e *Engine) Subscribe(user string, lastID uint64, resume bool) (replay []Ev
 		if _, ok := a.subs[ch]; ok {
 			delete(a.subs, ch)
 			close(ch)
+		}
+	}
+}
+
+// staleCall is how long a card may go without ending: a call whose end
+// the PBX never reported (a source that lost it) is not shown for ever.
+const staleCall = 12 * time.Hour
+
+// prune ends a's cards older than staleCall at now.
+func (e *Engine) prune(a *agent, now time.Time) {
+	for _, c := range a.calls {
+		if now.Sub(c.card.StartedAt) > staleCall {
+			e.end(a, c, now)
 		}
 	}
 }

@@ -288,3 +288,21 @@ func TestPresence(t *testing.T) {
 		t.Errorf("after: %+v", p[0])
 	}
 }
+
+// A card whose end the PBX never reported ends after 12 hours, at the
+// agent's next call.
+func TestStaleCardEnds(t *testing.T) {
+	e := engine(t, crmsync.ScreenPop{}, nil)
+	e.Transition(tr(0, "101", bridge.Ringing, bridge.Inbound, "+358401234567"))
+	_, ch, cancel := e.Subscribe("101", 0, false)
+	defer cancel()
+	next := tr(13*3600, "101", bridge.Ringing, bridge.Inbound, "+358409999999")
+	next.CallID = "call-2"
+	e.Transition(next)
+	if ev := <-ch; ev.Kind != cards.Ended || ev.Card.CallID != "call-1" {
+		t.Errorf("first %s %s", ev.Kind, ev.Card.CallID)
+	}
+	if p := e.Presence(); p[0].Calls != 1 {
+		t.Errorf("calls in progress %d", p[0].Calls)
+	}
+}
