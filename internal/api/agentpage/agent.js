@@ -74,6 +74,9 @@ function connect() {
 
 function handle(ev) {
   const c = ev.call;
+  if (c.device_name && state.principal && state.principal.role === "agent") {
+    $("who").textContent = c.device_name + " · " + c.device_number;
+  }
   state.calls.set(c.call_id, { card: c, at: ev.at, last: ev.event });
   if (ev.event === "open") {
     state.openCall = c.call_id;
