@@ -274,7 +274,11 @@ func (e *Engine) Subscribe(user string, lastID uint64, resume bool) (replay []Ev
 		}
 	}
 	if resume {
-		for _, ev := range a.recent {
+		recent := a.recent
+		if n := len(recent) - e.opt.Retain; n > 0 {
+			recent = recent[n:]
+		}
+		for _, ev := range recent {
 			if ev.ID > lastID && !seen[ev.ID] {
 				replay = append(replay, ev)
 			}
@@ -310,7 +314,7 @@ func (e *Engine) prune(a *agent, now time.Time) {
 type agent struct {
 	ext    string
 	calls  map[string]*call
-	recent []Event // the newest events, at most Options.Retain
+	recent []Event // the newest events: Options.Retain of them count, up to twice that are held
 	subs   map[chan Event]struct{}
 	phone  string // idle, ringing, on_call
 	since  time.Time
@@ -331,8 +335,10 @@ func (e *Engine) emit(a *agent, c *call, kind string, at time.Time) {
 	ev := Event{ID: e.seq.Add(1), Kind: kind, At: at.UTC(), Card: c.card.clone()}
 	c.events = append(c.events, ev)
 	a.recent = append(a.recent, ev)
-	if n := len(a.recent) - e.opt.Retain; n > 0 {
-		a.recent = append(a.recent[:0:0], a.recent[n:]...)
+	if len(a.recent) >= 2*e.opt.Retain {
+		// Trimmed in one go once it holds twice what is kept: a copy
+		// per Retain events, not per event.
+		a.recent = append(a.recent[:0:0], a.recent[len(a.recent)-e.opt.Retain:]...)
 	}
 	e.m.events.WithLabelValues(kind).Inc()
 	for ch := range a.subs {

@@ -1,6 +1,7 @@
 package cards_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,22 @@ func TestStaleCardEnds(t *testing.T) {
 	}
 	if p := e.Presence(); p[0].Calls != 1 {
 		t.Errorf("calls in progress %d", p[0].Calls)
+	}
+}
+
+// Resuming asks for at most Retain recent events, however many went by.
+func TestRetain(t *testing.T) {
+	e := cards.New(cards.Options{Retain: 4})
+	for i := 0; i < 20; i++ {
+		x := tr(float64(i), "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+		x.CallID = fmt.Sprint("c", i)
+		e.Transition(x)
+		x.State = bridge.HungUp
+		e.Transition(x)
+	}
+	replay, _, cancel := e.Subscribe("101", 1, true)
+	cancel()
+	if len(replay) != 4 || replay[3].Card.CallID != "c19" || replay[3].Kind != cards.Ended {
+		t.Errorf("%d events, last %+v", len(replay), replay[len(replay)-1])
 	}
 }
