@@ -86,7 +86,7 @@ func (o *Originator) Originate(ctx context.Context, id, endpoint, number, caller
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.RequestTimeout)
 	defer cancel()
-	late := fmt.Errorf("ami: Asterisk did not confirm the call within %s", o.cfg.RequestTimeout)
+	late := fmt.Errorf("ami: Asterisk did not confirm the call within %s: %w", o.cfg.RequestTimeout, context.DeadlineExceeded)
 	conn, err := o.c.dial(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -205,7 +205,7 @@ func (m *Mux) dial(a Agents, c *ClickToDial) http.HandlerFunc {
 			log.Msg("click-to-dial: the agent's phone is ringing")
 			writeJSON(w, http.StatusAccepted, DialResult{CallID: id, Extension: ext, Number: number, Internal: internal,
 				Status: "ringing your phone: pick up and the number is dialled"})
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || timedOut(err):
 			forget()
 			log.Err(err).Msg("click-to-dial: the PBX did not answer in time")
 			http.Error(w, "the PBX did not answer in time: "+err.Error(), http.StatusGatewayTimeout)
@@ -215,6 +215,13 @@ func (m *Mux) dial(a Agents, c *ClickToDial) http.HandlerFunc {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 		}
 	}
+}
+
+// timedOut tells a PBX that did not answer in time from one that
+// refused.
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
 
 // dialable is number as the dialplan gets it (separators dropped), and

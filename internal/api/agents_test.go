@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -265,6 +266,11 @@ func TestDial(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Error("the request hung")
+	}
+	// A dialer that gives up on a PBX that does not answer: 504 too.
+	d.block, d.err = false, fmt.Errorf("ami: Asterisk did not confirm the call within 10s: %w", context.DeadlineExceeded)
+	if w := post(m, "/api/agents/101/calls", aliceToken, "application/json", `{"number": "0401234567"}`); w.Code != 504 || !strings.Contains(w.Body.String(), "did not confirm") {
+		t.Errorf("dialer timeout: %d %s", w.Code, w.Body.String())
 	}
 	// Off: 404 whoever asks.
 	off := api.New(api.Deps{Auth: tokens(true, false), Agents: e})
