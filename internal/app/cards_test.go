@@ -281,11 +281,20 @@ type discard struct{}
 
 func (discard) Write(bridge.Activity) error { return nil }
 
-// The card of a recorded call, whole: an inbound call on a named line,
-// and a click-to-dial call, manual with the number asked for.
+// The card of a recorded call, whole, from a configuration: an inbound
+// call on a named line (ddi_names) popping its rule's URL, and a
+// click-to-dial call, manual with the number asked for, popping the
+// default rule's.
 func TestCardContentOverRecordings(t *testing.T) {
 	cfg := cardConfig(t, popCombo{crmsync.PopOnCall, crmsync.PopNever, crmsync.PopUser, 0})
 	cfg.DDINames = map[string]string{"050111222": "Support"}
+	cfg.Policy.Defaults.ScreenPop.Rules = crmsync.ScreenPopRules{
+		Inbound: &crmsync.ScreenPopRule{Connector: crmsync.NoSearch, URL: "https://crm.example.com/pop?n=#(Caller number)&line=#(Ddi name)&by=#(Device name)"},
+		Default: &crmsync.ScreenPopRule{Connector: crmsync.NoSearch, URL: "https://crm.example.com/dialled/#(Caller number:E164)"},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	desk, err := app.NewDesk(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -312,11 +321,13 @@ func TestCardContentOverRecordings(t *testing.T) {
 	in, c2d := offers[0], offers[1]
 	b, _ := json.Marshal(in)
 	if in.Type != "inbound" || in.RemoteE164 != "+358401234567" || in.RemoteNational != "0401234567" || in.DDINumber != "+35850111222" ||
-		in.DDIName != "Support" || in.DDINational != "050111222" || in.DeviceName != "Alice" || in.DeviceNumber != "101" {
+		in.DDIName != "Support" || in.DDINational != "050111222" || in.DeviceName != "Alice" || in.DeviceNumber != "101" ||
+		in.PopURL != "https://crm.example.com/pop?n=0401234567&line=Support&by=Alice" {
 		t.Errorf("inbound card %s", b)
 	}
 	b, _ = json.Marshal(c2d)
-	if c2d.Type != "manual" || c2d.Direction != "outbound" || c2d.RemoteNumber != "0401234567" || c2d.RemoteName != "" || c2d.DDINumber != "" {
+	if c2d.Type != "manual" || c2d.Direction != "outbound" || c2d.RemoteNumber != "0401234567" || c2d.RemoteName != "" || c2d.DDINumber != "" ||
+		c2d.PopURL != "https://crm.example.com/dialled/+358401234567" { // the default rule: no manual one
 		t.Errorf("click-to-dial card %s", b)
 	}
 }
