@@ -24,6 +24,9 @@
 // in total (429). Routes answer from memory; anything slow is an Operation
 // started by the request (202 with its status URL) and run outside it. The
 // package reaches the rest of callbridge only through the small interfaces
-// it defines (Lookup, Integrations, Users, Queue, Live, Readiness), which
-// internal/app implements and wires: see New for every route and its role.
+// it defines (Lookup, Integrations, Users, Queue, Live, Agents, Dialer,
+// Readiness), which internal/app implements and wires: see New for every
+// route and its role. The agents' desktop (agents.go, page.go): the
+// caller-card stream, click-to-dial through a Dialer (ari.Originator,
+// ami.Originator), presence, and the /agent page embedded in the binary.
 package api

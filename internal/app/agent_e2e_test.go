@@ -55,7 +55,8 @@ func browser(t *testing.T) (context.Context, context.CancelFunc) {
 // daemon (fake ARI, engine, caller cards, the caller recognised in a fake
 // Dynamics), her card opens with the caller's name, line and a script
 // link, and closes when she answers (close: connected). The screenshots
-// are saved and their folder printed; it is kept when the test fails.
+// are saved and their paths printed; the folder is kept when the test
+// fails, or with CALLBRIDGE_KEEP_SCREENSHOTS=1.
 func TestAgentPageInChromium(t *testing.T) {
 	rec, err := fakeari.LoadRecording(recordingPath("inbound_answered"))
 	if err != nil {

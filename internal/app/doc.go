@@ -14,6 +14,7 @@
 //	metrics.go    the Prometheus registry
 //	http.go       the API's interfaces, answered from the running parts
 //	live.go       the live transitions' fan-out to /api/live
+//	desk.go       the agents' caller cards, their CRM lookups, click-to-dial
 //
 // The other commands' work is here too, so that cmd/ only parses flags:
 // replay.go (`callbridge replay`) and usersimport.go (`users import`).
