@@ -89,25 +89,31 @@ func (c *Config) DialCallerID(extension, number string) string {
 
 // DDIName is the configured name of the number a caller dialled
 // (ddi_names), "" when it has none. Keys and ddi match in any form that
-// normalises to the same number.
-func (c *Config) DDIName(ddi string) string {
-	if ddi == "" {
-		return ""
-	}
-	if n, ok := c.DDINames[ddi]; ok {
-		return n
-	}
+// normalises to the same number. For many lookups, DDINamer.
+func (c *Config) DDIName(ddi string) string { return c.DDINamer()(ddi) }
+
+// DDINamer is DDIName with the keys normalised once, for the caller cards.
+func (c *Config) DDINamer() func(ddi string) string {
 	norm := c.Normalizer()
-	e, ok := norm.Normalize(ddi)
-	if !ok {
-		return ""
-	}
+	byE164 := make(map[string]string, len(c.DDINames))
 	for k, n := range c.DDINames {
-		if ke, ok := norm.Normalize(k); ok && ke == e {
-			return n
+		if e, ok := norm.Normalize(k); ok {
+			byE164[e] = n
 		}
 	}
-	return ""
+	names := c.DDINames
+	return func(ddi string) string {
+		if ddi == "" {
+			return ""
+		}
+		if n, ok := names[ddi]; ok {
+			return n
+		}
+		if e, ok := norm.Normalize(ddi); ok {
+			return byE164[e]
+		}
+		return ""
+	}
 }
 
 func (c *Config) deriveAgents() {

@@ -23,7 +23,7 @@ func newDesk(cfg *config.Config, crm *Delivery, clock cards.Clock, reg prometheu
 	opt := cards.Options{
 		ScreenPop:  cfg.Policy.ScreenPopOf,
 		Normalizer: cfg.Normalizer(),
-		DDIName:    cfg.DDIName,
+		DDIName:    cfg.DDINamer(),
 		Clock:      clock,
 		Registerer: reg,
 		Pattern:    cfg.EngineConfig().ExtensionPattern.MatchString,
