@@ -166,6 +166,10 @@ type Index struct {
 	mfree []uint32
 
 	numbers int // keys held (exact + tail, with repeats per record counted once)
+
+	// fields are the records' Entity.Fields values, beside the records
+	// rather than in them (fields.go).
+	fields map[fieldKey]map[string]string
 }
 
 // multiBit marks a map value that indexes multi rather than recs.
@@ -174,7 +178,6 @@ const multiBit = 1 << 31
 type rec struct {
 	id       string
 	name     string
-	fields   map[string]string
 	modified int64 // unix nanoseconds
 	keys     []uint64
 	tails    int // keys[len(keys)-tails:] are tail keys
@@ -258,29 +261,12 @@ func (ix *Index) Put(r Record) bool {
 	if len(exact)+len(tails) == 0 {
 		return true
 	}
-	ix.insert(ei, r.ID, r.Name, ix.keep(ei, r.Fields), r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.insert(ei, r.ID, r.Name, r.Modified.UnixNano(), append(exact, tails...), len(tails))
+	ix.setFields(ei, r.ID, r.Fields)
 	return true
 }
 
-// keep is what the index holds of a record's fields: those its entity
-// lists, non-empty; nil when none.
-func (ix *Index) keep(ei uint16, fields map[string]string) map[string]string {
-	if len(fields) == 0 {
-		return nil
-	}
-	var out map[string]string
-	for _, f := range ix.entities[ei].Fields {
-		if v := fields[f]; v != "" {
-			if out == nil {
-				out = make(map[string]string, len(ix.entities[ei].Fields))
-			}
-			out[f] = v
-		}
-	}
-	return out
-}
-
-func (ix *Index) insert(ei uint16, id, name string, fields map[string]string, modified int64, keys []uint64, tails int) {
+func (ix *Index) insert(ei uint16, id, name string, modified int64, keys []uint64, tails int) {
 	var slot uint32
 	if n := len(ix.free); n > 0 {
 		slot = ix.free[n-1]
@@ -289,7 +275,7 @@ func (ix *Index) insert(ei uint16, id, name string, fields map[string]string, mo
 		slot = uint32(len(ix.recs))
 		ix.recs = append(ix.recs, rec{})
 	}
-	ix.recs[slot] = rec{id: id, name: name, fields: fields, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
+	ix.recs[slot] = rec{id: id, name: name, modified: modified, keys: keys, tails: tails, entity: ei, live: true}
 	ix.byID[ei][id] = slot
 	ix.live++
 	for i, k := range keys {
@@ -316,6 +302,7 @@ func (ix *Index) Delete(entity, id string) {
 func (ix *Index) remove(ei uint16, slot uint32) {
 	r := &ix.recs[slot]
 	delete(ix.byID[ei], r.id)
+	ix.setFields(ei, r.id, nil)
 	ix.live--
 	for i, k := range r.keys {
 		if i < len(r.keys)-r.tails {
@@ -415,7 +402,7 @@ func (ix *Index) LookupE164(e164 string) (Match, bool) {
 		e := &ix.entities[r.entity]
 		cands = append(cands, Candidate{
 			Entity: e.Name, EntitySet: e.EntitySet, ID: r.id, Name: r.name, Kind: e.Kind,
-			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN, Fields: r.fields,
+			Modified: time.Unix(0, r.modified).UTC(), Exact: i < exactN, Fields: ix.fieldsOf(r.entity, r.id),
 		})
 	}
 	rank(cands, ix.entIdx)
@@ -470,9 +457,6 @@ type storedRecord struct {
 	Modified int64    `json:"m"`
 	Exact    []uint64 `json:"x,omitempty"`
 	Tails    []uint64 `json:"t,omitempty"`
-	// Fields as Record.Fields (a snapshot written before fields were kept
-	// has none: its next sync fills them).
-	Fields map[string]string `json:"f,omitempty"`
 }
 
 func (ix *Index) dump() []storedRecord {
@@ -483,7 +467,7 @@ func (ix *Index) dump() []storedRecord {
 		}
 		n := len(r.keys) - r.tails
 		out = append(out, storedRecord{Entity: ix.entities[r.entity].Name, ID: r.id, Name: r.name, Modified: r.modified,
-			Exact: r.keys[:n:n], Tails: r.keys[n:], Fields: r.fields})
+			Exact: r.keys[:n:n], Tails: r.keys[n:]})
 	}
 	return out
 }
@@ -501,7 +485,7 @@ func (ix *Index) restore(recs []storedRecord) {
 		}
 		keys := make([]uint64, 0, len(r.Exact)+len(r.Tails))
 		keys = append(append(keys, r.Exact...), r.Tails...)
-		ix.insert(ei, r.ID, r.Name, ix.keep(ei, r.Fields), r.Modified, keys, len(r.Tails))
+		ix.insert(ei, r.ID, r.Name, r.Modified, keys, len(r.Tails))
 	}
 }
 

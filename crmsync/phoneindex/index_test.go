@@ -208,6 +208,7 @@ func TestFieldsKept(t *testing.T) {
 	}
 	back, _ := NewIndex(ents, Options{Region: "FI"})
 	back.restore(ix.dump())
+	back.restoreFields(ix.dumpFields())
 	if m, ok := back.Lookup("0401234567"); !ok || !reflect.DeepEqual(m.Best.Fields, want) {
 		t.Fatalf("after restore: %v", m.Best.Fields)
 	}

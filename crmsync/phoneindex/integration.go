@@ -95,6 +95,8 @@ type Snapshot struct {
 	Settings Settings       `json:"settings"`
 	State    State          `json:"state"`
 	Records  []storedRecord `json:"records"`
+	// Fields are the records' Entity.Fields values (fields.go).
+	Fields []storedFields `json:"fields,omitempty"`
 }
 
 // Persister keeps snapshots. Implementations: FileStore; the delivery
@@ -204,6 +206,7 @@ func Open(ctx context.Context, name string, src Source, store Persister, setting
 	in.settings, in.ix = settings, ix
 	if snap != nil {
 		ix.restore(snap.Records)
+		ix.restoreFields(snap.Fields)
 		in.state = snap.State
 	}
 	in.publish()
@@ -422,7 +425,7 @@ func retryDelay(interval time.Duration) time.Duration {
 
 func (in *Integration) save(ctx context.Context) error {
 	in.mu.RLock()
-	snap := &Snapshot{Settings: in.settings, State: in.state, Records: in.ix.dump()}
+	snap := &Snapshot{Settings: in.settings, State: in.state, Records: in.ix.dump(), Fields: in.ix.dumpFields()}
 	in.mu.RUnlock()
 	if err := in.store.Save(ctx, in.name, snap); err != nil {
 		return fmt.Errorf("phoneindex %s: save: %w", in.name, err)

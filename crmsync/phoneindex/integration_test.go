@@ -269,3 +269,50 @@ func TestOpenValidates(t *testing.T) {
 		t.Error("interval 1s accepted")
 	}
 }
+
+// Fields come with a sync, change with an incremental one, go with the
+// record, and survive a restart in the snapshot.
+func TestIntegrationFields(t *testing.T) {
+	ctx := context.Background()
+	ents := DefaultEntities()
+	ents[0].Fields = []string{"emailaddress1"}
+	src := &memSource{}
+	src.put(Record{Entity: "contact", ID: "c1", Name: "Alice", Phones: []string{"0401234567"}, Modified: t0,
+		Fields: map[string]string{"emailaddress1": "alice@example.com"}})
+	store := FileStore{Dir: t.TempDir()}
+	c := &clock{t: t0.Add(time.Hour)}
+	s := Settings{Region: "FI", Enabled: true, Entities: ents}
+	in := openT(t, src, store, s, c)
+	if err := in.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	email := func(in *Integration) string {
+		m, ok := in.Lookup("0401234567")
+		if !ok {
+			return "<no match>"
+		}
+		return m.Best.Fields["emailaddress1"]
+	}
+	if got := email(in); got != "alice@example.com" {
+		t.Fatalf("after a full sync: %q", got)
+	}
+	src.put(Record{Entity: "contact", ID: "c1", Name: "Alice", Phones: []string{"0401234567"}, Modified: t0.Add(2 * time.Hour),
+		Fields: map[string]string{"emailaddress1": "alice@new.example.com"}})
+	if err := in.Sync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := email(in); got != "alice@new.example.com" {
+		t.Fatalf("after an incremental sync: %q", got)
+	}
+	again := openT(t, &memSource{}, store, s, c)
+	if got := email(again); got != "alice@new.example.com" {
+		t.Fatalf("after a restart: %q", got)
+	}
+	src.put(Record{Entity: "contact", ID: "c1", Name: "Alice", Modified: t0.Add(3 * time.Hour)}) // no number left
+	if err := in.Sync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(in.ix.fields); n != 0 {
+		t.Errorf("%d records' fields kept for a record gone from the index", n)
+	}
+}
