@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,20 @@ type Options struct {
 	// event already written to a client that then goes away unread is
 	// still lost, as it would be with a real Asterisk.
 	Hold bool
+	// Originate is played for every POST /channels the fake accepts
+	// (originate.go); OriginateFor by endpoint ("PJSIP/101") before it.
+	// Without either an accepted originate answers 500.
+	Originate    *Originate
+	OriginateFor map[string]*Originate
+	// Offline endpoints are configured but not registered: listed, and
+	// an originate to one fails as Asterisk's does.
+	Offline []string
+	// PauseBefore lists event indexes (counted from 0 over all
+	// recordings) before which playback pauses until Resume, so a test
+	// can look at a call in the middle.
+	PauseBefore []int
+	// Now is when an originate's events start; nil: time.Now.
+	Now func() time.Time
 }
 
 // Drop closes every events websocket before event At (counted from 0 over
@@ -91,6 +106,9 @@ type Server struct {
 	now       time.Time // the time of the last event played
 	listedNow time.Time // now, as of the last listing of bridges
 	st        *state
+	// offline holds Options.Offline; originates counts POST /channels.
+	offline    map[string]bool
+	originates int
 }
 
 // New starts a server on 127.0.0.1 with a free port.
@@ -123,7 +141,11 @@ func New(opts Options) (*Server, error) {
 		changed: make(chan struct{}),
 		conns:   map[*websocket.Conn]bool{},
 		clients: map[*websocket.Conn]bool{},
-		st:      newState(opts.Endpoints),
+		st:      newState(append(append([]string(nil), opts.Endpoints...), opts.Offline...)),
+		offline: map[string]bool{},
+	}
+	for _, e := range opts.Offline {
+		s.offline[e] = true
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ari/events", s.auth(http.HandlerFunc(s.serveEvents)))
@@ -211,6 +233,9 @@ func (s *Server) Play(ctx context.Context) error {
 					}
 				}
 				prev = t
+			}
+			if slices.Contains(s.opts.PauseBefore, i) {
+				s.Pause()
 			}
 			// After the pause: the client may have gone during it.
 			if err := s.gate(ctx); err != nil {
@@ -447,12 +472,16 @@ func (s *Server) serveConn(c *websocket.Conn, all bool) {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/ari/"), "/")
+	resource, id, _ := strings.Cut(path, "/")
+	if r.Method == http.MethodPost && path == "channels" {
+		s.serveOriginate(w, r)
+		return
+	}
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
 		return
 	}
-	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/ari/"), "/")
-	resource, id, _ := strings.Cut(path, "/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var v any
@@ -498,6 +527,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		v = b
 	case resource == "endpoints" && id == "":
 		v = s.st.endpointList()
+	case resource == "endpoints":
+		s.serveEndpoint(w, id)
+		return
 	case strings.HasPrefix(path, endpointConfig):
 		cid, ok := s.opts.CallerIDs[strings.TrimPrefix(path, endpointConfig)]
 		if !ok {
