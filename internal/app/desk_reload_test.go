@@ -49,6 +49,8 @@ crm:
 	}
 	d, _, ctx, _ := runDaemon(t, dir, conf("https://crm.example.com/a?n=#(Caller number)", "Search", "Support"), zerolog.Nop())
 	d.ConfigPath = filepath.Join(dir, "callbridge.yaml")
+	// Once the API answers, Run has set up everything a reload replaces.
+	waitFor(t, func() bool { return status(t, "http://"+d.Addr().String()+"/healthz", "") == 200 })
 	desk := app.Desk(d)
 	_, ch, cancel := desk.Subscribe("101", 0, false)
 	defer cancel()
