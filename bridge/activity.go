@@ -160,5 +160,11 @@ type Transition struct {
 	Direction    Direction
 	RemoteNumber string
 	RemoteName   string
-	Activity     *Activity
+	// Internal: the remote party is another user. DDI: for an inbound
+	// external call, the number the caller dialled. Both as the finished
+	// activity will give them, known from the first transition on so a
+	// caller card can tell its lines apart.
+	Internal bool
+	DDI      string
+	Activity *Activity
 }

@@ -486,13 +486,31 @@ func TestLiveTransitions(t *testing.T) {
 	_, live := s.run(t, Config{})
 	var states []string
 	for _, tr := range live {
-		if tr.User != "101" || tr.RemoteNumber != "+358401234567" || tr.CallID != "p" {
+		if tr.User != "101" || tr.RemoteNumber != "+358401234567" || tr.CallID != "p" || tr.DDI != "+35850111222" || tr.Internal {
 			t.Errorf("transition %+v", tr)
 		}
 		states = append(states, string(tr.State))
 	}
 	if strings.Join(states, ",") != "ringing,connected,ended" {
 		t.Fatalf("states %v", states)
+	}
+}
+
+// An internal call's transitions say so, and carry no DDI.
+func TestLiveTransitionsInternal(t *testing.T) {
+	s := newScript().
+		create(0, "a", "PJSIP/101-1", "Ring", "101", "102").
+		create(0.1, "b", "PJSIP/102-1", "Down", "102", "s").dial(0.1, "a", "b", "").
+		state(0.2, "b", "Ringing").dial(2, "a", "b", "ANSWER").enter(2, "a", "B").enter(2, "b", "B").
+		hangup(5, "a", 16).hangup(5.1, "b", 16)
+	_, live := s.run(t, Config{})
+	if len(live) == 0 {
+		t.Fatal("no transitions")
+	}
+	for _, tr := range live {
+		if !tr.Internal || tr.DDI != "" {
+			t.Errorf("transition %+v", tr)
+		}
 	}
 }
 

@@ -344,7 +344,7 @@ func causeReason(cause int) (Reason, bool) {
 
 func (e *Engine) emitLive(l *userLeg, s LiveState, at time.Time) {
 	p := l.remote
-	e.out = append(e.out, Transition{
+	tr := Transition{
 		Time:         at,
 		CallID:       l.call.root().id,
 		User:         l.user.Extension,
@@ -352,5 +352,10 @@ func (e *Engine) emitLive(l *userLeg, s LiveState, at time.Time) {
 		Direction:    l.dir,
 		RemoteNumber: p.number,
 		RemoteName:   p.name,
-	})
+		Internal:     p.user != nil,
+	}
+	if l.dir == Inbound && p.user == nil {
+		tr.DDI = p.ddi
+	}
+	e.out = append(e.out, tr)
 }

@@ -49,6 +49,12 @@ type Config struct {
 	Sink Sink `yaml:"sink"`
 	HTTP HTTP `yaml:"http"`
 
+	// DDINames names the numbers callers dial ("+35850111222": Support),
+	// so that a caller card tells the lines apart.
+	DDINames map[string]string `yaml:"ddi_names"`
+	// ClickToDial places calls for agents (agents.go).
+	ClickToDial ClickToDial `yaml:"click_to_dial"`
+
 	// Store is the durable delivery queue.
 	Store Store `yaml:"store"`
 	// Policy decides which activities reach the CRM (duration limit,
@@ -294,6 +300,7 @@ func (c *Config) derive() {
 		on := c.ARI.URL != ""
 		c.ARI.Enabled = &on
 	}
+	c.deriveAgents()
 }
 
 // CELOn reports whether the cel: section is set up.

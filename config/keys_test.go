@@ -368,20 +368,48 @@ var effects = map[string][]string{
 	"callbacks.profiles[].ownership":  {"crmsync/dynamics.TestCallbackOwnership", "crmsync/webhook.TestCallbackEvents"},
 	"callbacks.profiles[].subject":    {"crmsync.TestCallbacksRequest"},
 	"callbacks.profiles[].duplicates": {"crmsync/dynamics.TestCallbackDuplicates", "crmsync/webhook.TestCallbackEvents"},
+
+	// The agents' desktop: caller cards, screen-pop rules, scripts,
+	// click-to-dial (docs/agents.md).
+	"click_to_dial.caller_id":    {"internal/app.TestClickToDialKeys"},
+	"click_to_dial.context":      {"internal/app.TestClickToDialKeys"},
+	"click_to_dial.enabled":      {"internal/app.TestClickToDialKeys", "internal/app.TestClickToDialARI"},
+	"click_to_dial.ring_timeout": {"internal/app.TestClickToDialKeys"},
+	"click_to_dial.technology":   {"internal/app.TestClickToDialKeys"},
+	"click_to_dial.via":          {"internal/app.TestClickToDialKeys"},
+	"crm[].scripts[].name":       {"crmsync/connectors.TestScriptTemplates", "internal/app.TestReloadScreenPopsAndScripts", "internal/app.TestAgentPageInChromium"},
+	"crm[].scripts[].url":        {"crmsync/connectors.TestScriptTemplates", "internal/app.TestReloadScreenPopsAndScripts", "internal/app.TestAgentPageInChromium"},
+	"ddi_names":                  {"internal/app.TestCardContentOverRecordings", "internal/app.TestReloadScreenPopsAndScripts"},
+	"policy.defaults.screen_pop.rules.default.add_new_record":  {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.default.connector":       {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.default.entities":        {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.default.url":             {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.inbound.add_new_record":  {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.inbound.connector":       {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.inbound.entities":        {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.inbound.url":             {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf", "internal/app.TestReloadScreenPopsAndScripts"},
+	"policy.defaults.screen_pop.rules.internal.add_new_record": {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.internal.connector":      {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.internal.entities":       {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.internal.url":            {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.manual.add_new_record":   {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.manual.connector":        {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.manual.entities":         {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.manual.url":              {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.outbound.add_new_record": {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.outbound.connector":      {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.outbound.entities":       {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.rules.outbound.url":            {"internal/cards.TestRulePerCallType", "crmsync.TestScreenPopOf"},
+	"policy.defaults.screen_pop.open":                          {"internal/app.TestCardsOverRecordings", "internal/cards.TestOpenClose"},
+	"policy.defaults.screen_pop.close":                         {"internal/app.TestCardsOverRecordings", "internal/cards.TestOpenClose"},
+	"policy.defaults.screen_pop.open_outgoing":                 {"internal/app.TestCardsOverRecordings", "internal/cards.TestOutgoing"},
+	"policy.defaults.screen_pop.caller_card_delay":             {"internal/app.TestCardsOverRecordings", "internal/cards.TestOpenClose"},
 }
 
 // notYetRead are keys example.yaml documents that nothing reads yet. Each
 // is said so in docs/config.md; each leaves this set, for effects, the day
 // something reads it.
-var notYetRead = map[string]string{
-	// For the agent desktop's screen pops (later work): validated, and
-	// merged per user by crmsync.Policy.Settings, but no part of the
-	// daemon reads them yet.
-	"policy.defaults.screen_pop.open":              "agent desktop",
-	"policy.defaults.screen_pop.close":             "agent desktop",
-	"policy.defaults.screen_pop.open_outgoing":     "agent desktop",
-	"policy.defaults.screen_pop.caller_card_delay": "agent desktop",
-}
+var notYetRead = map[string]string{}
 
 // TestEveryKeyHasAnEffect: every key of example.yaml has a test showing
 // its effect (or is listed, visibly, as not read yet), and every test

@@ -130,6 +130,7 @@ func (c *Config) validate(v *validator) {
 	}
 	c.validateHTTP(v)
 	c.validateDelivery(v)
+	c.validateAgents(v)
 	c.validateSubscribe(v)
 	c.validateCRMUserIDs(v)
 	if c.CELOn() {

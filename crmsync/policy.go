@@ -32,8 +32,8 @@ const (
 	PopOnCall      = "call"      // open: when the phone rings
 	PopOnConnected = "connected" // open/close: when the call is connected
 	PopNever       = "none"      // close: leave it open
-	PopUser        = "user"      // open outgoing: only when the user placed it from the phone
-	PopAlways      = "always"    // open outgoing: always
+	PopUser        = "user"      // open outgoing: only calls placed through callbridge's click-to-dial
+	PopAlways      = "always"    // open outgoing: also calls dialled on the phone
 )
 
 // PolicyConfig is the policy part of the configuration: module defaults and
@@ -85,12 +85,14 @@ type Templates struct {
 	UnacceptedOutgoing string `yaml:"unaccepted_outgoing,omitempty"`
 }
 
-// ScreenPop says when a CRM shows and hides the caller's card.
+// ScreenPop says when the agent's caller card opens and closes, and what
+// it searches and opens per call type (internal/cards decides with it).
 type ScreenPop struct {
 	Open            string         `yaml:"open,omitempty"`          // call | connected
 	Close           string         `yaml:"close,omitempty"`         // none | connected
-	OpenOutgoing    string         `yaml:"open_outgoing,omitempty"` // user | always
+	OpenOutgoing    string         `yaml:"open_outgoing,omitempty"` // user (click-to-dial only) | always
 	CallerCardDelay *time.Duration `yaml:"caller_card_delay,omitempty"`
+	Rules           ScreenPopRules `yaml:"rules,omitempty"`
 }
 
 // DefaultPolicyConfig is the policy of a fresh install.
@@ -140,6 +142,7 @@ func (c PolicyConfig) Validate() error {
 		}
 		c.Users[ext].validate(key, bad)
 	}
+	c.validateScreenPops(bad)
 	return errors.Join(errs...)
 }
 
@@ -160,6 +163,10 @@ func (u UserSettings) validate(key string, bad func(key, format string, args ...
 	if p.CallerCardDelay != nil && *p.CallerCardDelay < 0 {
 		bad(key+".screen_pop.caller_card_delay", "must not be negative")
 	}
+	if p.CallerCardDelay != nil && *p.CallerCardDelay > time.Minute {
+		bad(key+".screen_pop.caller_card_delay", "%s: at most 1m (a card opened later would miss most calls)", *p.CallerCardDelay)
+	}
+	p.Rules.validate(key+".screen_pop.rules", bad)
 }
 
 // Policy decides which activities are synced. It is safe for concurrent use.

@@ -28,4 +28,12 @@
 // on once one is back (and, with AwaitList, has listed what is live).
 // Without Hold, Pause or AwaitList it plays on its own clock whatever its
 // clients do, which is what a real Asterisk does.
+//
+// POST /channels (click-to-dial) is answered as the lab's Asterisk 22 did
+// (testdata/lab/ari_click_to_dial_*): 400 for arguments it cannot read,
+// 500 {"error": "Allocation failed"} for an endpoint it does not have, of
+// an unknown technology or not registered (Options.Offline), else 200
+// with the new channel and then the events of a recorded originate
+// (Options.Originate) rewritten for the request: its channel id,
+// endpoint, number, caller id and variables, starting now.
 package fakeari

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,20 @@ type Options struct {
 	// event already written to a client that then goes away unread is
 	// still lost, as it would be with a real Asterisk.
 	Hold bool
+	// Originate is played for every POST /channels the fake accepts
+	// (originate.go); OriginateFor by endpoint ("PJSIP/101") before it.
+	// Without either an accepted originate answers 500.
+	Originate    *Originate
+	OriginateFor map[string]*Originate
+	// Offline endpoints are configured but not registered: listed, and
+	// an originate to one fails as Asterisk's does.
+	Offline []string
+	// PauseBefore lists event indexes (counted from 0 over all
+	// recordings) before which playback pauses until Resume, so a test
+	// can look at a call in the middle.
+	PauseBefore []int
+	// Now is when an originate's events start; nil: time.Now.
+	Now func() time.Time
 }
 
 // Drop closes every events websocket before event At (counted from 0 over
@@ -98,6 +113,9 @@ type Server struct {
 	now       time.Time // the time of the last event played
 	listedNow time.Time // now, as of the last listing of bridges
 	st        *state
+	// offline holds Options.Offline; originates counts POST /channels.
+	offline    map[string]bool
+	originates int
 }
 
 // New starts a server on 127.0.0.1 with a free port.
@@ -132,7 +150,11 @@ func New(opts Options) (*Server, error) {
 		apps:     map[*websocket.Conn]string{},
 		outboxes: map[*websocket.Conn]*outbox{},
 		clients:  map[*websocket.Conn]bool{},
-		st:       newState(opts.Endpoints),
+		st:       newState(append(append([]string(nil), opts.Endpoints...), opts.Offline...)),
+		offline:  map[string]bool{},
+	}
+	for _, e := range opts.Offline {
+		s.offline[e] = true
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ari/events", s.auth(http.HandlerFunc(s.serveEvents)))
@@ -244,6 +266,9 @@ func (s *Server) Play(ctx context.Context) error {
 			}
 			if err := writeCEL(clock); err != nil {
 				return err
+			}
+			if slices.Contains(s.opts.PauseBefore, i) {
+				s.Pause()
 			}
 			// After the pause: the client may have gone during it.
 			if err := s.gate(ctx); err != nil {
@@ -510,12 +535,16 @@ func (s *Server) serveConn(c *websocket.Conn, app string, all bool) {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/ari/"), "/")
+	resource, id, _ := strings.Cut(path, "/")
+	if r.Method == http.MethodPost && path == "channels" {
+		s.serveOriginate(w, r)
+		return
+	}
 	if r.Method != http.MethodGet {
 		writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
 		return
 	}
-	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/ari/"), "/")
-	resource, id, _ := strings.Cut(path, "/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var v any
@@ -561,6 +590,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		v = b
 	case resource == "endpoints" && id == "":
 		v = s.st.endpointList()
+	case resource == "endpoints":
+		s.serveEndpoint(w, id)
+		return
 	case strings.HasPrefix(path, endpointConfig):
 		cid, ok := s.opts.CallerIDs[strings.TrimPrefix(path, endpointConfig)]
 		if !ok {

@@ -23,7 +23,7 @@ the CRM's API instead. Nothing to configure, nothing leaves the machine.`,
 	setup: func(fs *flag.FlagSet) action {
 		speed := fs.Float64("speed", 10, "how many times faster than the real calls to play (0: as fast as possible)")
 		all := fs.Bool("all", false, "also show ring-group and queue members who lost the race (answered elsewhere)")
-		live := fs.Bool("live", false, "also show live ringing / connected / ended transitions")
+		live := fs.Bool("live", false, "also show the agents' caller cards as they are told: offer, open, close, connected, ended")
 		verbose := fs.Bool("v", false, "log the ARI source's connection to stderr")
 		noDeliver := fs.Bool("no-deliver", false, "skip delivering to the local CRM")
 		crm := fs.String("crm", "webhook", "deliver to this CRM: "+strings.Join(demo.CRMs, ", ")+" (a preset writes to its strict local fake)")

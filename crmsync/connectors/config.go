@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
@@ -23,6 +24,11 @@ type ConnectorConfig struct {
 	// synced on a schedule, used for the activity's "regarding" and the
 	// lookup API. See RecognitionSettings for its default entities.
 	Recognition *phoneindex.Settings `yaml:"recognition,omitempty"`
+	// Scripts are the links the caller card offers for calls this CRM
+	// recognises (URL templates, internal/script); a type's presets
+	// (Dynamics' "Open record") come first unless a script takes the
+	// preset's name.
+	Scripts []crmsync.Script `yaml:"scripts,omitempty"`
 	// Settings is the section named after Type (webhook:, dynamics:),
 	// a pointer to that type's settings (*webhook.Config, ...).
 	Settings Settings `yaml:"-"`
@@ -130,6 +136,9 @@ func (c ConnectorConfig) Validate() error {
 	slices.Sort(others)
 	for _, o := range slices.Compact(others) {
 		errs = append(errs, fmt.Errorf("%s: set, but type is %q", o, c.Type))
+	}
+	if _, err := c.ScriptTemplates(); err != nil {
+		errs = append(errs, err)
 	}
 	if rs, on := c.RecognitionSettings(); on {
 		if t.entities == nil {

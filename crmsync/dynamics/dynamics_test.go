@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -556,6 +557,44 @@ func TestRecordsPaged(t *testing.T) {
 	err = d.Records(context.Background(), lead, time.Now().Add(time.Hour), func(r []phoneindex.Record) error { n += len(r); return nil })
 	if err != nil || n != 0 {
 		t.Fatalf("incremental: %d records, %v", n, err)
+	}
+}
+
+// recognition.entities[].fields are fetched with the records, as text;
+// a field the table does not have is refused by Dataverse and so the sync
+// fails naming it.
+func TestRecordsFields(t *testing.T) {
+	e := newEnv(t, fakedataverse.Options{})
+	e.fake.AddRecord("contacts", fakedataverse.Record{"contactid": "00000000-0000-4000-8000-000000000001", "fullname": "Matti Meikäläinen",
+		"telephone1": "040 123 4567", "emailaddress1": "matti@example.com", "firstname": nil})
+	d := e.connector(t, e.config(), dynamics.Options{Logger: zerolog.Nop()})
+	contact := phoneindex.DefaultEntities()[0]
+	contact.Fields = []string{"emailaddress1", "firstname", "telephone1"}
+	var got []phoneindex.Record
+	err := d.Records(context.Background(), contact, time.Time{}, func(r []phoneindex.Record) error {
+		got = append(got, r...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"emailaddress1": "matti@example.com", "telephone1": "040 123 4567"}
+	found := false
+	for _, r := range got {
+		if r.ID == "00000000-0000-4000-8000-000000000001" {
+			found = true
+			if !reflect.DeepEqual(r.Fields, want) {
+				t.Errorf("fields %v, want %v", r.Fields, want)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("record not listed: %v", got)
+	}
+	contact.Fields = []string{"no_such_field"}
+	err = d.Records(context.Background(), contact, time.Time{}, func([]phoneindex.Record) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "no_such_field") {
+		t.Errorf("unknown field: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,7 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 	if err := e.Validate(); err != nil {
 		return crmerr.Permanent(fmt.Errorf("dynamics %s: entity %s: %w", d.name, e.Name, err))
 	}
-	sel := append([]string{e.Key, e.NameField, "modifiedon"}, e.PhoneFields...)
-	sel = append(sel, e.Fields...)
-	if e.OwnerField != "" {
-		sel = append(sel, e.OwnerField)
-	}
+	sel := selectList(e)
 	q := url.Values{"$select": {strings.Join(sel, ",")}}
 	if !since.IsZero() {
 		q.Set("$filter", "modifiedon ge "+dvTime(since))
@@ -82,6 +79,23 @@ func (d *Dynamics) Records(ctx context.Context, e phoneindex.Entity, since time.
 		next = page.Next
 	}
 	return nil
+}
+
+// selectList is the $select of e's records: the key, the name, modifiedon,
+// the phone fields, the further fields and the owner field, each once
+// (Dataverse refuses a column named twice).
+func selectList(e phoneindex.Entity) []string {
+	sel := []string{e.Key, e.NameField, "modifiedon"}
+	more := append(slices.Clone(e.PhoneFields), e.Fields...)
+	if e.OwnerField != "" {
+		more = append(more, e.OwnerField)
+	}
+	for _, f := range more {
+		if !slices.Contains(sel, f) {
+			sel = append(sel, f)
+		}
+	}
+	return sel
 }
 
 // fieldValue writes a column's value as routing rules compare it: text as

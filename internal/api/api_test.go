@@ -90,6 +90,8 @@ var expect = map[string]map[string][2]string{
 	"own agent": {"nobody": {"401", "401"}, "wrong token": {"401", "401"}, "dialplan": {"403", "401"}, "agent 101": {"ok", "ok"}, "admin": {"ok", "ok"}},
 	"other":     {"nobody": {"401", "401"}, "wrong token": {"401", "401"}, "dialplan": {"403", "401"}, "agent 101": {"403", "403"}, "admin": {"ok", "ok"}},
 	"admin":     {"nobody": {"401", "401"}, "wrong token": {"401", "401"}, "dialplan": {"403", "401"}, "agent 101": {"403", "403"}, "admin": {"ok", "ok"}},
+	// GET /api/session: anyone with a valid credential learns who it is.
+	"self": {"nobody": {"401", "401"}, "wrong token": {"401", "401"}, "dialplan": {"ok", "401"}, "agent 101": {"ok", "ok"}, "admin": {"ok", "ok"}},
 }
 
 // routes samples every route of api.New: the requests tried, each with
@@ -116,7 +118,12 @@ var routes = map[string][]struct{ method, target, kind string }{
 	"POST /api/route":                        {{"POST", "/api/route", "dialplan"}},
 	"POST /api/calls/{call_id}/disposition":  {{"POST", "/api/calls/1763741470.0/disposition", "dialplan"}},
 	"POST /api/callbacks":                    {{"POST", "/api/callbacks", "dialplan"}},
-	"GET /api/presence":                      {{"GET", "/api/presence?user=101", "own agent"}, {"GET", "/api/presence?user=102", "other"}},
+	"GET /api/session":                       {{"GET", "/api/session", "self"}},
+	"GET /agent":                             {{"GET", "/agent", "public"}},
+	"GET /agent/{file}":                      {{"GET", "/agent/agent.js", "public"}},
+	"GET /api/agents":                        {{"GET", "/api/agents", "admin"}, {"GET", "/api/agents?user=101", "own agent"}, {"GET", "/api/agents?user=102", "other"}},
+	"GET /api/agents/{extension}/events":     {{"GET", "/api/agents/101/events", "own agent"}, {"GET", "/api/agents/102/events", "other"}},
+	"POST /api/agents/{extension}/calls":     {{"POST", "/api/agents/101/calls", "own agent"}, {"POST", "/api/agents/102/calls", "other"}},
 }
 
 // Every route, every role: who gets in, who gets 401, who 403.

@@ -181,22 +181,3 @@ func TestCallbacksAPI(t *testing.T) {
 		t.Errorf("the log shows the number in full, or not at all:\n%s", logs.String())
 	}
 }
-
-type onCall map[string]bool
-
-func (o onCall) OnCall(u string) bool { return o[u] }
-
-func TestPresenceAPI(t *testing.T) {
-	m := api.New(api.Deps{Auth: tokens(true, false), Presence: onCall{"101": true}})
-	// Agent routes are never open, even on loopback: the admin asks.
-	admin := []string{"Authorization", "Bearer " + adminToken}
-	if w := serve(m, "GET", "/api/presence?user=101", "", "", admin...); w.Code != 200 || !strings.Contains(w.Body.String(), `"on_call": true`) {
-		t.Errorf("101: %d %s", w.Code, w.Body)
-	}
-	if w := serve(m, "GET", "/api/presence?user=102", "", "", admin...); !strings.Contains(w.Body.String(), `"on_call": false`) {
-		t.Errorf("102: %s", w.Body)
-	}
-	if w := serve(m, "GET", "/api/presence", "", "", admin...); w.Code != 400 {
-		t.Errorf("no user: %d", w.Code)
-	}
-}

@@ -24,13 +24,18 @@
 // in total (429). Routes answer from memory; anything slow is an Operation
 // started by the request (202 with its status URL) and run outside it. The
 // package reaches the rest of callbridge only through the small interfaces
-// it defines (Lookup, Router, Presence, Wrapups, Callbacks, Integrations,
-// Users, Queue, Live, Readiness), which
-// internal/app implements and wires: see New for every route and its role.
+// it defines (Lookup, Router, Wrapups, Callbacks, Integrations, Users,
+// Queue, Live, Agents, Dialer, Readiness), which internal/app implements
+// and wires: see New for every route and its role.
 //
 // The dialplan's routes (lookup, route, disposition, callbacks) fail open
 // and answer from memory: /api/route answers no target (204) rather than
 // an error, whatever goes wrong. Their bodies are bounded more tightly
 // than http.limits.max_body_bytes (a few KiB each), and numbers appear in
 // log lines masked to their last four digits.
+//
+// The agents' desktop (agents.go, page.go): the caller-card stream,
+// click-to-dial through a Dialer (ari.Originator, ami.Originator),
+// presence (GET /api/agents: every user for the admin, ?user= one user
+// for their own token), and the /agent page embedded in the binary.
 package api

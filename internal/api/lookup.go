@@ -31,9 +31,11 @@ type Record struct {
 	// Exact is true for an E.164 match, false for a last-digits match.
 	Exact bool `json:"exact"`
 	// Owner is the record's owner in the CRM; Fields the entity's kept
-	// fields (recognition.entities[].fields).
+	// fields (recognition.entities[].fields); URL the record's page in
+	// the CRM, when the connector has one.
 	Owner  string            `json:"owner,omitempty"`
 	Fields map[string]string `json:"fields,omitempty"`
+	URL    string            `json:"url,omitempty"`
 }
 
 func find(l Lookup, number string) LookupResult {

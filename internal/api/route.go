@@ -23,13 +23,6 @@ type RouteAnswer struct {
 	Result string // routed, none, loop, not_ready, error
 }
 
-// Presence is the engine's live state of users: internal/app keeps it from
-// the engine's transitions.
-type Presence interface {
-	// OnCall says whether user has a call ringing or in progress.
-	OnCall(user string) bool
-}
-
 // RuleHeader names the rule that gave a route's answer.
 const RuleHeader = "X-Callbridge-Rule"
 
@@ -86,21 +79,5 @@ func routePOST(rt Router, log zerolog.Logger) http.HandlerFunc {
 			}{target})
 			_, _ = w.Write(b)
 		})
-	}
-}
-
-// GET /api/presence?user=101: whether the user is on a call now.
-func presence(p Presence) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		user := r.URL.Query().Get("user")
-		if user == "" {
-			http.Error(w, "user: required", http.StatusBadRequest)
-			return
-		}
-		on := p != nil && p.OnCall(user)
-		writeJSON(w, http.StatusOK, struct {
-			User   string `json:"user"`
-			OnCall bool   `json:"on_call"`
-		}{user, on})
 	}
 }

@@ -30,9 +30,13 @@ type Deps struct {
 	Users        Users
 	Queue        Queue
 	Live         Live
+	// Agents are the caller cards and presence; ClickToDial is how calls
+	// are placed as configured now (nil, or giving nil: off), read per
+	// request so that a reload changes it.
+	Agents      Agents
+	ClickToDial func() *ClickToDial
 
 	Router    Router
-	Presence  Presence
 	Wrapups   Wrapups
 	Callbacks Callbacks
 }
@@ -66,9 +70,13 @@ func New(d Deps) *Mux {
 	m.HandleFunc("POST /api/calls/{call_id}/disposition", Dialplan, disposition(d.Wrapups, d.Logger))
 	m.HandleFunc("POST /api/callbacks", Dialplan, callbacks(d.Callbacks, d.Logger))
 
-	m.HandleFunc("GET /api/presence", Agent, presence(d.Presence))
-
 	m.HandleScoped("GET /api/live", liveRole, m.live(d.Live))
+	m.HandleFunc("GET /api/session", Public, whoami(m.auth)) // checks the credential itself
+	m.Handle("GET /agent", Public, page())
+	m.Handle("GET /agent/{file}", Public, page())
+	m.HandleScoped("GET /api/agents", liveRole, presence(d.Agents))
+	m.HandleFunc("GET /api/agents/{extension}/events", Agent, m.agentEvents(d.Agents))
+	m.HandleFunc("POST /api/agents/{extension}/calls", Agent, m.dial(d.Agents, d.ClickToDial))
 
 	m.HandleFunc("GET /api/integrations", Admin, integrations(d.Integrations))
 	m.HandleFunc("POST /api/integrations/{name}/{action}", Admin, integrationAction(d.Integrations, d.Operations))

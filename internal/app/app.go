@@ -13,6 +13,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/cards"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/routing"
 	"github.com/callbridge/callbridge/sip/subscribe"
@@ -46,16 +47,20 @@ type App struct {
 	reloadMu         sync.Mutex // one reload at a time
 	ln               net.Listener
 	live             *hub
+	// desk is the agents' caller cards and the users' presence (routing's
+	// when_free reads it); dial places their calls (nil: click-to-dial
+	// off), replaced on reload.
+	desk *cards.Engine
+	dial atomic.Pointer[api.ClickToDial]
 	// tokens is the API's Authorizer; httpCfg the http section in force;
 	// cert the listener's TLS certificate.
 	tokens  *api.Tokens
 	mux     *api.Mux
 	httpCfg atomic.Pointer[config.HTTP]
 	cert    certificate
-	// presence is the engine's live state of users; router answers
-	// routing questions (routing.rules), replaced on reload.
-	presence *presence
-	router   atomic.Pointer[routing.Router]
+	// router answers routing questions (routing.rules), replaced on
+	// reload.
+	router atomic.Pointer[routing.Router]
 
 	// ready: running and not shutting down; notified: READY=1 was sent.
 	ready    atomic.Bool
@@ -75,7 +80,7 @@ type App struct {
 // mistakes show before anything runs; when a part fails, what was opened
 // before it is closed again.
 func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, presence: newPresence(), Reload: make(chan struct{}, 1)}
+	a := &App{cfg: cfg, log: log, reg: newRegistry(), live: &hub{}, Reload: make(chan struct{}, 1)}
 	a.httpCfg.Store(&cfg.HTTP)
 	a.live.register(a.reg)
 	a.reloadMetrics.register(a.reg)
@@ -110,6 +115,14 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		a.opened.push(a.crm.Close)
 		a.cur.Store(a.crm)
 	}
+	if a.desk, err = newDesk(cfg, a.crm, nil, a.reg); err != nil {
+		return nil, err
+	}
+	dial, err := clickToDial(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.dial.Store(dial)
 	r, err := a.buildRouter(cfg)
 	if err != nil {
 		return nil, err
@@ -117,11 +130,7 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 	a.router.Store(r)
 	parts := pipeline.Parts{
 		Sources: a.sources, Engine: cfg.EngineConfig(), Normalizer: cfg.Normalizer(),
-		Sink: a.sink, Logger: log, Registerer: a.reg,
-		Live: func(source string, tr bridge.Transition) {
-			a.live.publish(source, tr)
-			a.presence.apply(source, tr)
-		},
+		Sink: a.sink, Live: a.transition, Logger: log, Registerer: a.reg,
 	}
 	if a.crm != nil {
 		parts.CRM = a.crm.Parts()
@@ -141,6 +150,13 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// transition hands a live transition of a source to /api/live and to the
+// caller cards, which are also the users' presence.
+func (a *App) transition(source string, tr bridge.Transition) {
+	a.live.publish(source, tr)
+	a.desk.Transition(tr)
 }
 
 // Addr is the HTTP listener's address (nil when off).
@@ -165,7 +181,7 @@ func (a *App) buildRouter(cfg *config.Config) (*routing.Router, error) {
 }
 
 func (a *App) routerDeps(cfg *config.Config) routing.Deps {
-	d := routing.Deps{Presence: a.presence, DirectNumbers: cfg.DirectNumbers(), Normalize: cfg.Normalizer().Normalize}
+	d := routing.Deps{Presence: a.desk, DirectNumbers: cfg.DirectNumbers(), Normalize: cfg.Normalizer().Normalize}
 	if a.crm != nil {
 		d.Records, d.Owners = currentRecords{a}, currentOwners{a}
 	}

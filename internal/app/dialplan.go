@@ -3,75 +3,13 @@ package app
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/internal/api"
 	"github.com/callbridge/callbridge/internal/routing"
 )
-
-// presence is the engine's live state of users, kept from its
-// transitions: a user with a call ringing or connected is on a call until
-// the call's "ended". It implements api.Presence and routing.Presence.
-type presence struct {
-	mu    sync.Mutex
-	calls map[string]map[string]time.Time // user -> call (source/call id) -> since
-	now   func() time.Time
-}
-
-var (
-	_ api.Presence     = (*presence)(nil)
-	_ routing.Presence = (*presence)(nil)
-)
-
-// staleCall is how long a call without an "ended" counts: a transition
-// lost in a source's reconnect must not mark a user busy for good.
-const staleCall = 12 * time.Hour
-
-func newPresence() *presence {
-	return &presence{calls: map[string]map[string]time.Time{}, now: time.Now}
-}
-
-// apply takes one live transition of source.
-func (p *presence) apply(source string, tr bridge.Transition) {
-	if tr.User == "" || tr.Activity != nil {
-		return
-	}
-	key := source + "/" + tr.CallID
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch tr.State {
-	case bridge.Ringing, bridge.Talking:
-		if p.calls[tr.User] == nil {
-			p.calls[tr.User] = map[string]time.Time{}
-		}
-		if _, ok := p.calls[tr.User][key]; !ok {
-			p.calls[tr.User][key] = p.now()
-		}
-	case bridge.HungUp:
-		delete(p.calls[tr.User], key)
-		if len(p.calls[tr.User]) == 0 {
-			delete(p.calls, tr.User)
-		}
-	}
-}
-
-// OnCall implements api.Presence.
-func (p *presence) OnCall(user string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cut := p.now().Add(-staleCall)
-	for k, since := range p.calls[user] {
-		if since.After(cut) {
-			return true
-		}
-		delete(p.calls[user], k)
-	}
-	return false
-}
 
 // owners maps a CRM record's owner back to a PBX user: per connector, the
 // connector's own user mapping (crmsync.UserMapper), overridden by the
@@ -171,7 +109,7 @@ type (
 )
 
 func (c currentRecords) Find(number string) (routing.Record, bool, bool) {
-	return indexes{c.a.crmNow().Recognizers}.Find(number)
+	return indexes{set: c.a.crmNow().Recognizers}.Find(number)
 }
 
 func (c currentOwners) Extension(connector, crmUser string) (string, bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/cards"
 	"github.com/callbridge/callbridge/internal/routing"
 )
 
@@ -67,11 +68,11 @@ func BenchmarkDialplanHandlers(b *testing.B) {
 	own.refresh([]crmsync.Connector{mapper{m: mapping}})
 	rt, err := routing.New(routing.Config{Rules: []routing.Rule{{Match: routing.MatchOwner, WhenFree: true},
 		{Match: routing.MatchPrefix, Prefixes: []string{"+46"}, Target: "101"}}},
-		routing.Deps{Records: indexes{set}, Owners: own, Presence: newPresence(), DirectNumbers: direct})
+		routing.Deps{Records: indexes{set: set}, Owners: own, Presence: cards.New(cards.Options{}), DirectNumbers: direct})
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := api.New(api.Deps{Auth: api.NewTokens(api.TokenSet{}, api.TokenOptions{Loopback: true}), Router: router{rt}, Lookup: indexes{set}, Logger: zerolog.Nop()})
+	m := api.New(api.Deps{Auth: api.NewTokens(api.TokenSet{}, api.TokenOptions{Loopback: true}), Router: router{rt}, Lookup: indexes{set: set}, Logger: zerolog.Nop()})
 	for _, tt := range []struct {
 		name string
 		url  func(i int) string

@@ -3,45 +3,9 @@ package app
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 )
-
-// A user is on a call from ringing to ended, per call and source; a call
-// whose end was lost stops counting after staleCall.
-func TestPresence(t *testing.T) {
-	now := time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)
-	p := newPresence()
-	p.now = func() time.Time { return now }
-	tr := func(call string, st bridge.LiveState) bridge.Transition {
-		return bridge.Transition{CallID: call, User: "101", State: st}
-	}
-	if p.OnCall("101") {
-		t.Fatal("on a call before any")
-	}
-	p.apply("ari", tr("c1", bridge.Ringing))
-	p.apply("ari", tr("c2", bridge.Talking))
-	p.apply("ari", tr("c1", bridge.HungUp))
-	if !p.OnCall("101") {
-		t.Fatal("not on a call with c2 connected")
-	}
-	p.apply("ami", tr("c2", bridge.HungUp)) // another source's c2 is another call
-	if !p.OnCall("101") || p.OnCall("102") {
-		t.Fatal("wrong presence after another source's end")
-	}
-	p.apply("ari", bridge.Transition{CallID: "c2", User: "101", Activity: &bridge.Activity{}})
-	p.apply("ari", tr("c2", bridge.HungUp))
-	if p.OnCall("101") {
-		t.Fatal("on a call after every call ended")
-	}
-	p.apply("ari", tr("c3", bridge.Talking))
-	now = now.Add(staleCall + time.Minute)
-	if p.OnCall("101") {
-		t.Fatal("a call without an end counts for ever")
-	}
-}
 
 type mapper struct{ m map[string]string }
 

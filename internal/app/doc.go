@@ -16,6 +16,7 @@
 //	http.go       the API: listener, TLS, tokens, answered from the running parts
 //	live.go       the live transitions' fan-out to /api/live
 //	logs.go       every library's log lines into zerolog
+//	desk.go       the agents' caller cards (also the users' presence), their CRM lookups, click-to-dial
 //
 // The other commands' work is here too, so that cmd/ only parses flags:
 // replay.go (`callbridge replay`) and usersimport.go (`users import`).

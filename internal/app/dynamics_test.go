@@ -88,10 +88,12 @@ crm:
 
 	var res struct {
 		Found bool
-		Best  *struct{ ID string }
+		Best  *struct{ ID, URL string }
 	}
-	if err := json.Unmarshal([]byte(get(t, base+"/api/lookup?number=0401234567")), &res); err != nil || !res.Found || res.Best.ID != contact {
-		t.Errorf("lookup: %+v %v", res, err)
+	// With the record's page in the CRM.
+	if err := json.Unmarshal([]byte(get(t, base+"/api/lookup?number=0401234567")), &res); err != nil || !res.Found || res.Best.ID != contact ||
+		res.Best.URL != dv.URL+"/main.aspx?pagetype=entityrecord&etn=contact&id="+contact {
+		t.Errorf("lookup: %+v %v", res.Best, err)
 	}
 	// A users sync is an operation: started, then followed to its end.
 	var op struct {

@@ -33,7 +33,9 @@ func (a *App) handler(ops *api.Operations) *api.Mux {
 		Operations: ops,
 		Live:       a.live,
 		Router:     currentRouter{a},
-		Presence:   a.presence,
+		Agents:     a.desk,
+		// click_to_dial as the last reload left it.
+		ClickToDial: a.dial.Load,
 	}
 	if a.crm != nil {
 		c := current{a}
@@ -52,15 +54,16 @@ func (a *App) crmNow() *Delivery { return a.cur.Load() }
 type current struct{ a *App }
 
 func (c current) Lookup(number string) api.LookupResult {
-	return indexes{c.a.crmNow().Recognizers}.Lookup(number)
+	d := c.a.crmNow()
+	return indexes{d.Recognizers, d.conns}.Lookup(number)
 }
 
 func (c current) Statuses() []api.IntegrationStatus {
-	return indexes{c.a.crmNow().Recognizers}.Statuses()
+	return indexes{set: c.a.crmNow().Recognizers}.Statuses()
 }
 
 func (c current) Do(ctx context.Context, name string, action api.Action) (api.IntegrationStatus, error) {
-	return indexes{c.a.crmNow().Recognizers}.Do(ctx, name, action)
+	return indexes{set: c.a.crmNow().Recognizers}.Do(ctx, name, action)
 }
 
 func (c current) SyncUsers(ctx context.Context) []api.UserSync { return c.a.crmNow().SyncUsers(ctx) }
@@ -150,18 +153,22 @@ func (c *certificate) load(t config.HTTPTLS) error {
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.c.Load(), nil }
 
 // indexes are the phone indexes as the API sees them: api.Lookup and
-// api.Integrations.
-type indexes struct{ set *phoneindex.Set }
+// api.Integrations; conns are the connectors that link to their records'
+// pages when the index keeps none (recordURL).
+type indexes struct {
+	set   *phoneindex.Set
+	conns []crmsync.Connector
+}
 
 // Lookup implements api.Lookup: the first index that knows the number.
 func (x indexes) Lookup(number string) api.LookupResult {
 	r := api.LookupResult{Number: number}
 	for _, in := range x.set.All() {
 		if m, ok := in.Lookup(number); ok {
-			best := record(m.Best)
+			best := x.record(in.Name(), m.Best)
 			r.Found, r.Connector, r.Best = true, in.Name(), &best
 			for _, c := range m.Candidates {
-				r.Candidates = append(r.Candidates, record(c))
+				r.Candidates = append(r.Candidates, x.record(in.Name(), c))
 			}
 			return r
 		}
@@ -169,9 +176,24 @@ func (x indexes) Lookup(number string) api.LookupResult {
 	return r
 }
 
-func record(c phoneindex.Candidate) api.Record {
+func (x indexes) record(connector string, c phoneindex.Candidate) api.Record {
 	return api.Record{Entity: c.Entity, EntitySet: c.EntitySet, ID: c.ID, Name: c.Name, Kind: string(c.Kind), Modified: c.Modified, Exact: c.Exact,
-		Owner: c.Owner, Fields: c.Fields}
+		Owner: c.Owner, Fields: c.Fields, URL: recordURL(x.conns, connector, c)}
+}
+
+// recordURL is c's page in its CRM: the one its source keeps in the index,
+// else the one the connector links to by id (crmsync.RecordLinker:
+// Dynamics, whose pages follow from the id and so are not stored).
+func recordURL(conns []crmsync.Connector, connector string, c phoneindex.Candidate) string {
+	if c.URL != "" {
+		return c.URL
+	}
+	for _, k := range conns {
+		if l, ok := k.(crmsync.RecordLinker); ok && k.Name() == connector {
+			return l.RecordURL(c.Entity, c.ID)
+		}
+	}
+	return ""
 }
 
 // Statuses implements api.Integrations.

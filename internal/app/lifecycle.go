@@ -30,6 +30,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		a.log.Info().Msg("callbridge stopped")
 	}()
 	g, ctx := errgroup.WithContext(ctx)
+	// What the start's log line says, read before a reload may change it.
+	sources, sink := len(a.sources), a.cfg.Sink.File
 	// Rebuild the calls in progress from each source's journal before any
 	// source connects, so its first snapshot reconciles them.
 	if err := a.path.Restore(ctx, filepath.Join(a.cfg.StateDir, "journal")); err != nil {
@@ -70,7 +72,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		a.notifyReady(ctx)
 		return nil
 	})
-	a.log.Info().Int("sources", len(a.sources)).Str("sink", a.cfg.Sink.File).Msg("callbridge running")
+	a.log.Info().Int("sources", sources).Str("sink", sink).Msg("callbridge running")
 
 	<-ctx.Done()
 	a.ready.Store(false)

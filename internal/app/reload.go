@@ -12,6 +12,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/api"
+	"github.com/callbridge/callbridge/internal/cards"
 	"github.com/callbridge/callbridge/internal/pipeline"
 	"github.com/callbridge/callbridge/internal/routing"
 	"github.com/callbridge/callbridge/systemd"
@@ -106,6 +108,10 @@ type built struct {
 	delivery   *Delivery
 	router     *routing.Router
 	subscriber bool
+	// desk is the caller cards' settings (screen pops, scripts, line
+	// names, the directory); dial click-to-dial's, nil when off.
+	desk cards.Options
+	dial *api.ClickToDial
 }
 
 func (a *App) build(next *config.Config) (*built, error) {
@@ -142,6 +148,17 @@ func (a *App) build(next *config.Config) (*built, error) {
 			return nil, err
 		}
 		b.delivery = d
+	}
+	d := b.delivery
+	if d == nil {
+		d = a.crmNow()
+	}
+	var err error
+	if b.desk, err = deskOptions(next, d); err != nil {
+		return nil, err
+	}
+	if b.dial, err = clickToDial(next, a.log); err != nil {
+		return nil, err
 	}
 	b.router = a.router.Load().With(next.Routing, a.routerDeps(next))
 	b.subscriber = !reflect.DeepEqual(old.SIP.Subscribe, next.SIP.Subscribe) ||
@@ -192,6 +209,14 @@ func (a *App) apply(ctx context.Context, next *config.Config, b *built) (changed
 			a.crmTask = a.tasks.start(ctx, func(ctx context.Context) { d.Run(ctx) })
 			changed = append(changed, "crm", "policy")
 		}
+	}
+	a.desk.Reconfigure(b.desk) // after the delivery: its indexes answer the cards
+	a.dial.Store(b.dial)
+	if !reflect.DeepEqual(a.cfg.ClickToDial, next.ClickToDial) {
+		changed = append(changed, "click_to_dial")
+	}
+	if !reflect.DeepEqual(a.cfg.DDINames, next.DDINames) {
+		changed = append(changed, "ddi_names")
 	}
 	if !reflect.DeepEqual(a.cfg.Routing, next.Routing) || !reflect.DeepEqual(a.cfg.DirectNumbers(), next.DirectNumbers()) {
 		changed = append(changed, "routing")

@@ -41,5 +41,11 @@ func FuzzNormalize(f *testing.F) {
 		if !ok || again != got {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q, %v", num, got, got, again, ok)
 		}
+		// The national form of a number leads back to it.
+		if nat := n.National(got); nat != got {
+			if back, ok := n.Normalize(nat); !ok || back != got {
+				t.Fatalf("National(%q) = %q, which normalises to %q, %v", got, nat, back, ok)
+			}
+		}
 	})
 }

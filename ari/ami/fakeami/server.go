@@ -44,8 +44,27 @@ type Config struct {
 	IgnorePing bool
 	// Interval paces events; 0 sends them as fast as the client reads.
 	Interval time.Duration
-	// Endpoints are the PJSIP endpoints PJSIPShowEndpoints lists.
+	// Endpoints are the PJSIP endpoints PJSIPShowEndpoints lists, and
+	// those an Originate can ring.
 	Endpoints []string
+	// Originate is played for every Originate the fake accepts
+	// (originate.go); OriginateFor by channel ("PJSIP/101") before it.
+	Originate    *Originate
+	OriginateFor map[string]*Originate
+	// Offline endpoints ("PJSIP/199") are configured but not registered:
+	// an Originate to one fails as Asterisk's does.
+	Offline []string
+	// Contexts are the dialplan contexts an Originate may name; default
+	// from-internal.
+	Contexts []string
+	// CallerIDs are endpoints' configured caller ids by resource ("102":
+	// `"Bob Berg" <102>`), for the originated channel's own name.
+	CallerIDs map[string]string
+	// NoOriginate refuses Originate as for a user without write =
+	// originate.
+	NoOriginate bool
+	// Now is when an originate's events start; nil: time.Now.
+	Now func() time.Time
 }
 
 // Server is a fake AMI server. Its methods are safe for concurrent use.
@@ -69,6 +88,10 @@ type Server struct {
 	accepted int
 	done     chan struct{} // closed once every event has been played
 	closed   bool
+	// sessions are the logged-in connections; originates counts
+	// Originate actions.
+	sessions   map[*conn]bool
+	originates int
 }
 
 type channel struct {
@@ -90,6 +113,8 @@ func Start(cfg Config) (*Server, error) {
 		conns:  map[net.Conn]bool{},
 		chans:  map[string]*channel{},
 		done:   make(chan struct{}),
+
+		sessions: map[*conn]bool{},
 	}
 	if len(s.events) == 0 {
 		close(s.done)
@@ -185,6 +210,7 @@ type conn struct {
 	synced    chan struct{}
 	syncOnce  sync.Once
 	stop      chan struct{}
+	events    bool // logged in with events on
 }
 
 func (c *conn) write(b []byte) error {
@@ -198,6 +224,11 @@ func (c *conn) write(b []byte) error {
 func (s *Server) serve(nc net.Conn) {
 	c := &conn{Conn: nc, synced: make(chan struct{}), stop: make(chan struct{})}
 	defer close(c.stop)
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, c)
+		s.mu.Unlock()
+	}()
 	if err := c.write([]byte(Banner + "\r\n")); err != nil {
 		return
 	}
@@ -228,8 +259,14 @@ func (s *Server) serve(nc net.Conn) {
 				return
 			}
 			loggedIn = true
+			s.mu.Lock()
+			c.events = !strings.EqualFold(act["events"], "off")
+			s.sessions[c] = true
+			s.mu.Unlock()
 			_ = c.write(response("Success", id, "Authentication accepted"))
-			_ = c.write([]byte("Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"))
+			if c.events {
+				_ = c.write([]byte("Event: FullyBooted\r\nPrivilege: system,all\r\nStatus: Fully Booted\r\n\r\n"))
+			}
 			player.Add(1)
 			go func() {
 				defer player.Done()
@@ -262,6 +299,8 @@ func (s *Server) serve(nc net.Conn) {
 			}
 			fmt.Fprintf(&b, "Event: EndpointListComplete\r\nActionID: %s\r\nEventList: Complete\r\nListItems: %d\r\n\r\n", id, len(s.cfg.Endpoints))
 			_ = c.write([]byte(b.String()))
+		case strings.EqualFold(name, "Originate"):
+			s.originate(c, act)
 		case strings.EqualFold(name, "Logoff"):
 			_ = c.write(response("Goodbye", id, "Thanks for all the fish."))
 			return

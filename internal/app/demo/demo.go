@@ -41,7 +41,8 @@ type Options struct {
 	// All also shows activities that are not written by default (ring
 	// group and queue members who lost the race: answered elsewhere).
 	All bool
-	// Live prints ringing / connected / ended transitions as they happen.
+	// Live prints what each agent's caller card is told as it happens
+	// (offer, open, close, connected, ended), as /agent shows it.
 	Live bool
 	// Log receives the source's log lines (the default discards them).
 	Log zerolog.Logger
@@ -119,7 +120,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) error {
 		Logger:     opts.Log,
 	}
 	if opts.Live {
-		parts.Live = func(_ string, tr bridge.Transition) { t.live(tr) }
+		d := newDesk(t)
+		parts.Live = func(_ string, tr bridge.Transition) { d.transition(tr) }
 	}
 	if dl != nil {
 		parts.CRM = dl.parts()
@@ -265,16 +267,6 @@ func (t *table) row(a bridge.Activity) {
 	}
 	fmt.Fprintf(t.w, rowFormat, a.StartedAt.UTC().Format("15:04:05"), t.names[a.CallID], user, a.Direction,
 		a.State, a.Reason, remote, secs(a.RingSeconds), secs(a.TalkSeconds), strings.Join(note, ", "))
-}
-
-func (t *table) live(tr bridge.Transition) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	arrow := "←"
-	if tr.Direction == bridge.Outbound {
-		arrow = "→"
-	}
-	fmt.Fprintf(t.w, "          · %s %s %s %s %s\n", tr.Time.UTC().Format("15:04:05.000"), tr.User, tr.State, arrow, tr.RemoteNumber)
 }
 
 func (t *table) footer() {

@@ -100,3 +100,33 @@ func TestDemoDeliversToEveryPreset(t *testing.T) {
 		t.Error("unknown preset accepted")
 	}
 }
+
+// --live shows each agent's caller card as it is told: the card opens
+// when the phone rings and closes on answer, a losing ring-group member's
+// card ends without closing, a call Alice dials on her phone opens none.
+func TestDemoLiveShowsCards(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Run(ctx, &out, Options{Speed: 0, Live: true}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{
+		"101 Alice  offer      inbound call, Maija Meikäläinen +358401234567, line Support\n",
+		"101 Alice  open       the card opens: https://crm.example.com/contacts/c-1 · Search the web\n",
+		"101 Alice  close      the card closes\n",
+		"102 Bob    offer      inbound call, Maija Meikäläinen +358401234567, line Sales\n",
+		"101 Alice  offer      outbound call, Maija Meikäläinen +358401234567\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// outbound_answered: offer, connected, ended, and no open.
+	i := strings.Index(s, "101 Alice  offer      outbound call")
+	j := strings.Index(s, "outbound_answered")
+	if i < 0 || j < i || strings.Contains(s[i:j], "open ") {
+		t.Errorf("a call dialled on the phone opened the card:\n%s", s)
+	}
+}

@@ -1,0 +1,140 @@
+package cards
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/internal/script"
+)
+
+// maxRecords bounds the records a card lists.
+const maxRecords = 5
+
+// build fills the card for c.remote: its number's forms, the line's name,
+// the records the call type's rule finds, the pop and the scripts.
+func (e *Engine) build(c *call) {
+	n := e.opt.Normalizer
+	card := &c.card
+	card.RemoteNumber, card.RemoteName = c.remote, c.remoteName
+	card.RemoteE164, card.RemoteNational = "", ""
+	if e164, ok := n.Normalize(c.remote); ok {
+		card.RemoteE164, card.RemoteNational = e164, n.National(e164)
+	}
+	card.DDINational, card.DDIName = "", ""
+	if card.DDINumber != "" {
+		if e164, ok := n.Normalize(card.DDINumber); ok {
+			card.DDINational = n.National(e164)
+		}
+		if e.opt.DDIName != nil {
+			card.DDIName = e.opt.DDIName(card.DDINumber)
+		}
+	}
+	rule := c.pop.Rule(card.Type)
+	card.Records, card.PopURL, card.NewRecord = nil, "", false
+	lookup := card.RemoteE164
+	if lookup == "" {
+		lookup = c.remote
+	}
+	if e.opt.Finder != nil && rule.Connector != crmsync.NoSearch && lookup != "" {
+		card.Records = e.opt.Finder.Find(rule.Connector, lookup, rule.Entities)
+		if len(card.Records) > maxRecords {
+			card.Records = card.Records[:maxRecords]
+		}
+	}
+	vals := e.values(card)
+	if rule.URL != "" {
+		if t := e.template(rule.URL); t != nil {
+			card.PopURL, _ = t.Render(vals)
+		}
+	}
+	switch {
+	case card.PopURL != "":
+	case len(card.Records) > 0:
+		card.PopURL = card.Records[0].URL
+	case rule.AddNewRecord && e.opt.Finder != nil && rule.Connector != crmsync.NoSearch && lookup != "":
+		entity := ""
+		if len(rule.Entities) > 0 {
+			entity = rule.Entities[0]
+		}
+		card.PopURL = e.opt.Finder.NewRecordURL(rule.Connector, entity, lookup)
+		card.NewRecord = card.PopURL != ""
+	}
+	card.Scripts = card.Scripts[:0:0]
+	for _, group := range e.opt.Scripts {
+		v := vals
+		if len(card.Records) == 0 || card.Records[0].Connector != group.Connector {
+			v.Record = nil // another CRM's records are not this one's
+		}
+		for _, t := range group.Templates {
+			if u, ok := t.Render(v); ok {
+				card.Scripts = append(card.Scripts, Link{Connector: group.Connector, Name: t.Name(), URL: u})
+			}
+		}
+	}
+}
+
+// values are what the card's templates are rendered with.
+func (e *Engine) values(card *Card) script.Call {
+	v := script.Call{
+		CallerNumber: card.RemoteNumber, CallerNational: card.RemoteNational, CallerE164: card.RemoteE164,
+		CallerName: card.RemoteName, DeviceName: card.DeviceName, DeviceNumber: card.DeviceNumber,
+		DDINumber: card.DDINumber, DDINational: card.DDINational, DDIName: card.DDIName, Start: card.StartedAt,
+	}
+	if v.DeviceName == "" {
+		v.DeviceName = card.DeviceNumber
+	}
+	if e164, ok := e.opt.Normalizer.Normalize(card.DDINumber); ok {
+		v.DDIE164 = e164
+	}
+	if len(card.Records) > 0 {
+		r := card.Records[0]
+		if r.Name != "" {
+			v.CallerName = r.Name
+		}
+		v.Record = map[string]string{"id": r.ID, "name": r.Name, "entity": r.Entity}
+		for k, f := range r.Fields {
+			v.Record[strings.ToLower(k)] = f
+		}
+	}
+	return v
+}
+
+// template parses a rule's URL once (config check has vetted it).
+func (e *Engine) template(u string) *script.Template {
+	if t, ok := e.tmpl.Load(u); ok {
+		return t.(*script.Template)
+	}
+	t, err := script.Parse("screen pop", u, func(string) bool { return true })
+	if err != nil {
+		return nil
+	}
+	e.tmpl.Store(u, t)
+	return t
+}
+
+// clone is a copy of the card that later changes to it do not reach.
+func (c Card) clone() Card {
+	out := c
+	out.Records = slices.Clone(c.Records)
+	for i := range out.Records {
+		out.Records[i].Fields = maps.Clone(c.Records[i].Fields)
+	}
+	out.Scripts = slices.Clone(c.Scripts)
+	if c.ConnectedAt != nil {
+		t := *c.ConnectedAt
+		out.ConnectedAt = &t
+	}
+	if c.EndedAt != nil {
+		t := *c.EndedAt
+		out.EndedAt = &t
+	}
+	if out.Records == nil {
+		out.Records = []Record{}
+	}
+	if out.Scripts == nil {
+		out.Scripts = []Link{}
+	}
+	return out
+}
