@@ -40,7 +40,7 @@ func (a *App) reloads(ctx context.Context) {
 //
 //   - log_level, the API's tokens, http.public, http.limits (but
 //     max_header_bytes) and the TLS certificate, at once;
-//   - users, extension_pattern, trunks, default_region: for the channels
+//   - users, extension_pattern, trunks, default_region, privacy: for the channels
 //     the engines meet from now on (a call in progress ends as it began);
 //   - ari / ami settings: that source reconnects with them, on the same
 //     engine, and its first snapshot reconciles the calls in progress;
@@ -100,6 +100,15 @@ func (a *App) reload(ctx context.Context) (changed, restart []string, err error)
 	return a.apply(ctx, next, b), restart, nil
 }
 
+// engineChanged tells whether next gives the engines other settings than
+// old: the directory, the extension pattern, trunks, the number region or
+// the privacy rules.
+func engineChanged(old, next *config.Config) bool {
+	return old.ExtensionPattern != next.ExtensionPattern || old.DefaultRegion != next.DefaultRegion ||
+		!slices.Equal(old.Trunks, next.Trunks) || !reflect.DeepEqual(old.EngineConfig().Users, next.EngineConfig().Users) ||
+		!reflect.DeepEqual(old.EngineConfig().Privacy, next.EngineConfig().Privacy)
+}
+
 // built are the parts a reload replaces, made before any is applied.
 type built struct {
 	cert       *certificate
@@ -123,8 +132,7 @@ func (a *App) build(next *config.Config) (*built, error) {
 			return nil, err
 		}
 	}
-	b.engine = old.ExtensionPattern != next.ExtensionPattern || old.DefaultRegion != next.DefaultRegion ||
-		!slices.Equal(old.Trunks, next.Trunks) || !reflect.DeepEqual(old.EngineConfig().Users, next.EngineConfig().Users)
+	b.engine = engineChanged(old, next)
 	if next.ARI.On() && !reflect.DeepEqual(old.ARI, next.ARI) {
 		s, err := newARI(next, a.log, a.reg)
 		if err != nil {
