@@ -33,7 +33,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 		k := e.connector(b, cfg, creatio.Options{Logger: zerolog.Nop(), Now: time.Now})
 		ds := make([]crmsync.Delivery, n)
 		for i := range ds {
-			a := activity(fmt.Sprintf("drain-%05d", i), bridge.Inbound, bridge.Connected, "+358401234567")
+			a := crmtest.Call(fmt.Sprintf("drain-%05d", i), bridge.Inbound, bridge.Connected, "+358401234567")
 			a.EndedAt = time.Now()
 			ds[i] = crmtest.DeliveryOf(a)
 		}

@@ -1,0 +1,82 @@
+package crmtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/phoneindex"
+)
+
+// The rig below is what the connectors' own tests set up again and again
+// around their fakes: a clock they move by hand, calls of each kind, a
+// push that must succeed, a backlog and a synced phone index. It lives in
+// this non-test package so that every connector's tests share one copy.
+
+// Clock is a test clock the test moves by hand. It starts 5 s after
+// Activity's call ended, so that a pushed sample call is fresh.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock 5 s after Activity's end.
+func NewClock() *Clock { return &Clock{t: Activity("x").EndedAt.Add(5 * time.Second)} }
+
+// Now is the clock's time; pass it as a connector's or a fake's Now.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// Call is Activity(id) made a call of the given direction and outcome
+// with remote: a call not connected rang out unanswered, without talk.
+func Call(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
+	a := Activity(id)
+	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
+	if state != bridge.Connected {
+		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
+		a.Reason = bridge.ReasonNoAnswer
+	}
+	return a
+}
+
+// Push pushes a with the assignment as through c and fails the test on
+// an error.
+func Push(t testing.TB, c Connector, a bridge.Activity, as crmsync.Assignment) {
+	t.Helper()
+	if err := c.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Backlog is n connected inbound calls with ids prefix-0000 on, as the
+// dispatcher hands a backlog to a connector.
+func Backlog(prefix string, n int) []crmsync.Delivery {
+	out := make([]crmsync.Delivery, n)
+	for i := range out {
+		out[i] = DeliveryOf(Call(fmt.Sprintf("%s-%04d", prefix, i), bridge.Inbound, bridge.Connected, "+358401234567"))
+	}
+	return out
+}
+
+// Recognizer opens a phone index named name over src with entities
+// (Finnish numbering) in a temporary folder and syncs it in full.
+func Recognizer(t testing.TB, name string, src phoneindex.Source, entities []phoneindex.Entity) *phoneindex.Integration {
+	t.Helper()
+	in, err := phoneindex.Open(context.Background(), name, src, phoneindex.FileStore{Dir: t.TempDir()},
+		phoneindex.Settings{Region: "FI", Enabled: true, Entities: entities}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Sync(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
