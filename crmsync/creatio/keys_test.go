@@ -2,7 +2,6 @@ package creatio_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -166,8 +165,7 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 // max_concurrency caps requests in flight.
 func TestKeyMaxConcurrency(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
-	w := &fakehttp.Watch{Handler: e.fake}
-	e.srv.Config.Handler = w
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.MaxConcurrency = 2
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
@@ -193,31 +191,13 @@ func TestKeyMaxConcurrency(t *testing.T) {
 // retryable timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/0/odata/") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/0/odata/")
 	})
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := k.Push(ctx, crmtest.DeliveryOf(crmtest.Call("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent site: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, k, "site")
 }

@@ -2,6 +2,7 @@ package crmtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
@@ -64,6 +66,25 @@ func Backlog(prefix string, n int) []crmsync.Delivery {
 		out[i] = DeliveryOf(Call(fmt.Sprintf("%s-%04d", prefix, i), bridge.Inbound, bridge.Connected, "+358401234567"))
 	}
 	return out
+}
+
+// PushTimesOut pushes Delivery("slow") through c, whose API (the fake at
+// what, say "API" or "org") does not answer, and fails the test unless
+// the push ends in a retryable timeout. Ignoring the connector's timeout
+// would wait its default 30 s; the push is cut off after 5 s, and a
+// cut-off push is not a timeout.
+func PushTimesOut(t testing.TB, c Connector, what string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer time.AfterFunc(5*time.Second, cancel).Stop()
+	err := c.Push(ctx, DeliveryOf(Call("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
+	if err == nil || crmerr.IsPermanent(err) {
+		t.Fatalf("push to a silent %s: %v", what, err)
+	}
+	var te interface{ Timeout() bool }
+	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
+		t.Errorf("not a timeout: %v", err)
+	}
 }
 
 // Recognizer opens a phone index named name over src with entities

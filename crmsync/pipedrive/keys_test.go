@@ -2,7 +2,6 @@ package pipedrive_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -185,31 +184,11 @@ func TestKeyMaxConcurrency(t *testing.T) {
 // timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/v1/callLogs" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return r.URL.Path == "/api/v1/callLogs" })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := p.Push(ctx, crmtest.DeliveryOf(crmtest.Call("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent API: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, p, "API")
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -242,33 +241,13 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 // retryable timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/sobjects/Task") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/sobjects/Task") })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := s.Push(ctx, crmtest.DeliveryOf(crmtest.Call("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent org: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, s, "org")
 }
 
 // recognition.entities[].org_field: the field read as a person's

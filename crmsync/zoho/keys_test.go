@@ -2,7 +2,6 @@ package zoho_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 	"github.com/callbridge/callbridge/crmsync/zoho"
@@ -181,31 +179,11 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 // timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/crm/v8/Calls" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/crm/v8/Calls" })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := z.Push(ctx, crmtest.DeliveryOf(crmtest.Call("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent API: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, z, "API")
 }

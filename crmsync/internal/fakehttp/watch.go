@@ -70,3 +70,22 @@ func (w *Watch) Peak() int {
 	defer w.mu.Unlock()
 	return w.most
 }
+
+// Silence is next with the requests quiet picks left unanswered: the
+// connection stays open until the client gives up or release is called.
+// The timeout tests use it as an API that does not answer. Call release
+// before the server closes (defer it), or Close waits for the client.
+func Silence(next http.Handler, quiet func(*http.Request) bool) (h http.Handler, release func()) {
+	done := make(chan struct{})
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if quiet(r) {
+			select {
+			case <-done:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	return h, func() { close(done) }
+}
