@@ -1,8 +1,13 @@
 package rest
 
-import "net/url"
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
 
-// The connectors' Validate methods share these checks of their config.
+// The preset connectors share these checks of their config and the HTTP
+// client built from it.
 
 // CountSet is how many of bs are true: how many of a secret's sources
 // (the value, a file, a systemd credential) are set, of which exactly one
@@ -23,4 +28,17 @@ func CountSet(bs ...bool) int {
 func AbsURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
+}
+
+// HTTPClient is given, or when given is nil a client with its own
+// transport, keeping up to 64 idle connections to the API (one per
+// concurrency slot and then some) and giving up on a request after
+// timeout.
+func HTTPClient(given *http.Client, timeout time.Duration) *http.Client {
+	if given != nil {
+		return given
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: tr, Timeout: timeout}
 }

@@ -165,3 +165,15 @@ func TestConfigChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPClient(t *testing.T) {
+	given := &http.Client{}
+	if HTTPClient(given, time.Second) != given {
+		t.Error("a given client not used")
+	}
+	c := HTTPClient(nil, 7*time.Second)
+	tr, ok := c.Transport.(*http.Transport)
+	if c.Timeout != 7*time.Second || !ok || tr == http.DefaultTransport || tr.MaxIdleConnsPerHost != 64 {
+		t.Errorf("built client: timeout %v, transport %#v", c.Timeout, c.Transport)
+	}
+}
