@@ -131,7 +131,7 @@ func TestRecords(t *testing.T) {
 	if _, err := k2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	in := crmtest.Call("in", bridge.Inbound, bridge.Connected, "+358401234567")
+	in := crmtest.Activity("in")
 	crmtest.Push(t, k2, in, crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"})
 	call, _ := e.fake.Get("Call", creatio.RecordID("in", "call"))
 	act, _ := e.fake.Get("Activity", creatio.RecordID("in", "activity"))
@@ -157,7 +157,7 @@ func TestRecords(t *testing.T) {
 	}
 	// write: call only writes the Call.
 	cfg.Write = creatio.WriteCall
-	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Call("only", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("only"), crmsync.Assignment{})
 	if e.count("only") != 1 {
 		t.Errorf("write call: %d records", e.count("only"))
 	}
@@ -169,7 +169,7 @@ func TestLostAnswer(t *testing.T) {
 	for _, cfgOf := range []func(*env) creatio.Config{(*env).config, (*env).forms} {
 		e := newEnv(t, fakecreatio.Options{})
 		k := e.connector(t, cfgOf(e), creatio.Options{Logger: zerolog.Nop()})
-		a := crmtest.Call("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+		a := crmtest.Activity("lost-1")
 		e.fake.LoseNext("POST", "/0/odata/Call", 1)
 		if err := k.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 			t.Fatalf("lost answer: %v", err)
@@ -211,18 +211,7 @@ func TestRecognitionSync(t *testing.T) {
 	e.clock.Add(time.Hour)
 	e.fake.Add("Account", fakecreatio.Row{"Name": "New Oy", "Phone": "+358 20 555 0000"})
 	e.fake.Delete("Account", e.account2)
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new account")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+35891112222"); ok {
-		t.Error("a deleted account survived the full sync")
-	}
+	crmtest.Resync(t, in, "+358205550000", "a new account", "+35891112222", "a deleted account")
 }
 
 // An expired token or session is renewed once; a refused login is
@@ -231,17 +220,17 @@ func TestExpiryAndRefusedLogin(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
 	for _, cfg := range []creatio.Config{e.config(), e.forms()} {
 		k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-		crmtest.Push(t, k, crmtest.Call("x1-"+cfg.Auth, bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+		crmtest.Push(t, k, crmtest.Activity("x1-"+cfg.Auth), crmsync.Assignment{})
 		_, _, before := e.fake.Stats()
 		e.fake.Expire()
-		crmtest.Push(t, k, crmtest.Call("x2-"+cfg.Auth, bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+		crmtest.Push(t, k, crmtest.Activity("x2-"+cfg.Auth), crmsync.Assignment{})
 		if _, _, after := e.fake.Stats(); after-before != 1 {
 			t.Errorf("%s: %d new logins, want 1", cfg.Auth, after-before)
 		}
 	}
 	bad := e.forms()
 	bad.Password = "wrong-Pa55word"
-	err := e.connector(t, bad, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("x3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e.connector(t, bad, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("x3"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-Pa55word") || !strings.Contains(err.Error(), "Invalid username or password") {
 		t.Fatalf("refused login: %v", err)
 	}
@@ -250,8 +239,8 @@ func TestExpiryAndRefusedLogin(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{Limit: 2, Window: time.Minute})
 	k := e.connector(t, e.config(), creatio.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, k, crmtest.Call("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := k.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("t2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, k, crmtest.Activity("t1"), crmsync.Assignment{})
+	err := k.Push(context.Background(), crmtest.Delivery("t2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < 30*time.Second {
 		t.Fatalf("throttled: %v", err)
 	}
@@ -260,11 +249,11 @@ func TestThrottled(t *testing.T) {
 func TestPermanentErrors(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ActivityColumns: []string{}, CallColumns: []string{}}) // no template column
 	k := e.connector(t, e.config(), creatio.Options{Logger: zerolog.Nop()})
-	err := k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Call("p1", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{Template: "VIP"}})
+	err := k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("p1"), Assignment: crmsync.Assignment{Template: "VIP"}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "UsrCallbridgeTemplate") {
 		t.Errorf("a missing column: %v", err)
 	}
-	err = k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Call("p2", bridge.Inbound, bridge.Connected, "+358401234567"),
+	err = k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("p2"),
 		Assignment: crmsync.Assignment{CRMUser: "11111111-2222-4333-8444-555555555555", Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("an owner that does not exist: %v", err)

@@ -31,11 +31,11 @@ func TestKeyODataPath(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ODataPath: "/odata"})
 	cfg := e.config()
 	if err := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-		crmtest.DeliveryOf(crmtest.Call("op0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+		crmtest.Delivery("op0")); err == nil {
 		t.Fatal("the default /0/odata worked on a site serving /odata")
 	}
 	cfg.ODataPath = "/odata"
-	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Call("op1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("op1"), crmsync.Assignment{})
 	if e.count("op1") != 2 {
 		t.Errorf("%d records under odata_path /odata, want 2", e.count("op1"))
 	}
@@ -66,11 +66,11 @@ func TestKeyIdentityURL(t *testing.T) {
 	})
 	cfg := e.config()
 	if err := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-		crmtest.DeliveryOf(crmtest.Call("id0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+		crmtest.Delivery("id0")); err == nil {
 		t.Fatal("a token from the site, which has no identity service")
 	}
 	cfg.IdentityURL = identity.URL
-	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Call("id1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("id1"), crmsync.Assignment{})
 	mu.Lock()
 	defer mu.Unlock()
 	if tokens != 1 {
@@ -169,19 +169,9 @@ func TestKeyMaxConcurrency(t *testing.T) {
 	cfg := e.config()
 	cfg.MaxConcurrency = 2
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, k, crmtest.Call("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, k, crmtest.Activity("warm"), crmsync.Assignment{})
 	w.SetHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := k.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	crmtest.PushAtOnce(t, k, "mc", 6)
 	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}

@@ -58,6 +58,24 @@ func Push(t testing.TB, c Connector, a bridge.Activity, as crmsync.Assignment) {
 	}
 }
 
+// PushAtOnce pushes n sample calls (ids prefix0, prefix1, ...) through c
+// all at once, failing the test on an error: the max_concurrency tests
+// then read how many requests were in flight.
+func PushAtOnce(t testing.TB, c Connector, prefix string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Push(context.Background(), Delivery(fmt.Sprint(prefix, i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Backlog is n connected inbound calls with ids prefix-0000 on, as the
 // dispatcher hands a backlog to a connector.
 func Backlog(prefix string, n int) []crmsync.Delivery {
@@ -84,6 +102,25 @@ func PushTimesOut(t testing.TB, c Connector, what string) {
 	var te interface{ Timeout() bool }
 	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
 		t.Errorf("not a timeout: %v", err)
+	}
+}
+
+// Resync syncs in incrementally and wants added (a number the CRM gained)
+// found, then in full and wants removed (one it lost) gone; news and gone
+// name them in the failures ("a new account", "a deleted account").
+func Resync(t testing.TB, in *phoneindex.Integration, added, news, removed, gone string) {
+	t.Helper()
+	if err := in.Sync(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := in.Lookup(added); !ok {
+		t.Errorf("incremental sync missed %s", news)
+	}
+	if err := in.Sync(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := in.Lookup(removed); ok {
+		t.Errorf("%s survived the full sync", gone)
 	}
 }
 

@@ -126,7 +126,7 @@ func TestCallProperties(t *testing.T) {
 		want  map[string]string
 		assoc map[int][]string
 	}{
-		{"inbound answered from a contact: on the contact and its company", crmtest.Call("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: on the contact and its company", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"hs_call_direction": "INBOUND", "hs_call_status": "COMPLETED", "hs_call_duration": "2000",
 				"hs_call_from_number": "+358401234567", "hs_call_to_number": "+35850111222", "hubspot_owner_id": e.alice,
@@ -166,7 +166,7 @@ func TestCallProperties(t *testing.T) {
 func TestLostAnswerSearchesTheMarker(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{IndexLag: 5 * time.Second})
 	h := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	e.fake.LoseNext("POST", "/crm/v3/objects/calls", 1)
 	if err := h.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
@@ -186,7 +186,7 @@ func TestLostAnswerSearchesTheMarker(t *testing.T) {
 		t.Fatalf("%d calls after the retry", n)
 	}
 	// A create that never reached HubSpot is made once the wait is over.
-	b := crmtest.Call("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/crm/v3/objects/calls", 1)
 	h.Push(context.Background(), crmtest.DeliveryOf(b))
 	e.fake.Calls() // the fake created it; now make another process retry an old job
@@ -286,32 +286,21 @@ func TestRecognitionSync(t *testing.T) {
 	e.fake.AddRecord("companies", map[string]string{"name": "New Oy", "phone": "+358 20 555 0000"})
 	e.fake.Archive("companies", e.company2)
 	e.clock.Add(2 * time.Second) // the index catches up
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new company")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+35891112222"); ok {
-		t.Error("an archived company survived the full sync")
-	}
+	crmtest.Resync(t, in, "+358205550000", "a new company", "+35891112222", "an archived company")
 }
 
 func TestRateLimits(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{TenSecondly: 1})
 	h := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, h, crmtest.Call("r1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := h.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("r2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, h, crmtest.Activity("r1"), crmsync.Assignment{})
+	err := h.Push(context.Background(), crmtest.Delivery("r2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != 10*time.Second || !strings.Contains(err.Error(), "TEN_SECONDLY_ROLLING") {
 		t.Fatalf("burst limit: %v", err)
 	}
 	e = newEnv(t, fakehubspot.Options{Daily: 1})
 	h = e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, h, crmtest.Call("d1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err = h.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("d2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, h, crmtest.Activity("d1"), crmsync.Assignment{})
+	err = h.Push(context.Background(), crmtest.Delivery("d2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != time.Hour || !strings.Contains(err.Error(), "DAILY") {
 		t.Fatalf("daily limit: %v", err)
 	}
@@ -325,10 +314,10 @@ func TestRotatedToken(t *testing.T) {
 	cfg := e.config()
 	cfg.Token, cfg.TokenFile = "", file
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, h, crmtest.Call("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, h, crmtest.Activity("t1"), crmsync.Assignment{})
 	const next = "pat-eu1-99999999-aaaa-4bbb-8ccc-dddddddddddd"
 	e.fake.Rotate(token, next)
-	err := h.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("t2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := h.Push(context.Background(), crmtest.Delivery("t2"))
 	if !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "INVALID_AUTHENTICATION") || strings.Contains(err.Error(), token) {
 		t.Fatalf("rotated token: %v", err)
 	}
@@ -336,7 +325,7 @@ func TestRotatedToken(t *testing.T) {
 	if err := h.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	crmtest.Push(t, h, crmtest.Call("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, h, crmtest.Activity("t2"), crmsync.Assignment{})
 }
 
 func TestPermanentErrors(t *testing.T) {

@@ -2,12 +2,10 @@ package hubspot_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,14 +30,14 @@ func TestKeyTokenAndCredential(t *testing.T) {
 	cfg := e.config()
 	cfg.Token = "pat-eu1-00000000-0000-4000-8000-000000000000"
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	if err := h.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("tok", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := h.Push(context.Background(), crmtest.Delivery("tok")); !crmerr.IsUnauthorized(err) {
 		t.Errorf("another token: %v", err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hubspot-token"), []byte(token+"\n"), 0o600)
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	cfg.Token, cfg.TokenCredential = "", "hubspot-token"
-	crmtest.Push(t, e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()}), crmtest.Call("cred", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()}), crmtest.Activity("cred"), crmsync.Assignment{})
 	cfg.TokenCredential = "hubspot-absent"
 	if _, err := hubspot.New("hs", cfg, hubspot.Options{}); err == nil || !strings.Contains(err.Error(), "token_credential") {
 		t.Errorf("a missing credential: %v", err)
@@ -110,17 +108,7 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
 	w.SetHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	crmtest.PushAtOnce(t, h, "mc", 6)
 	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}

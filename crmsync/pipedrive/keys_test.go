@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func TestKeyAPITokenSources(t *testing.T) {
 	cfg := e.config()
 	cfg.APIToken, cfg.APITokenCredential = "", "bob"
 	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmsync.Delivery{
-		Activity: crmtest.Call("tok-bob", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
+		Activity: crmtest.Activity("tok-bob"), Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "permission") {
 		t.Errorf("bob's token from the credential: %v", err)
 	}
@@ -164,17 +163,7 @@ func TestKeyMaxConcurrency(t *testing.T) {
 	cfg.MaxConcurrency = 2
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
 	w.SetHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	crmtest.PushAtOnce(t, p, "mc", 6)
 	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}

@@ -140,7 +140,7 @@ func TestCallLogFields(t *testing.T) {
 		want map[string]string
 		who  [3]int // user, person, org
 	}{
-		{"inbound answered from a person: on the person and the organisation", crmtest.Call("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a person: on the person and the organisation", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"outcome": "connected", "duration": "2", "from_phone_number": "+358401234567", "to_phone_number": "+35850111222",
 				"start_time": "2026-11-21 16:11:10", "end_time": "2026-11-21 16:11:14"}, [3]int{e.alice, e.person, e.org}},
@@ -179,14 +179,14 @@ func TestCallLogFields(t *testing.T) {
 func TestLostAnswerFindsTheMarker(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	as := crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}
 	e.fake.LoseNext("POST", "/api/v1/callLogs", 1)
 	if err := p.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
 	}
 	crmtest.Push(t, p, a, as)
-	b := crmtest.Call("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/api/v1/callLogs", 1)
 	p.Push(context.Background(), crmsync.Delivery{Activity: b, Assignment: as})
 	e.clock.Add(2 * time.Minute)
@@ -204,7 +204,7 @@ func TestLostAnswerFindsTheMarker(t *testing.T) {
 func TestNoRelianceOnDroppedFields(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("fields", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("fields")
 	crmtest.Push(t, p, a, crmsync.Assignment{})
 	got, _ := e.callLog(a.ID)
 	for k := range got.CallLog {
@@ -247,32 +247,21 @@ func TestRecognitionSync(t *testing.T) {
 	e.clock.Add(time.Hour)
 	e.fake.AddPerson(map[string]any{"name": "Uusi", "phones": []any{map[string]any{"value": "+358 20 555 0000"}}})
 	e.fake.DeletePerson(e.person2)
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new person")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358501112222"); ok {
-		t.Error("a deleted person survived the full sync")
-	}
+	crmtest.Resync(t, in, "+358205550000", "a new person", "+358501112222", "a deleted person")
 }
 
 func TestLimits(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{Burst: 1})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, p, crmtest.Call("b1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := p.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("b2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, p, crmtest.Activity("b1"), crmsync.Assignment{})
+	err := p.Push(context.Background(), crmtest.Delivery("b2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != 2*time.Second {
 		t.Fatalf("burst: %v", err)
 	}
 	e = newEnv(t, fakepipedrive.Options{Budget: 15})
 	p = e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, p, crmtest.Call("d1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err = p.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("d2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, p, crmtest.Activity("d1"), crmsync.Assignment{})
+	err = p.Push(context.Background(), crmtest.Delivery("d2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < time.Second || !strings.Contains(err.Error(), "budget") {
 		t.Fatalf("budget: %v", err)
 	}
@@ -285,16 +274,16 @@ func TestOAuth(t *testing.T) {
 	cfg := pipedrive.Config{URL: e.srv.URL, TokenURL: e.srv.URL + "/oauth/token", Auth: pipedrive.AuthOAuth, ClientID: "app",
 		ClientSecret: "app-secret-1234", RefreshTokenFile: filepath.Join(dir, "rt"), CompanyDomain: "acme"}
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, p, crmtest.Call("o1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, p, crmtest.Activity("o1"), crmsync.Assignment{})
 	// The access token expires: refreshed once with the refresh token
 	// Pipedrive handed out last time (the first one is retired).
 	e.fake.ExpireTokens()
-	crmtest.Push(t, p, crmtest.Call("o2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, p, crmtest.Activity("o2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests", tokens)
 	}
 	cfg.ClientSecret = "wrong-secret-99"
-	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("o3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("o3"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-secret-99") {
 		t.Fatalf("a wrong client secret: %v", err)
 	}
@@ -305,13 +294,13 @@ func TestPermanentErrors(t *testing.T) {
 	cfg := e.config()
 	cfg.APIToken = userToken // Bob, no account settings access
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	err := p.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Call("f1", bridge.Inbound, bridge.Connected, "+358401234567"),
+	err := p.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("f1"),
 		Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "permission") {
 		t.Errorf("logging for another user without the right: %v", err)
 	}
 	err = e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmsync.Delivery{
-		Activity: crmtest.Call("f2", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{CRMUser: "alice", Mapped: true}})
+		Activity: crmtest.Activity("f2"), Assignment: crmsync.Assignment{CRMUser: "alice", Mapped: true}})
 	if !crmerr.IsPermanent(err) {
 		t.Errorf("a non-numeric owner: %v", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func TestKeyAPIVersion(t *testing.T) {
 	cfg := e.config()
 	cfg.APIVersion = "58.0"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, s, crmtest.Call("ver", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("ver"), crmsync.Assignment{})
 	n := 0
 	for _, r := range w.Requests() {
 		if strings.Contains(r, "/services/data/") {
@@ -59,7 +58,7 @@ func TestKeyAPIVersion(t *testing.T) {
 	// A version the org does not serve is a refusal, not a silent default.
 	cfg.APIVersion = "99.0"
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("ver99", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+	if err := s.Push(context.Background(), crmtest.Delivery("ver99")); err == nil {
 		t.Error("api_version 99.0 accepted by an org serving up to 64.0")
 	}
 }
@@ -72,7 +71,7 @@ func TestKeyClientIDAndSecretCredential(t *testing.T) {
 	cfg := e.config()
 	cfg.ClientID = "3MVG9someOtherApp"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("cid", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil || !strings.Contains(err.Error(), "invalid_client_id") {
+	if err := s.Push(context.Background(), crmtest.Delivery("cid")); err == nil || !strings.Contains(err.Error(), "invalid_client_id") {
 		t.Errorf("another app's client_id: %v", err)
 	}
 
@@ -82,10 +81,10 @@ func TestKeyClientIDAndSecretCredential(t *testing.T) {
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	cfg = e.config()
 	cfg.ClientSecret, cfg.ClientSecretCredential = "", "sf-secret"
-	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Call("cred", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Activity("cred"), crmsync.Assignment{})
 	cfg.ClientSecretCredential = "sf-wrong"
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("cred2", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := s.Push(context.Background(), crmtest.Delivery("cred2")); !crmerr.IsUnauthorized(err) {
 		t.Errorf("the wrong credential's secret: %v", err)
 	}
 	cfg.ClientSecretCredential = "sf-absent"
@@ -157,11 +156,11 @@ func TestKeyTokenURL(t *testing.T) {
 	})
 	cfg := e.config()
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("tu0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+	if err := s.Push(context.Background(), crmtest.Delivery("tu0")); err == nil {
 		t.Fatal("the token endpoint moved, yet the default one worked")
 	}
 	cfg.TokenURL = e.srv.URL + "/login/token"
-	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Call("tu1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Activity("tu1"), crmsync.Assignment{})
 	if moved != 1 {
 		t.Errorf("%d token requests to token_url, want 1", moved)
 	}
@@ -205,18 +204,8 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, s, crmtest.Call("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	crmtest.Push(t, s, crmtest.Activity("warm"), crmsync.Assignment{})
+	crmtest.PushAtOnce(t, s, "mc", 6)
 	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}

@@ -125,7 +125,7 @@ func TestTaskFields(t *testing.T) {
 	}
 	internal := crmtest.Call("internal", bridge.Outbound, bridge.Connected, "102")
 	internal.Internal, internal.RemoteE164 = true, ""
-	long := crmtest.Call("long", bridge.Inbound, bridge.Connected, "+358401234567")
+	long := crmtest.Activity("long")
 	long.TalkSeconds = 61.4
 	tests := []struct {
 		name string
@@ -134,7 +134,7 @@ func TestTaskFields(t *testing.T) {
 		want map[string]any
 		none []string
 	}{
-		{"inbound answered from a contact: on the contact and its account", crmtest.Call("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: on the contact and its account", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]any{"TaskSubtype": "Call", "CallType": "Inbound", "Status": "Completed", "CallDurationInSeconds": "2",
 				"CallObject": "in", "CallDisposition": "Connected", "WhoId": e.contact, "WhatId": e.account, "OwnerId": e.alice,
@@ -179,7 +179,7 @@ func TestTaskFields(t *testing.T) {
 func TestLostAnswerLookupByCallObject(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	e.fake.LoseNext("POST", "/sobjects/Task", 1)
 	err := s.Push(context.Background(), crmtest.DeliveryOf(a))
 	if err == nil || crmerr.IsPermanent(err) {
@@ -199,7 +199,7 @@ func TestLostAnswerLookupByCallObject(t *testing.T) {
 
 	// Another process (a crash, the lease ran out) knows nothing of the
 	// lost answer; the job is old by then, which is enough to look first.
-	b := crmtest.Call("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/sobjects/Task", 1)
 	if err := s.Push(context.Background(), crmtest.DeliveryOf(b)); err == nil {
 		t.Fatal("lost answer not reported")
@@ -219,7 +219,7 @@ func TestLostAnswerUpsert(t *testing.T) {
 	cfg := e.config()
 	cfg.ExternalIDField = "Callbridge_Activity_Id__c"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("upsert-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("upsert-1")
 	e.fake.LoseNext("PATCH", "/sobjects/Task/Callbridge_Activity_Id__c/", 1)
 	if err := s.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
@@ -236,7 +236,7 @@ func TestLostAnswerUpsert(t *testing.T) {
 	// An old activity is not looked up: the upsert makes it unnecessary.
 	e.clock.Add(time.Hour)
 	before, _, _ := e.fake.Stats()
-	crmtest.Push(t, s, crmtest.Call("upsert-2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("upsert-2"), crmsync.Assignment{})
 	if after, _, _ := e.fake.Stats(); after-before != 1 {
 		t.Errorf("an upsert of an old activity cost %d requests", after-before)
 	}
@@ -327,7 +327,7 @@ func TestSyncUsers(t *testing.T) {
 		t.Errorf("carol: %+v", u)
 	}
 	// The mapping is used by the next push.
-	crmtest.Push(t, s, crmtest.Call("mapped", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{Email: "ALICE@example.com"})
+	crmtest.Push(t, s, crmtest.Activity("mapped"), crmsync.Assignment{Email: "ALICE@example.com"})
 	if task, _ := e.fake.Task("mapped"); task["OwnerId"] != e.alice {
 		t.Errorf("owner %v, want alice", task["OwnerId"])
 	}
@@ -372,8 +372,8 @@ func TestRecognitionSync(t *testing.T) {
 func TestRequestLimitIsRetried(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{RequestLimit: 1, RequestWindow: 24 * time.Hour})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, s, crmtest.Call("l1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("l2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, s, crmtest.Activity("l1"), crmsync.Assignment{})
+	err := s.Push(context.Background(), crmtest.Delivery("l2"))
 	if err == nil || crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "REQUEST_LIMIT_EXCEEDED") {
 		t.Fatalf("over the limit: %v", err)
 	}
@@ -386,9 +386,9 @@ func TestRequestLimitIsRetried(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, s, crmtest.Call("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("t1"), crmsync.Assignment{})
 	e.fake.ExpireTokens()
-	crmtest.Push(t, s, crmtest.Call("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("t2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests, want 2", tokens)
 	}
@@ -399,7 +399,7 @@ func TestWrongSecretIsUnauthorized(t *testing.T) {
 	cfg := e.config()
 	cfg.ClientSecret = "wrong-secret-value-77"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("w", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := s.Push(context.Background(), crmtest.Delivery("w"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-secret-value-77") || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("wrong secret: %v", err)
 	}
@@ -408,14 +408,14 @@ func TestWrongSecretIsUnauthorized(t *testing.T) {
 	os.WriteFile(file, []byte("old-secret-value\n"), 0o600)
 	cfg.ClientSecret, cfg.ClientSecretFile = "", file
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("w", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := s.Push(context.Background(), crmtest.Delivery("w")); !crmerr.IsUnauthorized(err) {
 		t.Fatalf("old secret: %v", err)
 	}
 	os.WriteFile(file, []byte(secret+"\n"), 0o600)
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	crmtest.Push(t, s, crmtest.Call("w", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("w"), crmsync.Assignment{})
 }
 
 func TestJWTBearer(t *testing.T) {
@@ -427,10 +427,10 @@ func TestJWTBearer(t *testing.T) {
 	}
 	cfg := salesforce.Config{URL: e.srv.URL, Auth: salesforce.AuthJWTBearer, ClientID: clientID, Username: "calls@example.com", PrivateKey: pemOf(key)}
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, s, crmtest.Call("jwt", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("jwt"), crmsync.Assignment{})
 	cfg.PrivateKey = pemOf(other)
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("jwt2", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_grant") {
+	if err := s.Push(context.Background(), crmtest.Delivery("jwt2")); !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("wrong key: %v", err)
 	}
 	cfg.PrivateKey = "not a key"

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ func TestKeyAPIVersion(t *testing.T) {
 	cfg := e.config()
 	cfg.APIVersion = "v7"
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	err := z.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("ver", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := z.Push(context.Background(), crmtest.Delivery("ver"))
 	if err == nil || !strings.Contains(err.Error(), "INVALID_URL_PATTERN") {
 		t.Errorf("v7 against an org the fake serves as v8: %v", err)
 	}
@@ -141,19 +140,9 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, z, crmtest.Call("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, z, crmtest.Activity("warm"), crmsync.Assignment{})
 	w.SetHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := z.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	crmtest.PushAtOnce(t, z, "mc", 6)
 	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}

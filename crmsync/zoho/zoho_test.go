@@ -121,7 +121,7 @@ func TestCallFields(t *testing.T) {
 	if _, err := z2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	long := crmtest.Call("long", bridge.Inbound, bridge.Connected, "+358401234567")
+	long := crmtest.Activity("long")
 	long.TalkSeconds = 125.4
 	out := crmtest.Call("out", bridge.Outbound, bridge.Unaccepted, "+358507654321")
 	tests := []struct {
@@ -131,7 +131,7 @@ func TestCallFields(t *testing.T) {
 		want map[string]string
 		none []string
 	}{
-		{"inbound answered from a contact: for the contact, related to the account", crmtest.Call("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: for the contact, related to the account", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"Call_Type": "Inbound", "Call_Start_Time": "2026-11-21T16:11:10+00:00", "Call_Duration": "00:02",
 				"Who_Id": "map[id:" + e.contact + "]", "What_Id": "map[id:" + e.account + "]", "$se_module": "Accounts",
@@ -170,8 +170,8 @@ func TestCallFields(t *testing.T) {
 func TestLostAnswerLookupByMarker(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	a := crmtest.Call("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
-	crmtest.Push(t, z, crmtest.Call("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	a := crmtest.Activity("lost-1")
+	crmtest.Push(t, z, crmtest.Activity("warm"), crmsync.Assignment{})
 	e.fake.LoseNext("POST", "/crm/v8/Calls", 1)
 	if err := z.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
@@ -181,7 +181,7 @@ func TestLostAnswerLookupByMarker(t *testing.T) {
 	if after, _, _ := e.fake.Stats(); after-before != 1 {
 		t.Errorf("the retry cost %d requests, want 1 (the query)", after-before)
 	}
-	b := crmtest.Call("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/crm/v8/Calls", 1)
 	z.Push(context.Background(), crmtest.DeliveryOf(b))
 	e.clock.Add(2 * time.Minute)
@@ -197,7 +197,7 @@ func TestLostAnswerLookupByMarker(t *testing.T) {
 // refused as a duplicate, and counted as written.
 func TestUniqueMarker(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{UniqueMarker: true})
-	a := crmtest.Call("u1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("u1")
 	crmtest.Push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{})
 	crmtest.Push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{}) // fresh: no lookup
 	if n := e.fake.Count(a.ID); n != 1 {
@@ -211,7 +211,7 @@ func TestUniqueMarker(t *testing.T) {
 func TestMissingMarkerField(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{CallFields: []string{"Callbridge_Template"}})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	err := z.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("m1", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := z.Push(context.Background(), crmtest.Delivery("m1"))
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "no field Callbridge_Activity_Id") || len(e.fake.Calls()) != 0 {
 		t.Fatalf("missing marker field: %v, %d calls", err, len(e.fake.Calls()))
 	}
@@ -300,8 +300,8 @@ func TestRecognitionSync(t *testing.T) {
 func TestCreditsExhausted(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{Credits: 2})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, z, crmtest.Call("c1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{}) // the field check and an insert
-	err := z.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("c2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, z, crmtest.Activity("c1"), crmsync.Assignment{}) // the field check and an insert
+	err := z.Push(context.Background(), crmtest.Delivery("c2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < time.Minute || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") {
 		t.Fatalf("credits: %v", err)
 	}
@@ -310,14 +310,14 @@ func TestCreditsExhausted(t *testing.T) {
 func TestTokenExpiryAndRevocation(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	crmtest.Push(t, z, crmtest.Call("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, z, crmtest.Activity("t1"), crmsync.Assignment{})
 	e.fake.ExpireTokens()
-	crmtest.Push(t, z, crmtest.Call("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, z, crmtest.Activity("t2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests, want 2", tokens)
 	}
 	e2 := newEnv(t, fakezoho.Options{RefreshToken: "1000.another.refresh.token"})
-	err := e2.connector(t, e2.config(), zoho.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(crmtest.Call("t3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e2.connector(t, e2.config(), zoho.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("t3"))
 	if !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_code") || strings.Contains(err.Error(), refreshToken) {
 		t.Fatalf("a revoked refresh token: %v", err)
 	}
