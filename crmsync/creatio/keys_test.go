@@ -138,26 +138,17 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ActivityColumns: []string{"UsrPbxCode"}, CallColumns: []string{"UsrPbxCode"}})
 	cfg := e.config()
 	cfg.TemplateField = "UsrPbxCode"
-	cfg.Subjects = creatio.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{crmtest.Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{crmtest.Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{crmtest.Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{crmtest.Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		crmtest.Push(t, k, tt.a, crmsync.Assignment{Template: "VIP"})
-		call, _ := e.fake.Get("Call", creatio.RecordID(tt.a.ID, "call"))
-		act, _ := e.fake.Get("Activity", creatio.RecordID(tt.a.ID, "activity"))
-		if call["Caption"] != tt.subject || act["Title"] != tt.subject {
-			t.Errorf("%s: Caption %v Title %v, want %q", tt.a.ID, call["Caption"], act["Title"], tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, k, tt.Activity, crmsync.Assignment{Template: "VIP"})
+		call, _ := e.fake.Get("Call", creatio.RecordID(tt.Activity.ID, "call"))
+		act, _ := e.fake.Get("Activity", creatio.RecordID(tt.Activity.ID, "activity"))
+		if call["Caption"] != tt.Subject || act["Title"] != tt.Subject {
+			t.Errorf("%s: Caption %v Title %v, want %q", tt.Activity.ID, call["Caption"], act["Title"], tt.Subject)
 		}
 		if call["UsrPbxCode"] != "VIP" || act["UsrPbxCode"] != "VIP" {
-			t.Errorf("%s: UsrPbxCode %v %v, want the template code", tt.a.ID, call["UsrPbxCode"], act["UsrPbxCode"])
+			t.Errorf("%s: UsrPbxCode %v %v, want the template code", tt.Activity.ID, call["UsrPbxCode"], act["UsrPbxCode"])
 		}
 	}
 }

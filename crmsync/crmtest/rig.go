@@ -13,6 +13,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
+	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 )
 
@@ -121,6 +122,31 @@ func Resync(t testing.TB, in *phoneindex.Integration, added, news, removed, gone
 	}
 	if _, ok := in.Lookup(removed); ok {
 		t.Errorf("%s survived the full sync", gone)
+	}
+}
+
+// SubjectTemplates are subjects for each kind of call that put the kind
+// in front of the number, for the subjects.* key tests.
+func SubjectTemplates() callinfo.Subjects {
+	return callinfo.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
+		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+}
+
+// SubjectCase is a call of one kind and the subject SubjectTemplates
+// give it.
+type SubjectCase struct {
+	Activity bridge.Activity
+	Subject  string
+}
+
+// SubjectCases are a call of each kind to +358509999999 (ids s-in,
+// s-out, s-miss, s-unacc) with the subject SubjectTemplates give it.
+func SubjectCases() []SubjectCase {
+	return []SubjectCase{
+		{Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
+		{Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
+		{Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
+		{Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
@@ -71,30 +70,21 @@ func TestKeyPropertiesAndSubjects(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{CallProperties: []string{"pbx_call_id", "pbx_template"}})
 	cfg := e.config()
 	cfg.MarkerProperty, cfg.TemplateProperty = "pbx_call_id", "pbx_template"
-	cfg.Subjects = hubspot.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a     bridge.Activity
-		title string
-	}{
-		{crmtest.Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{crmtest.Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{crmtest.Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{crmtest.Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		crmtest.Push(t, h, tt.a, crmsync.Assignment{Template: "VIP"})
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, h, tt.Activity, crmsync.Assignment{Template: "VIP"})
 		var got *fakehubspot.Call
 		for _, c := range e.fake.Calls() {
-			if c.Properties["pbx_call_id"] == tt.a.ID {
+			if c.Properties["pbx_call_id"] == tt.Activity.ID {
 				got = &c
 			}
 		}
 		if got == nil {
-			t.Fatalf("%s: no call with pbx_call_id", tt.a.ID)
+			t.Fatalf("%s: no call with pbx_call_id", tt.Activity.ID)
 		}
-		if got.Properties["hs_call_title"] != tt.title || got.Properties["pbx_template"] != "VIP" {
-			t.Errorf("%s: title %q template %q", tt.a.ID, got.Properties["hs_call_title"], got.Properties["pbx_template"])
+		if got.Properties["hs_call_title"] != tt.Subject || got.Properties["pbx_template"] != "VIP" {
+			t.Errorf("%s: title %q template %q", tt.Activity.ID, got.Properties["hs_call_title"], got.Properties["pbx_template"])
 		}
 	}
 }

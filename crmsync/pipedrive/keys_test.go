@@ -135,22 +135,13 @@ func TestKeyCompanyDomain(t *testing.T) {
 func TestKeySubjects(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	cfg := e.config()
-	cfg.Subjects = pipedrive.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{crmtest.Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{crmtest.Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{crmtest.Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{crmtest.Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		crmtest.Push(t, p, tt.a, crmsync.Assignment{})
-		a, ok := e.callLog(tt.a.ID)
-		if !ok || !strings.HasPrefix(a.Subject, tt.subject+" ") {
-			t.Errorf("%s: subject %q, want %q and the marker", tt.a.ID, a.Subject, tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, p, tt.Activity, crmsync.Assignment{})
+		a, ok := e.callLog(tt.Activity.ID)
+		if !ok || !strings.HasPrefix(a.Subject, tt.Subject+" ") {
+			t.Errorf("%s: subject %q, want %q and the marker", tt.Activity.ID, a.Subject, tt.Subject)
 		}
 	}
 }

@@ -172,25 +172,16 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{TaskFields: map[string]string{"Call_Code__c": "string"}})
 	cfg := e.config()
 	cfg.TemplateField = "Call_Code__c"
-	cfg.Subjects = salesforce.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{crmtest.Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{crmtest.Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{crmtest.Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{crmtest.Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		crmtest.Push(t, s, tt.a, crmsync.Assignment{Template: "VIP"})
-		task, _ := e.fake.Task(tt.a.ID)
-		if task["Subject"] != tt.subject {
-			t.Errorf("%s: Subject %v, want %q", tt.a.ID, task["Subject"], tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, s, tt.Activity, crmsync.Assignment{Template: "VIP"})
+		task, _ := e.fake.Task(tt.Activity.ID)
+		if task["Subject"] != tt.Subject {
+			t.Errorf("%s: Subject %v, want %q", tt.Activity.ID, task["Subject"], tt.Subject)
 		}
 		if task["Call_Code__c"] != "VIP" {
-			t.Errorf("%s: Call_Code__c %v, want the template code", tt.a.ID, task["Call_Code__c"])
+			t.Errorf("%s: Call_Code__c %v, want the template code", tt.Activity.ID, task["Call_Code__c"])
 		}
 	}
 }

@@ -104,30 +104,21 @@ func TestKeyFieldsAndSubjects(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{CallFields: []string{"PBX_Call_Id", "PBX_Template"}})
 	cfg := e.config()
 	cfg.MarkerField, cfg.TemplateField = "PBX_Call_Id", "PBX_Template"
-	cfg.Subjects = zoho.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{crmtest.Call("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{crmtest.Call("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{crmtest.Call("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{crmtest.Call("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		crmtest.Push(t, z, tt.a, crmsync.Assignment{Template: "VIP"})
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, z, tt.Activity, crmsync.Assignment{Template: "VIP"})
 		var got map[string]any
 		for _, c := range e.fake.Calls() {
-			if c["PBX_Call_Id"] == tt.a.ID {
+			if c["PBX_Call_Id"] == tt.Activity.ID {
 				got = c
 			}
 		}
 		if got == nil {
-			t.Fatalf("%s: no call with PBX_Call_Id", tt.a.ID)
+			t.Fatalf("%s: no call with PBX_Call_Id", tt.Activity.ID)
 		}
-		if got["Subject"] != tt.subject || got["PBX_Template"] != "VIP" {
-			t.Errorf("%s: Subject %v PBX_Template %v", tt.a.ID, got["Subject"], got["PBX_Template"])
+		if got["Subject"] != tt.Subject || got["PBX_Template"] != "VIP" {
+			t.Errorf("%s: Subject %v PBX_Template %v", tt.Activity.ID, got["Subject"], got["PBX_Template"])
 		}
 	}
 }
