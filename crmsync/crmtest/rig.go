@@ -150,6 +150,18 @@ func SubjectCases() []SubjectCase {
 	}
 }
 
+// PushBacklog pushes Backlog(prefix, n) through c in one PushBatch and
+// fails the test on any delivery's error: the batch_size tests then count
+// the requests it took.
+func PushBacklog(t testing.TB, c crmsync.BatchPusher, prefix string, n int) {
+	t.Helper()
+	for i, err := range c.PushBatch(context.Background(), Backlog(prefix, n)) {
+		if err != nil {
+			t.Errorf("%d: %v", i, err)
+		}
+	}
+}
+
 // Recognizer opens a phone index named name over src with entities
 // (Finnish numbering) in a temporary folder and syncs it in full.
 func Recognizer(t testing.TB, name string, src phoneindex.Source, entities []phoneindex.Entity) *phoneindex.Integration {

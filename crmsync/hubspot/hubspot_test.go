@@ -346,7 +346,7 @@ func TestPermanentErrors(t *testing.T) {
 			tt.cfg(&cfg)
 		}
 		h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-		err := h.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Call(fmt.Sprint("p", i), bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: tt.as})
+		err := h.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity(fmt.Sprint("p", i)), Assignment: tt.as})
 		if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), tt.code) {
 			t.Errorf("%s: %v, want permanent %s", tt.name, err, tt.code)
 		}

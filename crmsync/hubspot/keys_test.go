@@ -104,11 +104,7 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	}
 	w.SetHold(0)
 	before := len(w.Requests())
-	for i, err := range h.PushBatch(context.Background(), crmtest.Backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	crmtest.PushBacklog(t, h, "bs", 100)
 	creates := 0
 	for _, r := range w.Requests()[before:] {
 		if strings.HasSuffix(r, "/batch/create") {

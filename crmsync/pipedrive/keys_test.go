@@ -13,7 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
@@ -39,7 +38,7 @@ func TestKeyAPITokenSources(t *testing.T) {
 	} {
 		cfg := e.config()
 		set(&cfg)
-		crmtest.Push(t, e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}), crmtest.Call(fmt.Sprint("tok", i), bridge.Inbound, bridge.Connected, "+358401234567"),
+		crmtest.Push(t, e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}), crmtest.Activity(fmt.Sprint("tok", i)),
 			crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true})
 		if a, _ := e.callLog(fmt.Sprint("tok", i)); a.UserID != e.alice {
 			t.Errorf("source %d: logged for user %d", i, a.UserID)
@@ -92,7 +91,7 @@ func TestKeyOAuthSources(t *testing.T) {
 			ClientSecret: sec, RefreshTokenFile: filepath.Join(dir, "rt"), CompanyDomain: "acme"}
 		tt.set(&cfg)
 		err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-			crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("oa", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+			crmtest.Delivery(fmt.Sprint("oa", i)))
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("%s: %v", tt.name, err)

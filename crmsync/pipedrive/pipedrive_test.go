@@ -328,7 +328,7 @@ func TestConfigValidate(t *testing.T) {
 func backlog(n int) []crmsync.Delivery {
 	out := make([]crmsync.Delivery, n)
 	for i := range out {
-		a := crmtest.Call(fmt.Sprintf("drain-%05d", i), bridge.Inbound, bridge.Connected, "+358401234567")
+		a := crmtest.Activity(fmt.Sprintf("drain-%05d", i))
 		a.EndedAt = time.Now() // fresh: no lookups
 		out[i] = crmtest.DeliveryOf(a)
 	}

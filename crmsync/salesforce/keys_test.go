@@ -16,7 +16,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
@@ -119,7 +118,7 @@ func TestKeyJWTBearerKeys(t *testing.T) {
 		cfg := base
 		tt.set(&cfg)
 		s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-		err := s.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("jwt", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+		err := s.Push(context.Background(), crmtest.Delivery(fmt.Sprint("jwt", i)))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -201,11 +200,7 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
 	before := len(w.Requests())
-	for i, err := range s.PushBatch(context.Background(), crmtest.Backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	crmtest.PushBacklog(t, s, "bs", 100)
 	collections := 0
 	for _, r := range w.Requests()[before:] {
 		if strings.HasSuffix(r, "/composite/sobjects") {

@@ -459,7 +459,7 @@ func TestPermanentErrors(t *testing.T) {
 			tt.cfg(&cfg)
 		}
 		s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-		err := s.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Call(fmt.Sprint("p", i), bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: tt.as})
+		err := s.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity(fmt.Sprint("p", i)), Assignment: tt.as})
 		if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), tt.code) {
 			t.Errorf("%s: %v, want permanent %s", tt.name, err, tt.code)
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
@@ -75,7 +74,7 @@ func TestKeyClientAndSecretSources(t *testing.T) {
 		cfg := e.config()
 		tt.set(&cfg)
 		z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-		err := z.Push(context.Background(), crmtest.DeliveryOf(crmtest.Call(fmt.Sprint("src", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+		err := z.Push(context.Background(), crmtest.Delivery(fmt.Sprint("src", i)))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -139,11 +138,7 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	}
 	w.SetHold(0)
 	before := len(w.Requests())
-	for i, err := range z.PushBatch(context.Background(), crmtest.Backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	crmtest.PushBacklog(t, z, "bs", 100)
 	inserts := 0
 	for _, r := range w.Requests()[before:] {
 		if r == "POST /crm/v8/Calls" {
