@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,6 +163,26 @@ func PushBacklog(t testing.TB, c crmsync.BatchPusher, prefix string, n int) {
 			t.Errorf("%d: %v", i, err)
 		}
 	}
+}
+
+// Request sends body as JSON to url with the credential header set to
+// value and returns the status and the answer's body: the fakes' own
+// tests talk to them with it.
+func Request(t testing.TB, method, url, header, value, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(header, value)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // Recognizer opens a phone index named name over src with entities
