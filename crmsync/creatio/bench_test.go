@@ -7,7 +7,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/creatio"
 	"github.com/callbridge/callbridge/crmsync/creatio/fakecreatio"
@@ -33,7 +32,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 		k := e.connector(b, cfg, creatio.Options{Logger: zerolog.Nop(), Now: time.Now})
 		ds := make([]crmsync.Delivery, n)
 		for i := range ds {
-			a := activity(fmt.Sprintf("drain-%05d", i), bridge.Inbound, bridge.Connected, "+358401234567")
+			a := crmtest.Activity(fmt.Sprintf("drain-%05d", i))
 			a.EndedAt = time.Now()
 			ds[i] = crmtest.DeliveryOf(a)
 		}

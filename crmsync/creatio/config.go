@@ -3,12 +3,12 @@ package creatio
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
+	"github.com/callbridge/callbridge/crmsync/internal/rest"
 	"github.com/callbridge/callbridge/internal/secret"
 )
 
@@ -121,14 +121,14 @@ func (c Config) Validate() error {
 	}
 	if c.URL == "" {
 		bad("url", "required (the site, https://<name>.creatio.com)")
-	} else if !absURL(c.URL) {
+	} else if !rest.AbsURL(c.URL) {
 		bad("url", "want the site's absolute URL")
 	}
 	if c.ODataPath != "" && (!strings.HasPrefix(c.ODataPath, "/") || strings.ContainsAny(c.ODataPath, "?# ")) {
 		bad("odata_path", "want a path such as /0/odata or /odata")
 	}
 	secrets := func(key string, v Secret, file, cred string, need bool, why string) {
-		n := count(v != "", file != "", cred != "")
+		n := rest.CountSet(v != "", file != "", cred != "")
 		switch {
 		case need && n == 0:
 			bad(key, "required for auth %s (or %s_file, or %s_credential)", why, key, key)
@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 	case "", AuthOAuth:
 		if c.IdentityURL == "" {
 			bad("identity_url", "required for auth oauth (the identity service)")
-		} else if !absURL(c.IdentityURL) {
+		} else if !rest.AbsURL(c.IdentityURL) {
 			bad("identity_url", "want an absolute https URL")
 		}
 		if c.ClientID == "" {
@@ -183,19 +183,4 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-func count(bs ...bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
-func absURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
 }

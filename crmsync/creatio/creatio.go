@@ -79,12 +79,7 @@ func New(name string, cfg Config, opts Options) (*Creatio, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := opts.Client
-	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	}
+	hc := rest.HTTPClient(opts.Client, cfg.Timeout)
 	k.c = &rest.Client{
 		CRM: "creatio", Connector: name, HTTP: hc, Decode: decodeError, Metrics: m,
 		Scrub: &rest.Scrubber{}, Log: opts.Logger, Now: k.now, Allowed: []string{k.odata},

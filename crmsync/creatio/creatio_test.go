@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,29 +28,20 @@ const (
 	password     = "Supervisor-Pa55!word"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: crmtest.Activity("x").EndedAt.Add(5 * time.Second)} }
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 type env struct {
 	fake                       *fakecreatio.Server
 	srv                        *httptest.Server
-	clock                      *clock
+	clock                      *crmtest.Clock
 	alice, bob, carol, owner   string
 	contact, account, account2 string
 }
 
 func newEnv(t testing.TB, opts fakecreatio.Options) *env {
 	t.Helper()
-	e := &env{clock: newClock()}
+	e := &env{clock: crmtest.NewClock()}
 	opts.ClientID, opts.ClientSecret, opts.Username, opts.Password = clientID, clientSecret, "Supervisor", password
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	e.fake = fakecreatio.New(opts)
 	e.srv = httptest.NewServer(e.fake)
@@ -77,7 +67,7 @@ func (e *env) forms() creatio.Config {
 func (e *env) connector(t testing.TB, cfg creatio.Config, opts creatio.Options) *creatio.Creatio {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	k, err := creatio.New("creatio", cfg, opts)
 	if err != nil {
@@ -98,33 +88,7 @@ func (e *env) count(id string) int {
 }
 
 func recognizer(t testing.TB, k *creatio.Creatio) *phoneindex.Integration {
-	t.Helper()
-	in, err := phoneindex.Open(context.Background(), "creatio", k, phoneindex.FileStore{Dir: t.TempDir()},
-		phoneindex.Settings{Region: "FI", Enabled: true, Entities: creatio.DefaultEntities()}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
-func activity(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
-	a := crmtest.Activity(id)
-	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
-	if state != bridge.Connected {
-		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
-		a.Reason = bridge.ReasonNoAnswer
-	}
-	return a
-}
-
-func push(t testing.TB, k *creatio.Creatio, a bridge.Activity, as crmsync.Assignment) {
-	t.Helper()
-	if err := k.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
-		t.Fatal(err)
-	}
+	return crmtest.Recognizer(t, "creatio", k, creatio.DefaultEntities())
 }
 
 func TestConformance(t *testing.T) {
@@ -167,8 +131,8 @@ func TestRecords(t *testing.T) {
 	if _, err := k2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	in := activity("in", bridge.Inbound, bridge.Connected, "+358401234567")
-	push(t, k2, in, crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"})
+	in := crmtest.Activity("in")
+	crmtest.Push(t, k2, in, crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"})
 	call, _ := e.fake.Get("Call", creatio.RecordID("in", "call"))
 	act, _ := e.fake.Get("Activity", creatio.RecordID("in", "activity"))
 	for k, want := range map[string]any{"Caption": "Call from Maija Meikäläinen", "DirectionId": "1d96a65f-2131-4916-8825-2d142b1000b2",
@@ -184,8 +148,8 @@ func TestRecords(t *testing.T) {
 			t.Errorf("Activity.%s = %v, want %v", k, act[k], want)
 		}
 	}
-	miss := activity("miss", bridge.Outbound, bridge.Unaccepted, "+358509999999")
-	push(t, k2, miss, crmsync.Assignment{Email: "carol@example.com"})
+	miss := crmtest.Call("miss", bridge.Outbound, bridge.Unaccepted, "+358509999999")
+	crmtest.Push(t, k2, miss, crmsync.Assignment{Email: "carol@example.com"})
 	act, _ = e.fake.Get("Activity", creatio.RecordID("miss", "activity"))
 	call, _ = e.fake.Get("Call", creatio.RecordID("miss", "call"))
 	if act["OwnerId"] != e.owner || act["StatusId"] != "384d4b84-58e6-df11-971b-001d60e938c6" || call["DirectionId"] != "53f71b5b-5d46-4ee2-8ea4-a4f8fc76a8ae" {
@@ -193,7 +157,7 @@ func TestRecords(t *testing.T) {
 	}
 	// write: call only writes the Call.
 	cfg.Write = creatio.WriteCall
-	push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), activity("only", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("only"), crmsync.Assignment{})
 	if e.count("only") != 1 {
 		t.Errorf("write call: %d records", e.count("only"))
 	}
@@ -205,15 +169,15 @@ func TestLostAnswer(t *testing.T) {
 	for _, cfgOf := range []func(*env) creatio.Config{(*env).config, (*env).forms} {
 		e := newEnv(t, fakecreatio.Options{})
 		k := e.connector(t, cfgOf(e), creatio.Options{Logger: zerolog.Nop()})
-		a := activity("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+		a := crmtest.Activity("lost-1")
 		e.fake.LoseNext("POST", "/0/odata/Call", 1)
 		if err := k.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 			t.Fatalf("lost answer: %v", err)
 		}
-		push(t, k, a, crmsync.Assignment{})
+		crmtest.Push(t, k, a, crmsync.Assignment{})
 		// Another process, the job fresh: no lookup, the duplicate Id is
 		// refused and recognised.
-		push(t, e.connector(t, cfgOf(e), creatio.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{})
+		crmtest.Push(t, e.connector(t, cfgOf(e), creatio.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{})
 		if n := e.fake.Count("Call"); n != 1 || e.count(a.ID) != 2 {
 			t.Fatalf("%d calls, %d records", n, e.count(a.ID))
 		}
@@ -244,21 +208,10 @@ func TestRecognitionSync(t *testing.T) {
 	if !ok || m.Best.ID != e.contact || m.Best.Org != e.account || m.Best.URL != e.srv.URL+"/0/Shell/#Card/Contacts_FormPage/edit/"+e.contact {
 		t.Fatalf("contact: %+v %v", m.Best, ok)
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.fake.Add("Account", fakecreatio.Row{"Name": "New Oy", "Phone": "+358 20 555 0000"})
 	e.fake.Delete("Account", e.account2)
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new account")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+35891112222"); ok {
-		t.Error("a deleted account survived the full sync")
-	}
+	crmtest.Resync(t, in, "+358205550000", "a new account", "+35891112222", "a deleted account")
 }
 
 // An expired token or session is renewed once; a refused login is
@@ -267,17 +220,17 @@ func TestExpiryAndRefusedLogin(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
 	for _, cfg := range []creatio.Config{e.config(), e.forms()} {
 		k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-		push(t, k, activity("x1-"+cfg.Auth, bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+		crmtest.Push(t, k, crmtest.Activity("x1-"+cfg.Auth), crmsync.Assignment{})
 		_, _, before := e.fake.Stats()
 		e.fake.Expire()
-		push(t, k, activity("x2-"+cfg.Auth, bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+		crmtest.Push(t, k, crmtest.Activity("x2-"+cfg.Auth), crmsync.Assignment{})
 		if _, _, after := e.fake.Stats(); after-before != 1 {
 			t.Errorf("%s: %d new logins, want 1", cfg.Auth, after-before)
 		}
 	}
 	bad := e.forms()
 	bad.Password = "wrong-Pa55word"
-	err := e.connector(t, bad, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(activity("x3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e.connector(t, bad, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("x3"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-Pa55word") || !strings.Contains(err.Error(), "Invalid username or password") {
 		t.Fatalf("refused login: %v", err)
 	}
@@ -286,8 +239,8 @@ func TestExpiryAndRefusedLogin(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{Limit: 2, Window: time.Minute})
 	k := e.connector(t, e.config(), creatio.Options{Logger: zerolog.Nop()})
-	push(t, k, activity("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := k.Push(context.Background(), crmtest.DeliveryOf(activity("t2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, k, crmtest.Activity("t1"), crmsync.Assignment{})
+	err := k.Push(context.Background(), crmtest.Delivery("t2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < 30*time.Second {
 		t.Fatalf("throttled: %v", err)
 	}
@@ -296,11 +249,11 @@ func TestThrottled(t *testing.T) {
 func TestPermanentErrors(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ActivityColumns: []string{}, CallColumns: []string{}}) // no template column
 	k := e.connector(t, e.config(), creatio.Options{Logger: zerolog.Nop()})
-	err := k.Push(context.Background(), crmsync.Delivery{Activity: activity("p1", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{Template: "VIP"}})
+	err := k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("p1"), Assignment: crmsync.Assignment{Template: "VIP"}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "UsrCallbridgeTemplate") {
 		t.Errorf("a missing column: %v", err)
 	}
-	err = k.Push(context.Background(), crmsync.Delivery{Activity: activity("p2", bridge.Inbound, bridge.Connected, "+358401234567"),
+	err = k.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("p2"),
 		Assignment: crmsync.Assignment{CRMUser: "11111111-2222-4333-8444-555555555555", Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("an owner that does not exist: %v", err)

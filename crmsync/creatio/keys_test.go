@@ -2,7 +2,6 @@ package creatio_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,62 +14,27 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/creatio"
 	"github.com/callbridge/callbridge/crmsync/creatio/fakecreatio"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
+	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 )
 
 // The creatio section's keys, each shown doing what docs/config.md says,
 // against the fake site.
-
-// watch stands in front of the fake: the most requests in flight at
-// once, and an optional hold that lets requests overlap.
-type watch struct {
-	http.Handler
-	mu   sync.Mutex
-	hold time.Duration
-	in   int
-	most int
-}
-
-func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	w.in++
-	w.most = max(w.most, w.in)
-	hold := w.hold
-	w.mu.Unlock()
-	time.Sleep(hold)
-	w.Handler.ServeHTTP(rw, r)
-	w.mu.Lock()
-	w.in--
-	w.mu.Unlock()
-}
-
-func (w *watch) setHold(d time.Duration) {
-	w.mu.Lock()
-	w.hold = d
-	w.mu.Unlock()
-}
-
-func (w *watch) peak() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.most
-}
 
 // odata_path is where the OData service is: a .NET Core site's /odata.
 func TestKeyODataPath(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ODataPath: "/odata"})
 	cfg := e.config()
 	if err := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-		crmtest.DeliveryOf(activity("op0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+		crmtest.Delivery("op0")); err == nil {
 		t.Fatal("the default /0/odata worked on a site serving /odata")
 	}
 	cfg.ODataPath = "/odata"
-	push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), activity("op1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("op1"), crmsync.Assignment{})
 	if e.count("op1") != 2 {
 		t.Errorf("%d records under odata_path /odata, want 2", e.count("op1"))
 	}
@@ -101,11 +65,11 @@ func TestKeyIdentityURL(t *testing.T) {
 	})
 	cfg := e.config()
 	if err := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-		crmtest.DeliveryOf(activity("id0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+		crmtest.Delivery("id0")); err == nil {
 		t.Fatal("a token from the site, which has no identity service")
 	}
 	cfg.IdentityURL = identity.URL
-	push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), activity("id1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}), crmtest.Activity("id1"), crmsync.Assignment{})
 	mu.Lock()
 	defer mu.Unlock()
 	if tokens != 1 {
@@ -145,7 +109,7 @@ func TestKeyCredentials(t *testing.T) {
 		}
 		tt.set(&cfg)
 		err := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-			crmtest.DeliveryOf(activity(fmt.Sprint("cr", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+			crmtest.Delivery(fmt.Sprint("cr", i)))
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -173,26 +137,17 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{ActivityColumns: []string{"UsrPbxCode"}, CallColumns: []string{"UsrPbxCode"}})
 	cfg := e.config()
 	cfg.TemplateField = "UsrPbxCode"
-	cfg.Subjects = creatio.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{activity("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{activity("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{activity("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{activity("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		push(t, k, tt.a, crmsync.Assignment{Template: "VIP"})
-		call, _ := e.fake.Get("Call", creatio.RecordID(tt.a.ID, "call"))
-		act, _ := e.fake.Get("Activity", creatio.RecordID(tt.a.ID, "activity"))
-		if call["Caption"] != tt.subject || act["Title"] != tt.subject {
-			t.Errorf("%s: Caption %v Title %v, want %q", tt.a.ID, call["Caption"], act["Title"], tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, k, tt.Activity, crmsync.Assignment{Template: "VIP"})
+		call, _ := e.fake.Get("Call", creatio.RecordID(tt.Activity.ID, "call"))
+		act, _ := e.fake.Get("Activity", creatio.RecordID(tt.Activity.ID, "activity"))
+		if call["Caption"] != tt.Subject || act["Title"] != tt.Subject {
+			t.Errorf("%s: Caption %v Title %v, want %q", tt.Activity.ID, call["Caption"], act["Title"], tt.Subject)
 		}
 		if call["UsrPbxCode"] != "VIP" || act["UsrPbxCode"] != "VIP" {
-			t.Errorf("%s: UsrPbxCode %v %v, want the template code", tt.a.ID, call["UsrPbxCode"], act["UsrPbxCode"])
+			t.Errorf("%s: UsrPbxCode %v %v, want the template code", tt.Activity.ID, call["UsrPbxCode"], act["UsrPbxCode"])
 		}
 	}
 }
@@ -200,25 +155,14 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 // max_concurrency caps requests in flight.
 func TestKeyMaxConcurrency(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
-	w := &watch{Handler: e.fake}
-	e.srv.Config.Handler = w
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.MaxConcurrency = 2
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	push(t, k, activity("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	w.setHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := k.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if most := w.peak(); most != 2 {
+	crmtest.Push(t, k, crmtest.Activity("warm"), crmsync.Assignment{})
+	w.SetHold(20 * time.Millisecond)
+	crmtest.PushAtOnce(t, k, "mc", 6)
+	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
 }
@@ -227,31 +171,13 @@ func TestKeyMaxConcurrency(t *testing.T) {
 // retryable timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakecreatio.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/0/odata/") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/0/odata/")
 	})
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	k := e.connector(t, cfg, creatio.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := k.Push(ctx, crmtest.DeliveryOf(activity("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent site: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, k, "site")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/hubspot"
 	"github.com/callbridge/callbridge/crmsync/hubspot/fakehubspot"
 	"github.com/callbridge/callbridge/crmsync/internal/drain"
@@ -26,7 +27,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	for b.Loop() {
 		e := newEnv(b, fakehubspot.Options{TenSecondly: benchLimit, Window: benchWindow, Now: time.Now})
 		h := e.connector(b, e.config(), hubspot.Options{Logger: zerolog.Nop(), Now: time.Now})
-		ds := backlog("drain", n)
+		ds := crmtest.Backlog("drain", n)
 		for i := range ds {
 			ds[i].Activity.EndedAt = time.Now() // fresh: no lookups
 		}

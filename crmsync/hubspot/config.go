@@ -3,12 +3,12 @@ package hubspot
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
+	"github.com/callbridge/callbridge/crmsync/internal/rest"
 	"github.com/callbridge/callbridge/internal/secret"
 )
 
@@ -104,7 +104,7 @@ func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
 	}
-	switch n := count(c.Token != "", c.TokenFile != "", c.TokenCredential != ""); {
+	switch n := rest.CountSet(c.Token != "", c.TokenFile != "", c.TokenCredential != ""); {
 	case n == 0:
 		bad("token", "required (the private app's access token; or token_file, or token_credential)")
 	case n > 1:
@@ -114,7 +114,7 @@ func (c Config) Validate() error {
 		bad("token_credential", "a credential name, not a path")
 	}
 	for key, v := range map[string]string{"url": c.URL, "app_url": c.AppURL} {
-		if v != "" && !absURL(v) {
+		if v != "" && !rest.AbsURL(v) {
 			bad(key, "want an absolute https URL")
 		}
 	}
@@ -145,19 +145,4 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-func count(bs ...bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
-func absURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
 }

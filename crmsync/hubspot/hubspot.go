@@ -75,12 +75,7 @@ func New(name string, cfg Config, opts Options) (*HubSpot, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := opts.Client
-	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	}
+	hc := rest.HTTPClient(opts.Client, cfg.Timeout)
 	h.auth = &tokenAuth{}
 	h.c = &rest.Client{
 		CRM: "hubspot", Connector: name, HTTP: hc, Auth: h.auth, Decode: decodeError, Metrics: m,

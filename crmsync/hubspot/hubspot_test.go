@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,31 +26,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const token = "pat-eu1-3f6c2a1e-0b9d-4c7e-8a5f-1d2e3c4b5a69"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: crmtest.Activity("x").EndedAt.Add(5 * time.Second)} }
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 type env struct {
 	fake                       *fakehubspot.Server
 	srv                        *httptest.Server
-	clock                      *clock
+	clock                      *crmtest.Clock
 	alice, bob, carol, owner   string
 	contact, company, company2 string
 }
 
 func newEnv(t testing.TB, opts fakehubspot.Options) *env {
 	t.Helper()
-	e := &env{clock: newClock()}
+	e := &env{clock: crmtest.NewClock()}
 	if opts.Tokens == nil {
 		opts.Tokens = []string{token}
 	}
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	e.fake = fakehubspot.New(opts)
 	e.srv = httptest.NewServer(e.fake)
@@ -74,7 +64,7 @@ func (e *env) config() hubspot.Config {
 func (e *env) connector(t testing.TB, cfg hubspot.Config, opts hubspot.Options) *hubspot.HubSpot {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	h, err := hubspot.New("hs", cfg, opts)
 	if err != nil {
@@ -95,33 +85,7 @@ func (e *env) call(id string) (fakehubspot.Call, bool) {
 }
 
 func recognizer(t testing.TB, h *hubspot.HubSpot) *phoneindex.Integration {
-	t.Helper()
-	in, err := phoneindex.Open(context.Background(), "hs", h, phoneindex.FileStore{Dir: t.TempDir()},
-		phoneindex.Settings{Region: "FI", Enabled: true, Entities: hubspot.DefaultEntities()}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
-func activity(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
-	a := crmtest.Activity(id)
-	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
-	if state != bridge.Connected {
-		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
-		a.Reason = bridge.ReasonNoAnswer
-	}
-	return a
-}
-
-func push(t testing.TB, h *hubspot.HubSpot, a bridge.Activity, as crmsync.Assignment) {
-	t.Helper()
-	if err := h.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
-		t.Fatal(err)
-	}
+	return crmtest.Recognizer(t, "hs", h, hubspot.DefaultEntities())
 }
 
 func TestConformance(t *testing.T) {
@@ -153,7 +117,7 @@ func TestCallProperties(t *testing.T) {
 	if _, err := h2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	out := activity("out", bridge.Outbound, bridge.Unaccepted, "+35898765432")
+	out := crmtest.Call("out", bridge.Outbound, bridge.Unaccepted, "+35898765432")
 	out.Reason = bridge.ReasonBusy
 	tests := []struct {
 		name  string
@@ -162,13 +126,13 @@ func TestCallProperties(t *testing.T) {
 		want  map[string]string
 		assoc map[int][]string
 	}{
-		{"inbound answered from a contact: on the contact and its company", activity("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: on the contact and its company", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"hs_call_direction": "INBOUND", "hs_call_status": "COMPLETED", "hs_call_duration": "2000",
 				"hs_call_from_number": "+358401234567", "hs_call_to_number": "+35850111222", "hubspot_owner_id": e.alice,
 				"hs_call_title": "Call from Maija Meikäläinen", "hs_timestamp": "2026-11-21T16:11:10.009Z", "callbridge_template": "SUPPORT"},
 			map[int][]string{194: {e.contact}, 182: {e.company}}},
-		{"missed", activity("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: e.bob, Mapped: true},
+		{"missed", crmtest.Call("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: e.bob, Mapped: true},
 			map[string]string{"hs_call_status": "MISSED", "hs_call_duration": "0", "hubspot_owner_id": e.bob}, map[int][]string{}},
 		{"outbound busy to a company, default owner", out, crmsync.Assignment{Email: "carol@example.com"},
 			map[string]string{"hs_call_direction": "OUTBOUND", "hs_call_status": "BUSY", "hs_call_from_number": "101",
@@ -176,7 +140,7 @@ func TestCallProperties(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			push(t, h2, tt.a, tt.as)
+			crmtest.Push(t, h2, tt.a, tt.as)
 			c, ok := e.call(tt.a.ID)
 			if !ok {
 				t.Fatal("no call")
@@ -202,7 +166,7 @@ func TestCallProperties(t *testing.T) {
 func TestLostAnswerSearchesTheMarker(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{IndexLag: 5 * time.Second})
 	h := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	a := activity("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	e.fake.LoseNext("POST", "/crm/v3/objects/calls", 1)
 	if err := h.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
@@ -216,36 +180,28 @@ func TestLostAnswerSearchesTheMarker(t *testing.T) {
 	if err == nil || !ok || d <= 0 || d > 30*time.Second {
 		t.Fatalf("retry within the index lag: %v (wait %v)", err, d)
 	}
-	e.clock.add(d)
-	push(t, h, a, crmsync.Assignment{})
+	e.clock.Add(d)
+	crmtest.Push(t, h, a, crmsync.Assignment{})
 	if n := e.count(a.ID); n != 1 {
 		t.Fatalf("%d calls after the retry", n)
 	}
 	// A create that never reached HubSpot is made once the wait is over.
-	b := activity("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/crm/v3/objects/calls", 1)
 	h.Push(context.Background(), crmtest.DeliveryOf(b))
 	e.fake.Calls() // the fake created it; now make another process retry an old job
-	e.clock.add(3 * time.Minute)
+	e.clock.Add(3 * time.Minute)
 	other := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	push(t, other, b, crmsync.Assignment{})
+	crmtest.Push(t, other, b, crmsync.Assignment{})
 	if n := e.count(b.ID); n != 1 {
 		t.Fatalf("another process: %d calls", n)
 	}
 }
 
-func backlog(prefix string, n int) []crmsync.Delivery {
-	out := make([]crmsync.Delivery, n)
-	for i := range out {
-		out[i] = crmtest.DeliveryOf(activity(fmt.Sprintf("%s-%04d", prefix, i), bridge.Inbound, bridge.Connected, "+358401234567"))
-	}
-	return out
-}
-
 func TestBatch(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{IndexLag: time.Second})
 	h := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	ds := backlog("b", 250)
+	ds := crmtest.Backlog("b", 250)
 	before, _ := e.fake.Stats()
 	for i, err := range h.PushBatch(context.Background(), ds) {
 		if err != nil {
@@ -257,7 +213,7 @@ func TestBatch(t *testing.T) {
 	}
 	// One refused input fails HubSpot's whole batch: the others are still
 	// written, one by one.
-	more := backlog("c", 5)
+	more := crmtest.Backlog("c", 5)
 	more[2].Assignment = crmsync.Assignment{CRMUser: "999", Mapped: true}
 	errs := h.PushBatch(context.Background(), more)
 	for i, err := range errs {
@@ -267,7 +223,7 @@ func TestBatch(t *testing.T) {
 	}
 	// A lost batch answer: the retry searches, waits out the index, and
 	// writes nothing twice.
-	lost := backlog("d", 120)
+	lost := crmtest.Backlog("d", 120)
 	e.fake.LoseNext("POST", "/batch/create", 1)
 	pending := lost
 	for round := 0; len(pending) > 0; round++ {
@@ -285,7 +241,7 @@ func TestBatch(t *testing.T) {
 			}
 		}
 		pending = again
-		e.clock.add(wait + time.Second)
+		e.clock.Add(wait + time.Second)
 	}
 	for _, d := range append(append(ds, lost...), more...) {
 		want := 1
@@ -326,36 +282,25 @@ func TestRecognitionSync(t *testing.T) {
 		m.Best.URL != "https://app-eu1.hubspot.com/contacts/14567890/record/0-1/"+e.contact {
 		t.Fatalf("contact: %+v %v", m.Best, ok)
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.fake.AddRecord("companies", map[string]string{"name": "New Oy", "phone": "+358 20 555 0000"})
 	e.fake.Archive("companies", e.company2)
-	e.clock.add(2 * time.Second) // the index catches up
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new company")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+35891112222"); ok {
-		t.Error("an archived company survived the full sync")
-	}
+	e.clock.Add(2 * time.Second) // the index catches up
+	crmtest.Resync(t, in, "+358205550000", "a new company", "+35891112222", "an archived company")
 }
 
 func TestRateLimits(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{TenSecondly: 1})
 	h := e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	push(t, h, activity("r1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := h.Push(context.Background(), crmtest.DeliveryOf(activity("r2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, h, crmtest.Activity("r1"), crmsync.Assignment{})
+	err := h.Push(context.Background(), crmtest.Delivery("r2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != 10*time.Second || !strings.Contains(err.Error(), "TEN_SECONDLY_ROLLING") {
 		t.Fatalf("burst limit: %v", err)
 	}
 	e = newEnv(t, fakehubspot.Options{Daily: 1})
 	h = e.connector(t, e.config(), hubspot.Options{Logger: zerolog.Nop()})
-	push(t, h, activity("d1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err = h.Push(context.Background(), crmtest.DeliveryOf(activity("d2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, h, crmtest.Activity("d1"), crmsync.Assignment{})
+	err = h.Push(context.Background(), crmtest.Delivery("d2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != time.Hour || !strings.Contains(err.Error(), "DAILY") {
 		t.Fatalf("daily limit: %v", err)
 	}
@@ -369,10 +314,10 @@ func TestRotatedToken(t *testing.T) {
 	cfg := e.config()
 	cfg.Token, cfg.TokenFile = "", file
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	push(t, h, activity("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, h, crmtest.Activity("t1"), crmsync.Assignment{})
 	const next = "pat-eu1-99999999-aaaa-4bbb-8ccc-dddddddddddd"
 	e.fake.Rotate(token, next)
-	err := h.Push(context.Background(), crmtest.DeliveryOf(activity("t2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := h.Push(context.Background(), crmtest.Delivery("t2"))
 	if !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "INVALID_AUTHENTICATION") || strings.Contains(err.Error(), token) {
 		t.Fatalf("rotated token: %v", err)
 	}
@@ -380,7 +325,7 @@ func TestRotatedToken(t *testing.T) {
 	if err := h.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	push(t, h, activity("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, h, crmtest.Activity("t2"), crmsync.Assignment{})
 }
 
 func TestPermanentErrors(t *testing.T) {
@@ -401,7 +346,7 @@ func TestPermanentErrors(t *testing.T) {
 			tt.cfg(&cfg)
 		}
 		h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-		err := h.Push(context.Background(), crmsync.Delivery{Activity: activity(fmt.Sprint("p", i), bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: tt.as})
+		err := h.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity(fmt.Sprint("p", i)), Assignment: tt.as})
 		if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), tt.code) {
 			t.Errorf("%s: %v, want permanent %s", tt.name, err, tt.code)
 		}

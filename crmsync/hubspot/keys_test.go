@@ -2,77 +2,25 @@ package hubspot_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/hubspot"
 	"github.com/callbridge/callbridge/crmsync/hubspot/fakehubspot"
+	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 )
 
 // The hubspot section's keys, each shown doing what docs/config.md says,
 // against the fake account.
-
-// watch stands in front of the fake: the requests it saw, the most in
-// flight at once, and an optional hold that lets requests overlap.
-type watch struct {
-	http.Handler
-	hold time.Duration
-	mu   sync.Mutex
-	seen []string // "METHOD path"
-	in   int
-	most int
-}
-
-func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-	w.in++
-	w.most = max(w.most, w.in)
-	hold := w.hold
-	w.mu.Unlock()
-	time.Sleep(hold)
-	w.Handler.ServeHTTP(rw, r)
-	w.mu.Lock()
-	w.in--
-	w.mu.Unlock()
-}
-
-func (w *watch) requests() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.seen...)
-}
-
-func (w *watch) setHold(d time.Duration) {
-	w.mu.Lock()
-	w.hold = d
-	w.mu.Unlock()
-}
-
-func (w *watch) peak() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.most
-}
-
-func (e *env) watch() *watch {
-	w := &watch{Handler: e.fake}
-	e.srv.Config.Handler = w
-	return w
-}
 
 // token is what every request carries; token_credential is read from the
 // systemd credentials directory, and a missing one is refused by name.
@@ -81,14 +29,14 @@ func TestKeyTokenAndCredential(t *testing.T) {
 	cfg := e.config()
 	cfg.Token = "pat-eu1-00000000-0000-4000-8000-000000000000"
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	if err := h.Push(context.Background(), crmtest.DeliveryOf(activity("tok", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := h.Push(context.Background(), crmtest.Delivery("tok")); !crmerr.IsUnauthorized(err) {
 		t.Errorf("another token: %v", err)
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "hubspot-token"), []byte(token+"\n"), 0o600)
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	cfg.Token, cfg.TokenCredential = "", "hubspot-token"
-	push(t, e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()}), activity("cred", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()}), crmtest.Activity("cred"), crmsync.Assignment{})
 	cfg.TokenCredential = "hubspot-absent"
 	if _, err := hubspot.New("hs", cfg, hubspot.Options{}); err == nil || !strings.Contains(err.Error(), "token_credential") {
 		t.Errorf("a missing credential: %v", err)
@@ -99,7 +47,7 @@ func TestKeyTokenAndCredential(t *testing.T) {
 // are not asked for.
 func TestKeyAppURLAndPortalID(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{IndexLag: time.Second})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.AppURL, cfg.PortalID = "https://app.hubspot.example", "555"
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
@@ -108,7 +56,7 @@ func TestKeyAppURLAndPortalID(t *testing.T) {
 	if want := "https://app.hubspot.example/contacts/555/record/0-1/" + e.contact; !ok || m.Best.URL != want {
 		t.Errorf("record URL %q, want %q", m.Best.URL, want)
 	}
-	for _, r := range w.requests() {
+	for _, r := range w.Requests() {
 		if strings.Contains(r, "/account-info/") {
 			t.Errorf("%s although app_url and portal_id are set", r)
 		}
@@ -122,30 +70,21 @@ func TestKeyPropertiesAndSubjects(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{CallProperties: []string{"pbx_call_id", "pbx_template"}})
 	cfg := e.config()
 	cfg.MarkerProperty, cfg.TemplateProperty = "pbx_call_id", "pbx_template"
-	cfg.Subjects = hubspot.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a     bridge.Activity
-		title string
-	}{
-		{activity("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{activity("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{activity("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{activity("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		push(t, h, tt.a, crmsync.Assignment{Template: "VIP"})
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, h, tt.Activity, crmsync.Assignment{Template: "VIP"})
 		var got *fakehubspot.Call
 		for _, c := range e.fake.Calls() {
-			if c.Properties["pbx_call_id"] == tt.a.ID {
+			if c.Properties["pbx_call_id"] == tt.Activity.ID {
 				got = &c
 			}
 		}
 		if got == nil {
-			t.Fatalf("%s: no call with pbx_call_id", tt.a.ID)
+			t.Fatalf("%s: no call with pbx_call_id", tt.Activity.ID)
 		}
-		if got.Properties["hs_call_title"] != tt.title || got.Properties["pbx_template"] != "VIP" {
-			t.Errorf("%s: title %q template %q", tt.a.ID, got.Properties["hs_call_title"], got.Properties["pbx_template"])
+		if got.Properties["hs_call_title"] != tt.Subject || got.Properties["pbx_template"] != "VIP" {
+			t.Errorf("%s: title %q template %q", tt.Activity.ID, got.Properties["hs_call_title"], got.Properties["pbx_template"])
 		}
 	}
 }
@@ -154,34 +93,20 @@ func TestKeyPropertiesAndSubjects(t *testing.T) {
 // one batch create carries.
 func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{IndexLag: time.Second})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	w.setHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := h.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if most := w.peak(); most != 2 {
+	w.SetHold(20 * time.Millisecond)
+	crmtest.PushAtOnce(t, h, "mc", 6)
+	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
-	w.setHold(0)
-	before := len(w.requests())
-	for i, err := range h.PushBatch(context.Background(), backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	w.SetHold(0)
+	before := len(w.Requests())
+	crmtest.PushBacklog(t, h, "bs", 100)
 	creates := 0
-	for _, r := range w.requests()[before:] {
+	for _, r := range w.Requests()[before:] {
 		if strings.HasSuffix(r, "/batch/create") {
 			creates++
 		}
@@ -195,31 +120,11 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 // timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakehubspot.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/crm/v3/objects/calls") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/crm/v3/objects/calls") })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	h := e.connector(t, cfg, hubspot.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := h.Push(ctx, crmtest.DeliveryOf(activity("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent API: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, h, "API")
 }

@@ -3,12 +3,12 @@ package pipedrive
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
+	"github.com/callbridge/callbridge/crmsync/internal/rest"
 	"github.com/callbridge/callbridge/internal/secret"
 )
 
@@ -114,7 +114,7 @@ func (c Config) Validate() error {
 	token := secretForm{"api_token", c.APIToken, c.APITokenFile, c.APITokenCredential}
 	oauth := []secretForm{{"client_secret", c.ClientSecret, c.ClientSecretFile, c.ClientSecretCredential}, {"refresh_token", c.RefreshToken, c.RefreshTokenFile, c.RefreshTokenCredential}}
 	one := func(s secretForm, need bool, why string) {
-		n := count(s.v != "", s.file != "", s.creds != "")
+		n := rest.CountSet(s.v != "", s.file != "", s.creds != "")
 		switch {
 		case need && n == 0:
 			bad(s.key, "required for auth %s (or %s_file, or %s_credential)", why, s.key, s.key)
@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 		bad("auth", "%q: want %q or %q", c.Auth, AuthAPIToken, AuthOAuth)
 	}
 	for key, v := range map[string]string{"url": c.URL, "token_url": c.TokenURL} {
-		if v != "" && !absURL(v) {
+		if v != "" && !rest.AbsURL(v) {
 			bad(key, "want an absolute https URL")
 		}
 	}
@@ -165,19 +165,4 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-func count(bs ...bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
-func absURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
 }

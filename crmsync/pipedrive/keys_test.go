@@ -2,78 +2,27 @@ package pipedrive_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
+	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 	"github.com/callbridge/callbridge/crmsync/pipedrive"
 	"github.com/callbridge/callbridge/crmsync/pipedrive/fakepipedrive"
 )
 
 // The pipedrive section's keys, each shown doing what docs/config.md
 // says, against the fake company.
-
-// watch stands in front of the fake: the requests it saw, the most in
-// flight at once, and an optional hold that lets requests overlap.
-type watch struct {
-	http.Handler
-	hold time.Duration
-	mu   sync.Mutex
-	seen []string // "METHOD path"
-	in   int
-	most int
-}
-
-func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-	w.in++
-	w.most = max(w.most, w.in)
-	hold := w.hold
-	w.mu.Unlock()
-	time.Sleep(hold)
-	w.Handler.ServeHTTP(rw, r)
-	w.mu.Lock()
-	w.in--
-	w.mu.Unlock()
-}
-
-func (w *watch) requests() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.seen...)
-}
-
-func (w *watch) setHold(d time.Duration) {
-	w.mu.Lock()
-	w.hold = d
-	w.mu.Unlock()
-}
-
-func (w *watch) peak() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.most
-}
-
-func (e *env) watch() *watch {
-	w := &watch{Handler: e.fake}
-	e.srv.Config.Handler = w
-	return w
-}
 
 // api_token_file and api_token_credential are read; a missing one is
 // refused by its key's name.
@@ -89,7 +38,7 @@ func TestKeyAPITokenSources(t *testing.T) {
 	} {
 		cfg := e.config()
 		set(&cfg)
-		push(t, e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}), activity(fmt.Sprint("tok", i), bridge.Inbound, bridge.Connected, "+358401234567"),
+		crmtest.Push(t, e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}), crmtest.Activity(fmt.Sprint("tok", i)),
 			crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true})
 		if a, _ := e.callLog(fmt.Sprint("tok", i)); a.UserID != e.alice {
 			t.Errorf("source %d: logged for user %d", i, a.UserID)
@@ -99,7 +48,7 @@ func TestKeyAPITokenSources(t *testing.T) {
 	cfg := e.config()
 	cfg.APIToken, cfg.APITokenCredential = "", "bob"
 	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmsync.Delivery{
-		Activity: activity("tok-bob", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
+		Activity: crmtest.Activity("tok-bob"), Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "permission") {
 		t.Errorf("bob's token from the credential: %v", err)
 	}
@@ -142,7 +91,7 @@ func TestKeyOAuthSources(t *testing.T) {
 			ClientSecret: sec, RefreshTokenFile: filepath.Join(dir, "rt"), CompanyDomain: "acme"}
 		tt.set(&cfg)
 		err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(),
-			crmtest.DeliveryOf(activity(fmt.Sprint("oa", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+			crmtest.Delivery(fmt.Sprint("oa", i)))
 		switch {
 		case tt.ok && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -166,7 +115,7 @@ func TestKeyOAuthSources(t *testing.T) {
 // company_domain makes the record URLs; set, /users/me is not asked.
 func TestKeyCompanyDomain(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.CompanyDomain = "globex"
 	in := recognizer(t, e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}))
@@ -174,7 +123,7 @@ func TestKeyCompanyDomain(t *testing.T) {
 	if want := "https://globex.pipedrive.com/person/" + strconv.Itoa(e.person); !ok || m.Best.URL != want {
 		t.Errorf("record URL %q, want %q", m.Best.URL, want)
 	}
-	for _, r := range w.requests() {
+	for _, r := range w.Requests() {
 		if strings.HasSuffix(r, "/users/me") {
 			t.Errorf("%s although company_domain is set", r)
 		}
@@ -185,22 +134,13 @@ func TestKeyCompanyDomain(t *testing.T) {
 func TestKeySubjects(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	cfg := e.config()
-	cfg.Subjects = pipedrive.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{activity("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{activity("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{activity("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{activity("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		push(t, p, tt.a, crmsync.Assignment{})
-		a, ok := e.callLog(tt.a.ID)
-		if !ok || !strings.HasPrefix(a.Subject, tt.subject+" ") {
-			t.Errorf("%s: subject %q, want %q and the marker", tt.a.ID, a.Subject, tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, p, tt.Activity, crmsync.Assignment{})
+		a, ok := e.callLog(tt.Activity.ID)
+		if !ok || !strings.HasPrefix(a.Subject, tt.Subject+" ") {
+			t.Errorf("%s: subject %q, want %q and the marker", tt.Activity.ID, a.Subject, tt.Subject)
 		}
 	}
 }
@@ -208,23 +148,13 @@ func TestKeySubjects(t *testing.T) {
 // max_concurrency caps requests in flight.
 func TestKeyMaxConcurrency(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.MaxConcurrency = 2
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	w.setHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if most := w.peak(); most != 2 {
+	w.SetHold(20 * time.Millisecond)
+	crmtest.PushAtOnce(t, p, "mc", 6)
+	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
 }
@@ -233,31 +163,11 @@ func TestKeyMaxConcurrency(t *testing.T) {
 // timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/v1/callLogs" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return r.URL.Path == "/api/v1/callLogs" })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := p.Push(ctx, crmtest.DeliveryOf(activity("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent API: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, p, "API")
 }

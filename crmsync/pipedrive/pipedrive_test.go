@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,28 +30,19 @@ const (
 	userToken  = "0d9c8b7a6f5e4d3c2b1a0f8e6a4c2b7d1e9a3c5f"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: crmtest.Activity("x").EndedAt.Add(5 * time.Second)} }
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 type env struct {
 	fake                          *fakepipedrive.Server
 	srv                           *httptest.Server
-	clock                         *clock
+	clock                         *crmtest.Clock
 	admin, alice, bob, carol      int
 	person, org, person2, orgOnly int
 }
 
 func newEnv(t testing.TB, opts fakepipedrive.Options) *env {
 	t.Helper()
-	e := &env{clock: newClock()}
+	e := &env{clock: crmtest.NewClock()}
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	e.admin, e.alice, e.bob, e.carol = 1, 2, 3, 4
 	if opts.APITokens == nil {
@@ -80,7 +70,7 @@ func (e *env) config() pipedrive.Config {
 func (e *env) connector(t testing.TB, cfg pipedrive.Config, opts pipedrive.Options) *pipedrive.Pipedrive {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	p, err := pipedrive.New("pd", cfg, opts)
 	if err != nil {
@@ -110,33 +100,7 @@ func (e *env) callLog(id string) (fakepipedrive.Activity, bool) {
 }
 
 func recognizer(t testing.TB, p *pipedrive.Pipedrive) *phoneindex.Integration {
-	t.Helper()
-	in, err := phoneindex.Open(context.Background(), "pd", p, phoneindex.FileStore{Dir: t.TempDir()},
-		phoneindex.Settings{Region: "FI", Enabled: true, Entities: pipedrive.DefaultEntities()}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
-func activity(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
-	a := crmtest.Activity(id)
-	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
-	if state != bridge.Connected {
-		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
-		a.Reason = bridge.ReasonNoAnswer
-	}
-	return a
-}
-
-func push(t testing.TB, p *pipedrive.Pipedrive, a bridge.Activity, as crmsync.Assignment) {
-	t.Helper()
-	if err := p.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
-		t.Fatal(err)
-	}
+	return crmtest.Recognizer(t, "pd", p, pipedrive.DefaultEntities())
 }
 
 func TestConformance(t *testing.T) {
@@ -167,7 +131,7 @@ func TestCallLogFields(t *testing.T) {
 	if _, err := p2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	out := activity("out", bridge.Outbound, bridge.Unaccepted, "+358501112222")
+	out := crmtest.Call("out", bridge.Outbound, bridge.Unaccepted, "+358501112222")
 	out.Reason = bridge.ReasonBusy
 	tests := []struct {
 		name string
@@ -176,18 +140,18 @@ func TestCallLogFields(t *testing.T) {
 		want map[string]string
 		who  [3]int // user, person, org
 	}{
-		{"inbound answered from a person: on the person and the organisation", activity("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a person: on the person and the organisation", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"outcome": "connected", "duration": "2", "from_phone_number": "+358401234567", "to_phone_number": "+35850111222",
 				"start_time": "2026-11-21 16:11:10", "end_time": "2026-11-21 16:11:14"}, [3]int{e.alice, e.person, e.org}},
 		{"outbound busy, an inactive user: the default owner", out, crmsync.Assignment{Email: "carol@example.com"},
 			map[string]string{"outcome": "busy", "duration": "0", "from_phone_number": "101", "to_phone_number": "+358501112222"}, [3]int{e.admin, e.person2, 0}},
-		{"missed, the policy's user", activity("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: strconv.Itoa(e.bob), Mapped: true},
+		{"missed, the policy's user", crmtest.Call("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: strconv.Itoa(e.bob), Mapped: true},
 			map[string]string{"outcome": "no_answer"}, [3]int{e.bob, 0, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			push(t, p2, tt.a, tt.as)
+			crmtest.Push(t, p2, tt.a, tt.as)
 			a, ok := e.callLog(tt.a.ID)
 			if !ok {
 				t.Fatal("no call log")
@@ -215,18 +179,18 @@ func TestCallLogFields(t *testing.T) {
 func TestLostAnswerFindsTheMarker(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	a := activity("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	as := crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}
 	e.fake.LoseNext("POST", "/api/v1/callLogs", 1)
 	if err := p.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
 	}
-	push(t, p, a, as)
-	b := activity("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	crmtest.Push(t, p, a, as)
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/api/v1/callLogs", 1)
 	p.Push(context.Background(), crmsync.Delivery{Activity: b, Assignment: as})
-	e.clock.add(2 * time.Minute)
-	push(t, e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()}), b, as)
+	e.clock.Add(2 * time.Minute)
+	crmtest.Push(t, e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()}), b, as)
 	for _, id := range []string{a.ID, b.ID} {
 		if n := e.count(id); n != 1 {
 			t.Errorf("%s: %d call logs", id, n)
@@ -240,8 +204,8 @@ func TestLostAnswerFindsTheMarker(t *testing.T) {
 func TestNoRelianceOnDroppedFields(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	a := activity("fields", bridge.Inbound, bridge.Connected, "+358401234567")
-	push(t, p, a, crmsync.Assignment{})
+	a := crmtest.Activity("fields")
+	crmtest.Push(t, p, a, crmsync.Assignment{})
 	got, _ := e.callLog(a.ID)
 	for k := range got.CallLog {
 		switch k {
@@ -280,35 +244,24 @@ func TestRecognitionSync(t *testing.T) {
 		m.Best.URL != "https://acme.pipedrive.com/person/"+strconv.Itoa(e.person) {
 		t.Fatalf("person: %+v %v", m.Best, ok)
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.fake.AddPerson(map[string]any{"name": "Uusi", "phones": []any{map[string]any{"value": "+358 20 555 0000"}}})
 	e.fake.DeletePerson(e.person2)
-	if err := in.Sync(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358205550000"); !ok {
-		t.Error("incremental sync missed a new person")
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := in.Lookup("+358501112222"); ok {
-		t.Error("a deleted person survived the full sync")
-	}
+	crmtest.Resync(t, in, "+358205550000", "a new person", "+358501112222", "a deleted person")
 }
 
 func TestLimits(t *testing.T) {
 	e := newEnv(t, fakepipedrive.Options{Burst: 1})
 	p := e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	push(t, p, activity("b1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := p.Push(context.Background(), crmtest.DeliveryOf(activity("b2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, p, crmtest.Activity("b1"), crmsync.Assignment{})
+	err := p.Push(context.Background(), crmtest.Delivery("b2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d != 2*time.Second {
 		t.Fatalf("burst: %v", err)
 	}
 	e = newEnv(t, fakepipedrive.Options{Budget: 15})
 	p = e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()})
-	push(t, p, activity("d1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err = p.Push(context.Background(), crmtest.DeliveryOf(activity("d2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, p, crmtest.Activity("d1"), crmsync.Assignment{})
+	err = p.Push(context.Background(), crmtest.Delivery("d2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < time.Second || !strings.Contains(err.Error(), "budget") {
 		t.Fatalf("budget: %v", err)
 	}
@@ -321,16 +274,16 @@ func TestOAuth(t *testing.T) {
 	cfg := pipedrive.Config{URL: e.srv.URL, TokenURL: e.srv.URL + "/oauth/token", Auth: pipedrive.AuthOAuth, ClientID: "app",
 		ClientSecret: "app-secret-1234", RefreshTokenFile: filepath.Join(dir, "rt"), CompanyDomain: "acme"}
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	push(t, p, activity("o1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, p, crmtest.Activity("o1"), crmsync.Assignment{})
 	// The access token expires: refreshed once with the refresh token
 	// Pipedrive handed out last time (the first one is retired).
 	e.fake.ExpireTokens()
-	push(t, p, activity("o2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, p, crmtest.Activity("o2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests", tokens)
 	}
 	cfg.ClientSecret = "wrong-secret-99"
-	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(activity("o3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("o3"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-secret-99") {
 		t.Fatalf("a wrong client secret: %v", err)
 	}
@@ -341,13 +294,13 @@ func TestPermanentErrors(t *testing.T) {
 	cfg := e.config()
 	cfg.APIToken = userToken // Bob, no account settings access
 	p := e.connector(t, cfg, pipedrive.Options{Logger: zerolog.Nop()})
-	err := p.Push(context.Background(), crmsync.Delivery{Activity: activity("f1", bridge.Inbound, bridge.Connected, "+358401234567"),
+	err := p.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity("f1"),
 		Assignment: crmsync.Assignment{CRMUser: strconv.Itoa(e.alice), Mapped: true}})
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "permission") {
 		t.Errorf("logging for another user without the right: %v", err)
 	}
 	err = e.connector(t, e.config(), pipedrive.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmsync.Delivery{
-		Activity: activity("f2", bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: crmsync.Assignment{CRMUser: "alice", Mapped: true}})
+		Activity: crmtest.Activity("f2"), Assignment: crmsync.Assignment{CRMUser: "alice", Mapped: true}})
 	if !crmerr.IsPermanent(err) {
 		t.Errorf("a non-numeric owner: %v", err)
 	}
@@ -375,7 +328,7 @@ func TestConfigValidate(t *testing.T) {
 func backlog(n int) []crmsync.Delivery {
 	out := make([]crmsync.Delivery, n)
 	for i := range out {
-		a := activity(fmt.Sprintf("drain-%05d", i), bridge.Inbound, bridge.Connected, "+358401234567")
+		a := crmtest.Activity(fmt.Sprintf("drain-%05d", i))
 		a.EndedAt = time.Now() // fresh: no lookups
 		out[i] = crmtest.DeliveryOf(a)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/internal/drain"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/salesforce/fakesalesforce"
@@ -26,7 +27,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	for b.Loop() {
 		e := newEnv(b, fakesalesforce.Options{RequestLimit: benchLimit, RequestWindow: benchWindow, Now: time.Now})
 		s := e.connector(b, e.config(), salesforce.Options{Logger: zerolog.Nop(), Now: time.Now})
-		ds := backlog("drain", n)
+		ds := crmtest.Backlog("drain", n)
 		for i := range ds {
 			ds[i].Activity.EndedAt = time.Now() // fresh: no lookups
 		}

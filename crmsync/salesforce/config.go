@@ -3,12 +3,12 @@ package salesforce
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
+	"github.com/callbridge/callbridge/crmsync/internal/rest"
 	"github.com/callbridge/callbridge/internal/secret"
 )
 
@@ -150,10 +150,10 @@ func (c Config) Validate() error {
 	}
 	if c.URL == "" {
 		bad("url", "required (the My Domain URL, https://<domain>.my.salesforce.com)")
-	} else if !absURL(c.URL) {
+	} else if !rest.AbsURL(c.URL) {
 		bad("url", "want the My Domain URL, https://<domain>.my.salesforce.com")
 	}
-	if c.TokenURL != "" && !absURL(c.TokenURL) {
+	if c.TokenURL != "" && !rest.AbsURL(c.TokenURL) {
 		bad("token_url", "want an absolute https URL")
 	}
 	if c.APIVersion != "" && !versionRE.MatchString(c.APIVersion) {
@@ -162,8 +162,8 @@ func (c Config) Validate() error {
 	if c.ClientID == "" {
 		bad("client_id", "required (the connected app's consumer key)")
 	}
-	secretCount := count(c.ClientSecret != "", c.ClientSecretFile != "", c.ClientSecretCredential != "")
-	keyCount := count(c.PrivateKey != "", c.PrivateKeyFile != "", c.PrivateKeyCredential != "")
+	secretCount := rest.CountSet(c.ClientSecret != "", c.ClientSecretFile != "", c.ClientSecretCredential != "")
+	keyCount := rest.CountSet(c.PrivateKey != "", c.PrivateKeyFile != "", c.PrivateKeyCredential != "")
 	switch c.Auth {
 	case "", AuthClientCredentials:
 		switch {
@@ -188,7 +188,7 @@ func (c Config) Validate() error {
 		if secretCount > 0 {
 			bad("client_secret", "only for auth %s", AuthClientCredentials)
 		}
-		if c.Audience != "" && !absURL(c.Audience) {
+		if c.Audience != "" && !rest.AbsURL(c.Audience) {
 			bad("audience", "want https://login.salesforce.com or https://test.salesforce.com")
 		}
 	default:
@@ -224,19 +224,4 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-func count(bs ...bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
-func absURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
 }

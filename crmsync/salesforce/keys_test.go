@@ -6,22 +6,20 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
+	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 	"github.com/callbridge/callbridge/crmsync/phoneindex"
 	"github.com/callbridge/callbridge/crmsync/salesforce"
 	"github.com/callbridge/callbridge/crmsync/salesforce/fakesalesforce"
@@ -30,53 +28,8 @@ import (
 // The salesforce section's keys, each shown doing what docs/config.md
 // says, against the fake org.
 
-// watch stands in front of the fake: the requests it saw, the most in
-// flight at once, and an optional hold that lets requests overlap.
-type watch struct {
-	http.Handler
-	hold time.Duration
-	mu   sync.Mutex
-	seen []string // "METHOD path"
-	in   int
-	most int
-}
-
-func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-	w.in++
-	w.most = max(w.most, w.in)
-	hold := w.hold
-	w.mu.Unlock()
-	if hold > 0 && !strings.Contains(r.URL.Path, "/oauth2/") {
-		time.Sleep(hold)
-	}
-	w.Handler.ServeHTTP(rw, r)
-	w.mu.Lock()
-	w.in--
-	w.mu.Unlock()
-}
-
-func (w *watch) requests() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.seen...)
-}
-
-func (w *watch) setHold(d time.Duration) {
-	w.mu.Lock()
-	w.hold = d
-	w.mu.Unlock()
-}
-
-func (w *watch) peak() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.most
-}
-
-func (e *env) watch() *watch {
-	w := &watch{Handler: e.fake}
+func (e *env) watch() *fakehttp.Watch {
+	w := &fakehttp.Watch{Handler: e.fake, Unheld: "/oauth2/"}
 	e.srv.Config.Handler = w
 	return w
 }
@@ -88,9 +41,9 @@ func TestKeyAPIVersion(t *testing.T) {
 	cfg := e.config()
 	cfg.APIVersion = "58.0"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	push(t, s, activity("ver", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("ver"), crmsync.Assignment{})
 	n := 0
-	for _, r := range w.requests() {
+	for _, r := range w.Requests() {
 		if strings.Contains(r, "/services/data/") {
 			n++
 			if !strings.Contains(r, "/services/data/v58.0/") {
@@ -104,7 +57,7 @@ func TestKeyAPIVersion(t *testing.T) {
 	// A version the org does not serve is a refusal, not a silent default.
 	cfg.APIVersion = "99.0"
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("ver99", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+	if err := s.Push(context.Background(), crmtest.Delivery("ver99")); err == nil {
 		t.Error("api_version 99.0 accepted by an org serving up to 64.0")
 	}
 }
@@ -117,7 +70,7 @@ func TestKeyClientIDAndSecretCredential(t *testing.T) {
 	cfg := e.config()
 	cfg.ClientID = "3MVG9someOtherApp"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("cid", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil || !strings.Contains(err.Error(), "invalid_client_id") {
+	if err := s.Push(context.Background(), crmtest.Delivery("cid")); err == nil || !strings.Contains(err.Error(), "invalid_client_id") {
 		t.Errorf("another app's client_id: %v", err)
 	}
 
@@ -127,10 +80,10 @@ func TestKeyClientIDAndSecretCredential(t *testing.T) {
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	cfg = e.config()
 	cfg.ClientSecret, cfg.ClientSecretCredential = "", "sf-secret"
-	push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), activity("cred", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Activity("cred"), crmsync.Assignment{})
 	cfg.ClientSecretCredential = "sf-wrong"
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("cred2", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := s.Push(context.Background(), crmtest.Delivery("cred2")); !crmerr.IsUnauthorized(err) {
 		t.Errorf("the wrong credential's secret: %v", err)
 	}
 	cfg.ClientSecretCredential = "sf-absent"
@@ -165,7 +118,7 @@ func TestKeyJWTBearerKeys(t *testing.T) {
 		cfg := base
 		tt.set(&cfg)
 		s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-		err := s.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("jwt", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+		err := s.Push(context.Background(), crmtest.Delivery(fmt.Sprint("jwt", i)))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -202,11 +155,11 @@ func TestKeyTokenURL(t *testing.T) {
 	})
 	cfg := e.config()
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("tu0", bridge.Inbound, bridge.Connected, "+358401234567"))); err == nil {
+	if err := s.Push(context.Background(), crmtest.Delivery("tu0")); err == nil {
 		t.Fatal("the token endpoint moved, yet the default one worked")
 	}
 	cfg.TokenURL = e.srv.URL + "/login/token"
-	push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), activity("tu1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()}), crmtest.Activity("tu1"), crmsync.Assignment{})
 	if moved != 1 {
 		t.Errorf("%d token requests to token_url, want 1", moved)
 	}
@@ -218,25 +171,16 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{TaskFields: map[string]string{"Call_Code__c": "string"}})
 	cfg := e.config()
 	cfg.TemplateField = "Call_Code__c"
-	cfg.Subjects = salesforce.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{activity("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{activity("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{activity("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{activity("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		push(t, s, tt.a, crmsync.Assignment{Template: "VIP"})
-		task, _ := e.fake.Task(tt.a.ID)
-		if task["Subject"] != tt.subject {
-			t.Errorf("%s: Subject %v, want %q", tt.a.ID, task["Subject"], tt.subject)
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, s, tt.Activity, crmsync.Assignment{Template: "VIP"})
+		task, _ := e.fake.Task(tt.Activity.ID)
+		if task["Subject"] != tt.Subject {
+			t.Errorf("%s: Subject %v, want %q", tt.Activity.ID, task["Subject"], tt.Subject)
 		}
 		if task["Call_Code__c"] != "VIP" {
-			t.Errorf("%s: Call_Code__c %v, want the template code", tt.a.ID, task["Call_Code__c"])
+			t.Errorf("%s: Call_Code__c %v, want the template code", tt.Activity.ID, task["Call_Code__c"])
 		}
 	}
 }
@@ -246,33 +190,19 @@ func TestKeyTemplateFieldAndSubjects(t *testing.T) {
 func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	w := e.watch()
-	w.setHold(20 * time.Millisecond)
+	w.SetHold(20 * time.Millisecond)
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	push(t, s, activity("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if most := w.peak(); most != 2 {
+	crmtest.Push(t, s, crmtest.Activity("warm"), crmsync.Assignment{})
+	crmtest.PushAtOnce(t, s, "mc", 6)
+	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
-	before := len(w.requests())
-	for i, err := range s.PushBatch(context.Background(), backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	before := len(w.Requests())
+	crmtest.PushBacklog(t, s, "bs", 100)
 	collections := 0
-	for _, r := range w.requests()[before:] {
+	for _, r := range w.Requests()[before:] {
 		if strings.HasSuffix(r, "/composite/sobjects") {
 			collections++
 		}
@@ -286,33 +216,13 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 // retryable timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/sobjects/Task") {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/sobjects/Task") })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := s.Push(ctx, crmtest.DeliveryOf(activity("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent org: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, s, "org")
 }
 
 // recognition.entities[].org_field: the field read as a person's

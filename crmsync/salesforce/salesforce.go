@@ -80,12 +80,7 @@ func New(name string, cfg Config, opts Options) (*Salesforce, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := opts.Client
-	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	}
+	hc := rest.HTTPClient(opts.Client, cfg.Timeout)
 	s.c = &rest.Client{
 		CRM: "salesforce", Connector: name, HTTP: hc, Decode: decodeError, Metrics: m,
 		Scrub: &rest.Scrubber{}, Log: opts.Logger, Now: s.now,

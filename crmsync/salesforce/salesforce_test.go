@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,20 +35,11 @@ const (
 
 // clock is a settable test clock; it starts 5 s after the sample call
 // ended, so the sample activity is fresh.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: crmtest.Activity("x").EndedAt.Add(5 * time.Second)} }
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // env is a fake org with users and records, behind a test server.
 type env struct {
 	fake                                  *fakesalesforce.Server
 	srv                                   *httptest.Server
-	clock                                 *clock
+	clock                                 *crmtest.Clock
 	alice, bob, carol, owner              string
 	contact, account, lead, convertedLead string
 	otherAccount                          string
@@ -57,10 +47,10 @@ type env struct {
 
 func newEnv(t testing.TB, opts fakesalesforce.Options) *env {
 	t.Helper()
-	e := &env{clock: newClock()}
+	e := &env{clock: crmtest.NewClock()}
 	opts.ClientID, opts.ClientSecret = clientID, secret
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	if opts.TaskFields == nil {
 		opts.TaskFields = map[string]string{"Callbridge_Template__c": "string"}
@@ -90,7 +80,7 @@ func (e *env) config() salesforce.Config {
 func (e *env) connector(t testing.TB, cfg salesforce.Config, opts salesforce.Options) *salesforce.Salesforce {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	s, err := salesforce.New("sf", cfg, opts)
 	if err != nil {
@@ -101,33 +91,7 @@ func (e *env) connector(t testing.TB, cfg salesforce.Config, opts salesforce.Opt
 
 // recognizer indexes the fake's records as the daemon would.
 func recognizer(t testing.TB, s *salesforce.Salesforce) *phoneindex.Integration {
-	t.Helper()
-	in, err := phoneindex.Open(context.Background(), "sf", s, phoneindex.FileStore{Dir: t.TempDir()},
-		phoneindex.Settings{Region: "FI", Enabled: true, Entities: salesforce.DefaultEntities()}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
-func activity(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
-	a := crmtest.Activity(id)
-	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
-	if state != bridge.Connected {
-		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
-		a.Reason = bridge.ReasonNoAnswer
-	}
-	return a
-}
-
-func push(t testing.TB, s *salesforce.Salesforce, a bridge.Activity, as crmsync.Assignment) {
-	t.Helper()
-	if err := s.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
-		t.Fatal(err)
-	}
+	return crmtest.Recognizer(t, "sf", s, salesforce.DefaultEntities())
 }
 
 func TestConformance(t *testing.T) {
@@ -159,9 +123,9 @@ func TestTaskFields(t *testing.T) {
 	if _, err := s2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	internal := activity("internal", bridge.Outbound, bridge.Connected, "102")
+	internal := crmtest.Call("internal", bridge.Outbound, bridge.Connected, "102")
 	internal.Internal, internal.RemoteE164 = true, ""
-	long := activity("long", bridge.Inbound, bridge.Connected, "+358401234567")
+	long := crmtest.Activity("long")
 	long.TalkSeconds = 61.4
 	tests := []struct {
 		name string
@@ -170,25 +134,25 @@ func TestTaskFields(t *testing.T) {
 		want map[string]any
 		none []string
 	}{
-		{"inbound answered from a contact: on the contact and its account", activity("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: on the contact and its account", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]any{"TaskSubtype": "Call", "CallType": "Inbound", "Status": "Completed", "CallDurationInSeconds": "2",
 				"CallObject": "in", "CallDisposition": "Connected", "WhoId": e.contact, "WhatId": e.account, "OwnerId": e.alice,
 				"Subject": "Call from Maija Meikäläinen", "ActivityDate": "2026-11-21", "Callbridge_Template__c": "SUPPORT", "IsClosed": true}, nil},
-		{"missed from a lead: no WhatId, a to-do", activity("miss", bridge.Inbound, bridge.Missed, "+358507654321"),
+		{"missed from a lead: no WhatId, a to-do", crmtest.Call("miss", bridge.Inbound, bridge.Missed, "+358507654321"),
 			crmsync.Assignment{CRMUser: e.bob, Mapped: true},
 			map[string]any{"WhoId": e.lead, "Status": "Not Started", "CallDisposition": "No answer", "OwnerId": e.bob, "CallDurationInSeconds": "0",
 				"Subject": "Missed call from Lauri Liidi"}, []string{"WhatId", "Callbridge_Template__c"}},
-		{"outbound to an account", activity("out", bridge.Outbound, bridge.Connected, "+35898765432"), crmsync.Assignment{},
+		{"outbound to an account", crmtest.Call("out", bridge.Outbound, bridge.Connected, "+35898765432"), crmsync.Assignment{},
 			map[string]any{"WhatId": e.account, "CallType": "Outbound", "OwnerId": e.owner, "Subject": "Call to Acme Oy"}, []string{"WhoId"}},
-		{"an inactive user's e-mail: the default owner", activity("inactive", bridge.Inbound, bridge.Connected, "+358509999999"),
+		{"an inactive user's e-mail: the default owner", crmtest.Call("inactive", bridge.Inbound, bridge.Connected, "+358509999999"),
 			crmsync.Assignment{Email: "carol@example.com"}, map[string]any{"OwnerId": e.owner, "Subject": "Call from +358509999999"}, []string{"WhoId", "WhatId"}},
 		{"internal", internal, crmsync.Assignment{}, map[string]any{"CallType": "Internal"}, []string{"WhoId"}},
 		{"61.4 s of talk", long, crmsync.Assignment{}, map[string]any{"CallDurationInSeconds": "61"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			push(t, s2, tt.a, tt.as)
+			crmtest.Push(t, s2, tt.a, tt.as)
 			task, ok := e.fake.Task(tt.a.ID)
 			if !ok {
 				t.Fatal("no Task")
@@ -215,7 +179,7 @@ func TestTaskFields(t *testing.T) {
 func TestLostAnswerLookupByCallObject(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	a := activity("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("lost-1")
 	e.fake.LoseNext("POST", "/sobjects/Task", 1)
 	err := s.Push(context.Background(), crmtest.DeliveryOf(a))
 	if err == nil || crmerr.IsPermanent(err) {
@@ -225,7 +189,7 @@ func TestLostAnswerLookupByCallObject(t *testing.T) {
 		t.Fatalf("the fake holds %d Tasks after the lost answer", n)
 	}
 	before, _, _ := e.fake.Stats()
-	push(t, s, a, crmsync.Assignment{})
+	crmtest.Push(t, s, a, crmsync.Assignment{})
 	if n := e.fake.Count(a.ID); n != 1 {
 		t.Fatalf("after the retry: %d Tasks", n)
 	}
@@ -235,14 +199,14 @@ func TestLostAnswerLookupByCallObject(t *testing.T) {
 
 	// Another process (a crash, the lease ran out) knows nothing of the
 	// lost answer; the job is old by then, which is enough to look first.
-	b := activity("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/sobjects/Task", 1)
 	if err := s.Push(context.Background(), crmtest.DeliveryOf(b)); err == nil {
 		t.Fatal("lost answer not reported")
 	}
-	e.clock.add(2 * time.Minute)
+	e.clock.Add(2 * time.Minute)
 	other := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	push(t, other, b, crmsync.Assignment{})
+	crmtest.Push(t, other, b, crmsync.Assignment{})
 	if n := e.fake.Count(b.ID); n != 1 {
 		t.Fatalf("after another process retried: %d Tasks", n)
 	}
@@ -255,13 +219,13 @@ func TestLostAnswerUpsert(t *testing.T) {
 	cfg := e.config()
 	cfg.ExternalIDField = "Callbridge_Activity_Id__c"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	a := activity("upsert-1", bridge.Inbound, bridge.Connected, "+358401234567")
+	a := crmtest.Activity("upsert-1")
 	e.fake.LoseNext("PATCH", "/sobjects/Task/Callbridge_Activity_Id__c/", 1)
 	if err := s.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
 	}
-	push(t, s, a, crmsync.Assignment{})
-	push(t, s, a, crmsync.Assignment{})
+	crmtest.Push(t, s, a, crmsync.Assignment{})
+	crmtest.Push(t, s, a, crmsync.Assignment{})
 	if n := e.fake.Count(a.ID); n != 1 {
 		t.Fatalf("%d Tasks", n)
 	}
@@ -270,27 +234,19 @@ func TestLostAnswerUpsert(t *testing.T) {
 		t.Errorf("external id %v", task["Callbridge_Activity_Id__c"])
 	}
 	// An old activity is not looked up: the upsert makes it unnecessary.
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	before, _, _ := e.fake.Stats()
-	push(t, s, activity("upsert-2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("upsert-2"), crmsync.Assignment{})
 	if after, _, _ := e.fake.Stats(); after-before != 1 {
 		t.Errorf("an upsert of an old activity cost %d requests", after-before)
 	}
-}
-
-func backlog(prefix string, n int) []crmsync.Delivery {
-	out := make([]crmsync.Delivery, n)
-	for i := range out {
-		out[i] = crmtest.DeliveryOf(activity(fmt.Sprintf("%s-%04d", prefix, i), bridge.Inbound, bridge.Connected, "+358401234567"))
-	}
-	return out
 }
 
 func TestBatch(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	cfg := e.config()
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	ds := backlog("b", 450)
+	ds := crmtest.Backlog("b", 450)
 	ds[7].Assignment = crmsync.Assignment{CRMUser: e.carol, Mapped: true} // inactive: refused alone
 	before, _, _ := e.fake.Stats()
 	errs := s.PushBatch(context.Background(), ds)
@@ -308,19 +264,19 @@ func TestBatch(t *testing.T) {
 	}
 	// A batch whose answer is lost is looked up in one query, then only
 	// what is missing is sent.
-	more := backlog("c", 150)
+	more := crmtest.Backlog("c", 150)
 	e.fake.LoseNext("POST", "/composite/sobjects", 1)
 	for _, err := range s.PushBatch(context.Background(), more) {
 		if err == nil || crmerr.IsPermanent(err) {
 			t.Fatalf("lost batch answer: %v", err)
 		}
 	}
-	for _, err := range s.PushBatch(context.Background(), append(more, backlog("d", 10)...)) {
+	for _, err := range s.PushBatch(context.Background(), append(more, crmtest.Backlog("d", 10)...)) {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range append(append(ds, more...), backlog("d", 10)...) {
+	for _, d := range append(append(ds, more...), crmtest.Backlog("d", 10)...) {
 		want := 1
 		if d.Activity.ID == ds[7].Activity.ID {
 			want = 0
@@ -336,7 +292,7 @@ func TestBatchUpsert(t *testing.T) {
 	cfg := e.config()
 	cfg.ExternalIDField = "Callbridge_Activity_Id__c"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	ds := backlog("u", 250)
+	ds := crmtest.Backlog("u", 250)
 	e.fake.LoseNext("PATCH", "/composite/sobjects/Task/", 1)
 	s.PushBatch(context.Background(), ds)
 	for _, err := range s.PushBatch(context.Background(), ds) {
@@ -371,7 +327,7 @@ func TestSyncUsers(t *testing.T) {
 		t.Errorf("carol: %+v", u)
 	}
 	// The mapping is used by the next push.
-	push(t, s, activity("mapped", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{Email: "ALICE@example.com"})
+	crmtest.Push(t, s, crmtest.Activity("mapped"), crmsync.Assignment{Email: "ALICE@example.com"})
 	if task, _ := e.fake.Task("mapped"); task["OwnerId"] != e.alice {
 		t.Errorf("owner %v, want alice", task["OwnerId"])
 	}
@@ -391,7 +347,7 @@ func TestRecognitionSync(t *testing.T) {
 	}
 	// Incremental: a new account is seen, a deleted one is not dropped
 	// until the full sync.
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.fake.AddRecord("Account", fakesalesforce.Record{"Name": "New Oy", "Phone": "+358 20 555 0000"})
 	e.fake.Delete("Account", e.otherAccount)
 	if err := in.Sync(context.Background(), false); err != nil {
@@ -416,8 +372,8 @@ func TestRecognitionSync(t *testing.T) {
 func TestRequestLimitIsRetried(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{RequestLimit: 1, RequestWindow: 24 * time.Hour})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	push(t, s, activity("l1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	err := s.Push(context.Background(), crmtest.DeliveryOf(activity("l2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, s, crmtest.Activity("l1"), crmsync.Assignment{})
+	err := s.Push(context.Background(), crmtest.Delivery("l2"))
 	if err == nil || crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "REQUEST_LIMIT_EXCEEDED") {
 		t.Fatalf("over the limit: %v", err)
 	}
@@ -430,9 +386,9 @@ func TestRequestLimitIsRetried(t *testing.T) {
 func TestSessionExpiry(t *testing.T) {
 	e := newEnv(t, fakesalesforce.Options{})
 	s := e.connector(t, e.config(), salesforce.Options{Logger: zerolog.Nop()})
-	push(t, s, activity("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("t1"), crmsync.Assignment{})
 	e.fake.ExpireTokens()
-	push(t, s, activity("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("t2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests, want 2", tokens)
 	}
@@ -443,7 +399,7 @@ func TestWrongSecretIsUnauthorized(t *testing.T) {
 	cfg := e.config()
 	cfg.ClientSecret = "wrong-secret-value-77"
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	err := s.Push(context.Background(), crmtest.DeliveryOf(activity("w", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := s.Push(context.Background(), crmtest.Delivery("w"))
 	if !crmerr.IsUnauthorized(err) || strings.Contains(err.Error(), "wrong-secret-value-77") || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("wrong secret: %v", err)
 	}
@@ -452,14 +408,14 @@ func TestWrongSecretIsUnauthorized(t *testing.T) {
 	os.WriteFile(file, []byte("old-secret-value\n"), 0o600)
 	cfg.ClientSecret, cfg.ClientSecretFile = "", file
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("w", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) {
+	if err := s.Push(context.Background(), crmtest.Delivery("w")); !crmerr.IsUnauthorized(err) {
 		t.Fatalf("old secret: %v", err)
 	}
 	os.WriteFile(file, []byte(secret+"\n"), 0o600)
 	if err := s.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	push(t, s, activity("w", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("w"), crmsync.Assignment{})
 }
 
 func TestJWTBearer(t *testing.T) {
@@ -471,10 +427,10 @@ func TestJWTBearer(t *testing.T) {
 	}
 	cfg := salesforce.Config{URL: e.srv.URL, Auth: salesforce.AuthJWTBearer, ClientID: clientID, Username: "calls@example.com", PrivateKey: pemOf(key)}
 	s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	push(t, s, activity("jwt", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, s, crmtest.Activity("jwt"), crmsync.Assignment{})
 	cfg.PrivateKey = pemOf(other)
 	s = e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-	if err := s.Push(context.Background(), crmtest.DeliveryOf(activity("jwt2", bridge.Inbound, bridge.Connected, "+358401234567"))); !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_grant") {
+	if err := s.Push(context.Background(), crmtest.Delivery("jwt2")); !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("wrong key: %v", err)
 	}
 	cfg.PrivateKey = "not a key"
@@ -503,7 +459,7 @@ func TestPermanentErrors(t *testing.T) {
 			tt.cfg(&cfg)
 		}
 		s := e.connector(t, cfg, salesforce.Options{Logger: zerolog.Nop()})
-		err := s.Push(context.Background(), crmsync.Delivery{Activity: activity(fmt.Sprint("p", i), bridge.Inbound, bridge.Connected, "+358401234567"), Assignment: tt.as})
+		err := s.Push(context.Background(), crmsync.Delivery{Activity: crmtest.Activity(fmt.Sprint("p", i)), Assignment: tt.as})
 		if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), tt.code) {
 			t.Errorf("%s: %v, want permanent %s", tt.name, err, tt.code)
 		}

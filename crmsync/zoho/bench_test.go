@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 	"github.com/callbridge/callbridge/crmsync/internal/drain"
 	"github.com/callbridge/callbridge/crmsync/zoho"
 	"github.com/callbridge/callbridge/crmsync/zoho/fakezoho"
@@ -25,7 +26,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 	for b.Loop() {
 		e := newEnv(b, fakezoho.Options{Credits: benchLimit, CreditWindow: benchWindow, Now: time.Now})
 		z := e.connector(b, e.config(), zoho.Options{Logger: zerolog.Nop(), Now: time.Now})
-		ds := backlog("drain", n)
+		ds := crmtest.Backlog("drain", n)
 		for i := range ds {
 			ds[i].Activity.EndedAt = time.Now() // fresh: no lookups
 		}

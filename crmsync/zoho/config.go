@@ -3,12 +3,12 @@ package zoho
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/crmsync/internal/callinfo"
+	"github.com/callbridge/callbridge/crmsync/internal/rest"
 	"github.com/callbridge/callbridge/internal/secret"
 )
 
@@ -149,7 +149,7 @@ func (c Config) Validate() error {
 		bad("data_centre", "%q: want one of com, eu, in, com.au, jp, ca, com.cn, sa, uk", c.DataCentre)
 	}
 	for key, v := range map[string]string{"api_url": c.APIURL, "accounts_url": c.AccountsURL, "web_url": c.WebURL} {
-		if v != "" && !absURL(v) {
+		if v != "" && !rest.AbsURL(v) {
 			bad(key, "want an absolute https URL")
 		}
 	}
@@ -164,7 +164,7 @@ func (c Config) Validate() error {
 		v           Secret
 		file, creds string
 	}{{"client_secret", c.ClientSecret, c.ClientSecretFile, c.ClientSecretCredential}, {"refresh_token", c.RefreshToken, c.RefreshTokenFile, c.RefreshTokenCredential}} {
-		switch n := count(s.v != "", s.file != "", s.creds != ""); {
+		switch n := rest.CountSet(s.v != "", s.file != "", s.creds != ""); {
 		case n == 0:
 			bad(s.key, "required (or %s_file, or %s_credential)", s.key, s.key)
 		case n > 1:
@@ -198,19 +198,4 @@ func (c Config) Validate() error {
 		bad("timeout", "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-func count(bs ...bool) int {
-	n := 0
-	for _, b := range bs {
-		if b {
-			n++
-		}
-	}
-	return n
-}
-
-func absURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil && u.RawQuery == ""
 }

@@ -2,22 +2,19 @@ package zoho_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
-	"github.com/callbridge/callbridge/crmsync/crmerr"
 	"github.com/callbridge/callbridge/crmsync/crmtest"
+	"github.com/callbridge/callbridge/crmsync/internal/fakehttp"
 	"github.com/callbridge/callbridge/crmsync/zoho"
 	"github.com/callbridge/callbridge/crmsync/zoho/fakezoho"
 )
@@ -25,68 +22,19 @@ import (
 // The zoho section's keys, each shown doing what docs/config.md says,
 // against the fake org.
 
-// watch stands in front of the fake: the requests it saw, the most in
-// flight at once, and an optional hold that lets requests overlap.
-type watch struct {
-	http.Handler
-	hold time.Duration
-	mu   sync.Mutex
-	seen []string // "METHOD path"
-	in   int
-	most int
-}
-
-func (w *watch) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	w.mu.Lock()
-	w.seen = append(w.seen, r.Method+" "+r.URL.Path)
-	w.in++
-	w.most = max(w.most, w.in)
-	hold := w.hold
-	w.mu.Unlock()
-	time.Sleep(hold)
-	w.Handler.ServeHTTP(rw, r)
-	w.mu.Lock()
-	w.in--
-	w.mu.Unlock()
-}
-
-func (w *watch) requests() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.seen...)
-}
-
-func (w *watch) setHold(d time.Duration) {
-	w.mu.Lock()
-	w.hold = d
-	w.mu.Unlock()
-}
-
-func (w *watch) peak() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.most
-}
-
-func (e *env) watch() *watch {
-	w := &watch{Handler: e.fake}
-	e.srv.Config.Handler = w
-	return w
-}
-
 // api_version is the version in every API request's path.
 func TestKeyAPIVersion(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.APIVersion = "v7"
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	err := z.Push(context.Background(), crmtest.DeliveryOf(activity("ver", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := z.Push(context.Background(), crmtest.Delivery("ver"))
 	if err == nil || !strings.Contains(err.Error(), "INVALID_URL_PATTERN") {
 		t.Errorf("v7 against an org the fake serves as v8: %v", err)
 	}
 	n := 0
-	for _, r := range w.requests() {
+	for _, r := range w.Requests() {
 		if strings.Contains(r, "/crm/") {
 			n++
 			if !strings.Contains(r, "/crm/v7/") {
@@ -126,7 +74,7 @@ func TestKeyClientAndSecretSources(t *testing.T) {
 		cfg := e.config()
 		tt.set(&cfg)
 		z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-		err := z.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("src", i), bridge.Inbound, bridge.Connected, "+358401234567")))
+		err := z.Push(context.Background(), crmtest.Delivery(fmt.Sprint("src", i)))
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -155,30 +103,21 @@ func TestKeyFieldsAndSubjects(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{CallFields: []string{"PBX_Call_Id", "PBX_Template"}})
 	cfg := e.config()
 	cfg.MarkerField, cfg.TemplateField = "PBX_Call_Id", "PBX_Template"
-	cfg.Subjects = zoho.Subjects{Incoming: "IN {{.Number}}", Outgoing: "OUT {{.Number}}",
-		MissedIncoming: "MISSED {{.Number}}", UnacceptedOutgoing: "NOANSWER {{.Number}}"}
+	cfg.Subjects = crmtest.SubjectTemplates()
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	for _, tt := range []struct {
-		a       bridge.Activity
-		subject string
-	}{
-		{activity("s-in", bridge.Inbound, bridge.Connected, "+358509999999"), "IN +358509999999"},
-		{activity("s-out", bridge.Outbound, bridge.Connected, "+358509999999"), "OUT +358509999999"},
-		{activity("s-miss", bridge.Inbound, bridge.Missed, "+358509999999"), "MISSED +358509999999"},
-		{activity("s-unacc", bridge.Outbound, bridge.Unaccepted, "+358509999999"), "NOANSWER +358509999999"},
-	} {
-		push(t, z, tt.a, crmsync.Assignment{Template: "VIP"})
+	for _, tt := range crmtest.SubjectCases() {
+		crmtest.Push(t, z, tt.Activity, crmsync.Assignment{Template: "VIP"})
 		var got map[string]any
 		for _, c := range e.fake.Calls() {
-			if c["PBX_Call_Id"] == tt.a.ID {
+			if c["PBX_Call_Id"] == tt.Activity.ID {
 				got = c
 			}
 		}
 		if got == nil {
-			t.Fatalf("%s: no call with PBX_Call_Id", tt.a.ID)
+			t.Fatalf("%s: no call with PBX_Call_Id", tt.Activity.ID)
 		}
-		if got["Subject"] != tt.subject || got["PBX_Template"] != "VIP" {
-			t.Errorf("%s: Subject %v PBX_Template %v", tt.a.ID, got["Subject"], got["PBX_Template"])
+		if got["Subject"] != tt.Subject || got["PBX_Template"] != "VIP" {
+			t.Errorf("%s: Subject %v PBX_Template %v", tt.Activity.ID, got["Subject"], got["PBX_Template"])
 		}
 	}
 }
@@ -187,35 +126,21 @@ func TestKeyFieldsAndSubjects(t *testing.T) {
 // one insert carries.
 func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
-	w := e.watch()
+	w := fakehttp.Watching(e.srv, e.fake)
 	cfg := e.config()
 	cfg.MaxConcurrency, cfg.BatchSize = 2, 40
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	push(t, z, activity("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
-	w.setHold(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := z.Push(context.Background(), crmtest.DeliveryOf(activity(fmt.Sprint("mc", i), bridge.Inbound, bridge.Connected, "+358401234567"))); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if most := w.peak(); most != 2 {
+	crmtest.Push(t, z, crmtest.Activity("warm"), crmsync.Assignment{})
+	w.SetHold(20 * time.Millisecond)
+	crmtest.PushAtOnce(t, z, "mc", 6)
+	if most := w.Peak(); most != 2 {
 		t.Errorf("%d requests in flight at most, want max_concurrency 2", most)
 	}
-	w.setHold(0)
-	before := len(w.requests())
-	for i, err := range z.PushBatch(context.Background(), backlog("bs", 100)) {
-		if err != nil {
-			t.Errorf("%d: %v", i, err)
-		}
-	}
+	w.SetHold(0)
+	before := len(w.Requests())
+	crmtest.PushBacklog(t, z, "bs", 100)
 	inserts := 0
-	for _, r := range w.requests()[before:] {
+	for _, r := range w.Requests()[before:] {
 		if r == "POST /crm/v8/Calls" {
 			inserts++
 		}
@@ -229,31 +154,11 @@ func TestKeyMaxConcurrencyAndBatchSize(t *testing.T) {
 // timeout.
 func TestKeyTimeout(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
-	release := make(chan struct{})
-	defer close(release)
-	e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/crm/v8/Calls" {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		e.fake.ServeHTTP(w, r)
-	})
+	silent, release := fakehttp.Silence(e.fake, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == "/crm/v8/Calls" })
+	defer release()
+	e.srv.Config.Handler = silent
 	cfg := e.config()
 	cfg.Timeout = 50 * time.Millisecond
 	z := e.connector(t, cfg, zoho.Options{Logger: zerolog.Nop()})
-	// Ignoring timeout would wait the default 30 s; the push is cut off
-	// long before, and a cut-off push is not a timeout.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer time.AfterFunc(5*time.Second, cancel).Stop()
-	err := z.Push(ctx, crmtest.DeliveryOf(activity("slow", bridge.Inbound, bridge.Connected, "+358401234567")))
-	if err == nil || crmerr.IsPermanent(err) {
-		t.Fatalf("push to a silent API: %v", err)
-	}
-	var te interface{ Timeout() bool }
-	if errors.Is(err, context.Canceled) || !errors.As(err, &te) || !te.Timeout() {
-		t.Errorf("not a timeout: %v", err)
-	}
+	crmtest.PushTimesOut(t, z, "API")
 }

@@ -31,32 +31,23 @@ const (
 	refreshToken = "1000.refresh.7c0f3a2b9d8e6f"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock               { return &clock{t: crmtest.Activity("x").EndedAt.Add(5 * time.Second)} }
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 type env struct {
 	fake                             *fakezoho.Server
 	srv                              *httptest.Server
-	clock                            *clock
+	clock                            *crmtest.Clock
 	alice, bob, carol, owner         string
 	contact, account, lead, account2 string
 }
 
 func newEnv(t testing.TB, opts fakezoho.Options) *env {
 	t.Helper()
-	e := &env{clock: newClock()}
+	e := &env{clock: crmtest.NewClock()}
 	opts.ClientID, opts.ClientSecret = clientID, clientSecret
 	if opts.RefreshToken == "" {
 		opts.RefreshToken = refreshToken
 	}
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	e.fake = fakezoho.New(opts)
 	e.srv = httptest.NewServer(e.fake)
@@ -80,7 +71,7 @@ func (e *env) config() zoho.Config {
 func (e *env) connector(t testing.TB, cfg zoho.Config, opts zoho.Options) *zoho.Zoho {
 	t.Helper()
 	if opts.Now == nil {
-		opts.Now = e.clock.now
+		opts.Now = e.clock.Now
 	}
 	z, err := zoho.New("zoho", cfg, opts)
 	if err != nil {
@@ -99,33 +90,7 @@ func (e *env) call(id string) (map[string]any, bool) {
 }
 
 func recognizer(t testing.TB, z *zoho.Zoho) *phoneindex.Integration {
-	t.Helper()
-	in, err := phoneindex.Open(context.Background(), "zoho", z, phoneindex.FileStore{Dir: t.TempDir()},
-		phoneindex.Settings{Region: "FI", Enabled: true, Entities: zoho.DefaultEntities()}, phoneindex.IntegrationOptions{Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Sync(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	return in
-}
-
-func activity(id string, dir bridge.Direction, state bridge.Outcome, remote string) bridge.Activity {
-	a := crmtest.Activity(id)
-	a.Direction, a.State, a.RemoteNumber, a.RemoteE164 = dir, state, remote, remote
-	if state != bridge.Connected {
-		a.AnsweredAt, a.TalkSeconds = time.Time{}, 0
-		a.Reason = bridge.ReasonNoAnswer
-	}
-	return a
-}
-
-func push(t testing.TB, z *zoho.Zoho, a bridge.Activity, as crmsync.Assignment) {
-	t.Helper()
-	if err := z.Push(context.Background(), crmsync.Delivery{Activity: a, Assignment: as}); err != nil {
-		t.Fatal(err)
-	}
+	return crmtest.Recognizer(t, "zoho", z, zoho.DefaultEntities())
 }
 
 func TestConformance(t *testing.T) {
@@ -156,9 +121,9 @@ func TestCallFields(t *testing.T) {
 	if _, err := z2.SyncUsers(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	long := activity("long", bridge.Inbound, bridge.Connected, "+358401234567")
+	long := crmtest.Activity("long")
 	long.TalkSeconds = 125.4
-	out := activity("out", bridge.Outbound, bridge.Unaccepted, "+358507654321")
+	out := crmtest.Call("out", bridge.Outbound, bridge.Unaccepted, "+358507654321")
 	tests := []struct {
 		name string
 		a    bridge.Activity
@@ -166,13 +131,13 @@ func TestCallFields(t *testing.T) {
 		want map[string]string
 		none []string
 	}{
-		{"inbound answered from a contact: for the contact, related to the account", activity("in", bridge.Inbound, bridge.Connected, "+358401234567"),
+		{"inbound answered from a contact: for the contact, related to the account", crmtest.Activity("in"),
 			crmsync.Assignment{Email: "alice@example.com", Template: "SUPPORT"},
 			map[string]string{"Call_Type": "Inbound", "Call_Start_Time": "2026-11-21T16:11:10+00:00", "Call_Duration": "00:02",
 				"Who_Id": "map[id:" + e.contact + "]", "What_Id": "map[id:" + e.account + "]", "$se_module": "Accounts",
 				"Owner": "map[id:" + e.alice + "]", "Subject": "Call from Maija Meikäläinen", "Caller_ID": "+358401234567", "Callbridge_Template": "SUPPORT"},
 			[]string{"Call_Result", "Dialled_Number"}},
-		{"missed", activity("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: e.bob, Mapped: true},
+		{"missed", crmtest.Call("miss", bridge.Inbound, bridge.Missed, "+358509999999"), crmsync.Assignment{CRMUser: e.bob, Mapped: true},
 			map[string]string{"Call_Type": "Missed", "Call_Duration": "00:00", "Owner": "map[id:" + e.bob + "]"}, []string{"Who_Id", "What_Id"}},
 		{"outbound unanswered to a lead, a disabled user: the default owner", out, crmsync.Assignment{Email: "carol@example.com"},
 			map[string]string{"Call_Type": "Outbound", "Call_Result": "No response/Busy", "What_Id": "map[id:" + e.lead + "]", "$se_module": "Leads",
@@ -181,7 +146,7 @@ func TestCallFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			push(t, z2, tt.a, tt.as)
+			crmtest.Push(t, z2, tt.a, tt.as)
 			c, ok := e.call(tt.a.ID)
 			if !ok {
 				t.Fatal("no call")
@@ -205,22 +170,22 @@ func TestCallFields(t *testing.T) {
 func TestLostAnswerLookupByMarker(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	a := activity("lost-1", bridge.Inbound, bridge.Connected, "+358401234567")
-	push(t, z, activity("warm", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	a := crmtest.Activity("lost-1")
+	crmtest.Push(t, z, crmtest.Activity("warm"), crmsync.Assignment{})
 	e.fake.LoseNext("POST", "/crm/v8/Calls", 1)
 	if err := z.Push(context.Background(), crmtest.DeliveryOf(a)); err == nil || crmerr.IsPermanent(err) {
 		t.Fatalf("lost answer: %v", err)
 	}
 	before, _, _ := e.fake.Stats()
-	push(t, z, a, crmsync.Assignment{})
+	crmtest.Push(t, z, a, crmsync.Assignment{})
 	if after, _, _ := e.fake.Stats(); after-before != 1 {
 		t.Errorf("the retry cost %d requests, want 1 (the query)", after-before)
 	}
-	b := activity("lost-2", bridge.Inbound, bridge.Connected, "+358401234567")
+	b := crmtest.Activity("lost-2")
 	e.fake.LoseNext("POST", "/crm/v8/Calls", 1)
 	z.Push(context.Background(), crmtest.DeliveryOf(b))
-	e.clock.add(2 * time.Minute)
-	push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), b, crmsync.Assignment{})
+	e.clock.Add(2 * time.Minute)
+	crmtest.Push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), b, crmsync.Assignment{})
 	for _, id := range []string{a.ID, b.ID} {
 		if n := e.fake.Count(id); n != 1 {
 			t.Errorf("%s: %d calls", id, n)
@@ -232,9 +197,9 @@ func TestLostAnswerLookupByMarker(t *testing.T) {
 // refused as a duplicate, and counted as written.
 func TestUniqueMarker(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{UniqueMarker: true})
-	a := activity("u1", bridge.Inbound, bridge.Connected, "+358401234567")
-	push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{})
-	push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{}) // fresh: no lookup
+	a := crmtest.Activity("u1")
+	crmtest.Push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{})
+	crmtest.Push(t, e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()}), a, crmsync.Assignment{}) // fresh: no lookup
 	if n := e.fake.Count(a.ID); n != 1 {
 		t.Fatalf("%d calls", n)
 	}
@@ -246,24 +211,16 @@ func TestUniqueMarker(t *testing.T) {
 func TestMissingMarkerField(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{CallFields: []string{"Callbridge_Template"}})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	err := z.Push(context.Background(), crmtest.DeliveryOf(activity("m1", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := z.Push(context.Background(), crmtest.Delivery("m1"))
 	if !crmerr.IsPermanent(err) || !strings.Contains(err.Error(), "no field Callbridge_Activity_Id") || len(e.fake.Calls()) != 0 {
 		t.Fatalf("missing marker field: %v, %d calls", err, len(e.fake.Calls()))
 	}
 }
 
-func backlog(prefix string, n int) []crmsync.Delivery {
-	out := make([]crmsync.Delivery, n)
-	for i := range out {
-		out[i] = crmtest.DeliveryOf(activity(fmt.Sprintf("%s-%04d", prefix, i), bridge.Inbound, bridge.Connected, "+358401234567"))
-	}
-	return out
-}
-
 func TestBatch(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	ds := backlog("b", 250)
+	ds := crmtest.Backlog("b", 250)
 	ds[9].Assignment = crmsync.Assignment{CRMUser: e.carol, Mapped: true}
 	before, _, _ := e.fake.Stats()
 	errs := z.PushBatch(context.Background(), ds)
@@ -275,7 +232,7 @@ func TestBatch(t *testing.T) {
 			t.Errorf("%d: %v", i, err)
 		}
 	}
-	lost := backlog("c", 120)
+	lost := crmtest.Backlog("c", 120)
 	e.fake.LoseNext("POST", "/crm/v8/Calls", 1)
 	z.PushBatch(context.Background(), lost)
 	for _, err := range z.PushBatch(context.Background(), lost[:100]) { // what failed
@@ -319,7 +276,7 @@ func TestRecognitionSync(t *testing.T) {
 		m.Best.URL != "https://crm.zoho.eu/crm/org60012345/tab/Contacts/"+e.contact {
 		t.Fatalf("contact: %+v %v", m.Best, ok)
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	e.fake.AddRecord("Accounts", map[string]string{"Account_Name": "New Oy", "Phone": "+358 20 555 0000"})
 	e.fake.Delete("Accounts", e.account2)
 	if err := in.Sync(context.Background(), false); err != nil {
@@ -328,7 +285,7 @@ func TestRecognitionSync(t *testing.T) {
 	if _, ok := in.Lookup("+358205550000"); !ok {
 		t.Error("incremental sync missed a new account")
 	}
-	e.clock.add(time.Hour)
+	e.clock.Add(time.Hour)
 	if err := in.Sync(context.Background(), false); err != nil { // nothing changed: 304
 		t.Fatal(err)
 	}
@@ -343,8 +300,8 @@ func TestRecognitionSync(t *testing.T) {
 func TestCreditsExhausted(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{Credits: 2})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	push(t, z, activity("c1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{}) // the field check and an insert
-	err := z.Push(context.Background(), crmtest.DeliveryOf(activity("c2", bridge.Inbound, bridge.Connected, "+358401234567")))
+	crmtest.Push(t, z, crmtest.Activity("c1"), crmsync.Assignment{}) // the field check and an insert
+	err := z.Push(context.Background(), crmtest.Delivery("c2"))
 	if d, ok := crmerr.RetryAfter(err); crmerr.IsPermanent(err) || !ok || d < time.Minute || !strings.Contains(err.Error(), "TOO_MANY_REQUESTS") {
 		t.Fatalf("credits: %v", err)
 	}
@@ -353,14 +310,14 @@ func TestCreditsExhausted(t *testing.T) {
 func TestTokenExpiryAndRevocation(t *testing.T) {
 	e := newEnv(t, fakezoho.Options{})
 	z := e.connector(t, e.config(), zoho.Options{Logger: zerolog.Nop()})
-	push(t, z, activity("t1", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, z, crmtest.Activity("t1"), crmsync.Assignment{})
 	e.fake.ExpireTokens()
-	push(t, z, activity("t2", bridge.Inbound, bridge.Connected, "+358401234567"), crmsync.Assignment{})
+	crmtest.Push(t, z, crmtest.Activity("t2"), crmsync.Assignment{})
 	if _, _, tokens := e.fake.Stats(); tokens != 2 {
 		t.Errorf("%d token requests, want 2", tokens)
 	}
 	e2 := newEnv(t, fakezoho.Options{RefreshToken: "1000.another.refresh.token"})
-	err := e2.connector(t, e2.config(), zoho.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.DeliveryOf(activity("t3", bridge.Inbound, bridge.Connected, "+358401234567")))
+	err := e2.connector(t, e2.config(), zoho.Options{Logger: zerolog.Nop()}).Push(context.Background(), crmtest.Delivery("t3"))
 	if !crmerr.IsUnauthorized(err) || !strings.Contains(err.Error(), "invalid_code") || strings.Contains(err.Error(), refreshToken) {
 		t.Fatalf("a revoked refresh token: %v", err)
 	}

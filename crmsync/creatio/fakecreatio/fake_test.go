@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 )
 
 func setup(t *testing.T) (*Server, *httptest.Server, string) {
@@ -23,16 +25,7 @@ func setup(t *testing.T) (*Server, *httptest.Server, string) {
 }
 
 func call(t *testing.T, srv *httptest.Server, tok, method, path, body string) (int, string) {
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return crmtest.Request(t, method, srv.URL+path, "Authorization", "Bearer "+tok, body)
 }
 
 func TestRefusals(t *testing.T) {

@@ -1,26 +1,17 @@
 package fakehubspot
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 )
 
 func do(t *testing.T, srv *httptest.Server, tok, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return crmtest.Request(t, method, srv.URL+path, "Authorization", "Bearer "+tok, body)
 }
 
 func TestRefusals(t *testing.T) {

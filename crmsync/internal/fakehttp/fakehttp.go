@@ -1,6 +1,8 @@
 // Package fakehttp holds what the strict CRM fakes share: losing an answer
 // after carrying out the request (the exactly-once tests), sliding-window
-// rate limits and a recorder for answers written before they are sent.
+// rate limits, a recorder for answers written before they are sent, and a
+// watch in front of a fake that the connectors' key tests read requests and
+// concurrency from.
 package fakehttp
 
 import (

@@ -150,3 +150,30 @@ func TestRequestToken(t *testing.T) {
 		t.Errorf("invalid_request: %v", err)
 	}
 }
+
+func TestConfigChecks(t *testing.T) {
+	if n := CountSet(true, false, true); n != 2 {
+		t.Errorf("CountSet(true, false, true) = %d", n)
+	}
+	for s, want := range map[string]bool{
+		"https://example.my.salesforce.com": true, "http://127.0.0.1:8080/base": true,
+		"example.com": false, "ftp://example.com": false, "https://": false,
+		"https://user:pw@example.com": false, "https://example.com/?k=v": false, "%zz": false,
+	} {
+		if got := AbsURL(s); got != want {
+			t.Errorf("AbsURL(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestHTTPClient(t *testing.T) {
+	given := &http.Client{}
+	if HTTPClient(given, time.Second) != given {
+		t.Error("a given client not used")
+	}
+	c := HTTPClient(nil, 7*time.Second)
+	tr, ok := c.Transport.(*http.Transport)
+	if c.Timeout != 7*time.Second || !ok || tr == http.DefaultTransport || tr.MaxIdleConnsPerHost != 64 {
+		t.Errorf("built client: timeout %v, transport %#v", c.Timeout, c.Transport)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/callbridge/callbridge/crmsync/crmtest"
 )
 
 func setup(t *testing.T, opts Options) (*Server, *httptest.Server, string) {
@@ -26,17 +28,7 @@ func setup(t *testing.T, opts Options) (*Server, *httptest.Server, string) {
 }
 
 func call(t *testing.T, srv *httptest.Server, tok, method, path, body string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Zoho-oauthtoken "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return crmtest.Request(t, method, srv.URL+path, "Authorization", "Zoho-oauthtoken "+tok, body)
 }
 
 func TestRefusals(t *testing.T) {
