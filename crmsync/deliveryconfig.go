@@ -10,7 +10,11 @@ import (
 
 // DeliveryConfig tunes the delivery workers.
 type DeliveryConfig struct {
-	// Concurrency is the number of pushes in flight per connector.
+	// Concurrency is the number of pushes in flight per connector. The
+	// default, 8, is what keeps a local webhook fed from either store (a
+	// push's round trip and the store's are overlapped, not added); a CRM
+	// connector still caps its own requests with its max_concurrency and
+	// waits out the CRM's limits, so the CRM sees no more than before.
 	Concurrency int `yaml:"concurrency"`
 	// Lease is how long a worker holds a job before others may take it
 	// over; it must outlast PushTimeout.
@@ -34,7 +38,7 @@ type DeliveryConfig struct {
 // DefaultDeliveryConfig is the delivery tuning of a fresh install.
 func DefaultDeliveryConfig() DeliveryConfig {
 	return DeliveryConfig{
-		Concurrency:  4,
+		Concurrency:  8,
 		Lease:        2 * time.Minute,
 		PushTimeout:  30 * time.Second,
 		BackoffMin:   time.Second,

@@ -118,6 +118,7 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 	log := d.log.With().Str("connector", c.Name()).Logger()
 	worker := d.inst + "/" + c.Name()
 	slots := make(chan struct{}, d.cfg.Concurrency)
+	settling := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	retry := d.cfg.Backoff()
@@ -188,8 +189,17 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 		for _, j := range jobs {
 			wg.Add(1)
 			go func() {
-				defer func() { <-slots; wg.Done() }()
-				d.runOne(drain, log, c, j)
+				defer wg.Done()
+				err := d.pushOne(drain, c, j)
+				// The push is done: the next one may start while this
+				// outcome is recorded, so a store round trip (an fsync)
+				// is not part of every worker's cycle. Outcomes being
+				// recorded are bounded as pushes are, so the jobs leased
+				// stay at most twice delivery.concurrency.
+				settling <- struct{}{}
+				<-slots
+				d.settle.Settle(drain, log, c, j, err)
+				<-settling
 			}()
 		}
 	}

@@ -227,3 +227,79 @@ func TestDispatcherCarriesAssignment(t *testing.T) {
 		}
 	}
 }
+
+// slowAcks is a store whose Acks wait for release.
+type slowAcks struct {
+	crmsync.Store
+	acking  chan string
+	release chan struct{}
+}
+
+func (s slowAcks) Ack(ctx context.Context, j crmsync.Job) error {
+	s.acking <- j.ID()
+	<-s.release
+	return s.Store.Ack(ctx, j)
+}
+
+// countingCRM records the activities pushed to it, in order.
+type countingCRM struct {
+	mu     sync.Mutex
+	pushed []string
+}
+
+func (c *countingCRM) Name() string { return "crm" }
+
+func (c *countingCRM) Push(_ context.Context, d crmsync.Delivery) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pushed = append(c.pushed, d.Activity.ID)
+	return nil
+}
+
+func (c *countingCRM) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pushed)
+}
+
+// A worker's slot is its push: while an outcome is recorded (an Ack, an
+// fsync in the embedded store) the next push runs, and outcomes being
+// recorded are bounded by delivery.concurrency as pushes are.
+func TestDispatcherPushesWhileAnOutcomeIsRecorded(t *testing.T) {
+	store := slowAcks{Store: newStore(t), acking: make(chan string, 8), release: make(chan struct{})}
+	enqueue(t, store.Store, "a", "b", "c")
+	crm := &countingCRM{}
+	cfg := fastDelivery()
+	cfg.Concurrency = 1
+	d, err := crmsync.NewDispatcher(store, []crmsync.Connector{crm}, cfg, crmsync.DispatcherOptions{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { d.Run(ctx); close(stopped) }()
+	var released sync.Once
+	release := func() { released.Do(func() { close(store.release) }) }
+	defer func() { release(); cancel(); <-stopped }()
+	first := <-store.acking // a's Ack waits
+	deadline := time.Now().Add(10 * time.Second)
+	for crm.count() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := crm.count(); n != 2 {
+		t.Fatalf("%d pushes while %s's Ack waited, want 2: the next push waits for the last outcome", n, first)
+	}
+	// b's outcome waits for a's to be recorded, holding the one slot: no
+	// third push.
+	time.Sleep(50 * time.Millisecond)
+	if n := crm.count(); n != 2 {
+		t.Fatalf("%d pushes with one outcome being recorded and one waiting, want 2 (delivery.concurrency 1)", n)
+	}
+	release()
+	for crm.count() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := crm.count(); n != 3 {
+		t.Fatalf("%d pushes after the Acks were released, want 3", n)
+	}
+}

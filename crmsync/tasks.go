@@ -30,16 +30,19 @@ const maxWait = 30 * time.Second
 // runOne takes one claimed job through the connector and settle stages:
 // an activity push (open or not) or a task.
 func (d *Dispatcher) runOne(drain context.Context, log zerolog.Logger, c Connector, j Job) {
-	var err error
+	d.settle.Settle(drain, log, c, j, d.pushOne(drain, c, j))
+}
+
+// pushOne pushes j (an activity, an open push or a task) to c.
+func (d *Dispatcher) pushOne(drain context.Context, c Connector, j Job) error {
 	switch {
 	case j.Task != nil:
-		err = d.push.Task(drain, c, d.store, j)
+		return d.push.Task(drain, c, d.store, j)
 	case j.Open:
-		err = d.push.Open(drain, c, d.assign.Delivery(j))
+		return d.push.Open(drain, c, d.assign.Delivery(j))
 	default:
-		err = d.push.One(drain, c, d.assign.Delivery(j))
+		return d.push.One(drain, c, d.assign.Delivery(j))
 	}
-	d.settle.Settle(drain, log, c, j, err)
 }
 
 // plain splits jobs into plain activity pushes (which may go in a batch)

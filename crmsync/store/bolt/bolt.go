@@ -43,6 +43,7 @@ type Options struct {
 // Store is the bbolt-backed crmsync.Store.
 type Store struct {
 	db   *bbolt.DB
+	c    *committer // every change goes through it
 	opts Options
 
 	mu        sync.Mutex
@@ -107,10 +108,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	// Acks of concurrent workers share one fsync; a short delay keeps a
-	// lone worker fast.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	return &Store{db: db, opts: opts, wake: make(chan struct{})}, nil
+	return &Store{db: db, c: newCommitter(db), opts: opts, wake: make(chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -123,6 +121,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.wake)
 	s.mu.Unlock()
+	s.c.close()
 	return s.db.Close()
 }
 
@@ -252,7 +251,7 @@ func (s *Store) Claim(ctx context.Context, req crmsync.ClaimRequest) ([]crmsync.
 func (s *Store) claim(req crmsync.ClaimRequest) (jobs []crmsync.Job, next time.Time, err error) {
 	now := s.now()
 	s.maybePrune(now)
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.c.update(func(tx *bbolt.Tx) error {
 		jobs, next = nil, time.Time{}
 		c, err := connBuckets(tx, req.Connector, true)
 		if err != nil {
@@ -352,7 +351,7 @@ func leased(c conn, j crmsync.Job) ([]byte, error) {
 // Ack implements crmsync.Store.
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bbolt.Tx) error {
+	return s.c.update(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, true)
 		if err != nil {
 			return err
@@ -390,7 +389,7 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 
 // Nack implements crmsync.Store.
 func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, lastErr string) error {
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, false)
 		if err != nil {
 			return err
@@ -421,7 +420,7 @@ func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, last
 // DeadLetter implements crmsync.Store.
 func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) error {
 	now := s.now()
-	return s.db.Batch(func(tx *bbolt.Tx) error {
+	return s.c.update(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, j.Connector, false)
 		if err != nil {
 			return err
@@ -497,7 +496,7 @@ func (s *Store) RetryAll(ctx context.Context, connector string) (int, error) {
 func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) {
 	now := s.now()
 	n := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *bbolt.Tx) error {
 		n = 0
 		for _, name := range connectors(tx, connector) {
 			c, err := connBuckets(tx, name, false)
@@ -541,7 +540,7 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 // Purge implements crmsync.Store.
 func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	n := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *bbolt.Tx) error {
 		n = 0
 		for _, name := range connectors(tx, connector) {
 			c, err := connBuckets(tx, name, false)
@@ -605,7 +604,7 @@ func (s *Store) maybePrune(now time.Time) {
 // by itself hourly.
 func (s *Store) Prune(now time.Time) error {
 	markerCut := tkey(now.Add(-s.opts.MarkerRetention))
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.c.update(func(tx *bbolt.Tx) error {
 		for _, name := range connectors(tx, "") {
 			c, err := connBuckets(tx, name, false)
 			if err != nil || c.b == nil {

@@ -1,6 +1,8 @@
 // Package bolt is the embedded crmsync.Store: one bbolt file under the
-// state directory, nothing to install. Every change is one fsynced
-// transaction, so a crash loses nothing that was acknowledged. One process
-// at a time may open the file (bbolt locks it); several instances sharing
-// work need the Redis store.
+// state directory, nothing to install. Changes are group-committed: those
+// asked for while a commit is on its way to the disk share the next
+// transaction and its one fsync (commit.go), and no call returns before
+// its transaction is durable, so a crash loses nothing that was
+// acknowledged. One process at a time may open the file (bbolt locks it);
+// several instances sharing work need the Redis store.
 package bolt

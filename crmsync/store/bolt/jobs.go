@@ -24,7 +24,7 @@ func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job,
 	}
 	later := due.After(now)
 	var added bool
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.c.update(func(tx *bbolt.Tx) error {
 		added = false
 		c, err := connBuckets(tx, connector, true)
 		if err != nil {

@@ -36,7 +36,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 		return "", errors.New("reserve start: user or remote number too long")
 	}
 	var dup string
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *bbolt.Tx) error {
 		dup = ""
 		b := tx.Bucket(bStarts)
 		prefix := startPrefix(k.User, k.Remote)

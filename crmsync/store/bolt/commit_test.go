@@ -1,0 +1,186 @@
+package bolt_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callbridge/callbridge/crmsync"
+	"github.com/callbridge/callbridge/crmsync/store/bolt"
+	"github.com/callbridge/callbridge/crmsync/store/storetest"
+)
+
+// Enqueues asked for while a commit is on its way share the next one, and
+// none returns before the commit that holds it.
+func TestConcurrentEnqueuesShareACommit(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 50
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	bolt.BeforeCommit(s, func() {
+		once.Do(func() { close(held); <-hold }) // the first commit waits
+	})
+	before := bolt.Commits(s)
+	returned := make(chan string, n)
+	enqueue := func(id string) {
+		if _, err := s.Enqueue(context.Background(), "hook", storetest.Activity(id)); err != nil {
+			t.Error(err)
+		}
+		returned <- id
+	}
+	go enqueue("first")
+	<-held
+	for i := range n - 1 {
+		go enqueue(fmt.Sprint(i))
+	}
+	for bolt.Pending(s) < n-1 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case id := <-returned:
+		t.Fatalf("Enqueue of %s returned before its commit", id)
+	default:
+	}
+	close(hold)
+	for range n {
+		<-returned
+	}
+	if got := bolt.Commits(s) - before; got != 2 {
+		t.Errorf("%d enqueues took %d commits, want 2 (the first alone, the rest together)", n, got)
+	}
+	for i := range n - 1 {
+		if st, err := s.JobState(context.Background(), "hook", fmt.Sprint(i)); err != nil || st != crmsync.JobQueued {
+			t.Errorf("job %d: %v, %v; want queued", i, st, err)
+		}
+	}
+}
+
+// A change whose transaction fails for it alone gets its own error, and
+// the changes it shared the transaction with are committed.
+func TestFailedChangeLeavesItsBatch(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, "hook", storetest.Activity("a")); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.Claim(ctx, crmsync.ClaimRequest{Connector: "hook", Worker: "w", Max: 1, Lease: time.Minute})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	stale := jobs[0]
+	stale.Handle = "00" // not the lease it holds: Nack fails with ErrLeaseLost
+	hold, held := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	bolt.BeforeCommit(s, func() { once.Do(func() { close(held); <-hold }) })
+	errs := make(chan error, 3)
+	go func() { _, err := s.Enqueue(ctx, "hook", storetest.Activity("first")); errs <- err }()
+	<-held
+	go func() { errs <- s.Nack(ctx, stale, time.Now(), "x") }()
+	go func() { _, err := s.Enqueue(ctx, "hook", storetest.Activity("b")); errs <- err }()
+	for bolt.Pending(s) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	var lost, ok int
+	for range 3 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case err == crmsync.ErrLeaseLost:
+			lost++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if lost != 1 || ok != 2 {
+		t.Errorf("%d ErrLeaseLost, %d ok; want 1 and 2", lost, ok)
+	}
+	if st, _ := s.JobState(ctx, "hook", "b"); st != crmsync.JobQueued {
+		t.Errorf("job b is %v after sharing a transaction with a failed Nack, want queued", st)
+	}
+}
+
+// A process killed at any moment keeps every job whose Enqueue returned:
+// the child enqueues from several goroutines and prints each id once
+// Enqueue returned; the parent kills it and finds every printed id queued.
+func TestKillAfterEnqueueLosesNothing(t *testing.T) {
+	if dir := os.Getenv("BOLT_KILL_CHILD_DIR"); dir != "" {
+		killChild(dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillAfterEnqueueLosesNothing$")
+	cmd.Env = append(os.Environ(), "BOLT_KILL_CHILD_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(ids) < 300 {
+		if id, ok := strings.CutPrefix(sc.Text(), "enqueued "); ok {
+			ids = append(ids, id)
+		}
+	}
+	cmd.Process.Kill()
+	for sc.Scan() { // what the pipe still holds returned before the kill too
+		if id, ok := strings.CutPrefix(sc.Text(), "enqueued "); ok {
+			ids = append(ids, id)
+		}
+	}
+	cmd.Wait()
+	if len(ids) < 300 {
+		t.Fatalf("the child enqueued only %d jobs before it ended", len(ids))
+	}
+	s, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, id := range ids {
+		if st, err := s.JobState(context.Background(), "hook", id); err != nil || st != crmsync.JobQueued {
+			t.Errorf("job %s: %v, %v after the kill; its Enqueue had returned", id, st, err)
+		}
+	}
+}
+
+func killChild(dir string) {
+	s, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	var mu sync.Mutex
+	for g := range 8 {
+		go func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("%d-%d", g, i)
+				if _, err := s.Enqueue(context.Background(), "hook", storetest.Activity(id)); err != nil {
+					fmt.Println("enqueue:", err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				fmt.Println("enqueued", id)
+				mu.Unlock()
+			}
+		}()
+	}
+	select {}
+}
