@@ -107,6 +107,7 @@ type Server struct {
 	refusing  bool
 	away      bool // GoAway: REST refused too
 	paused    bool
+	pauseAt   int // PauseAt's count of events; -1: none
 	closed    bool
 	sent      int
 	played    int       // events applied to the state so far, over every Play
@@ -152,6 +153,7 @@ func New(opts Options) (*Server, error) {
 		clients:  map[*websocket.Conn]bool{},
 		st:       newState(append(append([]string(nil), opts.Endpoints...), opts.Offline...)),
 		offline:  map[string]bool{},
+		pauseAt:  -1,
 	}
 	for _, e := range opts.Offline {
 		s.offline[e] = true
@@ -267,7 +269,7 @@ func (s *Server) Play(ctx context.Context) error {
 			if err := writeCEL(clock); err != nil {
 				return err
 			}
-			if slices.Contains(s.opts.PauseBefore, i) {
+			if slices.Contains(s.opts.PauseBefore, i) || s.reachedPauseAt() {
 				s.Pause()
 			}
 			// After the pause: the client may have gone during it.
@@ -354,6 +356,33 @@ func (s *Server) Pause() {
 	defer s.mu.Unlock()
 	s.paused = true
 	s.notifyLocked()
+}
+
+// PauseAt pauses playback, until Resume, before the next event once n
+// events have been played (Played), counted over every Play: at once if
+// that many already were. It is for one pause; a later call replaces it.
+func (s *Server) PauseAt(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pauseAt = n
+}
+
+// Paused reports whether playback is paused (Pause, PauseAt, PauseBefore).
+func (s *Server) Paused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}
+
+// reachedPauseAt tells the playback loop PauseAt's count is reached, once.
+func (s *Server) reachedPauseAt() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pauseAt < 0 || s.played < s.pauseAt {
+		return false
+	}
+	s.pauseAt = -1
+	return true
 }
 
 // Resume lets playback go on after Pause.

@@ -411,3 +411,44 @@ func TestPause(t *testing.T) {
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
+
+// PauseAt stops playback itself at the count asked for, however fast it
+// plays, once; Resume plays the rest.
+func TestPauseAt(t *testing.T) {
+	s := start(t, Options{Recordings: []Recording{synthetic(50)}})
+	ws, err := websocket.Dial(wsURL(s, "app=a&subscribeAll=true&api_key=asterisk:asterisk"), "", "http://localhost/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	s.PauseAt(20)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Play(ctx) }()
+	for range 20 {
+		if _, err := receive(t, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for !s.Paused() {
+		select {
+		case err := <-done:
+			t.Fatalf("played to the end (%d events, %v) without pausing", s.Played(), err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if got := s.Played(); got != 20 {
+		t.Fatalf("paused after %d events, want 20", got)
+	}
+	s.Resume()
+	for range 30 {
+		if _, err := receive(t, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}

@@ -33,16 +33,17 @@ func metric(t *testing.T, base, sample string) float64 {
 
 // pauseMidCall pauses the fake PBX at a moment a call is in progress, once
 // the daemon has taken every event sent so far (and the snapshots of its
-// connections so far).
+// connections so far). The fake pauses itself at the count asked for, so
+// a fast playback cannot run past it.
 func pauseMidCall(t *testing.T, srv *fakeari.Server, base string, after, snapshots int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	srv.PauseAt(after)
 	for time.Now().Before(deadline) {
-		if srv.Played() < after {
+		if !srv.Paused() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		srv.Pause()
 		for float64(srv.Sent()) != metric(t, base, "callbridge_ari_events_received_total") ||
 			metric(t, base, "callbridge_ari_events_mapped_total")+float64(snapshots) != metric(t, base, `callbridge_engine_events_total{source="ari"}`) {
 			time.Sleep(time.Millisecond)
@@ -50,8 +51,8 @@ func pauseMidCall(t *testing.T, srv *fakeari.Server, base string, after, snapsho
 		if metric(t, base, `callbridge_engine_calls{source="ari"}`) > 0 {
 			return
 		}
+		srv.PauseAt(srv.Played() + 3)
 		srv.Resume()
-		after = srv.Played() + 3
 	}
 	t.Fatal("never paused with a call in progress")
 }
