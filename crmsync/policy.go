@@ -317,25 +317,60 @@ func (p *Policy) Assign(a bridge.Activity) Assignment {
 // unreachable) means no decision: the caller retries later. Every drop is
 // counted by reason.
 func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, reason string, err error) {
-	reason = p.rules(a)
-	if reason == "" {
-		dup, err := p.store.ReserveStart(ctx, StartKey{
-			User: a.User, Remote: remoteKey(a), Start: a.StartedAt, Margin: p.cfg.StartMargin, ID: a.ID,
-			Source: a.Source, CallID: a.CallID,
-		})
-		if err != nil {
-			return false, "", fmt.Errorf("policy: start-margin check: %w", err)
+	reasons, err := p.decide(ctx, []bridge.Activity{a}, []bool{true})
+	if err != nil {
+		return false, "", err
+	}
+	return reasons[0] == "", reasons[0], nil
+}
+
+// DecideBatch is Decide for each of as whose pass[i] is true, in order,
+// with the start-margin checks of all of them in one store step where
+// the store can (BatchIntake). It sets pass[i] false for each it drops.
+// On an error nothing is decided or counted: the caller asks again.
+func (p *Policy) DecideBatch(ctx context.Context, as []bridge.Activity, pass []bool) error {
+	_, err := p.decide(ctx, as, pass)
+	return err
+}
+
+// decide is DecideBatch, giving each activity's drop reason ("": kept).
+func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool) ([]string, error) {
+	reasons := make([]string, len(as))
+	var keys []StartKey
+	var at []int
+	for i, a := range as {
+		if !pass[i] {
+			continue
 		}
-		if dup != "" {
-			reason = DropStartMargin
+		if reasons[i] = p.rules(a); reasons[i] == "" {
+			keys = append(keys, StartKey{
+				User: a.User, Remote: remoteKey(a), Start: a.StartedAt, Margin: p.cfg.StartMargin, ID: a.ID,
+				Source: a.Source, CallID: a.CallID,
+			})
+			at = append(at, i)
 		}
 	}
-	if reason != "" {
-		p.dropped.WithLabelValues(reason).Inc()
-		return false, reason, nil
+	dups, err := ReserveStarts(ctx, p.store, keys)
+	if err != nil {
+		return nil, fmt.Errorf("policy: start-margin check: %w", err)
 	}
-	p.passed.Inc()
-	return true, "", nil
+	for k, d := range dups {
+		if d != "" {
+			reasons[at[k]] = DropStartMargin
+		}
+	}
+	for i := range as {
+		if !pass[i] {
+			continue
+		}
+		if reasons[i] != "" {
+			p.dropped.WithLabelValues(reasons[i]).Inc()
+			pass[i] = false
+			continue
+		}
+		p.passed.Inc()
+	}
+	return reasons, nil
 }
 
 // rules applies every rule that needs no store.

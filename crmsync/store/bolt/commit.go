@@ -52,19 +52,34 @@ func newCommitter(db *bbolt.DB) *committer {
 // update applies fn in the next shared transaction and returns once that
 // transaction is committed (nil) or fn's own error, or the commit's.
 func (c *committer) update(fn func(*bbolt.Tx) error) error {
-	ch := &change{fn: fn, done: make(chan error, 1)}
+	return c.updateAll([]func(*bbolt.Tx) error{fn})
+}
+
+// updateAll applies fns, in order, in the next shared transaction (one
+// commit for all of them) and returns the first error of any.
+func (c *committer) updateAll(fns []func(*bbolt.Tx) error) error {
+	chs := make([]*change, len(fns))
+	for i, fn := range fns {
+		chs[i] = &change{fn: fn, done: make(chan error, 1)}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return crmsync.ErrClosed
 	}
-	c.pending = append(c.pending, ch)
+	c.pending = append(c.pending, chs...)
 	c.mu.Unlock()
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
-	return <-ch.done
+	var first error
+	for _, ch := range chs {
+		if err := <-ch.done; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // close commits what is pending and stops the committer.

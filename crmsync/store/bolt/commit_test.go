@@ -184,3 +184,33 @@ func killChild(dir string) {
 	}
 	select {}
 }
+
+// A batch of the intake's changes is one transaction, however many.
+func TestBatchIsOneCommit(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var jobs []crmsync.NewJob
+	var keys []crmsync.StartKey
+	for i := range 20 {
+		a := storetest.Activity(fmt.Sprint("b", i))
+		jobs = append(jobs, crmsync.NewJob{Connector: "hook", Job: crmsync.Job{Activity: a}})
+		keys = append(keys, crmsync.StartKey{User: a.User, Remote: a.RemoteE164, Start: a.StartedAt.Add(time.Duration(i) * time.Minute), ID: a.ID})
+	}
+	before := bolt.Commits(s)
+	if _, err := s.ReserveStarts(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	if got := bolt.Commits(s) - before; got != 1 {
+		t.Fatalf("20 reservations took %d commits, want 1", got)
+	}
+	if _, err := s.EnqueueJobs(ctx, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if got := bolt.Commits(s) - before; got != 2 {
+		t.Fatalf("20 enqueues took %d more commits, want 1", got-1)
+	}
+}

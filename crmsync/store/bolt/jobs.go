@@ -14,19 +14,52 @@ import (
 
 // EnqueueJob implements crmsync.Store.
 func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job, due time.Time) (bool, error) {
-	if j.ID() == "" {
-		return false, errors.New("enqueue: job without id")
+	added, err := s.EnqueueJobs(ctx, []crmsync.NewJob{{Connector: connector, Job: j, Due: due}})
+	if err != nil {
+		return false, err
 	}
+	return added[0], nil
+}
+
+// EnqueueJobs implements crmsync.BatchIntake: every job in one
+// transaction.
+func (s *Store) EnqueueJobs(ctx context.Context, jobs []crmsync.NewJob) ([]bool, error) {
 	now := s.now()
+	added := make([]bool, len(jobs))
+	fns := make([]func(*bbolt.Tx) error, len(jobs))
+	for i, nj := range jobs {
+		fn, err := s.enqueue(nj, now, &added[i])
+		if err != nil {
+			return nil, err
+		}
+		fns[i] = fn
+	}
+	if err := s.c.updateAll(fns); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	for i, nj := range jobs {
+		if added[i] && !nj.Due.After(now) {
+			s.notify()
+			break
+		}
+	}
+	return added, nil
+}
+
+// enqueue prepares one job's enqueue as a change, setting *added.
+func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*bbolt.Tx) error, error) {
+	j := nj.Job
+	if j.ID() == "" {
+		return nil, errors.New("enqueue: job without id")
+	}
 	rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, EnqueuedAt: now})
 	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
-	later := due.After(now)
-	var added bool
-	err = s.c.update(func(tx *bbolt.Tx) error {
-		added = false
-		c, err := connBuckets(tx, connector, true)
+	later := nj.Due.After(now)
+	return func(tx *bbolt.Tx) error {
+		*added = false
+		c, err := connBuckets(tx, nj.Connector, true)
 		if err != nil {
 			return err
 		}
@@ -37,7 +70,7 @@ func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job,
 		seq, _ := c.get(bReady).NextSequence()
 		key, bucket, loc := u64(seq), c.get(bReady), byte(locReady)
 		if later {
-			key, bucket, loc = cat(tkey(due), u64(seq)), c.get(bDelayed), locDelayed
+			key, bucket, loc = cat(tkey(nj.Due), u64(seq)), c.get(bDelayed), locDelayed
 		}
 		if err := bucket.Put(key, cat([]byte{0}, rec)); err != nil {
 			return err
@@ -45,16 +78,9 @@ func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job,
 		if err := c.get(bIndex).Put(id, cat([]byte{loc}, key)); err != nil {
 			return err
 		}
-		added = true
+		*added = true
 		return c.get(bEnq).Put(id, tkey(now))
-	})
-	if err != nil {
-		return false, fmt.Errorf("enqueue: %w", err)
-	}
-	if added && !later {
-		s.notify()
-	}
-	return added, nil
+	}, nil
 }
 
 // JobState implements crmsync.Store.

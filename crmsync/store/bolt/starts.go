@@ -29,15 +29,38 @@ func startPrefix(user, remote string) []byte {
 // ReserveStart implements crmsync.Store. A start's key is (user, remote,
 // start, id); its value lists the calls it stands for (see calls).
 func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, error) {
-	if k.ID == "" || k.Margin < 0 {
-		return "", errors.New("reserve start: id required, margin not negative")
+	dups, err := s.ReserveStarts(ctx, []crmsync.StartKey{k})
+	if err != nil {
+		return "", err
 	}
-	if len(k.User) > 0xffff || len(k.Remote) > 0xffff {
-		return "", errors.New("reserve start: user or remote number too long")
+	return dups[0], nil
+}
+
+// ReserveStarts implements crmsync.BatchIntake: every key in one
+// transaction, in order, so a later key sees an earlier one's reservation.
+func (s *Store) ReserveStarts(ctx context.Context, keys []crmsync.StartKey) ([]string, error) {
+	dups := make([]string, len(keys))
+	fns := make([]func(*bbolt.Tx) error, len(keys))
+	for i, k := range keys {
+		if k.ID == "" || k.Margin < 0 {
+			return nil, errors.New("reserve start: id required, margin not negative")
+		}
+		if len(k.User) > 0xffff || len(k.Remote) > 0xffff {
+			return nil, errors.New("reserve start: user or remote number too long")
+		}
+		fns[i] = reserve(k, &dups[i])
 	}
-	var dup string
-	err := s.c.update(func(tx *bbolt.Tx) error {
-		dup = ""
+	if err := s.c.updateAll(fns); err != nil {
+		return nil, err
+	}
+	return dups, nil
+}
+
+// reserve is k's start-margin check and reservation as a change, setting
+// *dup.
+func reserve(k crmsync.StartKey, dup *string) func(*bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error {
+		*dup = ""
 		b := tx.Bucket(bStarts)
 		prefix := startPrefix(k.User, k.Remote)
 		lo, hi := tkey(k.Start.Add(-k.Margin)), tkey(k.Start.Add(k.Margin))
@@ -68,7 +91,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 			}
 		}
 		if best != nil {
-			dup = string(best[len(prefix)+8:])
+			*dup = string(best[len(prefix)+8:])
 			if k.Known() && !bestCalls.has(k) {
 				return b.Put(best, append(bestCalls, call{k.Source, k.CallID}).encode())
 			}
@@ -79,8 +102,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 			cs = calls{{k.Source, k.CallID}}
 		}
 		return b.Put(cat(prefix, tkey(k.Start), []byte(k.ID)), cs.encode())
-	})
-	return dup, err
+	}
 }
 
 // call is one call as one source reported it.

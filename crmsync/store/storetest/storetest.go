@@ -403,6 +403,7 @@ func run(t *testing.T, h Harness, now func() time.Time) {
 	})
 
 	runTasks(t, h, now)
+	runBatch(t, h, now)
 
 	t.Run("ReserveStart", func(t *testing.T) {
 		s := h.New(t, now)
