@@ -12,21 +12,45 @@ import (
 // maxRecords bounds the records a card lists.
 const maxRecords = 5
 
+// numberForms is a number's E.164 and national forms ("" when it has
+// none).
+type numberForms struct{ e164, national string }
+
+// maxForms bounds the numbers whose forms are remembered.
+const maxForms = 4096
+
+// forms gives number's forms, remembering them: the national form takes
+// a full parse and format (tens of microseconds), and a PBX sees the
+// same numbers again and again, its own DDIs above all. Called under
+// e.mu.
+func (e *Engine) forms(number string) numberForms {
+	if f, ok := e.numbers[number]; ok {
+		return f
+	}
+	var f numberForms
+	if e164, ok := e.opt.Normalizer.Normalize(number); ok {
+		f = numberForms{e164, e.opt.Normalizer.National(e164)}
+	}
+	if len(e.numbers) >= maxForms {
+		clear(e.numbers)
+	}
+	if e.numbers == nil {
+		e.numbers = make(map[string]numberForms)
+	}
+	e.numbers[number] = f
+	return f
+}
+
 // build fills the card for c.remote: its number's forms, the line's name,
 // the records the call type's rule finds, the pop and the scripts.
 func (e *Engine) build(c *call) {
-	n := e.opt.Normalizer
 	card := &c.card
 	card.RemoteNumber, card.RemoteName = c.remote, c.remoteName
-	card.RemoteE164, card.RemoteNational = "", ""
-	if e164, ok := n.Normalize(c.remote); ok {
-		card.RemoteE164, card.RemoteNational = e164, n.National(e164)
-	}
+	remote := e.forms(c.remote)
+	card.RemoteE164, card.RemoteNational = remote.e164, remote.national
 	card.DDINational, card.DDIName = "", ""
 	if card.DDINumber != "" {
-		if e164, ok := n.Normalize(card.DDINumber); ok {
-			card.DDINational = n.National(e164)
-		}
+		card.DDINational = e.forms(card.DDINumber).national
 		if e.opt.DDIName != nil {
 			card.DDIName = e.opt.DDIName(card.DDINumber)
 		}
@@ -85,9 +109,7 @@ func (e *Engine) values(card *Card) script.Call {
 	if v.DeviceName == "" {
 		v.DeviceName = card.DeviceNumber
 	}
-	if e164, ok := e.opt.Normalizer.Normalize(card.DDINumber); ok {
-		v.DDIE164 = e164
-	}
+	v.DDIE164 = e.forms(card.DDINumber).e164
 	if len(card.Records) > 0 {
 		r := card.Records[0]
 		if r.Name != "" {

@@ -146,6 +146,8 @@ type Engine struct {
 	mu     sync.Mutex
 	agents map[string]*agent
 	placed map[string]placed // call id -> the click-to-dial call it is
+	// numbers remembers numbers' forms (card.go).
+	numbers map[string]numberForms
 
 	m metrics
 }
