@@ -38,6 +38,14 @@ const (
 // hundred ARI events per read system call.
 const initialBuffer = 256 << 10
 
+// maxGrownBuffer bounds how far a busy connection's buffer grows. A read
+// that fills the buffer says more is waiting in the kernel: the buffer
+// doubles for the next read, so that under load one read, and so one of
+// the pipeline's batches (one journal write, one sink sync, one store
+// commit), takes in thousands of events rather than hundreds. An idle
+// connection keeps the small buffer.
+const maxGrownBuffer = 4 << 20
+
 // Conn is a client connection. Next, Fill and the control frames they
 // answer are for one goroutine; Close and SetReadDeadline may be called
 // from any.
@@ -48,6 +56,8 @@ type Conn struct {
 
 	buf  []byte // buf[r:w] is read but not yet consumed
 	r, w int
+	// filled says the last read filled buf: the next read grows it.
+	filled bool
 
 	frag    []byte // a fragmented message being put together
 	inFrag  bool   // between a non-final data frame and its final continuation
@@ -263,7 +273,9 @@ func (c *Conn) read(need int) error {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
-	if c.r+need > len(c.buf) {
+	if c.r+need > len(c.buf) || c.r > 0 && len(c.buf)-c.w < len(c.buf)/2 {
+		// At least half the buffer is free for the read, so that one
+		// that fills it tells of load, not of a short tail.
 		if c.r > 0 {
 			c.w = copy(c.buf, c.buf[c.r:c.w])
 			c.r = 0
@@ -274,8 +286,14 @@ func (c *Conn) read(need int) error {
 			c.buf = nb
 		}
 	}
+	if c.filled && len(c.buf) < maxGrownBuffer {
+		nb := make([]byte, 2*len(c.buf))
+		c.w = copy(nb, c.buf[c.r:c.w])
+		c.r, c.buf = 0, nb
+	}
 	n, err := c.nc.Read(c.buf[c.w:])
 	c.w += n
+	c.filled = c.w == len(c.buf)
 	switch {
 	case n > 0 || err == nil:
 		return nil

@@ -433,3 +433,45 @@ func TestIdle(t *testing.T) {
 		t.Fatalf("%q, want %q", got, want)
 	}
 }
+
+// A connection whose reads fill the buffer (a peer sending faster than
+// the events are handled) grows its buffer, up to maxGrownBuffer, so
+// that one read takes in more; one whose reads never fill it keeps the
+// small buffer. Every message comes out whole and in order either way.
+func TestBufferGrowsUnderLoad(t *testing.T) {
+	var data []byte
+	var want int
+	for len(data) < 3*maxGrownBuffer {
+		data = append(data, text(fmt.Sprintf("event %d %s", want, strings.Repeat("x", 500)))...)
+		want++
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		buf   int
+	}{
+		{"busy", nil, maxGrownBuffer},         // every read takes what the buffer holds
+		{"quiet", []int{4096}, initialBuffer}, // a read brings a few events
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Client(&chunkConn{data: bytes.Clone(data), sizes: tc.sizes}, nil, Options{})
+			var got int
+			for {
+				msg, err := c.Next()
+				if err != nil {
+					break
+				}
+				if !strings.HasPrefix(string(msg), fmt.Sprintf("event %d ", got)) {
+					t.Fatalf("message %d: %.20q", got, msg)
+				}
+				got++
+			}
+			if got != want {
+				t.Fatalf("%d messages, want %d", got, want)
+			}
+			if len(c.buf) != tc.buf {
+				t.Fatalf("buffer of %d bytes, want %d", len(c.buf), tc.buf)
+			}
+		})
+	}
+}
