@@ -62,7 +62,13 @@ func EnqueueJobs(ctx context.Context, s Store, jobs []NewJob) ([]bool, error) {
 	}
 	added := make([]bool, len(jobs))
 	for i, j := range jobs {
-		ok, err := s.EnqueueJob(ctx, j.Connector, j.Job, j.Due)
+		var ok bool
+		var err error
+		if j.Job.Task == nil && !j.Job.Open && j.Due.IsZero() {
+			ok, err = s.Enqueue(ctx, j.Connector, j.Job.Activity) // as the queue stage asked before batches
+		} else {
+			ok, err = s.EnqueueJob(ctx, j.Connector, j.Job, j.Due)
+		}
 		if err != nil {
 			return nil, err
 		}
