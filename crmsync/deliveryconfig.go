@@ -89,3 +89,15 @@ func (c DeliveryConfig) Validate() error {
 func (c DeliveryConfig) Backoff() reconnect.Backoff {
 	return reconnect.Backoff{Min: c.BackoffMin, Max: c.BackoffMax}
 }
+
+// maxBacklogShare bounds the jobs a worker takes at once from a backlog.
+const maxBacklogShare = 4
+
+// backlogShare is how many jobs one worker takes at once when there is a
+// backlog, pushed one after another and their outcomes recorded
+// together: so many that a claim and a commit of outcomes serve several
+// pushes, and so few that the last of them is pushed before its lease
+// can run out even when every push before it took the whole push_timeout.
+func (c DeliveryConfig) backlogShare() int {
+	return max(1, min(maxBacklogShare, int(c.Lease/c.PushTimeout)-1))
+}

@@ -141,8 +141,8 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 				break fill
 			}
 		}
-		want := n
 		bp, batching := c.(BatchPusher)
+		want := n * d.cfg.backlogShare()
 		if batching {
 			want = n * maxBatch
 		}
@@ -165,23 +165,16 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 			continue
 		}
 		failures = 0
-		if batching && len(jobs) > n {
-			// A backlog: each worker takes an even share as one batch.
+		if len(jobs) > n {
+			// A backlog: each worker takes an even share, as one batch
+			// where the connector takes batches, else one push after
+			// another; the share's outcomes are then recorded together.
 			for i := range used {
 				chunk := jobs[i*len(jobs)/used : (i+1)*len(jobs)/used]
 				wg.Add(1)
 				go func() {
 					defer func() { <-slots; wg.Done() }()
-					batch, single := plain(chunk)
-					if len(batch) > 0 {
-						errs := d.push.Batch(drain, c, bp, d.assign.Deliveries(batch))
-						for k, j := range batch {
-							d.settle.Settle(drain, log, c, j, errs[k])
-						}
-					}
-					for _, j := range single {
-						d.runOne(drain, log, c, j)
-					}
+					d.settleAll(drain, log, c, chunk, d.pushShare(drain, c, bp, batching, chunk))
 				}()
 			}
 			continue
@@ -203,4 +196,44 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 			}()
 		}
 	}
+}
+
+// pushShare pushes a worker's share of a backlog: the plain activities in
+// one batch when the connector takes batches, the rest one by one. It
+// returns each job's outcome.
+func (d *Dispatcher) pushShare(drain context.Context, c Connector, bp BatchPusher, batching bool, jobs []Job) []error {
+	errs := make([]error, len(jobs))
+	var batch []int
+	for k, j := range jobs {
+		if batching && j.Task == nil && !j.Open {
+			batch = append(batch, k)
+			continue
+		}
+		errs[k] = d.pushOne(drain, c, j)
+	}
+	if len(batch) > 0 {
+		plainJobs := make([]Job, len(batch))
+		for i, k := range batch {
+			plainJobs[i] = jobs[k]
+		}
+		for i, err := range d.push.Batch(drain, c, bp, d.assign.Deliveries(plainJobs)) {
+			errs[batch[i]] = err
+		}
+	}
+	return errs
+}
+
+// settleAll records the outcomes of jobs at once, so that a store that
+// commits concurrent changes together (the embedded one) records them in
+// one commit.
+func (d *Dispatcher) settleAll(drain context.Context, log zerolog.Logger, c Connector, jobs []Job, errs []error) {
+	var wg sync.WaitGroup
+	for k, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.settle.Settle(drain, log, c, j, errs[k])
+		}()
+	}
+	wg.Wait()
 }

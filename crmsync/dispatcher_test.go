@@ -271,6 +271,10 @@ func TestDispatcherPushesWhileAnOutcomeIsRecorded(t *testing.T) {
 	crm := &countingCRM{}
 	cfg := fastDelivery()
 	cfg.Concurrency = 1
+	// A lease of two push timeouts: a worker takes one job at a time,
+	// even from a backlog (a share's outcomes are recorded together,
+	// after its pushes).
+	cfg.Lease = 2 * cfg.PushTimeout
 	d, err := crmsync.NewDispatcher(store, []crmsync.Connector{crm}, cfg, crmsync.DispatcherOptions{Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)

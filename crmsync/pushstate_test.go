@@ -33,3 +33,22 @@ func TestPushStates(t *testing.T) {
 		t.Errorf("All: %+v", all)
 	}
 }
+
+// A worker's share of a backlog is pushed before the lease of its last
+// job can run out, even when every push takes the whole push_timeout.
+func TestBacklogShareFitsTheLease(t *testing.T) {
+	for _, tc := range []struct {
+		lease, push time.Duration
+		want        int
+	}{
+		{2 * time.Minute, 30 * time.Second, 3}, // the defaults
+		{35 * time.Second, 30 * time.Second, 1},
+		{time.Hour, time.Second, maxBacklogShare},
+	} {
+		c := DeliveryConfig{Lease: tc.lease, PushTimeout: tc.push}
+		got := c.backlogShare()
+		if got != tc.want || time.Duration(got)*tc.push >= tc.lease {
+			t.Errorf("lease %s, push_timeout %s: share %d, want %d", tc.lease, tc.push, got, tc.want)
+		}
+	}
+}

@@ -45,19 +45,6 @@ func (d *Dispatcher) pushOne(drain context.Context, c Connector, j Job) error {
 	}
 }
 
-// plain splits jobs into plain activity pushes (which may go in a batch)
-// and the rest (open pushes and tasks, one at a time).
-func plain(jobs []Job) (batch, single []Job) {
-	for _, j := range jobs {
-		if j.Task == nil && !j.Open {
-			batch = append(batch, j)
-		} else {
-			single = append(single, j)
-		}
-	}
-	return batch, single
-}
-
 // Open pushes d to be completed by a later update: with Updater.PushOpen
 // when c has it, else with Push (the activity is written completed; the
 // update that would have completed it is skipped).
