@@ -21,6 +21,9 @@ type Journal struct {
 	recs  []rec // one per record in the file, then per record in pend
 	pend  []byte
 	npend int // records in pend
+	// shared hands out the recMore of recent records again: a call's
+	// dials name the same channels, and the recs may share it.
+	shared [512]*recMore
 	// header says the file is in the binary format, its records known:
 	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
@@ -156,9 +159,29 @@ func (j *Journal) Append(ev bridge.Event) error {
 		j.pend = j.pend[:start]
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
+	if r.more != nil && r.more.snap == nil {
+		r.more = j.share(r.more)
+	}
 	j.recs = append(j.recs, r)
 	j.npend++
 	return nil
+}
+
+// share returns a recMore naming the same channels as m, a recent one if
+// there is one (a recMore is not changed once made).
+func (j *Journal) share(m *recMore) *recMore {
+	h := uint32(2166136261)
+	for _, id := range m.ids {
+		for i := 0; i < len(id); i++ {
+			h = (h ^ uint32(id[i])) * 16777619
+		}
+	}
+	s := &j.shared[h%uint32(len(j.shared))]
+	if *s != nil && (*s).ids == m.ids {
+		return *s
+	}
+	*s = m
+	return m
 }
 
 // Flush writes the events appended since the last Flush with one write.
