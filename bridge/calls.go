@@ -130,6 +130,11 @@ func (e *Engine) merge(a, b *call) {
 	b.parent = a
 	e.calls--
 	a.live += b.live
+	// The channels point at the root itself, not through b, so that b,
+	// which nothing else needs, is not kept for as long as they are.
+	for _, c := range b.chans {
+		c.call = a
+	}
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
 	a.privacy = stricter(a.privacy, b.privacy)

@@ -134,8 +134,10 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 		if lc := e.linked[ch.LinkedID]; lc != nil {
 			e.merge(c.call, lc)
 		} else {
-			e.linked[ch.LinkedID] = c.call
-			c.call.linked = append(c.call.linked, ch.LinkedID)
+			// cl, the call the channel began with, even when a Local
+			// pair merged it into another just now.
+			e.linked[ch.LinkedID] = cl
+			cl.linked = append(cl.linked, ch.LinkedID)
 		}
 	}
 	return c

@@ -6,19 +6,15 @@ import "time"
 type channel struct {
 	id, name, endpoint string
 	user               *User
-	trunk              bool
 	localKey           string   // non-empty for Local channels
-	localHalf          int      // 1 or 2
 	partner            *channel // the other half of a Local pair
 
 	call *call // follow with root()
 	uleg *userLeg
 
-	state                    ChannelState
 	callerNum, callerName    string
 	connNum, connName        string
 	exten, context           string // as first seen: what was dialled
-	incoming                 bool   // called in to the PBX rather than dialled by it
 	created                  time.Time
 	bridge                   string
 	dialer                   *channel // the channel that dialled this one
@@ -28,27 +24,11 @@ type channel struct {
 	varStatus                string // DIALSTATUS set on it
 	offeredAt, ringAt, endAt time.Time
 	cause                    int
-	gone                     bool
-	wasUp                    bool      // answered at some point (state Up)
 	aloneAt                  time.Time // the last other party left its bridge
-	pseudo                   bool      // no party to the call (see pseudoTech)
 
-	// adopted: first seen mid-call (a snapshot, or an event about a
-	// channel the engine never saw created).
-	adopted bool
-	// stray: adopted from a snapshot as a phone the PBX dialled for
-	// another channel (AppDial, AppQueue), which the engine has not seen:
-	// perhaps all that is left of a call whose other parties are gone
-	// (see call.remnant).
-	stray bool
-	// originated: the PBX dialled it on nobody's behalf (ARI POST
-	// /channels, AMI Originate, a call file): the first leg of a call
-	// placed for a user. via, on a user's channel reached through an
-	// originated Local pair, is the half that places the call for them.
-	originated bool
-	via        *channel
-	// conference: it was in a conference bridge (ConfBridge, MeetMe).
-	conference bool
+	// via, on a user's channel reached through an originated Local pair,
+	// is the half that places the call for them (see originated).
+	via *channel
 	// forwardTo is where this channel asked the call to go instead (SIP
 	// 302, Dial's forward); forwarding, on the dialling channel, the user
 	// whose forward its next dial follows; forwardedBy, on that next
@@ -60,6 +40,30 @@ type channel struct {
 	// for a transferer (the Local channel of Atxfer or the attended-
 	// transfer feature code).
 	consultOf *consult
+
+	// The small fields last and together, so that they share words: there
+	// is a channel for every leg of every call in progress.
+	state     ChannelState
+	localHalf int8 // 1 or 2
+	trunk     bool
+	incoming  bool // called in to the PBX rather than dialled by it
+	gone      bool
+	wasUp     bool // answered at some point (state Up)
+	pseudo    bool // no party to the call (see pseudoTech)
+	// adopted: first seen mid-call (a snapshot, or an event about a
+	// channel the engine never saw created).
+	adopted bool
+	// stray: adopted from a snapshot as a phone the PBX dialled for
+	// another channel (AppDial, AppQueue), which the engine has not seen:
+	// perhaps all that is left of a call whose other parties are gone
+	// (see call.remnant).
+	stray bool
+	// originated: the PBX dialled it on nobody's behalf (ARI POST
+	// /channels, AMI Originate, a call file): the first leg of a call
+	// placed for a user.
+	originated bool
+	// conference: it was in a conference bridge (ConfBridge, MeetMe).
+	conference bool
 }
 
 // party is the other side of a user's activity.

@@ -16,7 +16,7 @@
 //
 // Records are binary (record.go): a version header, then per event a
 // length, a CRC-32C and the event's fields. For each record the journal
-// notes in memory where it is and which channels it is about, so that
+// notes in memory how long it is and which channels it is about, so that
 // compaction copies the records of open calls byte for byte and decodes
 // none. A JSON journal (the format before the binary one, same file name)
 // still replays, and is rewritten in the binary format as it does.

@@ -15,11 +15,15 @@ import (
 
 // Journal is one source's event log. It is not safe for concurrent use.
 type Journal struct {
-	path string
-	f    *os.File
-	size int64 // bytes in the file: the header and whole records
-	recs []rec // one per record in the file, then per record in pend
-	pend []byte
+	path  string
+	f     *os.File
+	size  int64 // bytes in the file: the header and whole records
+	recs  []rec // one per record in the file, then per record in pend
+	pend  []byte
+	npend int // records in pend
+	// shared hands out the recMore of recent records again: a call's
+	// dials name the same channels, and the recs may share it.
+	shared [512]*recMore
 	// header says the file is in the binary format, its records known:
 	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
@@ -80,7 +84,7 @@ func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 			return 0, err
 		}
 	}
-	j.pend = j.pend[:0]
+	j.pend, j.npend = j.pend[:0], 0
 	data, err := j.read()
 	if err != nil {
 		return 0, err
@@ -124,7 +128,7 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
 		var ev bridge.Event
-		r := rec{off: int64(off), n: uint32(n)}
+		r := rec{n: uint32(n)}
 		if err := decodeRecord(payload, &ev, &r); err != nil {
 			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
 		}
@@ -155,9 +159,29 @@ func (j *Journal) Append(ev bridge.Event) error {
 		j.pend = j.pend[:start]
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	r.off = j.size + int64(start)
+	if r.more != nil && r.more.snap == nil {
+		r.more = j.share(r.more)
+	}
 	j.recs = append(j.recs, r)
+	j.npend++
 	return nil
+}
+
+// share returns a recMore naming the same channels as m, a recent one if
+// there is one (a recMore is not changed once made).
+func (j *Journal) share(m *recMore) *recMore {
+	h := uint32(2166136261)
+	for _, id := range m.ids {
+		for i := 0; i < len(id); i++ {
+			h = (h ^ uint32(id[i])) * 16777619
+		}
+	}
+	s := &j.shared[h%uint32(len(j.shared))]
+	if *s != nil && (*s).ids == m.ids {
+		return *s
+	}
+	*s = m
+	return m
 }
 
 // Flush writes the events appended since the last Flush with one write.
@@ -168,7 +192,7 @@ func (j *Journal) Flush() error {
 		return nil
 	}
 	if !j.header {
-		j.recs, j.pend = j.recs[:0], j.pend[:0]
+		j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
 		return errNotReplayed
 	}
 	n, err := j.f.Write(j.pend)
@@ -177,22 +201,13 @@ func (j *Journal) Flush() error {
 		if n > 0 {
 			_ = j.f.Truncate(j.size)
 		}
-		j.recs = j.recs[:len(j.recs)-j.pending()]
-		j.pend = j.pend[:0]
+		j.recs = j.recs[:len(j.recs)-j.npend]
+		j.pend, j.npend = j.pend[:0], 0
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(n)
-	j.pend = j.pend[:0]
+	j.pend, j.npend = j.pend[:0], 0
 	return nil
-}
-
-// pending is how many records are in pend.
-func (j *Journal) pending() int {
-	k := len(j.recs)
-	for k > 0 && j.recs[k-1].off >= j.size {
-		k--
-	}
-	return len(j.recs) - k
 }
 
 // Len is the number of events in the journal, written or not.
@@ -201,7 +216,7 @@ func (j *Journal) Len() int { return len(j.recs) }
 // Reset empties the journal: nothing in it is needed any more (no call is
 // open).
 func (j *Journal) Reset() error {
-	j.recs, j.pend = j.recs[:0], j.pend[:0]
+	j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
 	if j.header && j.size == int64(len(header)) {
 		return nil
 	}
@@ -275,24 +290,26 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 		runOff = runEnd
 		return err
 	}
+	off := int64(len(header)) // of r, in the file
 	for _, r := range j.recs {
+		at := off
+		off += int64(r.n)
 		keep, all, chans := decide(&r, open)
 		if !keep {
 			if err := flushRun(); err != nil {
 				return nil, 0, err
 			}
-			runOff, runEnd = r.off+int64(r.n), r.off+int64(r.n)
+			runOff, runEnd = off, off
 			continue
 		}
 		if all {
-			if runEnd != r.off {
+			if runEnd != at {
 				if err := flushRun(); err != nil {
 					return nil, 0, err
 				}
-				runOff = r.off
+				runOff = at
 			}
-			runEnd = r.off + int64(r.n)
-			r.off = size
+			runEnd = off
 			size += int64(r.n)
 			kept = append(kept, r)
 			continue
@@ -301,13 +318,12 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 		if err := flushRun(); err != nil {
 			return nil, 0, err
 		}
-		runOff, runEnd = r.off+int64(r.n), r.off+int64(r.n)
+		runOff, runEnd = off, off
 		buf = grow(buf, int(r.n))
-		if _, err := j.f.ReadAt(buf, r.off); err != nil {
+		if _, err := j.f.ReadAt(buf, at); err != nil {
 			return nil, 0, err
 		}
 		frame, nr := splice(buf[frameLen:], &r, chans)
-		nr.off = size
 		if _, err := w.Write(frame); err != nil {
 			return nil, 0, err
 		}
@@ -322,12 +338,13 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 
 // decide tells whether r is kept, whole or (a snapshot) with only chans.
 func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
-	if r.snap == nil {
+	snap := r.snap()
+	if snap == nil {
 		if r.id != "" && open(r.id) {
 			return true, true, nil
 		}
 		if r.more != nil {
-			for _, id := range r.more {
+			for _, id := range r.more.ids {
 				if id != "" && open(id) {
 					return true, true, nil
 				}
@@ -335,23 +352,24 @@ func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
 		}
 		return false, false, nil
 	}
-	for _, c := range r.snap.chans {
+	for _, c := range snap.chans {
 		if open(c.id) {
 			chans = append(chans, c)
 		}
 	}
-	return len(chans) > 0, len(chans) == len(r.snap.chans), chans
+	return len(chans) > 0, len(chans) == len(snap.chans), chans
 }
 
 // splice builds a snapshot record holding only chans of payload's.
 func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
-	count := r.snap.count
+	count := r.snap().count
 	b := make([]byte, frameLen, frameLen+len(payload))
 	b = append(b, payload[:count]...)
 	b = binary.AppendUvarint(b, uint64(len(chans)))
-	nr := rec{id: r.id, more: r.more, snap: &snapRec{count: count, chans: make([]chanRef, len(chans))}}
+	snap := &snapRec{count: count, chans: make([]chanRef, len(chans))}
+	nr := rec{id: r.id, more: &recMore{ids: r.more.ids, snap: snap}}
 	for i, c := range chans {
-		nr.snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
+		snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
 		b = append(b, payload[c.off:c.off+c.n]...)
 	}
 	seal(b)

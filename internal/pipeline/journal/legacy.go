@@ -28,9 +28,7 @@ func (j *Journal) replayJSON(data []byte, fn func(bridge.Event)) (int, error) {
 		data = data[i+1:]
 		n++
 		var r rec
-		start := len(j.pend)
 		j.pend, r = appendRecord(j.pend, &ev)
-		r.off = int64(len(header) + start)
 		j.recs = append(j.recs, r)
 		fn(ev)
 	}

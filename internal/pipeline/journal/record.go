@@ -43,18 +43,31 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 var errShort = errors.New("record cut short")
 
 // rec is what the journal keeps in memory about one record in the file:
-// where it is and what compaction needs to decide about it, so that
-// compaction never decodes a record again. It is kept small (48 bytes on
-// 64-bit machines, the ids' bytes shared with the event's): there is one
-// per journaled event of every open call.
+// its size and what compaction needs to decide about it, so that
+// compaction never decodes a record again. It is kept small (32 bytes on
+// 64-bit machines, the id's bytes shared with the event's): there is one
+// per journaled event of every open call. Where a record is in the file
+// follows from the sizes of those before it: the records are the file's,
+// in order, after the header.
 type rec struct {
-	off int64  // of the frame, in the file
-	n   uint32 // frame and payload
-	id  string // the channel the event is about
-	// more are the other channels it names (Peer, Second, Target), when
-	// it names any: most events do not.
-	more *[3]string
-	snap *snapRec // a snapshot's
+	id string // the channel the event is about
+	// more is the rest, when there is any: most events name no other
+	// channel and are no snapshot.
+	more *recMore
+	n    uint32 // frame and payload
+}
+
+// recMore is what few records have.
+type recMore struct {
+	ids  [3]string // the other channels the event names: Peer, Second, Target
+	snap *snapRec  // a snapshot's
+}
+
+func (r *rec) snap() *snapRec {
+	if r.more == nil {
+		return nil
+	}
+	return r.more.snap
 }
 
 // snapRec is what compaction needs of a snapshot: where the channel count
@@ -68,8 +81,8 @@ type snapRec struct {
 // newRec notes the channels ev names.
 func newRec(ev *bridge.Event) rec {
 	r := rec{id: ev.Channel.ID}
-	if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" {
-		r.more = &[3]string{ev.Peer.ID, ev.Second, ev.Target}
+	if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" || ev.Kind == bridge.Snapshot {
+		r.more = &recMore{ids: [3]string{ev.Peer.ID, ev.Second, ev.Target}}
 	}
 	return r
 }
@@ -79,8 +92,7 @@ type chanRef struct {
 	off, n int // in the payload
 }
 
-// appendRecord appends ev's frame to b and returns it with ev's rec (off
-// relative to the start of b's new frame; the caller places it).
+// appendRecord appends ev's frame to b and returns it with ev's rec.
 func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 	start := len(b)
 	b = append(b, make([]byte, frameLen)...)
@@ -103,8 +115,10 @@ func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 	b = appendString(b, ev.Value)
 	b = binary.AppendVarint(b, int64(ev.Cause))
 	b = appendTime(b, ev.Listed)
+	var snap *snapRec
 	if ev.Kind == bridge.Snapshot {
-		r.snap = &snapRec{count: len(b) - p, chans: make([]chanRef, len(ev.Channels))}
+		snap = &snapRec{count: len(b) - p, chans: make([]chanRef, len(ev.Channels))}
+		r.more.snap = snap
 	}
 	b = binary.AppendUvarint(b, uint64(len(ev.Channels)))
 	for i := range ev.Channels {
@@ -113,8 +127,8 @@ func appendRecord(b []byte, ev *bridge.Event) ([]byte, rec) {
 		b = append(b, 0, 0, 0, 0)
 		b = appendChannel(b, &ev.Channels[i])
 		binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
-		if r.snap != nil {
-			r.snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
+		if snap != nil {
+			snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
 		}
 	}
 	seal(b[start:])
@@ -221,7 +235,7 @@ type decoder struct {
 var errBad = errors.New("malformed record")
 
 // decodeRecord decodes payload into ev and, if r is not nil, fills in what
-// compaction needs (r.off and r.n are the caller's).
+// compaction needs (r.n is the caller's).
 func decodeRecord(payload []byte, ev *bridge.Event, r *rec) error {
 	d := decoder{p: payload}
 	*ev = bridge.Event{}
@@ -279,12 +293,12 @@ func decodeRecord(payload []byte, ev *bridge.Event, r *rec) error {
 		return d.err
 	}
 	if r != nil {
-		*r = rec{off: r.off, n: r.n}
 		nr := newRec(ev)
-		r.id, r.more = nr.id, nr.more
+		nr.n = r.n
 		if ev.Kind == bridge.Snapshot {
-			r.snap = &snapRec{count: countAt, chans: chans}
+			nr.more.snap = &snapRec{count: countAt, chans: chans}
 		}
+		*r = nr
 	}
 	return nil
 }
