@@ -327,11 +327,27 @@ func (e *Engine) Subscribe(user string, lastID uint64, resume bool) (replay []Ev
 const staleCall = 12 * time.Hour
 
 // prune ends a's cards older than staleCall at now.
+// Only once a card may be stale (pruneAt) are the agent's cards looked
+// at: an agent with many calls at once (a queue's, a whole team's line)
+// would otherwise cost a pass over all of them at every transition.
 func (e *Engine) prune(a *agent, now time.Time) {
+	if len(a.calls) == 0 || now.Before(a.pruneAt) {
+		return
+	}
+	a.pruneAt = time.Time{}
 	for _, c := range a.calls {
 		if now.Sub(c.card.StartedAt) > staleCall {
 			e.end(a, c, now)
+			continue
 		}
+		a.staleAt(c)
+	}
+}
+
+// staleAt moves a's next prune forward to when c may be stale.
+func (a *agent) staleAt(c *call) {
+	if at := c.card.StartedAt.Add(staleCall); a.pruneAt.IsZero() || at.Before(a.pruneAt) {
+		a.pruneAt = at
 	}
 }
 
@@ -343,6 +359,9 @@ type agent struct {
 	subs   map[chan Event]struct{}
 	phone  string // idle, ringing, on_call
 	since  time.Time
+	// pruneAt is when the oldest card may be stale (see prune); zero:
+	// none is open.
+	pruneAt time.Time
 }
 
 func (e *Engine) agent(ext string) *agent {

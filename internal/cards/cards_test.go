@@ -344,6 +344,32 @@ func TestStaleCardEnds(t *testing.T) {
 	}
 }
 
+// Of several cards never ended, each ends once it is 12 hours old, the
+// oldest first, at whatever transition of the agent's comes next.
+func TestStaleCardsEndInTurn(t *testing.T) {
+	e := engine(t, crmsync.ScreenPop{}, nil)
+	at := func(hours float64, id string) {
+		x := tr(hours*3600, "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+		x.CallID = id
+		e.Transition(x)
+	}
+	open := func() int { return e.Presence()[0].Calls }
+	at(0, "old")
+	at(6, "younger")
+	at(11, "third")
+	if open() != 3 {
+		t.Fatalf("%d calls in progress, want 3", open())
+	}
+	at(12.5, "fourth") // "old" is stale now, "younger" not yet
+	if open() != 3 {
+		t.Fatalf("at 12.5 h: %d calls in progress, want 3 (old ended, fourth begun)", open())
+	}
+	at(18.5, "fifth") // and now "younger"
+	if open() != 3 {
+		t.Fatalf("at 18.5 h: %d calls in progress, want 3 (younger ended, fifth begun)", open())
+	}
+}
+
 // Resuming asks for at most Retain recent events, however many went by.
 func TestRetain(t *testing.T) {
 	e := cards.New(cards.Options{Retain: 4})

@@ -54,6 +54,7 @@ func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
 	c.pops = c.pop.Pops(c.card.Direction == string(bridge.Outbound), manual)
 	e.build(c)
 	a.calls[tr.CallID] = c
+	a.staleAt(c)
 	e.emit(a, c, Offer, tr.Time)
 	e.phone(a, tr.Time)
 	if c.pops && c.pop.Open == crmsync.PopOnCall {
