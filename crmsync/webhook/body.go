@@ -1,10 +1,8 @@
 package webhook
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -90,11 +88,7 @@ type WrapUp struct {
 // MarshalJSON writes At as the activity's times are written (RFC 3339,
 // milliseconds, UTC).
 func (w WrapUp) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Code  string `json:"code"`
-		Notes string `json:"notes"`
-		At    string `json:"at"`
-	}{w.Code, w.Notes, w.At.UTC().Format("2006-01-02T15:04:05.000Z")})
+	return appendWrapUp(nil, &w), nil
 }
 
 // wrapUpOf is w as the webhook writes it; nil for nil.
@@ -105,6 +99,7 @@ func wrapUpOf(w *crmsync.Wrapup) *WrapUp {
 	return &WrapUp{Code: w.Code, Notes: w.Notes, At: w.At.UTC().Truncate(time.Millisecond)}
 }
 
+// extras are the keys after the activity's, for UnmarshalJSON.
 type extras struct {
 	CRMUser   *CRMUser `json:"crm_user"`
 	Template  string   `json:"template"`
@@ -114,28 +109,9 @@ type extras struct {
 }
 
 // MarshalJSON writes the activity's fields followed by the other keys, in
-// one object.
+// one object: the bytes a webhook sends (see appendBody).
 func (b Body) MarshalJSON() ([]byte, error) {
-	act, err := json.Marshal(b.Activity)
-	if err != nil {
-		return nil, err
-	}
-	x := extras{CRMUser: b.CRMUser, Template: b.Template, Matches: b.Matches, Completed: b.Completed, WrapUp: b.WrapUp}
-	if x.Matches == nil {
-		x.Matches = []Match{}
-	}
-	more, err := json.Marshal(x)
-	if err != nil {
-		return nil, err
-	}
-	act = bytes.TrimSpace(act)
-	if len(act) < 2 || act[len(act)-1] != '}' || more[0] != '{' {
-		return nil, errors.New("webhook: activity is not a JSON object")
-	}
-	out := make([]byte, 0, len(act)+len(more))
-	out = append(out, act[:len(act)-1]...)
-	out = append(out, ',')
-	return append(out, more[1:]...), nil
+	return appendBody(nil, &b)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes (for receivers in Go).

@@ -32,7 +32,7 @@ func (w *Webhook) PushOpen(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
 	b := w.body(d)
 	b.Completed = false
-	body, err := json.Marshal(b)
+	body, err := encode(&b)
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
@@ -59,11 +59,8 @@ type Update struct {
 // Update implements crmsync.Updater: one activity.update event,
 // Idempotency-Key the update's id.
 func (w *Webhook) Update(ctx context.Context, u crmsync.UpdateRequest) error {
-	body, err := json.Marshal(Update{Event: EventUpdate, ID: u.ID, ActivityID: u.ActivityID, CallID: u.CallID, User: u.User,
-		WrapUp: wrapUpOf(u.Wrapup), Complete: u.Complete})
-	if err != nil {
-		return crmerr.Permanent(fmt.Errorf("webhook %s: encode update: %w", w.name, err))
-	}
+	body := appendUpdate(make([]byte, 0, 256), &Update{Event: EventUpdate, ID: u.ID, ActivityID: u.ActivityID, CallID: u.CallID,
+		User: u.User, WrapUp: wrapUpOf(u.Wrapup), Complete: u.Complete})
 	return w.post(ctx, EventUpdate, u.ID, body, u.CallID, u.User)
 }
 

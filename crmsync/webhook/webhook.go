@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -343,7 +342,8 @@ func (w *Webhook) Refresh(context.Context) error {
 // Idempotency-Key is the activity id, so a receiver can drop repeats.
 func (w *Webhook) Push(ctx context.Context, d crmsync.Delivery) error {
 	a := d.Activity
-	body, err := json.Marshal(w.body(d))
+	b := w.body(d)
+	body, err := encode(&b)
 	if err != nil {
 		return crmerr.Permanent(fmt.Errorf("webhook %s: encode activity: %w", w.name, err))
 	}
