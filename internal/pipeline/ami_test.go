@@ -15,9 +15,6 @@ import (
 	"github.com/callbridge/callbridge/internal/phone"
 )
 
-// The AMI client tells its batches too: the events of one read.
-var _ BatchSource = (*ami.Client)(nil)
-
 // The live AMI client, over a real connection, gets the path the same
 // activities in batches as a replay of its recording gives one event at a
 // time (how the events fall into reads is the network's business here;
