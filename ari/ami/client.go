@@ -140,6 +140,20 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 // failures are logged and retried with backoff. out is called from Run's
 // goroutine only.
 func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
+	return c.run(ctx, out, nil)
+}
+
+// RunBatches is Run that also calls ready, on Run's goroutine, whenever it
+// has handed on every event read so far and the reading goroutine is about
+// to wait for more from the connection (pipeline.BatchSource): the events
+// between two calls came in one read, and the pipeline keeps them with one
+// write. A lone event is a batch of its own; nothing waits for more.
+func (c *Client) RunBatches(ctx context.Context, out func(bridge.Event), ready func()) error {
+	return c.run(ctx, out, ready)
+}
+
+// run is Run, with batches told to ready unless it is nil.
+func (c *Client) run(ctx context.Context, out func(bridge.Event), ready func()) error {
 	return reconnect.Loop(ctx, reconnect.Policy{
 		Min: c.cfg.MinBackoff,
 		Max: c.cfg.MaxBackoff,
@@ -148,17 +162,22 @@ func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
 			c.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("ami source down, retrying")
 		},
 	}, func(ctx context.Context) (bool, error) {
-		synced, err := c.session(ctx, out)
+		synced, err := c.session(ctx, out, ready)
+		if ready != nil {
+			ready() // what the connection brought before it ended
+		}
 		c.state.Down(err)
 		return synced, err
 	})
 }
 
-// inbound is one parsed message, or the error that ended the connection.
+// inbound is one parsed message, or the error that ended the connection,
+// or (idle) word that the messages sent before it are all a read brought.
 type inbound struct {
-	msg *goami2.Message
-	at  time.Time
-	err error
+	msg  *goami2.Message
+	at   time.Time
+	err  error
+	idle bool
 }
 
 // Action ids this client uses; responses are matched on them.
@@ -171,8 +190,9 @@ const (
 )
 
 // session runs one connection. synced reports whether it got as far as a
-// completed resync, which is what resets the backoff.
-func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bool, err error) {
+// completed resync, which is what resets the backoff. ready, unless nil, is
+// called after the events of each read.
+func (c *Client) session(ctx context.Context, out func(bridge.Event), ready func()) (synced bool, err error) {
 	conn, err := c.connect(ctx)
 	if err != nil {
 		return false, err
@@ -194,7 +214,7 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.readLoop(rd, msgs, done)
+		c.readLoop(rd, msgs, done, ready != nil)
 	}()
 	defer func() {
 		close(done)
@@ -238,6 +258,10 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event)) (synced bo
 				return synced, err
 			}
 		case in := <-msgs:
+			if in.idle {
+				ready()
+				continue
+			}
 			if in.err != nil {
 				return synced, in.err
 			}
@@ -350,8 +374,23 @@ func parseDuration(s string) (time.Duration, bool) {
 }
 
 // readLoop frames and parses messages off the connection until it fails,
-// dropping the ones nothing here uses before they are parsed.
-func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{}) {
+// dropping the ones nothing here uses before they are parsed. With batches,
+// it sends an idle mark after the messages of each read, before it waits
+// for the next (none when a read brought nothing it passed on).
+func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{}, batches bool) {
+	sent := false // a message went since the last idle mark
+	if batches {
+		rd.Idle = func() {
+			if !sent {
+				return
+			}
+			select {
+			case msgs <- inbound{idle: true}:
+				sent = false
+			case <-done:
+			}
+		}
+	}
 	for {
 		pkt, err := rd.ReadPacket()
 		at := time.Now()
@@ -383,6 +422,7 @@ func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{})
 		}
 		select {
 		case msgs <- inbound{msg: m, at: at}:
+			sent = true
 		case <-done:
 			return
 		}

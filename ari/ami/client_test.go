@@ -246,6 +246,71 @@ func TestClientReconnectMidCall(t *testing.T) {
 	}
 }
 
+// TestRunBatchesAcrossReconnect: over a real connection that drops mid-call,
+// RunBatches hands on what Run does, and no batch spans two connections:
+// what the first brought is ended before the reconnect's snapshot.
+func TestRunBatchesAcrossReconnect(t *testing.T) {
+	const sc = "inbound_answered"
+	rec := recording(t, sc)
+	want := amiEvents(t, sc)
+	srv, err := fakeami.Start(fakeami.Config{
+		Recording: rec, Username: user, Secret: secret,
+		DropAfter: eventsBefore(t, rec, "BridgeEnter", 2), RefuseAfterDrop: 1, HoldUntilSync: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var log syncBuffer
+	cl, err := ami.New(clientConfig(srv, &log), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		got   collector
+		mu    sync.Mutex
+		trail []string // "event", "snapshot" and "ready", in order
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- cl.RunBatches(ctx, func(ev bridge.Event) {
+			got.out(ev)
+			mu.Lock()
+			defer mu.Unlock()
+			trail = append(trail, map[bool]string{false: "event", true: "snapshot"}[ev.Kind == bridge.Snapshot])
+		}, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			trail = append(trail, "ready")
+		})
+	}()
+	waitFor(t, "all events in an ended batch", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got.count() >= len(want) && trail[len(trail)-1] == "ready"
+	})
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("RunBatches returned %v after cancel, want nil", err)
+	}
+	if !reflect.DeepEqual(got.events, want) {
+		t.Fatalf("events lost or doubled: got %d, want %d", len(got.events), len(want))
+	}
+	snaps := 0
+	for i, what := range trail {
+		if what != "snapshot" {
+			continue
+		}
+		if snaps++; snaps > 1 && trail[i-1] != "ready" {
+			t.Errorf("snapshot %d follows %q: the last connection's batch was left open", snaps, trail[i-1])
+		}
+	}
+	if snaps != 2 {
+		t.Errorf("%d snapshots, want one per connection (2)", snaps)
+	}
+}
+
 // TestClientResyncAfterGap: events that happen while the client is away
 // (the answer and the bridging) are never seen, but the snapshot reports the
 // channels Up and bridged, which is what the engine needs to finish the call.

@@ -32,6 +32,11 @@ type Reader struct {
 	pkt    []byte
 	banner string
 	err    error // sticky read error, returned once the partial message is reported
+
+	// Idle, if set, is called when ReadPacket has returned every whole
+	// message buffered and is about to read from the underlying reader,
+	// which may wait: what came before it came in together.
+	Idle func()
 }
 
 // NewReader returns a Reader over r.
@@ -73,6 +78,9 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 	r.pkt = r.pkt[:0]
 	tooLong := false
 	for {
+		if r.Idle != nil && !r.lineBuffered() {
+			r.Idle()
+		}
 		line, err := r.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A single line longer than the buffer: no AMI header is. Drop
@@ -116,6 +124,19 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 		r.pkt = append(r.pkt, body...)
 		r.pkt = append(r.pkt, '\r', '\n')
 	}
+}
+
+// lineBuffered says whether a whole line is buffered, so that the next
+// ReadSlice returns without reading. Buffered() == 0 alone would not do:
+// a read that ends inside a message leaves its start buffered, and
+// finishing it waits for the connection.
+func (r *Reader) lineBuffered() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 func trimEOL(b []byte) []byte {

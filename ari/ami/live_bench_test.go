@@ -18,9 +18,10 @@ import (
 // BenchmarkLive is the live client's own session, the code the daemon
 // runs: the connection (served from memory: banner, login, resync, then
 // every recording's events, so no system calls), the reading goroutine
-// with its framing and pre-filter, the parse, the hand-off to the session
-// loop, Map, and the engine as out. ns/msg is per AMI message, ns/event per
-// event passed to the engine; compare with ari's BenchmarkLive.
+// with its framing, pre-filter and batch marks, the parse, the hand-off to
+// the session loop, Map, and the engine as out. ns/msg is per AMI message,
+// ns/event per event passed to the engine, events/batch how many a read
+// brought; compare with ari's BenchmarkLive.
 func BenchmarkLive(b *testing.B) {
 	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", "recordings", "*", "ami.txt"))
 	if err != nil || len(paths) == 0 {
@@ -43,7 +44,7 @@ func BenchmarkLive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	events := 0
+	events, batches := 0, 0
 	b.SetBytes(int64(len(stream)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -52,7 +53,7 @@ func BenchmarkLive(b *testing.B) {
 		synced, err := c.session(context.Background(), func(ev bridge.Event) {
 			events++
 			e.Apply(ev)
-		})
+		}, func() { batches++ })
 		if !synced || err == nil {
 			b.Fatalf("session: synced %v, %v", synced, err)
 		}
@@ -61,6 +62,7 @@ func BenchmarkLive(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(n*float64(msgs)), "ns/msg")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(events)/float64(batches), "events/batch")
 }
 
 // memConn serves data as a socket would; what is written is dropped.

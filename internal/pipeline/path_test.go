@@ -11,8 +11,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/ari"
+	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/internal/phone"
+	"github.com/callbridge/callbridge/sip/hep"
 )
 
 // replaySource is a decode stage that hands out recorded events.
@@ -42,8 +44,13 @@ func (c *collect) Write(a bridge.Activity) error {
 	return nil
 }
 
-// The ARI source tells its batches (it reads many messages a read).
-var _ BatchSource = (*ari.Source)(nil)
+// The sources tell their batches: ARI and AMI what a read brought, the
+// HEP collector what its listeners had received.
+var (
+	_ BatchSource = (*ari.Source)(nil)
+	_ BatchSource = (*ami.Client)(nil)
+	_ BatchSource = (*hep.Collector)(nil)
+)
 
 // batchSource hands out recorded events n at a time, as a source that read
 // n from one read would.

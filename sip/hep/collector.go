@@ -65,7 +65,14 @@ type Collector struct {
 	queue chan item
 	m     metrics
 	conns *connTable
+	// batchMax bounds the packets of one batch, so that a queue that
+	// never empties (a sender faster than the tracker) cannot hold
+	// finished activities back.
+	batchMax int
 }
+
+// batchMax is Collector.batchMax's value.
+const batchMax = 1024
 
 type item struct {
 	b []byte
@@ -97,10 +104,11 @@ func New(cfg Config) (*Collector, error) {
 		cfg.IdleTimeout = time.Minute
 	}
 	c := &Collector{
-		cfg:   cfg,
-		log:   cfg.Logger.With().Str("component", "hep").Logger(),
-		queue: make(chan item, cfg.Queue),
-		m:     newMetrics(cfg.Registerer),
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "hep").Logger(),
+		queue:    make(chan item, cfg.Queue),
+		m:        newMetrics(cfg.Registerer),
+		batchMax: batchMax,
 	}
 	c.conns = newConnTable(cfg.MaxConns, cfg.MaxConnsPerSource, c.m)
 	var guards []netallow.Guard
@@ -187,6 +195,21 @@ func (c *Collector) TCPAddr() net.Addr {
 // returns an error only when the PBX's address was not configured and the
 // traffic cannot tell it (dialog.ErrUnknownPBX).
 func (c *Collector) Run(ctx context.Context, out func(bridge.Event)) error {
+	return c.run(ctx, out, nil)
+}
+
+// RunBatches is Run that also calls ready, on Run's goroutine, when the
+// events it handed on since the last call are all that the packets
+// already received gave (pipeline.BatchSource): when the queue from the
+// listeners is empty, and the next packet may have to be waited for, or
+// after a timeout's events. The pipeline keeps a batch's events with one
+// write. A lone packet is a batch of its own; nothing waits on a timer.
+func (c *Collector) RunBatches(ctx context.Context, out func(bridge.Event), ready func()) error {
+	return c.run(ctx, out, ready)
+}
+
+// run is Run, with batches told to ready unless it is nil.
+func (c *Collector) run(ctx context.Context, out func(bridge.Event), ready func()) error {
 	var wg sync.WaitGroup
 	readCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -206,14 +229,28 @@ func (c *Collector) Run(ctx context.Context, out func(bridge.Event)) error {
 	if len(c.cfg.Dialog.PBX) == 0 {
 		c.log.Info().Msg("sip.pbx_addresses not set: learning the PBX from the traffic")
 	}
-	err := c.track(readCtx, out)
+	err := c.track(readCtx, out, ready)
 	stop()
 	wg.Wait()
 	return err
 }
 
-// track is the single consumer: decode, track, emit.
-func (c *Collector) track(ctx context.Context, out func(bridge.Event)) error {
+// track is the single consumer: decode, track, emit; with ready, end a
+// batch whenever the queue is found empty (all the readers had received
+// is handed on) or batchMax packets went by, if it holds any event.
+func (c *Collector) track(ctx context.Context, out func(bridge.Event), ready func()) error {
+	open := false // events were handed on since the last ready
+	packets := 0  // packets handled since then
+	if ready != nil {
+		next := out
+		out = func(ev bridge.Event) { open = true; next(ev) }
+	}
+	end := func() {
+		if open {
+			ready()
+		}
+		open, packets = false, 0
+	}
 	f := c.feeder(out)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -223,10 +260,14 @@ func (c *Collector) track(ctx context.Context, out func(bridge.Event)) error {
 			return nil
 		case <-tick.C:
 			f.Expire()
+			end()
 		case it := <-c.queue:
 			if err := f.Packet(it.b, it.t); err != nil {
 				c.log.Error().Err(err).Msg("SIP source stopped")
 				return err
+			}
+			if packets++; len(c.queue) == 0 || packets >= c.batchMax {
+				end()
 			}
 		}
 	}
