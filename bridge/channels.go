@@ -134,10 +134,12 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 		if lc := e.linked[ch.LinkedID]; lc != nil {
 			e.merge(c.call, lc)
 		} else {
-			// cl, the call the channel began with, even when a Local
-			// pair merged it into another just now.
-			e.linked[ch.LinkedID] = cl
-			cl.linked = append(cl.linked, ch.LinkedID)
+			// The call the channel is in now: a Local pair may have
+			// merged the one it began with into another just now, and a
+			// call's linked ids are forgotten when its root ends.
+			root := cl.root()
+			e.linked[ch.LinkedID] = root
+			root.linked = append(root.linked, ch.LinkedID)
 		}
 	}
 	return c

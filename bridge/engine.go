@@ -35,6 +35,9 @@ type Stats struct {
 	Calls    int // calls in progress
 	Channels int // channels alive
 	Ignored  int // events about channels the engine did not know, or of unknown kinds
+	// Linked is how many of the source's linked ids (AMI's linkedid) the
+	// engine remembers: one for each call in progress that has any.
+	Linked int
 }
 
 // Engine turns events into transitions and activities. It is not safe for
@@ -120,7 +123,7 @@ func (e *Engine) OpenCalls() []string {
 
 // Stats reports what the engine holds.
 func (e *Engine) Stats() Stats {
-	return Stats{Calls: e.calls, Channels: e.live, Ignored: e.ignored}
+	return Stats{Calls: e.calls, Channels: e.live, Ignored: e.ignored, Linked: len(e.linked)}
 }
 
 // Apply feeds one event and returns what it changed: live transitions and,

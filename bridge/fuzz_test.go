@@ -17,6 +17,8 @@ func FuzzEngine(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 2, 2, 1, 3, 1, 4, 1, 4, 2, 9, 1, 9, 2})
 	f.Add([]byte{0, 0, 0, 3, 2, 3, 5, 3, 4, 3, 4, 0, 6, 3, 9, 0, 9, 3})
 	f.Add([]byte{0, 1, 0, 5, 0, 6, 2, 5, 2, 6, 3, 6, 4, 6, 4, 5, 4, 1, 7, 1, 9, 1, 9, 5, 9, 6, 10, 0})
+	// Linked channels, Local pairs among them.
+	f.Add([]byte{0, 128, 0, 132, 0, 140, 0, 133, 2, 140, 3, 132, 3, 133, 9, 128, 9, 132, 9, 140, 9, 133})
 	f.Fuzz(fuzzOne)
 }
 
@@ -38,6 +40,9 @@ func fuzzOne(t *testing.T, in []byte) {
 		id := string(rune('a' + arg%8))
 		other := string(rune('a' + (arg/8)%8))
 		ch := Channel{ID: id, Name: fuzzNames[arg%8], State: ChannelState(arg % 6), CallerNumber: "0401234567", Exten: "101"}
+		if arg >= 128 { // a source that links channels (AMI's linkedid)
+			ch.LinkedID = "L" + string(rune('a'+(arg/4)%4))
+		}
 		// time mostly moves on, sometimes steps back a little
 		at = at.Add(time.Duration(int(op&0xF0)-32) * 10 * time.Millisecond)
 		ev := Event{Time: at, Channel: ch}
@@ -88,7 +93,7 @@ func fuzzOne(t *testing.T, in []byte) {
 	for _, tr := range e.Flush(at.Add(time.Hour)) {
 		checkActivity(t, tr.Activity)
 	}
-	if s := e.Stats(); s.Calls != 0 || s.Channels != 0 {
+	if s := e.Stats(); s.Calls != 0 || s.Channels != 0 || s.Linked != 0 {
 		t.Fatalf("engine holds %+v after flush", s)
 	}
 }

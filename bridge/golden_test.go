@@ -95,7 +95,7 @@ func replayDir(t testing.TB, dir, name, source string, cfg bridge.Config) []brid
 		t.Fatalf("%s %s: %d malformed messages: %v", name, source, malformed, problems)
 	}
 	collect(e.Flush(last))
-	if s := e.Stats(); s.Calls != 0 || s.Channels != 0 {
+	if s := e.Stats(); s.Calls != 0 || s.Channels != 0 || s.Linked != 0 {
 		t.Errorf("%s %s: engine still holds %+v after flush", name, source, s)
 	}
 	return acts
