@@ -53,7 +53,8 @@ func lookup(l Lookup) http.HandlerFunc {
 			http.Error(w, "number: required", http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, http.StatusOK, find(l, n))
+		res := find(l, n)
+		writeLookup(w, &res)
 	}
 }
 
