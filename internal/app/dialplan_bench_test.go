@@ -86,6 +86,15 @@ func BenchmarkDialplanHandlers(b *testing.B) {
 			return "/api/route?anum=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:]) + "&bnum=%2B35850111222"
 		}, 200},
 		{"lookup", func(i int) string { return "/api/lookup?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) }, 200},
+		{"lookup_national", func(i int) string {
+			return "/api/lookup?number=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:])
+		}, 200},
+		{"callername", func(i int) string {
+			return "/api/callername?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers))
+		}, 200},
+		{"callername_national", func(i int) string {
+			return "/api/callername?number=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:])
+		}, 200},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
