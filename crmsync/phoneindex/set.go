@@ -19,6 +19,9 @@ type Recognizer interface {
 type Set struct {
 	mu sync.RWMutex
 	m  map[string]*Integration
+	// all is m's indexes ordered by name, made anew by every Set so that
+	// All, asked on every lookup, hands it out without copying or sorting.
+	all []*Integration
 }
 
 // Set makes in the index of connector name.
@@ -29,6 +32,12 @@ func (r *Set) Set(name string, in *Integration) {
 		r.m = map[string]*Integration{}
 	}
 	r.m[name] = in
+	all := make([]*Integration, 0, len(r.m))
+	for _, in := range r.m {
+		all = append(all, in)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name() < all[j].Name() })
+	r.all = all
 }
 
 // Get returns connector name's index, nil when it has none.
@@ -38,16 +47,12 @@ func (r *Set) Get(name string) *Integration {
 	return r.m[name]
 }
 
-// All returns every index, ordered by name.
+// All returns every index, ordered by name. The slice is shared: read
+// it, never change it.
 func (r *Set) All() []*Integration {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]*Integration, 0, len(r.m))
-	for _, in := range r.m {
-		out = append(out, in)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out
+	return r.all
 }
 
 // For returns connector name's Recognizer.

@@ -48,12 +48,13 @@ func find(l Lookup, number string) LookupResult {
 // GET /api/lookup?number=+358401234567: every candidate, best first.
 func lookup(l Lookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n := number(r.URL.Query().Get("number"))
+		n := number(queryGet(r.URL, "number"))
 		if n == "" {
 			http.Error(w, "number: required", http.StatusBadRequest)
 			return
 		}
-		writeJSON(w, http.StatusOK, find(l, n))
+		res := find(l, n)
+		writeLookup(w, &res)
 	}
 }
 
@@ -62,7 +63,7 @@ func lookup(l Lookup) http.HandlerFunc {
 func callerName(l Lookup) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if res := find(l, number(r.URL.Query().Get("number"))); res.Found && res.Best != nil {
+		if res := find(l, number(queryGet(r.URL, "number"))); res.Found && res.Best != nil {
 			w.Write([]byte(res.Best.Name))
 		}
 	}

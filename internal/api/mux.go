@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -77,8 +79,10 @@ func (m *Mux) guard(roleOf func(*http.Request) Role, h http.Handler) http.Handle
 			http.Error(w, fmt.Sprintf("request body larger than %d bytes (http.limits.max_body_bytes)", lim.MaxBodyBytes), http.StatusRequestEntityTooLarge)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes)
-		if q := r.URL.Query(); q.Has("token") || q.Has("access_token") {
+		if r.Body != http.NoBody { // a request without a body has nothing to bound
+			r.Body = http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes)
+		}
+		if mayHoldToken(r.URL.RawQuery) && urlHasToken(r.URL.Query()) {
 			// A token in a URL ends up in proxies' and browsers' logs.
 			http.Error(w, "a token is never accepted in the URL: send Authorization: Bearer <token>, or POST it to /api/session for a cookie", http.StatusBadRequest)
 			return
@@ -98,7 +102,11 @@ func (m *Mux) guard(roleOf func(*http.Request) Role, h http.Handler) http.Handle
 			authed = err == nil && p.Role.valid()
 		}
 		if err == nil {
-			err = authorize(p, authed, role, subject(r), m.auth.Open(role))
+			sub := ""
+			if role == Agent { // only an agent route is about a user
+				sub = subject(r)
+			}
+			err = authorize(p, authed, role, sub, m.auth.Open(role))
 		}
 		switch {
 		case err == nil:
@@ -119,6 +127,25 @@ func (m *Mux) guard(roleOf func(*http.Request) Role, h http.Handler) http.Handle
 		}
 	})
 }
+
+// mayHoldToken reports whether a URL's raw query could have a key
+// "token" or "access_token" once unescaped: only then is it parsed to be
+// sure, so that the dialplan's requests are not parsed for it each time.
+// A key without '%' unescapes to itself with '+' as a space, so it is
+// one of them only if it holds "token" as it is.
+func mayHoldToken(raw string) bool {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if strings.Contains(key, "token") || strings.IndexByte(key, '%') >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func urlHasToken(q url.Values) bool { return q.Has("token") || q.Has("access_token") }
 
 // subject is the user an agent route is about: its {extension}, or the
 // ?user= of /api/live.

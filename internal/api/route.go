@@ -54,8 +54,7 @@ func route(rt Router, log zerolog.Logger, w http.ResponseWriter, anum, bnum stri
 // answers an error: a dialplan would dial it.
 func routeGET(rt Router, log zerolog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		route(rt, log, w, number(q.Get("anum")), number(q.Get("bnum")), func(target string) {
+		route(rt, log, w, number(queryGet(r.URL, "anum")), number(queryGet(r.URL, "bnum")), func(target string) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = w.Write([]byte(target))
 		})

@@ -73,26 +73,46 @@ func BenchmarkDialplanHandlers(b *testing.B) {
 		b.Fatal(err)
 	}
 	m := api.New(api.Deps{Auth: api.NewTokens(api.TokenSet{}, api.TokenOptions{Loopback: true}), Router: router{rt}, Lookup: indexes{set: set}, Logger: zerolog.Nop()})
+	// The same with a dialplan token configured, as off loopback: every
+	// dialplan request then carries it.
+	const token = "bench-dialplan-token-0123456789"
+	withToken := api.New(api.Deps{Auth: api.NewTokens(api.TokenSet{Dialplan: []api.NamedToken{{Name: "pbx", Token: token}}}, api.TokenOptions{}),
+		Router: router{rt}, Lookup: indexes{set: set}, Logger: zerolog.Nop()})
 	for _, tt := range []struct {
-		name string
-		url  func(i int) string
-		want int
+		name   string
+		url    func(i int) string
+		want   int
+		bearer bool
 	}{
-		{"healthz", func(int) string { return "/healthz" }, 200},
+		{"healthz", func(int) string { return "/healthz" }, 200, false},
 		{"route", func(i int) string {
 			return "/api/route?anum=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) + "&bnum=%2B35850111222"
-		}, 200},
+		}, 200, false},
 		{"route_national", func(i int) string {
 			return "/api/route?anum=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:]) + "&bnum=%2B35850111222"
-		}, 200},
-		{"lookup", func(i int) string { return "/api/lookup?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) }, 200},
+		}, 200, false},
+		{"lookup", func(i int) string { return "/api/lookup?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) }, 200, false},
+		{"lookup_national", func(i int) string {
+			return "/api/lookup?number=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:])
+		}, 200, false},
+		{"callername", func(i int) string {
+			return "/api/callername?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers))
+		}, 200, false},
+		{"callername_national", func(i int) string {
+			return "/api/callername?number=" + url.QueryEscape("040"+benchNumber(i * 7919 % benchNumbers)[6:])
+		}, 200, false},
+		{"lookup_token", func(i int) string { return "/api/lookup?number=" + url.QueryEscape(benchNumber(i*7919%benchNumbers)) }, 200, true},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				w := httptest.NewRecorder()
-				m.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tt.url(i), nil))
+				w, r, h := httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tt.url(i), nil), m
+				if tt.bearer {
+					r.Header.Set("Authorization", "Bearer "+token)
+					h = withToken
+				}
+				h.ServeHTTP(w, r)
 				if w.Code != tt.want {
 					b.Fatalf("%s: %d %s", tt.url(i), w.Code, w.Body)
 				}

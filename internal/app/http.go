@@ -167,6 +167,9 @@ func (x indexes) Lookup(number string) api.LookupResult {
 		if m, ok := in.Lookup(number); ok {
 			best := x.record(in.Name(), m.Best)
 			r.Found, r.Connector, r.Best = true, in.Name(), &best
+			if len(m.Candidates) > 0 {
+				r.Candidates = make([]api.Record, 0, len(m.Candidates))
+			}
 			for _, c := range m.Candidates {
 				r.Candidates = append(r.Candidates, x.record(in.Name(), c))
 			}
