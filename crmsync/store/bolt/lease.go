@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/callbridge/callbridge/crmsync"
 	"github.com/callbridge/callbridge/crmsync/store/internal/jobcodec"
@@ -210,6 +211,9 @@ func (s *Store) take(req crmsync.ClaimRequest, now time.Time, max int) (sc scan,
 		}
 		return nil
 	})
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		err = crmsync.ErrClosed // Close came between the check and the look
+	}
 	return sc, err
 }
 
