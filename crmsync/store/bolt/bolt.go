@@ -72,7 +72,8 @@ var (
 
 // Location kinds in the index. A job claimed by a worker stays in ready
 // (lease.go); locLeased and the leased bucket are what earlier versions
-// wrote, read at Open and emptied (upgrade).
+// wrote, read at Open and emptied (upgrade). The bucket is still created,
+// empty, so that an earlier version can open the file again.
 const (
 	locReady   = 'r'
 	locDelayed = 'd'
