@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +44,7 @@ type Store struct {
 	db   *bbolt.DB
 	c    *committer // every change goes through it
 	opts Options
+	l    *leases // what the workers hold (lease.go)
 
 	mu        sync.Mutex
 	wake      chan struct{} // closed and replaced when work arrives
@@ -70,7 +70,10 @@ var (
 	connPrefx = []byte("c:")
 )
 
-// Location kinds in the index.
+// Location kinds in the index. A job claimed by a worker stays in ready
+// (lease.go); locLeased and the leased bucket are what earlier versions
+// wrote, read at Open and emptied (upgrade). The bucket is still created,
+// empty, so that an earlier version can open the file again.
 const (
 	locReady   = 'r'
 	locDelayed = 'd'
@@ -78,7 +81,7 @@ const (
 )
 
 // Job value flags.
-const flagReclaimed = 1
+const flagReclaimed = 1 // a worker's lease on it ran out (or its process ended)
 
 // Open opens (creating) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
@@ -101,14 +104,19 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
+	var boot map[string]uint64
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bStarts)
+		if _, err := tx.CreateBucketIfNotExists(bStarts); err != nil {
+			return err
+		}
+		var err error
+		boot, err = upgrade(tx)
 		return err
 	}); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, c: newCommitter(db), opts: opts, wake: make(chan struct{})}, nil
+	return &Store{db: db, c: newCommitter(db), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -212,243 +220,6 @@ func (s *Store) Enqueue(ctx context.Context, connector string, a bridge.Activity
 	return s.EnqueueJob(ctx, connector, crmsync.Job{Activity: a}, time.Time{})
 }
 
-// Claim implements crmsync.Store.
-func (s *Store) Claim(ctx context.Context, req crmsync.ClaimRequest) ([]crmsync.Job, error) {
-	if req.Max <= 0 || req.Lease <= 0 {
-		return nil, errors.New("claim: Max and Lease must be positive")
-	}
-	deadline := time.Now().Add(req.Wait)
-	for {
-		wake, closed := s.waiter()
-		if closed {
-			return nil, crmsync.ErrClosed
-		}
-		jobs, next, err := s.claim(req)
-		if err != nil || len(jobs) > 0 || req.Wait <= 0 {
-			return jobs, err
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return nil, nil
-		}
-		if !next.IsZero() {
-			wait = min(wait, max(next.Sub(s.now()), time.Millisecond))
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-wake:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-}
-
-// claim leases what is due; next is when the earliest delayed or leased job
-// falls due, zero if none.
-func (s *Store) claim(req crmsync.ClaimRequest) (jobs []crmsync.Job, next time.Time, err error) {
-	now := s.now()
-	s.maybePrune(now)
-	err = s.c.update(func(tx *bbolt.Tx) error {
-		jobs, next = nil, time.Time{}
-		c, err := connBuckets(tx, req.Connector, true)
-		if err != nil {
-			return err
-		}
-		nowKey := tkey(now)
-		// Due retries and expired leases go back to ready.
-		for _, src := range [][]byte{bDelayed, bLeased} {
-			b := c.get(src)
-			cur := b.Cursor()
-			for k, v := cur.First(); k != nil; k, v = cur.First() {
-				if bytes.Compare(k[:8], nowKey) > 0 {
-					if t := timeOf(k[:8]); next.IsZero() || t.Before(next) {
-						next = t
-					}
-					break
-				}
-				flag, rec := v[0], v[1:]
-				if src[0] == bLeased[0] {
-					rec = rec[1+int(rec[0]):] // drop the owner
-					flag |= flagReclaimed
-				}
-				if err := s.toReady(c, flag, rec); err != nil {
-					return err
-				}
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-		}
-		until := tkey(now.Add(req.Lease))
-		owner := []byte(req.Worker)
-		if len(owner) > 255 {
-			return errors.New("claim: worker name longer than 255 bytes")
-		}
-		cur := c.get(bReady).Cursor()
-		for k, v := cur.First(); k != nil && len(jobs) < req.Max; k, v = cur.First() {
-			r, derr := jobcodec.Decode(v[1:])
-			seq := append([]byte{}, k...)
-			if err := c.get(bReady).Delete(k); err != nil {
-				return err
-			}
-			if derr != nil {
-				// A record this version cannot read is kept aside, not dropped.
-				if err := c.get(bDead).Put(cat([]byte("undecodable:"), seq), v); err != nil {
-					return err
-				}
-				continue
-			}
-			lkey := cat(until, seq)
-			if err := c.get(bLeased).Put(lkey, cat([]byte{v[0], byte(len(owner))}, owner, v[1:])); err != nil {
-				return err
-			}
-			if err := c.get(bIndex).Put([]byte(r.ID()), cat([]byte{locLeased}, lkey)); err != nil {
-				return err
-			}
-			jobs = append(jobs, crmsync.Job{
-				Connector: req.Connector, Activity: r.Activity, Open: r.Open, Task: r.Task, Attempt: r.Attempt, LastError: r.LastError,
-				EnqueuedAt: r.EnqueuedAt, Worker: req.Worker, Handle: hex.EncodeToString(lkey),
-				Reclaimed: v[0]&flagReclaimed != 0,
-			})
-		}
-		return nil
-	})
-	return jobs, next, err
-}
-
-func (s *Store) toReady(c conn, flag byte, rec []byte) error {
-	seq, _ := c.get(bReady).NextSequence()
-	key := u64(seq)
-	if err := c.get(bReady).Put(key, cat([]byte{flag}, rec)); err != nil {
-		return err
-	}
-	r, err := jobcodec.Decode(rec)
-	if err != nil {
-		return nil // claim sets it aside
-	}
-	return c.get(bIndex).Put([]byte(r.ID()), cat([]byte{locReady}, key))
-}
-
-// leased checks that j still holds its lease and returns the leased key.
-func leased(c conn, j crmsync.Job) ([]byte, error) {
-	if c.b == nil {
-		return nil, crmsync.ErrLeaseLost
-	}
-	lkey, err := hex.DecodeString(j.Handle)
-	if err != nil {
-		return nil, fmt.Errorf("bad job handle: %w", err)
-	}
-	loc := c.get(bIndex).Get([]byte(j.ID()))
-	if loc == nil || loc[0] != locLeased || !bytes.Equal(loc[1:], lkey) {
-		return nil, crmsync.ErrLeaseLost
-	}
-	return lkey, nil
-}
-
-// Ack implements crmsync.Store.
-func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
-	now := s.now()
-	return s.c.update(func(tx *bbolt.Tx) error {
-		c, err := connBuckets(tx, j.Connector, true)
-		if err != nil {
-			return err
-		}
-		id := []byte(j.ID())
-		if loc := c.get(bIndex).Get(id); loc != nil {
-			// Wherever the job is now (another worker may have it), it
-			// was delivered.
-			var b *bbolt.Bucket
-			switch loc[0] {
-			case locReady:
-				b = c.get(bReady)
-			case locDelayed:
-				b = c.get(bDelayed)
-			default:
-				b = c.get(bLeased)
-			}
-			if err := b.Delete(append([]byte{}, loc[1:]...)); err != nil {
-				return err
-			}
-			if err := c.get(bIndex).Delete(id); err != nil {
-				return err
-			}
-			n := uint64(0)
-			if v := c.get(bMeta).Get(kDeliv); v != nil {
-				n = binary.BigEndian.Uint64(v)
-			}
-			if err := c.get(bMeta).Put(kDeliv, u64(n+1)); err != nil {
-				return err
-			}
-		}
-		return c.get(bDone).Put(id, tkey(now))
-	})
-}
-
-// Nack implements crmsync.Store.
-func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, lastErr string) error {
-	err := s.c.update(func(tx *bbolt.Tx) error {
-		c, err := connBuckets(tx, j.Connector, false)
-		if err != nil {
-			return err
-		}
-		lkey, err := leased(c, j)
-		if err != nil {
-			return err
-		}
-		rec, err := jobcodec.Encode(jobcodec.Record{Activity: j.Activity, Open: j.Open, Task: j.Task, Attempt: j.Attempt + 1, LastError: lastErr, EnqueuedAt: j.EnqueuedAt})
-		if err != nil {
-			return err
-		}
-		dkey := cat(tkey(retryAt), lkey[8:])
-		if err := c.get(bLeased).Delete(lkey); err != nil {
-			return err
-		}
-		if err := c.get(bDelayed).Put(dkey, cat([]byte{0}, rec)); err != nil {
-			return err
-		}
-		return c.get(bIndex).Put([]byte(j.ID()), cat([]byte{locDelayed}, dkey))
-	})
-	if err == nil && !retryAt.After(s.now()) {
-		s.notify()
-	}
-	return err
-}
-
-// DeadLetter implements crmsync.Store.
-func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) error {
-	now := s.now()
-	return s.c.update(func(tx *bbolt.Tx) error {
-		c, err := connBuckets(tx, j.Connector, false)
-		if err != nil {
-			return err
-		}
-		lkey, err := leased(c, j)
-		if err != nil {
-			return err
-		}
-		if len(reason) > jobcodec.MaxLastError {
-			reason = reason[:jobcodec.MaxLastError]
-		}
-		v, err := json.Marshal(crmsync.DeadLetter{
-			Connector: j.Connector, Activity: j.Activity, Open: j.Open, Task: j.Task, Attempts: j.Attempt + 1, Reason: reason,
-			EnqueuedAt: j.EnqueuedAt.UTC(), DiedAt: now.UTC(),
-		})
-		if err != nil {
-			return err
-		}
-		if err := c.get(bLeased).Delete(lkey); err != nil {
-			return err
-		}
-		if err := c.get(bIndex).Delete([]byte(j.ID())); err != nil {
-			return err
-		}
-		return c.get(bDead).Put([]byte(j.ID()), v)
-	})
-}
-
 // DeadLetters implements crmsync.Store.
 func (s *Store) DeadLetters(ctx context.Context, connector string, limit int) ([]crmsync.DeadLetter, error) {
 	var out []crmsync.DeadLetter
@@ -523,7 +294,7 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 				if err := c.get(bDead).Delete(k); err != nil {
 					return err
 				}
-				if err := s.toReady(c, 0, rec); err != nil {
+				if err := toReady(c, 0, rec); err != nil {
 					return err
 				}
 				n++
@@ -561,19 +332,24 @@ func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	return n, err
 }
 
-// Stats implements crmsync.Store.
+// Stats implements crmsync.Store. A leased job is in the ready bucket
+// and in the lease table: it counts as in flight, not ready. The table is
+// held while the file is read, so that the two agree (lease.go).
 func (s *Store) Stats(ctx context.Context) ([]crmsync.QueueStats, error) {
 	var out []crmsync.QueueStats
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		for _, name := range connectors(tx, "") {
 			c, err := connBuckets(tx, name, false)
 			if err != nil || c.b == nil {
 				return err
 			}
+			inFlight := s.l.inFlight(c, name)
 			st := crmsync.QueueStats{
 				Connector: name,
-				Ready:     int64(c.get(bReady).Stats().KeyN),
-				InFlight:  int64(c.get(bLeased).Stats().KeyN),
+				Ready:     int64(c.get(bReady).Stats().KeyN) - inFlight,
+				InFlight:  inFlight,
 				Delayed:   int64(c.get(bDelayed).Stats().KeyN),
 				Dead:      int64(c.get(bDead).Stats().KeyN),
 			}

@@ -14,8 +14,9 @@ import (
 // transaction, and that transaction's one commit (bbolt syncs the file
 // before it returns) answers all of them. Nothing waits for a timer: a
 // lone change is committed at once, and under load each commit takes in
-// whatever arrived during the last one, so the queue stage's Enqueue, the
-// workers' Claims and their Acks share their fsyncs. A change's caller
+// whatever arrived during the last one, so the queue stage's Enqueue and
+// the workers' Acks share their fsyncs (a Claim that only leases writes
+// nothing: lease.go). A change's caller
 // gets its answer only once its transaction is durable.
 
 // committer applies changes in shared transactions.

@@ -4,5 +4,8 @@
 // transaction and its one fsync (commit.go), and no call returns before
 // its transaction is durable, so a crash loses nothing that was
 // acknowledged. One process at a time may open the file (bbolt locks it);
-// several instances sharing work need the Redis store.
+// several instances sharing work need the Redis store. Because of that
+// lock, the workers' leases are kept in memory, not in the file
+// (lease.go): a claim that only leases writes nothing, and when the
+// process ends every job it had not acked is ready for the next one.
 package bolt

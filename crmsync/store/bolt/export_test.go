@@ -1,5 +1,13 @@
 package bolt
 
+import (
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/callbridge/callbridge/crmsync/store/internal/jobcodec"
+)
+
 // Commits is how many transactions s has committed.
 func Commits(s *Store) uint64 { return s.c.commits.Load() }
 
@@ -13,3 +21,54 @@ func Pending(s *Store) int {
 // BeforeCommit makes s run f in each transaction before it commits. Set
 // it before any change is asked for.
 func BeforeCommit(s *Store, f func()) { s.c.beforeCommit = f }
+
+// ClaimTheOldWay leases up to max ready jobs of connector to worker as
+// versions before the lease table did, in the file: each job moves from
+// ready to the leased bucket under (lease end, ready key), its value the
+// flags, the worker's name and the record, and the index points there. It
+// makes the files an upgrade finds.
+func ClaimTheOldWay(s *Store, connector, worker string, max int, lease time.Duration) (int, error) {
+	n := 0
+	err := s.c.update(func(tx *bbolt.Tx) error {
+		n = 0
+		c, err := connBuckets(tx, connector, true)
+		if err != nil {
+			return err
+		}
+		until := tkey(s.now().Add(lease))
+		cur := c.get(bReady).Cursor()
+		for k, v := cur.First(); k != nil && n < max; k, v = cur.First() {
+			r, err := jobcodec.Decode(v[1:])
+			if err != nil {
+				return err
+			}
+			seq, v := append([]byte{}, k...), append([]byte{}, v...)
+			if err := c.get(bReady).Delete(k); err != nil {
+				return err
+			}
+			lkey := cat(until, seq)
+			if err := c.get(bLeased).Put(lkey, cat([]byte{v[0], byte(len(worker))}, []byte(worker), v[1:])); err != nil {
+				return err
+			}
+			if err := c.get(bIndex).Put([]byte(r.ID()), cat([]byte{locLeased}, lkey)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Leased is how many jobs of connector the file's leased bucket holds.
+func Leased(s *Store, connector string) int {
+	n := 0
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		c, err := connBuckets(tx, connector, false)
+		if err == nil && c.b != nil {
+			n = c.get(bLeased).Stats().KeyN
+		}
+		return nil
+	})
+	return n
+}
