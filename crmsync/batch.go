@@ -76,3 +76,39 @@ func EnqueueJobs(ctx context.Context, s Store, jobs []NewJob) ([]bool, error) {
 	}
 	return added, nil
 }
+
+// Admitter is a Store that takes a batch's start-margin checks and the
+// enqueues of the activities that pass them in one step (the embedded
+// store: one transaction, so a lone activity costs one commit, not two).
+type Admitter interface {
+	// Admit reserves keys[i] as ReserveStart would, in order, and unless
+	// it is a duplicate enqueues jobs[i]; duplicateOf[i] is keys[i]'s
+	// answer. On an error nothing is known of which changes were made.
+	Admit(ctx context.Context, keys []StartKey, jobs [][]NewJob) (duplicateOf []string, err error)
+}
+
+// Admit asks s for every key's start-margin check and enqueues the jobs of
+// the keys that are not duplicates: in one step when s is an Admitter,
+// else the checks (ReserveStarts) and then the enqueues (EnqueueJobs).
+func Admit(ctx context.Context, s Store, keys []StartKey, jobs [][]NewJob) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if a, ok := s.(Admitter); ok {
+		return a.Admit(ctx, keys, jobs)
+	}
+	dups, err := ReserveStarts(ctx, s, keys)
+	if err != nil {
+		return nil, err
+	}
+	var all []NewJob
+	for i, d := range dups {
+		if d == "" {
+			all = append(all, jobs[i]...)
+		}
+	}
+	if _, err := EnqueueJobs(ctx, s, all); err != nil {
+		return nil, err
+	}
+	return dups, nil
+}

@@ -317,24 +317,26 @@ func (p *Policy) Assign(a bridge.Activity) Assignment {
 // unreachable) means no decision: the caller retries later. Every drop is
 // counted by reason.
 func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, reason string, err error) {
-	reasons, err := p.decide(ctx, []bridge.Activity{a}, []bool{true})
+	reasons, err := p.decide(ctx, []bridge.Activity{a}, []bool{true}, nil)
 	if err != nil {
 		return false, "", err
 	}
 	return reasons[0] == "", reasons[0], nil
 }
 
-// DecideBatch is Decide for each of as whose pass[i] is true, in order,
-// with the start-margin checks of all of them in one store step where
-// the store can (BatchIntake). It sets pass[i] false for each it drops.
-// On an error nothing is decided or counted: the caller asks again.
-func (p *Policy) DecideBatch(ctx context.Context, as []bridge.Activity, pass []bool) error {
-	_, err := p.decide(ctx, as, pass)
+// AdmitBatch is Decide for each of as whose pass[i] is true, in order,
+// setting pass[i] false for each it drops, and enqueues jobsOf(i) for each
+// it keeps: the start-margin checks and those enqueues are one store step
+// where the store can (Admit). jobsOf may return none. On an error nothing
+// is decided or counted: the caller asks again.
+func (p *Policy) AdmitBatch(ctx context.Context, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) error {
+	_, err := p.decide(ctx, as, pass, jobsOf)
 	return err
 }
 
-// decide is DecideBatch, giving each activity's drop reason ("": kept).
-func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool) ([]string, error) {
+// decide is AdmitBatch giving each activity's drop reason ("": kept);
+// with jobsOf nil it only decides.
+func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) ([]string, error) {
 	reasons := make([]string, len(as))
 	var keys []StartKey
 	var at []int
@@ -350,7 +352,19 @@ func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool) 
 			at = append(at, i)
 		}
 	}
-	dups, err := ReserveStarts(ctx, p.store, keys)
+	var dups []string
+	var err error
+	if jobsOf == nil {
+		dups, err = ReserveStarts(ctx, p.store, keys)
+	} else {
+		jobs := make([][]NewJob, len(at))
+		for k, i := range at {
+			jobs[k] = jobsOf(i)
+		}
+		if dups, err = Admit(ctx, p.store, keys, jobs); err != nil {
+			return nil, fmt.Errorf("policy: start-margin check and enqueue: %w", err)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("policy: start-margin check: %w", err)
 	}

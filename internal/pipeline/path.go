@@ -115,10 +115,10 @@ func (p *Path) crm(c *CRM) (Stages, *crmsync.Dispatcher, error) {
 	for i, cn := range c.Connectors {
 		conns[i] = cn.Name()
 	}
-	intake := Stages{p.sink,
+	intake := Stages{p.sink, Admit{ // 4 and 5 in one store step for a batch (admit.go)
 		Policy{Policy: c.Policy, Log: p.log},                                     // 4. policy: accept, or drop and count why (policy.go)
 		Queue{Store: c.Store, Connectors: conns, Wrapups: c.Wrapups, Log: p.log}, // 5. queue: one durable job per connector, open when waiting for a wrap-up (queue.go)
-	}
+	}}
 
 	// In the delivery workers, for each job claimed from the queue:
 	d, err := crmsync.NewDispatcher(c.Store, c.Connectors, c.Delivery, crmsync.DispatcherOptions{

@@ -39,47 +39,6 @@ func (s Policy) Handle(ctx context.Context, a bridge.Activity) bool {
 	return accepted
 }
 
-// HandleBatch implements BatchStage: the start-margin checks of the
-// whole batch in one store step.
-func (s Policy) HandleBatch(ctx context.Context, as []bridge.Activity, pass []bool) {
-	if !anyPass(pass) {
-		return
-	}
-	keep := append([]bool(nil), pass...)
-	err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
-		copy(pass, keep)
-		return s.Policy.DecideBatch(ctx, as, pass)
-	}, notYetBatch(s.Log, as, pass))
-	if err != nil {
-		for i, a := range as {
-			if keep[i] {
-				s.Log.Error().Err(err).Str("call_id", a.CallID).Str("user", a.User).Msg("activity kept in sink.file only")
-			}
-		}
-		clear(pass)
-	}
-}
-
-// anyPass reports whether any activity is still going.
-func anyPass(pass []bool) bool {
-	for _, p := range pass {
-		if p {
-			return true
-		}
-	}
-	return false
-}
-
-// notYetBatch logs a batch's intake retry, naming its first activity.
-func notYetBatch(log zerolog.Logger, as []bridge.Activity, pass []bool) func(error, int, time.Duration) {
-	for i, a := range as {
-		if pass[i] {
-			return notYet(log.With().Int("batch", len(as)).Logger(), a)
-		}
-	}
-	return nil
-}
-
 // notYet logs an intake retry.
 func notYet(log zerolog.Logger, a bridge.Activity) func(error, int, time.Duration) {
 	return func(err error, attempt int, _ time.Duration) {

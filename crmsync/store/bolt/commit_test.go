@@ -214,3 +214,27 @@ func TestBatchIsOneCommit(t *testing.T) {
 		t.Fatalf("20 enqueues took %d more commits, want 1", got-1)
 	}
 }
+
+// A batch's start-margin checks and the enqueues of what passes them are
+// one transaction.
+func TestAdmitIsOneCommit(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var keys []crmsync.StartKey
+	var jobs [][]crmsync.NewJob
+	for i := range 10 {
+		a := storetest.Activity(fmt.Sprint("m", i))
+		keys = append(keys, crmsync.StartKey{User: a.User, Remote: a.RemoteE164, Start: a.StartedAt.Add(time.Duration(i) * time.Minute), ID: a.ID})
+		jobs = append(jobs, []crmsync.NewJob{{Connector: "hook", Job: crmsync.Job{Activity: a}}})
+	}
+	before := bolt.Commits(s)
+	if _, err := s.Admit(context.Background(), keys, jobs); err != nil {
+		t.Fatal(err)
+	}
+	if got := bolt.Commits(s) - before; got != 1 {
+		t.Fatalf("10 activities admitted in %d commits, want 1", got)
+	}
+}

@@ -42,11 +42,8 @@ func (s *Store) ReserveStarts(ctx context.Context, keys []crmsync.StartKey) ([]s
 	dups := make([]string, len(keys))
 	fns := make([]func(*bbolt.Tx) error, len(keys))
 	for i, k := range keys {
-		if k.ID == "" || k.Margin < 0 {
-			return nil, errors.New("reserve start: id required, margin not negative")
-		}
-		if len(k.User) > 0xffff || len(k.Remote) > 0xffff {
-			return nil, errors.New("reserve start: user or remote number too long")
+		if err := checkKey(k); err != nil {
+			return nil, err
 		}
 		fns[i] = reserve(k, &dups[i])
 	}
@@ -54,6 +51,17 @@ func (s *Store) ReserveStarts(ctx context.Context, keys []crmsync.StartKey) ([]s
 		return nil, err
 	}
 	return dups, nil
+}
+
+// checkKey refuses a key the starts bucket cannot hold.
+func checkKey(k crmsync.StartKey) error {
+	if k.ID == "" || k.Margin < 0 {
+		return errors.New("reserve start: id required, margin not negative")
+	}
+	if len(k.User) > 0xffff || len(k.Remote) > 0xffff {
+		return errors.New("reserve start: user or remote number too long")
+	}
+	return nil
 }
 
 // reserve is k's start-margin check and reservation as a change, setting

@@ -73,4 +73,40 @@ func runBatch(t *testing.T, h Harness, now func() time.Time) {
 			t.Fatal("a job without id accepted")
 		}
 	})
+
+	t.Run("AdmitInOrder", func(t *testing.T) {
+		s := h.New(t, now)
+		t0 := time.Date(2026, 11, 21, 16, 11, 10, 0, time.UTC)
+		key := func(id string, d time.Duration, src, call string) crmsync.StartKey {
+			return crmsync.StartKey{User: "101", Remote: "+358401234567", Start: t0.Add(d), Margin: 2 * time.Second, ID: id, Source: src, CallID: call}
+		}
+		jobs := func(id string) []crmsync.NewJob {
+			return []crmsync.NewJob{
+				{Connector: "hook", Job: crmsync.Job{Activity: Activity(id)}},
+				{Connector: "other", Job: crmsync.Job{Activity: Activity(id)}},
+			}
+		}
+		keys := []crmsync.StartKey{key("first", 0, "ari", "c1"), key("twin", time.Second, "sip", "x"), key("second", time.Minute, "ari", "c2")}
+		dups := must(crmsync.Admit(ctx, s, keys, [][]crmsync.NewJob{jobs("first"), jobs("twin"), jobs("second")}))(t)
+		if fmt.Sprint(dups) != "[ first ]" {
+			t.Fatalf("duplicates %q, want the twin's only", dups)
+		}
+		for _, conn := range []string{"hook", "other"} {
+			var ids []string
+			for _, j := range must(s.Claim(ctx, req(conn, "w1", 10, time.Minute)))(t) {
+				ids = append(ids, j.Activity.ID)
+			}
+			if fmt.Sprint(ids) != "[first second]" {
+				t.Fatalf("%s: claimed %v, want the two kept, in order", conn, ids)
+			}
+		}
+		if got := must(s.JobState(ctx, "hook", "twin"))(t); got != crmsync.JobUnknown {
+			t.Fatalf("the duplicate's job: %v, want none", got)
+		}
+		// Asked again (a retry after an error), nothing changes.
+		if again := must(crmsync.Admit(ctx, s, keys, [][]crmsync.NewJob{jobs("first"), jobs("twin"), jobs("second")}))(t); fmt.Sprint(again) != "[ first ]" {
+			t.Fatalf("again: duplicates %q", again)
+		}
+		wantStats(t, s, crmsync.QueueStats{Connector: "hook", InFlight: 2})
+	})
 }
