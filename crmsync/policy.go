@@ -317,7 +317,7 @@ func (p *Policy) Assign(a bridge.Activity) Assignment {
 // unreachable) means no decision: the caller retries later. Every drop is
 // counted by reason.
 func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, reason string, err error) {
-	reasons, err := p.decide(ctx, []bridge.Activity{a}, []bool{true}, nil)
+	reasons, err := p.decide(ctx, nil, []bridge.Activity{a}, []bool{true}, nil)
 	if err != nil {
 		return false, "", err
 	}
@@ -325,18 +325,19 @@ func (p *Policy) Decide(ctx context.Context, a bridge.Activity) (accept bool, re
 }
 
 // AdmitBatch is Decide for each of as whose pass[i] is true, in order,
-// setting pass[i] false for each it drops, and enqueues jobsOf(i) for each
-// it keeps: the start-margin checks and those enqueues are one store step
-// where the store can (Admit). jobsOf may return none. On an error nothing
-// is decided or counted: the caller asks again.
-func (p *Policy) AdmitBatch(ctx context.Context, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) error {
-	_, err := p.decide(ctx, as, pass, jobsOf)
+// setting pass[i] false for each it drops, and enqueues jobsOf(i) in
+// queue for each it keeps: the start-margin checks and those enqueues are
+// one step of queue where it can (Admit), so queue takes the checks too
+// (the daemon has one store for both). jobsOf may return none. On an
+// error nothing is decided or counted: the caller asks again.
+func (p *Policy) AdmitBatch(ctx context.Context, queue Store, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) error {
+	_, err := p.decide(ctx, queue, as, pass, jobsOf)
 	return err
 }
 
 // decide is AdmitBatch giving each activity's drop reason ("": kept);
-// with jobsOf nil it only decides.
-func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) ([]string, error) {
+// with jobsOf nil it only decides, in the policy's store.
+func (p *Policy) decide(ctx context.Context, queue Store, as []bridge.Activity, pass []bool, jobsOf func(i int) []NewJob) ([]string, error) {
 	reasons := make([]string, len(as))
 	var keys []StartKey
 	var at []int
@@ -361,7 +362,7 @@ func (p *Policy) decide(ctx context.Context, as []bridge.Activity, pass []bool, 
 		for k, i := range at {
 			jobs[k] = jobsOf(i)
 		}
-		if dups, err = Admit(ctx, p.store, keys, jobs); err != nil {
+		if dups, err = Admit(ctx, queue, keys, jobs); err != nil {
 			return nil, fmt.Errorf("policy: start-margin check and enqueue: %w", err)
 		}
 	}

@@ -53,7 +53,7 @@ func (s Admit) HandleBatch(ctx context.Context, as []bridge.Activity, pass []boo
 	keep := append([]bool(nil), pass...)
 	err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
 		copy(pass, keep)
-		return s.Policy.Policy.AdmitBatch(ctx, as, pass, func(i int) []crmsync.NewJob { return jobs[i] })
+		return s.Policy.Policy.AdmitBatch(ctx, s.Queue.Store, as, pass, func(i int) []crmsync.NewJob { return jobs[i] })
 	}, notYetBatch(s.Policy.Log, as, pass))
 	if err != nil {
 		for i, a := range as {
