@@ -78,7 +78,11 @@ func fast(b []byte) (r Record, ok bool) {
 	// A task ("k") is left to encoding/json: tasks are rare, and their
 	// shape is crmsync's to change.
 	if s.opt(`,"n":`) {
-		r.Attempt = int(s.integer(false))
+		n := s.integer(false)
+		if int64(int(n)) != n { // beyond a 32-bit int: json's error, not ours
+			s.fail()
+		}
+		r.Attempt = int(n)
 	}
 	if s.opt(`,"e":`) {
 		r.LastError = s.str()

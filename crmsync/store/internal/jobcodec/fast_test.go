@@ -95,7 +95,7 @@ func shapes(a bridge.Activity) []Record {
 		{Activity: a, EnqueuedAt: at},
 		{Activity: a, Open: true, EnqueuedAt: at},
 		{Activity: a, Attempt: 3, LastError: "HTTP 503", EnqueuedAt: at},
-		{Activity: a, Open: true, Attempt: 1 << 40, LastError: hostile, EnqueuedAt: at},
+		{Activity: a, Open: true, Attempt: 1 << 30, LastError: hostile, EnqueuedAt: at},
 		{Activity: a, Attempt: 7, LastError: strings.Repeat("é<", MaxLastError), EnqueuedAt: at},
 		{Activity: named, Attempt: 2, LastError: hostile},
 		{Activity: a, EnqueuedAt: time.UnixMilli(-1234567).UTC()},
