@@ -1,81 +1,19 @@
 package jobcodec
 
 import (
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/callbridge/callbridge/ari"
-	"github.com/callbridge/callbridge/ari/ami"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/crmsync"
+	recordedacts "github.com/callbridge/callbridge/internal/recorded"
 )
 
-const recordings = "../../../../testdata/recordings"
-
-// recorded is every activity the engine gives for every recording, from
-// ARI and AMI, with and without a user directory.
-var recorded = sync.OnceValues(func() ([]bridge.Activity, error) {
-	names, err := filepath.Glob(filepath.Join(recordings, "*", "ari.jsonl"))
-	if err != nil || len(names) == 0 {
-		return nil, errors.New("no recordings")
-	}
-	plain := bridge.Config{Trunks: []string{"pstn"}}
-	lab := bridge.Config{Trunks: []string{"pstn", "pstn2"}, Users: []bridge.User{
-		{Extension: "101", Name: "Alice", Mobiles: []string{"0409999999"}},
-		{Extension: "102", Name: "Bob"},
-		{Extension: "103", Name: "Carol"},
-	}}
-	var out []bridge.Activity
-	for _, p := range names {
-		dir := filepath.Dir(p)
-		for _, src := range []struct {
-			name, file string
-			read       func(io.Reader, func(bridge.Event)) error
-		}{
-			{"ari", "ari.jsonl", func(r io.Reader, fn func(bridge.Event)) error { _, err := ari.ReadRecording(r, fn); return err }},
-			{"ami", "ami.txt", func(r io.Reader, fn func(bridge.Event)) error { _, err := ami.ReadRecording(r, fn); return err }},
-		} {
-			for _, cfg := range []bridge.Config{plain, lab} {
-				cfg.Source = src.name
-				acts, err := replay(filepath.Join(dir, src.file), cfg, src.read)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, acts...)
-			}
-		}
-	}
-	return out, nil
-})
-
-func replay(path string, cfg bridge.Config, read func(io.Reader, func(bridge.Event)) error) ([]bridge.Activity, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	e := bridge.New(cfg)
-	var acts []bridge.Activity
-	var last time.Time
-	collect := func(ts []bridge.Transition) {
-		for _, tr := range ts {
-			if tr.Activity != nil {
-				acts = append(acts, *tr.Activity)
-			}
-		}
-	}
-	if err := read(f, func(ev bridge.Event) { last = ev.Time; collect(e.Apply(ev)) }); err != nil {
-		return nil, err
-	}
-	collect(e.Flush(last))
-	return acts, nil
+// recorded is every activity the engine gives for every recording.
+func recorded() ([]bridge.Activity, error) {
+	return recordedacts.Activities("../../../../testdata/recordings")
 }
 
 // hostile is a last error with everything json.Marshal escapes or
