@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/jsonstr"
 )
 
 // The body is written by hand rather than by encoding/json: on the live
@@ -57,15 +57,15 @@ func appendBody(dst []byte, b *Body) ([]byte, error) {
 		dst = append(dst, "null"...)
 	} else {
 		dst = append(dst, `{"id":`...)
-		dst = appendString(dst, u.ID)
+		dst = jsonstr.Append(dst, u.ID)
 		dst = append(dst, `,"email":`...)
-		dst = appendString(dst, u.Email)
+		dst = jsonstr.Append(dst, u.Email)
 		dst = append(dst, `,"mapped":`...)
 		dst = strconv.AppendBool(dst, u.Mapped)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"template":`...)
-	dst = appendString(dst, b.Template)
+	dst = jsonstr.Append(dst, b.Template)
 	dst = append(dst, `,"matches":[`...)
 	for i := range b.Matches {
 		m := &b.Matches[i]
@@ -73,19 +73,19 @@ func appendBody(dst []byte, b *Body) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"connector":`...)
-		dst = appendString(dst, m.Connector)
+		dst = jsonstr.Append(dst, m.Connector)
 		dst = append(dst, `,"entity":`...)
-		dst = appendString(dst, m.Entity)
+		dst = jsonstr.Append(dst, m.Entity)
 		dst = append(dst, `,"type":`...)
-		dst = appendString(dst, string(m.Type))
+		dst = jsonstr.Append(dst, string(m.Type))
 		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, m.ID)
+		dst = jsonstr.Append(dst, m.ID)
 		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, m.Name)
+		dst = jsonstr.Append(dst, m.Name)
 		dst = append(dst, `,"url":`...)
-		dst = appendString(dst, m.URL)
+		dst = jsonstr.Append(dst, m.URL)
 		dst = append(dst, `,"org":`...)
-		dst = appendString(dst, m.Org)
+		dst = jsonstr.Append(dst, m.Org)
 		dst = append(dst, `,"exact":`...)
 		dst = strconv.AppendBool(dst, m.Exact)
 		dst = append(dst, '}')
@@ -101,24 +101,24 @@ func appendBody(dst []byte, b *Body) ([]byte, error) {
 // without the closing brace (the body's other keys follow).
 func appendActivity(dst []byte, a *bridge.Activity) ([]byte, error) {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, a.ID)
+	dst = jsonstr.Append(dst, a.ID)
 	dst = append(dst, `,"call_id":`...)
-	dst = appendString(dst, a.CallID)
+	dst = jsonstr.Append(dst, a.CallID)
 	dst = append(dst, `,"user":`...)
-	dst = appendString(dst, a.User)
+	dst = jsonstr.Append(dst, a.User)
 	dst = appendOmitEmpty(dst, `,"user_name":`, a.UserName)
 	dst = append(dst, `,"local_number":`...)
-	dst = appendString(dst, a.LocalNumber)
+	dst = jsonstr.Append(dst, a.LocalNumber)
 	dst = append(dst, `,"direction":`...)
-	dst = appendString(dst, string(a.Direction))
+	dst = jsonstr.Append(dst, string(a.Direction))
 	dst = append(dst, `,"internal":`...)
 	dst = strconv.AppendBool(dst, a.Internal)
 	dst = append(dst, `,"state":`...)
-	dst = appendString(dst, string(a.State))
+	dst = jsonstr.Append(dst, string(a.State))
 	dst = append(dst, `,"reason":`...)
-	dst = appendString(dst, string(a.Reason))
+	dst = jsonstr.Append(dst, string(a.Reason))
 	dst = append(dst, `,"remote_number":`...)
-	dst = appendString(dst, a.RemoteNumber)
+	dst = jsonstr.Append(dst, a.RemoteNumber)
 	dst = appendOmitEmpty(dst, `,"remote_e164":`, a.RemoteE164)
 	dst = appendOmitEmpty(dst, `,"remote_name":`, a.RemoteName)
 	dst = appendOmitEmpty(dst, `,"ddi":`, a.DDI)
@@ -134,9 +134,9 @@ func appendActivity(dst []byte, a *bridge.Activity) ([]byte, error) {
 	dst = appendOmitEmpty(dst, `,"transferred_by":`, a.TransferredBy)
 	dst = appendOmitEmpty(dst, `,"forwarded_by":`, a.ForwardedBy)
 	dst = append(dst, `,"privacy":`...)
-	dst = appendString(dst, a.Privacy)
+	dst = jsonstr.Append(dst, a.Privacy)
 	dst = append(dst, `,"source":`...)
-	dst = appendString(dst, a.Source)
+	dst = jsonstr.Append(dst, a.Source)
 	dst = append(dst, `,"started_at":`...)
 	dst = appendTime(dst, a.StartedAt, bridge.TimeFormat)
 	if !a.AnsweredAt.IsZero() {
@@ -153,9 +153,9 @@ func appendWrapUp(dst []byte, w *WrapUp) []byte {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, `{"code":`...)
-	dst = appendString(dst, w.Code)
+	dst = jsonstr.Append(dst, w.Code)
 	dst = append(dst, `,"notes":`...)
-	dst = appendString(dst, w.Notes)
+	dst = jsonstr.Append(dst, w.Notes)
 	dst = append(dst, `,"at":`...)
 	dst = appendTime(dst, w.At, wrapUpTimeFormat)
 	return append(dst, '}')
@@ -167,15 +167,15 @@ const wrapUpTimeFormat = "2006-01-02T15:04:05.000Z"
 // appendUpdate appends u as json.Marshal writes an Update.
 func appendUpdate(dst []byte, u *Update) []byte {
 	dst = append(dst, `{"event":`...)
-	dst = appendString(dst, u.Event)
+	dst = jsonstr.Append(dst, u.Event)
 	dst = append(dst, `,"id":`...)
-	dst = appendString(dst, u.ID)
+	dst = jsonstr.Append(dst, u.ID)
 	dst = append(dst, `,"activity_id":`...)
-	dst = appendString(dst, u.ActivityID)
+	dst = jsonstr.Append(dst, u.ActivityID)
 	dst = append(dst, `,"call_id":`...)
-	dst = appendString(dst, u.CallID)
+	dst = jsonstr.Append(dst, u.CallID)
 	dst = append(dst, `,"user":`...)
-	dst = appendString(dst, u.User)
+	dst = jsonstr.Append(dst, u.User)
 	dst = append(dst, `,"wrap_up":`...)
 	dst = appendWrapUp(dst, u.WrapUp)
 	dst = append(dst, `,"complete":`...)
@@ -188,7 +188,7 @@ func appendOmitEmpty(dst []byte, key, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	return appendString(append(dst, key...), s)
+	return jsonstr.Append(append(dst, key...), s)
 }
 
 // appendTime appends t in UTC as a JSON string. A formatted time holds
@@ -220,70 +220,4 @@ func appendFloat(dst []byte, f float64, key string) ([]byte, error) {
 		}
 	}
 	return dst, nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// htmlSafe[c] is true for the ASCII bytes json.Marshal writes as they are:
-// not control characters, not '"' or '\\', and not '<', '>' or '&' (which
-// json.Marshal escapes so that JSON is safe to embed in HTML).
-var htmlSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := ' '; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string exactly as json.Marshal writes
-// it (encoding/json's appendString with HTML escaping).
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if htmlSafe[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default: // other control characters, <, >, &
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		// U+2028 and U+2029 are valid JSON but end a line in JavaScript.
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

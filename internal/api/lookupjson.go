@@ -5,7 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/callbridge/callbridge/internal/jsonstr"
 )
 
 // lookupBufs are the buffers /api/lookup's answers are encoded into.
@@ -39,12 +40,12 @@ func writeLookup(w http.ResponseWriter, res *LookupResult) {
 func appendLookup(b []byte, r *LookupResult) ([]byte, bool) {
 	n0 := len(b)
 	b = append(b, "{\n  \"number\": "...)
-	b = appendJSONString(b, r.Number)
+	b = jsonstr.Append(b, r.Number)
 	b = append(b, ",\n  \"found\": "...)
 	b = appendBool(b, r.Found)
 	if r.Connector != "" {
 		b = append(b, ",\n  \"connector\": "...)
-		b = appendJSONString(b, r.Connector)
+		b = jsonstr.Append(b, r.Connector)
 	}
 	ok := true
 	if r.Best != nil {
@@ -82,20 +83,20 @@ func appendRecord(b []byte, rec *Record, in string) ([]byte, bool) {
 		return append(b, "\": "...)
 	}
 	b = append(b, '{')
-	b = appendJSONString(field(b, "entity", true), rec.Entity)
-	b = appendJSONString(field(b, "entity_set", false), rec.EntitySet)
-	b = appendJSONString(field(b, "id", false), rec.ID)
+	b = jsonstr.Append(field(b, "entity", true), rec.Entity)
+	b = jsonstr.Append(field(b, "entity_set", false), rec.EntitySet)
+	b = jsonstr.Append(field(b, "id", false), rec.ID)
 	if rec.Name != "" {
-		b = appendJSONString(field(b, "name", false), rec.Name)
+		b = jsonstr.Append(field(b, "name", false), rec.Name)
 	}
-	b = appendJSONString(field(b, "type", false), rec.Kind)
+	b = jsonstr.Append(field(b, "type", false), rec.Kind)
 	var ok bool
 	if b, ok = appendTime(field(b, "modified", false), rec.Modified); !ok {
 		return b, false
 	}
 	b = appendBool(field(b, "exact", false), rec.Exact)
 	if rec.Owner != "" {
-		b = appendJSONString(field(b, "owner", false), rec.Owner)
+		b = jsonstr.Append(field(b, "owner", false), rec.Owner)
 	}
 	if len(rec.Fields) > 0 {
 		b = append(field(b, "fields", false), '{')
@@ -107,9 +108,9 @@ func appendRecord(b []byte, rec *Record, in string) ([]byte, bool) {
 			b = append(b, '\n')
 			b = append(b, in...)
 			b = append(b, "    "...)
-			b = appendJSONString(b, k)
+			b = jsonstr.Append(b, k)
 			b = append(b, ": "...)
-			b = appendJSONString(b, rec.Fields[k])
+			b = jsonstr.Append(b, rec.Fields[k])
 		}
 		keyPool.Put(keys)
 		b = append(b, '\n')
@@ -117,7 +118,7 @@ func appendRecord(b []byte, rec *Record, in string) ([]byte, bool) {
 		b = append(b, "  }"...)
 	}
 	if rec.URL != "" {
-		b = appendJSONString(field(b, "url", false), rec.URL)
+		b = jsonstr.Append(field(b, "url", false), rec.URL)
 	}
 	b = append(b, '\n')
 	b = append(b, in...)
@@ -161,59 +162,4 @@ func appendTime(b []byte, t time.Time) ([]byte, bool) {
 		}
 	}
 	return append(b, '"'), true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as encoding/json does with HTML
-// escaping on (its default): <, > and & as \u003c..., other control
-// characters as \n or \u00XX, invalid UTF-8 as \ufffd, U+2028 and U+2029
-// escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
