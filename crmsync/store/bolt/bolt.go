@@ -37,6 +37,9 @@ type Options struct {
 	Now func() time.Time
 	// OpenTimeout bounds waiting for another process's file lock. Default 5s.
 	OpenTimeout time.Duration
+	// AckLinger is how long an Ack may wait for other changes to share
+	// its commit (commit.go). Default 10ms; negative: none.
+	AckLinger time.Duration
 }
 
 // Store is the bbolt-backed crmsync.Store.
@@ -97,6 +100,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = 5 * time.Second
 	}
+	if opts.AckLinger == 0 {
+		opts.AckLinger = ackLinger
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -116,7 +122,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, c: newCommitter(db), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
+	return &Store{db: db, c: newCommitter(db, opts.AckLinger), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
 }
 
 // Close closes the file.

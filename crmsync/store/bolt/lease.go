@@ -372,11 +372,13 @@ func (l *leases) inFlight(c conn, connector string) int64 {
 
 // Ack implements crmsync.Store. Wherever the job is now (another worker
 // may hold it, or have given it back for a retry), it was delivered: it
-// leaves the file, and then whatever lease there is on it the table.
+// leaves the file, and then whatever lease there is on it the table. It
+// returns once that is durable, which may take up to Options.AckLinger
+// while other changes join its commit (commit.go).
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	now := s.now()
 	var readyKey []byte
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.updateLazy(func(tx *bbolt.Tx) error {
 		readyKey = nil
 		c, err := connBuckets(tx, j.Connector, true)
 		if err != nil {
