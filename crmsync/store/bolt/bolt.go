@@ -273,10 +273,10 @@ func (s *Store) RetryAll(ctx context.Context, connector string) (int, error) {
 func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) {
 	now := s.now()
 	n := 0
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *wtx) error {
 		n = 0
-		for _, name := range connectors(tx, connector) {
-			c, err := connBuckets(tx, name, false)
+		for _, name := range connectors(tx.Tx, connector) {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}
@@ -317,10 +317,10 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 // Purge implements crmsync.Store.
 func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	n := 0
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *wtx) error {
 		n = 0
-		for _, name := range connectors(tx, connector) {
-			c, err := connBuckets(tx, name, false)
+		for _, name := range connectors(tx.Tx, connector) {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}
@@ -386,9 +386,9 @@ func (s *Store) maybePrune(now time.Time) {
 // by itself hourly.
 func (s *Store) Prune(now time.Time) error {
 	markerCut := tkey(now.Add(-s.opts.MarkerRetention))
-	return s.c.update(func(tx *bbolt.Tx) error {
-		for _, name := range connectors(tx, "") {
-			c, err := connBuckets(tx, name, false)
+	return s.c.update(func(tx *wtx) error {
+		for _, name := range connectors(tx.Tx, "") {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}

@@ -57,12 +57,35 @@ type committer struct {
 	beforeCommit func()
 }
 
+// wtx is a write transaction of the committer's. The changes it holds
+// share each connector's buckets, looked up once per transaction.
+type wtx struct {
+	*bbolt.Tx
+	conns map[string]conn
+}
+
+// conn is connBuckets for this transaction, remembered.
+func (tx *wtx) conn(connector string, create bool) (conn, error) {
+	if c, ok := tx.conns[connector]; ok {
+		return c, nil
+	}
+	c, err := connBuckets(tx.Tx, connector, create)
+	if err != nil || c.b == nil {
+		return c, err
+	}
+	if tx.conns == nil {
+		tx.conns = map[string]conn{}
+	}
+	tx.conns[connector] = c
+	return c, nil
+}
+
 // change is one caller's part of a transaction. Its fn may run more than
 // once (when another change of its transaction fails, the transaction is
 // rolled back and the others run again without it), so it sets its
 // results afresh each time.
 type change struct {
-	fn   func(*bbolt.Tx) error
+	fn   func(*wtx) error
 	done chan error
 }
 
@@ -74,23 +97,23 @@ func newCommitter(db *bbolt.DB, linger time.Duration) *committer {
 
 // update applies fn in the next shared transaction and returns once that
 // transaction is committed (nil) or fn's own error, or the commit's.
-func (c *committer) update(fn func(*bbolt.Tx) error) error {
-	return c.apply([]func(*bbolt.Tx) error{fn}, false)
+func (c *committer) update(fn func(*wtx) error) error {
+	return c.apply([]func(*wtx) error{fn}, false)
 }
 
 // updateLazy is update for a change that may wait up to the linger for
 // others to share its commit (acks).
-func (c *committer) updateLazy(fn func(*bbolt.Tx) error) error {
-	return c.apply([]func(*bbolt.Tx) error{fn}, true)
+func (c *committer) updateLazy(fn func(*wtx) error) error {
+	return c.apply([]func(*wtx) error{fn}, true)
 }
 
 // updateAll applies fns, in order, in the next shared transaction (one
 // commit for all of them) and returns the first error of any.
-func (c *committer) updateAll(fns []func(*bbolt.Tx) error) error {
+func (c *committer) updateAll(fns []func(*wtx) error) error {
 	return c.apply(fns, false)
 }
 
-func (c *committer) apply(fns []func(*bbolt.Tx) error, lazy bool) error {
+func (c *committer) apply(fns []func(*wtx) error, lazy bool) error {
 	chs := make([]*change, len(fns))
 	for i, fn := range fns {
 		chs[i] = &change{fn: fn, done: make(chan error, 1)}
@@ -184,7 +207,8 @@ func (c *committer) commit(batch []*change) {
 	var alone []*change
 	for len(batch) > 0 {
 		failed := -1
-		err := c.db.Update(func(tx *bbolt.Tx) error {
+		err := c.db.Update(func(btx *bbolt.Tx) error {
+			tx := &wtx{Tx: btx}
 			for i, ch := range batch {
 				if err := ch.fn(tx); err != nil {
 					failed = i
@@ -210,7 +234,7 @@ func (c *committer) commit(batch []*change) {
 		break
 	}
 	for _, ch := range alone {
-		err := c.db.Update(ch.fn)
+		err := c.db.Update(func(btx *bbolt.Tx) error { return ch.fn(&wtx{Tx: btx}) })
 		if err == nil {
 			c.commits.Add(1)
 		}
