@@ -113,12 +113,22 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// settleBound is how many pushes' outcomes (or backlog shares') per
+// worker may be on their way to the store while the workers push on:
+// enough for every push of an ack's linger, so that acks waiting to share
+// a commit never hold up the pushes.
+const settleBound = 32
+
 // runConnector claims c's jobs from the queue and hands each to a worker.
 func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 	log := d.log.With().Str("connector", c.Name()).Logger()
 	worker := d.inst + "/" + c.Name()
 	slots := make(chan struct{}, d.cfg.Concurrency)
-	settling := make(chan struct{}, d.cfg.Concurrency)
+	// Outcomes being recorded are bounded apart from the pushes: a store
+	// may take a while to answer an ack (the embedded one lets acks wait
+	// a few milliseconds to share a commit), and a worker moves on to its
+	// next push meanwhile.
+	settling := make(chan struct{}, settleBound*d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	retry := d.cfg.Backoff()
@@ -173,8 +183,12 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 				chunk := jobs[i*len(jobs)/used : (i+1)*len(jobs)/used]
 				wg.Add(1)
 				go func() {
-					defer func() { <-slots; wg.Done() }()
-					d.settleAll(drain, log, c, chunk, d.pushShare(drain, c, bp, batching, chunk))
+					defer wg.Done()
+					errs := d.pushShare(drain, c, bp, batching, chunk)
+					settling <- struct{}{}
+					<-slots
+					d.settleAll(drain, log, c, chunk, errs)
+					<-settling
 				}()
 			}
 			continue
@@ -186,9 +200,7 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 				err := d.pushOne(drain, c, j)
 				// The push is done: the next one may start while this
 				// outcome is recorded, so a store round trip (an fsync)
-				// is not part of every worker's cycle. Outcomes being
-				// recorded are bounded as pushes are, so the jobs leased
-				// stay at most twice delivery.concurrency.
+				// is not part of every worker's cycle.
 				settling <- struct{}{}
 				<-slots
 				d.settle.Settle(drain, log, c, j, err)

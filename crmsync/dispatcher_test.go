@@ -262,12 +262,17 @@ func (c *countingCRM) count() int {
 	return len(c.pushed)
 }
 
-// A worker's slot is its push: while an outcome is recorded (an Ack, an
-// fsync in the embedded store) the next push runs, and outcomes being
-// recorded are bounded by delivery.concurrency as pushes are.
+// A worker's slot is its push: while outcomes are recorded (an Ack, which
+// the embedded store may keep waiting to share a commit) the next pushes
+// run, and outcomes being recorded are bounded: SettleBound per worker.
 func TestDispatcherPushesWhileAnOutcomeIsRecorded(t *testing.T) {
-	store := slowAcks{Store: newStore(t), acking: make(chan string, 8), release: make(chan struct{})}
-	enqueue(t, store.Store, "a", "b", "c")
+	bound := crmsync.SettleBound // delivery.concurrency 1
+	store := slowAcks{Store: newStore(t), acking: make(chan string, bound+8), release: make(chan struct{})}
+	ids := make([]string, bound+3)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("a%03d", i)
+	}
+	enqueue(t, store.Store, ids...)
 	crm := &countingCRM{}
 	cfg := fastDelivery()
 	cfg.Concurrency = 1
@@ -285,25 +290,26 @@ func TestDispatcherPushesWhileAnOutcomeIsRecorded(t *testing.T) {
 	var released sync.Once
 	release := func() { released.Do(func() { close(store.release) }) }
 	defer func() { release(); cancel(); <-stopped }()
-	first := <-store.acking // a's Ack waits
+	<-store.acking // the first Ack waits
+	// bound outcomes being recorded, and one more push whose outcome
+	// waits for room, holding the one slot.
+	want := bound + 1
 	deadline := time.Now().Add(10 * time.Second)
-	for crm.count() < 2 && time.Now().Before(deadline) {
+	for crm.count() < want && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if n := crm.count(); n != 2 {
-		t.Fatalf("%d pushes while %s's Ack waited, want 2: the next push waits for the last outcome", n, first)
+	if n := crm.count(); n != want {
+		t.Fatalf("%d pushes while the Acks waited, want %d: the pushes go on while up to %d outcomes are recorded", n, want, bound)
 	}
-	// b's outcome waits for a's to be recorded, holding the one slot: no
-	// third push.
 	time.Sleep(50 * time.Millisecond)
-	if n := crm.count(); n != 2 {
-		t.Fatalf("%d pushes with one outcome being recorded and one waiting, want 2 (delivery.concurrency 1)", n)
+	if n := crm.count(); n != want {
+		t.Fatalf("%d pushes with %d outcomes being recorded and one waiting, want %d (delivery.concurrency 1)", n, bound, want)
 	}
 	release()
-	for crm.count() < 3 && time.Now().Before(deadline) {
+	for crm.count() < len(ids) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if n := crm.count(); n != 3 {
-		t.Fatalf("%d pushes after the Acks were released, want 3", n)
+	if n := crm.count(); n != len(ids) {
+		t.Fatalf("%d pushes after the Acks were released, want %d", n, len(ids))
 	}
 }

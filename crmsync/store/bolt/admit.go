@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/callbridge/callbridge/crmsync"
 )
 
@@ -18,7 +16,7 @@ func (s *Store) Admit(ctx context.Context, keys []crmsync.StartKey, jobs [][]crm
 	}
 	now := s.now()
 	dups := make([]string, len(keys))
-	var fns []func(*bbolt.Tx) error
+	var fns []func(*wtx) error
 	due := false
 	for i, k := range keys {
 		if err := checkKey(k); err != nil {
@@ -32,7 +30,7 @@ func (s *Store) Admit(ctx context.Context, keys []crmsync.StartKey, jobs [][]crm
 				return nil, err
 			}
 			dup := &dups[i]
-			fns = append(fns, func(tx *bbolt.Tx) error {
+			fns = append(fns, func(tx *wtx) error {
 				if *dup != "" {
 					return nil // a duplicate: its reservation above said so, in this transaction
 				}

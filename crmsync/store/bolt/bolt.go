@@ -37,6 +37,9 @@ type Options struct {
 	Now func() time.Time
 	// OpenTimeout bounds waiting for another process's file lock. Default 5s.
 	OpenTimeout time.Duration
+	// AckLinger is how long an Ack may wait for other changes to share
+	// its commit (commit.go). Default 10ms; negative: none.
+	AckLinger time.Duration
 }
 
 // Store is the bbolt-backed crmsync.Store.
@@ -97,6 +100,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = 5 * time.Second
 	}
+	if opts.AckLinger == 0 {
+		opts.AckLinger = ackLinger
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -116,7 +122,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, c: newCommitter(db), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
+	return &Store{db: db, c: newCommitter(db, opts.AckLinger), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -267,10 +273,10 @@ func (s *Store) RetryAll(ctx context.Context, connector string) (int, error) {
 func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) {
 	now := s.now()
 	n := 0
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *wtx) error {
 		n = 0
-		for _, name := range connectors(tx, connector) {
-			c, err := connBuckets(tx, name, false)
+		for _, name := range connectors(tx.Tx, connector) {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}
@@ -311,10 +317,10 @@ func (s *Store) requeue(match func([]byte) bool, connector string) (int, error) 
 // Purge implements crmsync.Store.
 func (s *Store) Purge(ctx context.Context, connector string) (int, error) {
 	n := 0
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *wtx) error {
 		n = 0
-		for _, name := range connectors(tx, connector) {
-			c, err := connBuckets(tx, name, false)
+		for _, name := range connectors(tx.Tx, connector) {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}
@@ -380,9 +386,9 @@ func (s *Store) maybePrune(now time.Time) {
 // by itself hourly.
 func (s *Store) Prune(now time.Time) error {
 	markerCut := tkey(now.Add(-s.opts.MarkerRetention))
-	return s.c.update(func(tx *bbolt.Tx) error {
-		for _, name := range connectors(tx, "") {
-			c, err := connBuckets(tx, name, false)
+	return s.c.update(func(tx *wtx) error {
+		for _, name := range connectors(tx.Tx, "") {
+			c, err := tx.conn(name, false)
 			if err != nil || c.b == nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package bolt
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -18,13 +19,34 @@ import (
 // the workers' Acks share their fsyncs (a Claim that only leases writes
 // nothing: lease.go). A change's caller
 // gets its answer only once its transaction is durable.
+//
+// An acknowledgement is the one change that may wait for company: a
+// delivered job is already out of the workers' way (its lease holds it
+// until its commit), and nothing downstream waits for the ack, so acks
+// wait up to ackLinger for the next enqueue's commit or for each other.
+// Under load that turns one commit per few pushes into one per ackLinger
+// (each bbolt commit is two fdatasyncs, the largest cost of delivery), and
+// a lone ack still returns within ackLinger. Everything else commits at
+// once and takes the waiting acks with it.
+
+// ackLinger is how long an ack may wait for other changes to share its
+// commit by default (Options.AckLinger); ackBatch pending acks commit
+// without waiting longer.
+const (
+	ackLinger = 10 * time.Millisecond
+	ackBatch  = 1024
+)
 
 // committer applies changes in shared transactions.
 type committer struct {
 	db *bbolt.DB
 
+	linger time.Duration // how long lazy changes may wait (ackLinger)
+
 	mu      sync.Mutex
 	pending []*change
+	eager   bool      // a pending change must not wait
+	since   time.Time // when the oldest pending lazy change arrived
 	closed  bool
 	kick    chan struct{} // 1-buffered: changes are pending
 	stopped chan struct{}
@@ -35,30 +57,63 @@ type committer struct {
 	beforeCommit func()
 }
 
+// wtx is a write transaction of the committer's. The changes it holds
+// share each connector's buckets, looked up once per transaction.
+type wtx struct {
+	*bbolt.Tx
+	conns map[string]conn
+}
+
+// conn is connBuckets for this transaction, remembered.
+func (tx *wtx) conn(connector string, create bool) (conn, error) {
+	if c, ok := tx.conns[connector]; ok {
+		return c, nil
+	}
+	c, err := connBuckets(tx.Tx, connector, create)
+	if err != nil || c.b == nil {
+		return c, err
+	}
+	if tx.conns == nil {
+		tx.conns = map[string]conn{}
+	}
+	tx.conns[connector] = c
+	return c, nil
+}
+
 // change is one caller's part of a transaction. Its fn may run more than
 // once (when another change of its transaction fails, the transaction is
 // rolled back and the others run again without it), so it sets its
 // results afresh each time.
 type change struct {
-	fn   func(*bbolt.Tx) error
+	fn   func(*wtx) error
 	done chan error
 }
 
-func newCommitter(db *bbolt.DB) *committer {
-	c := &committer{db: db, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
+func newCommitter(db *bbolt.DB, linger time.Duration) *committer {
+	c := &committer{db: db, linger: linger, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 // update applies fn in the next shared transaction and returns once that
 // transaction is committed (nil) or fn's own error, or the commit's.
-func (c *committer) update(fn func(*bbolt.Tx) error) error {
-	return c.updateAll([]func(*bbolt.Tx) error{fn})
+func (c *committer) update(fn func(*wtx) error) error {
+	return c.apply([]func(*wtx) error{fn}, false)
+}
+
+// updateLazy is update for a change that may wait up to the linger for
+// others to share its commit (acks).
+func (c *committer) updateLazy(fn func(*wtx) error) error {
+	return c.apply([]func(*wtx) error{fn}, true)
 }
 
 // updateAll applies fns, in order, in the next shared transaction (one
 // commit for all of them) and returns the first error of any.
-func (c *committer) updateAll(fns []func(*bbolt.Tx) error) error {
+func (c *committer) updateAll(fns []func(*wtx) error) error {
+	return c.apply(fns, false)
+}
+
+func (c *committer) apply(fns []func(*wtx) error, lazy bool) error {
 	chs := make([]*change, len(fns))
 	for i, fn := range fns {
 		chs[i] = &change{fn: fn, done: make(chan error, 1)}
@@ -67,6 +122,11 @@ func (c *committer) updateAll(fns []func(*bbolt.Tx) error) error {
 	if c.closed {
 		c.mu.Unlock()
 		return crmsync.ErrClosed
+	}
+	if !lazy {
+		c.eager = true
+	} else if !c.eager && len(c.pending) == 0 {
+		c.since = time.Now()
 	}
 	c.pending = append(c.pending, chs...)
 	c.mu.Unlock()
@@ -102,19 +162,38 @@ func (c *committer) close() {
 
 func (c *committer) run() {
 	defer close(c.stopped)
+	var linger *time.Timer
 	for {
 		<-c.kick
 		for {
 			c.mu.Lock()
 			batch, closed := c.pending, c.closed
-			c.pending = nil
-			c.mu.Unlock()
 			if len(batch) == 0 {
+				c.mu.Unlock()
 				if closed {
 					return
 				}
 				break
 			}
+			if wait := c.linger - time.Since(c.since); !c.eager && !closed && len(batch) < ackBatch && wait > 0 {
+				// Only acks are waiting: give others until the linger
+				// is up to join them, unless something arrives that
+				// must not wait (a kick).
+				c.mu.Unlock()
+				if linger == nil {
+					linger = time.NewTimer(wait)
+				} else {
+					linger.Reset(wait)
+				}
+				select {
+				case <-c.kick:
+				case <-linger.C:
+				}
+				linger.Stop()
+				continue
+			}
+			c.pending, c.eager = nil, false
+			c.mu.Unlock()
 			c.commit(batch)
 		}
 	}
@@ -128,7 +207,8 @@ func (c *committer) commit(batch []*change) {
 	var alone []*change
 	for len(batch) > 0 {
 		failed := -1
-		err := c.db.Update(func(tx *bbolt.Tx) error {
+		err := c.db.Update(func(btx *bbolt.Tx) error {
+			tx := &wtx{Tx: btx}
 			for i, ch := range batch {
 				if err := ch.fn(tx); err != nil {
 					failed = i
@@ -154,7 +234,7 @@ func (c *committer) commit(batch []*change) {
 		break
 	}
 	for _, ch := range alone {
-		err := c.db.Update(ch.fn)
+		err := c.db.Update(func(btx *bbolt.Tx) error { return ch.fn(&wtx{Tx: btx}) })
 		if err == nil {
 			c.commits.Add(1)
 		}

@@ -238,3 +238,96 @@ func TestAdmitIsOneCommit(t *testing.T) {
 		t.Fatalf("10 activities admitted in %d commits, want 1", got)
 	}
 }
+
+// claimOne enqueues id and claims it.
+func claimOne(t *testing.T, s *bolt.Store, id string) crmsync.Job {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Enqueue(ctx, "hook", storetest.Activity(id)); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.Claim(ctx, crmsync.ClaimRequest{Connector: "hook", Worker: "w", Max: 1, Lease: time.Minute})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim %s: %v, %v", id, jobs, err)
+	}
+	return jobs[0]
+}
+
+// An Ack waits for company: the next change that may not wait commits it
+// too, in one commit, and it returns only then.
+func TestAckSharesTheNextEnqueuesCommit(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{AckLinger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	j := claimOne(t, s, "a")
+	before := bolt.Commits(s)
+	acked := make(chan error, 1)
+	go func() { acked <- s.Ack(ctx, j) }()
+	for bolt.Pending(s) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case err := <-acked:
+		t.Fatalf("Ack returned (%v) before any commit took it", err)
+	default:
+	}
+	if _, err := s.Enqueue(ctx, "hook", storetest.Activity("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+	if got := bolt.Commits(s) - before; got != 1 {
+		t.Errorf("an Ack and an Enqueue took %d commits, want 1", got)
+	}
+	if st, _ := s.JobState(ctx, "hook", "a"); st != crmsync.JobDelivered {
+		t.Errorf("a: %v, want delivered", st)
+	}
+}
+
+// A lone Ack commits by itself once the linger is up; Close commits a
+// waiting one at once.
+func TestLoneAckCommitsAfterTheLinger(t *testing.T) {
+	ctx := context.Background()
+	s, err := bolt.Open(t.TempDir(), bolt.Options{AckLinger: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ack(ctx, claimOne(t, s, "a")); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.JobState(ctx, "hook", "a"); st != crmsync.JobDelivered {
+		t.Errorf("a: %v, want delivered", st)
+	}
+
+	dir := t.TempDir()
+	s2, err := bolt.Open(dir, bolt.Options{AckLinger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := claimOne(t, s2, "b")
+	acked := make(chan error, 1)
+	go func() { acked <- s2.Ack(ctx, j) }()
+	for bolt.Pending(s2) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatalf("Ack waiting at Close: %v", err)
+	}
+	s3, err := bolt.Open(dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if st, _ := s3.JobState(ctx, "hook", "b"); st != crmsync.JobDelivered {
+		t.Errorf("b after Close and Open: %v, want delivered", st)
+	}
+}

@@ -29,9 +29,9 @@ func BeforeCommit(s *Store, f func()) { s.c.beforeCommit = f }
 // makes the files an upgrade finds.
 func ClaimTheOldWay(s *Store, connector, worker string, max int, lease time.Duration) (int, error) {
 	n := 0
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.update(func(tx *wtx) error {
 		n = 0
-		c, err := connBuckets(tx, connector, true)
+		c, err := tx.conn(connector, true)
 		if err != nil {
 			return err
 		}

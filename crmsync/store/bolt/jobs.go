@@ -26,7 +26,7 @@ func (s *Store) EnqueueJob(ctx context.Context, connector string, j crmsync.Job,
 func (s *Store) EnqueueJobs(ctx context.Context, jobs []crmsync.NewJob) ([]bool, error) {
 	now := s.now()
 	added := make([]bool, len(jobs))
-	fns := make([]func(*bbolt.Tx) error, len(jobs))
+	fns := make([]func(*wtx) error, len(jobs))
 	for i, nj := range jobs {
 		fn, err := s.enqueue(nj, now, &added[i])
 		if err != nil {
@@ -47,7 +47,7 @@ func (s *Store) EnqueueJobs(ctx context.Context, jobs []crmsync.NewJob) ([]bool,
 }
 
 // enqueue prepares one job's enqueue as a change, setting *added.
-func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*bbolt.Tx) error, error) {
+func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*wtx) error, error) {
 	j := nj.Job
 	if j.ID() == "" {
 		return nil, errors.New("enqueue: job without id")
@@ -57,9 +57,9 @@ func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*bb
 		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	later := nj.Due.After(now)
-	return func(tx *bbolt.Tx) error {
+	return func(tx *wtx) error {
 		*added = false
-		c, err := connBuckets(tx, nj.Connector, true)
+		c, err := tx.conn(nj.Connector, true)
 		if err != nil {
 			return err
 		}

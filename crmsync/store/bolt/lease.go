@@ -137,7 +137,7 @@ func (s *Store) claim(req crmsync.ClaimRequest) (jobs []crmsync.Job, next time.T
 	// What only a write does: create the connector's buckets, move due
 	// retries to ready, set aside records this version cannot read. Then
 	// lease what that made ready, after what was ready before.
-	err = s.c.update(func(tx *bbolt.Tx) error { return fixUp(tx, req.Connector, now, sc.bad) })
+	err = s.c.update(func(tx *wtx) error { return fixUp(tx, req.Connector, now, sc.bad) })
 	if err != nil || len(sc.jobs) == req.Max {
 		if len(sc.jobs) > 0 {
 			err = nil // the write is tried again by the next claim
@@ -220,8 +220,8 @@ func (s *Store) take(req crmsync.ClaimRequest, now time.Time, max int) (sc scan,
 // fixUp creates connector's buckets, moves its retries due at now to
 // ready and sets aside the ready records at bad, which this version
 // cannot read (kept, not dropped).
-func fixUp(tx *bbolt.Tx, connector string, now time.Time, bad [][]byte) error {
-	c, err := connBuckets(tx, connector, true)
+func fixUp(tx *wtx, connector string, now time.Time, bad [][]byte) error {
+	c, err := tx.conn(connector, true)
 	if err != nil {
 		return err
 	}
@@ -372,13 +372,15 @@ func (l *leases) inFlight(c conn, connector string) int64 {
 
 // Ack implements crmsync.Store. Wherever the job is now (another worker
 // may hold it, or have given it back for a retry), it was delivered: it
-// leaves the file, and then whatever lease there is on it the table.
+// leaves the file, and then whatever lease there is on it the table. It
+// returns once that is durable, which may take up to Options.AckLinger
+// while other changes join its commit (commit.go).
 func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 	now := s.now()
 	var readyKey []byte
-	err := s.c.update(func(tx *bbolt.Tx) error {
+	err := s.c.updateLazy(func(tx *wtx) error {
 		readyKey = nil
-		c, err := connBuckets(tx, j.Connector, true)
+		c, err := tx.conn(j.Connector, true)
 		if err != nil {
 			return err
 		}
@@ -422,8 +424,8 @@ func (s *Store) Nack(ctx context.Context, j crmsync.Job, retryAt time.Time, last
 	if err != nil {
 		return err
 	}
-	err = s.c.update(func(tx *bbolt.Tx) error {
-		c, err := connBuckets(tx, j.Connector, false)
+	err = s.c.update(func(tx *wtx) error {
+		c, err := tx.conn(j.Connector, false)
 		if err != nil {
 			return err
 		}
@@ -460,8 +462,8 @@ func (s *Store) DeadLetter(ctx context.Context, j crmsync.Job, reason string) er
 	if err != nil {
 		return err
 	}
-	err = s.c.update(func(tx *bbolt.Tx) error {
-		c, err := connBuckets(tx, j.Connector, false)
+	err = s.c.update(func(tx *wtx) error {
+		c, err := tx.conn(j.Connector, false)
 		if err != nil {
 			return err
 		}

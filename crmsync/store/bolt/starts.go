@@ -8,8 +8,6 @@ import (
 	"errors"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/callbridge/callbridge/crmsync"
 )
 
@@ -40,7 +38,7 @@ func (s *Store) ReserveStart(ctx context.Context, k crmsync.StartKey) (string, e
 // transaction, in order, so a later key sees an earlier one's reservation.
 func (s *Store) ReserveStarts(ctx context.Context, keys []crmsync.StartKey) ([]string, error) {
 	dups := make([]string, len(keys))
-	fns := make([]func(*bbolt.Tx) error, len(keys))
+	fns := make([]func(*wtx) error, len(keys))
 	for i, k := range keys {
 		if err := checkKey(k); err != nil {
 			return nil, err
@@ -66,8 +64,8 @@ func checkKey(k crmsync.StartKey) error {
 
 // reserve is k's start-margin check and reservation as a change, setting
 // *dup.
-func reserve(k crmsync.StartKey, dup *string) func(*bbolt.Tx) error {
-	return func(tx *bbolt.Tx) error {
+func reserve(k crmsync.StartKey, dup *string) func(*wtx) error {
+	return func(tx *wtx) error {
 		*dup = ""
 		b := tx.Bucket(bStarts)
 		prefix := startPrefix(k.User, k.Remote)
