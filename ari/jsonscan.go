@@ -1,6 +1,9 @@
 package ari
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	mathbits "math/bits"
+)
 
 // A validating JSON scanner for the fast decoder (decode.go). It checks the
 // same grammar as encoding/json's checkValid and never decides anything it
@@ -59,17 +62,21 @@ func skipSpace(b []byte, i int) int {
 // scanString scans the string whose opening quote is b[i] and returns the
 // index after its closing quote; esc and high say whether the content holds
 // escapes or bytes of 0x80 and up. Runs of plain bytes are skipped eight at
-// a time.
+// a time, straight to the first byte that needs a look.
 func scanString(b []byte, i int) (end int, esc, high bool) {
 	if at(b, i) != '"' {
 		return bail, false, false
 	}
-	for i++; i < len(b); i++ {
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+	for i++; ; i++ {
+		for i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += mathbits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {
-			break
+			return bail, false, false
 		}
 		switch strClass[b[i]] {
 		case sPlain:
@@ -96,16 +103,16 @@ func scanString(b []byte, i int) (end int, esc, high bool) {
 			return bail, false, false
 		}
 	}
-	return bail, false, false
 }
 
-// special8 reports whether any of the eight bytes in w may be a quote, a
-// backslash, a control character or 0x80 and up (it may say yes wrongly
-// after a byte that is one; never no wrongly).
-func special8(w uint64) bool {
+// special8 marks, with the high bit of its byte, each of the eight bytes
+// in w (little-endian: the first byte lowest) that may be a quote, a
+// backslash, a control character or 0x80 and up. The lowest mark is always
+// on such a byte: a subtraction borrows only out of a byte that is one, so
+// a wrong mark can only follow a right one.
+func special8(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	return (zero(w^('"'*ones)) | zero(w^('\\'*ones)) | ((w - 0x20*ones) &^ w & highs) | w&highs) != 0
+	return (w | (w - 0x20*ones) | ((w ^ '"'*ones) - ones) | ((w ^ '\\'*ones) - ones)) & highs
 }
 
 func isHex(c byte) bool {
