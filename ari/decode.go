@@ -1,7 +1,6 @@
 package ari
 
 import (
-	"bytes"
 	"hash/maphash"
 	"time"
 	"unicode/utf8"
@@ -129,17 +128,26 @@ func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
 // keeps it as the last moment the connection was known alive.
 func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, err error) {
 	g := glance(raw)
-	skip := false
+	return d.decodeGlanced(raw, &g)
+}
+
+// decodeGlanced is decode with the message's glance already taken.
+func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ev bridge.Event, ok bool, at time.Time, err error) {
+	typ, skip := tNone, false
 	switch {
 	case !g.has(keyType):
 		skip = useless(raw)
 	case len(g.typ) == 0:
-	case !mapped[string(g.typ)]:
-		skip = true
-	case string(g.typ) == "ChannelVarset" && g.has(keyVariable):
-		skip = !engineVar(string(g.variable))
-	case string(g.typ) == "ChannelVarset":
-		skip = useless(raw)
+	default:
+		// eventType knows exactly the types in mapped (TestEventTypesAreMapped).
+		switch typ = eventType(g.typ); {
+		case typ == tNone:
+			skip = true
+		case typ == tChannelVarset && g.has(keyVariable):
+			skip = !engineVar(string(g.variable))
+		case typ == tChannelVarset:
+			skip = useless(raw)
+		}
 	}
 	if skip {
 		ts, ok := g.ts, g.has(keyTimestamp)
@@ -151,11 +159,11 @@ func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, er
 		}
 		return bridge.Event{}, false, at, nil
 	}
-	t := g.typ
 	if !g.has(keyType) {
-		t, _ = stringAfter(raw, typeKey)
+		t, _ := stringAfter(raw, typeKey)
+		typ = eventType(t)
 	}
-	if d.typ = eventType(t); d.typ == tNone || !d.scan(raw) {
+	if d.typ = typ; d.typ == tNone || !d.scan(raw) {
 		d.Fallbacks++
 		ev, ok, err = Decode(raw)
 		return ev, ok, time.Time{}, err
@@ -213,27 +221,15 @@ func glance(raw []byte) (g glanced) {
 		return g
 	}
 	for i := 1; g.found != keyType|keyVariable|keyTimestamp; {
-		if at(raw, i) != '"' {
+		k, esc, _ := scanString(raw, i)
+		if k == bail || esc || at(raw, k) != ':' || at(raw, k+1) != '"' {
 			return g
 		}
-		k := bytes.IndexByte(raw[i+1:], '"')
-		if k < 0 {
+		v, esc, _ := scanString(raw, k+1)
+		if v == bail || esc {
 			return g
 		}
-		key := raw[i+1 : i+1+k]
-		i += k + 2
-		if at(raw, i) != ':' || at(raw, i+1) != '"' {
-			return g
-		}
-		i += 2
-		v := bytes.IndexByte(raw[i:], '"')
-		if v < 0 {
-			return g
-		}
-		val := raw[i : i+v]
-		if bytes.IndexByte(key, '\\') >= 0 || bytes.IndexByte(val, '\\') >= 0 {
-			return g
-		}
+		key, val := raw[i+1:k-1], raw[k+2:v-1]
 		switch string(key) {
 		case "type":
 			g.set(keyType, &g.typ, val)
@@ -242,14 +238,13 @@ func glance(raw []byte) (g glanced) {
 		case "timestamp":
 			g.set(keyTimestamp, &g.ts, val)
 		}
-		i += v + 1
 		if g.has(keyType) && g.has(keyTimestamp) && (string(g.typ) != "ChannelVarset" || g.has(keyVariable)) {
 			return g
 		}
-		if at(raw, i) != ',' {
+		if at(raw, v) != ',' {
 			return g
 		}
-		i++
+		i = v + 1
 	}
 	return g
 }

@@ -342,3 +342,41 @@ func TestSkippedTimestamp(t *testing.T) {
 		t.Fatal("no message skipped")
 	}
 }
+
+// The Decoder's switch on the event type knows exactly the types Map uses.
+func TestEventTypesAreMapped(t *testing.T) {
+	for name := range mapped {
+		if eventType([]byte(name)) == tNone {
+			t.Errorf("%s is mapped but has no schema", name)
+		}
+	}
+	if n := int(tChannelDtmfReceived); n != len(mapped) {
+		t.Errorf("%d event types with a schema, %d mapped", n, len(mapped))
+	}
+}
+
+// FuzzGlance: what glance reports of a message is what a search for the
+// first `"key":"` finds, so the glance can stand in for the searches
+// (useless, the skipped messages' timestamp, the takeover check).
+func FuzzGlance(f *testing.F) {
+	for _, l := range recordingLines(f)[:40] {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"variable":"a\"type\":\"x","type":"Dial"}`))
+	f.Add([]byte(`{"variable":"a` + "\x01" + `","type":"Dial"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		g := glance(raw)
+		for _, k := range []struct {
+			bit   uint8
+			key   []byte
+			found []byte
+		}{{keyType, typeKey, g.typ}, {keyVariable, variableKey, g.variable}, {keyTimestamp, timestampKey, g.ts}} {
+			if !g.has(k.bit) {
+				continue
+			}
+			if v, ok := stringAfter(raw, k.key); !ok || !bytes.Equal(v, k.found) {
+				t.Fatalf("glance found %s%s, the search %q (%v)\n%q", k.key, k.found, v, ok, raw)
+			}
+		}
+	})
+}
