@@ -37,6 +37,7 @@ type Decoder struct {
 	chans   [nChans]chanSlot
 	bridge  [nBridges]ari.BridgeData
 	ev      typedEvents
+	out     bridge.Event // the mapped event, passed on by pointer: it is large
 	strings stringCache
 
 	// Fallbacks counts messages Decode had to decide.
@@ -128,11 +129,16 @@ func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
 // keeps it as the last moment the connection was known alive.
 func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, err error) {
 	g := glance(raw)
-	return d.decodeGlanced(raw, &g)
+	if ok, at, err = d.decodeGlanced(raw, &g); ok {
+		ev = d.out
+	}
+	return ev, ok, at, err
 }
 
-// decodeGlanced is decode with the message's glance already taken.
-func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ev bridge.Event, ok bool, at time.Time, err error) {
+// decodeGlanced is decode with the message's glance already taken; the
+// event, when ok, is in d.out (bridge.Event is some 800 bytes, and most
+// messages have none: no copies of it are made or cleared on the way).
+func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ok bool, at time.Time, err error) {
 	typ, skip := tNone, false
 	switch {
 	case !g.has(keyType):
@@ -157,7 +163,7 @@ func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ev bridge.Event, ok boo
 		if ok {
 			at, _ = parseTime(ts)
 		}
-		return bridge.Event{}, false, at, nil
+		return false, at, nil
 	}
 	if !g.has(keyType) {
 		t, _ := stringAfter(raw, typeKey)
@@ -165,14 +171,13 @@ func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ev bridge.Event, ok boo
 	}
 	if d.typ = typ; d.typ == tNone || !d.scan(raw) {
 		d.Fallbacks++
-		ev, ok, err = Decode(raw)
-		return ev, ok, time.Time{}, err
+		d.out, ok, err = Decode(raw)
+		return ok, time.Time{}, err
 	}
-	ev, ok = d.event()
-	if ok {
-		d.dialledApps(&ev)
+	if ok = d.event(); ok {
+		d.dialledApps(&d.out)
 	}
-	return ev, ok, time.Time{}, nil
+	return ok, time.Time{}, nil
 }
 
 // dialledApps is map.go's dialledApps from the scanned app names.
@@ -380,35 +385,36 @@ func checkBool(b []byte, i int) int {
 func (d *Decoder) ch(f int) ari.ChannelData { return d.chans[f-fChannel].cd }
 func (d *Decoder) br(f int) ari.BridgeData  { return d.bridge[f-fBridge] }
 
-// event builds the typed ari/v5 event from the scratch fields and maps it.
-func (d *Decoder) event() (bridge.Event, bool) {
+// event builds the typed ari/v5 event from the scratch fields and maps it
+// into d.out.
+func (d *Decoder) event() (ok bool) {
 	ed := ari.EventData{Timestamp: ari.DateTime(d.ts)}
 	e := &d.ev
 	switch d.typ {
 	case tChannelCreated:
 		e.created = ari.ChannelCreated{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.created)
+		d.out, ok = Map(&e.created)
 	case tChannelStateChange:
 		e.state = ari.ChannelStateChange{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.state)
+		d.out, ok = Map(&e.state)
 	case tChannelConnectedLine:
 		e.connected = ari.ChannelConnectedLine{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.connected)
+		d.out, ok = Map(&e.connected)
 	case tDial:
 		e.dial = ari.Dial{EventData: ed, Caller: d.ch(fCaller), Peer: d.ch(fPeer), Forwarded: d.ch(fForwarded),
 			Dialstatus: d.strs[fDialstatus], Dialstring: d.strs[fDialstring], Forward: d.strs[fForward]}
-		return Map(&e.dial)
+		d.out, ok = Map(&e.dial)
 	case tChannelEnteredBridge:
 		e.entered = ari.ChannelEnteredBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
-		return Map(&e.entered)
+		d.out, ok = Map(&e.entered)
 	case tChannelLeftBridge:
 		e.left = ari.ChannelLeftBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
-		return Map(&e.left)
+		d.out, ok = Map(&e.left)
 	case tBridgeBlindTransfer:
 		e.blind = ari.BridgeBlindTransfer{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel),
 			Context: d.strs[fContext], Exten: d.strs[fExten], ReplaceChannel: d.ch(fReplaceChannel),
 			Result: d.strs[fResult], Transferee: d.ch(fTransferee)}
-		return Map(&e.blind)
+		d.out, ok = Map(&e.blind)
 	case tBridgeAttendedTransfer:
 		e.attended = ari.BridgeAttendedTransfer{EventData: ed,
 			DestinationLinkFirstLeg: d.ch(fDestLinkFirstLeg), DestinationLinkSecondLeg: d.ch(fDestLinkSecondLeg),
@@ -417,21 +423,21 @@ func (d *Decoder) event() (bridge.Event, bool) {
 			Transferee: d.ch(fTransferee), TransfererFirstLeg: d.ch(fTransfererFirstLeg),
 			TransfererFirstLegBridge: d.br(fTransfererFirstLegBridge), TransfererSecondLeg: d.ch(fTransfererSecondLeg),
 			TransfererSecondLegBridge: d.br(fTransfererSecondLegBridge)}
-		return Map(&e.attended)
+		d.out, ok = Map(&e.attended)
 	case tChannelVarset:
 		e.varset = ari.ChannelVarset{EventData: ed, Channel: d.ch(fChannel), Value: d.strs[fValue], Variable: d.strs[fVariable]}
-		return Map(&e.varset)
+		d.out, ok = Map(&e.varset)
 	case tChannelHangupRequest:
 		e.hangup = ari.ChannelHangupRequest{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
-		return Map(&e.hangup)
+		d.out, ok = Map(&e.hangup)
 	case tChannelDestroyed:
 		e.destroyed = ari.ChannelDestroyed{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
-		return Map(&e.destroyed)
+		d.out, ok = Map(&e.destroyed)
 	case tChannelDtmfReceived:
 		e.dtmf = ari.ChannelDtmfReceived{EventData: ed, Channel: d.ch(fChannel), Digit: d.strs[fDigit]}
-		return Map(&e.dtmf)
+		d.out, ok = Map(&e.dtmf)
 	}
-	return bridge.Event{}, false
+	return ok
 }
 
 // filledFields lists, per ari/v5 struct, the fields the Decoder fills.

@@ -368,7 +368,7 @@ func replaced(data []byte, g *glanced) bool {
 // handle maps one message, given its glance, and passes it on.
 func (s *Source) handle(data []byte, g *glanced, out func(bridge.Event)) {
 	s.m.received.Inc()
-	ev, ok, at, err := s.dec.decodeGlanced(data, g)
+	ok, at, err := s.dec.decodeGlanced(data, g)
 	switch {
 	case err != nil:
 		s.m.malformed.Inc()
@@ -376,10 +376,11 @@ func (s *Source) handle(data []byte, g *glanced, out func(bridge.Event)) {
 		s.log.Warn().Err(err).Int("bytes", len(data)).Msg("ari: malformed event dropped")
 	case ok:
 		s.m.mapped.Inc()
+		ev := &s.dec.out
 		if !ev.Time.IsZero() {
 			s.last = ev.Time
 		}
-		out(ev)
+		out(*ev)
 	case !at.IsZero():
 		// Events the engine does not use still prove the connection was
 		// alive at their time.
