@@ -270,60 +270,17 @@ func (d *Decoder) scan(b []byte) bool {
 		d.chans[i].app = "" // a channel absent from this message
 	}
 	typeOK := false
-	i := objectKeys(b, skipSpace(b, 0), func(k []byte, i int) int {
-		f := topField(k)
-		if f == fUnknown || declared[d.typ]&(1<<f) == 0 {
-			return skipValue(b, i, 0)
+	i, more := openObject(b, skipSpace(b, 0))
+	for more {
+		k, v := memberKey(b, i)
+		if v == bail {
+			return false
 		}
-		if d.seen&(1<<f) != 0 {
-			return bail // a repeated key: encoding/json's last-one-wins is its business
+		if i = d.topValue(k, v, &typeOK); i == bail {
+			return false
 		}
-		d.seen |= 1 << f
-		switch {
-		case f == fType:
-			end, esc, high := scanString(b, i)
-			if end == bail || esc || high {
-				return bail
-			}
-			typeOK = eventType(b[i+1:end-1]) == d.typ
-			return end
-		case f == fTimestamp:
-			end, esc, high := scanString(b, i)
-			if end == bail || esc || high {
-				return bail
-			}
-			t, ok := parseTime(b[i+1 : end-1])
-			if !ok {
-				return bail
-			}
-			d.ts = t
-			return end
-		case f < fCause:
-			if fill&(1<<f) == 0 {
-				return checkString(b, i)
-			}
-			return d.str(i, &d.strs[f])
-		case f == fCause:
-			if isNull(b, i) {
-				return i + 4
-			}
-			end, v := scanInt(b, i)
-			d.cause = v
-			return end
-		case f == fDurationMs:
-			if isNull(b, i) {
-				return i + 4
-			}
-			end, _ := scanInt(b, i)
-			return end
-		case f < fChannel: // soft, is_external
-			return checkBool(b, i)
-		case f < fBridge:
-			return d.channel(i, &d.chans[f-fChannel])
-		default:
-			return d.bridgeData(i, &d.bridge[f-fBridge])
-		}
-	})
+		i, more = nextMember(b, i)
+	}
 	if i == bail || skipSpace(b, i) != len(b) || !typeOK {
 		return false
 	}
@@ -339,6 +296,67 @@ func (d *Decoder) scan(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// topValue reads the value at b[i] of the top-level member k and returns
+// the index after it.
+func (d *Decoder) topValue(k []byte, i int, typeOK *bool) int {
+	b := d.b
+	f := topField(k)
+	if f == fUnknown {
+		return skipMember(b, k, i)
+	}
+	if declared[d.typ]&(1<<f) == 0 {
+		return skipValue(b, i, 0)
+	}
+	if d.seen&(1<<f) != 0 {
+		return bail // a repeated key: encoding/json's last-one-wins is its business
+	}
+	d.seen |= 1 << f
+	switch {
+	case f == fType:
+		end, esc, high := scanString(b, i)
+		if end == bail || esc || high {
+			return bail
+		}
+		*typeOK = eventType(b[i+1:end-1]) == d.typ
+		return end
+	case f == fTimestamp:
+		end, esc, high := scanString(b, i)
+		if end == bail || esc || high {
+			return bail
+		}
+		t, ok := parseTime(b[i+1 : end-1])
+		if !ok {
+			return bail
+		}
+		d.ts = t
+		return end
+	case f < fCause:
+		if fill&(1<<f) == 0 {
+			return checkString(b, i)
+		}
+		return d.str(i, &d.strs[f])
+	case f == fCause:
+		if isNull(b, i) {
+			return i + 4
+		}
+		end, v := scanInt(b, i)
+		d.cause = v
+		return end
+	case f == fDurationMs:
+		if isNull(b, i) {
+			return i + 4
+		}
+		end, _ := scanInt(b, i)
+		return end
+	case f < fChannel: // soft, is_external
+		return checkBool(b, i)
+	case f < fBridge:
+		return d.channel(i, &d.chans[f-fChannel])
+	default:
+		return d.bridgeData(i, &d.bridge[f-fBridge])
+	}
 }
 
 // str takes the string value at b[i] into *dst; null leaves it empty, as

@@ -271,47 +271,78 @@ func skipArray(b []byte, i, depth int) int {
 	}
 }
 
-// objectKeys walks the object at b[i], calling field with each key and the
-// index of its value; field returns the index after the value (or bail).
-// Keys are given only in the one form matched without doubt: no escapes,
-// no bytes above ASCII, no upper case (encoding/json matches keys without
-// regard to case, and the fold rules are its business). Such a key bails.
-// A null object calls nothing. It returns the index after the object.
-func objectKeys(b []byte, i int, field func(key []byte, v int) int) int {
-	if at(b, i) == 'n' {
-		return literal(b, i, "null")
-	}
-	if at(b, i) != '{' {
-		return bail
+// The walk of an object's members, written out at each reader as
+//
+//	i, more := openObject(b, i)
+//	for more {
+//		key, v := memberKey(b, i)
+//		if v == bail { return bail }
+//		i = <the value at b[v], or skipMember(b, key, v)>
+//		if i == bail { return bail }
+//		i, more = nextMember(b, i)
+//	}
+//	return i
+//
+// rather than a function called back per member, so that nothing is
+// called through a pointer and the readers' switches on the key inline.
+
+// openObject starts the walk of the object (or null) at b[i]: more says
+// there is a member at the index returned; else the index is after the
+// object or null (or bail). A null object has no members.
+func openObject(b []byte, i int) (j int, more bool) {
+	switch at(b, i) {
+	case 'n':
+		return literal(b, i, "null"), false
+	case '{':
+	default:
+		return bail, false
 	}
 	i = skipSpace(b, i+1)
 	if at(b, i) == '}' {
-		return i + 1
+		return i + 1, false
 	}
-	for {
-		end, esc, high := scanString(b, i)
-		if end == bail || esc || high {
-			return bail
-		}
-		key := b[i+1 : end-1]
-		for _, c := range key {
-			if 'A' <= c && c <= 'Z' {
-				return bail
-			}
-		}
-		i = skipSpace(b, end)
-		if at(b, i) != ':' {
-			return bail
-		}
-		if i = field(key, skipSpace(b, i+1)); i == bail {
-			return bail
-		}
-		if i = skipSpace(b, i); at(b, i) == '}' {
-			return i + 1
-		}
-		if at(b, i) != ',' {
-			return bail
-		}
-		i = skipSpace(b, i+1)
+	return i, true
+}
+
+// memberKey reads the key at b[i] and returns it with the index of its
+// value, or v bail. Keys are given only in a form matched without doubt:
+// no escapes, no bytes above ASCII (encoding/json matches keys without
+// regard to case, and the fold rules, Unicode's included, are its
+// business). A key in upper case can only be an unknown one: its reader
+// passes it to skipMember, which bails.
+func memberKey(b []byte, i int) (key []byte, v int) {
+	end, esc, high := scanString(b, i)
+	if end == bail || esc || high {
+		return nil, bail
 	}
+	j := skipSpace(b, end)
+	if at(b, j) != ':' {
+		return nil, bail
+	}
+	return b[i+1 : end-1], skipSpace(b, j+1)
+}
+
+// skipMember skips the value at b[v] of a member its reader does not
+// know. Unless the key is in lower case, encoding/json may take it for one
+// it knows, and that is its to decide.
+func skipMember(b, key []byte, v int) int {
+	for _, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			return bail
+		}
+	}
+	return skipValue(b, v, 0)
+}
+
+// nextMember steps on from the end of a member's value at b[i]: more says
+// there is another member at the index returned; else the index is after
+// the object (or bail).
+func nextMember(b []byte, i int) (j int, more bool) {
+	switch i = skipSpace(b, i); at(b, i) {
+	case '}':
+		return i + 1, false
+	case ',':
+		return skipSpace(b, i+1), true
+	}
+	return bail, false
 }
