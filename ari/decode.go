@@ -39,6 +39,7 @@ type Decoder struct {
 	ev      typedEvents
 	out     bridge.Event // the mapped event, passed on by pointer: it is large
 	strings stringCache
+	times   timeCache
 
 	// Fallbacks counts messages Decode had to decide.
 	Fallbacks int
@@ -161,7 +162,7 @@ func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ok bool, at time.Time, 
 			ts, ok = stringAfter(raw, timestampKey)
 		}
 		if ok {
-			at, _ = parseTime(ts)
+			at, _ = d.times.parse(ts)
 		}
 		return false, at, nil
 	}
@@ -326,7 +327,7 @@ func (d *Decoder) topValue(k []byte, i int, typeOK *bool) int {
 		if end == bail || esc || high {
 			return bail
 		}
-		t, ok := parseTime(b[i+1 : end-1])
+		t, ok := d.times.parse(b[i+1 : end-1])
 		if !ok {
 			return bail
 		}

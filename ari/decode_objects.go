@@ -80,7 +80,7 @@ func (d *Decoder) channelValue(k []byte, i int, s *chanSlot, seen *uint16) int {
 		if end == bail || esc || high {
 			return bail
 		}
-		t, ok := parseTime(b[i+1 : end-1])
+		t, ok := d.times.parse(b[i+1 : end-1])
 		if !ok {
 			return bail
 		}

@@ -273,8 +273,9 @@ func perturb(v reflect.Value) {
 // TestParseTime: the direct reading of Asterisk's timestamps equals
 // time.Parse's, location included.
 func TestParseTime(t *testing.T) {
+	var c timeCache
 	for _, s := range parseTimeCases {
-		checkParseTime(t, s)
+		checkParseTime(t, &c, s)
 	}
 	// time.Parse prefers the local zone when it has the offset: the same
 	// must come out where that is not UTC, across a change of summer time.
@@ -284,10 +285,11 @@ func TestParseTime(t *testing.T) {
 	}
 	defer func(l *time.Location) { time.Local = l }(time.Local)
 	time.Local = hel
+	c = timeCache{} // what it holds was read in the old zone
 	for _, s := range append(parseTimeCases, "2026-03-29T00:59:59.999+0000", "2026-03-29T01:00:00.000+0000",
 		"2026-03-29T03:59:59.999+0200", "2026-03-29T04:00:00.000+0300", "2026-10-25T03:30:00.000+0300",
 		"2026-10-25T03:30:00.000+0200", "2026-07-01T12:00:00.000+0200") {
-		checkParseTime(t, s)
+		checkParseTime(t, &c, s)
 	}
 }
 
@@ -301,12 +303,19 @@ var parseTimeCases = []string{
 	"0000-02-29T00:00:00.000+0000", "0001-01-01T00:00:00.000+0100", "2100-02-29T00:00:00.000+0000",
 }
 
-func checkParseTime(t *testing.T, s string) {
+// checkParseTime compares parseTime with time.Parse, and so c's answer
+// when it reads s for the first time and again from memory.
+func checkParseTime(t *testing.T, c *timeCache, s string) {
 	t.Helper()
-	got, ok := parseTime([]byte(s))
 	want, err := time.Parse(ari.DateFormat, s)
-	if ok != (err == nil) || (ok && (!reflect.DeepEqual(got, want) || got.String() != want.String())) {
-		t.Errorf("parseTime(%q) = %v, %v; time.Parse gives %v, %v", s, got, ok, want, err)
+	for _, p := range []struct {
+		name  string
+		parse func([]byte) (time.Time, bool)
+	}{{"parseTime", parseTime}, {"timeCache.parse", c.parse}, {"timeCache.parse again", c.parse}} {
+		got, ok := p.parse([]byte(s))
+		if ok != (err == nil) || (ok && (!reflect.DeepEqual(got, want) || got.String() != want.String())) {
+			t.Errorf("%s(%q) = %v, %v; time.Parse gives %v, %v", p.name, s, got, ok, want, err)
+		}
 	}
 }
 
@@ -314,7 +323,8 @@ func FuzzParseTime(f *testing.F) {
 	for _, s := range []string{"2026-11-21T16:09:34.505+0000", "2026-11-21T16:09:34.505-0530", "2024-02-29T23:59:59.999+1400"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { checkParseTime(t, s) })
+	var c timeCache // shared, so that different times meet in its slots
+	f.Fuzz(func(t *testing.T, s string) { checkParseTime(t, &c, s) })
 }
 
 // The skipped messages' glance at their timestamp reads what a full decode
