@@ -17,27 +17,6 @@ const bail = -1
 // deeper (and stranger) input is left to it.
 const maxDepth = 64
 
-// Byte classes inside a JSON string.
-const (
-	sPlain   = iota
-	sQuote   // the closing quote
-	sEscape  // a backslash
-	sControl // below 0x20: not allowed unescaped
-	sHigh    // 0x80 and up: part of a UTF-8 sequence
-)
-
-var strClass = func() (t [256]uint8) {
-	for c := range 0x20 {
-		t[c] = sControl
-	}
-	t['"'] = sQuote
-	t['\\'] = sEscape
-	for c := 0x80; c < 0x100; c++ {
-		t[c] = sHigh
-	}
-	return t
-}()
-
 // at returns b[i], or 0 past the end: 0 is never valid where the scanner
 // looks, so running off the end bails like any other bad byte.
 func at(b []byte, i int) byte {
@@ -78,13 +57,13 @@ func scanString(b []byte, i int) (end int, esc, high bool) {
 		if i >= len(b) {
 			return bail, false, false
 		}
-		switch strClass[b[i]] {
-		case sPlain:
-		case sQuote:
+		// Tested by likelihood: the closing quote ends nearly every stop.
+		switch c := b[i]; {
+		case c == '"':
 			return i + 1, esc, high
-		case sHigh:
-			high = true
-		case sEscape:
+		case c < 0x20:
+			return bail, false, false
+		case c == '\\':
 			esc = true
 			i++
 			switch at(b, i) {
@@ -99,9 +78,10 @@ func scanString(b []byte, i int) (end int, esc, high bool) {
 			default:
 				return bail, false, false
 			}
-		default: // sControl
-			return bail, false, false
+		case c >= 0x80:
+			high = true
 		}
+		// Else a plain byte among the last seven, looked at one by one.
 	}
 }
 
