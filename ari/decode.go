@@ -40,6 +40,7 @@ type Decoder struct {
 	out     bridge.Event // the mapped event, passed on by pointer: it is large
 	strings stringCache
 	times   timeCache
+	memo    chanMemo
 
 	// Fallbacks counts messages Decode had to decide.
 	Fallbacks int
@@ -354,7 +355,7 @@ func (d *Decoder) topValue(k []byte, i int, typeOK *bool) int {
 	case f < fChannel: // soft, is_external
 		return checkBool(b, i)
 	case f < fBridge:
-		return d.channel(i, &d.chans[f-fChannel])
+		return d.memoChannel(i, &d.chans[f-fChannel])
 	default:
 		return d.bridgeData(i, &d.bridge[f-fBridge])
 	}

@@ -390,3 +390,54 @@ func FuzzGlance(f *testing.F) {
 		}
 	})
 }
+
+// TestChannelMemo: channel objects met again are served from the memo,
+// and only an object identical to the one remembered is: a change
+// anywhere in it, or after it, is read afresh.
+func TestChannelMemo(t *testing.T) {
+	const ts = `"timestamp":"2026-11-21T16:09:35.000+0000"`
+	ch := func(state string) string {
+		return `"channel":{"id":"1795277927.34","name":"PJSIP/101-00000001","state":"` + state +
+			`","caller":{"name":"A","number":"101"},"connected":{"name":"","number":""},` +
+			`"dialplan":{"context":"internal","exten":"102","priority":1,"app_name":"Dial","app_data":""},` +
+			`"creationtime":"2026-11-21T16:09:34.505+0000","language":"en"}`
+	}
+	msg := func(typ, state, tail string) []byte {
+		return []byte(`{"type":"` + typ + `",` + ts + `,` + ch(state) + tail + `}`)
+	}
+	var d Decoder
+	for _, raw := range [][]byte{
+		msg("ChannelCreated", "Ring", ""),
+		msg("ChannelStateChange", "Ring", ""),
+		msg("ChannelStateChange", "Up", ""),
+		msg("ChannelStateChange", "Ring", ""),
+		msg("ChannelStateChange", "Up", `,"x":`),
+		msg("ChannelStateChange", "Up", `,`+ch("Down")),
+		[]byte(`{"type":"Dial",` + ts + `,"peer":` + ch("Up")[len(`"channel":`):] + `,"caller":` + ch("Up")[len(`"channel":`):] + `}`),
+		msg("ChannelDestroyed", "Up", `,"cause":16`),
+	} {
+		ev, ok, err := d.Decode(raw)
+		wev, wok, werr := Decode(raw)
+		if diff := sameDecode(ev, ok, err, wev, wok, werr); diff != "" {
+			t.Errorf("%s\n%s", diff, raw)
+		}
+	}
+	if d.Fallbacks != 2 { // the trailing key and the repeated channel
+		t.Errorf("%d fallbacks, want 2", d.Fallbacks)
+	}
+
+	// What the memo holds is what a repeat reads as.
+	raw := msg("ChannelStateChange", "Up", "")
+	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "PJSIP/101-00000001" {
+		t.Fatalf("read %q", ev.Channel.Name)
+	}
+	for i := range d.memo.slots {
+		d.memo.slots[i].ch.cd.Name = "from the memo"
+	}
+	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "from the memo" {
+		t.Errorf("a repeated channel was read afresh (%q)", ev.Channel.Name)
+	}
+	if ev, _, _ := d.Decode(msg("ChannelStateChange", "Down", "")); ev.Channel.Name != "PJSIP/101-00000001" {
+		t.Errorf("a changed channel was served from the memo (%q)", ev.Channel.Name)
+	}
+}
