@@ -122,7 +122,10 @@ func eventType(s []byte) evType {
 
 // Decode maps one message as the package-level Decode does.
 func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
-	ev, ok, _, err = d.decode(raw)
+	g := glance(raw)
+	if ok, _, err = d.decodeGlanced(raw, &g); ok {
+		ev = d.out
+	}
 	return ev, ok, err
 }
 
