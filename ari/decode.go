@@ -39,7 +39,7 @@ type Decoder struct {
 	out     bridge.Event // the mapped event, passed on by pointer: it is large
 	strings stringCache
 	times   timeCache
-	memo    chanMemo
+	memo    memos
 
 	// Fallbacks counts messages Decode had to decide.
 	Fallbacks int

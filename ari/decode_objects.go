@@ -115,8 +115,22 @@ func (d *Decoder) callerID(i int, dst **ari.CallerID, s *ari.CallerID) int {
 		*dst = nil
 		return i + 4
 	}
-	*s = ari.CallerID{}
 	*dst = s
+	m, hit := d.memo.callers.find(b, i)
+	if hit {
+		*s = m.v
+		return i + len(m.raw)
+	}
+	end := d.readCallerID(i, s)
+	if m.keep(b, i, end) {
+		m.v = *s
+	}
+	return end
+}
+
+func (d *Decoder) readCallerID(i int, s *ari.CallerID) int {
+	b := d.b
+	*s = ari.CallerID{}
 	var seen uint8
 	i, more := openObject(b, i)
 	for more {
@@ -148,8 +162,22 @@ func (d *Decoder) dialplan(i int, s *chanSlot) int {
 	if isNull(b, i) {
 		return i + 4
 	}
-	s.dialplan, s.app = ari.DialplanCEP{}, ""
 	s.cd.Dialplan = &s.dialplan
+	m, hit := d.memo.dialplan.find(b, i)
+	if hit {
+		s.dialplan, s.app = m.v.cep, m.v.app
+		return i + len(m.raw)
+	}
+	end := d.readDialplan(i, s)
+	if m.keep(b, i, end) {
+		m.v = dialplanRead{s.dialplan, s.app}
+	}
+	return end
+}
+
+func (d *Decoder) readDialplan(i int, s *chanSlot) int {
+	b := d.b
+	s.dialplan, s.app = ari.DialplanCEP{}, ""
 	var seen uint8
 	i, more := openObject(b, i)
 	for more {

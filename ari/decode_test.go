@@ -431,13 +431,30 @@ func TestChannelMemo(t *testing.T) {
 	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "PJSIP/101-00000001" {
 		t.Fatalf("read %q", ev.Channel.Name)
 	}
-	for i := range d.memo.slots {
-		d.memo.slots[i].ch.cd.Name = "from the memo"
+	for i := range d.memo.channels.slots {
+		d.memo.channels.slots[i].v.cd.Name = "from the memo"
 	}
 	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "from the memo" {
 		t.Errorf("a repeated channel was read afresh (%q)", ev.Channel.Name)
 	}
 	if ev, _, _ := d.Decode(msg("ChannelStateChange", "Down", "")); ev.Channel.Name != "PJSIP/101-00000001" {
 		t.Errorf("a changed channel was served from the memo (%q)", ev.Channel.Name)
+	}
+
+	// So do the caller ids and dialplan positions of a changed channel.
+	for i := range d.memo.callers.slots {
+		d.memo.callers.slots[i].v.Name = "caller from the memo"
+	}
+	for i := range d.memo.dialplan.slots {
+		d.memo.dialplan.slots[i].v.cep.Context = "context from the memo"
+	}
+	ev, _, _ := d.Decode(msg("ChannelStateChange", "Busy", ""))
+	if ev.Channel.CallerName != "caller from the memo" || ev.Channel.Context != "context from the memo" {
+		t.Errorf("a changed channel's caller id and dialplan were read afresh (%q, %q)", ev.Channel.CallerName, ev.Channel.Context)
+	}
+	raw = bytes.Replace(msg("ChannelStateChange", "Busy", ""), []byte(`"name":"A"`), []byte(`"name":"B"`), 1)
+	raw = bytes.Replace(raw, []byte(`"priority":1`), []byte(`"priority":2`), 1)
+	if ev, _, _ := d.Decode(raw); ev.Channel.CallerName != "B" || ev.Channel.Context != "internal" {
+		t.Errorf("a changed caller id or dialplan was served from the memo (%q, %q)", ev.Channel.CallerName, ev.Channel.Context)
 	}
 }
