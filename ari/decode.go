@@ -217,35 +217,50 @@ const (
 func (g *glanced) has(k uint8) bool { return g.found&k != 0 }
 
 // glance reads the type, variable and timestamp of a message from its
-// leading keys, as far as their values are plain strings in Asterisk's
-// compact form ({"variable":"X","value":"Y","type":"ChannelVarset",...}):
-// all the skip of unused messages needs, read once. What it finds is what
-// useless and the live source's glance at the timestamp (both in search of
-// the first `"key":"` anywhere in the message) would find: every quote
-// before the point it stops at is a key's or a plain string's, so the
-// first occurrence is the key it met. A key it did not reach is not
-// reported, and those searches decide.
+// leading keys, as far as their values are plain strings, numbers or
+// literals in Asterisk's compact form
+// ({"variable":"X","value":"Y","type":"ChannelVarset",...} or
+// {"cause":16,"soft":true,"type":"ChannelHangupRequest",...}): all the skip
+// of unused messages needs, read once. What it finds is what useless and
+// the live source's glance at the timestamp (both in search of the first
+// `"key":"` anywhere in the message) would find: every quote before the
+// point it stops at is a key's or a plain string's, so the first
+// occurrence is the key it met. A key it did not reach is not reported,
+// and those searches decide.
 func glance(raw []byte) (g glanced) {
 	if at(raw, 0) != '{' {
 		return g
 	}
 	for i := 1; g.found != keyType|keyVariable|keyTimestamp; {
 		k, esc, _ := scanString(raw, i)
-		if k == bail || esc || at(raw, k) != ':' || at(raw, k+1) != '"' {
+		if k == bail || esc || at(raw, k) != ':' {
 			return g
 		}
-		v, esc, _ := scanString(raw, k+1)
-		if v == bail || esc {
-			return g
-		}
-		key, val := raw[i+1:k-1], raw[k+2:v-1]
-		switch string(key) {
-		case "type":
-			g.set(keyType, &g.typ, val)
-		case "variable":
-			g.set(keyVariable, &g.variable, val)
-		case "timestamp":
-			g.set(keyTimestamp, &g.ts, val)
+		key, v := raw[i+1:k-1], k+1
+		switch c := at(raw, v); {
+		case c == '"':
+			end, esc, _ := scanString(raw, v)
+			if end == bail || esc {
+				return g
+			}
+			val := raw[v+1 : end-1]
+			switch string(key) {
+			case "type":
+				g.set(keyType, &g.typ, val)
+			case "variable":
+				g.set(keyVariable, &g.variable, val)
+			case "timestamp":
+				g.set(keyTimestamp, &g.ts, val)
+			}
+			v = end
+		case c == '{' || c == '[':
+			return g // it may hold quotes
+		case string(key) == "type" || string(key) == "variable" || string(key) == "timestamp":
+			return g // not a string: the search goes on further
+		default: // a number or a literal: no quotes in it
+			if v = skipValue(raw, v, 0); v == bail {
+				return g
+			}
 		}
 		if g.has(keyType) && g.has(keyTimestamp) && (string(g.typ) != "ChannelVarset" || g.has(keyVariable)) {
 			return g

@@ -374,6 +374,9 @@ func FuzzGlance(f *testing.F) {
 	}
 	f.Add([]byte(`{"variable":"a\"type\":\"x","type":"Dial"}`))
 	f.Add([]byte(`{"variable":"a` + "\x01" + `","type":"Dial"}`))
+	f.Add([]byte(`{"cause":16,"soft":true,"x":null,"type":"ChannelHangupRequest","timestamp":"t"}`))
+	f.Add([]byte(`{"type":16,"x":-1.5e3,"type":"Dial"}`))
+	f.Add([]byte(`{"cause":{"type":"Dial"},"type":"ChannelHangupRequest"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		g := glance(raw)
 		for _, k := range []struct {
