@@ -13,7 +13,7 @@ import (
 // Decoder is the hot path from a raw ARI websocket message to a bridge
 // event: one pass over the bytes, straight into the ari/v5 event structs
 // that Map reads, with no reflection and no allocation beyond the strings
-// the event keeps. It gives exactly what Decode (ari/v5's own decoder, then
+// the event keeps (and its tables' buffers while they fill). It gives exactly what Decode (ari/v5's own decoder, then
 // Map) gives, message for message, because it only decides what it is sure
 // of: anything unusual (an escape in a string it keeps, a key in another
 // case, a repeated key, a value of an unexpected JSON type, an event type it
@@ -24,6 +24,11 @@ import (
 // The mapping to bridge.Event is Map itself: the Decoder only fills the
 // fields Map reads (listed in filledFields; a test fails if Map starts
 // reading another), so map.go stays the one place the rules live.
+//
+// What recurs from message to message is not worked out again: strings
+// (stringCache), timestamps (timeCache) and whole channel, caller id and
+// dialplan objects (memo, decode_memo.go) come from small bounded tables,
+// each of which answers only for bytes identical to what it read.
 //
 // A Decoder is not safe for concurrent use; it reuses its scratch space.
 type Decoder struct {
