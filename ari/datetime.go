@@ -20,6 +20,36 @@ func parseTime(b []byte) (time.Time, bool) {
 	return t, err == nil
 }
 
+// timeCache holds the times parsed last. Nearly every message carries the
+// timestamp of the one before (Asterisk sends its events in bursts), and
+// every event about a channel its creation time: most times a Decoder
+// reads are a comparison of 28 bytes away.
+type timeCache struct {
+	slots [16]struct {
+		raw  [28]byte
+		t    time.Time
+		full bool
+	}
+}
+
+// parse is parseTime, remembering what it read.
+func (c *timeCache) parse(b []byte) (time.Time, bool) {
+	if len(b) != 28 {
+		return parseTime(b)
+	}
+	// The last digits of the seconds and milliseconds pick the slot.
+	s := &c.slots[(uint(b[22])+uint(b[21])*3+uint(b[18])*7)%uint(len(c.slots))]
+	if s.full && string(s.raw[:]) == string(b) {
+		return s.t, true
+	}
+	t, ok := parseTime(b)
+	if ok {
+		copy(s.raw[:], b)
+		s.t, s.full = t, true
+	}
+	return t, ok
+}
+
 // parseCanonicalTime reads "YYYY-MM-DDTHH:MM:SS.fff±hhmm" with every field
 // in its ordinary range. It refuses (for time.Parse to decide) whatever is
 // outside that, including the oddities time.Parse tolerates, such as a

@@ -1,8 +1,6 @@
 package ari
 
 import (
-	"bytes"
-	"hash/maphash"
 	"time"
 	"unicode/utf8"
 
@@ -15,7 +13,7 @@ import (
 // Decoder is the hot path from a raw ARI websocket message to a bridge
 // event: one pass over the bytes, straight into the ari/v5 event structs
 // that Map reads, with no reflection and no allocation beyond the strings
-// the event keeps. It gives exactly what Decode (ari/v5's own decoder, then
+// the event keeps (and its tables' buffers while they fill). It gives exactly what Decode (ari/v5's own decoder, then
 // Map) gives, message for message, because it only decides what it is sure
 // of: anything unusual (an escape in a string it keeps, a key in another
 // case, a repeated key, a value of an unexpected JSON type, an event type it
@@ -26,6 +24,11 @@ import (
 // The mapping to bridge.Event is Map itself: the Decoder only fills the
 // fields Map reads (listed in filledFields; a test fails if Map starts
 // reading another), so map.go stays the one place the rules live.
+//
+// What recurs from message to message is not worked out again: strings
+// (stringCache), timestamps (timeCache) and whole channel, caller id and
+// dialplan objects (memo, decode_memo.go) come from small bounded tables,
+// each of which answers only for bytes identical to what it read.
 //
 // A Decoder is not safe for concurrent use; it reuses its scratch space.
 type Decoder struct {
@@ -38,7 +41,10 @@ type Decoder struct {
 	chans   [nChans]chanSlot
 	bridge  [nBridges]ari.BridgeData
 	ev      typedEvents
+	out     bridge.Event // the mapped event, passed on by pointer: it is large
 	strings stringCache
+	times   timeCache
+	memo    memos
 
 	// Fallbacks counts messages Decode had to decide.
 	Fallbacks int
@@ -120,7 +126,10 @@ func eventType(s []byte) evType {
 
 // Decode maps one message as the package-level Decode does.
 func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
-	ev, ok, _, err = d.decode(raw)
+	g := glance(raw)
+	if ok, _, err = d.decodeGlanced(raw, &g); ok {
+		ev = d.out
+	}
 	return ev, ok, err
 }
 
@@ -129,17 +138,31 @@ func (d *Decoder) Decode(raw []byte) (ev bridge.Event, ok bool, err error) {
 // keeps it as the last moment the connection was known alive.
 func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, err error) {
 	g := glance(raw)
-	skip := false
+	if ok, at, err = d.decodeGlanced(raw, &g); ok {
+		ev = d.out
+	}
+	return ev, ok, at, err
+}
+
+// decodeGlanced is decode with the message's glance already taken; the
+// event, when ok, is in d.out (bridge.Event is some 800 bytes, and most
+// messages have none: no copies of it are made or cleared on the way).
+func (d *Decoder) decodeGlanced(raw []byte, g *glanced) (ok bool, at time.Time, err error) {
+	typ, skip := tNone, false
 	switch {
 	case !g.has(keyType):
 		skip = useless(raw)
 	case len(g.typ) == 0:
-	case !mapped[string(g.typ)]:
-		skip = true
-	case string(g.typ) == "ChannelVarset" && g.has(keyVariable):
-		skip = !engineVar(string(g.variable))
-	case string(g.typ) == "ChannelVarset":
-		skip = useless(raw)
+	default:
+		// eventType knows exactly the types in mapped (TestEventTypesAreMapped).
+		switch typ = eventType(g.typ); {
+		case typ == tNone:
+			skip = true
+		case typ == tChannelVarset && g.has(keyVariable):
+			skip = !engineVar(string(g.variable))
+		case typ == tChannelVarset:
+			skip = useless(raw)
+		}
 	}
 	if skip {
 		ts, ok := g.ts, g.has(keyTimestamp)
@@ -147,24 +170,23 @@ func (d *Decoder) decode(raw []byte) (ev bridge.Event, ok bool, at time.Time, er
 			ts, ok = stringAfter(raw, timestampKey)
 		}
 		if ok {
-			at, _ = parseTime(ts)
+			at, _ = d.times.parse(ts)
 		}
-		return bridge.Event{}, false, at, nil
+		return false, at, nil
 	}
-	t := g.typ
 	if !g.has(keyType) {
-		t, _ = stringAfter(raw, typeKey)
+		t, _ := stringAfter(raw, typeKey)
+		typ = eventType(t)
 	}
-	if d.typ = eventType(t); d.typ == tNone || !d.scan(raw) {
+	if d.typ = typ; d.typ == tNone || !d.scan(raw) {
 		d.Fallbacks++
-		ev, ok, err = Decode(raw)
-		return ev, ok, time.Time{}, err
+		d.out, ok, err = Decode(raw)
+		return ok, time.Time{}, err
 	}
-	ev, ok = d.event()
-	if ok {
-		d.dialledApps(&ev)
+	if ok = d.event(); ok {
+		d.dialledApps(&d.out)
 	}
-	return ev, ok, time.Time{}, nil
+	return ok, time.Time{}, nil
 }
 
 // dialledApps is map.go's dialledApps from the scanned app names.
@@ -200,56 +222,58 @@ const (
 func (g *glanced) has(k uint8) bool { return g.found&k != 0 }
 
 // glance reads the type, variable and timestamp of a message from its
-// leading keys, as far as their values are plain strings in Asterisk's
-// compact form ({"variable":"X","value":"Y","type":"ChannelVarset",...}):
-// all the skip of unused messages needs, read once. What it finds is what
-// useless and the live source's glance at the timestamp (both in search of
-// the first `"key":"` anywhere in the message) would find: every quote
-// before the point it stops at is a key's or a plain string's, so the
-// first occurrence is the key it met. A key it did not reach is not
-// reported, and those searches decide.
+// leading keys, as far as their values are plain strings, numbers or
+// literals in Asterisk's compact form
+// ({"variable":"X","value":"Y","type":"ChannelVarset",...} or
+// {"cause":16,"soft":true,"type":"ChannelHangupRequest",...}): all the skip
+// of unused messages needs, read once. What it finds is what useless and
+// the live source's glance at the timestamp (both in search of the first
+// `"key":"` anywhere in the message) would find: every quote before the
+// point it stops at is a key's or a plain string's, so the first
+// occurrence is the key it met. A key it did not reach is not reported,
+// and those searches decide.
 func glance(raw []byte) (g glanced) {
 	if at(raw, 0) != '{' {
 		return g
 	}
 	for i := 1; g.found != keyType|keyVariable|keyTimestamp; {
-		if at(raw, i) != '"' {
+		k, esc, _ := scanString(raw, i)
+		if k == bail || esc || at(raw, k) != ':' {
 			return g
 		}
-		k := bytes.IndexByte(raw[i+1:], '"')
-		if k < 0 {
-			return g
+		key, v := raw[i+1:k-1], k+1
+		switch c := at(raw, v); {
+		case c == '"':
+			end, esc, _ := scanString(raw, v)
+			if end == bail || esc {
+				return g
+			}
+			val := raw[v+1 : end-1]
+			switch string(key) {
+			case "type":
+				g.set(keyType, &g.typ, val)
+			case "variable":
+				g.set(keyVariable, &g.variable, val)
+			case "timestamp":
+				g.set(keyTimestamp, &g.ts, val)
+			}
+			v = end
+		case c == '{' || c == '[':
+			return g // it may hold quotes
+		case string(key) == "type" || string(key) == "variable" || string(key) == "timestamp":
+			return g // not a string: the search goes on further
+		default: // a number or a literal: no quotes in it
+			if v = skipValue(raw, v, 0); v == bail {
+				return g
+			}
 		}
-		key := raw[i+1 : i+1+k]
-		i += k + 2
-		if at(raw, i) != ':' || at(raw, i+1) != '"' {
-			return g
-		}
-		i += 2
-		v := bytes.IndexByte(raw[i:], '"')
-		if v < 0 {
-			return g
-		}
-		val := raw[i : i+v]
-		if bytes.IndexByte(key, '\\') >= 0 || bytes.IndexByte(val, '\\') >= 0 {
-			return g
-		}
-		switch string(key) {
-		case "type":
-			g.set(keyType, &g.typ, val)
-		case "variable":
-			g.set(keyVariable, &g.variable, val)
-		case "timestamp":
-			g.set(keyTimestamp, &g.ts, val)
-		}
-		i += v + 1
 		if g.has(keyType) && g.has(keyTimestamp) && (string(g.typ) != "ChannelVarset" || g.has(keyVariable)) {
 			return g
 		}
-		if at(raw, i) != ',' {
+		if at(raw, v) != ',' {
 			return g
 		}
-		i++
+		i = v + 1
 	}
 	return g
 }
@@ -270,60 +294,17 @@ func (d *Decoder) scan(b []byte) bool {
 		d.chans[i].app = "" // a channel absent from this message
 	}
 	typeOK := false
-	i := objectKeys(b, skipSpace(b, 0), func(k []byte, i int) int {
-		f := topField(k)
-		if f == fUnknown || declared[d.typ]&(1<<f) == 0 {
-			return skipValue(b, i, 0)
+	i, more := openObject(b, skipSpace(b, 0))
+	for more {
+		k, v := memberKey(b, i)
+		if v == bail {
+			return false
 		}
-		if d.seen&(1<<f) != 0 {
-			return bail // a repeated key: encoding/json's last-one-wins is its business
+		if i = d.topValue(k, v, &typeOK); i == bail {
+			return false
 		}
-		d.seen |= 1 << f
-		switch {
-		case f == fType:
-			end, esc, high := scanString(b, i)
-			if end == bail || esc || high {
-				return bail
-			}
-			typeOK = eventType(b[i+1:end-1]) == d.typ
-			return end
-		case f == fTimestamp:
-			end, esc, high := scanString(b, i)
-			if end == bail || esc || high {
-				return bail
-			}
-			t, ok := parseTime(b[i+1 : end-1])
-			if !ok {
-				return bail
-			}
-			d.ts = t
-			return end
-		case f < fCause:
-			if fill&(1<<f) == 0 {
-				return checkString(b, i)
-			}
-			return d.str(i, &d.strs[f])
-		case f == fCause:
-			if isNull(b, i) {
-				return i + 4
-			}
-			end, v := scanInt(b, i)
-			d.cause = v
-			return end
-		case f == fDurationMs:
-			if isNull(b, i) {
-				return i + 4
-			}
-			end, _ := scanInt(b, i)
-			return end
-		case f < fChannel: // soft, is_external
-			return checkBool(b, i)
-		case f < fBridge:
-			return d.channel(i, &d.chans[f-fChannel])
-		default:
-			return d.bridgeData(i, &d.bridge[f-fBridge])
-		}
-	})
+		i, more = nextMember(b, i)
+	}
 	if i == bail || skipSpace(b, i) != len(b) || !typeOK {
 		return false
 	}
@@ -339,6 +320,67 @@ func (d *Decoder) scan(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// topValue reads the value at b[i] of the top-level member k and returns
+// the index after it.
+func (d *Decoder) topValue(k []byte, i int, typeOK *bool) int {
+	b := d.b
+	f := topField(k)
+	if f == fUnknown {
+		return skipMember(b, k, i)
+	}
+	if declared[d.typ]&(1<<f) == 0 {
+		return skipValue(b, i, 0)
+	}
+	if d.seen&(1<<f) != 0 {
+		return bail // a repeated key: encoding/json's last-one-wins is its business
+	}
+	d.seen |= 1 << f
+	switch {
+	case f == fType:
+		end, esc, high := scanString(b, i)
+		if end == bail || esc || high {
+			return bail
+		}
+		*typeOK = eventType(b[i+1:end-1]) == d.typ
+		return end
+	case f == fTimestamp:
+		end, esc, high := scanString(b, i)
+		if end == bail || esc || high {
+			return bail
+		}
+		t, ok := d.times.parse(b[i+1 : end-1])
+		if !ok {
+			return bail
+		}
+		d.ts = t
+		return end
+	case f < fCause:
+		if fill&(1<<f) == 0 {
+			return checkString(b, i)
+		}
+		return d.str(i, &d.strs[f])
+	case f == fCause:
+		if isNull(b, i) {
+			return i + 4
+		}
+		end, v := scanInt(b, i)
+		d.cause = v
+		return end
+	case f == fDurationMs:
+		if isNull(b, i) {
+			return i + 4
+		}
+		end, _ := scanInt(b, i)
+		return end
+	case f < fChannel: // soft, is_external
+		return checkBool(b, i)
+	case f < fBridge:
+		return d.memoChannel(i, &d.chans[f-fChannel])
+	default:
+		return d.bridgeData(i, &d.bridge[f-fBridge])
+	}
 }
 
 // str takes the string value at b[i] into *dst; null leaves it empty, as
@@ -385,35 +427,36 @@ func checkBool(b []byte, i int) int {
 func (d *Decoder) ch(f int) ari.ChannelData { return d.chans[f-fChannel].cd }
 func (d *Decoder) br(f int) ari.BridgeData  { return d.bridge[f-fBridge] }
 
-// event builds the typed ari/v5 event from the scratch fields and maps it.
-func (d *Decoder) event() (bridge.Event, bool) {
+// event builds the typed ari/v5 event from the scratch fields and maps it
+// into d.out.
+func (d *Decoder) event() (ok bool) {
 	ed := ari.EventData{Timestamp: ari.DateTime(d.ts)}
 	e := &d.ev
 	switch d.typ {
 	case tChannelCreated:
 		e.created = ari.ChannelCreated{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.created)
+		d.out, ok = Map(&e.created)
 	case tChannelStateChange:
 		e.state = ari.ChannelStateChange{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.state)
+		d.out, ok = Map(&e.state)
 	case tChannelConnectedLine:
 		e.connected = ari.ChannelConnectedLine{EventData: ed, Channel: d.ch(fChannel)}
-		return Map(&e.connected)
+		d.out, ok = Map(&e.connected)
 	case tDial:
 		e.dial = ari.Dial{EventData: ed, Caller: d.ch(fCaller), Peer: d.ch(fPeer), Forwarded: d.ch(fForwarded),
 			Dialstatus: d.strs[fDialstatus], Dialstring: d.strs[fDialstring], Forward: d.strs[fForward]}
-		return Map(&e.dial)
+		d.out, ok = Map(&e.dial)
 	case tChannelEnteredBridge:
 		e.entered = ari.ChannelEnteredBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
-		return Map(&e.entered)
+		d.out, ok = Map(&e.entered)
 	case tChannelLeftBridge:
 		e.left = ari.ChannelLeftBridge{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel)}
-		return Map(&e.left)
+		d.out, ok = Map(&e.left)
 	case tBridgeBlindTransfer:
 		e.blind = ari.BridgeBlindTransfer{EventData: ed, Bridge: d.br(fBridge), Channel: d.ch(fChannel),
 			Context: d.strs[fContext], Exten: d.strs[fExten], ReplaceChannel: d.ch(fReplaceChannel),
 			Result: d.strs[fResult], Transferee: d.ch(fTransferee)}
-		return Map(&e.blind)
+		d.out, ok = Map(&e.blind)
 	case tBridgeAttendedTransfer:
 		e.attended = ari.BridgeAttendedTransfer{EventData: ed,
 			DestinationLinkFirstLeg: d.ch(fDestLinkFirstLeg), DestinationLinkSecondLeg: d.ch(fDestLinkSecondLeg),
@@ -422,21 +465,21 @@ func (d *Decoder) event() (bridge.Event, bool) {
 			Transferee: d.ch(fTransferee), TransfererFirstLeg: d.ch(fTransfererFirstLeg),
 			TransfererFirstLegBridge: d.br(fTransfererFirstLegBridge), TransfererSecondLeg: d.ch(fTransfererSecondLeg),
 			TransfererSecondLegBridge: d.br(fTransfererSecondLegBridge)}
-		return Map(&e.attended)
+		d.out, ok = Map(&e.attended)
 	case tChannelVarset:
 		e.varset = ari.ChannelVarset{EventData: ed, Channel: d.ch(fChannel), Value: d.strs[fValue], Variable: d.strs[fVariable]}
-		return Map(&e.varset)
+		d.out, ok = Map(&e.varset)
 	case tChannelHangupRequest:
 		e.hangup = ari.ChannelHangupRequest{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
-		return Map(&e.hangup)
+		d.out, ok = Map(&e.hangup)
 	case tChannelDestroyed:
 		e.destroyed = ari.ChannelDestroyed{EventData: ed, Cause: int(d.cause), Channel: d.ch(fChannel)}
-		return Map(&e.destroyed)
+		d.out, ok = Map(&e.destroyed)
 	case tChannelDtmfReceived:
 		e.dtmf = ari.ChannelDtmfReceived{EventData: ed, Channel: d.ch(fChannel), Digit: d.strs[fDigit]}
-		return Map(&e.dtmf)
+		d.out, ok = Map(&e.dtmf)
 	}
-	return bridge.Event{}, false
+	return ok
 }
 
 // filledFields lists, per ari/v5 struct, the fields the Decoder fills.
@@ -459,73 +502,4 @@ var filledFields = map[string][]string{
 	"ChannelHangupRequest":   {"Cause"},
 	"ChannelDestroyed":       {"Cause"},
 	"ChannelDtmfReceived":    {"Digit"},
-}
-
-// stringCache hands out the strings of recent events again: a call's
-// channel ids, names, numbers and contexts recur in every one of its
-// events, so most strings an event keeps cost a hash rather than an
-// allocation. It is direct-mapped and bounded; a miss replaces the slot.
-type stringCache struct {
-	seed  maphash.Seed
-	slots [1024]string
-}
-
-func (c *stringCache) get(v []byte) string {
-	if s, ok := constant(v); ok {
-		return s
-	}
-	if len(v) > 64 {
-		return string(v)
-	}
-	if c.seed == (maphash.Seed{}) {
-		c.seed = maphash.MakeSeed()
-	}
-	s := &c.slots[maphash.Bytes(c.seed, v)%uint64(len(c.slots))]
-	if *s != string(v) {
-		*s = string(v)
-	}
-	return *s
-}
-
-// constant returns v as a string without allocating for the values that
-// recur in nearly every event (channel states, dial outcomes, bridge
-// classes, the variables the engine reads).
-func constant(v []byte) (string, bool) {
-	switch string(v) {
-	case "":
-		return "", true
-	case "Up":
-		return "Up", true
-	case "Down":
-		return "Down", true
-	case "Ring":
-		return "Ring", true
-	case "Ringing":
-		return "Ringing", true
-	case "Busy":
-		return "Busy", true
-	case "basic":
-		return "basic", true
-	case "stasis":
-		return "stasis", true
-	case "ANSWER":
-		return "ANSWER", true
-	case "BUSY":
-		return "BUSY", true
-	case "NOANSWER":
-		return "NOANSWER", true
-	case "CANCEL":
-		return "CANCEL", true
-	case "CHANUNAVAIL":
-		return "CHANUNAVAIL", true
-	case "CONGESTION":
-		return "CONGESTION", true
-	case "Success":
-		return "Success", true
-	case "DIALSTATUS":
-		return "DIALSTATUS", true
-	case bridge.PrivacyVar:
-		return bridge.PrivacyVar, true
-	}
-	return "", false
 }

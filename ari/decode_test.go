@@ -273,8 +273,9 @@ func perturb(v reflect.Value) {
 // TestParseTime: the direct reading of Asterisk's timestamps equals
 // time.Parse's, location included.
 func TestParseTime(t *testing.T) {
+	var c timeCache
 	for _, s := range parseTimeCases {
-		checkParseTime(t, s)
+		checkParseTime(t, &c, s)
 	}
 	// time.Parse prefers the local zone when it has the offset: the same
 	// must come out where that is not UTC, across a change of summer time.
@@ -284,10 +285,11 @@ func TestParseTime(t *testing.T) {
 	}
 	defer func(l *time.Location) { time.Local = l }(time.Local)
 	time.Local = hel
+	c = timeCache{} // what it holds was read in the old zone
 	for _, s := range append(parseTimeCases, "2026-03-29T00:59:59.999+0000", "2026-03-29T01:00:00.000+0000",
 		"2026-03-29T03:59:59.999+0200", "2026-03-29T04:00:00.000+0300", "2026-10-25T03:30:00.000+0300",
 		"2026-10-25T03:30:00.000+0200", "2026-07-01T12:00:00.000+0200") {
-		checkParseTime(t, s)
+		checkParseTime(t, &c, s)
 	}
 }
 
@@ -301,12 +303,19 @@ var parseTimeCases = []string{
 	"0000-02-29T00:00:00.000+0000", "0001-01-01T00:00:00.000+0100", "2100-02-29T00:00:00.000+0000",
 }
 
-func checkParseTime(t *testing.T, s string) {
+// checkParseTime compares parseTime with time.Parse, and so c's answer
+// when it reads s for the first time and again from memory.
+func checkParseTime(t *testing.T, c *timeCache, s string) {
 	t.Helper()
-	got, ok := parseTime([]byte(s))
 	want, err := time.Parse(ari.DateFormat, s)
-	if ok != (err == nil) || (ok && (!reflect.DeepEqual(got, want) || got.String() != want.String())) {
-		t.Errorf("parseTime(%q) = %v, %v; time.Parse gives %v, %v", s, got, ok, want, err)
+	for _, p := range []struct {
+		name  string
+		parse func([]byte) (time.Time, bool)
+	}{{"parseTime", parseTime}, {"timeCache.parse", c.parse}, {"timeCache.parse again", c.parse}} {
+		got, ok := p.parse([]byte(s))
+		if ok != (err == nil) || (ok && (!reflect.DeepEqual(got, want) || got.String() != want.String())) {
+			t.Errorf("%s(%q) = %v, %v; time.Parse gives %v, %v", p.name, s, got, ok, want, err)
+		}
 	}
 }
 
@@ -314,7 +323,8 @@ func FuzzParseTime(f *testing.F) {
 	for _, s := range []string{"2026-11-21T16:09:34.505+0000", "2026-11-21T16:09:34.505-0530", "2024-02-29T23:59:59.999+1400"} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { checkParseTime(t, s) })
+	var c timeCache // shared, so that different times meet in its slots
+	f.Fuzz(func(t *testing.T, s string) { checkParseTime(t, &c, s) })
 }
 
 // The skipped messages' glance at their timestamp reads what a full decode
@@ -340,5 +350,114 @@ func TestSkippedTimestamp(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no message skipped")
+	}
+}
+
+// The Decoder's switch on the event type knows exactly the types Map uses.
+func TestEventTypesAreMapped(t *testing.T) {
+	for name := range mapped {
+		if eventType([]byte(name)) == tNone {
+			t.Errorf("%s is mapped but has no schema", name)
+		}
+	}
+	if n := int(tChannelDtmfReceived); n != len(mapped) {
+		t.Errorf("%d event types with a schema, %d mapped", n, len(mapped))
+	}
+}
+
+// FuzzGlance: what glance reports of a message is what a search for the
+// first `"key":"` finds, so the glance can stand in for the searches
+// (useless, the skipped messages' timestamp, the takeover check).
+func FuzzGlance(f *testing.F) {
+	for _, l := range recordingLines(f)[:40] {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"variable":"a\"type\":\"x","type":"Dial"}`))
+	f.Add([]byte(`{"variable":"a` + "\x01" + `","type":"Dial"}`))
+	f.Add([]byte(`{"cause":16,"soft":true,"x":null,"type":"ChannelHangupRequest","timestamp":"t"}`))
+	f.Add([]byte(`{"type":16,"x":-1.5e3,"type":"Dial"}`))
+	f.Add([]byte(`{"cause":{"type":"Dial"},"type":"ChannelHangupRequest"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		g := glance(raw)
+		for _, k := range []struct {
+			bit   uint8
+			key   []byte
+			found []byte
+		}{{keyType, typeKey, g.typ}, {keyVariable, variableKey, g.variable}, {keyTimestamp, timestampKey, g.ts}} {
+			if !g.has(k.bit) {
+				continue
+			}
+			if v, ok := stringAfter(raw, k.key); !ok || !bytes.Equal(v, k.found) {
+				t.Fatalf("glance found %s%s, the search %q (%v)\n%q", k.key, k.found, v, ok, raw)
+			}
+		}
+	})
+}
+
+// TestChannelMemo: channel objects met again are served from the memo,
+// and only an object identical to the one remembered is: a change
+// anywhere in it, or after it, is read afresh.
+func TestChannelMemo(t *testing.T) {
+	const ts = `"timestamp":"2026-11-21T16:09:35.000+0000"`
+	ch := func(state string) string {
+		return `"channel":{"id":"1795277927.34","name":"PJSIP/101-00000001","state":"` + state +
+			`","caller":{"name":"A","number":"101"},"connected":{"name":"","number":""},` +
+			`"dialplan":{"context":"internal","exten":"102","priority":1,"app_name":"Dial","app_data":""},` +
+			`"creationtime":"2026-11-21T16:09:34.505+0000","language":"en"}`
+	}
+	msg := func(typ, state, tail string) []byte {
+		return []byte(`{"type":"` + typ + `",` + ts + `,` + ch(state) + tail + `}`)
+	}
+	var d Decoder
+	for _, raw := range [][]byte{
+		msg("ChannelCreated", "Ring", ""),
+		msg("ChannelStateChange", "Ring", ""),
+		msg("ChannelStateChange", "Up", ""),
+		msg("ChannelStateChange", "Ring", ""),
+		msg("ChannelStateChange", "Up", `,"x":`),
+		msg("ChannelStateChange", "Up", `,`+ch("Down")),
+		[]byte(`{"type":"Dial",` + ts + `,"peer":` + ch("Up")[len(`"channel":`):] + `,"caller":` + ch("Up")[len(`"channel":`):] + `}`),
+		msg("ChannelDestroyed", "Up", `,"cause":16`),
+	} {
+		ev, ok, err := d.Decode(raw)
+		wev, wok, werr := Decode(raw)
+		if diff := sameDecode(ev, ok, err, wev, wok, werr); diff != "" {
+			t.Errorf("%s\n%s", diff, raw)
+		}
+	}
+	if d.Fallbacks != 2 { // the trailing key and the repeated channel
+		t.Errorf("%d fallbacks, want 2", d.Fallbacks)
+	}
+
+	// What the memo holds is what a repeat reads as.
+	raw := msg("ChannelStateChange", "Up", "")
+	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "PJSIP/101-00000001" {
+		t.Fatalf("read %q", ev.Channel.Name)
+	}
+	for i := range d.memo.channels.slots {
+		d.memo.channels.slots[i].v.cd.Name = "from the memo"
+	}
+	if ev, _, _ := d.Decode(raw); ev.Channel.Name != "from the memo" {
+		t.Errorf("a repeated channel was read afresh (%q)", ev.Channel.Name)
+	}
+	if ev, _, _ := d.Decode(msg("ChannelStateChange", "Down", "")); ev.Channel.Name != "PJSIP/101-00000001" {
+		t.Errorf("a changed channel was served from the memo (%q)", ev.Channel.Name)
+	}
+
+	// So do the caller ids and dialplan positions of a changed channel.
+	for i := range d.memo.callers.slots {
+		d.memo.callers.slots[i].v.Name = "caller from the memo"
+	}
+	for i := range d.memo.dialplan.slots {
+		d.memo.dialplan.slots[i].v.cep.Context = "context from the memo"
+	}
+	ev, _, _ := d.Decode(msg("ChannelStateChange", "Busy", ""))
+	if ev.Channel.CallerName != "caller from the memo" || ev.Channel.Context != "context from the memo" {
+		t.Errorf("a changed channel's caller id and dialplan were read afresh (%q, %q)", ev.Channel.CallerName, ev.Channel.Context)
+	}
+	raw = bytes.Replace(msg("ChannelStateChange", "Busy", ""), []byte(`"name":"A"`), []byte(`"name":"B"`), 1)
+	raw = bytes.Replace(raw, []byte(`"priority":1`), []byte(`"priority":2`), 1)
+	if ev, _, _ := d.Decode(raw); ev.Channel.CallerName != "B" || ev.Channel.Context != "internal" {
+		t.Errorf("a changed caller id or dialplan was served from the memo (%q, %q)", ev.Channel.CallerName, ev.Channel.Context)
 	}
 }

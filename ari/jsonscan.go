@@ -1,6 +1,9 @@
 package ari
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	mathbits "math/bits"
+)
 
 // A validating JSON scanner for the fast decoder (decode.go). It checks the
 // same grammar as encoding/json's checkValid and never decides anything it
@@ -13,27 +16,6 @@ const bail = -1
 // maxDepth bounds nesting in skipped values. encoding/json allows 10000;
 // deeper (and stranger) input is left to it.
 const maxDepth = 64
-
-// Byte classes inside a JSON string.
-const (
-	sPlain   = iota
-	sQuote   // the closing quote
-	sEscape  // a backslash
-	sControl // below 0x20: not allowed unescaped
-	sHigh    // 0x80 and up: part of a UTF-8 sequence
-)
-
-var strClass = func() (t [256]uint8) {
-	for c := range 0x20 {
-		t[c] = sControl
-	}
-	t['"'] = sQuote
-	t['\\'] = sEscape
-	for c := 0x80; c < 0x100; c++ {
-		t[c] = sHigh
-	}
-	return t
-}()
 
 // at returns b[i], or 0 past the end: 0 is never valid where the scanner
 // looks, so running off the end bails like any other bad byte.
@@ -59,25 +41,29 @@ func skipSpace(b []byte, i int) int {
 // scanString scans the string whose opening quote is b[i] and returns the
 // index after its closing quote; esc and high say whether the content holds
 // escapes or bytes of 0x80 and up. Runs of plain bytes are skipped eight at
-// a time.
+// a time, straight to the first byte that needs a look.
 func scanString(b []byte, i int) (end int, esc, high bool) {
 	if at(b, i) != '"' {
 		return bail, false, false
 	}
-	for i++; i < len(b); i++ {
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+	for i++; ; i++ {
+		for i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += mathbits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {
-			break
+			return bail, false, false
 		}
-		switch strClass[b[i]] {
-		case sPlain:
-		case sQuote:
+		// Tested by likelihood: the closing quote ends nearly every stop.
+		switch c := b[i]; {
+		case c == '"':
 			return i + 1, esc, high
-		case sHigh:
-			high = true
-		case sEscape:
+		case c < 0x20:
+			return bail, false, false
+		case c == '\\':
 			esc = true
 			i++
 			switch at(b, i) {
@@ -92,20 +78,21 @@ func scanString(b []byte, i int) (end int, esc, high bool) {
 			default:
 				return bail, false, false
 			}
-		default: // sControl
-			return bail, false, false
+		case c >= 0x80:
+			high = true
 		}
+		// Else a plain byte among the last seven, looked at one by one.
 	}
-	return bail, false, false
 }
 
-// special8 reports whether any of the eight bytes in w may be a quote, a
-// backslash, a control character or 0x80 and up (it may say yes wrongly
-// after a byte that is one; never no wrongly).
-func special8(w uint64) bool {
+// special8 marks, with the high bit of its byte, each of the eight bytes
+// in w (little-endian: the first byte lowest) that may be a quote, a
+// backslash, a control character or 0x80 and up. The lowest mark is always
+// on such a byte: a subtraction borrows only out of a byte that is one, so
+// a wrong mark can only follow a right one.
+func special8(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	return (zero(w^('"'*ones)) | zero(w^('\\'*ones)) | ((w - 0x20*ones) &^ w & highs) | w&highs) != 0
+	return (w | (w - 0x20*ones) | ((w ^ '"'*ones) - ones) | ((w ^ '\\'*ones) - ones)) & highs
 }
 
 func isHex(c byte) bool {
@@ -264,47 +251,78 @@ func skipArray(b []byte, i, depth int) int {
 	}
 }
 
-// objectKeys walks the object at b[i], calling field with each key and the
-// index of its value; field returns the index after the value (or bail).
-// Keys are given only in the one form matched without doubt: no escapes,
-// no bytes above ASCII, no upper case (encoding/json matches keys without
-// regard to case, and the fold rules are its business). Such a key bails.
-// A null object calls nothing. It returns the index after the object.
-func objectKeys(b []byte, i int, field func(key []byte, v int) int) int {
-	if at(b, i) == 'n' {
-		return literal(b, i, "null")
-	}
-	if at(b, i) != '{' {
-		return bail
+// The walk of an object's members, written out at each reader as
+//
+//	i, more := openObject(b, i)
+//	for more {
+//		key, v := memberKey(b, i)
+//		if v == bail { return bail }
+//		i = <the value at b[v], or skipMember(b, key, v)>
+//		if i == bail { return bail }
+//		i, more = nextMember(b, i)
+//	}
+//	return i
+//
+// rather than a function called back per member, so that nothing is
+// called through a pointer and the readers' switches on the key inline.
+
+// openObject starts the walk of the object (or null) at b[i]: more says
+// there is a member at the index returned; else the index is after the
+// object or null (or bail). A null object has no members.
+func openObject(b []byte, i int) (j int, more bool) {
+	switch at(b, i) {
+	case 'n':
+		return literal(b, i, "null"), false
+	case '{':
+	default:
+		return bail, false
 	}
 	i = skipSpace(b, i+1)
 	if at(b, i) == '}' {
-		return i + 1
+		return i + 1, false
 	}
-	for {
-		end, esc, high := scanString(b, i)
-		if end == bail || esc || high {
-			return bail
-		}
-		key := b[i+1 : end-1]
-		for _, c := range key {
-			if 'A' <= c && c <= 'Z' {
-				return bail
-			}
-		}
-		i = skipSpace(b, end)
-		if at(b, i) != ':' {
-			return bail
-		}
-		if i = field(key, skipSpace(b, i+1)); i == bail {
-			return bail
-		}
-		if i = skipSpace(b, i); at(b, i) == '}' {
-			return i + 1
-		}
-		if at(b, i) != ',' {
-			return bail
-		}
-		i = skipSpace(b, i+1)
+	return i, true
+}
+
+// memberKey reads the key at b[i] and returns it with the index of its
+// value, or v bail. Keys are given only in a form matched without doubt:
+// no escapes, no bytes above ASCII (encoding/json matches keys without
+// regard to case, and the fold rules, Unicode's included, are its
+// business). A key in upper case can only be an unknown one: its reader
+// passes it to skipMember, which bails.
+func memberKey(b []byte, i int) (key []byte, v int) {
+	end, esc, high := scanString(b, i)
+	if end == bail || esc || high {
+		return nil, bail
 	}
+	j := skipSpace(b, end)
+	if at(b, j) != ':' {
+		return nil, bail
+	}
+	return b[i+1 : end-1], skipSpace(b, j+1)
+}
+
+// skipMember skips the value at b[v] of a member its reader does not
+// know. Unless the key is in lower case, encoding/json may take it for one
+// it knows, and that is its to decide.
+func skipMember(b, key []byte, v int) int {
+	for _, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			return bail
+		}
+	}
+	return skipValue(b, v, 0)
+}
+
+// nextMember steps on from the end of a member's value at b[i]: more says
+// there is another member at the index returned; else the index is after
+// the object (or bail).
+func nextMember(b []byte, i int) (j int, more bool) {
+	switch i = skipSpace(b, i); at(b, i) {
+	case '}':
+		return i + 1, false
+	case ',':
+		return skipSpace(b, i+1), true
+	}
+	return bail, false
 }

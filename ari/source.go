@@ -342,26 +342,33 @@ func (s *Source) pump(ws *wsclient.Conn, out func(bridge.Event)) error {
 			msg = nil
 		case err != nil:
 			return fmt.Errorf("ari: events websocket: %w", err)
-		case replaced(msg):
+		}
+		// One glance at the leading keys serves both the check for a
+		// takeover and the decoder.
+		g := glance(msg)
+		if replaced(msg, &g) {
 			s.log.Error().Msg("ARI application taken over by another client: give each callbridge instance its own ari.application")
 			return fmt.Errorf("%w (application %q)", ErrApplicationReplaced, s.cfg.Application)
 		}
-		s.handle(msg, out)
+		s.handle(msg, &g, out)
 	}
 }
 
 var applicationReplaced = []byte("ApplicationReplaced")
 
-// replaced tells an ApplicationReplaced message.
-func replaced(data []byte) bool {
-	t, ok := stringAfter(data, typeKey)
+// replaced tells an ApplicationReplaced message, given its glance.
+func replaced(data []byte, g *glanced) bool {
+	t, ok := g.typ, g.has(keyType)
+	if !ok {
+		t, ok = stringAfter(data, typeKey)
+	}
 	return ok && bytes.Equal(t, applicationReplaced)
 }
 
-// handle maps one message and passes it on.
-func (s *Source) handle(data []byte, out func(bridge.Event)) {
+// handle maps one message, given its glance, and passes it on.
+func (s *Source) handle(data []byte, g *glanced, out func(bridge.Event)) {
 	s.m.received.Inc()
-	ev, ok, at, err := s.dec.decode(data)
+	ok, at, err := s.dec.decodeGlanced(data, g)
 	switch {
 	case err != nil:
 		s.m.malformed.Inc()
@@ -369,10 +376,11 @@ func (s *Source) handle(data []byte, out func(bridge.Event)) {
 		s.log.Warn().Err(err).Int("bytes", len(data)).Msg("ari: malformed event dropped")
 	case ok:
 		s.m.mapped.Inc()
+		ev := &s.dec.out
 		if !ev.Time.IsZero() {
 			s.last = ev.Time
 		}
-		out(ev)
+		out(*ev)
 	case !at.IsZero():
 		// Events the engine does not use still prove the connection was
 		// alive at their time.
