@@ -91,7 +91,7 @@ func AppendTime(dst []byte, t time.Time, layout string) []byte {
 // checkFloat refuses what JSON has no number for, as json.Marshal does.
 func checkFloat(f float64, key string) error {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return fmt.Errorf("activity %s: unsupported value %v", key, f)
+		return fmt.Errorf("%s: unsupported value %v", key, f)
 	}
 	return nil
 }
