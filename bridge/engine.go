@@ -129,8 +129,12 @@ func (e *Engine) Stats() Stats {
 // Apply feeds one event and returns what it changed: live transitions and,
 // when a call ends, its users' finished activities. The returned slice is
 // the caller's.
-func (e *Engine) Apply(ev Event) []Transition {
-	e.out = nil
+func (e *Engine) Apply(ev Event) []Transition { return e.ApplyAppend(nil, ev) }
+
+// ApplyAppend is Apply appending to out, so that a caller that is done
+// with the transitions before the next event can reuse one slice.
+func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
+	e.out = out
 	if ev.Time.After(e.last) {
 		e.last = ev.Time
 	}
@@ -178,7 +182,8 @@ func (e *Engine) Apply(ev Event) []Transition {
 	default:
 		e.ignored++
 	}
-	return e.out
+	out, e.out = e.out, nil
+	return out
 }
 
 // Flush ends every call still open as of at (end of a replay) and returns

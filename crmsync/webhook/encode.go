@@ -1,13 +1,10 @@
 package webhook
 
 import (
-	"fmt"
-	"math"
 	"strconv"
 	"sync"
-	"time"
 
-	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/activityjson"
 	"github.com/callbridge/callbridge/internal/jsonstr"
 )
 
@@ -20,7 +17,8 @@ import (
 // under fuzzing): the same keys in the same order, the same omitempty
 // rules, floats as encoding/json formats a float64, strings escaped as
 // json.Marshal escapes them (<, >, & and U+2028/U+2029 as \u escapes,
-// invalid UTF-8 as \ufffd).
+// invalid UTF-8 as \ufffd). The activity's own fields are internal/activityjson's,
+// the bytes the sink writes too.
 
 // bufs holds scratch buffers for encoding. A request body itself is never
 // pooled: net/http may still read it after Client.Do returns (see
@@ -48,7 +46,7 @@ func encode(b *Body) ([]byte, error) {
 // appendBody appends b as one JSON object: the activity's fields as
 // bridge.Activity.MarshalJSON writes them, then the other keys.
 func appendBody(dst []byte, b *Body) ([]byte, error) {
-	dst, err := appendActivity(dst, &b.Activity)
+	dst, err := activityjson.AppendOpen(dst, &b.Activity)
 	if err != nil {
 		return dst, err
 	}
@@ -97,56 +95,6 @@ func appendBody(dst []byte, b *Body) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// appendActivity appends a as bridge.Activity.MarshalJSON writes it,
-// without the closing brace (the body's other keys follow).
-func appendActivity(dst []byte, a *bridge.Activity) ([]byte, error) {
-	dst = append(dst, `{"id":`...)
-	dst = jsonstr.Append(dst, a.ID)
-	dst = append(dst, `,"call_id":`...)
-	dst = jsonstr.Append(dst, a.CallID)
-	dst = append(dst, `,"user":`...)
-	dst = jsonstr.Append(dst, a.User)
-	dst = appendOmitEmpty(dst, `,"user_name":`, a.UserName)
-	dst = append(dst, `,"local_number":`...)
-	dst = jsonstr.Append(dst, a.LocalNumber)
-	dst = append(dst, `,"direction":`...)
-	dst = jsonstr.Append(dst, string(a.Direction))
-	dst = append(dst, `,"internal":`...)
-	dst = strconv.AppendBool(dst, a.Internal)
-	dst = append(dst, `,"state":`...)
-	dst = jsonstr.Append(dst, string(a.State))
-	dst = append(dst, `,"reason":`...)
-	dst = jsonstr.Append(dst, string(a.Reason))
-	dst = append(dst, `,"remote_number":`...)
-	dst = jsonstr.Append(dst, a.RemoteNumber)
-	dst = appendOmitEmpty(dst, `,"remote_e164":`, a.RemoteE164)
-	dst = appendOmitEmpty(dst, `,"remote_name":`, a.RemoteName)
-	dst = appendOmitEmpty(dst, `,"ddi":`, a.DDI)
-	var err error
-	dst = append(dst, `,"ring_seconds":`...)
-	if dst, err = appendFloat(dst, a.RingSeconds, "ring_seconds"); err != nil {
-		return dst, err
-	}
-	dst = append(dst, `,"talk_seconds":`...)
-	if dst, err = appendFloat(dst, a.TalkSeconds, "talk_seconds"); err != nil {
-		return dst, err
-	}
-	dst = appendOmitEmpty(dst, `,"transferred_by":`, a.TransferredBy)
-	dst = appendOmitEmpty(dst, `,"forwarded_by":`, a.ForwardedBy)
-	dst = append(dst, `,"privacy":`...)
-	dst = jsonstr.Append(dst, a.Privacy)
-	dst = append(dst, `,"source":`...)
-	dst = jsonstr.Append(dst, a.Source)
-	dst = append(dst, `,"started_at":`...)
-	dst = appendTime(dst, a.StartedAt, bridge.TimeFormat)
-	if !a.AnsweredAt.IsZero() {
-		dst = append(dst, `,"answered_at":`...)
-		dst = appendTime(dst, a.AnsweredAt, bridge.TimeFormat)
-	}
-	dst = append(dst, `,"ended_at":`...)
-	return appendTime(dst, a.EndedAt, bridge.TimeFormat), nil
-}
-
 // appendWrapUp appends w as WrapUp.MarshalJSON writes it; null for nil.
 func appendWrapUp(dst []byte, w *WrapUp) []byte {
 	if w == nil {
@@ -157,7 +105,7 @@ func appendWrapUp(dst []byte, w *WrapUp) []byte {
 	dst = append(dst, `,"notes":`...)
 	dst = jsonstr.Append(dst, w.Notes)
 	dst = append(dst, `,"at":`...)
-	dst = appendTime(dst, w.At, wrapUpTimeFormat)
+	dst = activityjson.AppendTime(dst, w.At, wrapUpTimeFormat)
 	return append(dst, '}')
 }
 
@@ -181,43 +129,4 @@ func appendUpdate(dst []byte, u *Update) []byte {
 	dst = append(dst, `,"complete":`...)
 	dst = strconv.AppendBool(dst, u.Complete)
 	return append(dst, '}')
-}
-
-// appendOmitEmpty appends key and s unless s is "" (omitempty).
-func appendOmitEmpty(dst []byte, key, s string) []byte {
-	if s == "" {
-		return dst
-	}
-	return jsonstr.Append(append(dst, key...), s)
-}
-
-// appendTime appends t in UTC as a JSON string. A formatted time holds
-// only digits and "-:.TZ", which JSON needs no escape for.
-func appendTime(dst []byte, t time.Time, layout string) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, layout)
-	return append(dst, '"')
-}
-
-// appendFloat appends f as encoding/json writes a float64 (its
-// floatEncoder): like ES6, 'f' form except for very small or very large
-// magnitudes, exponents without a leading zero. NaN and ±Inf have no JSON
-// form: an error, as json.Marshal gives.
-func appendFloat(dst []byte, f float64, key string) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return dst, fmt.Errorf("webhook: %s: unsupported value %v", key, f)
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 to e-9
-		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst, nil
 }

@@ -38,23 +38,29 @@ func (s Admit) HandleBatch(ctx context.Context, as []bridge.Activity, pass []boo
 	}
 	var open []pending
 	jobs := make([][]crmsync.NewJob, len(as))
-	for i, a := range as {
+	// Every activity's jobs in one array, not one per activity.
+	all := make([]crmsync.NewJob, 0, len(as)*len(s.Queue.Connectors))
+	for i := range as {
 		if !pass[i] || skipThis() {
 			continue
 		}
+		start := len(all)
 		for _, c := range s.Queue.Connectors {
-			if s.Queue.Wrapups != nil && s.Queue.Wrapups.Pending(c, a) {
+			if s.Queue.Wrapups != nil && s.Queue.Wrapups.Pending(c, as[i]) {
 				open = append(open, pending{i, c})
 				continue
 			}
-			jobs[i] = append(jobs[i], crmsync.NewJob{Connector: c, Job: crmsync.Job{Activity: a}})
+			all = append(all, crmsync.NewJob{Connector: c, Job: crmsync.Job{Activity: as[i]}})
+		}
+		if len(all) > start {
+			jobs[i] = all[start:len(all):len(all)]
 		}
 	}
 	keep := append([]bool(nil), pass...)
 	err := reconnect.Retry(ctx, storeRetry, func(ctx context.Context) error {
 		copy(pass, keep)
 		return s.Policy.Policy.AdmitBatch(ctx, s.Queue.Store, as, pass, func(i int) []crmsync.NewJob { return jobs[i] })
-	}, notYetBatch(s.Policy.Log, as, pass))
+	}, notYetBatch(s.Policy.Log, as, keep))
 	if err != nil {
 		for i, a := range as {
 			if keep[i] {
@@ -81,12 +87,22 @@ func anyPass(pass []bool) bool {
 	return false
 }
 
-// notYetBatch logs a batch's intake retry, naming its first activity.
+// notYetBatch logs a batch's intake retry, naming its first activity. The
+// logger is made at the first retry: most batches never need one.
 func notYetBatch(log zerolog.Logger, as []bridge.Activity, pass []bool) func(error, int, time.Duration) {
-	for i, a := range as {
-		if pass[i] {
-			return notYet(log.With().Int("batch", len(as)).Logger(), a)
+	var logRetry func(error, int, time.Duration)
+	return func(err error, attempt int, wait time.Duration) {
+		if logRetry == nil {
+			for i, a := range as {
+				if pass[i] {
+					logRetry = notYet(log.With().Int("batch", len(as)).Logger(), a)
+					break
+				}
+			}
+			if logRetry == nil {
+				return
+			}
 		}
+		logRetry(err, attempt, wait)
 	}
-	return nil
 }

@@ -102,7 +102,7 @@ func (s *source) add(ev bridge.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.engine.Begin()
-	s.path.m.events.WithLabelValues(s.name).Inc()
+	s.events.Inc()
 	s.engine.Handle(ev)
 }
 
@@ -112,5 +112,5 @@ func (s *source) ready() {
 	defer s.mu.Unlock()
 	s.engine.End()
 	st, _ := s.engine.Stats()
-	s.path.m.calls.WithLabelValues(s.name).Set(float64(st.Calls))
+	s.calls.Set(float64(st.Calls))
 }

@@ -22,6 +22,9 @@ type Engine struct {
 	onLive     func(bridge.Transition)
 	last       time.Time
 	events     int
+	// trs is the transitions of the event being applied, one slice
+	// reused (ApplyAppend).
+	trs []bridge.Transition
 	batch
 
 	j         *journal.Journal
@@ -161,7 +164,9 @@ func (p *Engine) apply(ev bridge.Event) {
 	if ev.Time.After(p.last) {
 		p.last = ev.Time
 	}
-	p.emit(p.eng.Apply(ev))
+	p.trs = p.eng.ApplyAppend(p.trs[:0], ev)
+	p.emit(p.trs)
+	clear(p.trs) // the activities are handed on; keep none alive here
 }
 
 // tidy keeps the journal to the events of calls still open: all of it goes

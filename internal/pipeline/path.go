@@ -74,7 +74,9 @@ func Build(p Parts) (*Path, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		s := &source{name: name, path: path, replaced: make(chan struct{})}
+		s := &source{name: name, path: path, replaced: make(chan struct{}),
+			events: m.events.WithLabelValues(name), calls: m.calls.WithLabelValues(name),
+			byState: map[bridge.Outcome]prometheus.Counter{}}
 		s.decode = p.Sources[name] // 1. decode: the PBX's messages to bridge.Events (decode.go)
 		ec := p.Engine
 		ec.Source = name
@@ -88,7 +90,7 @@ func Build(p Parts) (*Path, error) {
 				if !s.gap.hold(a) {
 					return false
 				}
-				s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
+				s.countActivity(&a)
 				return true
 			}
 		}
@@ -164,6 +166,24 @@ type source struct {
 	ctx context.Context
 	// mu lets Stats and Flush be called while the source runs.
 	mu sync.Mutex
+
+	// The source's own metric series, looked up once rather than per
+	// event (prometheus hashes the labels at every WithLabelValues).
+	// byState is filled as states come, where the engine runs: under mu,
+	// or in Restore before the source runs.
+	events  prometheus.Counter
+	calls   prometheus.Gauge
+	byState map[bridge.Outcome]prometheus.Counter
+}
+
+// countActivity counts a finished activity by its state.
+func (s *source) countActivity(a *bridge.Activity) {
+	c, ok := s.byState[a.State]
+	if !ok {
+		c = s.path.m.activities.WithLabelValues(s.name, string(a.State))
+		s.byState[a.State] = c
+	}
+	c.Inc()
 }
 
 func (s *source) liveFunc(live func(string, bridge.Transition)) func(bridge.Transition) {
@@ -176,8 +196,8 @@ func (s *source) liveFunc(live func(string, bridge.Transition)) func(bridge.Tran
 // finished hands the activities a batch of events finished to the intake
 // stages.
 func (s *source) finished(as []bridge.Activity) {
-	for _, a := range as {
-		s.path.m.activities.WithLabelValues(s.name, string(a.State)).Inc()
+	for i := range as {
+		s.countActivity(&as[i])
 	}
 	s.path.intake.HandleBatch(s.ctx, as)
 }
@@ -185,10 +205,10 @@ func (s *source) finished(as []bridge.Activity) {
 func (s *source) handle(ev bridge.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.path.m.events.WithLabelValues(s.name).Inc()
+	s.events.Inc()
 	s.engine.Handle(ev)
 	st, _ := s.engine.Stats()
-	s.path.m.calls.WithLabelValues(s.name).Set(float64(st.Calls))
+	s.calls.Set(float64(st.Calls))
 }
 
 // tick runs the source's gap filler's timer until ctx is done.

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/activityjson"
 )
 
 // Sink is the sink stage of the path: every finished activity, whatever
@@ -101,7 +101,9 @@ type File struct {
 	// under way (busy); the first of them to wake writes them all.
 	next *commit
 	busy bool
-	idle sync.Cond // on mu: a write and sync ended
+	// spare is the lines buffer of the last commit written, for the next.
+	spare []byte
+	idle  sync.Cond // on mu: a write and sync ended
 	// beforeWrite, if set, is called by the writer before each write
 	// (tests).
 	beforeWrite func()
@@ -171,21 +173,24 @@ func (s *File) Write(a bridge.Activity) error {
 // one sync (shared with batches written at the same time). A batch that
 // cannot be encoded is not written at all.
 func (s *File) WriteBatch(as []bridge.Activity) error {
-	var lines []byte
-	for _, a := range as {
-		line, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("sink: encode activity %s: %w", a.ID, err)
-		}
-		lines = append(append(lines, line...), '\n')
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.next == nil {
-		s.next = &commit{}
+		s.next = &commit{lines: s.spare}
+		s.spare = nil
 	}
 	c := s.next
-	c.lines = append(c.lines, lines...)
+	// Encoded straight into the commit's lines (activityjson: the bytes
+	// json.Marshal gives); what a failed batch added is cut off again.
+	start := len(c.lines)
+	for i := range as {
+		var err error
+		if c.lines, err = activityjson.Append(c.lines, &as[i]); err != nil {
+			c.lines = c.lines[:start]
+			return fmt.Errorf("sink: encode activity %s: %w", as[i].ID, err)
+		}
+		c.lines = append(c.lines, '\n')
+	}
 	for !c.done {
 		if s.busy {
 			s.idle.Wait()
@@ -198,10 +203,17 @@ func (s *File) WriteBatch(as []bridge.Activity) error {
 		err := s.write(f, c.lines)
 		s.mu.Lock()
 		s.busy, c.done, c.err = false, true, err
+		if cap(c.lines) <= maxSpare {
+			s.spare = c.lines[:0]
+		}
+		c.lines = nil
 		s.idle.Broadcast()
 	}
 	return c.err
 }
+
+// maxSpare keeps an odd huge batch's buffer from being kept for the next.
+const maxSpare = 256 << 10
 
 func (s *File) write(f *os.File, b []byte) error {
 	if s.beforeWrite != nil {

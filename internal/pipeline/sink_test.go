@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/recorded"
 )
 
 func TestFileAppendsLines(t *testing.T) {
@@ -112,6 +115,48 @@ func TestFileWriteBatch(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[0], `"a"`) || !strings.Contains(lines[3], `"d"`) {
 		t.Fatalf("%q", lines)
+	}
+}
+
+// The file holds, line by line, the bytes json.Marshal gives for each
+// activity of every recording; a batch with an activity JSON has no form
+// for writes nothing, and the batches around it are written whole.
+func TestFileBytesAreJSONMarshal(t *testing.T) {
+	acts, err := recorded.Activities("../../testdata/recordings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "activities.jsonl")
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var want []byte
+	for i := 0; i < len(acts); i += 7 {
+		batch := acts[i:min(i+7, len(acts))]
+		if err := f.WriteBatch(batch); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range batch {
+			line, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(append(want, line...), '\n')
+		}
+		bad := acts[i]
+		bad.TalkSeconds = math.NaN()
+		if err := f.WriteBatch([]bridge.Activity{acts[i], bad}); err == nil {
+			t.Fatal("an activity with NaN seconds was written")
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the file is not json.Marshal's bytes (%d against %d bytes)", len(got), len(want))
 	}
 }
 
