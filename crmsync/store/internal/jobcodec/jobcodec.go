@@ -51,7 +51,21 @@ func Encode(r Record) ([]byte, error) {
 	if len(e) > MaxLastError {
 		e = e[:MaxLastError]
 	}
-	return json.Marshal(wire{V: 1, A: r.Activity, O: r.Open, K: r.Task, N: r.Attempt, E: e, T: r.EnqueuedAt.UnixMilli()})
+	if r.Task == nil {
+		if b, err := appendPlain(make([]byte, 0, 1024), &r, e); err == nil {
+			return b, nil
+		}
+		// An activity without a JSON form (NaN seconds): encoding/json
+		// says why.
+	}
+	return encodeJSON(r, e)
+}
+
+// encodeJSON is Encode through encoding/json: what every record was
+// written with before appendPlain, still the reference it is tested
+// against, and the writer of task records.
+func encodeJSON(r Record, lastError string) ([]byte, error) {
+	return json.Marshal(wire{V: 1, A: r.Activity, O: r.Open, K: r.Task, N: r.Attempt, E: lastError, T: r.EnqueuedAt.UnixMilli()})
 }
 
 // Decode reads what Encode wrote. It rejects records without an id (the
