@@ -9,7 +9,9 @@ import (
 
 // call is one card in progress and what was decided about it.
 type call struct {
-	card   Card
+	card Card
+	// events are the call's events so far, never changed once emitted
+	// (agent.recent points into them).
 	events []Event
 	pop    crmsync.UserScreenPop // the agent's settings when it was offered
 	pops   bool                  // this call opens the card at all
@@ -28,7 +30,8 @@ type call struct {
 // offer makes the card of a call first seen for a, and sends offer, then
 // open at once when the card opens on the call without a delay.
 func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
-	c := &call{pop: e.opt.ScreenPop(a.ext), remote: tr.RemoteNumber, remoteName: tr.RemoteName, seen: e.clock.Now()}
+	c := &call{pop: e.opt.ScreenPop(a.ext), remote: tr.RemoteNumber, remoteName: tr.RemoteName, seen: e.clock.Now(),
+		events: make([]Event, 0, 4)} // offer, open, connected, ended: one allocation for most calls
 	p, manual := e.placed[tr.CallID]
 	if manual && p.user != a.ext {
 		manual = false
@@ -55,7 +58,7 @@ func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
 	e.build(c)
 	a.calls[tr.CallID] = c
 	a.staleAt(c)
-	e.emit(a, c, Offer, tr.Time)
+	e.emit(a, c, kindOffer, tr.Time)
 	e.phone(a, tr.Time)
 	if c.pops && c.pop.Open == crmsync.PopOnCall {
 		e.scheduleOpen(a, c, tr.Time)
@@ -90,7 +93,7 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 	}
 	t := at.UTC()
 	c.card.ConnectedAt, c.card.State = &t, string(bridge.Talking)
-	e.emit(a, c, Connected, at)
+	e.emit(a, c, kindConnected, at)
 	e.phone(a, at)
 	if !c.pops {
 		return
@@ -104,7 +107,7 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 		e.cancelOpen(c)
 		if c.card.Open {
 			c.card.Open = false
-			e.emit(a, c, Close, at)
+			e.emit(a, c, kindClose, at)
 		}
 	}
 }
@@ -118,7 +121,7 @@ func (e *Engine) end(a *agent, c *call, at time.Time) {
 	if _, ok := e.placed[c.card.CallID]; ok {
 		delete(e.placed, c.card.CallID)
 	}
-	e.emit(a, c, Ended, at)
+	e.emit(a, c, kindEnded, at)
 	e.phone(a, at)
 }
 
@@ -163,5 +166,5 @@ func (e *Engine) open(a *agent, c *call, at time.Time) {
 		at = last
 	}
 	c.opened, c.card.Open = true, true
-	e.emit(a, c, Open, at)
+	e.emit(a, c, kindOpen, at)
 }
