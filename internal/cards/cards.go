@@ -373,8 +373,11 @@ type agent struct {
 	recent []*Event
 	next   int
 	subs   map[chan Event]struct{}
-	phone  string // idle, ringing, on_call
-	since  time.Time
+	// connected counts the calls that are connected, so that phone
+	// need not look at every call.
+	connected int
+	phone     string // idle, ringing, on_call
+	since     time.Time
 	// pruneAt is when the oldest card may be stale (see prune); zero:
 	// none is open.
 	pruneAt time.Time

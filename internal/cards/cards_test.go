@@ -451,3 +451,43 @@ func TestEventsKeepTheirCard(t *testing.T) {
 		}
 	}
 }
+
+// With two calls, the phone is on_call while either is connected and
+// ringing again when the connected one ends with the other still ringing;
+// a stale card's end counts too.
+func TestPresenceOfTwoCalls(t *testing.T) {
+	e := engine(t, crmsync.ScreenPop{}, nil)
+	phoneOf := func() string { return e.Presence()[0].Phone }
+	c1 := tr(0, "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+	c2 := tr(1, "101", bridge.Ringing, bridge.Inbound, "+358409999999")
+	c2.CallID = "call-2"
+	e.Transition(c1)
+	e.Transition(c2)
+	c2.State, c2.Time = bridge.Talking, c2.Time.Add(time.Second)
+	e.Transition(c2)
+	if got := phoneOf(); got != cards.OnCall {
+		t.Fatalf("call-2 connected: %s", got)
+	}
+	c2.State, c2.Time = bridge.HungUp, c2.Time.Add(time.Second)
+	e.Transition(c2)
+	if got := phoneOf(); got != cards.Ringing {
+		t.Fatalf("call-2 ended, call-1 ringing: %s", got)
+	}
+	c1.State, c1.Time = bridge.Talking, c1.Time.Add(4*time.Second)
+	e.Transition(c1)
+	if got := phoneOf(); got != cards.OnCall {
+		t.Fatalf("call-1 connected: %s", got)
+	}
+	// call-1's end is lost; 13 hours on, a new call rings and call-1 is pruned.
+	c3 := tr(13*3600, "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+	c3.CallID = "call-3"
+	e.Transition(c3)
+	if got := phoneOf(); got != cards.Ringing {
+		t.Fatalf("call-1 pruned, call-3 ringing: %s", got)
+	}
+	c3.State = bridge.HungUp
+	e.Transition(c3)
+	if got := phoneOf(); got != cards.Idle {
+		t.Fatalf("every call ended: %s", got)
+	}
+}

@@ -93,6 +93,7 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 	}
 	t := at.UTC()
 	c.card.ConnectedAt, c.card.State = &t, string(bridge.Talking)
+	a.connected++
 	e.emit(a, c, kindConnected, at)
 	e.phone(a, at)
 	if !c.pops {
@@ -117,7 +118,12 @@ func (e *Engine) end(a *agent, c *call, at time.Time) {
 	e.cancelOpen(c)
 	t := at.UTC()
 	c.card.EndedAt, c.card.State = &t, string(bridge.HungUp)
-	delete(a.calls, c.card.CallID)
+	if a.calls[c.card.CallID] == c {
+		delete(a.calls, c.card.CallID)
+		if c.card.ConnectedAt != nil {
+			a.connected--
+		}
+	}
 	if _, ok := e.placed[c.card.CallID]; ok {
 		delete(e.placed, c.card.CallID)
 	}
