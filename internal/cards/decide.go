@@ -11,10 +11,15 @@ import (
 type call struct {
 	card Card
 	// events are the call's events so far, never changed once emitted
-	// (agent.recent points into them).
+	// (agent.recent points into them), in first while they fit: offer,
+	// open, connected, ended, so one allocation holds most calls whole.
 	events []Event
-	pop    crmsync.UserScreenPop // the agent's settings when it was offered
-	pops   bool                  // this call opens the card at all
+	first  [4]Event
+	// connectedAt and endedAt are what the card's ConnectedAt and
+	// EndedAt point to, each set once, before it is.
+	connectedAt, endedAt time.Time
+	pop                  crmsync.UserScreenPop // the agent's settings when it was offered
+	pops                 bool                  // this call opens the card at all
 	// remote is the party the card was built for, as the PBX gave it.
 	remote, remoteName string
 	opened             bool
@@ -30,8 +35,8 @@ type call struct {
 // offer makes the card of a call first seen for a, and sends offer, then
 // open at once when the card opens on the call without a delay.
 func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
-	c := &call{pop: e.opt.ScreenPop(a.ext), remote: tr.RemoteNumber, remoteName: tr.RemoteName, seen: e.clock.Now(),
-		events: make([]Event, 0, 4)} // offer, open, connected, ended: one allocation for most calls
+	c := &call{pop: e.opt.ScreenPop(a.ext), remote: tr.RemoteNumber, remoteName: tr.RemoteName, seen: e.clock.Now()}
+	c.events = c.first[:0]
 	p, manual := e.placed[tr.CallID]
 	if manual && p.user != a.ext {
 		manual = false
@@ -91,8 +96,8 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 	if c.card.ConnectedAt != nil {
 		return
 	}
-	t := at.UTC()
-	c.card.ConnectedAt, c.card.State = &t, string(bridge.Talking)
+	c.connectedAt = at.UTC()
+	c.card.ConnectedAt, c.card.State = &c.connectedAt, string(bridge.Talking)
 	a.connected++
 	e.emit(a, c, kindConnected, at)
 	e.phone(a, at)
@@ -116,8 +121,8 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 // end sends ended and forgets the call; a pending open is never sent.
 func (e *Engine) end(a *agent, c *call, at time.Time) {
 	e.cancelOpen(c)
-	t := at.UTC()
-	c.card.EndedAt, c.card.State = &t, string(bridge.HungUp)
+	c.endedAt = at.UTC()
+	c.card.EndedAt, c.card.State = &c.endedAt, string(bridge.HungUp)
 	if a.calls[c.card.CallID] == c {
 		delete(a.calls, c.card.CallID)
 		if c.card.ConnectedAt != nil {
