@@ -49,8 +49,10 @@ func (e *Engine) build(c *call) {
 	remote := e.forms(c.remote)
 	card.RemoteE164, card.RemoteNational = remote.e164, remote.national
 	card.DDINational, card.DDIName = "", ""
+	var ddi numberForms
 	if card.DDINumber != "" {
-		card.DDINational = e.forms(card.DDINumber).national
+		ddi = e.forms(card.DDINumber)
+		card.DDINational = ddi.national
 		if e.opt.DDIName != nil {
 			card.DDIName = e.opt.DDIName(card.DDINumber)
 		}
@@ -67,7 +69,7 @@ func (e *Engine) build(c *call) {
 	if card.Records == nil {
 		card.Records = []Record{} // "records": [], not null
 	}
-	vals := e.values(card)
+	vals := values(card, ddi.e164)
 	if rule.URL != "" {
 		if t := e.template(rule.URL); t != nil {
 			card.PopURL, _ = t.Render(vals)
@@ -100,16 +102,15 @@ func (e *Engine) build(c *call) {
 }
 
 // values are what the card's templates are rendered with.
-func (e *Engine) values(card *Card) script.Call {
+func values(card *Card, ddiE164 string) script.Call {
 	v := script.Call{
 		CallerNumber: card.RemoteNumber, CallerNational: card.RemoteNational, CallerE164: card.RemoteE164,
 		CallerName: card.RemoteName, DeviceName: card.DeviceName, DeviceNumber: card.DeviceNumber,
-		DDINumber: card.DDINumber, DDINational: card.DDINational, DDIName: card.DDIName, Start: card.StartedAt,
+		DDINumber: card.DDINumber, DDINational: card.DDINational, DDIName: card.DDIName, DDIE164: ddiE164, Start: card.StartedAt,
 	}
 	if v.DeviceName == "" {
 		v.DeviceName = card.DeviceNumber
 	}
-	v.DDIE164 = e.forms(card.DDINumber).e164
 	if len(card.Records) > 0 {
 		r := card.Records[0]
 		if r.Name != "" {
