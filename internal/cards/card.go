@@ -49,8 +49,10 @@ func (e *Engine) build(c *call) {
 	remote := e.forms(c.remote)
 	card.RemoteE164, card.RemoteNational = remote.e164, remote.national
 	card.DDINational, card.DDIName = "", ""
+	var ddi numberForms
 	if card.DDINumber != "" {
-		card.DDINational = e.forms(card.DDINumber).national
+		ddi = e.forms(card.DDINumber)
+		card.DDINational = ddi.national
 		if e.opt.DDIName != nil {
 			card.DDIName = e.opt.DDIName(card.DDINumber)
 		}
@@ -62,12 +64,12 @@ func (e *Engine) build(c *call) {
 		lookup = c.remote
 	}
 	if e.opt.Finder != nil && rule.Connector != crmsync.NoSearch && lookup != "" {
-		card.Records = e.opt.Finder.Find(rule.Connector, lookup, rule.Entities)
-		if len(card.Records) > maxRecords {
-			card.Records = card.Records[:maxRecords]
-		}
+		card.Records = ownRecords(e.opt.Finder.Find(rule.Connector, lookup, rule.Entities))
 	}
-	vals := e.values(card)
+	if card.Records == nil {
+		card.Records = []Record{} // "records": [], not null
+	}
+	vals := values(card, ddi.e164)
 	if rule.URL != "" {
 		if t := e.template(rule.URL); t != nil {
 			card.PopURL, _ = t.Render(vals)
@@ -85,7 +87,7 @@ func (e *Engine) build(c *call) {
 		card.PopURL = e.opt.Finder.NewRecordURL(rule.Connector, entity, lookup)
 		card.NewRecord = card.PopURL != ""
 	}
-	card.Scripts = card.Scripts[:0:0]
+	card.Scripts = []Link{} // a new array: the events sent keep the old one
 	for _, group := range e.opt.Scripts {
 		v := vals
 		if len(card.Records) == 0 || card.Records[0].Connector != group.Connector {
@@ -100,16 +102,15 @@ func (e *Engine) build(c *call) {
 }
 
 // values are what the card's templates are rendered with.
-func (e *Engine) values(card *Card) script.Call {
+func values(card *Card, ddiE164 string) script.Call {
 	v := script.Call{
 		CallerNumber: card.RemoteNumber, CallerNational: card.RemoteNational, CallerE164: card.RemoteE164,
 		CallerName: card.RemoteName, DeviceName: card.DeviceName, DeviceNumber: card.DeviceNumber,
-		DDINumber: card.DDINumber, DDINational: card.DDINational, DDIName: card.DDIName, Start: card.StartedAt,
+		DDINumber: card.DDINumber, DDINational: card.DDINational, DDIName: card.DDIName, DDIE164: ddiE164, Start: card.StartedAt,
 	}
 	if v.DeviceName == "" {
 		v.DeviceName = card.DeviceNumber
 	}
-	v.DDIE164 = e.forms(card.DDINumber).e164
 	if len(card.Records) > 0 {
 		r := card.Records[0]
 		if r.Name != "" {
@@ -136,27 +137,16 @@ func (e *Engine) template(u string) *script.Template {
 	return t
 }
 
-// clone is a copy of the card that later changes to it do not reach.
-func (c Card) clone() Card {
-	out := c
-	out.Records = slices.Clone(c.Records)
-	for i := range out.Records {
-		out.Records[i].Fields = maps.Clone(c.Records[i].Fields)
+// ownRecords is the card's own copy of what a Finder found, at most
+// maxRecords of them: what the finder does with its records later does
+// not reach the card or the events it is sent in.
+func ownRecords(found []Record) []Record {
+	if len(found) == 0 {
+		return nil
 	}
-	out.Scripts = slices.Clone(c.Scripts)
-	if c.ConnectedAt != nil {
-		t := *c.ConnectedAt
-		out.ConnectedAt = &t
-	}
-	if c.EndedAt != nil {
-		t := *c.EndedAt
-		out.EndedAt = &t
-	}
-	if out.Records == nil {
-		out.Records = []Record{}
-	}
-	if out.Scripts == nil {
-		out.Scripts = []Link{}
+	out := slices.Clone(found[:min(len(found), maxRecords)])
+	for i := range out {
+		out[i].Fields = maps.Clone(out[i].Fields)
 	}
 	return out
 }

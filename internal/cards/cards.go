@@ -23,6 +23,21 @@ const (
 	Ended     = "ended"     // the agent's part of the call ended
 )
 
+// kind is an event kind as emit takes it: an index into kinds and the
+// metrics' counters.
+type kind uint8
+
+const (
+	kindOffer kind = iota
+	kindOpen
+	kindClose
+	kindConnected
+	kindEnded
+	nKinds
+)
+
+var kinds = [nKinds]string{Offer, Open, Close, Connected, Ended}
+
 // Event is one thing a client is told about one call. Every event carries
 // the whole card as it is then.
 type Event struct {
@@ -299,13 +314,10 @@ func (e *Engine) Subscribe(user string, lastID uint64, resume bool) (replay []Ev
 		}
 	}
 	if resume {
-		recent := a.recent
-		if n := len(recent) - e.opt.Retain; n > 0 {
-			recent = recent[n:]
-		}
-		for _, ev := range recent {
+		for i := range a.recent {
+			ev := a.recent[(a.next+i)%len(a.recent)]
 			if ev.ID > lastID && !seen[ev.ID] {
-				replay = append(replay, ev)
+				replay = append(replay, *ev)
 			}
 		}
 	}
@@ -353,12 +365,19 @@ func (a *agent) staleAt(c *call) {
 
 // agent is one user's cards, streams and phone state.
 type agent struct {
-	ext    string
-	calls  map[string]*call
-	recent []Event // the newest events: Options.Retain of them count, up to twice that are held
+	ext   string
+	calls map[string]*call
+	// recent are the newest events, up to Options.Retain of them, in a
+	// ring whose oldest is at next once it is full. They point into
+	// their calls' events, which are never changed once emitted.
+	recent []*Event
+	next   int
 	subs   map[chan Event]struct{}
-	phone  string // idle, ringing, on_call
-	since  time.Time
+	// connected counts the calls that are connected, so that phone
+	// need not look at every call.
+	connected int
+	phone     string // idle, ringing, on_call
+	since     time.Time
 	// pruneAt is when the oldest card may be stale (see prune); zero:
 	// none is open.
 	pruneAt time.Time
@@ -373,21 +392,25 @@ func (e *Engine) agent(ext string) *agent {
 	return a
 }
 
-// emit records ev for c and hands it to every stream of a; one that
-// cannot take it is dropped.
-func (e *Engine) emit(a *agent, c *call, kind string, at time.Time) {
-	ev := Event{ID: e.seq.Add(1), Kind: kind, At: at.UTC(), Card: c.card.clone()}
-	c.events = append(c.events, ev)
-	a.recent = append(a.recent, ev)
-	if len(a.recent) >= 2*e.opt.Retain {
-		// Trimmed in one go once it holds twice what is kept: a copy
-		// per Retain events, not per event.
-		a.recent = append(a.recent[:0:0], a.recent[len(a.recent)-e.opt.Retain:]...)
+// emit records an event of kind for c and hands it to every stream of a;
+// one that cannot take it is dropped.
+// The event holds the card as it is, not a deep copy: what the card
+// points to (its records, scripts and times) is replaced, never changed
+// in place, when the card changes (build, connected, end), so the event
+// keeps what it was sent with.
+func (e *Engine) emit(a *agent, c *call, k kind, at time.Time) {
+	c.events = append(c.events, Event{ID: e.seq.Add(1), Kind: kinds[k], At: at.UTC(), Card: c.card})
+	ev := &c.events[len(c.events)-1]
+	if len(a.recent) < e.opt.Retain {
+		a.recent = append(a.recent, ev)
+	} else {
+		a.recent[a.next] = ev
+		a.next = (a.next + 1) % len(a.recent)
 	}
-	e.m.events.WithLabelValues(kind).Inc()
+	e.m.events[k].Inc()
 	for ch := range a.subs {
 		select {
-		case ch <- ev:
+		case ch <- *ev:
 		default:
 			delete(a.subs, ch)
 			close(ch)

@@ -1,6 +1,7 @@
 package cards_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -384,5 +385,109 @@ func TestRetain(t *testing.T) {
 	cancel()
 	if len(replay) != 4 || replay[3].Card.CallID != "c19" || replay[3].Kind != cards.Ended {
 		t.Errorf("%d events, last %+v", len(replay), replay[len(replay)-1])
+	}
+}
+
+// sharedFinder hands out its own record, which it may change later (a
+// refreshed index).
+type sharedFinder struct{ recs []cards.Record }
+
+func (f *sharedFinder) Find(connector, number string, entities []string) []cards.Record {
+	if number != "+358401234567" {
+		return nil
+	}
+	return f.recs
+}
+
+func (*sharedFinder) NewRecordURL(connector, entity, number string) string { return "" }
+
+// An event keeps the card as it was sent: neither the card's later
+// changes (connected, a transfer to another party with other records,
+// ended) nor a change to what the finder returned reach an event already
+// emitted, on the stream or replayed.
+func TestEventsKeepTheirCard(t *testing.T) {
+	f := &sharedFinder{recs: []cards.Record{{Connector: "dynamics", Entity: "contact", ID: "c1", Name: "Matti",
+		Fields: map[string]string{"emailaddress1": "matti@example.com"}, URL: "https://crm.example.com/contact/c1"}}}
+	search, _ := script.Parse("Search", "https://www.google.com/search?q=#(Caller number)", nil)
+	e := cards.New(cards.Options{Normalizer: phone.NewNormalizer("FI"), Finder: f,
+		Scripts: []cards.Scripts{{Connector: "dynamics", Templates: []*script.Template{search}}}})
+	_, ch, cancel := e.Subscribe("101", 0, false)
+	defer cancel()
+	var sent []cards.Event
+	var want []string
+	take := func() {
+		for len(ch) > 0 {
+			ev := <-ch
+			js, err := json.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent, want = append(sent, ev), append(want, string(js))
+		}
+	}
+	e.Transition(tr(0, "101", bridge.Ringing, bridge.Inbound, "+358401234567"))
+	take()
+	f.recs[0].Name, f.recs[0].Fields["emailaddress1"], f.recs[0].URL = "changed", "changed", "changed"
+	e.Transition(tr(2, "101", bridge.Talking, bridge.Inbound, "+358401234567"))
+	take()
+	// Transferred: the card is now about another party, with no records.
+	e.Transition(tr(4, "101", bridge.Talking, bridge.Inbound, "+358409999999"))
+	e.Transition(tr(6, "101", bridge.HungUp, bridge.Inbound, "+358409999999"))
+	take()
+	if len(sent) != 4 || sent[0].Card.Records[0].Name != "Matti" || len(sent[3].Card.Records) != 0 || sent[3].Card.EndedAt == nil {
+		t.Fatalf("events %+v", sent)
+	}
+	replay, _, cancelReplay := e.Subscribe("101", 0, true)
+	cancelReplay()
+	if len(replay) != len(sent) {
+		t.Fatalf("%d events replayed, %d sent", len(replay), len(sent))
+	}
+	for i := range sent {
+		for _, ev := range []cards.Event{sent[i], replay[i]} {
+			js, _ := json.Marshal(ev)
+			if string(js) != want[i] {
+				t.Errorf("event %d changed after it was sent:\n%s\nwas\n%s", i, js, want[i])
+			}
+		}
+	}
+}
+
+// With two calls, the phone is on_call while either is connected and
+// ringing again when the connected one ends with the other still ringing;
+// a stale card's end counts too.
+func TestPresenceOfTwoCalls(t *testing.T) {
+	e := engine(t, crmsync.ScreenPop{}, nil)
+	phoneOf := func() string { return e.Presence()[0].Phone }
+	c1 := tr(0, "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+	c2 := tr(1, "101", bridge.Ringing, bridge.Inbound, "+358409999999")
+	c2.CallID = "call-2"
+	e.Transition(c1)
+	e.Transition(c2)
+	c2.State, c2.Time = bridge.Talking, c2.Time.Add(time.Second)
+	e.Transition(c2)
+	if got := phoneOf(); got != cards.OnCall {
+		t.Fatalf("call-2 connected: %s", got)
+	}
+	c2.State, c2.Time = bridge.HungUp, c2.Time.Add(time.Second)
+	e.Transition(c2)
+	if got := phoneOf(); got != cards.Ringing {
+		t.Fatalf("call-2 ended, call-1 ringing: %s", got)
+	}
+	c1.State, c1.Time = bridge.Talking, c1.Time.Add(4*time.Second)
+	e.Transition(c1)
+	if got := phoneOf(); got != cards.OnCall {
+		t.Fatalf("call-1 connected: %s", got)
+	}
+	// call-1's end is lost; 13 hours on, a new call rings and call-1 is pruned.
+	c3 := tr(13*3600, "101", bridge.Ringing, bridge.Inbound, "+358401234567")
+	c3.CallID = "call-3"
+	e.Transition(c3)
+	if got := phoneOf(); got != cards.Ringing {
+		t.Fatalf("call-1 pruned, call-3 ringing: %s", got)
+	}
+	c3.State = bridge.HungUp
+	e.Transition(c3)
+	if got := phoneOf(); got != cards.Idle {
+		t.Fatalf("every call ended: %s", got)
 	}
 }

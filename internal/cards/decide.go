@@ -9,10 +9,17 @@ import (
 
 // call is one card in progress and what was decided about it.
 type call struct {
-	card   Card
+	card Card
+	// events are the call's events so far, never changed once emitted
+	// (agent.recent points into them), in first while they fit: offer,
+	// open, connected, ended, so one allocation holds most calls whole.
 	events []Event
-	pop    crmsync.UserScreenPop // the agent's settings when it was offered
-	pops   bool                  // this call opens the card at all
+	first  [4]Event
+	// connectedAt and endedAt are what the card's ConnectedAt and
+	// EndedAt point to, each set once, before it is.
+	connectedAt, endedAt time.Time
+	pop                  crmsync.UserScreenPop // the agent's settings when it was offered
+	pops                 bool                  // this call opens the card at all
 	// remote is the party the card was built for, as the PBX gave it.
 	remote, remoteName string
 	opened             bool
@@ -29,6 +36,7 @@ type call struct {
 // open at once when the card opens on the call without a delay.
 func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
 	c := &call{pop: e.opt.ScreenPop(a.ext), remote: tr.RemoteNumber, remoteName: tr.RemoteName, seen: e.clock.Now()}
+	c.events = c.first[:0]
 	p, manual := e.placed[tr.CallID]
 	if manual && p.user != a.ext {
 		manual = false
@@ -55,7 +63,7 @@ func (e *Engine) offer(a *agent, tr bridge.Transition) *call {
 	e.build(c)
 	a.calls[tr.CallID] = c
 	a.staleAt(c)
-	e.emit(a, c, Offer, tr.Time)
+	e.emit(a, c, kindOffer, tr.Time)
 	e.phone(a, tr.Time)
 	if c.pops && c.pop.Open == crmsync.PopOnCall {
 		e.scheduleOpen(a, c, tr.Time)
@@ -88,9 +96,10 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 	if c.card.ConnectedAt != nil {
 		return
 	}
-	t := at.UTC()
-	c.card.ConnectedAt, c.card.State = &t, string(bridge.Talking)
-	e.emit(a, c, Connected, at)
+	c.connectedAt = at.UTC()
+	c.card.ConnectedAt, c.card.State = &c.connectedAt, string(bridge.Talking)
+	a.connected++
+	e.emit(a, c, kindConnected, at)
 	e.phone(a, at)
 	if !c.pops {
 		return
@@ -104,7 +113,7 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 		e.cancelOpen(c)
 		if c.card.Open {
 			c.card.Open = false
-			e.emit(a, c, Close, at)
+			e.emit(a, c, kindClose, at)
 		}
 	}
 }
@@ -112,13 +121,18 @@ func (e *Engine) connected(a *agent, c *call, at time.Time) {
 // end sends ended and forgets the call; a pending open is never sent.
 func (e *Engine) end(a *agent, c *call, at time.Time) {
 	e.cancelOpen(c)
-	t := at.UTC()
-	c.card.EndedAt, c.card.State = &t, string(bridge.HungUp)
-	delete(a.calls, c.card.CallID)
+	c.endedAt = at.UTC()
+	c.card.EndedAt, c.card.State = &c.endedAt, string(bridge.HungUp)
+	if a.calls[c.card.CallID] == c {
+		delete(a.calls, c.card.CallID)
+		if c.card.ConnectedAt != nil {
+			a.connected--
+		}
+	}
 	if _, ok := e.placed[c.card.CallID]; ok {
 		delete(e.placed, c.card.CallID)
 	}
-	e.emit(a, c, Ended, at)
+	e.emit(a, c, kindEnded, at)
 	e.phone(a, at)
 }
 
@@ -163,5 +177,5 @@ func (e *Engine) open(a *agent, c *call, at time.Time) {
 		at = last
 	}
 	c.opened, c.card.Open = true, true
-	e.emit(a, c, Open, at)
+	e.emit(a, c, kindOpen, at)
 }

@@ -30,14 +30,14 @@ type Presence struct {
 	Busy bool `json:"busy"`
 }
 
-// phone works out a's phone state from its calls in progress.
+// phone works out a's phone state from its calls in progress: on_call
+// when one of them is connected, ringing when there are others.
 func (e *Engine) phone(a *agent, at time.Time) {
 	st := Idle
-	for _, c := range a.calls {
-		if c.card.ConnectedAt != nil {
-			st = OnCall
-			break
-		}
+	switch {
+	case a.connected > 0:
+		st = OnCall
+	case len(a.calls) > 0:
 		st = Ringing
 	}
 	if st != a.phone {

@@ -22,24 +22,44 @@ var lab = bridge.Config{Trunks: []string{"pstn", "pstn2"}, Users: []bridge.User{
 
 var (
 	mu   sync.Mutex
-	memo = map[string][]bridge.Activity{}
+	memo = map[string]replayed{}
 )
+
+// replayed is what the replays of one dir gave.
+type replayed struct {
+	acts []bridge.Activity
+	live []bridge.Transition
+}
 
 // Activities replays every <scenario>/ari.jsonl and ami.txt under dir
 // (testdata/recordings, as seen from the test's package) through the
 // engine, once per dir and process.
 func Activities(dir string) ([]bridge.Activity, error) {
+	r, err := replayAll(dir)
+	return r.acts, err
+}
+
+// Transitions are the live transitions (those without an activity, what
+// the pipeline hands to the caller cards and /api/live) of the same
+// replays, in the order the engine gave them, one replay after another.
+// Every call of a replay ends within it.
+func Transitions(dir string) ([]bridge.Transition, error) {
+	r, err := replayAll(dir)
+	return r.live, err
+}
+
+func replayAll(dir string) (replayed, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if acts, ok := memo[dir]; ok {
-		return acts, nil
+	if r, ok := memo[dir]; ok {
+		return r, nil
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*", "ari.jsonl"))
 	if err != nil || len(names) == 0 {
-		return nil, errors.New("no recordings under " + dir)
+		return replayed{}, errors.New("no recordings under " + dir)
 	}
 	plain := bridge.Config{Trunks: []string{"pstn"}}
-	var out []bridge.Activity
+	var out replayed
 	for _, p := range names {
 		scenario := filepath.Dir(p)
 		for _, src := range []struct {
@@ -51,11 +71,9 @@ func Activities(dir string) ([]bridge.Activity, error) {
 		} {
 			for _, cfg := range []bridge.Config{plain, lab} {
 				cfg.Source = src.name
-				acts, err := replay(filepath.Join(scenario, src.file), cfg, src.read)
-				if err != nil {
-					return nil, err
+				if err := replay(&out, filepath.Join(scenario, src.file), cfg, src.read); err != nil {
+					return replayed{}, err
 				}
-				out = append(out, acts...)
 			}
 		}
 	}
@@ -63,25 +81,26 @@ func Activities(dir string) ([]bridge.Activity, error) {
 	return out, nil
 }
 
-func replay(path string, cfg bridge.Config, read func(io.Reader, func(bridge.Event)) error) ([]bridge.Activity, error) {
+func replay(out *replayed, path string, cfg bridge.Config, read func(io.Reader, func(bridge.Event)) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	e := bridge.New(cfg)
-	var acts []bridge.Activity
 	var last time.Time
 	collect := func(ts []bridge.Transition) {
 		for _, tr := range ts {
 			if tr.Activity != nil {
-				acts = append(acts, *tr.Activity)
+				out.acts = append(out.acts, *tr.Activity)
+			} else {
+				out.live = append(out.live, tr)
 			}
 		}
 	}
 	if err := read(f, func(ev bridge.Event) { last = ev.Time; collect(e.Apply(ev)) }); err != nil {
-		return nil, err
+		return err
 	}
 	collect(e.Flush(last))
-	return acts, nil
+	return nil
 }
