@@ -30,8 +30,8 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 				// Two calls meet: whoever dialled a code rather than a
 				// person now takes over the other call (pickup, a
 				// parked call retrieved).
-				e.takeOver(c, m)
-				e.takeOver(m, c)
+				e.takeOver(c, m, at)
+				e.takeOver(m, c, at)
 			}
 			e.merge(m.call, c.call)
 		}

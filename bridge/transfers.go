@@ -94,7 +94,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // of the call its channel is now bridged into: the user answered that
 // call's party. It runs before the two calls merge. A channel first seen in
 // a snapshot is not judged so: its dial was never seen.
-func (e *Engine) takeOver(c, other *channel) {
+func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
 	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" || c.via != nil || c.adopted {
 		return
@@ -103,6 +103,13 @@ func (e *Engine) takeOver(c, other *channel) {
 		if x.dialer == c {
 			return // it did dial somebody
 		}
+	}
+	if l.sentRinging {
+		// The live side saw the user place a call to the code: that
+		// call ends here, and the leg goes on in the call it took over
+		// (connected, under that call's id), so no card of the code's
+		// call stays ringing.
+		e.emitLive(l, HungUp, at)
 	}
 	l.dir = Inbound
 	c.offeredAt = c.created

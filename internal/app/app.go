@@ -155,7 +155,9 @@ func New(cfg *config.Config, log zerolog.Logger) (_ *App, err error) {
 // transition hands a live transition of a source to /api/live and to the
 // caller cards, which are also the users' presence.
 func (a *App) transition(source string, tr bridge.Transition) {
-	a.live.publish(source, tr)
+	if tr.Activity == nil { // /api/live streams the live states only
+		a.live.publish(source, tr)
+	}
 	a.desk.Transition(tr)
 }
 

@@ -28,7 +28,7 @@ type batch struct {
 
 // NewBatchEngine builds an engine stage that hands on the activities each
 // batch of events finished together; onBatch must not keep the slice.
-// onLive may be nil.
+// onLive, which may be nil, is told every transition, as NewEngine's.
 func NewBatchEngine(cfg bridge.Config, norm phone.Normalizer, onBatch func([]bridge.Activity), onLive func(bridge.Transition)) *Engine {
 	p := &Engine{eng: bridge.New(cfg), norm: norm, onLive: onLive, compactAt: compactEvery}
 	p.hand = onBatch

@@ -60,7 +60,8 @@ type watcher interface {
 const compactEvery = 20000
 
 // NewEngine builds an engine stage that hands on finished activities one
-// by one. onLive may be nil.
+// by one. onLive, which may be nil, is told every transition: the live
+// ones and those that carry a finished activity.
 func NewEngine(cfg bridge.Config, norm phone.Normalizer, onActivity func(bridge.Activity), onLive func(bridge.Transition)) *Engine {
 	return NewBatchEngine(cfg, norm, func(as []bridge.Activity) {
 		for _, a := range as {
@@ -209,13 +210,16 @@ func (p *Engine) Stats() (bridge.Stats, int) { return p.eng.Stats(), p.events }
 
 func (p *Engine) emit(ts []bridge.Transition) {
 	for _, tr := range ts {
-		if tr.Activity == nil {
-			if p.onLive != nil && !p.restoring {
-				p.onLive(tr)
-			}
-			continue
+		// The live side sees a finished activity too: a leg can end
+		// with its activity and no live hang-up before it (a ringing
+		// phone whose call another user picked up), and its caller
+		// card must end with it.
+		if p.onLive != nil && !p.restoring {
+			p.onLive(tr)
 		}
-		p.onActivity(p.complete(*tr.Activity))
+		if tr.Activity != nil {
+			p.onActivity(p.complete(*tr.Activity))
+		}
 	}
 }
 

@@ -32,8 +32,10 @@ type Parts struct {
 	// CRM is the way on to the CRMs; nil when none is configured, and
 	// activities stop at the sink.
 	CRM *CRM
-	// Live, if set, is told every live transition (ringing, connected,
-	// ended) with the name of the source that saw it, for screen pops.
+	// Live, if set, is told every transition with the name of the source
+	// that saw it, for screen pops: the live ones (ringing, connected,
+	// ended) and those that carry a finished activity (no State), which
+	// end a leg that had no live end.
 	Live func(source string, tr bridge.Transition)
 	// History, if set, fills each source's gaps (gap.go): the calls it
 	// did not see whole come from there.
