@@ -75,6 +75,9 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	if pkt, ok := r.buffered(); ok {
+		return pkt, nil
+	}
 	r.pkt = r.pkt[:0]
 	tooLong := false
 	for {
@@ -123,6 +126,39 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 		}
 		r.pkt = append(r.pkt, body...)
 		r.pkt = append(r.pkt, '\r', '\n')
+	}
+}
+
+// buffered returns the next message without copying it when it is whole
+// in the read buffer and already in ReadPacket's form: every line ended
+// with CRLF, no banner. That is how Asterisk writes, and it spares copying
+// each line and asking, per line, whether the next is buffered. Anything
+// else (bare LF, a banner, a message not yet whole) is left to the line
+// by line path, which reads the same bytes from the start.
+func (r *Reader) buffered() ([]byte, bool) {
+	b, _ := r.br.Peek(r.br.Buffered())
+	skip := 0
+	for len(b) >= skip+2 && b[skip] == '\r' && b[skip+1] == '\n' {
+		skip += 2 // stray blank lines between messages
+	}
+	if bytes.HasPrefix(b[skip:], bannerPrefix) {
+		return nil, false
+	}
+	for i := skip; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil, false
+		}
+		end := i + j + 1
+		if j == 0 || b[end-2] != '\r' {
+			return nil, false // a bare LF
+		}
+		if end-i == 2 && i > skip {
+			pkt := b[skip:end]
+			r.br.Discard(end)
+			return pkt, true
+		}
+		i = end
 	}
 }
 
