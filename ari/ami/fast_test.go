@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/iotest"
 )
@@ -78,5 +79,72 @@ func FuzzReaderBuffered(f *testing.F) {
 	f.Add([]byte("\r\n\r\nEvent: A\nB: c\r\n\r\nAsterisk Call Manager/1\r\nEvent: B\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		sameFrames(t, in)
+	})
+}
+
+// sameHeaders checks parseHeaders against goami2's parse on pkt: whatever
+// parseHeaders takes, parse takes too, with the same headers in the same
+// order. It reports whether parseHeaders took it.
+func sameHeaders(t *testing.T, pkt []byte) bool {
+	t.Helper()
+	fast, ok := parseHeaders(string(pkt))
+	m, err := parse(pkt)
+	if !ok {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("%q: parseHeaders took it, parse: %v", pkt, err)
+	}
+	if !slices.Equal(fast, headers(m.Headers())) {
+		t.Fatalf("%q: parseHeaders %q, parse %q", pkt, fast, m.Headers())
+	}
+	return true
+}
+
+// TestParseHeadersSameAsGoami2: every message of every recording parses
+// the plain way, to what goami2 gives.
+func TestParseHeadersSameAsGoami2(t *testing.T) {
+	n := 0
+	for _, in := range recordingStreams(t) {
+		r := NewReader(bytes.NewReader(in))
+		for {
+			pkt, err := r.ReadPacket()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameHeaders(t, pkt) {
+				t.Fatalf("%q: not taken by parseHeaders", pkt)
+			}
+			n++
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d messages", n)
+	}
+}
+
+func FuzzParseHeaders(f *testing.F) {
+	for _, in := range seedRecordings(f) {
+		r := NewReader(bytes.NewReader(in))
+		for i := 0; i < 20; i++ {
+			pkt, err := r.ReadPacket()
+			if err != nil {
+				break
+			}
+			f.Add(bytes.Clone(pkt))
+		}
+	}
+	f.Add([]byte("Event: A\r\nX:\r\nY:   \r\nZ: a\rb\r\n\r\n"))
+	f.Add([]byte("Ev(t)@;: x\r\n\r\nMore: y\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		sameHeaders(t, pkt)
+		fast, ferr := parseFast(pkt)
+		m, err := parse(pkt)
+		if (ferr == nil) != (err == nil) || err == nil && !slices.Equal(fast, headers(m.Headers())) {
+			t.Fatalf("%q: parseFast %q, %v; parse %v", pkt, fast, ferr, err)
+		}
 	})
 }
