@@ -148,3 +148,59 @@ func FuzzParseHeaders(f *testing.F) {
 		}
 	})
 }
+
+// containsOurVariable is how wanted used to look for the variables.
+func containsOurVariable(pkt []byte) bool {
+	return bytes.Contains(pkt, privacyHeader) || bytes.Contains(pkt, dialStatusHeader)
+}
+
+// TestOurVariableSameAsContains: on every message of every recording (and
+// a few made up) the line by line search finds what searching the whole
+// message for the two headers finds.
+func TestOurVariableSameAsContains(t *testing.T) {
+	found := 0
+	check := func(pkt []byte) {
+		t.Helper()
+		got, want := ourVariable(pkt), containsOurVariable(pkt)
+		if got != want {
+			t.Fatalf("%q: ourVariable %v, Contains %v", pkt, got, want)
+		}
+		if got {
+			found++
+		}
+	}
+	for _, in := range recordingStreams(t) {
+		r := NewReader(bytes.NewReader(in))
+		for {
+			pkt, err := r.ReadPacket()
+			if err != nil {
+				break
+			}
+			check(pkt)
+		}
+	}
+	if found == 0 {
+		t.Fatal("no recording sets a variable the engine uses")
+	}
+	for _, s := range []string{
+		"Event: VarSet\r\nVariable: DIALSTATUS\r\n\r\n",
+		"Variable: DIALSTATUS\r\n",
+		"Event: VarSet\nVariable: DIALSTATUS\r\n\r\n",
+		"Event: VarSet\r\nVariable: __CALLBRIDGE_PRIVACY\r\n",
+		"Event: VarSet\r\nValue: xCALLBRIDGE_PRIVACY\r\n",
+		"CALLBRIDGE_PRIVACY\n",
+		"Event: VarSet\r\nVariable: DIALSTATUS",
+	} {
+		check([]byte(s))
+	}
+}
+
+func FuzzOurVariable(f *testing.F) {
+	f.Add([]byte("Event: VarSet\r\nVariable: DIALSTATUS\r\n\r\n"))
+	f.Add([]byte("Event: VarSet\r\nVariable: CALLBRIDGE_PRIVACY\r\nValue: 1\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		if got, want := ourVariable(pkt), containsOurVariable(pkt); got != want {
+			t.Fatalf("%q: ourVariable %v, Contains %v", pkt, got, want)
+		}
+	})
+}

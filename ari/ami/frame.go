@@ -207,6 +207,29 @@ var (
 	dialStatusHeader = []byte("\r\nVariable: " + varDialStatus + "\r\n")
 )
 
+// ourVariable says whether pkt contains privacyHeader or dialStatusHeader,
+// line by line: both end a line, so that is a line ending in the privacy
+// name or a whole line "Variable: DIALSTATUS" after a CRLF. Searching the
+// whole message for each cost more than parsing it, VarSet being most of
+// what a PBX sends.
+func ourVariable(pkt []byte) bool {
+	privacy := privacyHeader[:len(privacyHeader)-1]             // up to the CR
+	dialStatus := dialStatusHeader[2 : len(dialStatusHeader)-1] // the line and its CR
+	afterCR := false                                            // the previous line ended with CR
+	for {
+		i := bytes.IndexByte(pkt, '\n')
+		if i < 0 {
+			return false
+		}
+		line := pkt[:i]
+		if bytes.HasSuffix(line, privacy) || afterCR && bytes.Equal(line, dialStatus) {
+			return true
+		}
+		afterCR = i > 0 && line[i-1] == '\r'
+		pkt = pkt[i+1:]
+	}
+}
+
 // wanted says, from the raw bytes and before parsing, whether a message can
 // matter: responses, the events Map uses, the resync list, and VarSet of the
 // privacy and dial-status variables only. A busy PBX sends mostly VarSet, Newexten, CEL and
@@ -217,7 +240,7 @@ func wanted(pkt []byte) bool {
 		return true
 	}
 	if string(name) == "VarSet" {
-		return bytes.Contains(pkt, privacyHeader) || bytes.Contains(pkt, dialStatusHeader)
+		return ourVariable(pkt)
 	}
 	return mappedEvents[string(name)] || string(name) == evCoreShowChannel || string(name) == evCoreShowChannelsComplete
 }
