@@ -393,7 +393,6 @@ func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{},
 	}
 	for {
 		pkt, err := rd.ReadPacket()
-		at := time.Now()
 		if errors.Is(err, ErrMalformed) {
 			c.m.malformed.Inc()
 			c.log.Warn().Err(err).Msg("ami message dropped")
@@ -414,6 +413,8 @@ func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{},
 		if !wanted(pkt) {
 			continue
 		}
+		// The clock only for what is passed on: most messages are not.
+		at := time.Now()
 		m, err := parseFast(pkt)
 		if err != nil {
 			c.m.malformed.Inc()
