@@ -155,7 +155,7 @@ func containsOurVariable(pkt []byte) bool {
 }
 
 // TestOurVariableSameAsContains: on every message of every recording (and
-// a few made up) the line by line search finds what searching the whole
+// a few made up) searching for the tails first finds what searching the whole
 // message for the two headers finds.
 func TestOurVariableSameAsContains(t *testing.T) {
 	found := 0
