@@ -75,6 +75,9 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	if pkt, ok := r.buffered(); ok {
+		return pkt, nil
+	}
 	r.pkt = r.pkt[:0]
 	tooLong := false
 	for {
@@ -126,6 +129,39 @@ func (r *Reader) ReadPacket() ([]byte, error) {
 	}
 }
 
+// buffered returns the next message without copying it when it is whole
+// in the read buffer and already in ReadPacket's form: every line ended
+// with CRLF, no banner. That is how Asterisk writes, and it spares copying
+// each line and asking, per line, whether the next is buffered. Anything
+// else (bare LF, a banner, a message not yet whole) is left to the line
+// by line path, which reads the same bytes from the start.
+func (r *Reader) buffered() ([]byte, bool) {
+	b, _ := r.br.Peek(r.br.Buffered())
+	skip := 0
+	for len(b) >= skip+2 && b[skip] == '\r' && b[skip+1] == '\n' {
+		skip += 2 // stray blank lines between messages
+	}
+	if bytes.HasPrefix(b[skip:], bannerPrefix) {
+		return nil, false
+	}
+	for i := skip; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return nil, false
+		}
+		end := i + j + 1
+		if j == 0 || b[end-2] != '\r' {
+			return nil, false // a bare LF
+		}
+		if end-i == 2 && i > skip {
+			pkt := b[skip:end]
+			r.br.Discard(end)
+			return pkt, true
+		}
+		i = end
+	}
+}
+
 // lineBuffered says whether a whole line is buffered, so that the next
 // ReadSlice returns without reading. Buffered() == 0 alone would not do:
 // a read that ends inside a message leaves its start buffered, and
@@ -169,7 +205,23 @@ var (
 	// inheritance); the mapping checks the whole name.
 	privacyHeader    = []byte(bridge.PrivacyVar + "\r\n")
 	dialStatusHeader = []byte("\r\nVariable: " + varDialStatus + "\r\n")
+
+	// Their ends, each contained in the whole; see ourVariable.
+	privacyTail    = privacyHeader[len(privacyHeader)-len("_PRIVACY\r\n"):]
+	dialStatusTail = dialStatusHeader[len(dialStatusHeader)-len("DIALSTATUS\r\n"):]
 )
+
+// ourVariable says whether pkt contains privacyHeader or dialStatusHeader.
+// Searched for directly, each starts with a letter (C, CR) that every
+// message has many of, and each false start costs; VarSet being most of
+// what a PBX sends, that cost more than parsing the messages kept. Their
+// tails start with a byte that is rare in AMI ('_', 'D'), so looking for
+// the tail first rules most messages out in one quick pass, and the whole
+// header is only searched for when the tail is there.
+func ourVariable(pkt []byte) bool {
+	return bytes.Contains(pkt, privacyTail) && bytes.Contains(pkt, privacyHeader) ||
+		bytes.Contains(pkt, dialStatusTail) && bytes.Contains(pkt, dialStatusHeader)
+}
 
 // wanted says, from the raw bytes and before parsing, whether a message can
 // matter: responses, the events Map uses, the resync list, and VarSet of the
@@ -181,7 +233,7 @@ func wanted(pkt []byte) bool {
 		return true
 	}
 	if string(name) == "VarSet" {
-		return bytes.Contains(pkt, privacyHeader) || bytes.Contains(pkt, dialStatusHeader)
+		return ourVariable(pkt)
 	}
 	return mappedEvents[string(name)] || string(name) == evCoreShowChannel || string(name) == evCoreShowChannelsComplete
 }

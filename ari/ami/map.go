@@ -78,13 +78,19 @@ var mappedEvents = map[string]bool{
 // needs lacks a field it cannot do without or has one that does not parse;
 // such an event is not delivered.
 func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err error) {
-	name := field(m, "Event")
+	return mapHeaders(m.Headers(), received)
+}
+
+// mapHeaders is Map over a message's headers, as parseHeaders or
+// goami2.Parse gives them.
+func mapHeaders(m headers, received time.Time) (ev bridge.Event, ok bool, err error) {
+	name := m.field("Event")
 	if !mappedEvents[name] {
 		return bridge.Event{}, false, nil
 	}
 	var variable string
 	if name == evVarSet {
-		if variable = field(m, "Variable"); strings.TrimLeft(variable, "_") != bridge.PrivacyVar && variable != varDialStatus {
+		if variable = m.field("Variable"); strings.TrimLeft(variable, "_") != bridge.PrivacyVar && variable != varDialStatus {
 			return bridge.Event{}, false, nil
 		}
 	}
@@ -109,10 +115,10 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 		if ev.Peer.ID == "" {
 			return bridge.Event{}, false, fmt.Errorf("ami: %s: no DestUniqueid", name)
 		}
-		ev.DialString = field(m, "DialString")
+		ev.DialString = m.field("DialString")
 		if name != evDialBegin {
-			ev.DialStatus = field(m, "DialStatus")
-			ev.Forward = field(m, "Forward")
+			ev.DialStatus = m.field("DialStatus")
+			ev.Forward = m.field("Forward")
 		}
 		return ev, true, nil
 	case evBridgeEnter, evBridgeLeave:
@@ -121,51 +127,51 @@ func Map(m *goami2.Message, received time.Time) (ev bridge.Event, ok bool, err e
 			ev.Kind = bridge.BridgeLeave
 		}
 		ev.Channel = readChannel(m, pfxNone)
-		ev.Bridge = field(m, "BridgeUniqueid")
+		ev.Bridge = m.field("BridgeUniqueid")
 		if ev.Bridge == "" {
 			return bridge.Event{}, false, fmt.Errorf("ami: %s: no BridgeUniqueid", name)
 		}
-		ev.Conference = isConference(field(m, "BridgeCreator"), field(m, "BridgeType"))
+		ev.Conference = isConference(m.field("BridgeCreator"), m.field("BridgeType"))
 	case evBlindTransfer:
-		if r := field(m, "Result"); r != "" && r != "Success" {
+		if r := m.field("Result"); r != "" && r != "Success" {
 			return bridge.Event{}, false, nil
 		}
 		ev.Kind = bridge.BlindTransfer
 		ev.Channel = readChannel(m, pfxTransferer)
 		ev.Peer = readChannel(m, pfxTransferee)
-		ev.Exten = field(m, "Extension")
-		ev.Context = field(m, "Context")
+		ev.Exten = m.field("Extension")
+		ev.Context = m.field("Context")
 	case evAttendedTransfer:
-		if r := field(m, "Result"); r != "" && r != "Success" {
+		if r := m.field("Result"); r != "" && r != "Success" {
 			return bridge.Event{}, false, nil
 		}
 		ev.Kind = bridge.AttendedTransfer
 		ev.Channel = readChannel(m, pfxOrigTransferer)
 		ev.Peer = readChannel(m, pfxTransferee)
-		ev.Second = field(m, "SecondTransfererUniqueid")
-		ev.Target = field(m, "TransferTargetUniqueid")
+		ev.Second = m.field("SecondTransfererUniqueid")
+		ev.Target = m.field("TransferTargetUniqueid")
 	case evVarSet:
 		ev.Kind = bridge.VarSet
 		ev.Channel = readChannel(m, pfxNone)
 		ev.Var = variable
-		ev.Value = field(m, "Value")
+		ev.Value = m.field("Value")
 	case evDTMFEnd:
 		// Only the keys a device sent (a transferer's abort code); DTMF
 		// the PBX plays out says nothing about the call. DTMFBegin
 		// duplicates it.
-		if field(m, "Direction") != "Received" {
+		if m.field("Direction") != "Received" {
 			return bridge.Event{}, false, nil
 		}
 		ev.Kind = bridge.DTMF
 		ev.Channel = readChannel(m, pfxNone)
-		ev.Value = field(m, "Digit")
+		ev.Value = m.field("Digit")
 	case evSoftHangupRequest, evHangupRequest, evHangup:
 		ev.Kind = bridge.HangupRequest
 		if name == evHangup {
 			ev.Kind = bridge.ChannelDestroyed
 		}
 		ev.Channel = readChannel(m, pfxNone)
-		if ev.Cause, err = cause(field(m, "Cause")); err != nil {
+		if ev.Cause, err = cause(m.field("Cause")); err != nil {
 			return bridge.Event{}, false, fmt.Errorf("ami: %s: %w", name, err)
 		}
 	}
@@ -186,7 +192,14 @@ func isConference(creator, typ string) bool {
 // header names consistently, so an exact match is tried first; the fold keeps
 // hand-written or proxied streams working.
 func field(m *goami2.Message, name string) string {
-	hs := m.Headers()
+	return headers(m.Headers()).field(name)
+}
+
+// headers are a message's header lines in order, as goami2 gives them.
+type headers []goami2.Header
+
+// field is the package's field over headers.
+func (hs headers) field(name string) string {
 	for i := range hs {
 		if hs[i].Name == name {
 			return hs[i].Value
@@ -212,9 +225,9 @@ const (
 // readChannel reads the standard channel block (Channel, Uniqueid, Linkedid,
 // ChannelStateDesc, CallerIDNum, …) that AMI writes with prefix before each
 // name, in one pass over the headers.
-func readChannel(m *goami2.Message, prefix string) bridge.Channel {
+func readChannel(m headers, prefix string) bridge.Channel {
 	var c bridge.Channel
-	for _, h := range m.Headers() {
+	for _, h := range m {
 		if len(h.Name) <= len(prefix) || h.Name[:len(prefix)] != prefix {
 			continue
 		}
@@ -260,8 +273,8 @@ func known(s string) string {
 // eventTime reads the Timestamp header ("1795277374.515122", epoch seconds
 // with microseconds, written when manager.conf has timestampevents=yes),
 // falling back to received when there is none.
-func eventTime(m *goami2.Message, received time.Time) (time.Time, error) {
-	ts := field(m, "Timestamp")
+func eventTime(m headers, received time.Time) (time.Time, error) {
+	ts := m.field("Timestamp")
 	if ts == "" {
 		return received, nil
 	}

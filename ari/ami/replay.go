@@ -39,11 +39,11 @@ func Decode(pkt []byte, received time.Time) (ev bridge.Event, ok bool, err error
 	if !wanted(pkt) {
 		return bridge.Event{}, false, nil
 	}
-	m, err := parse(pkt)
+	m, err := parseFast(pkt)
 	if err != nil {
 		return bridge.Event{}, false, err
 	}
-	return Map(m, received)
+	return mapHeaders(m, received)
 }
 
 // parse wraps goami2.Parse. Its generated scanner reads past the end of
@@ -132,7 +132,7 @@ func ReadRecording(r io.Reader, fn func(bridge.Event)) (Stats, error) {
 				if list == nil {
 					list = &resync{}
 				}
-				list.chans = append(list.chans, snapshotChannel(m, clock))
+				list.chans = append(list.chans, snapshotChannel(m.Headers(), clock))
 				continue
 			}
 			if list == nil {
