@@ -33,23 +33,25 @@ func slim(buf, msg []byte) []byte {
 	if i < 0 {
 		return append(buf, msg...)
 	}
-	buf = append(buf, msg[:i+2]...) // the start line
-	rest := msg[i+2:]
-	for len(rest) > 0 {
-		j := bytes.IndexByte(rest, '\r')
-		if j < 0 || j+1 >= len(rest) || rest[j+1] != '\n' {
+	// Kept lines are copied in runs, from kept to the next dropped line.
+	off := i + 2 // after the start line
+	kept := 0
+	for off < len(msg) {
+		j := bytes.IndexByte(msg[off:], '\r')
+		if j < 0 || off+j+1 >= len(msg) || msg[off+j+1] != '\n' {
 			break // no proper line end: sipgo decides
 		}
-		line, next := rest[:j], rest[j+2:]
-		if len(line) == 0 {
+		if j == 0 {
 			break // end of the headers: the rest is the body
 		}
-		if !droppable(line, next) {
-			buf = append(buf, rest[:j+2]...)
+		next := off + j + 2
+		if droppable(msg[off:off+j], msg[next:]) {
+			buf = append(buf, msg[kept:off]...)
+			kept = next
 		}
-		rest = next
+		off = next
 	}
-	return append(buf, rest...)
+	return append(buf, msg[kept:]...)
 }
 
 // droppable: line (without its CRLF, followed by next) is one sipgo keeps
