@@ -104,7 +104,11 @@ var (
 type Tracker struct {
 	cfg    Config
 	parser *sip.Parser
-	users  map[string]bool
+	// slimmed is the copy of the message being parsed without the
+	// headers the tracker never reads (see slim); sipgo copies what it
+	// keeps, so one buffer serves every message.
+	slimmed []byte
+	users   map[string]bool
 
 	pbx     []Addr
 	learn   *learner  // non-nil until the PBX is known
@@ -216,7 +220,18 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 }
 
 func (t *Tracker) parse(m Message) (*parsed, error) {
-	msg, err := t.parser.ParseSIP(m.Payload)
+	data := m.Payload
+	// sipgo refuses a message over its limit; a slim copy could be under it.
+	if len(data) <= sip.ParseMaxMessageLength {
+		t.slimmed = slim(t.slimmed, data)
+		data = t.slimmed
+	}
+	return t.parseBytes(m, data)
+}
+
+// parseBytes parses data, m's payload or its slim copy.
+func (t *Tracker) parseBytes(m Message, data []byte) (*parsed, error) {
+	msg, err := t.parser.ParseSIP(data)
 	if err != nil {
 		t.stats.Malformed++
 		return nil, fmt.Errorf("%w: %v", ErrParse, err)

@@ -69,6 +69,11 @@ type Collector struct {
 	// never empties (a sender faster than the tracker) cannot hold
 	// finished activities back.
 	batchMax int
+	// bufs are packet buffers handed back by the tracker: the tracker
+	// keeps nothing of a payload once it is parsed, so the readers reuse
+	// them instead of making one per packet. A channel rather than a
+	// sync.Pool, which would take an allocation per buffer put back.
+	bufs chan []byte
 }
 
 // batchMax is Collector.batchMax's value.
@@ -107,6 +112,7 @@ func New(cfg Config) (*Collector, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("component", "hep").Logger(),
 		queue:    make(chan item, cfg.Queue),
+		bufs:     make(chan []byte, keptBuffers),
 		m:        newMetrics(cfg.Registerer),
 		batchMax: batchMax,
 	}
@@ -262,7 +268,9 @@ func (c *Collector) track(ctx context.Context, out func(bridge.Event), ready fun
 			f.Expire()
 			end()
 		case it := <-c.queue:
-			if err := f.Packet(it.b, it.t); err != nil {
+			err := f.Packet(it.b, it.t)
+			c.release(it.b)
+			if err != nil {
 				c.log.Error().Err(err).Msg("SIP source stopped")
 				return err
 			}
@@ -286,6 +294,10 @@ type Feeder struct {
 	out      func(bridge.Event)
 	last     time.Time // tracker clock after the last packet
 	lastSeen time.Time // when (monotonic) that packet came
+	// transport and packets are the packet counter of the last packet's
+	// transport: finding a labelled counter costs more than counting.
+	transport string
+	packets   prometheus.Counter
 }
 
 // NewFeeder returns a Feeder with cfg's auth key, tracker configuration,
@@ -308,7 +320,10 @@ func (c *Collector) feeder(out func(bridge.Event)) *Feeder {
 // one (dialog.ErrUnknownPBX).
 func (f *Feeder) Packet(b []byte, transport string) error {
 	c := f.c
-	c.m.packets.WithLabelValues(transport).Inc()
+	if f.packets == nil || transport != f.transport {
+		f.transport, f.packets = transport, c.m.packets.WithLabelValues(transport)
+	}
+	f.packets.Inc()
 	p, err := Decode(b)
 	if err != nil {
 		c.m.malformed.WithLabelValues("hep").Inc()
@@ -372,6 +387,32 @@ func (c *Collector) enqueue(b []byte, transport string) {
 	case c.queue <- item{b, transport}:
 	default:
 		c.m.dropped.Inc()
+		c.release(b)
+	}
+}
+
+// keptBuffers bounds the buffers kept for reuse.
+const keptBuffers = 256
+
+// buffer returns a buffer of n bytes for a packet, a reused one if the
+// pool has one large enough. New ones are made to measure: when the
+// tracker falls behind, the queue holds them all at once.
+func (c *Collector) buffer(n int) []byte {
+	select {
+	case b := <-c.bufs:
+		if cap(b) >= n {
+			return b[:n]
+		}
+	default:
+	}
+	return make([]byte, n)
+}
+
+// release hands b back for reuse once the tracker is done with it.
+func (c *Collector) release(b []byte) {
+	select {
+	case c.bufs <- b:
+	default: // enough kept: this one is left to the garbage collector
 	}
 }
 
@@ -390,7 +431,9 @@ func (c *Collector) readUDP(ctx context.Context, u guarded[net.PacketConn]) {
 			c.refuse("udp", from)
 			continue
 		}
-		c.enqueue(append([]byte(nil), buf[:n]...), "udp")
+		b := c.buffer(n)
+		copy(b, buf[:n])
+		c.enqueue(b, "udp")
 	}
 }
 

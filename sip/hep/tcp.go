@@ -69,12 +69,13 @@ func (c *Collector) readTCP(tc *tcpConn) {
 			c.m.closed.WithLabelValues("framing").Inc()
 			return
 		}
-		b := make([]byte, n)
+		b := c.buffer(n)
 		copy(b, hdr)
 		if _, err := io.ReadFull(r, b[6:]); err != nil {
 			if isTimeout(err) {
 				c.m.closed.WithLabelValues("idle").Inc()
 			}
+			c.release(b)
 			return
 		}
 		tc.touch()
