@@ -18,7 +18,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	if conference {
 		c.conference = true
 	} else {
-		if k := c.consultOf; k != nil && len(members) > 1 {
+		if k := c.consultOf(); k != nil && len(members) > 1 {
 			// The consultation is moved in with another party: the
 			// transfer is being completed (bridge_basic merges the
 			// bridges), even if its own event was lost in a gap.
@@ -195,15 +195,15 @@ func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 		c.endAt = at
 	}
 	if cause != 0 {
-		c.cause = cause
+		c.cause = causeOf(cause)
 	}
 	e.leave(c, at)
 	e.live--
-	if c.localKey != "" {
-		if pair := e.locals[c.localKey]; pair != nil {
-			pair[c.localHalf-1] = nil
+	if key := c.localKey(); key != "" {
+		if pair := e.locals[key]; pair != nil {
+			pair[c.localHalf()-1] = nil
 			if pair[0] == nil && pair[1] == nil {
-				delete(e.locals, c.localKey)
+				delete(e.locals, key)
 			}
 		}
 	}
@@ -295,8 +295,8 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			continue
 		}
 		in[x] = true
-		if x.partner != nil {
-			queue = append(queue, x.partner)
+		if p := x.partner(); p != nil {
+			queue = append(queue, p)
 		}
 		for _, y := range cl.chans {
 			if y.dialer == x {

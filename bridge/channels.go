@@ -71,15 +71,12 @@ var pseudoTech = map[string]bool{"CBAnn": true, "CBRec": true, "Snoop": true, "A
 func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	c := &channel{
 		id:         ch.ID,
-		name:       ch.Name,
-		endpoint:   ch.Endpoint,
 		state:      ch.State,
 		callerNum:  ch.CallerNumber,
 		callerName: ch.CallerName,
 		connNum:    ch.ConnectedNumber,
 		connName:   ch.ConnectedName,
 		exten:      ch.Exten,
-		context:    ch.Context,
 		created:    ch.Created,
 	}
 	if c.created.IsZero() || c.created.After(at) {
@@ -92,21 +89,23 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	}
 	if strings.EqualFold(tech, "Local") {
 		if i := strings.LastIndexByte(res, ';'); i >= 0 {
-			c.localKey = ch.Name[:len(ch.Name)-len(res)+i]
+			x := c.extra()
+			x.localKey = ch.Name[:len(ch.Name)-len(res)+i]
 			if res[i+1:] == "2" {
-				c.localHalf = 2
+				x.localHalf = 2
 			} else {
-				c.localHalf = 1
+				x.localHalf = 1
 			}
 		}
 	}
-	if c.localKey == "" && !c.pseudo {
-		if c.endpoint == "" {
-			c.endpoint = endpointOf(res)
+	if c.localKey() == "" && !c.pseudo {
+		endpoint := ch.Endpoint
+		if endpoint == "" {
+			endpoint = endpointOf(res)
 		}
-		c.trunk = e.trunks[c.endpoint]
+		c.trunk = e.trunks[endpoint]
 		if !c.trunk {
-			c.user = e.userFor(c.endpoint)
+			c.user = e.userFor(endpoint)
 		}
 	}
 	if ch.State == StateRinging {
@@ -118,15 +117,16 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	e.chans[c.id] = c
 	e.calls++
 	e.live++
-	if c.localKey != "" {
-		pair := e.locals[c.localKey]
+	if key := c.localKey(); key != "" {
+		pair := e.locals[key]
 		if pair == nil {
 			pair = new([2]*channel)
-			e.locals[c.localKey] = pair
+			e.locals[key] = pair
 		}
-		pair[c.localHalf-1] = c
-		if other := pair[2-c.localHalf]; other != nil {
-			c.partner, other.partner = other, c
+		half := c.localHalf()
+		pair[half-1] = c
+		if other := pair[2-half]; other != nil {
+			c.x.partner, other.extra().partner = other, c
 			e.merge(c.call, other.call)
 		}
 	}
@@ -178,7 +178,7 @@ func (e *Engine) update(c *channel, ch *Channel, at time.Time) {
 		}
 		if ch.State == StateUp && !c.wasUp {
 			c.wasUp = true
-			if k := c.consultOf; k != nil {
+			if k := c.consultOf(); k != nil {
 				e.consultAnswered(k, at)
 			}
 		}
@@ -221,22 +221,22 @@ func (e *Engine) dial(ev Event) {
 		}
 	default:
 		e.adoptDialer(caller, peer)
-		if peer.peerStatus == "" {
-			peer.peerStatus = st
+		if peer.peerStatus == statusNone {
+			peer.peerStatus = parseDialStatus(st)
 		}
-		if caller != nil && caller.outStatus != "ANSWER" {
-			caller.outStatus = st
+		if caller != nil && caller.outStatus != statusAnswer {
+			caller.outStatus = parseDialStatus(st)
 		}
 		if ev.Forward != "" {
 			// The dialled phone sent the call on (SIP 302): app_dial's
 			// do_forward hangs this channel up and dials the target from
 			// the same caller next.
-			peer.forwardTo = ev.Forward
+			peer.extra().forwardTo = ev.Forward
 			if caller != nil {
-				caller.forwarding = peer.user
+				caller.extra().forwarding = peer.user
 			}
 		}
-		if k := peer.consultOf; k != nil && st == "ANSWER" {
+		if k := peer.consultOf(); k != nil && st == "ANSWER" {
 			e.consultAnswered(k, ev.Time)
 		}
 	}
@@ -256,10 +256,10 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	if peer.dialString == "" {
 		peer.dialString = dialString
 	}
-	if caller != nil && caller.forwarding != nil {
-		peer.forwardedBy, caller.forwarding = caller.forwarding, nil
+	if caller != nil && caller.forwarding() != nil {
+		peer.extra().forwardedBy, caller.x.forwarding = caller.x.forwarding, nil
 	}
-	if peer.user == nil && peer.localKey == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
+	if peer.user == nil && peer.localKey() == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
 		// The PBX rings a user's own mobile for a call: a forward.
 		// (A user calling a colleague's mobile is an external call.)
 		if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
@@ -272,9 +272,9 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	switch {
 	case caller == nil:
 		peer.originated = !e.onBehalfOfAnother(peer)
-	case caller.localKey != "" && caller.partner != nil && caller.partner.originated && peer.user != nil && !e.dialledBy(caller.partner):
+	case caller.localKey() != "" && caller.partner() != nil && caller.partner().originated && peer.user != nil && !e.dialledBy(caller.partner()):
 		peer.originated = true
-		peer.via = caller.partner
+		peer.extra().via = caller.partner()
 	}
 	if caller != nil && caller.user != nil && caller.uleg == nil {
 		// A dialled user channel that now dials out (an originate seen
@@ -302,7 +302,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 // starts a call of its own.
 func (e *Engine) onBehalfOfAnother(peer *channel) bool {
 	for _, c := range peer.callRoot().chans {
-		if c != peer && c != peer.partner && !c.gone {
+		if c != peer && c != peer.partner() && !c.gone {
 			return true
 		}
 	}
@@ -340,17 +340,18 @@ func (e *Engine) dialledBy(c *channel) bool {
 // half of a Local pair leading to c.
 func forwarder(c *channel) *User {
 	for i := 0; c != nil && i < 32; i++ {
-		if c.forwardedBy != nil {
-			return c.forwardedBy
+		if u := c.forwardedBy(); u != nil {
+			return u
 		}
-		if c.partner != nil && c.partner.forwardedBy != nil {
-			return c.partner.forwardedBy
+		p := c.partner()
+		if p != nil && p.forwardedBy() != nil {
+			return p.forwardedBy()
 		}
 		switch {
 		case c.dialer != nil:
 			c = c.dialer
-		case c.partner != nil && c.partner.dialer != nil:
-			c = c.partner.dialer
+		case p != nil && p.dialer != nil:
+			c = p.dialer
 		default:
 			return nil
 		}
@@ -441,7 +442,7 @@ func (e *Engine) varSet(ev Event) {
 		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
 	case "DIALSTATUS":
 		if ev.Value != "" {
-			c.varStatus = ev.Value
+			c.varStatus = parseDialStatus(ev.Value)
 		}
 	}
 }
@@ -458,6 +459,6 @@ func (e *Engine) hangupRequest(ev Event) {
 		c.endAt = ev.Time
 	}
 	if ev.Cause != 0 && c.cause == 0 {
-		c.cause = ev.Cause
+		c.cause = causeOf(ev.Cause)
 	}
 }

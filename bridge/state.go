@@ -1,55 +1,42 @@
 package bridge
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
-// channel is one leg as the engine tracks it.
+// channel is one leg as the engine tracks it. There is one for every leg
+// of every call in progress, so it keeps only what most legs need, in as
+// few words as it can (a test pins its size): what few channels use is in
+// channelExtra, times are stamps, dial statuses their class.
 type channel struct {
-	id, name, endpoint string
-	user               *User
-	localKey           string   // non-empty for Local channels
-	partner            *channel // the other half of a Local pair
+	id     string
+	user   *User
+	call   *call // follow with root()
+	uleg   *userLeg
+	dialer *channel      // the channel that dialled this one
+	x      *channelExtra // nil until the channel needs it: see extra
 
-	call *call // follow with root()
-	uleg *userLeg
+	callerNum, callerName string
+	connNum, connName     string
+	exten                 string // as first seen: what was dialled
+	bridge                string
+	dialString            string
 
-	callerNum, callerName    string
-	connNum, connName        string
-	exten, context           string // as first seen: what was dialled
-	created                  time.Time
-	bridge                   string
-	dialer                   *channel // the channel that dialled this one
-	dialString               string
-	peerStatus               string // first final status of the Dial to this channel
-	outStatus                string // status of this channel's own dialling
-	varStatus                string // DIALSTATUS set on it
-	offeredAt, ringAt, endAt time.Time
-	cause                    int
-	aloneAt                  time.Time // the last other party left its bridge
+	created, offeredAt, ringAt, endAt time.Time
+	aloneAt                           time.Time // the last other party left its bridge
 
-	// via, on a user's channel reached through an originated Local pair,
-	// is the half that places the call for them (see originated).
-	via *channel
-	// forwardTo is where this channel asked the call to go instead (SIP
-	// 302, Dial's forward); forwarding, on the dialling channel, the user
-	// whose forward its next dial follows; forwardedBy, on that next
-	// channel, the same user.
-	forwardTo   string
-	forwarding  *User
-	forwardedBy *User
-	// consultOf marks the first channel of a consultation the PBX placed
-	// for a transferer (the Local channel of Atxfer or the attended-
-	// transfer feature code).
-	consultOf *consult
-
-	// The small fields last and together, so that they share words: there
-	// is a channel for every leg of every call in progress.
-	state     ChannelState
-	localHalf int8 // 1 or 2
-	trunk     bool
-	incoming  bool // called in to the PBX rather than dialled by it
-	gone      bool
-	wasUp     bool // answered at some point (state Up)
-	pseudo    bool // no party to the call (see pseudoTech)
+	// The small fields last and together, so that they share words.
+	cause      cause16
+	state      ChannelState
+	peerStatus dialStatus // first final status of the Dial to this channel
+	outStatus  dialStatus // status of this channel's own dialling
+	varStatus  dialStatus // DIALSTATUS set on it
+	trunk      bool
+	incoming   bool // called in to the PBX rather than dialled by it
+	gone       bool
+	wasUp      bool // answered at some point (state Up)
+	pseudo     bool // no party to the call (see pseudoTech)
 	// adopted: first seen mid-call (a snapshot, or an event about a
 	// channel the engine never saw created).
 	adopted bool
@@ -64,6 +51,142 @@ type channel struct {
 	originated bool
 	// conference: it was in a conference bridge (ConfBridge, MeetMe).
 	conference bool
+}
+
+// channelExtra is the part of a channel that only some channels need:
+// Local channels, forwards, originates placed through a Local pair,
+// consultations. Most legs of most calls have none of these, and the
+// engine holds a channel for every leg of every call in progress.
+type channelExtra struct {
+	localKey  string   // non-empty for Local channels
+	partner   *channel // the other half of a Local pair
+	localHalf int8     // 1 or 2
+	// via, on a user's channel reached through an originated Local pair,
+	// is the half that places the call for them (see originated).
+	via *channel
+	// forwardTo is where this channel asked the call to go instead (SIP
+	// 302, Dial's forward); forwarding, on the dialling channel, the user
+	// whose forward its next dial follows; forwardedBy, on that next
+	// channel, the same user.
+	forwardTo   string
+	forwarding  *User
+	forwardedBy *User
+	// consultOf marks the first channel of a consultation the PBX placed
+	// for a transferer (the Local channel of Atxfer or the attended-
+	// transfer feature code).
+	consultOf *consult
+}
+
+// extra is c's channelExtra, made the first time it is needed: call it to
+// set a field of it, and the getters below to read one.
+func (c *channel) extra() *channelExtra {
+	if c.x == nil {
+		c.x = new(channelExtra)
+	}
+	return c.x
+}
+
+func (c *channel) localKey() string {
+	if c.x == nil {
+		return ""
+	}
+	return c.x.localKey
+}
+
+func (c *channel) localHalf() int8 {
+	if c.x == nil {
+		return 0
+	}
+	return c.x.localHalf
+}
+
+func (c *channel) partner() *channel {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.partner
+}
+
+func (c *channel) via() *channel {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.via
+}
+
+func (c *channel) forwardTo() string {
+	if c.x == nil {
+		return ""
+	}
+	return c.x.forwardTo
+}
+
+func (c *channel) forwarding() *User {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.forwarding
+}
+
+func (c *channel) forwardedBy() *User {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.forwardedBy
+}
+
+func (c *channel) consultOf() *consult {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.consultOf
+}
+
+// cause16 is a Q.850 hang-up cause (0 to 127) in two bytes. A source's
+// value outside int16 is kept as the nearest end of it, which, like the
+// value itself, is no cause the engine knows: it reads the same.
+type cause16 int16
+
+func causeOf(n int) cause16 {
+	switch {
+	case n > math.MaxInt16:
+		return math.MaxInt16
+	case n < math.MinInt16:
+		return math.MinInt16
+	}
+	return cause16(n)
+}
+
+// dialStatus is what a channel keeps of a Dial's status (DIALSTATUS): the
+// reasons read no more of it than these classes.
+type dialStatus uint8
+
+const (
+	statusNone     dialStatus = iota // not reported
+	statusAnswer                     // ANSWER
+	statusBusy                       // BUSY
+	statusNoAnswer                   // NOANSWER
+	statusCancel                     // CANCEL
+	statusFailed                     // CONGESTION, CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS
+	statusOther                      // anything else a source reports
+)
+
+func parseDialStatus(s string) dialStatus {
+	switch s {
+	case "":
+		return statusNone
+	case "ANSWER":
+		return statusAnswer
+	case "BUSY":
+		return statusBusy
+	case "NOANSWER":
+		return statusNoAnswer
+	case "CANCEL":
+		return statusCancel
+	case "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE", "INVALIDARGS":
+		return statusFailed
+	}
+	return statusOther
 }
 
 // party is the other side of a user's activity.
@@ -143,7 +266,7 @@ type consult struct {
 func (c *call) remnant() bool {
 	var party *channel
 	for _, ch := range c.chans {
-		if ch.pseudo || ch.localKey != "" {
+		if ch.pseudo || ch.localKey() != "" {
 			continue
 		}
 		if party != nil {
