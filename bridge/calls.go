@@ -48,17 +48,17 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		return
 	}
 	for _, m := range members {
-		m.aloneAt = time.Time{}
+		m.aloneAt = 0
 		l := m.uleg
 		switch {
 		case l == nil || m.pseudo:
-		case l.answered.IsZero():
+		case l.answered.isZero():
 			e.connected(l, at)
-		case !l.transferAt.IsZero() && m.created.After(l.transferAt):
+		case !l.transferAt.isZero() && e.at(m.created).After(e.at(l.transferAt)):
 			// The call came back to a user who had handed it on: the
 			// parking lot called the parker back and they answered. They
 			// did not transfer it after all.
-			l.transferAt = time.Time{}
+			l.transferAt = 0
 			e.emitLive(l, Talking, at)
 		}
 	}
@@ -86,8 +86,8 @@ func (e *Engine) leave(c *channel, at time.Time) {
 		// the other party hung up (or left): the PBX may take a while to
 		// hang the user's phone up too.
 		left := at
-		if !c.endAt.IsZero() && c.endAt.Before(left) {
-			left = c.endAt
+		if end := e.at(c.endAt); !end.IsZero() && end.Before(left) {
+			left = end
 		}
 		var rest []*channel
 		for _, m := range members {
@@ -95,8 +95,8 @@ func (e *Engine) leave(c *channel, at time.Time) {
 				rest = append(rest, m)
 			}
 		}
-		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.IsZero() {
-			rest[0].aloneAt = left
+		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.isZero() {
+			rest[0].aloneAt = e.stamp(left)
 		}
 	}
 	if len(members) == 0 {
@@ -108,7 +108,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 }
 
 func (e *Engine) connected(l *userLeg, at time.Time) {
-	l.answered = at
+	l.answered = e.stamp(at)
 	if !l.rewired {
 		if p := e.remoteOf(l); p.number != "" || p.user != nil {
 			l.remote = p
@@ -124,7 +124,7 @@ func (e *Engine) merge(a, b *call) {
 	if a == b {
 		return
 	}
-	if b.first.Before(a.first) || (b.first.Equal(a.first) && b.id < a.id) {
+	if af, bf := e.at(a.first), e.at(b.first); bf.Before(af) || (bf.Equal(af) && b.id < a.id) {
 		a, b = b, a
 	}
 	b.parent = a
@@ -138,7 +138,7 @@ func (e *Engine) merge(a, b *call) {
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
 	a.privacy = stricter(a.privacy, b.privacy)
-	if b.transferAt.After(a.transferAt) {
+	if e.at(b.transferAt).After(e.at(a.transferAt)) {
 		a.transferAt, a.transferBy = b.transferAt, b.transferBy
 	}
 	a.linked = append(a.linked, b.linked...)
@@ -158,26 +158,26 @@ func (e *Engine) merge(a, b *call) {
 			a.legs = append(a.legs, l)
 			continue
 		}
-		into.absorb(l)
+		e.absorb(into, l)
 	}
 	b.legs = nil
 }
 
 // absorb folds another leg of the same user into l: earliest start and
 // answer, one set of channels.
-func (l *userLeg) absorb(o *userLeg) {
+func (e *Engine) absorb(l, o *userLeg) {
 	for _, c := range o.chans {
 		c.uleg = l
 	}
 	l.chans = append(l.chans, o.chans...)
 	l.live += o.live
-	if !o.started.IsZero() && (l.started.IsZero() || o.started.Before(l.started)) {
+	if !o.started.isZero() && (l.started.isZero() || e.at(o.started).Before(e.at(l.started))) {
 		l.started = o.started
 	}
-	if !o.answered.IsZero() && (l.answered.IsZero() || o.answered.Before(l.answered)) {
+	if !o.answered.isZero() && (l.answered.isZero() || e.at(o.answered).Before(e.at(l.answered))) {
 		l.answered = o.answered
 	}
-	if l.transferAt.IsZero() {
+	if l.transferAt.isZero() {
 		l.transferAt = o.transferAt
 	}
 	if l.transferredBy == "" {
@@ -191,8 +191,8 @@ func (l *userLeg) absorb(o *userLeg) {
 
 func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 	c.gone = true
-	if c.endAt.IsZero() {
-		c.endAt = at
+	if c.endAt.isZero() {
+		c.endAt = e.stamp(at)
 	}
 	if cause != 0 {
 		c.cause = causeOf(cause)
@@ -211,8 +211,9 @@ func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 		l.live--
 		if l.live == 0 && !l.sentEnded {
 			l.sentEnded = true
-			l.ended = l.end()
-			e.emitLive(l, HungUp, l.ended)
+			end := e.end(l)
+			l.ended = e.stamp(end)
+			e.emitLive(l, HungUp, end)
 		}
 	}
 	cl := c.callRoot()
@@ -244,7 +245,7 @@ func (e *Engine) finish(cl *call) {
 			delete(e.chans, c.id)
 		}
 		if c.bridge != "" {
-			e.leave(c, c.endAt)
+			e.leave(c, e.at(c.endAt))
 		}
 	}
 	for _, id := range cl.linked {
@@ -304,14 +305,14 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			}
 		}
 	}
-	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy, timedOut: k.timedOut()}
+	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy, timedOut: e.timedOut(k)}
 	for _, c := range cl.chans {
 		if in[c] {
 			sub.chans = append(sub.chans, c)
 		}
 	}
 	by := &userLeg{user: k.by.user, call: sub, dir: Outbound, chans: []*channel{k.root},
-		started: k.root.created, answered: k.answered, leftAt: k.left, consult: true}
+		started: k.root.created, answered: e.stamp(k.answered), leftAt: e.stamp(k.left), consult: true}
 	sub.legs = append(sub.legs, by)
 	keep := cl.legs[:0]
 	for _, l := range cl.legs {

@@ -50,8 +50,8 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		if c.originated {
 			dir = Outbound
 		}
-		l := e.userLeg(c, dir, c.created)
-		if dir == Inbound && ch.State == StateUp && l.answered.IsZero() {
+		l := e.userLeg(c, dir, e.at(c.created))
+		if dir == Inbound && ch.State == StateUp && l.answered.isZero() {
 			// Found answered: connected by now (late, never early).
 			e.connected(l, at)
 		}
@@ -77,11 +77,12 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 		connNum:    ch.ConnectedNumber,
 		connName:   ch.ConnectedName,
 		exten:      ch.Exten,
-		created:    ch.Created,
 	}
-	if c.created.IsZero() || c.created.After(at) {
-		c.created = at
+	created := ch.Created
+	if created.IsZero() || created.After(at) {
+		created = at
 	}
+	c.created = e.stamp(created)
 	tech, res := splitName(ch.Name)
 	c.pseudo = pseudoTech[tech]
 	if ch.State == StateUp {
@@ -109,7 +110,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 		}
 	}
 	if ch.State == StateRinging {
-		c.ringAt = at
+		c.ringAt = e.stamp(at)
 	}
 	cl := &call{id: c.id, first: c.created, live: 1}
 	cl.chans = append(cl.chans, c)
@@ -172,8 +173,8 @@ func endpointOf(res string) string {
 
 func (e *Engine) update(c *channel, ch *Channel, at time.Time) {
 	if ch.State != StateUnknown {
-		if ch.State == StateRinging && c.ringAt.IsZero() {
-			c.ringAt = at
+		if ch.State == StateRinging && c.ringAt.isZero() {
+			c.ringAt = e.stamp(at)
 			e.ringing(c, at)
 		}
 		if ch.State == StateUp && !c.wasUp {
@@ -215,8 +216,8 @@ func (e *Engine) dial(ev Event) {
 		e.dialBegin(caller, peer, ev.DialString, ev.Time)
 	case "RINGING", "PROGRESS", "PROCEEDING":
 		e.adoptDialer(caller, peer)
-		if peer.ringAt.IsZero() && st == "RINGING" {
-			peer.ringAt = ev.Time
+		if peer.ringAt.isZero() && st == "RINGING" {
+			peer.ringAt = e.stamp(ev.Time)
 			e.ringing(peer, ev.Time)
 		}
 	default:
@@ -245,8 +246,8 @@ func (e *Engine) dial(ev Event) {
 // dialBegin handles the start of a Dial: caller (nil when the PBX dialled
 // on nobody's behalf) now rings peer.
 func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Time) {
-	if peer.offeredAt.IsZero() {
-		peer.offeredAt = at
+	if peer.offeredAt.isZero() {
+		peer.offeredAt = e.stamp(at)
 	}
 	peer.incoming = false
 	if caller != nil && caller != peer {
@@ -279,7 +280,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	if caller != nil && caller.user != nil && caller.uleg == nil {
 		// A dialled user channel that now dials out (an originate seen
 		// from the middle) is placing the call.
-		e.userLeg(caller, Outbound, caller.created)
+		e.userLeg(caller, Outbound, e.at(caller.created))
 	}
 	if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
 		caller.uleg.dir = Outbound
@@ -379,7 +380,7 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		if dir == Outbound {
 			l.started = c.created
 		}
-		if !cl.transferAt.IsZero() && cl.transferBy != c.user.Extension {
+		if !cl.transferAt.isZero() && cl.transferBy != c.user.Extension {
 			l.transferredBy = cl.transferBy
 		}
 		cl.legs = append(cl.legs, l)
@@ -401,14 +402,14 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		l.remote = e.remoteOf(l)
 	}
 	if dir == Inbound {
-		if c.offeredAt.IsZero() {
-			c.offeredAt = at
+		if c.offeredAt.isZero() {
+			c.offeredAt = e.stamp(at)
 		}
-		if l.started.IsZero() || c.offeredAt.Before(l.started) {
+		if l.started.isZero() || e.at(c.offeredAt).Before(e.at(l.started)) {
 			l.started = c.offeredAt
 		}
-		if !c.ringAt.IsZero() {
-			e.ringing(c, c.ringAt)
+		if !c.ringAt.isZero() {
+			e.ringing(c, e.at(c.ringAt))
 		}
 	} else if !l.sentRinging {
 		l.sentRinging = true
@@ -455,8 +456,8 @@ func (e *Engine) hangupRequest(ev Event) {
 		e.ignored++
 		return
 	}
-	if c.endAt.IsZero() {
-		c.endAt = ev.Time
+	if c.endAt.isZero() {
+		c.endAt = e.stamp(ev.Time)
 	}
 	if ev.Cause != 0 && c.cause == 0 {
 		c.cause = causeOf(ev.Cause)

@@ -58,6 +58,9 @@ type Engine struct {
 	live    int
 	ignored int
 	last    time.Time // newest event time seen
+	// odd and oddStamps hold the times a stamp cannot (see stamp).
+	odd       []time.Time
+	oddStamps map[time.Time]stamp
 
 	out []Transition
 }
@@ -182,6 +185,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	default:
 		e.ignored++
 	}
+	e.forgetOdd()
 	out, e.out = e.out, nil
 	return out
 }
@@ -203,5 +207,6 @@ func (e *Engine) Flush(at time.Time) []Transition {
 			e.destroy(c, 0, at)
 		}
 	}
+	e.forgetOdd()
 	return e.out
 }

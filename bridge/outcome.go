@@ -32,8 +32,8 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		Internal:      l.remote.user != nil,
 		RemoteNumber:  l.remote.number,
 		RemoteName:    l.remote.name,
-		StartedAt:     l.startedAt(),
-		AnsweredAt:    l.answered,
+		StartedAt:     e.startedAt(l),
+		AnsweredAt:    e.at(l.answered),
 		TransferredBy: l.transferredBy,
 		ForwardedBy:   l.forwardedBy,
 		Privacy:       cl.privacy,
@@ -46,11 +46,11 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		a.DDI = l.remote.ddi
 	}
 	a.ID = ActivityID(e.cfg.PBX, a.CallID, a.User)
-	a.EndedAt = l.end()
+	a.EndedAt = e.end(l)
 	// Sources do not always report in order (a ring seen after the
 	// hang-up): keep started <= answered <= ended.
-	if a.StartedAt.IsZero() || (!l.answered.IsZero() && l.answered.Before(a.StartedAt)) {
-		a.StartedAt = l.answered
+	if a.StartedAt.IsZero() || (!a.AnsweredAt.IsZero() && a.AnsweredAt.Before(a.StartedAt)) {
+		a.StartedAt = a.AnsweredAt
 	}
 	if a.StartedAt.IsZero() || a.EndedAt.Before(a.StartedAt) {
 		if a.StartedAt.IsZero() {
@@ -60,13 +60,13 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		}
 	}
 	switch {
-	case !l.answered.IsZero():
+	case !l.answered.isZero():
 		a.State, a.Reason = Connected, ReasonAnswered
-		if !l.transferAt.IsZero() {
+		if !l.transferAt.isZero() {
 			a.Reason = ReasonTransferred
 		}
-		a.RingSeconds = seconds(l.answered.Sub(a.StartedAt))
-		a.TalkSeconds = seconds(a.EndedAt.Sub(l.answered))
+		a.RingSeconds = seconds(a.AnsweredAt.Sub(a.StartedAt))
+		a.TalkSeconds = seconds(a.EndedAt.Sub(a.AnsweredAt))
 	case l.dir == Inbound:
 		a.State, a.Reason = Missed, timerReason(cl, e.missedReason(cl, l))
 		if a.Reason == ReasonForwarded && !e.cfg.ShowForwarded {
@@ -185,13 +185,13 @@ func (e *Engine) missedReason(cl *call, l *userLeg) Reason {
 	// group or queue race this user lost. A user who answered before this
 	// one was offered it (and then transferred) does not count.
 	for _, o := range cl.legs {
-		if o != l && o.dir == Inbound && !o.answered.IsZero() && !o.answered.Before(l.started) {
+		if o != l && o.dir == Inbound && !o.answered.isZero() && !e.at(o.answered).Before(e.at(l.started)) {
 			return ReasonAnsweredElsewhere
 		}
 	}
 	var last *channel
 	for _, c := range l.chans {
-		if c.forwardTo() == "" && (last == nil || c.endAt.After(last.endAt)) {
+		if c.forwardTo() == "" && (last == nil || e.at(c.endAt).After(e.at(last.endAt))) {
 			last = c
 		}
 	}
@@ -264,7 +264,7 @@ func (e *Engine) unacceptedReason(l *userLeg) Reason {
 		if c.peerStatus == statusCancel {
 			st = statusCancel // the Dial was called off: its caller hung up
 		}
-		if last == nil || c.endAt.After(last.endAt) {
+		if last == nil || e.at(c.endAt).After(e.at(last.endAt)) {
 			last = c
 		}
 	}

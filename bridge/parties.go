@@ -123,7 +123,7 @@ func (e *Engine) remoteOf(l *userLeg) party {
 	}
 	// The user who answered, else what the user dialled.
 	for _, c := range l.call.root().chans {
-		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.IsZero() && c.uleg.dir == Inbound {
+		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && c.uleg.dir == Inbound {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
 		}
 	}

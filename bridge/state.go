@@ -23,8 +23,8 @@ type channel struct {
 	bridge                string
 	dialString            string
 
-	created, offeredAt, ringAt, endAt time.Time
-	aloneAt                           time.Time // the last other party left its bridge
+	created, offeredAt, ringAt, endAt stamp
+	aloneAt                           stamp // the last other party left its bridge
 
 	// The small fields last and together, so that they share words.
 	cause      cause16
@@ -196,41 +196,43 @@ type party struct {
 }
 
 type userLeg struct {
-	user  *User
-	call  *call
-	dir   Direction
-	chans []*channel
-	live  int
-	// started is when the user placed the call (outbound) or was first
-	// offered it (inbound); startedAt() refines the latter to ringing.
-	started time.Time
-	// answered is when the user's leg was first bridged with another party.
-	answered      time.Time
-	ended         time.Time
-	transferAt    time.Time // the user transferred the call away
-	leftAt        time.Time // the user went back from a consultation
+	user   *User
+	call   *call
+	chans  []*channel
+	remote party
+	dir    Direction
+	// transferredBy and forwardedBy are the extensions of the users who
+	// transferred or forwarded the call to this one.
 	transferredBy string
 	forwardedBy   string
-	remote        party
-	rewired       bool // remote set by a transfer: keep it
-	consult       bool // a transferer's consultation that led to no transfer
-	sentRinging   bool
-	sentEnded     bool
+	// started is when the user placed the call (outbound) or was first
+	// offered it (inbound); startedAt() refines the latter to ringing.
+	started stamp
+	// answered is when the user's leg was first bridged with another party.
+	answered    stamp
+	ended       stamp
+	transferAt  stamp // the user transferred the call away
+	leftAt      stamp // the user went back from a consultation
+	live        int32
+	rewired     bool // remote set by a transfer: keep it
+	consult     bool // a transferer's consultation that led to no transfer
+	sentRinging bool
+	sentEnded   bool
 }
 
 type call struct {
-	id     string
-	first  time.Time
-	parent *call
-	live   int
-	legs   []*userLeg
-	chans  []*channel
+	id       string
+	parent   *call
+	legs     []*userLeg
+	chans    []*channel
+	linked   []string // source linked ids that point at this call
+	consults []*consult
 	// privacy is the most restrictive class any channel was marked with.
 	privacy    string
-	linked     []string // source linked ids that point at this call
 	transferBy string
-	transferAt time.Time
-	consults   []*consult
+	first      stamp
+	transferAt stamp
+	live       int32
 	// timedOut: a consultation call the PBX's no-answer timer ended
 	// (consult.timedOut); its offers were not cancelled by anyone.
 	timedOut bool

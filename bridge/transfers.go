@@ -23,14 +23,14 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	if l == nil {
 		return nil
 	}
-	if l.transferAt.IsZero() {
-		l.transferAt = at
+	if l.transferAt.isZero() {
+		l.transferAt = e.stamp(at)
 	}
 	cl := t.callRoot()
-	cl.transferBy, cl.transferAt = l.user.Extension, at
-	if !l.answered.IsZero() {
+	cl.transferBy, cl.transferAt = l.user.Extension, e.stamp(at)
+	if !l.answered.isZero() {
 		for _, o := range cl.legs {
-			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.IsZero() && !o.started.Before(l.answered) {
+			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
 				o.transferredBy = l.user.Extension
 			}
 		}
@@ -78,7 +78,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 			l.remote, l.rewired = p, true
 			continue
 		}
-		if l.user == by || !l.ended.IsZero() {
+		if l.user == by || !l.ended.isZero() {
 			continue
 		}
 		if l.remote.user == by {
@@ -96,7 +96,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.adopted {
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.adopted {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -117,7 +117,7 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
 		l.remote = p
 	}
-	if oc := other.callRoot(); !oc.transferAt.IsZero() && oc.transferBy != l.user.Extension {
+	if oc := other.callRoot(); !oc.transferAt.isZero() && oc.transferBy != l.user.Extension {
 		l.transferredBy = oc.transferBy
 	}
 }
@@ -132,7 +132,7 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 // own attended transfer) is an ordinary call and needs nothing here.
 func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.answered.IsZero() || len(others) != 1 {
+	if l == nil || l.answered.isZero() || len(others) != 1 {
 		return
 	}
 	m := others[0]
@@ -169,6 +169,6 @@ func (e *Engine) keyed(c *channel) {
 // hung up: the PBX's no-answer timer (features.conf
 // atxfernoanswertimeout) gave up on it, which is no answer, not the
 // transferer cancelling.
-func (k *consult) timedOut() bool {
-	return k.answered.IsZero() && !k.keyed && !k.left.IsZero() && (k.by.endAt.IsZero() || k.by.endAt.After(k.left))
+func (e *Engine) timedOut(k *consult) bool {
+	return k.answered.IsZero() && !k.keyed && !k.left.IsZero() && (k.by.endAt.isZero() || e.at(k.by.endAt).After(k.left))
 }
