@@ -48,7 +48,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		return
 	}
 	for _, m := range members {
-		m.aloneAt = 0
+		m.aloneAt = stamp{}
 		l := m.uleg
 		switch {
 		case l == nil || m.pseudo:
@@ -58,7 +58,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 			// The call came back to a user who had handed it on: the
 			// parking lot called the parker back and they answered. They
 			// did not transfer it after all.
-			l.transferAt = 0
+			l.transferAt = stamp{}
 			e.emitLive(l, Talking, at)
 		}
 	}

@@ -58,9 +58,11 @@ type Engine struct {
 	live    int
 	ignored int
 	last    time.Time // newest event time seen
-	// odd and oddStamps hold the times a stamp cannot (see stamp).
-	odd       []time.Time
-	oddStamps map[time.Time]stamp
+	// zones are the locations of the times stamps keep, odd and oddIndex
+	// the times they cannot (see stamp).
+	zones    []*time.Location
+	odd      []time.Time
+	oddIndex map[time.Time]int
 
 	out []Transition
 }

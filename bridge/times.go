@@ -5,63 +5,125 @@ import (
 	"time"
 )
 
-// stamp is a time as the engine keeps it in its per-call state: 8 bytes
+// stamp is a time as the engine keeps it in its per-call state: 12 bytes
 // where a time.Time takes 24, and every channel and user leg holds five.
-// A positive stamp is a time in UTC after 1970 and before 2262 with no
-// monotonic reading (what every source gives), as nanoseconds since 1970;
-// 0 is the zero time. Any other time is kept whole in the engine's list of
-// odd times, and its stamp is ^(2i+z) for entry i, z being 1 if the time
-// IsZero. Either way the time read back (Engine.at) is the one stored,
-// location and all, so what the engine reports is what its events said.
-type stamp int64
+// It is the instant in nanoseconds since 1970 and the time's location as
+// an index in the engine's list of them, so the time read back (Engine.at)
+// is the one stored, location and all: what the engine reports is what its
+// events said. A time outside 1678–2262, or with a monotonic reading, is
+// kept whole in the engine's list of odd times instead.
+type stamp struct {
+	// ns is the nanoseconds, or for an odd time its index in Engine.odd,
+	// in two halves so that a stamp needs no 8-byte alignment: 12 bytes,
+	// not 16.
+	ns   [2]uint32
+	zone uint16 // 0: UTC; else Engine.zones[zone-1]
+	kind stampKind
+}
 
-// lastStamp is the first time after those a positive stamp holds.
-var lastStamp = time.Unix(0, math.MaxInt64)
+type stampKind uint8
 
-func (s stamp) isZero() bool { return s == 0 || s < 0 && ^s&1 == 1 }
+const (
+	stampZero    stampKind = iota // the zero time
+	stampSet                      // ns and zone
+	stampOdd                      // Engine.odd[ns]
+	stampOddZero                  // the same, a time that IsZero (the zero instant in a zone)
+)
+
+func (s stamp) isZero() bool { return s.kind == stampZero || s.kind == stampOddZero }
+
+func (s stamp) n() int64 { return int64(uint64(s.ns[0]) | uint64(s.ns[1])<<32) }
+
+func withN(n int64, zone uint16, kind stampKind) stamp {
+	return stamp{ns: [2]uint32{uint32(n), uint32(uint64(n) >> 32)}, zone: zone, kind: kind}
+}
+
+// firstStamp and lastStamp bound the times a stamp holds itself.
+var (
+	firstStamp = time.Unix(0, math.MinInt64)
+	lastStamp  = time.Unix(0, math.MaxInt64)
+)
 
 // stamp is how t is kept.
 func (e *Engine) stamp(t time.Time) stamp {
-	if t.Location() == time.UTC && t.UnixNano() > 0 && t.Before(lastStamp) && t == t.Round(0) {
-		return stamp(t.UnixNano())
-	}
 	if t == (time.Time{}) {
-		return 0
+		return stamp{}
 	}
-	if s, ok := e.oddStamps[t]; ok {
-		return s
+	if t.After(firstStamp) && t.Before(lastStamp) && t == t.Round(0) {
+		if z, ok := e.zoneOf(t); ok {
+			return withN(t.UnixNano(), z, stampSet)
+		}
 	}
-	i := int64(len(e.odd)) * 2
+	kind := stampOdd
 	if t.IsZero() {
-		i++
+		kind = stampOddZero
 	}
-	s := stamp(^i)
+	if i, ok := e.oddIndex[t]; ok {
+		return withN(int64(i), 0, kind)
+	}
+	if e.oddIndex == nil {
+		e.oddIndex = make(map[time.Time]int)
+	}
+	e.oddIndex[t] = len(e.odd)
 	e.odd = append(e.odd, t)
-	if e.oddStamps == nil {
-		e.oddStamps = make(map[time.Time]stamp)
-	}
-	e.oddStamps[t] = s
-	return s
+	return withN(int64(len(e.odd)-1), 0, kind)
 }
 
 // at is the time s keeps.
 func (e *Engine) at(s stamp) time.Time {
-	switch {
-	case s > 0:
-		return time.Unix(0, int64(s)).UTC()
-	case s == 0:
+	switch s.kind {
+	case stampZero:
 		return time.Time{}
+	case stampSet:
+		t := time.Unix(0, s.n())
+		if s.zone == 0 {
+			return t.UTC()
+		}
+		return t.In(e.zones[s.zone-1])
 	}
-	return e.odd[^s>>1]
+	return e.odd[s.n()]
+}
+
+// zoneOf is the index of t's location in e.zones, adding it if need be.
+// Sources give few locations (UTC, Local, the PBX's offset), but a fixed
+// zone may come as a new *time.Location with every event (time.Parse of
+// an offset Local does not have): one that reads the same as a fixed zone
+// already listed (name, abbreviation, offset, for all time) is taken as
+// that one, as the journal does with the offsets it reads back.
+func (e *Engine) zoneOf(t time.Time) (uint16, bool) {
+	loc := t.Location()
+	if loc == time.UTC {
+		return 0, true
+	}
+	for i, z := range e.zones {
+		if z == loc {
+			return uint16(i + 1), true
+		}
+	}
+	name, off := t.Zone()
+	if start, end := t.ZoneBounds(); start.IsZero() && end.IsZero() {
+		for i, z := range e.zones {
+			zt := t.In(z)
+			if zs, ze := zt.ZoneBounds(); z.String() == loc.String() && zs.IsZero() && ze.IsZero() {
+				if zn, zo := zt.Zone(); zn == name && zo == off {
+					return uint16(i + 1), true
+				}
+			}
+		}
+	}
+	if len(e.zones) >= math.MaxUint16 {
+		return 0, false
+	}
+	e.zones = append(e.zones, loc)
+	return uint16(len(e.zones)), true
 }
 
 // forgetOdd drops the odd times once nothing can hold their stamps: no
-// channel, call or link is left. Sources give times in UTC, so a
-// running daemon has none; a replay of events in another zone keeps them
-// for no longer than its calls overlap.
+// channel, call or link is left. Sources give no such times; events that
+// do keep them for no longer than their calls overlap.
 func (e *Engine) forgetOdd() {
 	if len(e.odd) > 0 && len(e.chans) == 0 && len(e.linked) == 0 && len(e.bridges) == 0 && len(e.locals) == 0 {
-		e.odd, e.oddStamps = nil, nil
+		e.odd, e.oddIndex = nil, nil
 	}
 }
 

@@ -18,10 +18,12 @@ func TestStampKeepsTimes(t *testing.T) {
 	}{
 		{"utc", time.Date(2026, 11, 21, 12, 0, 0, 123456789, time.UTC), false},
 		{"zero", time.Time{}, false},
-		{"another zone", time.Date(2026, 11, 21, 14, 0, 0, 0, eet), true},
+		{"another zone", time.Date(2026, 11, 21, 14, 0, 0, 0, eet), false},
+		{"local", time.Date(2026, 11, 21, 14, 0, 0, 0, time.Local), false},
 		{"zero instant in another zone", time.Time{}.In(eet), true},
-		{"the epoch", time.Unix(0, 0).UTC(), true},
-		{"before 1970", time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{"the epoch", time.Unix(0, 0).UTC(), false},
+		{"before 1970", time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{"before 1678", time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), true},
 		{"after 2262", time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), true},
 		{"monotonic", now, true},
 		{"monotonic stripped", now.Round(0).UTC(), false},
@@ -35,7 +37,7 @@ func TestStampKeepsTimes(t *testing.T) {
 		if s.isZero() != tc.t.IsZero() {
 			t.Errorf("%s: isZero %v, IsZero %v", tc.name, s.isZero(), tc.t.IsZero())
 		}
-		if odd := s < 0; odd != tc.odd {
+		if odd := s.kind == stampOdd || s.kind == stampOddZero; odd != tc.odd {
 			t.Errorf("%s: kept aside %v, want %v", tc.name, odd, tc.odd)
 		}
 		if tc.odd && e.stamp(tc.t) != s {
@@ -44,8 +46,31 @@ func TestStampKeepsTimes(t *testing.T) {
 	}
 	// Nothing holds a stamp: what was kept aside goes.
 	e.forgetOdd()
-	if len(e.odd) != 0 || len(e.oddStamps) != 0 {
+	if len(e.odd) != 0 || len(e.oddIndex) != 0 {
 		t.Errorf("%d odd times kept with no call open", len(e.odd))
+	}
+}
+
+// A fixed zone that comes as a new *time.Location with every time
+// (time.Parse of an offset Local does not have) is listed once: its times
+// read back in the first such location, which reads the same.
+func TestStampListsAFixedZoneOnce(t *testing.T) {
+	e := New(Config{})
+	var first time.Time
+	for i := 0; i < 100; i++ {
+		in := time.Date(2026, 11, 21, 17, 30, i, 0, time.FixedZone("", 5*3600+1800))
+		got := e.at(e.stamp(in))
+		if i == 0 {
+			first = got
+		}
+		if !got.Equal(in) || got.Format(time.RFC3339Nano+" MST") != in.Format(time.RFC3339Nano+" MST") || got.Location() != first.Location() {
+			t.Fatalf("%v read back as %v", in, got)
+		}
+	}
+	// A fixed zone of another name is a location of its own.
+	e.stamp(time.Date(2026, 11, 21, 17, 30, 0, 0, time.FixedZone("IST", 5*3600+1800)))
+	if len(e.zones) != 2 {
+		t.Errorf("%d zones listed, want 2", len(e.zones))
 	}
 }
 
