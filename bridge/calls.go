@@ -54,11 +54,11 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		case l == nil || m.pseudo:
 		case l.answered.isZero():
 			e.connected(l, at)
-		case !l.transferAt.isZero() && e.at(m.created).After(e.at(l.transferAt)):
+		case !l.transferAt().isZero() && e.at(m.created).After(e.at(l.transferAt())):
 			// The call came back to a user who had handed it on: the
 			// parking lot called the parker back and they answered. They
 			// did not transfer it after all.
-			l.transferAt = stamp{}
+			l.x.transferAt = stamp{}
 			e.emitLive(l, Talking, at)
 		}
 	}
@@ -69,7 +69,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 	if c.bridge == "" {
 		return
 	}
-	for _, k := range c.callRoot().consults {
+	for _, k := range c.callRoot().consults() {
 		if k.by == c && k.left.IsZero() && k.root.bridge == c.bridge {
 			k.left = at // the transferer went back, or hung up
 		}
@@ -138,13 +138,16 @@ func (e *Engine) merge(a, b *call) {
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
 	a.privacy = stricter(a.privacy, b.privacy)
-	if e.at(b.transferAt).After(e.at(a.transferAt)) {
-		a.transferAt, a.transferBy = b.transferAt, b.transferBy
+	_, aAt := a.transfer()
+	if by, bAt := b.transfer(); e.at(bAt).After(e.at(aAt)) {
+		a.extra().transferAt, a.x.transferBy = bAt, by
 	}
 	a.linked = append(a.linked, b.linked...)
 	b.linked = nil
-	a.consults = append(a.consults, b.consults...)
-	b.consults = nil
+	if len(b.consults()) > 0 {
+		a.extra().consults = append(a.x.consults, b.x.consults...)
+		b.x.consults = nil
+	}
 	for _, l := range b.legs {
 		var into *userLeg
 		for _, x := range a.legs {
@@ -177,14 +180,14 @@ func (e *Engine) absorb(l, o *userLeg) {
 	if !o.answered.isZero() && (l.answered.isZero() || e.at(o.answered).Before(e.at(l.answered))) {
 		l.answered = o.answered
 	}
-	if l.transferAt.isZero() {
-		l.transferAt = o.transferAt
+	if l.transferAt().isZero() && o.transferAt() != (stamp{}) {
+		l.extra().transferAt = o.x.transferAt
 	}
-	if l.transferredBy == "" {
-		l.transferredBy = o.transferredBy
+	if l.transferredBy() == "" && o.transferredBy() != "" {
+		l.extra().transferredBy = o.x.transferredBy
 	}
-	if l.forwardedBy == "" {
-		l.forwardedBy = o.forwardedBy
+	if l.forwardedBy() == "" && o.forwardedBy() != "" {
+		l.extra().forwardedBy = o.x.forwardedBy
 	}
 	l.sentRinging = l.sentRinging || o.sentRinging
 }
@@ -229,7 +232,7 @@ func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 func (e *Engine) finish(cl *call) {
 	e.calls--
 	var subs []*call
-	for _, k := range cl.consults {
+	for _, k := range cl.consults() {
 		if !k.completed {
 			subs = append(subs, e.consultCall(cl, k))
 		}
@@ -251,7 +254,10 @@ func (e *Engine) finish(cl *call) {
 	for _, id := range cl.linked {
 		delete(e.linked, id)
 	}
-	cl.chans, cl.legs, cl.linked, cl.consults = nil, nil, nil, nil
+	cl.chans, cl.legs, cl.linked = nil, nil, nil
+	if cl.x != nil {
+		cl.x.consults = nil
+	}
 }
 
 // writeActivities emits the activity of every user leg of cl. The privacy
@@ -312,7 +318,8 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 		}
 	}
 	by := &userLeg{user: k.by.user, call: sub, dir: Outbound, chans: []*channel{k.root},
-		started: k.root.created, answered: e.stamp(k.answered), leftAt: e.stamp(k.left), consult: true}
+		started: k.root.created, answered: e.stamp(k.answered), consult: true}
+	by.extra().leftAt = e.stamp(k.left)
 	sub.legs = append(sub.legs, by)
 	keep := cl.legs[:0]
 	for _, l := range cl.legs {

@@ -380,14 +380,14 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		if dir == Outbound {
 			l.started = c.created
 		}
-		if !cl.transferAt.isZero() && cl.transferBy != c.user.Extension {
-			l.transferredBy = cl.transferBy
+		if by, at := cl.transfer(); !at.isZero() && by != c.user.Extension {
+			l.extra().transferredBy = by
 		}
 		cl.legs = append(cl.legs, l)
 	}
-	if l.forwardedBy == "" {
+	if l.forwardedBy() == "" {
 		if u := forwarder(c); u != nil && u != c.user {
-			l.forwardedBy = u.Extension
+			l.extra().forwardedBy = u.Extension
 		}
 	}
 	if l.sentEnded {

@@ -34,8 +34,8 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		RemoteName:    l.remote.name,
 		StartedAt:     e.startedAt(l),
 		AnsweredAt:    e.at(l.answered),
-		TransferredBy: l.transferredBy,
-		ForwardedBy:   l.forwardedBy,
+		TransferredBy: l.transferredBy(),
+		ForwardedBy:   l.forwardedBy(),
 		Privacy:       cl.privacy,
 		Source:        e.cfg.Source,
 	}
@@ -62,7 +62,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 	switch {
 	case !l.answered.isZero():
 		a.State, a.Reason = Connected, ReasonAnswered
-		if !l.transferAt.isZero() {
+		if !l.transferAt().isZero() {
 			a.Reason = ReasonTransferred
 		}
 		a.RingSeconds = seconds(a.AnsweredAt.Sub(a.StartedAt))

@@ -201,18 +201,13 @@ type userLeg struct {
 	chans  []*channel
 	remote party
 	dir    Direction
-	// transferredBy and forwardedBy are the extensions of the users who
-	// transferred or forwarded the call to this one.
-	transferredBy string
-	forwardedBy   string
+	x      *legExtra // nil until the leg is transferred, forwarded or consulting
 	// started is when the user placed the call (outbound) or was first
 	// offered it (inbound); startedAt() refines the latter to ringing.
 	started stamp
 	// answered is when the user's leg was first bridged with another party.
 	answered    stamp
 	ended       stamp
-	transferAt  stamp // the user transferred the call away
-	leftAt      stamp // the user went back from a consultation
 	live        int32
 	rewired     bool // remote set by a transfer: keep it
 	consult     bool // a transferer's consultation that led to no transfer
@@ -221,21 +216,96 @@ type userLeg struct {
 }
 
 type call struct {
-	id       string
-	parent   *call
-	legs     []*userLeg
-	chans    []*channel
-	linked   []string // source linked ids that point at this call
-	consults []*consult
+	id     string
+	parent *call
+	legs   []*userLeg
+	chans  []*channel
+	linked []string   // source linked ids that point at this call
+	x      *callExtra // nil until the call is transferred or consulted in
 	// privacy is the most restrictive class any channel was marked with.
-	privacy    string
-	transferBy string
-	first      stamp
-	transferAt stamp
-	live       int32
+	privacy string
+	first   stamp
+	live    int32
 	// timedOut: a consultation call the PBX's no-answer timer ended
 	// (consult.timedOut); its offers were not cancelled by anyone.
 	timedOut bool
+}
+
+// legExtra is the part of a user leg only transfers, forwards and
+// consultations need.
+type legExtra struct {
+	// transferredBy and forwardedBy are the extensions of the users who
+	// transferred or forwarded the call to this one.
+	transferredBy string
+	forwardedBy   string
+	transferAt    stamp // the user transferred the call away
+	leftAt        stamp // the user went back from a consultation
+}
+
+// extra is l's legExtra, made the first time it is needed.
+func (l *userLeg) extra() *legExtra {
+	if l.x == nil {
+		l.x = new(legExtra)
+	}
+	return l.x
+}
+
+func (l *userLeg) transferredBy() string {
+	if l.x == nil {
+		return ""
+	}
+	return l.x.transferredBy
+}
+
+func (l *userLeg) forwardedBy() string {
+	if l.x == nil {
+		return ""
+	}
+	return l.x.forwardedBy
+}
+
+func (l *userLeg) transferAt() stamp {
+	if l.x == nil {
+		return stamp{}
+	}
+	return l.x.transferAt
+}
+
+func (l *userLeg) leftAt() stamp {
+	if l.x == nil {
+		return stamp{}
+	}
+	return l.x.leftAt
+}
+
+// callExtra is the part of a call only transferred calls need.
+type callExtra struct {
+	transferBy string // the extension of the user who last transferred it
+	transferAt stamp
+	consults   []*consult
+}
+
+// extra is cl's callExtra, made the first time it is needed.
+func (cl *call) extra() *callExtra {
+	if cl.x == nil {
+		cl.x = new(callExtra)
+	}
+	return cl.x
+}
+
+// transfer is who last transferred cl and when, if anybody did.
+func (cl *call) transfer() (by string, at stamp) {
+	if cl.x == nil {
+		return "", stamp{}
+	}
+	return cl.x.transferBy, cl.x.transferAt
+}
+
+func (cl *call) consults() []*consult {
+	if cl.x == nil {
+		return nil
+	}
+	return cl.x.consults
 }
 
 // consult is a consultation call the PBX placed for a transferer on the

@@ -168,7 +168,7 @@ func (e *Engine) end(l *userLeg) time.Time {
 			end = t
 		}
 	}
-	for _, t := range []time.Time{e.at(l.transferAt), e.at(l.leftAt)} {
+	for _, t := range []time.Time{e.at(l.transferAt()), e.at(l.leftAt())} {
 		if !t.IsZero() && (end.IsZero() || t.Before(end)) {
 			end = t
 		}

@@ -23,15 +23,15 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	if l == nil {
 		return nil
 	}
-	if l.transferAt.isZero() {
-		l.transferAt = e.stamp(at)
+	if l.transferAt().isZero() {
+		l.extra().transferAt = e.stamp(at)
 	}
 	cl := t.callRoot()
-	cl.transferBy, cl.transferAt = l.user.Extension, e.stamp(at)
+	cl.extra().transferBy, cl.x.transferAt = l.user.Extension, e.stamp(at)
 	if !l.answered.isZero() {
 		for _, o := range cl.legs {
-			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
-				o.transferredBy = l.user.Extension
+			if o != l && o.dir == Inbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
+				o.extra().transferredBy = l.user.Extension
 			}
 		}
 	}
@@ -49,7 +49,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 			e.merge(first.call, c.call)
 		}
 	}
-	for _, k := range first.callRoot().consults {
+	for _, k := range first.callRoot().consults() {
 		if k.by == first || k.by.id == ev.Second || k.root.id == ev.Target {
 			k.completed = true // the consultation became the transfer
 		}
@@ -84,7 +84,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 		if l.remote.user == by {
 			l.remote = p
 			l.rewired = true
-			l.transferredBy = by.Extension
+			l.extra().transferredBy = by.Extension
 		}
 	}
 }
@@ -117,8 +117,8 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
 		l.remote = p
 	}
-	if oc := other.callRoot(); !oc.transferAt.isZero() && oc.transferBy != l.user.Extension {
-		l.transferredBy = oc.transferBy
+	if by, at := other.callRoot().transfer(); !at.isZero() && by != l.user.Extension {
+		l.extra().transferredBy = by
 	}
 }
 
@@ -142,7 +142,7 @@ func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
 	k := &consult{by: c, root: m, at: at}
 	m.extra().consultOf = k
 	cl := c.callRoot()
-	cl.consults = append(cl.consults, k)
+	cl.extra().consults = append(cl.x.consults, k)
 }
 
 // consultAnswered notes that the consulted party answered while the
@@ -157,7 +157,7 @@ func (e *Engine) consultAnswered(k *consult, at time.Time) {
 // who presses keys (the abort code, atxferabort) calls the consultation
 // off themselves.
 func (e *Engine) keyed(c *channel) {
-	for _, k := range c.callRoot().consults {
+	for _, k := range c.callRoot().consults() {
 		if k.by == c && k.left.IsZero() && !k.completed {
 			k.keyed = true
 		}
