@@ -6,7 +6,7 @@ import (
 )
 
 // stamp is a time as the engine keeps it in its per-call state: 12 bytes
-// where a time.Time takes 24, and every channel and user leg holds five.
+// where a time.Time takes 24, and every channel holds five.
 // It is the instant in nanoseconds since 1970 and the time's location as
 // an index in the engine's list of them, so the time read back (Engine.at)
 // is the one stored, location and all: what the engine reports is what its
