@@ -18,7 +18,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	if conference {
 		c.conference = true
 	} else {
-		if k := c.consultOf; k != nil && len(members) > 1 {
+		if k := c.consultOf(); k != nil && len(members) > 1 {
 			// The consultation is moved in with another party: the
 			// transfer is being completed (bridge_basic merges the
 			// bridges), even if its own event was lost in a gap.
@@ -48,17 +48,17 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		return
 	}
 	for _, m := range members {
-		m.aloneAt = time.Time{}
+		m.aloneAt = stamp{}
 		l := m.uleg
 		switch {
 		case l == nil || m.pseudo:
-		case l.answered.IsZero():
+		case l.answered.isZero():
 			e.connected(l, at)
-		case !l.transferAt.IsZero() && m.created.After(l.transferAt):
+		case !l.transferAt().isZero() && e.at(m.created).After(e.at(l.transferAt())):
 			// The call came back to a user who had handed it on: the
 			// parking lot called the parker back and they answered. They
 			// did not transfer it after all.
-			l.transferAt = time.Time{}
+			l.x.transferAt = stamp{}
 			e.emitLive(l, Talking, at)
 		}
 	}
@@ -69,7 +69,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 	if c.bridge == "" {
 		return
 	}
-	for _, k := range c.callRoot().consults {
+	for _, k := range c.callRoot().consults() {
 		if k.by == c && k.left.IsZero() && k.root.bridge == c.bridge {
 			k.left = at // the transferer went back, or hung up
 		}
@@ -86,8 +86,8 @@ func (e *Engine) leave(c *channel, at time.Time) {
 		// the other party hung up (or left): the PBX may take a while to
 		// hang the user's phone up too.
 		left := at
-		if !c.endAt.IsZero() && c.endAt.Before(left) {
-			left = c.endAt
+		if end := e.at(c.endAt); !end.IsZero() && end.Before(left) {
+			left = end
 		}
 		var rest []*channel
 		for _, m := range members {
@@ -95,8 +95,8 @@ func (e *Engine) leave(c *channel, at time.Time) {
 				rest = append(rest, m)
 			}
 		}
-		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.IsZero() {
-			rest[0].aloneAt = left
+		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.isZero() {
+			rest[0].aloneAt = e.stamp(left)
 		}
 	}
 	if len(members) == 0 {
@@ -108,7 +108,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 }
 
 func (e *Engine) connected(l *userLeg, at time.Time) {
-	l.answered = at
+	l.answered = e.stamp(at)
 	if !l.rewired {
 		if p := e.remoteOf(l); p.number != "" || p.user != nil {
 			l.remote = p
@@ -124,7 +124,7 @@ func (e *Engine) merge(a, b *call) {
 	if a == b {
 		return
 	}
-	if b.first.Before(a.first) || (b.first.Equal(a.first) && b.id < a.id) {
+	if af, bf := e.at(a.first), e.at(b.first); bf.Before(af) || (bf.Equal(af) && b.id < a.id) {
 		a, b = b, a
 	}
 	b.parent = a
@@ -138,13 +138,16 @@ func (e *Engine) merge(a, b *call) {
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
 	a.privacy = stricter(a.privacy, b.privacy)
-	if b.transferAt.After(a.transferAt) {
-		a.transferAt, a.transferBy = b.transferAt, b.transferBy
+	_, aAt := a.transfer()
+	if by, bAt := b.transfer(); e.at(bAt).After(e.at(aAt)) {
+		a.extra().transferAt, a.x.transferBy = bAt, by
 	}
 	a.linked = append(a.linked, b.linked...)
 	b.linked = nil
-	a.consults = append(a.consults, b.consults...)
-	b.consults = nil
+	if len(b.consults()) > 0 {
+		a.extra().consults = append(a.x.consults, b.x.consults...)
+		b.x.consults = nil
+	}
 	for _, l := range b.legs {
 		var into *userLeg
 		for _, x := range a.legs {
@@ -158,52 +161,52 @@ func (e *Engine) merge(a, b *call) {
 			a.legs = append(a.legs, l)
 			continue
 		}
-		into.absorb(l)
+		e.absorb(into, l)
 	}
 	b.legs = nil
 }
 
 // absorb folds another leg of the same user into l: earliest start and
 // answer, one set of channels.
-func (l *userLeg) absorb(o *userLeg) {
+func (e *Engine) absorb(l, o *userLeg) {
 	for _, c := range o.chans {
 		c.uleg = l
 	}
 	l.chans = append(l.chans, o.chans...)
 	l.live += o.live
-	if !o.started.IsZero() && (l.started.IsZero() || o.started.Before(l.started)) {
+	if !o.started.isZero() && (l.started.isZero() || e.at(o.started).Before(e.at(l.started))) {
 		l.started = o.started
 	}
-	if !o.answered.IsZero() && (l.answered.IsZero() || o.answered.Before(l.answered)) {
+	if !o.answered.isZero() && (l.answered.isZero() || e.at(o.answered).Before(e.at(l.answered))) {
 		l.answered = o.answered
 	}
-	if l.transferAt.IsZero() {
-		l.transferAt = o.transferAt
+	if l.transferAt().isZero() && o.transferAt() != (stamp{}) {
+		l.extra().transferAt = o.x.transferAt
 	}
-	if l.transferredBy == "" {
-		l.transferredBy = o.transferredBy
+	if l.transferredBy() == "" && o.transferredBy() != "" {
+		l.extra().transferredBy = o.x.transferredBy
 	}
-	if l.forwardedBy == "" {
-		l.forwardedBy = o.forwardedBy
+	if l.forwardedBy() == "" && o.forwardedBy() != "" {
+		l.extra().forwardedBy = o.x.forwardedBy
 	}
 	l.sentRinging = l.sentRinging || o.sentRinging
 }
 
 func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 	c.gone = true
-	if c.endAt.IsZero() {
-		c.endAt = at
+	if c.endAt.isZero() {
+		c.endAt = e.stamp(at)
 	}
 	if cause != 0 {
-		c.cause = cause
+		c.cause = causeOf(cause)
 	}
 	e.leave(c, at)
 	e.live--
-	if c.localKey != "" {
-		if pair := e.locals[c.localKey]; pair != nil {
-			pair[c.localHalf-1] = nil
+	if key := c.localKey(); key != "" {
+		if pair := e.locals[key]; pair != nil {
+			pair[c.localHalf()-1] = nil
 			if pair[0] == nil && pair[1] == nil {
-				delete(e.locals, c.localKey)
+				delete(e.locals, key)
 			}
 		}
 	}
@@ -211,8 +214,9 @@ func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 		l.live--
 		if l.live == 0 && !l.sentEnded {
 			l.sentEnded = true
-			l.ended = l.end()
-			e.emitLive(l, HungUp, l.ended)
+			end := e.end(l)
+			l.ended = e.stamp(end)
+			e.emitLive(l, HungUp, end)
 		}
 	}
 	cl := c.callRoot()
@@ -228,7 +232,7 @@ func (e *Engine) destroy(c *channel, cause int, at time.Time) {
 func (e *Engine) finish(cl *call) {
 	e.calls--
 	var subs []*call
-	for _, k := range cl.consults {
+	for _, k := range cl.consults() {
 		if !k.completed {
 			subs = append(subs, e.consultCall(cl, k))
 		}
@@ -244,13 +248,16 @@ func (e *Engine) finish(cl *call) {
 			delete(e.chans, c.id)
 		}
 		if c.bridge != "" {
-			e.leave(c, c.endAt)
+			e.leave(c, e.at(c.endAt))
 		}
 	}
 	for _, id := range cl.linked {
 		delete(e.linked, id)
 	}
-	cl.chans, cl.legs, cl.linked, cl.consults = nil, nil, nil, nil
+	cl.chans, cl.legs, cl.linked = nil, nil, nil
+	if cl.x != nil {
+		cl.x.consults = nil
+	}
 }
 
 // writeActivities emits the activity of every user leg of cl. The privacy
@@ -295,8 +302,8 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			continue
 		}
 		in[x] = true
-		if x.partner != nil {
-			queue = append(queue, x.partner)
+		if p := x.partner(); p != nil {
+			queue = append(queue, p)
 		}
 		for _, y := range cl.chans {
 			if y.dialer == x {
@@ -304,14 +311,15 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			}
 		}
 	}
-	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy, timedOut: k.timedOut()}
+	sub := &call{id: k.root.id, first: k.root.created, privacy: cl.privacy, timedOut: e.timedOut(k)}
 	for _, c := range cl.chans {
 		if in[c] {
 			sub.chans = append(sub.chans, c)
 		}
 	}
 	by := &userLeg{user: k.by.user, call: sub, dir: Outbound, chans: []*channel{k.root},
-		started: k.root.created, answered: k.answered, leftAt: k.left, consult: true}
+		started: k.root.created, answered: e.stamp(k.answered), consult: true}
+	by.extra().leftAt = e.stamp(k.left)
 	sub.legs = append(sub.legs, by)
 	keep := cl.legs[:0]
 	for _, l := range cl.legs {

@@ -50,8 +50,8 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		if c.originated {
 			dir = Outbound
 		}
-		l := e.userLeg(c, dir, c.created)
-		if dir == Inbound && ch.State == StateUp && l.answered.IsZero() {
+		l := e.userLeg(c, dir, e.at(c.created))
+		if dir == Inbound && ch.State == StateUp && l.answered.isZero() {
 			// Found answered: connected by now (late, never early).
 			e.connected(l, at)
 		}
@@ -71,20 +71,18 @@ var pseudoTech = map[string]bool{"CBAnn": true, "CBRec": true, "Snoop": true, "A
 func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	c := &channel{
 		id:         ch.ID,
-		name:       ch.Name,
-		endpoint:   ch.Endpoint,
 		state:      ch.State,
 		callerNum:  ch.CallerNumber,
 		callerName: ch.CallerName,
 		connNum:    ch.ConnectedNumber,
 		connName:   ch.ConnectedName,
 		exten:      ch.Exten,
-		context:    ch.Context,
-		created:    ch.Created,
 	}
-	if c.created.IsZero() || c.created.After(at) {
-		c.created = at
+	created := ch.Created
+	if created.IsZero() || created.After(at) {
+		created = at
 	}
+	c.created = e.stamp(created)
 	tech, res := splitName(ch.Name)
 	c.pseudo = pseudoTech[tech]
 	if ch.State == StateUp {
@@ -92,25 +90,27 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	}
 	if strings.EqualFold(tech, "Local") {
 		if i := strings.LastIndexByte(res, ';'); i >= 0 {
-			c.localKey = ch.Name[:len(ch.Name)-len(res)+i]
+			x := c.extra()
+			x.localKey = ch.Name[:len(ch.Name)-len(res)+i]
 			if res[i+1:] == "2" {
-				c.localHalf = 2
+				x.localHalf = 2
 			} else {
-				c.localHalf = 1
+				x.localHalf = 1
 			}
 		}
 	}
-	if c.localKey == "" && !c.pseudo {
-		if c.endpoint == "" {
-			c.endpoint = endpointOf(res)
+	if c.localKey() == "" && !c.pseudo {
+		endpoint := ch.Endpoint
+		if endpoint == "" {
+			endpoint = endpointOf(res)
 		}
-		c.trunk = e.trunks[c.endpoint]
+		c.trunk = e.trunks[endpoint]
 		if !c.trunk {
-			c.user = e.userFor(c.endpoint)
+			c.user = e.userFor(endpoint)
 		}
 	}
 	if ch.State == StateRinging {
-		c.ringAt = at
+		c.ringAt = e.stamp(at)
 	}
 	cl := &call{id: c.id, first: c.created, live: 1}
 	cl.chans = append(cl.chans, c)
@@ -118,15 +118,16 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	e.chans[c.id] = c
 	e.calls++
 	e.live++
-	if c.localKey != "" {
-		pair := e.locals[c.localKey]
+	if key := c.localKey(); key != "" {
+		pair := e.locals[key]
 		if pair == nil {
 			pair = new([2]*channel)
-			e.locals[c.localKey] = pair
+			e.locals[key] = pair
 		}
-		pair[c.localHalf-1] = c
-		if other := pair[2-c.localHalf]; other != nil {
-			c.partner, other.partner = other, c
+		half := c.localHalf()
+		pair[half-1] = c
+		if other := pair[2-half]; other != nil {
+			c.x.partner, other.extra().partner = other, c
 			e.merge(c.call, other.call)
 		}
 	}
@@ -172,13 +173,13 @@ func endpointOf(res string) string {
 
 func (e *Engine) update(c *channel, ch *Channel, at time.Time) {
 	if ch.State != StateUnknown {
-		if ch.State == StateRinging && c.ringAt.IsZero() {
-			c.ringAt = at
+		if ch.State == StateRinging && c.ringAt.isZero() {
+			c.ringAt = e.stamp(at)
 			e.ringing(c, at)
 		}
 		if ch.State == StateUp && !c.wasUp {
 			c.wasUp = true
-			if k := c.consultOf; k != nil {
+			if k := c.consultOf(); k != nil {
 				e.consultAnswered(k, at)
 			}
 		}
@@ -215,28 +216,28 @@ func (e *Engine) dial(ev Event) {
 		e.dialBegin(caller, peer, ev.DialString, ev.Time)
 	case "RINGING", "PROGRESS", "PROCEEDING":
 		e.adoptDialer(caller, peer)
-		if peer.ringAt.IsZero() && st == "RINGING" {
-			peer.ringAt = ev.Time
+		if peer.ringAt.isZero() && st == "RINGING" {
+			peer.ringAt = e.stamp(ev.Time)
 			e.ringing(peer, ev.Time)
 		}
 	default:
 		e.adoptDialer(caller, peer)
-		if peer.peerStatus == "" {
-			peer.peerStatus = st
+		if peer.peerStatus == statusNone {
+			peer.peerStatus = parseDialStatus(st)
 		}
-		if caller != nil && caller.outStatus != "ANSWER" {
-			caller.outStatus = st
+		if caller != nil && caller.outStatus != statusAnswer {
+			caller.outStatus = parseDialStatus(st)
 		}
 		if ev.Forward != "" {
 			// The dialled phone sent the call on (SIP 302): app_dial's
 			// do_forward hangs this channel up and dials the target from
 			// the same caller next.
-			peer.forwardTo = ev.Forward
+			peer.extra().forwardTo = ev.Forward
 			if caller != nil {
-				caller.forwarding = peer.user
+				caller.extra().forwarding = peer.user
 			}
 		}
-		if k := peer.consultOf; k != nil && st == "ANSWER" {
+		if k := peer.consultOf(); k != nil && st == "ANSWER" {
 			e.consultAnswered(k, ev.Time)
 		}
 	}
@@ -245,8 +246,8 @@ func (e *Engine) dial(ev Event) {
 // dialBegin handles the start of a Dial: caller (nil when the PBX dialled
 // on nobody's behalf) now rings peer.
 func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Time) {
-	if peer.offeredAt.IsZero() {
-		peer.offeredAt = at
+	if peer.offeredAt.isZero() {
+		peer.offeredAt = e.stamp(at)
 	}
 	peer.incoming = false
 	if caller != nil && caller != peer {
@@ -256,10 +257,10 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	if peer.dialString == "" {
 		peer.dialString = dialString
 	}
-	if caller != nil && caller.forwarding != nil {
-		peer.forwardedBy, caller.forwarding = caller.forwarding, nil
+	if caller != nil && caller.forwarding() != nil {
+		peer.extra().forwardedBy, caller.x.forwarding = caller.x.forwarding, nil
 	}
-	if peer.user == nil && peer.localKey == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
+	if peer.user == nil && peer.localKey() == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
 		// The PBX rings a user's own mobile for a call: a forward.
 		// (A user calling a colleague's mobile is an external call.)
 		if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
@@ -272,14 +273,14 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	switch {
 	case caller == nil:
 		peer.originated = !e.onBehalfOfAnother(peer)
-	case caller.localKey != "" && caller.partner != nil && caller.partner.originated && peer.user != nil && !e.dialledBy(caller.partner):
+	case caller.localKey() != "" && caller.partner() != nil && caller.partner().originated && peer.user != nil && !e.dialledBy(caller.partner()):
 		peer.originated = true
-		peer.via = caller.partner
+		peer.extra().via = caller.partner()
 	}
 	if caller != nil && caller.user != nil && caller.uleg == nil {
 		// A dialled user channel that now dials out (an originate seen
 		// from the middle) is placing the call.
-		e.userLeg(caller, Outbound, caller.created)
+		e.userLeg(caller, Outbound, e.at(caller.created))
 	}
 	if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
 		caller.uleg.dir = Outbound
@@ -302,7 +303,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 // starts a call of its own.
 func (e *Engine) onBehalfOfAnother(peer *channel) bool {
 	for _, c := range peer.callRoot().chans {
-		if c != peer && c != peer.partner && !c.gone {
+		if c != peer && c != peer.partner() && !c.gone {
 			return true
 		}
 	}
@@ -340,17 +341,18 @@ func (e *Engine) dialledBy(c *channel) bool {
 // half of a Local pair leading to c.
 func forwarder(c *channel) *User {
 	for i := 0; c != nil && i < 32; i++ {
-		if c.forwardedBy != nil {
-			return c.forwardedBy
+		if u := c.forwardedBy(); u != nil {
+			return u
 		}
-		if c.partner != nil && c.partner.forwardedBy != nil {
-			return c.partner.forwardedBy
+		p := c.partner()
+		if p != nil && p.forwardedBy() != nil {
+			return p.forwardedBy()
 		}
 		switch {
 		case c.dialer != nil:
 			c = c.dialer
-		case c.partner != nil && c.partner.dialer != nil:
-			c = c.partner.dialer
+		case p != nil && p.dialer != nil:
+			c = p.dialer
 		default:
 			return nil
 		}
@@ -378,14 +380,14 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		if dir == Outbound {
 			l.started = c.created
 		}
-		if !cl.transferAt.IsZero() && cl.transferBy != c.user.Extension {
-			l.transferredBy = cl.transferBy
+		if by, at := cl.transfer(); !at.isZero() && by != c.user.Extension {
+			l.extra().transferredBy = by
 		}
 		cl.legs = append(cl.legs, l)
 	}
-	if l.forwardedBy == "" {
+	if l.forwardedBy() == "" {
 		if u := forwarder(c); u != nil && u != c.user {
-			l.forwardedBy = u.Extension
+			l.extra().forwardedBy = u.Extension
 		}
 	}
 	if l.sentEnded {
@@ -400,14 +402,14 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		l.remote = e.remoteOf(l)
 	}
 	if dir == Inbound {
-		if c.offeredAt.IsZero() {
-			c.offeredAt = at
+		if c.offeredAt.isZero() {
+			c.offeredAt = e.stamp(at)
 		}
-		if l.started.IsZero() || c.offeredAt.Before(l.started) {
+		if l.started.isZero() || e.at(c.offeredAt).Before(e.at(l.started)) {
 			l.started = c.offeredAt
 		}
-		if !c.ringAt.IsZero() {
-			e.ringing(c, c.ringAt)
+		if !c.ringAt.isZero() {
+			e.ringing(c, e.at(c.ringAt))
 		}
 	} else if !l.sentRinging {
 		l.sentRinging = true
@@ -441,7 +443,7 @@ func (e *Engine) varSet(ev Event) {
 		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
 	case "DIALSTATUS":
 		if ev.Value != "" {
-			c.varStatus = ev.Value
+			c.varStatus = parseDialStatus(ev.Value)
 		}
 	}
 }
@@ -454,10 +456,10 @@ func (e *Engine) hangupRequest(ev Event) {
 		e.ignored++
 		return
 	}
-	if c.endAt.IsZero() {
-		c.endAt = ev.Time
+	if c.endAt.isZero() {
+		c.endAt = e.stamp(ev.Time)
 	}
 	if ev.Cause != 0 && c.cause == 0 {
-		c.cause = ev.Cause
+		c.cause = causeOf(ev.Cause)
 	}
 }

@@ -58,6 +58,11 @@ type Engine struct {
 	live    int
 	ignored int
 	last    time.Time // newest event time seen
+	// zones are the locations of the times stamps keep, odd and oddIndex
+	// the times they cannot (see stamp).
+	zones    []*time.Location
+	odd      []time.Time
+	oddIndex map[time.Time]int
 
 	out []Transition
 }
@@ -182,6 +187,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	default:
 		e.ignored++
 	}
+	e.forgetOdd()
 	out, e.out = e.out, nil
 	return out
 }
@@ -203,5 +209,6 @@ func (e *Engine) Flush(at time.Time) []Transition {
 			e.destroy(c, 0, at)
 		}
 	}
+	e.forgetOdd()
 	return e.out
 }

@@ -32,10 +32,10 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		Internal:      l.remote.user != nil,
 		RemoteNumber:  l.remote.number,
 		RemoteName:    l.remote.name,
-		StartedAt:     l.startedAt(),
-		AnsweredAt:    l.answered,
-		TransferredBy: l.transferredBy,
-		ForwardedBy:   l.forwardedBy,
+		StartedAt:     e.startedAt(l),
+		AnsweredAt:    e.at(l.answered),
+		TransferredBy: l.transferredBy(),
+		ForwardedBy:   l.forwardedBy(),
 		Privacy:       cl.privacy,
 		Source:        e.cfg.Source,
 	}
@@ -46,11 +46,11 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		a.DDI = l.remote.ddi
 	}
 	a.ID = ActivityID(e.cfg.PBX, a.CallID, a.User)
-	a.EndedAt = l.end()
+	a.EndedAt = e.end(l)
 	// Sources do not always report in order (a ring seen after the
 	// hang-up): keep started <= answered <= ended.
-	if a.StartedAt.IsZero() || (!l.answered.IsZero() && l.answered.Before(a.StartedAt)) {
-		a.StartedAt = l.answered
+	if a.StartedAt.IsZero() || (!a.AnsweredAt.IsZero() && a.AnsweredAt.Before(a.StartedAt)) {
+		a.StartedAt = a.AnsweredAt
 	}
 	if a.StartedAt.IsZero() || a.EndedAt.Before(a.StartedAt) {
 		if a.StartedAt.IsZero() {
@@ -60,13 +60,13 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		}
 	}
 	switch {
-	case !l.answered.IsZero():
+	case !l.answered.isZero():
 		a.State, a.Reason = Connected, ReasonAnswered
-		if !l.transferAt.IsZero() {
+		if !l.transferAt().isZero() {
 			a.Reason = ReasonTransferred
 		}
-		a.RingSeconds = seconds(l.answered.Sub(a.StartedAt))
-		a.TalkSeconds = seconds(a.EndedAt.Sub(l.answered))
+		a.RingSeconds = seconds(a.AnsweredAt.Sub(a.StartedAt))
+		a.TalkSeconds = seconds(a.EndedAt.Sub(a.AnsweredAt))
 	case l.dir == Inbound:
 		a.State, a.Reason = Missed, timerReason(cl, e.missedReason(cl, l))
 		if a.Reason == ReasonForwarded && !e.cfg.ShowForwarded {
@@ -96,7 +96,7 @@ func timerReason(cl *call, r Reason) Reason {
 // feature codes, voicemail, an IVR reached by dialling a star code.
 func (e *Engine) placedACall(l *userLeg) bool {
 	for _, c := range e.placers(l) {
-		if c.outStatus != "" || c.varStatus != "" || c.conference {
+		if c.outStatus != statusNone || c.varStatus != statusNone || c.conference {
 			return true
 		}
 	}
@@ -111,7 +111,7 @@ func (e *Engine) placedACall(l *userLeg) bool {
 // user's own phone to place a call for them and nobody was called.
 func neverPickedUp(l *userLeg) bool {
 	for _, c := range l.chans {
-		if !c.originated || c.wasUp || c.peerStatus == "ANSWER" {
+		if !c.originated || c.wasUp || c.peerStatus == statusAnswer {
 			return false
 		}
 	}
@@ -123,8 +123,8 @@ func neverPickedUp(l *userLeg) bool {
 func (e *Engine) placers(l *userLeg) []*channel {
 	out := l.chans
 	for _, c := range l.chans {
-		if c.via != nil {
-			out = append(out[:len(out):len(out)], c.via)
+		if v := c.via(); v != nil {
+			out = append(out[:len(out):len(out)], v)
 		}
 	}
 	return out
@@ -136,8 +136,8 @@ func (e *Engine) farEnd(l *userLeg) []*channel {
 	from := map[*channel]bool{}
 	for _, c := range e.placers(l) {
 		from[c] = true
-		if c.partner != nil {
-			from[c.partner] = true
+		if p := c.partner(); p != nil {
+			from[p] = true
 		}
 	}
 	var far []*channel
@@ -150,9 +150,9 @@ func (e *Engine) farEnd(l *userLeg) []*channel {
 			}
 			from[c] = true
 			grew = true
-			if c.localKey != "" {
-				if c.partner != nil {
-					from[c.partner] = true
+			if c.localKey() != "" {
+				if p := c.partner(); p != nil {
+					from[p] = true
 				}
 				continue
 			}
@@ -169,7 +169,7 @@ func (e *Engine) farEnd(l *userLeg) []*channel {
 func (e *Engine) missedReason(cl *call, l *userLeg) Reason {
 	forwarded := true
 	for _, c := range l.chans {
-		if c.forwardTo == "" {
+		if c.forwardTo() == "" {
 			forwarded = false
 		}
 	}
@@ -185,18 +185,18 @@ func (e *Engine) missedReason(cl *call, l *userLeg) Reason {
 	// group or queue race this user lost. A user who answered before this
 	// one was offered it (and then transferred) does not count.
 	for _, o := range cl.legs {
-		if o != l && o.dir == Inbound && !o.answered.IsZero() && !o.answered.Before(l.started) {
+		if o != l && o.dir == Inbound && !o.answered.isZero() && !e.at(o.answered).Before(e.at(l.started)) {
 			return ReasonAnsweredElsewhere
 		}
 	}
 	var last *channel
 	for _, c := range l.chans {
-		if c.forwardTo == "" && (last == nil || c.endAt.After(last.endAt)) {
+		if c.forwardTo() == "" && (last == nil || e.at(c.endAt).After(e.at(last.endAt))) {
 			last = c
 		}
 	}
 	st := e.offerStatus(last)
-	if st == "CANCEL" {
+	if st == statusCancel {
 		return ReasonCancel
 	}
 	if r, ok := farEndCause(last.cause); ok {
@@ -214,18 +214,18 @@ func (e *Engine) missedReason(cl *call, l *userLeg) Reason {
 // offerStatus is the dial status of an offer to c, taken from the
 // outermost Dial in a chain of Local channels: a queue's NOANSWER for its
 // member says more than the CANCEL of the member's inner Dial.
-func (e *Engine) offerStatus(c *channel) string {
+func (e *Engine) offerStatus(c *channel) dialStatus {
 	st := c.peerStatus
 	for i := 0; c != nil && i < 32; i++ {
 		d := c.dialer
-		if d == nil || d.localKey == "" {
+		if d == nil || d.localKey() == "" {
 			break
 		}
-		outer := d.partner
+		outer := d.partner()
 		if outer == nil {
 			break
 		}
-		if outer.peerStatus != "" {
+		if outer.peerStatus != statusNone {
 			st = outer.peerStatus
 		}
 		c = outer
@@ -246,29 +246,29 @@ func (e *Engine) unacceptedReason(l *userLeg) Reason {
 			return ReasonNoAnswer // alone in the conference: nobody came
 		}
 	}
-	var st string
-	var own int
+	var st dialStatus
+	var own cause16
 	for _, c := range e.placers(l) {
-		if c.outStatus != "" {
+		if c.outStatus != statusNone {
 			st = c.outStatus
-		} else if st == "" {
+		} else if st == statusNone {
 			st = c.varStatus
 		}
-		if c.cause != 0 && c.localKey == "" {
+		if c.cause != 0 && c.localKey() == "" {
 			own = c.cause
 		}
 	}
 	far := e.farEnd(l)
 	var last *channel
 	for _, c := range far {
-		if c.peerStatus == "CANCEL" {
-			st = "CANCEL" // the Dial was called off: its caller hung up
+		if c.peerStatus == statusCancel {
+			st = statusCancel // the Dial was called off: its caller hung up
 		}
-		if last == nil || c.endAt.After(last.endAt) {
+		if last == nil || e.at(c.endAt).After(e.at(last.endAt)) {
 			last = c
 		}
 	}
-	if st == "CANCEL" {
+	if st == statusCancel {
 		return ReasonCancel
 	}
 	if last != nil {
@@ -287,7 +287,7 @@ func (e *Engine) unacceptedReason(l *userLeg) Reason {
 	if r, ok := causeReason(own); ok && r != ReasonCancel {
 		return r
 	}
-	if st == "" && len(far) == 0 {
+	if st == statusNone && len(far) == 0 {
 		return ReasonFailed
 	}
 	return ReasonCancel
@@ -297,7 +297,7 @@ func (e *Engine) unacceptedReason(l *userLeg) Reason {
 // answered (chan_pjsip's ast_sip_hangup_sip2cause): 486 is 17, 603 (and
 // 401, 403, 407) 21, 404 and 604 cause 1, 484 cause 28, 408 cause 18, 480
 // cause 19.
-func farEndCause(cause int) (Reason, bool) {
+func farEndCause(cause cause16) (Reason, bool) {
 	switch cause {
 	case 17:
 		return ReasonBusy, true
@@ -311,22 +311,22 @@ func farEndCause(cause int) (Reason, bool) {
 	return "", false
 }
 
-func statusReason(st string) (Reason, bool) {
+func statusReason(st dialStatus) (Reason, bool) {
 	switch st {
-	case "BUSY":
+	case statusBusy:
 		return ReasonBusy, true
-	case "NOANSWER":
+	case statusNoAnswer:
 		return ReasonNoAnswer, true
-	case "CANCEL":
+	case statusCancel:
 		return ReasonCancel, true
-	case "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE", "INVALIDARGS":
+	case statusFailed:
 		return ReasonFailed, true
 	}
 	return "", false
 }
 
 // causeReason maps Q.850 hang-up causes.
-func causeReason(cause int) (Reason, bool) {
+func causeReason(cause cause16) (Reason, bool) {
 	switch cause {
 	case 17:
 		return ReasonBusy, true

@@ -57,10 +57,10 @@ func dialNumber(s string) string {
 // asking).
 func (e *Engine) partyBehind(c *channel, skip *channel) party {
 	for i := 0; c != nil && i < 32; i++ {
-		if c.localKey == "" {
+		if c.localKey() == "" {
 			return e.partyOf(c)
 		}
-		other := c.partner
+		other := c.partner()
 		if other == nil {
 			other = c
 		}
@@ -123,7 +123,7 @@ func (e *Engine) remoteOf(l *userLeg) party {
 	}
 	// The user who answered, else what the user dialled.
 	for _, c := range l.call.root().chans {
-		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.IsZero() && c.uleg.dir == Inbound {
+		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && c.uleg.dir == Inbound {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
 		}
 	}
@@ -142,11 +142,11 @@ func (e *Engine) remoteOf(l *userLeg) party {
 func (e *Engine) dialled(l *userLeg) string {
 	uc := l.chans[0]
 	placer := uc
-	if uc.via != nil {
-		placer = uc.via // the originated Local half that dials for the user
+	if v := uc.via(); v != nil {
+		placer = v // the originated Local half that dials for the user
 	}
 	n := placer.exten
-	if uc.via != nil {
+	if uc.via() != nil {
 		n = "" // the Local pair's own extension is the user's
 	}
 	var out string

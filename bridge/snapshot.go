@@ -131,7 +131,7 @@ func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.T
 		later(ch.Bridge, ch.Bridged)
 		made[ch.Bridge] = made[ch.Bridge] || !ch.Bridged.IsZero()
 		if c := e.chans[ch.ID]; c != nil && known[ch.ID] {
-			later(ch.Bridge, c.created)
+			later(ch.Bridge, e.at(c.created))
 			if c.bridge != ch.Bridge {
 				later(ch.Bridge, ev.Time)
 			}
@@ -161,13 +161,13 @@ func (e *Engine) answeredUnbridged(ev Event) {
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
 		c := e.chans[ch.ID]
-		if c == nil || c.gone || !c.adopted || c.uleg == nil || !c.uleg.answered.IsZero() ||
+		if c == nil || c.gone || !c.adopted || c.uleg == nil || !c.uleg.answered.isZero() ||
 			ch.State != StateUp || !dialledApp(ch.App) || ch.App == "AppDial2" {
 			continue
 		}
 		at := ev.Listed
-		if at.Before(c.created) {
-			at = c.created
+		if created := e.at(c.created); at.Before(created) {
+			at = created
 		}
 		e.connected(c.uleg, at)
 	}

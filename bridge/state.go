@@ -1,55 +1,42 @@
 package bridge
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
-// channel is one leg as the engine tracks it.
+// channel is one leg as the engine tracks it. There is one for every leg
+// of every call in progress, so it keeps only what most legs need, in as
+// few words as it can (a test pins its size): what few channels use is in
+// channelExtra, times are stamps, dial statuses their class.
 type channel struct {
-	id, name, endpoint string
-	user               *User
-	localKey           string   // non-empty for Local channels
-	partner            *channel // the other half of a Local pair
+	id     string
+	user   *User
+	call   *call // follow with root()
+	uleg   *userLeg
+	dialer *channel      // the channel that dialled this one
+	x      *channelExtra // nil until the channel needs it: see extra
 
-	call *call // follow with root()
-	uleg *userLeg
+	callerNum, callerName string
+	connNum, connName     string
+	exten                 string // as first seen: what was dialled
+	bridge                string
+	dialString            string
 
-	callerNum, callerName    string
-	connNum, connName        string
-	exten, context           string // as first seen: what was dialled
-	created                  time.Time
-	bridge                   string
-	dialer                   *channel // the channel that dialled this one
-	dialString               string
-	peerStatus               string // first final status of the Dial to this channel
-	outStatus                string // status of this channel's own dialling
-	varStatus                string // DIALSTATUS set on it
-	offeredAt, ringAt, endAt time.Time
-	cause                    int
-	aloneAt                  time.Time // the last other party left its bridge
+	created, offeredAt, ringAt, endAt stamp
+	aloneAt                           stamp // the last other party left its bridge
 
-	// via, on a user's channel reached through an originated Local pair,
-	// is the half that places the call for them (see originated).
-	via *channel
-	// forwardTo is where this channel asked the call to go instead (SIP
-	// 302, Dial's forward); forwarding, on the dialling channel, the user
-	// whose forward its next dial follows; forwardedBy, on that next
-	// channel, the same user.
-	forwardTo   string
-	forwarding  *User
-	forwardedBy *User
-	// consultOf marks the first channel of a consultation the PBX placed
-	// for a transferer (the Local channel of Atxfer or the attended-
-	// transfer feature code).
-	consultOf *consult
-
-	// The small fields last and together, so that they share words: there
-	// is a channel for every leg of every call in progress.
-	state     ChannelState
-	localHalf int8 // 1 or 2
-	trunk     bool
-	incoming  bool // called in to the PBX rather than dialled by it
-	gone      bool
-	wasUp     bool // answered at some point (state Up)
-	pseudo    bool // no party to the call (see pseudoTech)
+	// The small fields last and together, so that they share words.
+	cause      cause16
+	state      ChannelState
+	peerStatus dialStatus // first final status of the Dial to this channel
+	outStatus  dialStatus // status of this channel's own dialling
+	varStatus  dialStatus // DIALSTATUS set on it
+	trunk      bool
+	incoming   bool // called in to the PBX rather than dialled by it
+	gone       bool
+	wasUp      bool // answered at some point (state Up)
+	pseudo     bool // no party to the call (see pseudoTech)
 	// adopted: first seen mid-call (a snapshot, or an event about a
 	// channel the engine never saw created).
 	adopted bool
@@ -66,6 +53,142 @@ type channel struct {
 	conference bool
 }
 
+// channelExtra is the part of a channel that only some channels need:
+// Local channels, forwards, originates placed through a Local pair,
+// consultations. Most legs of most calls have none of these, and the
+// engine holds a channel for every leg of every call in progress.
+type channelExtra struct {
+	localKey  string   // non-empty for Local channels
+	partner   *channel // the other half of a Local pair
+	localHalf int8     // 1 or 2
+	// via, on a user's channel reached through an originated Local pair,
+	// is the half that places the call for them (see originated).
+	via *channel
+	// forwardTo is where this channel asked the call to go instead (SIP
+	// 302, Dial's forward); forwarding, on the dialling channel, the user
+	// whose forward its next dial follows; forwardedBy, on that next
+	// channel, the same user.
+	forwardTo   string
+	forwarding  *User
+	forwardedBy *User
+	// consultOf marks the first channel of a consultation the PBX placed
+	// for a transferer (the Local channel of Atxfer or the attended-
+	// transfer feature code).
+	consultOf *consult
+}
+
+// extra is c's channelExtra, made the first time it is needed: call it to
+// set a field of it, and the getters below to read one.
+func (c *channel) extra() *channelExtra {
+	if c.x == nil {
+		c.x = new(channelExtra)
+	}
+	return c.x
+}
+
+func (c *channel) localKey() string {
+	if c.x == nil {
+		return ""
+	}
+	return c.x.localKey
+}
+
+func (c *channel) localHalf() int8 {
+	if c.x == nil {
+		return 0
+	}
+	return c.x.localHalf
+}
+
+func (c *channel) partner() *channel {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.partner
+}
+
+func (c *channel) via() *channel {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.via
+}
+
+func (c *channel) forwardTo() string {
+	if c.x == nil {
+		return ""
+	}
+	return c.x.forwardTo
+}
+
+func (c *channel) forwarding() *User {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.forwarding
+}
+
+func (c *channel) forwardedBy() *User {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.forwardedBy
+}
+
+func (c *channel) consultOf() *consult {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.consultOf
+}
+
+// cause16 is a Q.850 hang-up cause (0 to 127) in two bytes. A source's
+// value outside int16 is kept as the nearest end of it, which, like the
+// value itself, is no cause the engine knows: it reads the same.
+type cause16 int16
+
+func causeOf(n int) cause16 {
+	switch {
+	case n > math.MaxInt16:
+		return math.MaxInt16
+	case n < math.MinInt16:
+		return math.MinInt16
+	}
+	return cause16(n)
+}
+
+// dialStatus is what a channel keeps of a Dial's status (DIALSTATUS): the
+// reasons read no more of it than these classes.
+type dialStatus uint8
+
+const (
+	statusNone     dialStatus = iota // not reported
+	statusAnswer                     // ANSWER
+	statusBusy                       // BUSY
+	statusNoAnswer                   // NOANSWER
+	statusCancel                     // CANCEL
+	statusFailed                     // CONGESTION, CHANUNAVAIL, DONTCALL, TORTURE, INVALIDARGS
+	statusOther                      // anything else a source reports
+)
+
+func parseDialStatus(s string) dialStatus {
+	switch s {
+	case "":
+		return statusNone
+	case "ANSWER":
+		return statusAnswer
+	case "BUSY":
+		return statusBusy
+	case "NOANSWER":
+		return statusNoAnswer
+	case "CANCEL":
+		return statusCancel
+	case "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE", "INVALIDARGS":
+		return statusFailed
+	}
+	return statusOther
+}
+
 // party is the other side of a user's activity.
 type party struct {
 	number, name, ddi string
@@ -73,44 +196,116 @@ type party struct {
 }
 
 type userLeg struct {
-	user  *User
-	call  *call
-	dir   Direction
-	chans []*channel
-	live  int
+	user   *User
+	call   *call
+	chans  []*channel
+	remote party
+	dir    Direction
+	x      *legExtra // nil until the leg is transferred, forwarded or consulting
 	// started is when the user placed the call (outbound) or was first
 	// offered it (inbound); startedAt() refines the latter to ringing.
-	started time.Time
+	started stamp
 	// answered is when the user's leg was first bridged with another party.
-	answered      time.Time
-	ended         time.Time
-	transferAt    time.Time // the user transferred the call away
-	leftAt        time.Time // the user went back from a consultation
-	transferredBy string
-	forwardedBy   string
-	remote        party
-	rewired       bool // remote set by a transfer: keep it
-	consult       bool // a transferer's consultation that led to no transfer
-	sentRinging   bool
-	sentEnded     bool
+	answered    stamp
+	ended       stamp
+	live        int32
+	rewired     bool // remote set by a transfer: keep it
+	consult     bool // a transferer's consultation that led to no transfer
+	sentRinging bool
+	sentEnded   bool
 }
 
 type call struct {
 	id     string
-	first  time.Time
 	parent *call
-	live   int
 	legs   []*userLeg
 	chans  []*channel
+	linked []string   // source linked ids that point at this call
+	x      *callExtra // nil until the call is transferred or consulted in
 	// privacy is the most restrictive class any channel was marked with.
-	privacy    string
-	linked     []string // source linked ids that point at this call
-	transferBy string
-	transferAt time.Time
-	consults   []*consult
+	privacy string
+	first   stamp
+	live    int32
 	// timedOut: a consultation call the PBX's no-answer timer ended
 	// (consult.timedOut); its offers were not cancelled by anyone.
 	timedOut bool
+}
+
+// legExtra is the part of a user leg only transfers, forwards and
+// consultations need.
+type legExtra struct {
+	// transferredBy and forwardedBy are the extensions of the users who
+	// transferred or forwarded the call to this one.
+	transferredBy string
+	forwardedBy   string
+	transferAt    stamp // the user transferred the call away
+	leftAt        stamp // the user went back from a consultation
+}
+
+// extra is l's legExtra, made the first time it is needed.
+func (l *userLeg) extra() *legExtra {
+	if l.x == nil {
+		l.x = new(legExtra)
+	}
+	return l.x
+}
+
+func (l *userLeg) transferredBy() string {
+	if l.x == nil {
+		return ""
+	}
+	return l.x.transferredBy
+}
+
+func (l *userLeg) forwardedBy() string {
+	if l.x == nil {
+		return ""
+	}
+	return l.x.forwardedBy
+}
+
+func (l *userLeg) transferAt() stamp {
+	if l.x == nil {
+		return stamp{}
+	}
+	return l.x.transferAt
+}
+
+func (l *userLeg) leftAt() stamp {
+	if l.x == nil {
+		return stamp{}
+	}
+	return l.x.leftAt
+}
+
+// callExtra is the part of a call only transferred calls need.
+type callExtra struct {
+	transferBy string // the extension of the user who last transferred it
+	transferAt stamp
+	consults   []*consult
+}
+
+// extra is cl's callExtra, made the first time it is needed.
+func (cl *call) extra() *callExtra {
+	if cl.x == nil {
+		cl.x = new(callExtra)
+	}
+	return cl.x
+}
+
+// transfer is who last transferred cl and when, if anybody did.
+func (cl *call) transfer() (by string, at stamp) {
+	if cl.x == nil {
+		return "", stamp{}
+	}
+	return cl.x.transferBy, cl.x.transferAt
+}
+
+func (cl *call) consults() []*consult {
+	if cl.x == nil {
+		return nil
+	}
+	return cl.x.consults
 }
 
 // consult is a consultation call the PBX placed for a transferer on the
@@ -143,7 +338,7 @@ type consult struct {
 func (c *call) remnant() bool {
 	var party *channel
 	for _, ch := range c.chans {
-		if ch.pseudo || ch.localKey != "" {
+		if ch.pseudo || ch.localKey() != "" {
 			continue
 		}
 		if party != nil {

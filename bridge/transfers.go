@@ -23,15 +23,15 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	if l == nil {
 		return nil
 	}
-	if l.transferAt.IsZero() {
-		l.transferAt = at
+	if l.transferAt().isZero() {
+		l.extra().transferAt = e.stamp(at)
 	}
 	cl := t.callRoot()
-	cl.transferBy, cl.transferAt = l.user.Extension, at
-	if !l.answered.IsZero() {
+	cl.extra().transferBy, cl.x.transferAt = l.user.Extension, e.stamp(at)
+	if !l.answered.isZero() {
 		for _, o := range cl.legs {
-			if o != l && o.dir == Inbound && o.transferredBy == "" && o.answered.IsZero() && !o.started.Before(l.answered) {
-				o.transferredBy = l.user.Extension
+			if o != l && o.dir == Inbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
+				o.extra().transferredBy = l.user.Extension
 			}
 		}
 	}
@@ -49,7 +49,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 			e.merge(first.call, c.call)
 		}
 	}
-	for _, k := range first.callRoot().consults {
+	for _, k := range first.callRoot().consults() {
 		if k.by == first || k.by.id == ev.Second || k.root.id == ev.Target {
 			k.completed = true // the consultation became the transfer
 		}
@@ -78,13 +78,13 @@ func (e *Engine) attendedTransfer(ev Event) {
 			l.remote, l.rewired = p, true
 			continue
 		}
-		if l.user == by || !l.ended.IsZero() {
+		if l.user == by || !l.ended.isZero() {
 			continue
 		}
 		if l.remote.user == by {
 			l.remote = p
 			l.rewired = true
-			l.transferredBy = by.Extension
+			l.extra().transferredBy = by.Extension
 		}
 	}
 }
@@ -96,7 +96,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.IsZero() || c.outStatus != "" || c.varStatus != "" || c.via != nil || c.adopted {
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.adopted {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -117,8 +117,8 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
 		l.remote = p
 	}
-	if oc := other.callRoot(); !oc.transferAt.IsZero() && oc.transferBy != l.user.Extension {
-		l.transferredBy = oc.transferBy
+	if by, at := other.callRoot().transfer(); !at.isZero() && by != l.user.Extension {
+		l.extra().transferredBy = by
 	}
 }
 
@@ -132,17 +132,17 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 // own attended transfer) is an ordinary call and needs nothing here.
 func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.answered.IsZero() || len(others) != 1 {
+	if l == nil || l.answered.isZero() || len(others) != 1 {
 		return
 	}
 	m := others[0]
-	if m.localKey == "" || m.localHalf != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf != nil {
+	if m.localKey() == "" || m.localHalf() != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf() != nil {
 		return
 	}
 	k := &consult{by: c, root: m, at: at}
-	m.consultOf = k
+	m.extra().consultOf = k
 	cl := c.callRoot()
-	cl.consults = append(cl.consults, k)
+	cl.extra().consults = append(cl.x.consults, k)
 }
 
 // consultAnswered notes that the consulted party answered while the
@@ -157,7 +157,7 @@ func (e *Engine) consultAnswered(k *consult, at time.Time) {
 // who presses keys (the abort code, atxferabort) calls the consultation
 // off themselves.
 func (e *Engine) keyed(c *channel) {
-	for _, k := range c.callRoot().consults {
+	for _, k := range c.callRoot().consults() {
 		if k.by == c && k.left.IsZero() && !k.completed {
 			k.keyed = true
 		}
@@ -169,6 +169,6 @@ func (e *Engine) keyed(c *channel) {
 // hung up: the PBX's no-answer timer (features.conf
 // atxfernoanswertimeout) gave up on it, which is no answer, not the
 // transferer cancelling.
-func (k *consult) timedOut() bool {
-	return k.answered.IsZero() && !k.keyed && !k.left.IsZero() && (k.by.endAt.IsZero() || k.by.endAt.After(k.left))
+func (e *Engine) timedOut(k *consult) bool {
+	return k.answered.IsZero() && !k.keyed && !k.left.IsZero() && (k.by.endAt.isZero() || e.at(k.by.endAt).After(k.left))
 }
