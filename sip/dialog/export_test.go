@@ -18,6 +18,20 @@ func ParseBoth(payload []byte) (slimmed, full string) {
 	return slimmed, describe(p, err)
 }
 
+// ParseQuick parses payload with the tracker's own parser (ok: it took
+// the message) and with sipgo, and describes what the tracker reads from
+// each.
+func ParseQuick(payload []byte) (quick, sipgo string, ok bool) {
+	t := New(Config{})
+	m := Message{Time: time.Unix(1, 0), Payload: payload}
+	q, ok := t.quick(m)
+	p, err := t.parseSIP(m)
+	if !ok {
+		return "", describe(p, err), false
+	}
+	return describe(q, nil), describe(p, err), true
+}
+
 func describe(p *parsed, err error) string {
 	if err != nil {
 		for _, e := range []error{ErrParse, ErrHeaders, ErrTime} {

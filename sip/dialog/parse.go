@@ -41,7 +41,12 @@ type parsed struct {
 	saysPBX bool
 }
 
-func (t *Tracker) parse(m Message) (*parsed, error) { return t.parseSIP(m) }
+func (t *Tracker) parse(m Message) (*parsed, error) {
+	if p, ok := t.quick(m); ok {
+		return p, nil
+	}
+	return t.parseSIP(m)
+}
 
 // parseSIP parses m with sipgo, on a slim copy of the payload.
 func (t *Tracker) parseSIP(m Message) (*parsed, error) {
