@@ -26,10 +26,10 @@ func (t *Tracker) quick(m Message) (*parsed, bool) {
 		return nil, false
 	}
 	p := &parsed{m: m}
-	if !p.startLine(data[:eol]) {
+	var q quickHeaders
+	if !q.startLine(p, data[:eol]) {
 		return nil, false
 	}
-	var q quickHeaders
 	off := eol + 2
 	for {
 		i := crlf(data[off:])
@@ -56,6 +56,7 @@ func (t *Tracker) quick(m Message) (*parsed, bool) {
 	if q.n[hFrom] != 1 || q.n[hTo] != 1 || q.n[hCallID] != 1 || q.n[hCSeq] != 1 {
 		return nil, false
 	}
+	q.strings(p)
 	return p, true
 }
 
@@ -73,7 +74,7 @@ func crlf(data []byte) int {
 // startLine reads a request line ("INVITE sip:201@pbx SIP/2.0") or a
 // status line ("SIP/2.0 180 Ringing"), as sipgo splits it: at the first
 // two spaces.
-func (p *parsed) startLine(line []byte) bool {
+func (q *quickHeaders) startLine(p *parsed, line []byte) bool {
 	a, rest, ok := bytes.Cut(line, []byte{' '})
 	if !ok {
 		return false
@@ -95,7 +96,8 @@ func (p *parsed) startLine(line []byte) bool {
 		if !ok {
 			return false
 		}
-		p.request, p.reqMethod, p.ruriUser = true, methodName(a), string(user)
+		p.request, p.reqMethod = true, methodName(a)
+		q.text[tRURIUser] = user
 		return true
 	}
 	if string(a) != "SIP/2.0" || len(b) != 3 {
@@ -130,9 +132,53 @@ const (
 	hCount
 )
 
+// The values quick keeps as text, made strings together (strings).
+const (
+	tCallID = iota
+	tFromTag
+	tToTag
+	tFromUser
+	tFromName
+	tToUser
+	tRURIUser
+	tPAI
+	tReplaces
+	tDiversion
+	tCount
+)
+
 type quickHeaders struct {
 	n             [hCount]int
 	contentLength int
+	text          [tCount][]byte
+	diversion     bool // one was seen: the first counts
+}
+
+// strings sets p's text values from q's, in one allocation: a message
+// has a handful, most of them a few bytes long.
+func (q *quickHeaders) strings(p *parsed) {
+	total := 0
+	for _, b := range q.text {
+		total += len(b)
+	}
+	var stack [512]byte
+	buf := stack[:0]
+	if total > len(stack) {
+		buf = make([]byte, 0, total)
+	}
+	for _, b := range q.text {
+		buf = append(buf, b...)
+	}
+	all := string(buf)
+	var v [tCount]string
+	off := 0
+	for i, b := range q.text {
+		v[i] = all[off : off+len(b)]
+		off += len(b)
+	}
+	p.callID, p.fromTag, p.toTag = v[tCallID], v[tFromTag], v[tToTag]
+	p.fromUser, p.fromName, p.toUser, p.ruriUser = v[tFromUser], v[tFromName], v[tToUser], v[tRURIUser]
+	p.pai, p.replaces, p.diversion = v[tPAI], v[tReplaces], v[tDiversion]
 }
 
 // header reads one header line into p, as sipgo's parser (headerParsers)
@@ -159,12 +205,12 @@ func (q *quickHeaders) header(p *parsed, line []byte) bool {
 	switch string(name) {
 	case "from", "f":
 		h = hFrom
-		if q.n[h] == 0 && !p.from(value) {
+		if q.n[h] == 0 && !q.from(value) {
 			return false
 		}
 	case "to", "t":
 		h = hTo
-		if q.n[h] == 0 && !p.to(value) {
+		if q.n[h] == 0 && !q.to(value) {
 			return false
 		}
 	case "call-id", "i":
@@ -172,7 +218,7 @@ func (q *quickHeaders) header(p *parsed, line []byte) bool {
 		if len(value) == 0 {
 			return false
 		}
-		p.callID = string(value)
+		q.text[tCallID] = value
 	case "cseq":
 		h = hCSeq
 		if !p.cseqValue(value) {
@@ -189,15 +235,15 @@ func (q *quickHeaders) header(p *parsed, line []byte) bool {
 		return false // parsed by sipgo, printed back: left to it
 	case "p-asserted-identity":
 		if !p.hasPAI {
-			p.pai, p.hasPAI = string(value), true
+			q.text[tPAI], p.hasPAI = value, true
 		}
 	case "replaces":
 		if !p.hasReplaces {
-			p.replaces, p.hasReplaces = string(value), true
+			q.text[tReplaces], p.hasReplaces = value, true
 		}
 	case "diversion":
-		if p.diversion == "" {
-			p.diversion = string(value)
+		if !q.diversion {
+			q.text[tDiversion], q.diversion = value, true
 		}
 	case "reason":
 		p.reasons = append(p.reasons, string(value))
@@ -212,21 +258,21 @@ func (q *quickHeaders) header(p *parsed, line []byte) bool {
 	return true
 }
 
-func (p *parsed) from(v []byte) bool {
+func (q *quickHeaders) from(v []byte) bool {
 	display, user, tag, ok := nameAddr(v)
 	if !ok {
 		return false
 	}
-	p.fromName, p.fromUser, p.fromTag = string(display), string(user), string(tag)
+	q.text[tFromName], q.text[tFromUser], q.text[tFromTag] = display, user, tag
 	return true
 }
 
-func (p *parsed) to(v []byte) bool {
+func (q *quickHeaders) to(v []byte) bool {
 	_, user, tag, ok := nameAddr(v)
 	if !ok {
 		return false
 	}
-	p.toUser, p.toTag = string(user), string(tag)
+	q.text[tToUser], q.text[tToTag] = user, tag
 	return true
 }
 

@@ -46,6 +46,7 @@ func FuzzQuickParse(f *testing.F) {
 		"BYE sip:1@h SIP/2.0\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 2 BYE\r\nReason: Q.850;cause=16\r\nReason: SIP;cause=200\r\nUser-Agent: Asterisk PBX\r\n\r\n",
 		"INVITE sip:1@h SIP/2.0\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nP-Asserted-Identity: \"B\" <sip:2@h>\r\nReplaces: x;to-tag=1;from-tag=2\r\nDiversion: <sip:3@h>;reason=user-busy\r\n\r\n",
 		"INVITE sip:1@h SIP/2.0\r\nFrom \u00a0: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
+		"INVITE sip:1@h SIP/2.0\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nDiversion:\r\nDiversion: <sip:3@h>\r\nP-Asserted-Identity:\r\nP-Asserted-Identity: <sip:4@h>\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
