@@ -107,7 +107,10 @@ type Tracker struct {
 	// headers the tracker never reads (see slim); sipgo copies what it
 	// keeps, so one buffer serves every message.
 	slimmed []byte
-	users   map[string]bool
+	// spare is the record of a message the tracker did not keep (most
+	// are not), reused for the next one.
+	spare *parsed
+	users map[string]bool
 
 	pbx     []Addr
 	learn   *learner  // non-nil until the PBX is known
@@ -201,7 +204,11 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 	if t.learn != nil {
 		return t.hold(p, out)
 	}
-	return t.process(p, out)
+	err = t.process(p, out)
+	if !p.kept {
+		t.spare = p
+	}
+	return err
 }
 
 // process tracks one parsed message once the PBX is known.

@@ -24,7 +24,8 @@ func ParseBoth(payload []byte) (slimmed, full string) {
 func ParseQuick(payload []byte) (quick, sipgo string, ok bool) {
 	t := New(Config{})
 	m := Message{Time: time.Unix(1, 0), Payload: payload}
-	q, ok := t.quick(m)
+	q := &parsed{m: m}
+	ok = q.quick()
 	p, err := t.parseSIP(m)
 	if !ok {
 		return "", describe(p, err), false
@@ -44,4 +45,27 @@ func describe(p *parsed, err error) string {
 	c := *p
 	c.m = Message{}
 	return fmt.Sprintf("%+v", c)
+}
+
+// ParseEach parses every payload the way Feed does (quick, sipgo when it
+// must, each record reused) or, with sipgoOnly, with sipgo only; it
+// returns how many parsed.
+func ParseEach(ps [][]byte, sipgoOnly bool) int {
+	t := New(Config{})
+	n := 0
+	for _, payload := range ps {
+		m := Message{Time: time.Unix(1, 0), Payload: payload}
+		var p *parsed
+		var err error
+		if sipgoOnly {
+			p, err = t.parseSIP(m)
+		} else {
+			p, err = t.parse(m)
+		}
+		if err == nil {
+			n++
+			t.spare = p // as Feed does with a record it does not keep
+		}
+	}
+	return n
 }

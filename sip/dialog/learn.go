@@ -153,7 +153,7 @@ func (t *Tracker) hold(p *parsed, out func(bridge.Event)) error {
 	if p.saysPBX {
 		t.learn.seen(p.m.Src).says = true
 	}
-	p.m.Payload = nil // parsed, and callers reuse their buffers
+	p.m.Payload, p.kept = nil, true // parsed, and callers reuse their buffers
 	t.pending = append(t.pending, p)
 	if len(t.pending) >= t.cfg.LearnBuffer {
 		t.decide(true, out)

@@ -39,12 +39,28 @@ type parsed struct {
 	contactUser string
 	// saysPBX: a User-Agent or Server names a PBX product (see pbxAgents).
 	saysPBX bool
+	// kept: the tracker holds on to this record (to learn the PBX, or a
+	// suspect dialog's); otherwise it is reused for the next message.
+	kept bool
+}
+
+// record returns a blank record of m: the spare one when there is one.
+func (t *Tracker) record(m Message) *parsed {
+	p := t.spare
+	if p == nil {
+		return &parsed{m: m}
+	}
+	t.spare = nil
+	*p = parsed{m: m}
+	return p
 }
 
 func (t *Tracker) parse(m Message) (*parsed, error) {
-	if p, ok := t.quick(m); ok {
+	p := t.record(m)
+	if p.quick() {
 		return p, nil
 	}
+	t.spare = p
 	return t.parseSIP(m)
 }
 
@@ -66,7 +82,7 @@ func (t *Tracker) parseBytes(m Message, data []byte) (*parsed, error) {
 		t.stats.Malformed++
 		return nil, fmt.Errorf("%w: %v", ErrParse, err)
 	}
-	p := &parsed{m: m}
+	p := t.record(m)
 	cid, from, to, cs := msg.CallID(), msg.From(), msg.To(), msg.CSeq()
 	if cid == nil || from == nil || to == nil || cs == nil || *cid == "" {
 		t.stats.Malformed++

@@ -2,73 +2,70 @@ package dialog
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/emiago/sipgo/sip"
 )
 
-// quick parses the messages a PBX and its phones send every day (one
-// header per line, <URI> addresses, no escapes) itself, and gives up
-// (false) on anything else, which sipgo then parses. It takes a message
-// only where it is certain of sipgo's answer: the same parsed value,
-// and no error (a message sipgo refuses always goes to sipgo, which
-// refuses it again). sipgo turns every header line into an object
-// with strings of its own, and the parse was a third of the cost of a
-// message; this reads the few values the tracker keeps straight from
-// the payload. TestQuickParseRecorded and FuzzQuickParse hold it to
-// sipgo's answer.
-func (t *Tracker) quick(m Message) (*parsed, bool) {
-	data := m.Payload
-	if len(data) > sip.ParseMaxMessageLength || m.Time.IsZero() {
-		return nil, false
+// quick parses p's message into p itself when it is one of those a PBX
+// and its phones send every day (one header per line, <URI> addresses,
+// no escapes), and gives up (false) on anything else, which sipgo then
+// parses. It takes a message only where it is certain of sipgo's answer:
+// the same values, and no error (a message sipgo refuses always goes to
+// sipgo, which refuses it again). sipgo turns every header line into an
+// object with strings of its own, and that was a third of the cost of a
+// message; this reads the few values the tracker keeps straight from the
+// payload. TestQuickParseRecorded, FuzzQuickParse and
+// FuzzQuickParseFields hold it to sipgo's answer.
+func (p *parsed) quick() bool {
+	data := p.m.Payload
+	if len(data) > sip.ParseMaxMessageLength || p.m.Time.IsZero() {
+		return false
 	}
-	eol := crlf(data)
-	if eol < 0 {
-		return nil, false
+	// Lines end at LF after CR. sipgo ends a line at its first CR and
+	// fails when no LF follows; so, with lines split at LF, a CR anywhere
+	// but before the LF of a line is a message to leave to it (counted
+	// once, below, for the whole header section).
+	eol := bytes.IndexByte(data, '\n')
+	if eol < 1 || data[eol-1] != '\r' {
+		return false
 	}
-	p := &parsed{m: m}
 	var q quickHeaders
-	if !q.startLine(p, data[:eol]) {
-		return nil, false
+	if !q.startLine(p, data[:eol-1]) {
+		return false
 	}
-	off := eol + 2
+	off, lines := eol+1, 1
 	for {
-		i := crlf(data[off:])
-		if i < 0 {
-			return nil, false // sipgo: no end of the headers
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 1 || data[off+i-1] != '\r' {
+			return false // no end of the headers, or a bare LF
 		}
-		line, next := data[off:off+i], off+i+2
+		line, next := data[off:off+i-1], off+i+1
 		off = next
-		if i == 0 {
+		lines++
+		if len(line) == 0 {
 			break
 		}
 		if next < len(data) && (data[next] == ' ' || data[next] == '\t') {
-			return nil, false // folded
+			return false // folded
 		}
 		if !q.header(p, line) {
-			return nil, false
+			return false
 		}
+	}
+	if bytes.Count(data[:off], []byte{'\r'}) != lines {
+		return false
 	}
 	// sipgo takes Content-Length bytes of the body and fails when there
 	// are fewer; without one, the body is the rest.
 	if q.n[hContentLength] == 1 && q.contentLength > len(data)-off {
-		return nil, false
+		return false
 	}
 	if q.n[hFrom] != 1 || q.n[hTo] != 1 || q.n[hCallID] != 1 || q.n[hCSeq] != 1 {
-		return nil, false
+		return false
 	}
 	q.strings(p)
-	return p, true
-}
-
-// crlf is where data's first line ends: the index of its CR, which must
-// be followed by LF, with no LF before it (sipgo would keep a bare LF in
-// the line); -1 when it is not so.
-func crlf(data []byte) int {
-	i := bytes.IndexByte(data, '\r')
-	if i < 0 || i+1 >= len(data) || data[i+1] != '\n' || bytes.IndexByte(data[:i], '\n') >= 0 {
-		return -1
-	}
-	return i
+	return true
 }
 
 // startLine reads a request line ("INVITE sip:201@pbx SIP/2.0") or a
@@ -161,15 +158,12 @@ func (q *quickHeaders) strings(p *parsed) {
 	for _, b := range q.text {
 		total += len(b)
 	}
-	var stack [512]byte
-	buf := stack[:0]
-	if total > len(stack) {
-		buf = make([]byte, 0, total)
-	}
+	var sb strings.Builder
+	sb.Grow(total)
 	for _, b := range q.text {
-		buf = append(buf, b...)
+		sb.Write(b)
 	}
-	all := string(buf)
+	all := sb.String()
 	var v [tCount]string
 	off := 0
 	for i, b := range q.text {

@@ -99,3 +99,22 @@ func FuzzQuickParseFields(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse: the parse of every recorded message, as Feed does it
+// (quick) and with sipgo alone (sipgo, on the slim copy).
+func BenchmarkParse(b *testing.B) {
+	ps := recordedPayloads(b)
+	for _, sipgoOnly := range []bool{false, true} {
+		name := "quick"
+		if sipgoOnly {
+			name = "sipgo"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				dialog.ParseEach(ps, sipgoOnly)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ps)), "ns/msg")
+		})
+	}
+}
