@@ -102,7 +102,7 @@ func (t *Tracker) held(p *parsed, newDialog bool, out func(bridge.Event)) bool {
 	at := p.m.Time
 	for _, sd := range slices.Clone(t.suspects.byCallID[p.callID]) {
 		if d := at.Sub(sd.at); d <= t.cfg.MaxIdle && d >= -t.cfg.MaxIdle {
-			p.m.Payload = nil
+			p.m.Payload, p.kept = nil, true
 			sd.msgs = append(sd.msgs, p)
 			t.promote(sd, out)
 			return true
@@ -125,7 +125,7 @@ func (t *Tracker) held(p *parsed, newDialog bool, out func(bridge.Event)) bool {
 		t.stats.BadTime += len(old.msgs)
 		t.suspects.drop(old)
 	}
-	p.m.Payload = nil
+	p.m.Payload, p.kept = nil, true
 	sd := &suspectDialog{callID: p.callID, at: at, msgs: []*parsed{p}}
 	if t.suspects.byCallID == nil {
 		t.suspects.byCallID = map[string][]*suspectDialog{}

@@ -2,7 +2,6 @@ package dialog
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -108,7 +107,10 @@ type Tracker struct {
 	// headers the tracker never reads (see slim); sipgo copies what it
 	// keeps, so one buffer serves every message.
 	slimmed []byte
-	users   map[string]bool
+	// spare is the record of a message the tracker did not keep (most
+	// are not), reused for the next one.
+	spare *parsed
+	users map[string]bool
 
 	pbx     []Addr
 	learn   *learner  // non-nil until the PBX is known
@@ -185,20 +187,6 @@ func (t *Tracker) Trunks() []Trunk {
 	return t.peers.trunks(t.cfg.TrunkName)
 }
 
-// parsed is what the tracker reads from one message.
-type parsed struct {
-	m        Message
-	req      *sip.Request
-	res      *sip.Response
-	callID   string
-	fromTag  string
-	toTag    string
-	fromUser string
-	fromName string
-	cseq     uint32
-	method   string
-}
-
 // Feed parses one SIP message and passes the events it causes to out.
 // A message that does not parse returns an error wrapping ErrParse or
 // ErrHeaders, one without a capture time ErrTime; none of them changes
@@ -216,57 +204,17 @@ func (t *Tracker) Feed(m Message, out func(bridge.Event)) error {
 	if t.learn != nil {
 		return t.hold(p, out)
 	}
-	return t.process(p, out)
-}
-
-func (t *Tracker) parse(m Message) (*parsed, error) {
-	data := m.Payload
-	// sipgo refuses a message over its limit; a slim copy could be under it.
-	if len(data) <= sip.ParseMaxMessageLength {
-		t.slimmed = slim(t.slimmed, data)
-		data = t.slimmed
+	err = t.process(p, out)
+	if !p.kept {
+		t.spare = p
 	}
-	return t.parseBytes(m, data)
-}
-
-// parseBytes parses data, m's payload or its slim copy.
-func (t *Tracker) parseBytes(m Message, data []byte) (*parsed, error) {
-	msg, err := t.parser.ParseSIP(data)
-	if err != nil {
-		t.stats.Malformed++
-		return nil, fmt.Errorf("%w: %v", ErrParse, err)
-	}
-	p := &parsed{m: m}
-	cid, from, to, cs := msg.CallID(), msg.From(), msg.To(), msg.CSeq()
-	if cid == nil || from == nil || to == nil || cs == nil || *cid == "" {
-		t.stats.Malformed++
-		return nil, ErrHeaders
-	}
-	switch v := msg.(type) {
-	case *sip.Request:
-		p.req = v
-	case *sip.Response:
-		p.res = v
-	default:
-		t.stats.Malformed++
-		return nil, ErrParse
-	}
-	if m.Time.IsZero() {
-		t.stats.BadTime++
-		return nil, ErrTime
-	}
-	p.callID = string(*cid)
-	p.fromTag, _ = from.Params.Get("tag")
-	p.toTag, _ = to.Params.Get("tag")
-	p.fromUser, p.fromName = from.Address.User, from.DisplayName
-	p.cseq, p.method = cs.SeqNo, string(cs.MethodName)
-	return p, nil
+	return err
 }
 
 // process tracks one parsed message once the PBX is known.
 func (t *Tracker) process(p *parsed, out func(bridge.Event)) error {
 	l := t.find(p)
-	newDialog := l == nil && p.req != nil && p.req.Method == sip.INVITE && p.toTag == ""
+	newDialog := l == nil && p.request && p.reqMethod == "INVITE" && p.toTag == ""
 	if l == nil && t.held(p, newDialog, out) {
 		return nil
 	}
@@ -292,7 +240,7 @@ func (t *Tracker) process(p *parsed, out func(bridge.Event)) error {
 		return nil
 	}
 	l.lastSeen = at
-	if p.req != nil {
+	if p.request {
 		t.request(l, p, out)
 	} else {
 		t.response(l, p, out)
@@ -302,27 +250,10 @@ func (t *Tracker) process(p *parsed, out func(bridge.Event)) error {
 
 // key tells a message from its retransmissions.
 func (p *parsed) key() msgKey {
-	if p.req != nil {
-		return msgKey{cseq: p.cseq, method: string(p.req.Method), src: p.m.Src}
+	if p.request {
+		return msgKey{cseq: p.cseq, method: p.reqMethod, src: p.m.Src}
 	}
-	return msgKey{status: p.res.StatusCode, cseq: p.cseq, method: p.method, src: p.m.Src}
-}
-
-// headerParsers are the headers parsed as a message is read: those the
-// tracker reads, and Content-Length, which bounds the body. The rest stay
-// text until asked for (sipgo parses them lazily); Via, Contact and the
-// route sets are most of the parsing cost of a message and the tracker
-// reads none of them, so a malformed one no longer makes a message
-// malformed either: a passive listener has no reason to refuse it.
-func headerParsers() map[string]sip.HeaderParser {
-	all := sip.DefaultHeadersParser()
-	keep := map[string]sip.HeaderParser{}
-	for _, h := range []string{"from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l", "refer-to", "referred-by"} {
-		if p, ok := all[h]; ok {
-			keep[h] = p
-		}
-	}
-	return keep
+	return msgKey{status: p.status, cseq: p.cseq, method: p.method, src: p.m.Src}
 }
 
 // Flush ends every open dialog as of at (the end of a replay) and forgets

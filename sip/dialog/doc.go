@@ -24,6 +24,12 @@
 // capture times; timeouts run on a clock that one packet with a wrong time
 // cannot move for anyone else (clock.go).
 //
+// Each message is read into a record of just what the tracker uses
+// (parse.go): by the tracker's own parser for the everyday messages it is
+// certain of (quick.go), by sipgo for the rest, on a copy without the
+// headers the tracker never reads (slim.go); tests hold the three ways
+// to the same record.
+//
 // The Tracker is not safe for concurrent use; one goroutine feeds it in the
 // order the messages were captured.
 package dialog

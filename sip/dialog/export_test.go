@@ -3,21 +3,34 @@ package dialog
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/emiago/sipgo/sip"
 )
 
-// ParseBoth parses payload the way Feed does (a slim copy) and in full,
-// and describes what the tracker reads from each, error class included.
+// ParseBoth parses payload the way Feed does when sipgo parses it (a
+// slim copy) and in full, and describes what the tracker reads from each,
+// error class included.
 func ParseBoth(payload []byte) (slimmed, full string) {
 	t := New(Config{})
 	m := Message{Time: time.Unix(1, 0), Payload: payload}
-	p, err := t.parse(m)
+	p, err := t.parseSIP(m)
 	slimmed = describe(p, err)
 	p, err = t.parseBytes(m, payload)
 	return slimmed, describe(p, err)
+}
+
+// ParseQuick parses payload with the tracker's own parser (ok: it took
+// the message) and with sipgo, and describes what the tracker reads from
+// each.
+func ParseQuick(payload []byte) (quick, sipgo string, ok bool) {
+	t := New(Config{})
+	m := Message{Time: time.Unix(1, 0), Payload: payload}
+	q := &parsed{m: m}
+	ok = q.quick()
+	p, err := t.parseSIP(m)
+	if !ok {
+		return "", describe(p, err), false
+	}
+	return describe(q, nil), describe(p, err), true
 }
 
 func describe(p *parsed, err error) string {
@@ -29,28 +42,30 @@ func describe(p *parsed, err error) string {
 		}
 		return "error: other: " + err.Error()
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "call-id %q from-tag %q to-tag %q from %q %q cseq %d %q\n",
-		p.callID, p.fromTag, p.toTag, p.fromUser, p.fromName, p.cseq, p.method)
-	var msg sip.Message
-	if p.req != nil {
-		msg = p.req
-		fmt.Fprintf(&b, "request %s %s\n", p.req.Method, p.req.Recipient.String())
-	} else {
-		msg = p.res
-		fmt.Fprintf(&b, "response %d %q\n", p.res.StatusCode, p.res.Reason)
-		if c := p.res.Contact(); c != nil {
-			fmt.Fprintf(&b, "contact %s\n", c.Value())
+	c := *p
+	c.m = Message{}
+	return fmt.Sprintf("%+v", c)
+}
+
+// ParseEach parses every payload the way Feed does (quick, sipgo when it
+// must, each record reused) or, with sipgoOnly, with sipgo only; it
+// returns how many parsed.
+func ParseEach(ps [][]byte, sipgoOnly bool) int {
+	t := New(Config{})
+	n := 0
+	for _, payload := range ps {
+		m := Message{Time: time.Unix(1, 0), Payload: payload}
+		var p *parsed
+		var err error
+		if sipgoOnly {
+			p, err = t.parseSIP(m)
+		} else {
+			p, err = t.parse(m)
+		}
+		if err == nil {
+			n++
+			t.spare = p // as Feed does with a record it does not keep
 		}
 	}
-	fmt.Fprintf(&b, "from %s\nto %s\n", msg.From().Value(), msg.To().Value())
-	for _, n := range []string{"from", "f", "to", "t", "call-id", "i", "cseq", "content-length", "l",
-		"refer-to", "r", "referred-by", "b", "contact", "m",
-		"p-asserted-identity", "replaces", "diversion", "reason", "user-agent", "server"} {
-		for _, h := range msg.GetHeaders(n) {
-			fmt.Fprintf(&b, "%s: %s\n", n, h.Value())
-		}
-	}
-	fmt.Fprintf(&b, "body %q\n", msg.Body())
-	return b.String()
+	return n
 }

@@ -1,12 +1,11 @@
 package dialog
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/emiago/sipgo/sip"
 
 	"github.com/callbridge/callbridge/bridge"
 )
@@ -148,13 +147,13 @@ func (t *Tracker) hold(p *parsed, out func(bridge.Event)) error {
 		t.stats.Ignored++
 		return nil
 	}
-	if p.req != nil && p.req.Method == sip.INVITE && p.toTag == "" {
+	if p.request && p.reqMethod == "INVITE" && p.toTag == "" {
 		t.learn.observe(p)
 	}
-	if saysPBX(p) {
+	if p.saysPBX {
 		t.learn.seen(p.m.Src).says = true
 	}
-	p.m.Payload = nil // parsed, and callers reuse their buffers
+	p.m.Payload, p.kept = nil, true // parsed, and callers reuse their buffers
 	t.pending = append(t.pending, p)
 	if len(t.pending) >= t.cfg.LearnBuffer {
 		t.decide(true, out)
@@ -221,20 +220,43 @@ func (b *peerBook) trunks(name string) []Trunk {
 // pbxAgents are products that name themselves in User-Agent or Server.
 var pbxAgents = []string{"asterisk", "freeswitch", "freepbx", "fpbx", "issabel", "3cx", "yeastar", "kamailio", "opensips", "yate"}
 
-// saysPBX: the message's sender names itself a PBX.
-func saysPBX(p *parsed) bool {
-	var msg sip.Message = p.res
-	if p.req != nil {
-		msg = p.req
+// namesPBX: v, a User-Agent or Server, names a PBX product: a sender
+// that says so is a PBX.
+func namesPBX(v []byte) bool {
+	ascii := true
+	for _, c := range v {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
 	}
-	for _, name := range []string{"User-Agent", "Server"} {
-		for _, h := range msg.GetHeaders(name) {
-			v := strings.ToLower(h.Value())
-			for _, a := range pbxAgents {
-				if strings.Contains(v, a) {
-					return true
-				}
+	if !ascii {
+		// Unicode case folding can make ASCII of what is not.
+		v = bytes.ToLower(v)
+	}
+	for _, a := range pbxAgents {
+		if indexFold(v, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// indexFold: v holds lower (lower-case ASCII) in any ASCII case.
+func indexFold(v []byte, lower string) bool {
+	for i := 0; i+len(lower) <= len(v); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := v[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
 			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
 		}
 	}
 	return false

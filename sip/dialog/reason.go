@@ -62,12 +62,12 @@ func retried(code int) bool {
 	return code == 401 || code == 407 || code == 422 || code == 491
 }
 
-// reasonCause reads the Q.850 cause of a Reason header; SIP cause 200
+// reasonCause reads the Q.850 cause of Reason headers; SIP cause 200
 // ("Call completed elsewhere") is Q.850 26, answered elsewhere.
-func reasonCause(msg sip.Message) int {
+func reasonCause(reasons []string) int {
 	cause := 0
-	for _, h := range msg.GetHeaders("Reason") {
-		for _, part := range strings.Split(h.Value(), ",") {
+	for _, v := range reasons {
+		for _, part := range strings.Split(v, ",") {
 			proto, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			c := 0
 			for _, kv := range strings.Split(params, ";") {
@@ -92,14 +92,14 @@ func reasonCause(msg sip.Message) int {
 // identity is the party a request presents: P-Asserted-Identity when
 // present (what the PBX asserts), else From.
 func identity(p *parsed) (number, name string) {
-	return identityOf(p.req, p.fromUser, p.fromName)
+	return identityOf(p, p.fromUser, p.fromName)
 }
 
 // identityOf reads P-Asserted-Identity (its first URI), falling back to
 // the given number and name.
-func identityOf(msg sip.Message, number, name string) (string, string) {
-	if hs := msg.GetHeaders("P-Asserted-Identity"); len(hs) > 0 {
-		v := hs[0].Value()
+func identityOf(p *parsed, number, name string) (string, string) {
+	if p.hasPAI {
+		v := p.pai
 		if i := strings.IndexByte(v, ','); i >= 0 && !strings.Contains(v[:i], "\"") {
 			v = v[:i]
 		}

@@ -12,21 +12,46 @@ import (
 	"github.com/callbridge/callbridge/sip/pcap"
 )
 
-// recordedPayloads are the SIP messages of every recording, as the HEP
-// collector receives them (hep.pcap) and as a capture holds them
-// (sip.pcap).
+// recordedPayloads are the SIP messages of every recording and every lab
+// recording, as the HEP collector receives them (hep.pcap) and as a
+// capture holds them (sip.pcap).
 func recordedPayloads(t testing.TB) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for _, sc := range siptest.Scenarios {
-		f, err := os.Open(filepath.Join(siptest.Recordings, sc, "hep.pcap"))
+	for _, dir := range []struct {
+		root string
+		scs  []string
+	}{{siptest.Recordings, siptest.Scenarios}, {siptest.Lab, siptest.LabScenarios}} {
+		for _, sc := range dir.scs {
+			out = append(out, payloads(t, filepath.Join(dir.root, sc))...)
+		}
+	}
+	return out
+}
+
+func payloads(t testing.TB, dir string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, name := range []string{"hep.pcap", "sip.pcap"} {
+		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if name == "sip.pcap" {
+			_, err = pcap.Messages(f, func(m dialog.Message) error {
+				out = append(out, bytes.Clone(m.Payload))
+				return nil
+			})
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
 		_, err = pcap.Datagrams(f, func(d pcap.Datagram) error {
 			p, err := hep.Decode(d.Payload)
 			if err != nil {
-				t.Fatalf("%s: %v", sc, err)
+				t.Fatalf("%s: %v", dir, err)
 			}
 			out = append(out, bytes.Clone(p.Payload))
 			return nil
@@ -34,9 +59,6 @@ func recordedPayloads(t testing.TB) [][]byte {
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
-		}
-		for _, m := range recordedMessages(t, sc, "sip.pcap") {
-			out = append(out, m.Payload)
 		}
 	}
 	return out

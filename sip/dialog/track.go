@@ -3,13 +3,11 @@ package dialog
 import (
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
 	"github.com/callbridge/callbridge/bridge"
 )
 
 func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
-	method := string(p.req.Method)
+	method := p.reqMethod
 	if l.ended {
 		return
 	}
@@ -24,13 +22,13 @@ func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 		}
 		// A re-INVITE or UPDATE from the PBX carries the connected line
 		// (the party now on the other side) in P-Asserted-Identity.
-		if t.isPBX(p.m.Src) && p.req.GetHeader("P-Asserted-Identity") != nil {
+		if t.isPBX(p.m.Src) && p.hasPAI {
 			t.connectedLine(l, p, at, out)
 		}
 		t.settleConsult(l, at, out)
 	case "CANCEL":
 		if l.out {
-			t.cancelled(l, reasonCause(p.req), at, out)
+			t.cancelled(l, reasonCause(p.reasons), at, out)
 			return
 		}
 		// The caller gave up: its channel goes when the PBX has cleaned
@@ -39,7 +37,7 @@ func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 		t.dropSilent(l, "CANCEL", 16, at, out)
 		t.requestHangup(l, at, 16, out)
 	case "BYE":
-		cause := reasonCause(p.req)
+		cause := reasonCause(p.reasons)
 		if cause == 0 {
 			cause = 16
 		}
@@ -48,8 +46,8 @@ func (t *Tracker) request(l *leg, p *parsed, out func(bridge.Event)) {
 		}
 		t.end(l, at, cause, out)
 	case "REFER":
-		if rt := p.req.GetHeader("Refer-To"); rt != nil && !t.isPBX(p.m.Src) {
-			l.referTo = rt.Value()
+		if p.hasReferTo && !t.isPBX(p.m.Src) {
+			l.referTo = p.referTo
 		}
 	}
 }
@@ -119,7 +117,7 @@ func answeredSibling(l *leg) bool {
 }
 
 func (t *Tracker) response(l *leg, p *parsed, out func(bridge.Event)) {
-	code := p.res.StatusCode
+	code := p.status
 	at := p.m.Time
 	switch p.method {
 	case "REFER":
@@ -189,7 +187,7 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 		t.end(l, at, 23, out)
 	default:
 		status, cause := failure(code)
-		if c := reasonCause(p.res); c != 0 {
+		if c := reasonCause(p.reasons); c != 0 {
 			cause = c
 		}
 		if l.parent != nil {
@@ -207,11 +205,10 @@ func (t *Tracker) outgoingResponse(l *leg, code int, p *parsed, at time.Time, ou
 // PBX sends next for it links to that caller. false when the redirect
 // names nobody the PBX could dial, or the leg was dialled for nobody.
 func redirect(l *leg, p *parsed) bool {
-	c := p.res.Contact()
-	if c == nil || c.Address.User == "" || l.parent == nil {
+	if p.contactUser == "" || l.parent == nil {
 		return false
 	}
-	l.parent.forwardTo, l.parent.forwardBy = c.Address.User, l.ch.Endpoint
+	l.parent.forwardTo, l.parent.forwardBy = p.contactUser, l.ch.Endpoint
 	return true
 }
 
@@ -230,8 +227,8 @@ func (t *Tracker) incomingResponse(l *leg, code int, p *parsed, at time.Time, ou
 		}
 		l.up, l.answerAt = true, at
 		l.ch.State = bridge.StateUp
-		if p.res.GetHeader("P-Asserted-Identity") != nil {
-			num, name := identityOf(p.res, "", "")
+		if p.hasPAI {
+			num, name := identityOf(p, "", "")
 			if num != "" {
 				l.ch.ConnectedNumber, l.ch.ConnectedName = num, name
 			}
@@ -262,7 +259,7 @@ func (t *Tracker) incomingResponse(l *leg, code int, p *parsed, at time.Time, ou
 		}
 	default:
 		_, cause := failure(code)
-		if c := reasonCause(p.res); c != 0 {
+		if c := reasonCause(p.reasons); c != 0 {
 			cause = c
 		}
 		switch {
@@ -285,7 +282,7 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		t.stats.Ignored++ // between two other parties
 		return
 	}
-	ruri := p.req.Recipient.User
+	ruri := p.ruriUser
 	num, name := identity(p)
 	t.seq++
 	l := &leg{
@@ -311,8 +308,8 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 			endpoint = tn
 		} else if t.isUser(ruri) {
 			endpoint = ruri
-		} else if to := p.req.To(); to != nil && t.isUser(to.Address.User) {
-			endpoint = to.Address.User
+		} else if t.isUser(p.toUser) {
+			endpoint = p.toUser
 		} else {
 			endpoint = t.cfg.TrunkName
 		}
@@ -344,8 +341,8 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 
 	if !l.out {
 		l.call = l.ch.ID
-		if rp := p.req.GetHeader("Replaces"); rp != nil {
-			cid, _, _ := cutReplaces(rp.Value())
+		if p.hasReplaces {
+			cid, _, _ := cutReplaces(p.replaces)
 			for _, r := range t.ix.byCallID[cid] {
 				if !r.ended && r != l {
 					l.replaces, l.call = r, r.call
@@ -371,7 +368,7 @@ func (t *Tracker) newLeg(p *parsed, out func(bridge.Event)) {
 		t.ix.unawait(parent)
 		t.ix.notAlone(parent)
 		t.ix.notOrigin(parent)
-		if parent.forwardTo != "" && (parent.forwardTo == ruri || diversion(p.req) == parent.forwardBy) {
+		if parent.forwardTo != "" && (parent.forwardTo == ruri || diversion(p) == parent.forwardBy) {
 			parent.forwardTo, parent.forwardBy = "", "" // the forward is being followed
 		}
 	case onBehalf != nil:
@@ -416,11 +413,10 @@ func (t *Tracker) holdParty(b, consult *leg, at time.Time, out func(bridge.Event
 
 // diversion is the user a Diversion (RFC 5806) or History-Info header
 // names as the party that redirected the call.
-func diversion(r *sip.Request) string {
-	h := r.GetHeader("Diversion")
-	if h == nil {
+func diversion(p *parsed) string {
+	if p.diversion == "" {
 		return ""
 	}
-	u, _ := addressUser(h.Value())
+	u, _ := addressUser(p.diversion)
 	return u
 }

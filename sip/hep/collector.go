@@ -47,8 +47,9 @@ type Config struct {
 	// still look open, gets in at once, and connections nobody uses
 	// cannot keep anyone out.
 	MaxConns, MaxConnsPerSource int
-	// IdleTimeout closes TCP connections silent for this long (default
-	// 60 s); agents open a new one when they have something to send.
+	// IdleTimeout closes TCP connections silent for this long, or up to
+	// a sixteenth longer (default 60 s); agents open a new one when they
+	// have something to send.
 	IdleTimeout time.Duration
 	Logger      zerolog.Logger
 	// Registerer receives the collector's metrics; nil registers none.
