@@ -21,6 +21,8 @@ type Journal struct {
 	recs  []rec // one per record in the file, then per record in pend
 	pend  []byte
 	npend int // records in pend
+	ndesc int // descriptions in recs: the rest are events
+	codec codec
 	// shared hands out the recMore of recent records again: a call's
 	// dials name the same channels, and the recs may share it.
 	shared [512]*recMore
@@ -69,6 +71,7 @@ func (j *Journal) restart() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size, j.header = int64(len(header)), true
+	j.codec.reset()
 	return nil
 }
 
@@ -76,8 +79,9 @@ func (j *Journal) restart() error {
 // A torn last record (the process died mid-write, or the machine before
 // the record reached the disk) is dropped and cut off so that appends
 // continue after the last whole one; a bad record elsewhere is an error.
-// A JSON journal (from before the binary format) is replayed the same way
-// and then rewritten in the binary format.
+// A JSON journal (from before the binary format) or one in version 1 of
+// the binary format is replayed the same way and then rewritten in the
+// current format.
 func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 	if j.header {
 		if err := j.Flush(); err != nil {
@@ -89,12 +93,15 @@ func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	j.recs = j.recs[:0]
+	j.recs, j.ndesc = j.recs[:0], 0
+	j.codec.reset()
 	switch {
 	case len(data) == 0:
 		return 0, j.restart()
 	case len(data) >= len(header) && [8]byte(data[:8]) == header:
 		return j.replay(data, fn)
+	case len(data) >= len(headerV1) && [8]byte(data[:8]) == headerV1:
+		return j.replayV1(data, fn)
 	case len(data) >= 7 && string(data[:7]) == string(header[:7]):
 		return 0, fmt.Errorf("journal %s: format version %d, this callbridge reads %d", j.path, data[7], version)
 	}
@@ -117,27 +124,38 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 	off := len(header)
 	for off < len(data) {
 		payload, n, err := frameAt(data[off:])
-		if err != nil && (errors.Is(err, errShort) || off+frameLen+recordLen(data[off:]) >= len(data)) {
+		if err != nil && torn(data, off, err) {
 			// Torn: the last record, cut short or not all on disk.
 			if terr := j.f.Truncate(int64(off)); terr != nil {
-				return len(j.recs), fmt.Errorf("journal: %w", terr)
+				return j.Len(), fmt.Errorf("journal: %w", terr)
 			}
 			break
 		}
 		if err != nil {
-			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
+			return j.Len(), fmt.Errorf("journal %s: record %d: %w", j.path, len(j.recs)+1, err)
 		}
 		var ev bridge.Event
 		r := rec{n: uint32(n)}
-		if err := decodeRecord(payload, &ev, &r); err != nil {
-			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
+		isEvent, err := j.codec.decode(payload, &ev, &r)
+		if err != nil {
+			return j.Len(), fmt.Errorf("journal %s: record %d: %w", j.path, len(j.recs)+1, err)
 		}
 		j.recs = append(j.recs, r)
 		off += n
+		if !isEvent {
+			j.ndesc++
+			continue
+		}
 		fn(ev)
 	}
 	j.size, j.header = int64(off), true
-	return len(j.recs), nil
+	return j.Len(), nil
+}
+
+// torn tells whether the frame at off that failed with err is the last
+// record, cut short or not all on disk.
+func torn(data []byte, off int, err error) bool {
+	return errors.Is(err, errShort) || off+frameLen+recordLen(data[off:]) >= len(data)
 }
 
 // recordLen is the payload length a frame at the start of b claims.
@@ -152,18 +170,21 @@ func recordLen(b []byte) int {
 // journal that holds events is replayed (or reset) before the first
 // Append.
 func (j *Journal) Append(ev bridge.Event) error {
-	start := len(j.pend)
-	var r rec
-	j.pend, r = appendRecord(j.pend, &ev)
+	start, nrec := len(j.pend), len(j.recs)
+	j.pend, j.recs = j.codec.encode(j.pend, &ev, j.recs)
 	if size := len(j.pend) - start - frameLen; size > maxRecord {
-		j.pend = j.pend[:start]
+		// The descriptions written for it go too, and with them what
+		// the codec knows.
+		j.pend, j.recs = j.pend[:start], j.recs[:nrec]
+		j.codec.reset()
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	if r.more != nil && r.more.snap == nil {
-		r.more = j.share(r.more)
+	last := &j.recs[len(j.recs)-1]
+	if last.more != nil && last.more.snap == nil {
+		last.more = j.share(last.more)
 	}
-	j.recs = append(j.recs, r)
-	j.npend++
+	j.ndesc += len(j.recs) - nrec - 1
+	j.npend += len(j.recs) - nrec
 	return nil
 }
 
@@ -192,7 +213,8 @@ func (j *Journal) Flush() error {
 		return nil
 	}
 	if !j.header {
-		j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
+		j.recs, j.pend, j.npend, j.ndesc = j.recs[:0], j.pend[:0], 0, 0
+		j.codec.reset()
 		return errNotReplayed
 	}
 	n, err := j.f.Write(j.pend)
@@ -201,8 +223,11 @@ func (j *Journal) Flush() error {
 		if n > 0 {
 			_ = j.f.Truncate(j.size)
 		}
-		j.recs = j.recs[:len(j.recs)-j.npend]
-		j.pend, j.npend = j.pend[:0], 0
+		// The batch's descriptions go with it: the codec starts again.
+		kept := j.recs[:len(j.recs)-j.npend]
+		j.ndesc -= descs(j.recs[len(kept):])
+		j.recs, j.pend, j.npend = kept, j.pend[:0], 0
+		j.codec.reset()
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(n)
@@ -211,12 +236,23 @@ func (j *Journal) Flush() error {
 }
 
 // Len is the number of events in the journal, written or not.
-func (j *Journal) Len() int { return len(j.recs) }
+func (j *Journal) Len() int { return len(j.recs) - j.ndesc }
+
+func descs(recs []rec) int {
+	n := 0
+	for i := range recs {
+		if recs[i].isDesc() {
+			n++
+		}
+	}
+	return n
+}
 
 // Reset empties the journal: nothing in it is needed any more (no call is
 // open).
 func (j *Journal) Reset() error {
-	j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
+	j.recs, j.pend, j.npend, j.ndesc = j.recs[:0], j.pend[:0], 0, 0
+	j.codec.reset()
 	if j.header && j.size == int64(len(header)) {
 		return nil
 	}
@@ -235,7 +271,9 @@ func (j *Journal) Reset() error {
 // none is left), through a temporary file renamed into place, so a crash
 // mid-way leaves the old journal whole. It copies the kept records' bytes
 // as they are, from what it noted when they were written or replayed:
-// nothing is decoded again.
+// nothing is decoded again. A description goes when none of the channels
+// named by the events referring to it is open (record.go says why every
+// kept event's descriptions are kept).
 func (j *Journal) Compact(open func(id string) bool) error {
 	if err := j.Flush(); err != nil {
 		return err
@@ -264,7 +302,14 @@ func (j *Journal) Compact(open func(id string) bool) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.f.Close()
-	j.f, j.recs, j.size, j.header = f, recs, size, true
+	j.f, j.recs, j.size, j.header, j.ndesc = f, recs, size, true, descs(recs)
+	// A channel no longer open is described again if it comes back: its
+	// description may be gone. An open one's is kept (it names it).
+	for id := range j.codec.chans {
+		if !open(id) {
+			delete(j.codec.chans, id)
+		}
+	}
 	return nil
 }
 
