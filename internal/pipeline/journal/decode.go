@@ -11,9 +11,10 @@ import (
 // decode decodes a payload of version 2: an event into ev (true), or a
 // channel's description, which the codec keeps for the events after it
 // (false). r, when not nil, gets what compaction needs (r.n is the
-// caller's). A payload that refers to a channel with no description
-// before it is malformed; so is one whose note cannot hold the channels
-// the event names (the encoder writes neither).
+// caller's). A payload that refers to a handle with no description
+// before it is malformed; so is one whose description's note cannot hold
+// the channels the event names (the encoder writes neither). The caller
+// ends decoding with c.decoded.
 func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	d := decoder{p: payload}
 	*ev = bridge.Event{}
@@ -38,11 +39,15 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 		d.err = errBad
 	}
 	var chanDesc, peerDesc *described
-	if m&evTime != 0 {
-		ev.Time = d.time()
-	}
 	if m&evChannel != 0 {
 		chanDesc = c.channel(&d, &ev.Channel)
+	}
+	if m&evTime != 0 {
+		if chanDesc != nil {
+			d.at, d.hasAt = chanDesc.at, chanDesc.hasAt
+		}
+		ev.Time = d.time()
+		d.hasAt = false
 	}
 	if m&evPeer != 0 {
 		peerDesc = c.channel(&d, &ev.Peer)
@@ -86,7 +91,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 		d  *described
 		id string
 	}{{chanDesc, ev.Channel.ID}, {peerDesc, ev.Peer.ID}} {
-		if d.err == nil && ref.d != nil && !ref.d.join(ref.id, ev) {
+		if d.err == nil && ref.d != nil && !join(ref.d.refs, ref.id, ev) {
 			d.err = errBad
 		}
 	}
@@ -104,16 +109,27 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	return true, nil
 }
 
-// decodeDesc reads a description and makes it its channel's latest.
+// decodeDesc reads a description and makes it its handle's latest, and
+// its channel's.
 func (c *codec) decodeDesc(d *decoder, r *rec) error {
 	d.s = string(d.p)
+	h := d.uvarint()
+	if h > 1<<32-1 {
+		d.err = errBad
+	}
+	t := d.time()
+	at, hasAt := milli(t)
+	if d.err == nil && !t.IsZero() && !hasAt {
+		d.err = errBad // the encoder gives no other time
+	}
+	body := d.i
 	var ch bridge.Channel
 	d.delta(&ch, false)
 	if d.err == nil && d.i != len(d.p) {
 		d.err = errBad
 	}
 	if d.err == nil && ch.ID == "" {
-		d.err = errBad // a description is found by its id
+		d.err = errBad // a description is of a channel with an id
 	}
 	if d.err != nil {
 		return d.err
@@ -121,12 +137,21 @@ func (c *codec) decodeDesc(d *decoder, r *rec) error {
 	if c.chans == nil {
 		c.chans = map[string]*described{}
 	}
+	if c.byHandle == nil {
+		c.byHandle = map[uint32]*decoded{}
+	}
+	// The handle's channel before, if another, takes a new handle when
+	// it is described again.
+	if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans[old.ch.ID] == old.d {
+		delete(c.chans, old.ch.ID)
+	}
 	ds := c.chans[ch.ID]
-	if ds == nil {
-		ds = &described{}
+	if ds == nil || ds.h != uint32(h) {
+		ds = &described{h: uint32(h)}
 		c.chans[ch.ID] = ds
 	}
-	ds.ch, ds.refs = ch, &recMore{desc: true}
+	ds.refs, ds.d, ds.at, ds.hasAt = &recMore{desc: true}, append(ds.d[:0], d.p[body:]...), at, hasAt
+	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
 		*r = rec{id: ch.ID, more: ds.refs, n: r.n}
 	}
@@ -144,9 +169,9 @@ func (c *codec) channel(d *decoder, ch *bridge.Channel) *described {
 		}
 		return nil
 	case chRef:
-		id := d.string()
-		ds := c.chans[id]
-		if d.err == nil && ds == nil {
+		h := d.uvarint()
+		ds := c.byHandle[uint32(h)]
+		if d.err == nil && (ds == nil || h > 1<<32-1) {
 			d.err = errBad
 		}
 		if d.err != nil {
@@ -154,7 +179,7 @@ func (c *codec) channel(d *decoder, ch *bridge.Channel) *described {
 		}
 		*ch = ds.ch
 		d.delta(ch, true)
-		return ds
+		return ds.d
 	}
 	d.err = errBad
 	return nil
@@ -264,6 +289,43 @@ type decoder struct {
 	i   int
 	err error
 	v1  bool // the time tags of version 1 only
+	// at is the time a timeSince counts from, when hasAt.
+	at    int64
+	hasAt bool
+}
+
+// bytes reads a string's bytes, not copied.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.p)-d.i) {
+		d.err = errBad
+		return nil
+	}
+	d.i += int(n)
+	return d.p[d.i-int(n) : d.i]
+}
+
+// timeBytes reads a time's bytes, not decoded.
+func (d *decoder) timeBytes() []byte {
+	start := d.i
+	switch d.byte() {
+	case timeUTC:
+		d.varint()
+		d.uvarint()
+	case timeOffset:
+		d.varint()
+		d.varint()
+		d.uvarint()
+	case timeUTCMilli:
+		d.varint()
+	case timeOffMilli:
+		d.varint()
+		d.varint()
+	}
+	if d.err != nil {
+		return nil
+	}
+	return d.p[start:d.i]
 }
 
 func (d *decoder) stringIf(bit uint64) string {
@@ -352,7 +414,7 @@ func (d *decoder) time() time.Time {
 	switch tag {
 	case timeZero:
 		return time.Time{}
-	case timeUTC, timeUTCMilli:
+	case timeUTC, timeUTCMilli, timeSince:
 	case timeOffset, timeOffMilli:
 		off = d.varint()
 		if off == 0 || off < -24*3600 || off > 24*3600 {
@@ -362,12 +424,17 @@ func (d *decoder) time() time.Time {
 		d.err = errBad
 	}
 	var sec, nsec int64
-	if tag == timeUTCMilli || tag == timeOffMilli {
-		ms := d.varint()
-		sec, nsec = ms/1000, ms%1000*1e6
-		if nsec < 0 {
-			sec, nsec = sec-1, nsec+1e9
+	if tag == timeSince {
+		if !d.hasAt {
+			d.err = errBad
 		}
+		ms := d.varint()
+		if ms <= -milliRange || ms >= milliRange {
+			d.err = errBad
+		}
+		sec, nsec = splitMilli(d.at + ms)
+	} else if tag == timeUTCMilli || tag == timeOffMilli {
+		sec, nsec = splitMilli(d.varint())
 		if sec <= -milliRange || sec >= milliRange {
 			d.err = errBad
 		}
@@ -392,6 +459,14 @@ func (d *decoder) time() time.Time {
 		d.err = errBad // the zero time has its own tag
 	}
 	return t
+}
+
+func splitMilli(ms int64) (sec, nsec int64) {
+	sec, nsec = ms/1000, ms%1000*1e6
+	if nsec < 0 {
+		sec, nsec = sec-1, nsec+1e9
+	}
+	return sec, nsec
 }
 
 // zones shares one fixed zone per offset between decoded times.

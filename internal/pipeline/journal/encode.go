@@ -19,18 +19,28 @@ import (
 //	         the value); the channel list last, each channel as a uvarint
 //	         length then a delta from the empty channel
 //
-// A description's: tagDesc, then the channel as a delta from the empty
-// channel. A channel delta is a uvarint of which fields follow (the ch*
-// bits) and those fields; Conference flips.
+// A description's: tagDesc, the uvarint handle the events refer to it by,
+// its time (the time of the event it was written for, when that is UTC in
+// whole milliseconds, else the zero time), then the channel as a delta
+// from the empty channel. A channel delta is a uvarint of which fields
+// follow (the ch* bits) and those fields; Conference flips.
+//
+// A handle stands for its channel from its description on; a channel
+// described again keeps its handle, and one no longer open gives its
+// handle up after a compaction, for another channel to take. An event
+// refers to the latest description with the handle before it, which is
+// what record.go's reasoning needs of it.
 const (
 	tagKind = 0xfe
 	tagDesc = 0xff
 )
 
 // Which fields of an event follow, the usual ones in the first byte.
+// Channel comes before Time: the time may be given from the channel's
+// description's (timeSince).
 const (
-	evTime = 1 << iota
-	evChannel
+	evChannel = 1 << iota
+	evTime
 	evPeer
 	evBridge
 	evDialStatus
@@ -71,8 +81,8 @@ const (
 )
 
 // How an event gives Channel or Peer: in full (a delta from the empty
-// channel), or as a reference: the id, then a delta from the latest
-// description of that id.
+// channel), or as a reference: the handle, then a delta from the
+// description.
 const (
 	chFull = 1
 	chRef  = 2
@@ -86,26 +96,81 @@ const redescribe = 16
 // per channel, its latest description. It is not safe for concurrent use.
 type codec struct {
 	chans map[string]*described
+	free  []uint32 // handles no channel in chans has
+	next  uint32   // the least handle not given yet
+	// byHandle is, while records are decoded, each handle's latest
+	// description.
+	byHandle map[uint32]*decoded
 }
 
-// described is a channel's latest description in the file.
+// described is a channel's latest description in the file: what the
+// encoder compares the channel's next events with. It is kept small, as
+// there is one per open channel.
 type described struct {
-	ch bridge.Channel
 	// refs is the description's note (rec.more): the channels other than
 	// this one that the events referring to it name.
 	refs *recMore
+	d    []byte // the channel, as the description has it: a delta from the empty channel
+	at   int64  // the description's time, in Unix milliseconds, when hasAt
+	h    uint32
+	// hasAt: the description has a time, which an event's may be given
+	// from.
+	hasAt bool
 }
 
-func (c *codec) reset() { clear(c.chans) }
+// decoded is a description as decoding needs it.
+type decoded struct {
+	d  *described
+	ch bridge.Channel
+}
+
+// reset forgets every description: the file is empty, or its end is not
+// known to be what the codec wrote.
+func (c *codec) reset() {
+	clear(c.chans)
+	c.free, c.next, c.byHandle = c.free[:0], 0, nil
+}
+
+// forget drops the channels open does not approve after a compaction
+// (their descriptions may be gone), their handles given up.
+func (c *codec) forget(open func(string) bool) {
+	for id, d := range c.chans {
+		if !open(id) {
+			delete(c.chans, id)
+			c.free = append(c.free, d.h)
+		}
+	}
+}
+
+// decoded ends decoding: the handles the channels have are kept, the
+// rest may be given again (an event written from now on refers only to a
+// description written after the one it replaces).
+func (c *codec) decoded() {
+	c.byHandle, c.free, c.next = nil, c.free[:0], 0
+	for _, d := range c.chans {
+		c.next = max(c.next, d.h+1)
+	}
+}
+
+func (c *codec) handle() uint32 {
+	if n := len(c.free); n > 0 {
+		h := c.free[n-1]
+		c.free = c.free[:n-1]
+		return h
+	}
+	c.next++
+	return c.next - 1
+}
 
 // encode appends ev's record to b, after the descriptions of its channels
 // it needs, and the records' notes to recs.
 func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 	var chanDesc, peerDesc *described
+	var chanDiff, peerDiff uint64
 	if ev.Kind != bridge.Snapshot {
-		b, recs, chanDesc = c.describe(b, recs, &ev.Channel, ev)
+		b, recs, chanDesc, chanDiff = c.describe(b, recs, &ev.Channel, ev)
 		if ev.Peer.ID != ev.Channel.ID {
-			b, recs, peerDesc = c.describe(b, recs, &ev.Peer, ev)
+			b, recs, peerDesc, peerDiff = c.describe(b, recs, &ev.Peer, ev)
 		}
 	}
 	start := len(b)
@@ -118,14 +183,19 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 	b = append(b, byte(ev.Kind))
 	m := fields(ev)
 	b = binary.AppendUvarint(b, m)
-	if m&evTime != 0 {
-		b = appendTime(b, ev.Time)
-	}
 	if m&evChannel != 0 {
-		b = appendChannel(b, &ev.Channel, chanDesc)
+		b = appendChannel(b, &ev.Channel, chanDesc, chanDiff)
+	}
+	if m&evTime != 0 {
+		if ms, ok := milli(ev.Time); ok && chanDesc != nil && chanDesc.hasAt && ms-chanDesc.at > -milliRange && ms-chanDesc.at < milliRange {
+			b = append(b, timeSince)
+			b = binary.AppendVarint(b, ms-chanDesc.at)
+		} else {
+			b = appendTime(b, ev.Time)
+		}
 	}
 	if m&evPeer != 0 {
-		b = appendChannel(b, &ev.Peer, peerDesc)
+		b = appendChannel(b, &ev.Peer, peerDesc, peerDiff)
 	}
 	b = appendIf(b, m&evBridge, ev.Bridge)
 	b = appendIf(b, m&evDialStatus, ev.DialStatus)
@@ -150,12 +220,12 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 			r.more.snap = snap
 		}
 		b = binary.AppendUvarint(b, uint64(len(ev.Channels)))
-		var zero bridge.Channel
 		for i := range ev.Channels {
 			// Each channel length-prefixed, so compaction can splice them.
 			at := len(b)
-			b = binary.AppendUvarint(b, uint64(deltaLen(&zero, &ev.Channels[i])))
-			b = appendDelta(b, &zero, &ev.Channels[i])
+			full := diff(nil, &ev.Channels[i])
+			b = binary.AppendUvarint(b, uint64(deltaLen(full, &ev.Channels[i])))
+			b = appendDelta(b, full, &ev.Channels[i])
 			if snap != nil {
 				snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
 			}
@@ -166,38 +236,60 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 	return b, append(recs, r)
 }
 
-// describe returns the description ev's channel ch is to refer to,
-// appending a new one to b when there is none, when the delta from it
-// would be long, or when its note cannot hold ev's other channels. nil:
-// ch is given in full (it has no id).
-func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Event) ([]byte, []rec, *described) {
+// describe returns the description ev's channel ch is to refer to, and
+// which fields differ from it, appending a new one to b when there is
+// none, when the delta from it would be long, or when its note cannot
+// hold ev's other channels. nil: ch is given in full (it has no id).
+func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Event) ([]byte, []rec, *described, uint64) {
 	if ch.ID == "" {
-		return b, recs, nil
+		return b, recs, nil, 0
 	}
 	d := c.chans[ch.ID]
-	if d != nil && deltaLen(&d.ch, ch) <= redescribe && d.join(ch.ID, ev) {
-		return b, recs, d
-	}
-	if d == nil {
+	if d != nil {
+		if m := diff(d.d, ch); deltaLen(m, ch) <= redescribe && join(d.refs, ch.ID, ev) {
+			return b, recs, d, m
+		}
+	} else {
 		if c.chans == nil {
 			c.chans = map[string]*described{}
 		}
-		d = &described{}
+		d = &described{h: c.handle()}
 		c.chans[ch.ID] = d
 	}
-	d.ch, d.refs = *ch, &recMore{desc: true}
-	d.join(ch.ID, ev) // an event names four channels at most: three others fit
+	d.refs = &recMore{desc: true}
+	join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, tagDesc)
-	b = appendDelta(b, &bridge.Channel{}, ch)
+	b = binary.AppendUvarint(b, uint64(d.h))
+	d.at, d.hasAt = milli(ev.Time)
+	if d.hasAt {
+		b = appendTime(b, ev.Time)
+	} else {
+		b = append(b, timeZero)
+	}
+	body := len(b)
+	full := diff(nil, ch)
+	b = appendDelta(b, full, ch)
+	d.d = append(d.d[:0], b[body:]...)
 	seal(b[start:])
-	return b, append(recs, rec{id: ch.ID, more: d.refs, n: uint32(len(b) - start)}), d
+	return b, append(recs, rec{id: ch.ID, more: d.refs, n: uint32(len(b) - start)}), d, 0
 }
 
-// join notes in the description that an event referring to it names ev's
-// channels, and reports whether its note could hold them.
-func (d *described) join(self string, ev *bridge.Event) bool {
-	ids := d.refs.ids
+// milli is t in Unix milliseconds, if it is UTC in whole milliseconds.
+func milli(t time.Time) (int64, bool) {
+	if t.IsZero() || t.Nanosecond()%1e6 != 0 || t.Unix() <= -milliRange || t.Unix() >= milliRange {
+		return 0, false
+	}
+	if _, off := t.Zone(); off != 0 {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+// join notes in a description's note that an event referring to it names
+// ev's channels, and reports whether the note could hold them.
+func join(refs *recMore, self string, ev *bridge.Event) bool {
+	ids := refs.ids
 	for _, id := range [...]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target} {
 		if id == "" || id == self || slices.Contains(ids[:], id) {
 			continue
@@ -208,7 +300,7 @@ func (d *described) join(self string, ev *bridge.Event) bool {
 		}
 		ids[i] = id
 	}
-	d.refs.ids = ids
+	refs.ids = ids
 	return true
 }
 
@@ -247,57 +339,77 @@ func appendIf(b []byte, bit uint64, s string) []byte {
 	return appendString(b, s)
 }
 
-func appendChannel(b []byte, ch *bridge.Channel, d *described) []byte {
+func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte {
 	if d == nil {
 		b = append(b, chFull)
-		return appendDelta(b, &bridge.Channel{}, ch)
+		return appendDelta(b, diff(nil, ch), ch)
 	}
 	b = append(b, chRef)
-	b = appendString(b, ch.ID)
-	return appendDelta(b, &d.ch, ch)
+	b = binary.AppendUvarint(b, uint64(d.h))
+	return appendDelta(b, m, ch)
 }
 
-// diff is which fields of ch differ from base's, as a replay would see
-// them (times by instant and offset, see appendTime).
-func diff(base, ch *bridge.Channel) uint64 {
-	var m uint64
-	set := func(bit uint64, on bool) {
-		if on {
+// diff is which fields of ch differ from base's, base a delta from the
+// empty channel (nil: the empty channel), as a replay would see them:
+// times by their bytes, which tell instant and offset (see appendTime).
+func diff(base []byte, ch *bridge.Channel) uint64 {
+	r := decoder{p: base}
+	var bm, m uint64
+	if len(base) > 0 {
+		bm = r.uvarint()
+	}
+	str := func(bit uint64, s string) {
+		var old []byte
+		if bm&bit != 0 {
+			old = r.bytes()
+		}
+		if string(old) != s {
 			m |= bit
 		}
 	}
-	set(chID, ch.ID != base.ID)
-	set(chName, ch.Name != base.Name)
-	set(chEndpoint, ch.Endpoint != base.Endpoint)
-	set(chLinkedID, ch.LinkedID != base.LinkedID)
-	set(chState, ch.State != base.State)
-	set(chCallerNumber, ch.CallerNumber != base.CallerNumber)
-	set(chCallerName, ch.CallerName != base.CallerName)
-	set(chConnectedNumber, ch.ConnectedNumber != base.ConnectedNumber)
-	set(chConnectedName, ch.ConnectedName != base.ConnectedName)
-	set(chExten, ch.Exten != base.Exten)
-	set(chContext, ch.Context != base.Context)
-	set(chApp, ch.App != base.App)
-	set(chCreated, !sameTime(ch.Created, base.Created))
-	set(chBridge, ch.Bridge != base.Bridge)
-	set(chBridged, !sameTime(ch.Bridged, base.Bridged))
-	set(chConference, ch.Conference != base.Conference)
+	tm := func(bit uint64, t time.Time) {
+		var old []byte
+		if bm&bit != 0 {
+			old = r.timeBytes()
+		}
+		var buf [24]byte
+		var now []byte
+		if !t.IsZero() {
+			now = appendTime(buf[:0], t)
+		}
+		if string(old) != string(now) {
+			m |= bit
+		}
+	}
+	str(chID, ch.ID)
+	str(chName, ch.Name)
+	str(chEndpoint, ch.Endpoint)
+	str(chLinkedID, ch.LinkedID)
+	var state byte
+	if bm&chState != 0 {
+		state = r.byte()
+	}
+	if byte(ch.State) != state {
+		m |= chState
+	}
+	str(chCallerNumber, ch.CallerNumber)
+	str(chCallerName, ch.CallerName)
+	str(chConnectedNumber, ch.ConnectedNumber)
+	str(chConnectedName, ch.ConnectedName)
+	str(chExten, ch.Exten)
+	str(chContext, ch.Context)
+	str(chApp, ch.App)
+	tm(chCreated, ch.Created)
+	str(chBridge, ch.Bridge)
+	tm(chBridged, ch.Bridged)
+	if ch.Conference != (bm&chConference != 0) {
+		m |= chConference
+	}
 	return m
 }
 
-// sameTime: a and b are recorded alike.
-func sameTime(a, b time.Time) bool {
-	if a.IsZero() || b.IsZero() {
-		return a.IsZero() == b.IsZero()
-	}
-	_, ao := a.Zone()
-	_, bo := b.Zone()
-	return ao == bo && a.Unix() == b.Unix() && a.Nanosecond() == b.Nanosecond()
-}
-
-// appendDelta appends ch as a delta from base.
-func appendDelta(b []byte, base, ch *bridge.Channel) []byte {
-	m := diff(base, ch)
+// appendDelta appends the fields m names of ch, after m.
+func appendDelta(b []byte, m uint64, ch *bridge.Channel) []byte {
 	b = binary.AppendUvarint(b, m)
 	b = appendIf(b, m&chID, ch.ID)
 	b = appendIf(b, m&chName, ch.Name)
@@ -324,8 +436,7 @@ func appendDelta(b []byte, base, ch *bridge.Channel) []byte {
 }
 
 // deltaLen is the length of appendDelta's bytes.
-func deltaLen(base, ch *bridge.Channel) int {
-	m := diff(base, ch)
+func deltaLen(m uint64, ch *bridge.Channel) int {
 	n := uvarintLen(m)
 	str := func(bit uint64, s string) {
 		if m&bit != 0 {
@@ -379,6 +490,9 @@ const (
 	timeOffset   = 2 // the offset, seconds and nanoseconds
 	timeUTCMilli = 3 // milliseconds
 	timeOffMilli = 4 // the offset, milliseconds
+	// timeSince: milliseconds since the time of the description the
+	// event's Channel refers to (an event's Time only).
+	timeSince = 5
 )
 
 // milliRange bounds the seconds given in milliseconds, far from overflow.

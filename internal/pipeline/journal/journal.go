@@ -121,6 +121,7 @@ func (j *Journal) read() ([]byte, error) {
 }
 
 func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
+	defer j.codec.decoded()
 	off := len(header)
 	for off < len(data) {
 		payload, n, err := frameAt(data[off:])
@@ -305,11 +306,7 @@ func (j *Journal) Compact(open func(id string) bool) error {
 	j.f, j.recs, j.size, j.header, j.ndesc = f, recs, size, true, descs(recs)
 	// A channel no longer open is described again if it comes back: its
 	// description may be gone. An open one's is kept (it names it).
-	for id := range j.codec.chans {
-		if !open(id) {
-			delete(j.codec.chans, id)
-		}
-	}
+	j.codec.forget(open)
 	return nil
 }
 

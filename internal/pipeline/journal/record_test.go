@@ -86,6 +86,7 @@ func decodeAll(b []byte) ([]bridge.Event, []rec, error) {
 		}
 		b = b[n:]
 	}
+	c.decoded()
 	return evs, recs, nil
 }
 
