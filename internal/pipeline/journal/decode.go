@@ -86,6 +86,9 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	if d.err == nil && (chanDesc != nil || peerDesc != nil) && ev.Kind == bridge.Snapshot {
 		d.err = errBad // a snapshot refers to nothing, so splicing it is safe
 	}
+	if d.err == nil && chanDesc == nil && ev.Channel.ID != "" && ev.Kind != bridge.Snapshot {
+		d.err = errBad // its note would not name the channel
+	}
 	// The descriptions referred to note the channels the event names.
 	for _, ref := range [...]struct {
 		d  *described
@@ -99,7 +102,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 		return true, d.err
 	}
 	if r != nil {
-		nr := newRec(ev)
+		nr := newRec(ev, chanDesc)
 		nr.n = r.n
 		if ev.Kind == bridge.Snapshot {
 			nr.more.snap = &snapRec{count: countAt, chans: chans}
@@ -147,13 +150,13 @@ func (c *codec) decodeDesc(d *decoder, r *rec) error {
 	}
 	ds := c.chans[ch.ID]
 	if ds == nil || ds.h != uint32(h) {
-		ds = &described{h: uint32(h)}
+		ds = &described{h: uint32(h), id: ch.ID}
 		c.chans[ch.ID] = ds
 	}
 	ds.refs, ds.d, ds.at, ds.hasAt = &recMore{desc: true}, append(ds.d[:0], d.p[body:]...), at, hasAt
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
-		*r = rec{id: ch.ID, more: ds.refs, n: r.n}
+		*r = rec{ch: ds, more: ds.refs, n: r.n}
 	}
 	return nil
 }

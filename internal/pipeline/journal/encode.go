@@ -116,6 +116,10 @@ type described struct {
 	// hasAt: the description has a time, which an event's may be given
 	// from.
 	hasAt bool
+	id    string
+	// last is the recMore of the channel's latest event that named
+	// others, for the next to share.
+	last *recMore
 }
 
 // decoded is a description as decoding needs it.
@@ -176,7 +180,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // the frame
 	p := len(b)
-	r := newRec(ev)
+	r := newRec(ev, chanDesc)
 	if ev.Kind >= tagKind {
 		b = append(b, tagKind)
 	}
@@ -253,7 +257,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		if c.chans == nil {
 			c.chans = map[string]*described{}
 		}
-		d = &described{h: c.handle()}
+		d = &described{h: c.handle(), id: ch.ID}
 		c.chans[ch.ID] = d
 	}
 	d.refs = &recMore{desc: true}
@@ -272,7 +276,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	b = appendDelta(b, full, ch)
 	d.d = append(d.d[:0], b[body:]...)
 	seal(b[start:])
-	return b, append(recs, rec{id: ch.ID, more: d.refs, n: uint32(len(b) - start)}), d, 0
+	return b, append(recs, rec{ch: d, more: d.refs, n: uint32(len(b) - start)}), d, 0
 }
 
 // milli is t in Unix milliseconds, if it is UTC in whole milliseconds.

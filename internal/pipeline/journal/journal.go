@@ -23,9 +23,6 @@ type Journal struct {
 	npend int // records in pend
 	ndesc int // descriptions in recs: the rest are events
 	codec codec
-	// shared hands out the recMore of recent records again: a call's
-	// dials name the same channels, and the recs may share it.
-	shared [512]*recMore
 	// header says the file is in the binary format, its records known:
 	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
@@ -180,30 +177,9 @@ func (j *Journal) Append(ev bridge.Event) error {
 		j.codec.reset()
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	last := &j.recs[len(j.recs)-1]
-	if last.more != nil && last.more.snap == nil {
-		last.more = j.share(last.more)
-	}
 	j.ndesc += len(j.recs) - nrec - 1
 	j.npend += len(j.recs) - nrec
 	return nil
-}
-
-// share returns a recMore naming the same channels as m, a recent one if
-// there is one (a recMore is not changed once made).
-func (j *Journal) share(m *recMore) *recMore {
-	h := uint32(2166136261)
-	for _, id := range m.ids {
-		for i := 0; i < len(id); i++ {
-			h = (h ^ uint32(id[i])) * 16777619
-		}
-	}
-	s := &j.shared[h%uint32(len(j.shared))]
-	if *s != nil && (*s).ids == m.ids {
-		return *s
-	}
-	*s = m
-	return m
 }
 
 // Flush writes the events appended since the last Flush with one write.
@@ -382,7 +358,7 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, 
 func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
 	snap := r.snap()
 	if snap == nil {
-		if r.id != "" && open(r.id) {
+		if id := r.id(); id != "" && open(id) {
 			return true, true, nil
 		}
 		if r.more != nil {
@@ -409,7 +385,7 @@ func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
 	b = append(b, payload[:count]...)
 	b = binary.AppendUvarint(b, uint64(len(chans)))
 	snap := &snapRec{count: count, chans: make([]chanRef, len(chans))}
-	nr := rec{id: r.id, more: &recMore{ids: r.more.ids, snap: snap}}
+	nr := rec{ch: r.ch, more: &recMore{ids: r.more.ids, snap: snap}}
 	for i, c := range chans {
 		snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
 		b = append(b, payload[c.off:c.off+c.n]...)

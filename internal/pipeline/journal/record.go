@@ -69,20 +69,29 @@ var (
 
 // rec is what the journal keeps in memory about one record in the file:
 // its size and what compaction needs to decide about it, so that
-// compaction never decodes a record again. It is kept small (32 bytes on
-// 64-bit machines, the id's bytes shared with the event's): there is one
-// per journaled event of every open call. Where a record is in the file
-// follows from the sizes of those before it: the records are the file's,
-// in order, after the header.
+// compaction never decodes a record again. It is kept small (24 bytes on
+// 64-bit machines): there is one per journaled event of every open call.
+// Where a record is in the file follows from the sizes of those before
+// it: the records are the file's, in order, after the header.
 //
-// For a description, id is the channel described and more the channels
+// For a description, ch is the channel described and more the channels
 // of the events that refer to it.
 type rec struct {
-	id string // the channel the event is about
+	// ch is the channel the event is about (its Channel, which an event
+	// other than a snapshot refers to whenever it has an id).
+	ch *described
 	// more is the rest, when there is any: most events name no other
 	// channel and are no snapshot.
 	more *recMore
 	n    uint32 // frame and payload
+}
+
+// id is the channel the event is about.
+func (r *rec) id() string {
+	if r.ch == nil {
+		return ""
+	}
+	return r.ch.id
 }
 
 // recMore is what few records have.
@@ -114,11 +123,22 @@ type chanRef struct {
 	off, n int // in the payload
 }
 
-// newRec notes the channels ev names.
-func newRec(ev *bridge.Event) rec {
-	r := rec{id: ev.Channel.ID}
-	if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" || ev.Kind == bridge.Snapshot {
+// newRec notes the channels ev names, ch its Channel's description. The
+// events of a channel that name the same others share their recMore.
+func newRec(ev *bridge.Event, ch *described) rec {
+	r := rec{ch: ch}
+	if ev.Kind == bridge.Snapshot {
 		r.more = &recMore{ids: [3]string{ev.Peer.ID, ev.Second, ev.Target}}
+	} else if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" {
+		ids := [3]string{ev.Peer.ID, ev.Second, ev.Target}
+		if ch != nil && ch.last != nil && ch.last.ids == ids {
+			r.more = ch.last
+		} else {
+			r.more = &recMore{ids: ids}
+			if ch != nil {
+				ch.last = r.more
+			}
+		}
 	}
 	return r
 }

@@ -308,7 +308,7 @@ func FuzzDecodeV1(f *testing.F) {
 // What the journal keeps in memory per record stays small: one per
 // journaled event of every open call.
 func TestRecIsSmall(t *testing.T) {
-	if n := unsafe.Sizeof(rec{}); unsafe.Sizeof(uintptr(0)) == 8 && n > 48 {
-		t.Fatalf("rec is %d bytes, want at most 48", n)
+	if n := unsafe.Sizeof(rec{}); unsafe.Sizeof(uintptr(0)) == 8 && n > 24 {
+		t.Fatalf("rec is %d bytes, want at most 24", n)
 	}
 }
