@@ -19,8 +19,8 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	d := decoder{p: payload}
 	*ev = bridge.Event{}
 	tag := d.byte()
-	if tag == tagDesc {
-		return false, c.decodeDesc(&d, r)
+	if tag == tagDesc || tag == tagRedesc {
+		return false, c.decodeDesc(&d, tag == tagRedesc, r)
 	}
 	if tag == tagKind {
 		if tag = d.byte(); tag < tagKind {
@@ -112,22 +112,33 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	return true, nil
 }
 
-// decodeDesc reads a description and makes it its handle's latest, and
-// its channel's.
-func (c *codec) decodeDesc(d *decoder, r *rec) error {
+// decodeDesc reads a description (again: a delta from its handle's
+// latest) and makes it its handle's latest, and its channel's.
+func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	d.s = string(d.p)
 	h := d.uvarint()
 	if h > 1<<32-1 {
 		d.err = errBad
+	}
+	var prev *decoded
+	if again {
+		if prev = c.byHandle[uint32(h)]; prev == nil {
+			d.err = errBad
+		} else {
+			d.at, d.hasAt = prev.d.at, prev.d.hasAt
+		}
 	}
 	t := d.time()
 	at, hasAt := milli(t)
 	if d.err == nil && !t.IsZero() && !hasAt {
 		d.err = errBad // the encoder gives no other time
 	}
-	body := d.i
+	d.at, d.hasAt = at, hasAt // the channel's times count from it
 	var ch bridge.Channel
-	d.delta(&ch, false)
+	if prev != nil {
+		ch = prev.ch
+	}
+	d.delta(&ch, again)
 	if d.err == nil && d.i != len(d.p) {
 		d.err = errBad
 	}
@@ -143,17 +154,22 @@ func (c *codec) decodeDesc(d *decoder, r *rec) error {
 	if c.byHandle == nil {
 		c.byHandle = map[uint32]*decoded{}
 	}
-	// The handle's channel before, if another, takes a new handle when
-	// it is described again.
-	if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans[old.ch.ID] == old.d {
-		delete(c.chans, old.ch.ID)
+	var ds *described
+	if prev != nil {
+		ds = prev.d // the note goes on
+	} else {
+		// The handle's channel before, if another, takes a new handle
+		// when it is described again.
+		if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans[old.ch.ID] == old.d {
+			delete(c.chans, old.ch.ID)
+		}
+		if ds = c.chans[ch.ID]; ds == nil || ds.h != uint32(h) {
+			ds = &described{h: uint32(h), id: ch.ID}
+		}
+		ds.refs = &recMore{desc: true}
 	}
-	ds := c.chans[ch.ID]
-	if ds == nil || ds.h != uint32(h) {
-		ds = &described{h: uint32(h), id: ch.ID}
-		c.chans[ch.ID] = ds
-	}
-	ds.refs, ds.d, ds.at, ds.hasAt = &recMore{desc: true}, append(ds.d[:0], d.p[body:]...), at, hasAt
+	c.chans[ch.ID] = ds
+	ds.d, ds.at, ds.hasAt = canonical(ds.d, &ch), at, hasAt
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
 		*r = rec{ch: ds, more: ds.refs, n: r.n}

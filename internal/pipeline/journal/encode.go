@@ -22,8 +22,12 @@ import (
 // A description's: tagDesc, the uvarint handle the events refer to it by,
 // its time (the time of the event it was written for, when that is UTC in
 // whole milliseconds, else the zero time), then the channel as a delta
-// from the empty channel. A channel delta is a uvarint of which fields
-// follow (the ch* bits) and those fields; Conference flips.
+// from the empty channel, its times from the description's (timeSince).
+// A description again (tagRedesc) of a channel described before, with its
+// handle, gives its time from the one before's and the channel as a delta
+// from it; the journal notes both with one note, so that compaction keeps
+// both or neither. A channel delta is a uvarint of which fields follow
+// (the ch* bits) and those fields; Conference flips.
 //
 // A handle stands for its channel from its description on; a channel
 // described again keeps its handle, and one no longer open gives its
@@ -31,8 +35,9 @@ import (
 // refers to the latest description with the handle before it, which is
 // what record.go's reasoning needs of it.
 const (
-	tagKind = 0xfe
-	tagDesc = 0xff
+	tagKind   = 0xfd
+	tagRedesc = 0xfe
+	tagDesc   = 0xff
 )
 
 // Which fields of an event follow, the usual ones in the first byte.
@@ -191,12 +196,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		b = appendChannel(b, &ev.Channel, chanDesc, chanDiff)
 	}
 	if m&evTime != 0 {
-		if ms, ok := milli(ev.Time); ok && chanDesc != nil && chanDesc.hasAt && ms-chanDesc.at > -milliRange && ms-chanDesc.at < milliRange {
-			b = append(b, timeSince)
-			b = binary.AppendVarint(b, ms-chanDesc.at)
-		} else {
-			b = appendTime(b, ev.Time)
-		}
+		b = appendTimeFrom(b, ev.Time, chanDesc)
 	}
 	if m&evPeer != 0 {
 		b = appendChannel(b, &ev.Peer, peerDesc, peerDiff)
@@ -229,7 +229,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 			at := len(b)
 			full := diff(nil, &ev.Channels[i])
 			b = binary.AppendUvarint(b, uint64(deltaLen(full, &ev.Channels[i])))
-			b = appendDelta(b, full, &ev.Channels[i])
+			b = appendDelta(b, full, &ev.Channels[i], nil)
 			if snap != nil {
 				snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
 			}
@@ -249,34 +249,78 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		return b, recs, nil, 0
 	}
 	d := c.chans[ch.ID]
+	var m uint64
+	tag := byte(tagDesc)
 	if d != nil {
-		if m := diff(d.d, ch); deltaLen(m, ch) <= redescribe && join(d.refs, ch.ID, ev) {
+		m = diff(d.d, ch)
+		if deltaLen(m, ch) <= redescribe && join(d.refs, ch.ID, ev) {
 			return b, recs, d, m
+		}
+		if join(d.refs, ch.ID, ev) {
+			// Described again as a delta from the description before,
+			// which shares its note, so that both are kept together.
+			tag = tagRedesc
+		} else {
+			d.refs = &recMore{desc: true}
 		}
 	} else {
 		if c.chans == nil {
 			c.chans = map[string]*described{}
 		}
-		d = &described{h: c.handle(), id: ch.ID}
+		d = &described{h: c.handle(), id: ch.ID, refs: &recMore{desc: true}}
 		c.chans[ch.ID] = d
 	}
-	d.refs = &recMore{desc: true}
-	join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
-	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, tagDesc)
-	b = binary.AppendUvarint(b, uint64(d.h))
-	d.at, d.hasAt = milli(ev.Time)
-	if d.hasAt {
-		b = appendTime(b, ev.Time)
-	} else {
-		b = append(b, timeZero)
+	if tag == tagDesc {
+		m = diff(nil, ch)
+		join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	}
-	body := len(b)
-	full := diff(nil, ch)
-	b = appendDelta(b, full, ch)
-	d.d = append(d.d[:0], b[body:]...)
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, tag)
+	b = binary.AppendUvarint(b, uint64(d.h))
+	at, hasAt := milli(ev.Time)
+	if !hasAt {
+		b = append(b, timeZero)
+	} else if tag == tagRedesc && d.hasAt {
+		b = appendSince(b, ev.Time, d.at)
+	} else {
+		b = appendTime(b, ev.Time)
+	}
+	d.at, d.hasAt = at, hasAt
+	b = appendDelta(b, m, ch, d)
 	seal(b[start:])
+	// What the next events are compared with: the channel in full, its
+	// times as they are.
+	d.d = canonical(d.d, ch)
 	return b, append(recs, rec{ch: d, more: d.refs, n: uint32(len(b) - start)}), d, 0
+}
+
+// canonical is ch as a delta from the empty channel, its times as they
+// are, in b's room if there is enough, else in a slice of just its size.
+func canonical(b []byte, ch *bridge.Channel) []byte {
+	m := diff(nil, ch)
+	if n := deltaLen(m, ch); cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	return appendDelta(b[:0], m, ch, nil)
+}
+
+// appendSince appends t, which milli accepts, as milliseconds since at,
+// if they are not too many.
+func appendSince(b []byte, t time.Time, at int64) []byte {
+	ms, _ := milli(t)
+	if ms-at <= -milliRange || ms-at >= milliRange {
+		return appendTime(b, t)
+	}
+	b = append(b, timeSince)
+	return binary.AppendVarint(b, ms-at)
+}
+
+// appendTimeFrom appends t, from the time of d when that can be done.
+func appendTimeFrom(b []byte, t time.Time, d *described) []byte {
+	if _, ok := milli(t); ok && d != nil && d.hasAt {
+		return appendSince(b, t, d.at)
+	}
+	return appendTime(b, t)
 }
 
 // milli is t in Unix milliseconds, if it is UTC in whole milliseconds.
@@ -346,11 +390,11 @@ func appendIf(b []byte, bit uint64, s string) []byte {
 func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte {
 	if d == nil {
 		b = append(b, chFull)
-		return appendDelta(b, diff(nil, ch), ch)
+		return appendDelta(b, diff(nil, ch), ch, nil)
 	}
 	b = append(b, chRef)
 	b = binary.AppendUvarint(b, uint64(d.h))
-	return appendDelta(b, m, ch)
+	return appendDelta(b, m, ch, nil)
 }
 
 // diff is which fields of ch differ from base's, base a delta from the
@@ -412,8 +456,9 @@ func diff(base []byte, ch *bridge.Channel) uint64 {
 	return m
 }
 
-// appendDelta appends the fields m names of ch, after m.
-func appendDelta(b []byte, m uint64, ch *bridge.Channel) []byte {
+// appendDelta appends the fields m names of ch, after m: its times from
+// the time of from, if not nil (a description's own).
+func appendDelta(b []byte, m uint64, ch *bridge.Channel, from *described) []byte {
 	b = binary.AppendUvarint(b, m)
 	b = appendIf(b, m&chID, ch.ID)
 	b = appendIf(b, m&chName, ch.Name)
@@ -430,11 +475,11 @@ func appendDelta(b []byte, m uint64, ch *bridge.Channel) []byte {
 	b = appendIf(b, m&chContext, ch.Context)
 	b = appendIf(b, m&chApp, ch.App)
 	if m&chCreated != 0 {
-		b = appendTime(b, ch.Created)
+		b = appendTimeFrom(b, ch.Created, from)
 	}
 	b = appendIf(b, m&chBridge, ch.Bridge)
 	if m&chBridged != 0 {
-		b = appendTime(b, ch.Bridged)
+		b = appendTimeFrom(b, ch.Bridged, from)
 	}
 	return b
 }
@@ -495,7 +540,9 @@ const (
 	timeUTCMilli = 3 // milliseconds
 	timeOffMilli = 4 // the offset, milliseconds
 	// timeSince: milliseconds since the time of the description the
-	// event's Channel refers to (an event's Time only).
+	// event's Channel refers to (for the event's Time), or the
+	// description's own (for its channel's times), or, for a
+	// description's time, the one's before.
 	timeSince = 5
 )
 
