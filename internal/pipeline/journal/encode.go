@@ -183,7 +183,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		}
 	}
 	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0) // the frame
+	b = append(b, 0) // the length, most often one byte
 	p := len(b)
 	r := newRec(ev, chanDesc)
 	if ev.Kind >= tagKind {
@@ -235,9 +235,25 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 			}
 		}
 	}
-	seal(b[start:])
+	b = closeRecord(b, start)
 	r.n = uint32(len(b) - start)
 	return b, append(recs, r)
+}
+
+// closeRecord writes the length of the record that starts at start, its
+// payload after the byte left for it, moving the payload on if the length
+// takes more.
+func closeRecord(b []byte, start int) []byte {
+	n := len(b) - start - 1
+	if n < 0x80 {
+		b[start] = byte(n)
+		return b
+	}
+	extra := uvarintLen(uint64(n)) - 1
+	b = append(b, make([]byte, extra)...)
+	copy(b[start+1+extra:], b[start+1:start+1+n])
+	binary.PutUvarint(b[start:], uint64(n))
+	return b
 }
 
 // describe returns the description ev's channel ch is to refer to, and
@@ -275,7 +291,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	}
 	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, tag)
+	b = append(b, 0, tag)
 	b = binary.AppendUvarint(b, uint64(d.h))
 	at, hasAt := milli(ev.Time)
 	if !hasAt {
@@ -287,7 +303,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	}
 	d.at, d.hasAt = at, hasAt
 	b = appendDelta(b, m, ch, d)
-	seal(b[start:])
+	b = closeRecord(b, start)
 	// What the next events are compared with: the channel in full, its
 	// times as they are.
 	d.d = canonical(d.d, ch)

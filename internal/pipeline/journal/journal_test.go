@@ -88,37 +88,30 @@ func TestTornLastRecord(t *testing.T) {
 		"frame only":   func(b []byte) []byte { return b[:5] },
 		"zeroed bytes": func(b []byte) []byte { return append(b[:frameLen:frameLen], make([]byte, len(b)-frameLen)...) },
 	} {
-		// Torn: the event's record, or the description before it.
-		for _, first := range []bool{false, true} {
-			path := filepath.Join(t.TempDir(), "j")
-			j, _ := Open(path)
-			j.Append(ev("a", 1))
-			j.Flush()
-			j.Close()
-			b, recs := encodeAll([]bridge.Event{ev("x", 2)})
-			if len(recs) != 2 || !recs[0].isDesc() {
-				t.Fatalf("x's records: %+v", recs)
-			}
-			if first {
-				b = tear(b[:recs[0].n])
-			} else {
-				b = append(b[:recs[0].n:recs[0].n], tear(b[recs[0].n:])...)
-			}
-			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-			f.Write(b)
-			f.Close()
-
-			j, _ = Open(path)
-			if got := replay(t, j); len(got) != 1 {
-				t.Fatalf("%s: %+v", name, got)
-			}
-			j.Append(ev("b", 2))
-			j.Flush()
-			if got := replay(t, j); len(got) != 2 || got[1].Channel.ID != "b" {
-				t.Fatalf("%s: %+v", name, got)
-			}
-			j.Close()
+		path := filepath.Join(t.TempDir(), "j")
+		j, _ := Open(path)
+		j.Append(ev("a", 1))
+		j.Flush()
+		j.Close()
+		// x's batch: its description and its event.
+		b, recs := encodeAll([]bridge.Event{ev("x", 2)})
+		if len(recs) != 2 || !recs[0].isDesc() {
+			t.Fatalf("x's records: %+v", recs)
 		}
+		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		f.Write(tear(b))
+		f.Close()
+
+		j, _ = Open(path)
+		if got := replay(t, j); len(got) != 1 {
+			t.Fatalf("%s: %+v", name, got)
+		}
+		j.Append(ev("b", 2))
+		j.Flush()
+		if got := replay(t, j); len(got) != 2 || got[1].Channel.ID != "b" {
+			t.Fatalf("%s: %+v", name, got)
+		}
+		j.Close()
 	}
 }
 
@@ -131,18 +124,17 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	j, _ := Open(path)
 	for i, id := range []string{"a", "b", "c"} {
 		j.Append(ev(id, i))
+		j.Flush() // a batch each
 	}
-	j.Flush()
 	j.Close()
 	b, _ := os.ReadFile(path)
-	// The third record: b's description, after a's and a's event.
-	_, recs := encodeAll([]bridge.Event{ev("a", 0)})
-	b[len(header)+int(recs[0].n+recs[1].n)+frameLen+3] ^= 0xff
+	a, _ := encodeAll([]bridge.Event{ev("a", 0)})
+	b[len(header)+len(a)+frameLen+3] ^= 0xff // in the second batch
 	os.WriteFile(path, b, 0o600)
 	j, _ = Open(path)
 	defer j.Close()
-	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "record 3") {
-		t.Fatalf("got %v, want an error naming record 3", err)
+	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "batch 2") {
+		t.Fatalf("got %v, want an error naming batch 2", err)
 	}
 	// The daemon then resets it: a clean journal in the current format.
 	if err := j.Reset(); err != nil {

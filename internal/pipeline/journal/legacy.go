@@ -67,19 +67,27 @@ func (j *Journal) replayV1(data []byte, fn func(bridge.Event)) (int, error) {
 
 // keep encodes a replayed event into pend for upgrade.
 func (j *Journal) keep(ev *bridge.Event) {
+	j.openBatch()
 	nrec := len(j.recs)
 	j.pend, j.recs = j.codec.encode(j.pend, ev, j.recs)
-	j.ndesc += len(j.recs) - nrec - 1
+	j.added(nrec)
 }
 
+// dropPend forgets the events appended since the last Flush, and what the
+// codec knows (it may name their descriptions).
 func (j *Journal) dropPend() {
-	j.pend, j.recs, j.ndesc = j.pend[:0], j.recs[:0], 0
+	j.recs = j.recs[:len(j.recs)-j.npend]
+	j.batches = j.batches[:len(j.batches)-j.nbatch]
+	j.pend, j.npend, j.nbatch, j.ndesc = j.pend[:0], 0, 0, descs(j.recs)
 	j.codec.reset()
 }
 
 // upgrade writes the header and pend as the new journal. Until it has, the
 // old journal stays, to replay again.
 func (j *Journal) upgrade() error {
+	if len(j.pend) > 0 {
+		seal(j.pend[j.open:])
+	}
 	tmp := j.path + ".tmp"
 	err := os.WriteFile(tmp, append(header[:], j.pend...), 0o600)
 	if err == nil {
@@ -103,6 +111,6 @@ func (j *Journal) upgrade() error {
 	}
 	j.f.Close()
 	j.f, j.size, j.header = f, int64(len(header)+len(j.pend)), true
-	j.pend = j.pend[:0]
+	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
 	return nil
 }

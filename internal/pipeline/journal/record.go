@@ -8,16 +8,19 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 )
 
-// The file format (version 2). A file starts with header; each record
-// after it is a frame:
+// The file format (version 2). A file starts with header; after it come
+// batches of records, each batch a frame:
 //
 //	uint32 LE  length of the payload
 //	uint32 LE  CRC-32C of the payload
-//	payload    an event, or the description of a channel (encode.go)
+//	payload    records, each a uvarint length and the record: an event,
+//	           or the description of a channel (encode.go)
 //
-// A length prefix makes appending one copy into a buffer and replaying a
-// walk over it; the checksum tells a record whole from one a machine
-// crash left half on disk.
+// A batch is what one Flush wrote (or a part of it, up to batchMax), or
+// what a compaction copied. Length prefixes make appending one copy into
+// a buffer and replaying a walk over it; the checksum tells a batch whole
+// from one a machine crash left half on disk. A record's own length takes
+// a byte, most often; the frame's eight are shared by the batch.
 //
 // A call's events describe its channels over and over with little
 // changed: the same id, name, numbers, context and creation time. So a
@@ -56,9 +59,17 @@ var header = [8]byte{'C', 'B', 'J', 'R', 'N', 'L', 0, version}
 // headerV1 starts a journal in version 1.
 var headerV1 = [8]byte{'C', 'B', 'J', 'R', 'N', 'L', 0, 1}
 
-// maxRecord bounds one journaled event (a snapshot of thousands of
-// channels fits many times over); a longer length is damage.
-const maxRecord = 64 << 20
+// maxRecord bounds one batch (a snapshot of thousands of channels fits
+// many times over); a longer length is damage. An event's records take
+// at most maxEvent of it.
+const (
+	maxRecord = 64 << 20
+	maxEvent  = maxRecord - batchMax - 16
+)
+
+// batchMax: a batch is closed, and the next record starts another, once
+// it holds this many bytes.
+const batchMax = 64 << 10
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -148,6 +159,16 @@ func seal(frame []byte) {
 	payload := frame[frameLen:]
 	binary.LittleEndian.PutUint32(frame, uint32(len(payload)))
 	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(payload, castagnoli))
+}
+
+// recordAt reads the record at the start of a batch's payload b: the
+// record's payload, and its whole length.
+func recordAt(b []byte) (payload []byte, n int, err error) {
+	size, k := binary.Uvarint(b)
+	if k <= 0 || size > uint64(len(b)-k) || size == 0 {
+		return nil, 0, errBad
+	}
+	return b[k : k+int(size)], k + int(size), nil
 }
 
 // frameAt reads the frame at the start of b: the payload, and the frame's

@@ -51,40 +51,49 @@ func jsonTrip(t testing.TB, ev bridge.Event) bridge.Event {
 	return out
 }
 
-// encodeAll encodes evs as a journal with a new codec writes them: the
-// records, with the notes compaction keeps of them.
+// encodeAll encodes evs as a journal with a new codec writes them, in one
+// batch: the batch's frame, with the notes compaction keeps of the
+// records.
 func encodeAll(evs []bridge.Event) ([]byte, []rec) {
 	var c codec
-	var b []byte
+	b := make([]byte, frameLen)
 	var recs []rec
 	for i := range evs {
 		b, recs = c.encode(b, &evs[i], recs)
 	}
+	seal(b)
 	return b, recs
 }
 
-// decodeAll decodes records as a replay does, with a new codec: the events
+// decodeAll decodes batches as a replay does, with a new codec: the events
 // and the notes.
 func decodeAll(b []byte) ([]bridge.Event, []rec, error) {
 	var c codec
 	var evs []bridge.Event
 	var recs []rec
 	for len(b) > 0 {
-		payload, n, err := frameAt(b)
+		batch, n, err := frameAt(b)
 		if err != nil {
 			return evs, recs, err
-		}
-		var ev bridge.Event
-		r := rec{n: uint32(n)}
-		isEvent, err := c.decode(payload, &ev, &r)
-		if err != nil {
-			return evs, recs, err
-		}
-		recs = append(recs, r)
-		if isEvent {
-			evs = append(evs, ev)
 		}
 		b = b[n:]
+		for len(batch) > 0 {
+			payload, rn, err := recordAt(batch)
+			if err != nil {
+				return evs, recs, err
+			}
+			batch = batch[rn:]
+			var ev bridge.Event
+			r := rec{n: uint32(rn)}
+			isEvent, err := c.decode(payload, &ev, &r)
+			if err != nil {
+				return evs, recs, err
+			}
+			recs = append(recs, r)
+			if isEvent {
+				evs = append(evs, ev)
+			}
+		}
 	}
 	c.decoded()
 	return evs, recs, nil
