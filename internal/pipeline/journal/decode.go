@@ -169,7 +169,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		ds.refs = &recMore{desc: true}
 	}
 	c.chans[ch.ID] = ds
-	ds.d, ds.at, ds.hasAt = canonical(ds.d, &ch), at, hasAt
+	ds.d, ds.at, ds.hasAt = canonical(&ch), at, hasAt
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
 		*r = rec{ch: ds, more: ds.refs, n: r.n}
@@ -311,40 +311,6 @@ type decoder struct {
 	// at is the time a timeSince counts from, when hasAt.
 	at    int64
 	hasAt bool
-}
-
-// bytes reads a string's bytes, not copied.
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.p)-d.i) {
-		d.err = errBad
-		return nil
-	}
-	d.i += int(n)
-	return d.p[d.i-int(n) : d.i]
-}
-
-// timeBytes reads a time's bytes, not decoded.
-func (d *decoder) timeBytes() []byte {
-	start := d.i
-	switch d.byte() {
-	case timeUTC:
-		d.varint()
-		d.uvarint()
-	case timeOffset:
-		d.varint()
-		d.varint()
-		d.uvarint()
-	case timeUTCMilli:
-		d.varint()
-	case timeOffMilli:
-		d.varint()
-		d.varint()
-	}
-	if d.err != nil {
-		return nil
-	}
-	return d.p[start:d.i]
 }
 
 func (d *decoder) stringIf(bit uint64) string {

@@ -115,7 +115,7 @@ type described struct {
 	// refs is the description's note (rec.more): the channels other than
 	// this one that the events referring to it name.
 	refs *recMore
-	d    []byte // the channel, as the description has it: a delta from the empty channel
+	d    string // the channel, as the description has it, but for its id: a delta from the empty channel
 	at   int64  // the description's time, in Unix milliseconds, when hasAt
 	h    uint32
 	// hasAt: the description has a time, which an event's may be given
@@ -227,7 +227,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		for i := range ev.Channels {
 			// Each channel length-prefixed, so compaction can splice them.
 			at := len(b)
-			full := diff(nil, &ev.Channels[i])
+			full := diff("", &ev.Channels[i])
 			b = binary.AppendUvarint(b, uint64(deltaLen(full, &ev.Channels[i])))
 			b = appendDelta(b, full, &ev.Channels[i], nil)
 			if snap != nil {
@@ -268,7 +268,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	var m uint64
 	tag := byte(tagDesc)
 	if d != nil {
-		m = diff(d.d, ch)
+		m = diff(d.d, ch) &^ chID // d.d has no id: the channel's is d's
 		if deltaLen(m, ch) <= redescribe && join(d.refs, ch.ID, ev) {
 			return b, recs, d, m
 		}
@@ -287,7 +287,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		c.chans[ch.ID] = d
 	}
 	if tag == tagDesc {
-		m = diff(nil, ch)
+		m = diff("", ch)
 		join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	}
 	start := len(b)
@@ -306,18 +306,16 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	b = closeRecord(b, start)
 	// What the next events are compared with: the channel in full, its
 	// times as they are.
-	d.d = canonical(d.d, ch)
+	d.d = canonical(ch)
 	return b, append(recs, rec{ch: d, more: d.refs, n: uint32(len(b) - start)}), d, 0
 }
 
-// canonical is ch as a delta from the empty channel, its times as they
-// are, in b's room if there is enough, else in a slice of just its size.
-func canonical(b []byte, ch *bridge.Channel) []byte {
-	m := diff(nil, ch)
-	if n := deltaLen(m, ch); cap(b) < n {
-		b = make([]byte, 0, n)
-	}
-	return appendDelta(b[:0], m, ch, nil)
+// canonical is ch as a delta from the empty channel but for its id (which
+// its described has), its times as they are.
+func canonical(ch *bridge.Channel) string {
+	m := diff("", ch) &^ chID
+	var buf [256]byte
+	return string(appendDelta(buf[:0], m, ch, nil))
 }
 
 // appendSince appends t, which milli accepts, as milliseconds since at,
@@ -406,7 +404,7 @@ func appendIf(b []byte, bit uint64, s string) []byte {
 func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte {
 	if d == nil {
 		b = append(b, chFull)
-		return appendDelta(b, diff(nil, ch), ch, nil)
+		return appendDelta(b, diff("", ch), ch, nil)
 	}
 	b = append(b, chRef)
 	b = binary.AppendUvarint(b, uint64(d.h))
@@ -416,32 +414,32 @@ func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte 
 // diff is which fields of ch differ from base's, base a delta from the
 // empty channel (nil: the empty channel), as a replay would see them:
 // times by their bytes, which tell instant and offset (see appendTime).
-func diff(base []byte, ch *bridge.Channel) uint64 {
-	r := decoder{p: base}
+func diff(base string, ch *bridge.Channel) uint64 {
+	r := reader{s: base}
 	var bm, m uint64
 	if len(base) > 0 {
 		bm = r.uvarint()
 	}
 	str := func(bit uint64, s string) {
-		var old []byte
+		var old string
 		if bm&bit != 0 {
-			old = r.bytes()
+			old = r.string()
 		}
-		if string(old) != s {
+		if old != s {
 			m |= bit
 		}
 	}
 	tm := func(bit uint64, t time.Time) {
-		var old []byte
+		var old string
 		if bm&bit != 0 {
-			old = r.timeBytes()
+			old = r.time()
 		}
 		var buf [24]byte
 		var now []byte
 		if !t.IsZero() {
 			now = appendTime(buf[:0], t)
 		}
-		if string(old) != string(now) {
+		if old != string(now) {
 			m |= bit
 		}
 	}
@@ -470,6 +468,55 @@ func diff(base []byte, ch *bridge.Channel) uint64 {
 		m |= chConference
 	}
 	return m
+}
+
+// reader reads a channel delta the encoder made (so it needs no checks):
+// its strings, and its times' bytes.
+type reader struct {
+	s string
+	i int
+}
+
+func (r *reader) uvarint() uint64 {
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		c := r.s[r.i]
+		r.i++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v
+		}
+	}
+}
+
+func (r *reader) byte() byte {
+	r.i++
+	return r.s[r.i-1]
+}
+
+func (r *reader) string() string {
+	n := int(r.uvarint())
+	r.i += n
+	return r.s[r.i-n : r.i]
+}
+
+func (r *reader) time() string {
+	start := r.i
+	switch r.byte() {
+	case timeUTC:
+		r.uvarint()
+		r.uvarint()
+	case timeOffset:
+		r.uvarint()
+		r.uvarint()
+		r.uvarint()
+	case timeUTCMilli:
+		r.uvarint()
+	case timeOffMilli:
+		r.uvarint()
+		r.uvarint()
+	}
+	return r.s[start:r.i]
 }
 
 // appendDelta appends the fields m names of ch, after m: its times from
