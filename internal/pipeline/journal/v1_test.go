@@ -1,7 +1,14 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -86,4 +93,59 @@ func appendChannelV1(b []byte, c *bridge.Channel) []byte {
 	b = appendString(b, c.Bridge)
 	b = appendTimeV1(b, c.Bridged)
 	return appendBool(b, c.Conference)
+}
+
+// A journal in version 1 as callbridge's journal of the time wrote it
+// (testdata/v1.journal: the events of inbound_answered, a snapshot and a
+// zoned time, after a compaction that spliced the snapshot; v1.want.jsonl
+// is what that callbridge replayed from it) replays the same events, a
+// torn last record dropped; it is then in version 2, which replays the
+// same, takes appends, and compacts.
+func TestV1JournalReplays(t *testing.T) {
+	old, err := os.ReadFile("testdata/v1.journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []bridge.Event
+	wb, _ := os.ReadFile("testdata/v1.want.jsonl")
+	for line := range bytes.Lines(wb) {
+		var ev bridge.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev)
+	}
+	if len(want) < 20 || !bytes.HasPrefix(old, headerV1[:]) {
+		t.Fatalf("fixture: %d events, header %q", len(want), old[:8])
+	}
+	for _, torn := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "ari.jsonl")
+		data := old
+		if torn {
+			data = append(slices.Clone(old), 7, 0, 0, 0, 1, 2) // a record's first bytes
+		}
+		os.WriteFile(path, data, 0o600)
+		j, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := replay(t, j); !reflect.DeepEqual(got, want) || j.Len() != len(want) {
+			t.Fatalf("torn %v: %d events, want %d as version 1 gave them", torn, len(got), len(want))
+		}
+		if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, header[:]) || len(b) >= len(old) {
+			t.Fatalf("not rewritten in version 2: %d bytes, header %q", len(b), b[:8])
+		}
+		extra := ev("x", 99)
+		j.Append(extra)
+		j.Flush()
+		j.Close()
+		j, _ = Open(path)
+		if got := replay(t, j); !reflect.DeepEqual(got, append(slices.Clone(want), extra)) {
+			t.Fatalf("version 2: %d events", len(got))
+		}
+		if err := j.Compact(func(id string) bool { return id == "x" }); err != nil || j.Len() != 1 {
+			t.Fatalf("compact: %v, %d left", err, j.Len())
+		}
+		j.Close()
+	}
 }
