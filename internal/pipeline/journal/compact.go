@@ -50,6 +50,9 @@ func (j *Journal) Compact(open func(id string) bool) error {
 	return nil
 }
 
+// readMax bounds what a compaction reads at a time.
+const readMax = 256 << 10
+
 // compacted is the journal a compaction writes.
 type compacted struct {
 	w       *bufio.Writer
@@ -60,43 +63,57 @@ type compacted struct {
 	n       uint32 // records in batch
 }
 
-// copyKept writes the header and the kept records to out, reading the
-// journal a batch at a time, in batches of up to batchMax bytes.
+// copyKept writes the header and the kept records to out, in batches of
+// up to batchMax bytes. It reads the journal's batches a run of them at a
+// time, up to readMax bytes (or one batch, if longer).
 func (j *Journal) copyKept(out *os.File, open func(string) bool) (*compacted, error) {
 	c := &compacted{w: bufio.NewWriterSize(out, 64<<10), size: int64(len(header))}
 	c.w.Write(header[:])
 	var in []byte
-	off := int64(len(header)) // of the batch, in the file
-	recs := j.recs
-	for _, nrec := range j.batches {
-		batch := recs[:nrec]
-		recs = recs[nrec:]
-		size := frameLen
-		for i := range batch {
-			size += int(batch[i].n)
+	off := int64(len(header)) // of the run, in the file
+	recs, batches := j.recs, j.batches
+	for len(batches) > 0 {
+		// The run: its batches' sizes, and its records.
+		size, nb, nrec := 0, 0, 0
+		for nb < len(batches) {
+			bsize := frameLen
+			for i := range recs[nrec : nrec+int(batches[nb])] {
+				bsize += int(recs[nrec+i].n)
+			}
+			if nb > 0 && size+bsize > readMax {
+				break
+			}
+			size += bsize
+			nrec += int(batches[nb])
+			nb++
 		}
 		in = grow(in, size)
 		if _, err := j.f.ReadAt(in, off); err != nil {
 			return nil, err
 		}
 		off += int64(size)
-		at := frameLen
-		for _, r := range batch {
-			b := in[at : at+int(r.n)]
-			at += int(r.n)
-			keep, all, chans := decide(&r, open)
-			switch {
-			case !keep:
-				continue
-			case !all:
-				// A snapshot losing some channels: splice the kept ones.
-				_, k := binary.Uvarint(b)
-				b, r = splice(b[k:], &r, chans)
+		at := 0
+		for _, n := range batches[:nb] {
+			at += frameLen
+			for _, r := range recs[:n] {
+				b := in[at : at+int(r.n)]
+				at += int(r.n)
+				keep, all, chans := decide(&r, open)
+				switch {
+				case !keep:
+					continue
+				case !all:
+					// A snapshot losing some channels: splice the kept ones.
+					_, k := binary.Uvarint(b)
+					b, r = splice(b[k:], &r, chans)
+				}
+				if err := c.add(b, r); err != nil {
+					return nil, err
+				}
 			}
-			if err := c.add(b, r); err != nil {
-				return nil, err
-			}
+			recs = recs[n:]
 		}
+		batches = batches[nb:]
 	}
 	if err := c.end(); err != nil {
 		return nil, err
