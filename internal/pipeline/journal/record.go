@@ -25,22 +25,32 @@ import (
 // A call's events describe its channels over and over with little
 // changed: the same id, name, numbers, context and creation time. So a
 // channel is described in full once, in a description record of its own
-// that is not an event, and an event then names the channel by id and
-// gives only the fields that differ from the channel's latest description
-// before it in the file. A description is written again when the fields
-// that differ have grown long, or when an event would name more channels
-// than the description's note can hold (below).
+// that is not an event (the engine is not fed it), under a small number,
+// its handle. An event then names the channel by handle and gives only
+// the fields that differ from the latest description with that handle
+// before it in the file. A channel is described again when the fields
+// that differ have grown long: as a delta from its description before,
+// with the same handle and the same note (below). When an event would
+// name more channels than the description's note can hold, the channel is
+// described in full again, with a note of its own.
 //
 // Why every reference still resolves after a compaction. Compaction keeps
 // an event while any channel it names is open, and a description while
-// any channel named by an event referring to it is open: the journal notes
-// with each description the channels of the events that refer to it (its
-// own and up to three more; an event naming others gets a new
-// description). So when compaction keeps an event that refers to a
-// description D, it keeps D. It keeps the order, and no description of
-// the channel lies between D and the event (the event refers to the
-// latest), so D is still the latest description before the event, and
-// decodes to the same channel: nothing kept needs decoding or rewriting.
+// any channel its note names is open. The note names the described
+// channel and the channels named by every event referring to the
+// description (up to three more), and a description written as a delta
+// shares its note with the one it is a delta from. So whenever compaction
+// keeps an event, it keeps the description the event refers to, and the
+// ones that description depends on. Compaction keeps the order. No
+// description with the handle lies between an event and the one it
+// refers to (it refers to the latest), and compaction only removes
+// records, so that description is still the latest with the handle before
+// the event, and decodes to the same channel: nothing kept needs decoding
+// or rewriting. A handle passes to another channel only once its channel
+// is no longer open and described again under a new handle, so events
+// after that refer to the new owner's descriptions, which come after the
+// old owner's; the same reasoning holds for them.
+//
 // Snapshots refer to nothing and nothing refers into them, so compaction
 // may drop a snapshot's finished channels by splicing bytes, as before:
 // each channel is length-prefixed and last in the payload.
