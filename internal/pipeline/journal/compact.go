@@ -43,7 +43,7 @@ func (j *Journal) Compact(open func(id string) bool) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.f.Close()
-	j.f, j.recs, j.batches, j.size, j.header, j.ndesc = f, c.recs, c.batches, c.size, true, descs(c.recs)
+	j.f, j.recs, j.batches, j.size, j.header, j.ndesc = f, c.recs, c.batches, c.size, true, c.recs.descs(0)
 	// A channel no longer open is described again if it comes back: its
 	// description may be gone. An open one's is kept (it names it).
 	j.codec.forget(open)
@@ -56,7 +56,7 @@ const readMax = 256 << 10
 // compacted is the journal a compaction writes.
 type compacted struct {
 	w       *bufio.Writer
-	recs    []rec
+	recs    notes
 	batches []uint32
 	size    int64
 	batch   []byte // being filled: the frame, then records
@@ -70,15 +70,16 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) (*compacted, er
 	c := &compacted{w: bufio.NewWriterSize(out, 64<<10), size: int64(len(header))}
 	c.w.Write(header[:])
 	var in []byte
-	off := int64(len(header)) // of the run, in the file
-	recs, batches := j.recs, j.batches
+	off := int64(len(header))     // of the run, in the file
+	batches, next := j.batches, 0 // next: the run's first record
+	sizes := j.recs.sizes
 	for len(batches) > 0 {
 		// The run: its batches' sizes, and its records.
 		size, nb, nrec := 0, 0, 0
 		for nb < len(batches) {
 			bsize := frameLen
-			for i := range recs[nrec : nrec+int(batches[nb])] {
-				bsize += int(recs[nrec+i].n)
+			for _, n := range sizes[next+nrec : next+nrec+int(batches[nb])] {
+				bsize += int(n)
 			}
 			if nb > 0 && size+bsize > readMax {
 				break
@@ -95,7 +96,8 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) (*compacted, er
 		at := 0
 		for _, n := range batches[:nb] {
 			at += frameLen
-			for _, r := range recs[:n] {
+			for i := next; i < next+int(n); i++ {
+				r := j.recs.at(i)
 				b := in[at : at+int(r.n)]
 				at += int(r.n)
 				keep, all, chans := decide(&r, open)
@@ -111,7 +113,7 @@ func (j *Journal) copyKept(out *os.File, open func(string) bool) (*compacted, er
 					return nil, err
 				}
 			}
-			recs = recs[n:]
+			next += int(n)
 		}
 		batches = batches[nb:]
 	}
@@ -132,7 +134,7 @@ func (c *compacted) add(b []byte, r rec) error {
 		c.batch = append(c.batch, 0, 0, 0, 0, 0, 0, 0, 0)
 	}
 	c.batch = append(c.batch, b...)
-	c.recs = append(c.recs, r)
+	c.recs.add(r)
 	c.n++
 	return nil
 }

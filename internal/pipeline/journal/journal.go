@@ -17,7 +17,9 @@ type Journal struct {
 	path string
 	f    *os.File
 	size int64 // bytes in the file: the header and whole batches
-	recs []rec // one per record in the file, then per record in pend
+	recs notes // one per record in the file, then per record in pend
+	// scratch takes the notes of an event's records being encoded.
+	scratch []rec
 	// batches is how many records each batch holds, the file's then
 	// pend's: where a record is in the file follows from them and the
 	// records' sizes.
@@ -97,7 +99,8 @@ func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	j.recs, j.ndesc = j.recs[:0], 0
+	j.recs.cut(0)
+	j.ndesc = 0
 	j.codec.reset()
 	switch {
 	case len(data) == 0:
@@ -139,7 +142,7 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 		if err != nil {
 			return j.Len(), fmt.Errorf("journal %s: batch %d: %w", j.path, len(j.batches)+1, err)
 		}
-		nrec := len(j.recs)
+		nrec := j.recs.len()
 		for len(batch) > 0 {
 			payload, rn, err := recordAt(batch)
 			var ev bridge.Event
@@ -149,9 +152,9 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 				isEvent, err = j.codec.decode(payload, &ev, &r)
 			}
 			if err != nil {
-				return j.Len(), fmt.Errorf("journal %s: record %d: %w", j.path, len(j.recs)+1, err)
+				return j.Len(), fmt.Errorf("journal %s: record %d: %w", j.path, j.recs.len()+1, err)
 			}
-			j.recs = append(j.recs, r)
+			j.recs.add(r)
 			batch = batch[rn:]
 			if !isEvent {
 				j.ndesc++
@@ -159,7 +162,7 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 			}
 			fn(ev)
 		}
-		j.batches = append(j.batches, uint32(len(j.recs)-nrec))
+		j.batches = append(j.batches, uint32(j.recs.len()-nrec))
 		off += n
 	}
 	j.size, j.header = int64(off), true
@@ -185,16 +188,17 @@ func recordLen(b []byte) int {
 // Append.
 func (j *Journal) Append(ev bridge.Event) error {
 	j.openBatch()
-	start, nrec := len(j.pend), len(j.recs)
-	j.pend, j.recs = j.codec.encode(j.pend, &ev, j.recs)
+	start := len(j.pend)
+	j.pend, j.scratch = j.codec.encode(j.pend, &ev, j.scratch[:0])
 	if size := len(j.pend) - start; size > maxEvent {
 		// The descriptions written for it go too, and with them what
 		// the codec knows.
-		j.pend, j.recs = j.pend[:start], j.recs[:nrec]
+		j.pend = j.pend[:start]
+		clear(j.scratch)
 		j.codec.reset()
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	j.added(nrec)
+	j.added()
 	return nil
 }
 
@@ -213,9 +217,12 @@ func (j *Journal) openBatch() {
 	j.nbatch++
 }
 
-// added counts the records appended to pend after the first nrec.
-func (j *Journal) added(nrec int) {
-	n := len(j.recs) - nrec
+// added notes the records of an event just appended to pend, from
+// scratch.
+func (j *Journal) added() {
+	n := len(j.scratch)
+	j.recs.add(j.scratch...)
+	clear(j.scratch)
 	j.batches[len(j.batches)-1] += uint32(n)
 	j.ndesc += n - 1 // the event's descriptions
 	j.npend += n
@@ -240,9 +247,10 @@ func (j *Journal) Flush() error {
 			_ = j.f.Truncate(j.size)
 		}
 		// The batch's descriptions go with it: the codec starts again.
-		kept := j.recs[:len(j.recs)-j.npend]
-		j.ndesc -= descs(j.recs[len(kept):])
-		j.recs, j.batches = kept, j.batches[:len(j.batches)-j.nbatch]
+		kept := j.recs.len() - j.npend
+		j.ndesc -= j.recs.descs(kept)
+		j.recs.cut(kept)
+		j.batches = j.batches[:len(j.batches)-j.nbatch]
 		j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
 		j.codec.reset()
 		return fmt.Errorf("journal: %w", err)
@@ -253,23 +261,14 @@ func (j *Journal) Flush() error {
 }
 
 // Len is the number of events in the journal, written or not.
-func (j *Journal) Len() int { return len(j.recs) - j.ndesc }
-
-func descs(recs []rec) int {
-	n := 0
-	for i := range recs {
-		if recs[i].isDesc() {
-			n++
-		}
-	}
-	return n
-}
+func (j *Journal) Len() int { return j.recs.len() - j.ndesc }
 
 // Reset empties the journal: nothing in it is needed any more (no call is
 // open).
 func (j *Journal) Reset() error {
 	j.dropPend()
-	j.recs, j.batches, j.ndesc = j.recs[:0], j.batches[:0], 0
+	j.recs.cut(0)
+	j.batches, j.ndesc = j.batches[:0], 0
 	if j.header && j.size == int64(len(header)) {
 		return nil
 	}

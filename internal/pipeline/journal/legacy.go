@@ -68,17 +68,16 @@ func (j *Journal) replayV1(data []byte, fn func(bridge.Event)) (int, error) {
 // keep encodes a replayed event into pend for upgrade.
 func (j *Journal) keep(ev *bridge.Event) {
 	j.openBatch()
-	nrec := len(j.recs)
-	j.pend, j.recs = j.codec.encode(j.pend, ev, j.recs)
-	j.added(nrec)
+	j.pend, j.scratch = j.codec.encode(j.pend, ev, j.scratch[:0])
+	j.added()
 }
 
 // dropPend forgets the events appended since the last Flush, and what the
 // codec knows (it may name their descriptions).
 func (j *Journal) dropPend() {
-	j.recs = j.recs[:len(j.recs)-j.npend]
+	j.recs.cut(j.recs.len() - j.npend)
 	j.batches = j.batches[:len(j.batches)-j.nbatch]
-	j.pend, j.npend, j.nbatch, j.ndesc = j.pend[:0], 0, 0, descs(j.recs)
+	j.pend, j.npend, j.nbatch, j.ndesc = j.pend[:0], 0, 0, j.recs.descs(0)
 	j.codec.reset()
 }
 

@@ -90,8 +90,9 @@ var (
 
 // rec is what the journal keeps in memory about one record in the file:
 // its size and what compaction needs to decide about it, so that
-// compaction never decodes a record again. It is kept small (24 bytes on
-// 64-bit machines): there is one per journaled event of every open call.
+// compaction never decodes a record again. It is kept small (20 bytes on
+// 64-bit machines, in notes): there is one per journaled event of every
+// open call.
 // Where a record is in the file follows from the sizes of those before
 // it: the records are the file's, in order, after the header.
 //
@@ -105,6 +106,48 @@ type rec struct {
 	// channel and are no snapshot.
 	more *recMore
 	n    uint32 // frame and payload
+}
+
+// notes keeps recs by column, their pointers apart from their sizes: 20
+// bytes a record rather than 24.
+type notes struct {
+	ptrs  []recPtrs
+	sizes []uint32
+}
+
+type recPtrs struct {
+	ch   *described
+	more *recMore
+}
+
+func (ns *notes) len() int { return len(ns.sizes) }
+
+func (ns *notes) at(i int) rec {
+	return rec{ch: ns.ptrs[i].ch, more: ns.ptrs[i].more, n: ns.sizes[i]}
+}
+
+func (ns *notes) add(rs ...rec) {
+	for _, r := range rs {
+		ns.ptrs = append(ns.ptrs, recPtrs{r.ch, r.more})
+		ns.sizes = append(ns.sizes, r.n)
+	}
+}
+
+// cut keeps the first n.
+func (ns *notes) cut(n int) {
+	clear(ns.ptrs[n:])
+	ns.ptrs, ns.sizes = ns.ptrs[:n], ns.sizes[:n]
+}
+
+// descs counts the descriptions from the from'th record on.
+func (ns *notes) descs(from int) int {
+	n := 0
+	for _, p := range ns.ptrs[from:] {
+		if p.more != nil && p.more.desc {
+			n++
+		}
+	}
+	return n
 }
 
 // id is the channel the event is about.
