@@ -24,65 +24,43 @@ func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte 
 // times by their bytes, which tell instant and offset (see appendTime).
 func diff(base string, ch *bridge.Channel) uint64 {
 	r := reader{s: base}
-	var bm, m uint64
 	if len(base) > 0 {
-		bm = r.uvarint()
+		r.m = r.uvarint()
 	}
-	str := func(bit uint64, s string) {
-		var old string
-		if bm&bit != 0 {
-			old = r.string()
-		}
-		if old != s {
-			m |= bit
-		}
-	}
-	tm := func(bit uint64, t time.Time) {
-		var old string
-		if bm&bit != 0 {
-			old = r.time()
-		}
-		var buf [24]byte
-		var now []byte
-		if !t.IsZero() {
-			now = appendTime(buf[:0], t)
-		}
-		if old != string(now) {
-			m |= bit
-		}
-	}
-	str(chID, ch.ID)
-	str(chName, ch.Name)
-	str(chEndpoint, ch.Endpoint)
-	str(chLinkedID, ch.LinkedID)
+	r.str(chID, ch.ID)
+	r.str(chName, ch.Name)
+	r.str(chEndpoint, ch.Endpoint)
+	r.str(chLinkedID, ch.LinkedID)
 	var state byte
-	if bm&chState != 0 {
+	if r.m&chState != 0 {
 		state = r.byte()
 	}
 	if byte(ch.State) != state {
-		m |= chState
+		r.d |= chState
 	}
-	str(chCallerNumber, ch.CallerNumber)
-	str(chCallerName, ch.CallerName)
-	str(chConnectedNumber, ch.ConnectedNumber)
-	str(chConnectedName, ch.ConnectedName)
-	str(chExten, ch.Exten)
-	str(chContext, ch.Context)
-	str(chApp, ch.App)
-	tm(chCreated, ch.Created)
-	str(chBridge, ch.Bridge)
-	tm(chBridged, ch.Bridged)
-	if ch.Conference != (bm&chConference != 0) {
-		m |= chConference
+	r.str(chCallerNumber, ch.CallerNumber)
+	r.str(chCallerName, ch.CallerName)
+	r.str(chConnectedNumber, ch.ConnectedNumber)
+	r.str(chConnectedName, ch.ConnectedName)
+	r.str(chExten, ch.Exten)
+	r.str(chContext, ch.Context)
+	r.str(chApp, ch.App)
+	r.time(chCreated, ch.Created)
+	r.str(chBridge, ch.Bridge)
+	r.time(chBridged, ch.Bridged)
+	if ch.Conference != (r.m&chConference != 0) {
+		r.d |= chConference
 	}
-	return m
+	return r.d
 }
 
-// reader reads a channel delta the encoder made (so it needs no checks):
-// its strings, and its times' bytes.
+// reader reads a channel delta the encoder made (so it needs no checks),
+// noting which fields differ from a channel's.
 type reader struct {
 	s string
 	i int
+	m uint64 // the fields s has
+	d uint64 // the fields that differ
 }
 
 func (r *reader) uvarint() uint64 {
@@ -108,7 +86,27 @@ func (r *reader) string() string {
 	return r.s[r.i-n : r.i]
 }
 
-func (r *reader) time() string {
+// str reads the field bit, a string, if s has it, and notes whether it
+// differs from v.
+func (r *reader) str(bit uint64, v string) {
+	var old string
+	if r.m&bit != 0 {
+		old = r.string()
+	}
+	if old != v {
+		r.d |= bit
+	}
+}
+
+// time reads the field bit, a time, if s has it, and notes whether its
+// bytes differ from v's.
+func (r *reader) time(bit uint64, v time.Time) {
+	if r.m&bit == 0 {
+		if !v.IsZero() {
+			r.d |= bit
+		}
+		return
+	}
 	start := r.i
 	switch r.byte() {
 	case timeUTC:
@@ -124,7 +122,10 @@ func (r *reader) time() string {
 		r.uvarint()
 		r.uvarint()
 	}
-	return r.s[start:r.i]
+	var buf [24]byte
+	if v.IsZero() || r.s[start:r.i] != string(appendTime(buf[:0], v)) {
+		r.d |= bit
+	}
 }
 
 // appendDelta appends the fields m names of ch, after m: its times from
