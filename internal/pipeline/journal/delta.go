@@ -12,7 +12,8 @@ import (
 func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte {
 	if d == nil {
 		b = append(b, chFull)
-		return appendDelta(b, diff("", ch), ch, nil)
+		m, _ := diff("", ch)
+		return appendDelta(b, m, ch, nil)
 	}
 	b = append(b, chRef)
 	b = binary.AppendUvarint(b, uint64(d.h))
@@ -22,7 +23,7 @@ func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte 
 // diff is which fields of ch differ from base's, base a delta from the
 // empty channel (nil: the empty channel), as a replay would see them:
 // times by their bytes, which tell instant and offset (see appendTime).
-func diff(base string, ch *bridge.Channel) uint64 {
+func diff(base string, ch *bridge.Channel) (m uint64, n int) {
 	r := reader{s: base}
 	if len(base) > 0 {
 		r.m = r.uvarint()
@@ -37,6 +38,7 @@ func diff(base string, ch *bridge.Channel) uint64 {
 	}
 	if byte(ch.State) != state {
 		r.d |= chState
+		r.n++
 	}
 	r.str(chCallerNumber, ch.CallerNumber)
 	r.str(chCallerName, ch.CallerName)
@@ -51,7 +53,7 @@ func diff(base string, ch *bridge.Channel) uint64 {
 	if ch.Conference != (r.m&chConference != 0) {
 		r.d |= chConference
 	}
-	return r.d
+	return r.d, r.n + uvarintLen(r.d)
 }
 
 // reader reads a channel delta the encoder made (so it needs no checks),
@@ -61,6 +63,7 @@ type reader struct {
 	i int
 	m uint64 // the fields s has
 	d uint64 // the fields that differ
+	n int    // their bytes in a delta, less the mask's
 }
 
 func (r *reader) uvarint() uint64 {
@@ -95,15 +98,18 @@ func (r *reader) str(bit uint64, v string) {
 	}
 	if old != v {
 		r.d |= bit
+		r.n += uvarintLen(uint64(len(v))) + len(v)
 	}
 }
 
 // time reads the field bit, a time, if s has it, and notes whether its
 // bytes differ from v's.
 func (r *reader) time(bit uint64, v time.Time) {
+	var buf [24]byte
 	if r.m&bit == 0 {
 		if !v.IsZero() {
 			r.d |= bit
+			r.n += len(appendTime(buf[:0], v))
 		}
 		return
 	}
@@ -122,9 +128,13 @@ func (r *reader) time(bit uint64, v time.Time) {
 		r.uvarint()
 		r.uvarint()
 	}
-	var buf [24]byte
-	if v.IsZero() || r.s[start:r.i] != string(appendTime(buf[:0], v)) {
+	now := appendTime(buf[:0], v)
+	if v.IsZero() {
+		now = now[:0]
+	}
+	if r.s[start:r.i] != string(now) {
 		r.d |= bit
+		r.n += max(len(now), 1) // the zero time: its tag
 	}
 }
 
@@ -154,38 +164,6 @@ func appendDelta(b []byte, m uint64, ch *bridge.Channel, from *described) []byte
 		b = appendTimeFrom(b, ch.Bridged, from)
 	}
 	return b
-}
-
-// deltaLen is the length of appendDelta's bytes.
-func deltaLen(m uint64, ch *bridge.Channel) int {
-	n := uvarintLen(m)
-	str := func(bit uint64, s string) {
-		if m&bit != 0 {
-			n += uvarintLen(uint64(len(s))) + len(s)
-		}
-	}
-	str(chID, ch.ID)
-	str(chName, ch.Name)
-	str(chEndpoint, ch.Endpoint)
-	str(chLinkedID, ch.LinkedID)
-	if m&chState != 0 {
-		n++
-	}
-	str(chCallerNumber, ch.CallerNumber)
-	str(chCallerName, ch.CallerName)
-	str(chConnectedNumber, ch.ConnectedNumber)
-	str(chConnectedName, ch.ConnectedName)
-	str(chExten, ch.Exten)
-	str(chContext, ch.Context)
-	str(chApp, ch.App)
-	if m&chCreated != 0 {
-		n += timeLen(ch.Created)
-	}
-	str(chBridge, ch.Bridge)
-	if m&chBridged != 0 {
-		n += timeLen(ch.Bridged)
-	}
-	return n
 }
 
 func uvarintLen(v uint64) int {
@@ -246,23 +224,18 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(b, uint64(ns))
 }
 
-func timeLen(t time.Time) int {
-	var buf [32]byte
-	return len(appendTime(buf[:0], t))
-}
-
 // canonical is ch as a delta from the empty channel but for its id (which
 // its described has), its times as they are.
 func canonical(ch *bridge.Channel) string {
-	m := diff("", ch) &^ chID
+	m, _ := diff("", ch)
+	m &^= chID
 	var buf [256]byte
 	return string(appendDelta(buf[:0], m, ch, nil))
 }
 
-// appendSince appends t, which milli accepts, as milliseconds since at,
-// if they are not too many.
-func appendSince(b []byte, t time.Time, at int64) []byte {
-	ms, _ := milli(t)
+// appendSince appends t, ms in milliseconds (milli's), as milliseconds
+// since at, if they are not too many.
+func appendSince(b []byte, t time.Time, ms, at int64) []byte {
 	if ms-at <= -milliRange || ms-at >= milliRange {
 		return appendTime(b, t)
 	}
@@ -272,8 +245,10 @@ func appendSince(b []byte, t time.Time, at int64) []byte {
 
 // appendTimeFrom appends t, from the time of d when that can be done.
 func appendTimeFrom(b []byte, t time.Time, d *described) []byte {
-	if _, ok := milli(t); ok && d != nil && d.hasAt {
-		return appendSince(b, t, d.at)
+	if d != nil && d.hasAt {
+		if ms, ok := milli(t); ok {
+			return appendSince(b, t, ms, d.at)
+		}
 	}
 	return appendTime(b, t)
 }

@@ -226,8 +226,8 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		for i := range ev.Channels {
 			// Each channel length-prefixed, so compaction can splice them.
 			at := len(b)
-			full := diff("", &ev.Channels[i])
-			b = binary.AppendUvarint(b, uint64(deltaLen(full, &ev.Channels[i])))
+			full, n := diff("", &ev.Channels[i])
+			b = binary.AppendUvarint(b, uint64(n))
 			b = appendDelta(b, full, &ev.Channels[i], nil)
 			if snap != nil {
 				snap.chans[i] = chanRef{id: ev.Channels[i].ID, off: at - p, n: len(b) - at}
@@ -267,8 +267,11 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	var m uint64
 	tag := byte(tagDesc)
 	if d != nil {
-		m = diff(d.d, ch) &^ chID // d.d has no id: the channel's is d's
-		if deltaLen(m, ch) <= redescribe && join(d.refs, ch.ID, ev) {
+		var n int
+		m, n = diff(d.d, ch)
+		// d.d has no id: the channel's is d's.
+		m, n = m&^chID, n-uvarintLen(uint64(len(ch.ID)))-len(ch.ID)
+		if n <= redescribe && join(d.refs, ch.ID, ev) {
 			return b, recs, d, m
 		}
 		if join(d.refs, ch.ID, ev) {
@@ -286,7 +289,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		c.chans[ch.ID] = d
 	}
 	if tag == tagDesc {
-		m = diff("", ch)
+		m, _ = diff("", ch)
 		join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	}
 	start := len(b)
@@ -296,7 +299,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	if !hasAt {
 		b = append(b, timeZero)
 	} else if tag == tagRedesc && d.hasAt {
-		b = appendSince(b, ev.Time, d.at)
+		b = appendSince(b, ev.Time, at, d.at)
 	} else {
 		b = appendTime(b, ev.Time)
 	}
@@ -312,6 +315,9 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 // join notes in a description's note that an event referring to it names
 // ev's channels, and reports whether the note could hold them.
 func join(refs *recMore, self string, ev *bridge.Event) bool {
+	if ev.Peer.ID == "" && ev.Second == "" && ev.Target == "" && (ev.Channel.ID == self || ev.Channel.ID == "") {
+		return true // most events name their channel only
+	}
 	ids := refs.ids
 	for _, id := range [...]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target} {
 		if id == "" || id == self || slices.Contains(ids[:], id) {

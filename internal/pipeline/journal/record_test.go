@@ -322,3 +322,29 @@ func TestRecIsSmall(t *testing.T) {
 		t.Fatalf("a record's note is %d bytes, want at most 20", n)
 	}
 }
+
+// diff's length is what appendDelta writes, for the channels of every
+// recording, from the empty channel and from the channel's previous
+// state.
+func TestDiffLength(t *testing.T) {
+	n := 0
+	for _, evs := range recordings(t) {
+		prev := map[string]string{}
+		for _, ev := range evs {
+			for _, ch := range append([]bridge.Channel{ev.Channel, ev.Peer}, ev.Channels...) {
+				for _, base := range []string{"", prev[ch.ID]} {
+					m, size := diff(base, &ch)
+					if got := len(appendDelta(nil, m, &ch, nil)); got != size {
+						t.Fatalf("%+v from %q: diff says %d bytes, appendDelta wrote %d", ch, base, size, got)
+					}
+					n++
+				}
+				m, _ := diff("", &ch)
+				prev[ch.ID] = string(appendDelta(nil, m, &ch, nil))
+			}
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("%d channels compared", n)
+	}
+}
