@@ -187,3 +187,31 @@ func BenchmarkReplay(b *testing.B) {
 func perEvent(b *testing.B, n int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 }
+
+// BenchmarkEncode measures encoding alone, over the overlapped workload:
+// v1 is the record of version 1 (each event with its channels in full,
+// as the journal wrote it before version 2), v2 the records of version 2
+// with a codec that starts empty (descriptions, references, notes).
+func BenchmarkEncode(b *testing.B) {
+	evs, _ := overlapped(b, 100000)
+	b.Run("v1", func(b *testing.B) {
+		var buf []byte
+		for range b.N {
+			for i := range evs {
+				buf = appendRecordV1(buf[:0], &evs[i])
+			}
+		}
+		perEvent(b, len(evs))
+	})
+	b.Run("v2", func(b *testing.B) {
+		var buf []byte
+		var recs []rec
+		for range b.N {
+			var c codec
+			for i := range evs {
+				buf, recs = c.encode(buf[:0], &evs[i], recs[:0])
+			}
+		}
+		perEvent(b, len(evs))
+	})
+}

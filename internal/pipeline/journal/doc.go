@@ -11,13 +11,17 @@
 // on the activities the batch finished, so a killed process loses nothing
 // that was acted on. Writes are not fsyncs: a machine crash loses at most
 // what the kernel had not flushed, which reconciliation then treats like
-// a reconnect gap, and a record only partly on disk fails its checksum and
+// a reconnect gap, and a batch only partly on disk fails its checksum and
 // is cut off.
 //
-// Records are binary (record.go): a version header, then per event a
-// length, a CRC-32C and the event's fields. For each record the journal
-// notes in memory how long it is and which channels it is about, so that
-// compaction copies the records of open calls byte for byte and decodes
-// none. A JSON journal (the format before the binary one, same file name)
-// still replays, and is rewritten in the binary format as it does.
+// Records are binary (record.go, encode.go): a version header, then
+// batches, each a length and a CRC-32C before its records. A channel is
+// described in full once, in a record of its own that the engine is not
+// fed, and the events about it give only what changed since; a
+// description is kept as long as an event referring to it is, so
+// compaction still copies the kept records byte for byte. For each record
+// the journal notes in memory how long it is and which channels it is
+// about, so that compaction decodes none. Journals in the earlier formats
+// (JSON, then version 1 of the binary one; same file name) still replay,
+// and are rewritten in the current format as they do.
 package journal

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,15 +14,22 @@ import (
 
 // Journal is one source's event log. It is not safe for concurrent use.
 type Journal struct {
-	path  string
-	f     *os.File
-	size  int64 // bytes in the file: the header and whole records
-	recs  []rec // one per record in the file, then per record in pend
-	pend  []byte
-	npend int // records in pend
-	// shared hands out the recMore of recent records again: a call's
-	// dials name the same channels, and the recs may share it.
-	shared [512]*recMore
+	path string
+	f    *os.File
+	size int64 // bytes in the file: the header and whole batches
+	recs notes // one per record in the file, then per record in pend
+	// scratch takes the notes of an event's records being encoded.
+	scratch []rec
+	// batches is how many records each batch holds, the file's then
+	// pend's: where a record is in the file follows from them and the
+	// records' sizes.
+	batches []uint32
+	pend    []byte
+	open    int // where in pend the batch being filled starts
+	npend   int // records in pend
+	nbatch  int // batches in pend
+	ndesc   int // descriptions in recs: the rest are events
+	codec   codec
 	// header says the file is in the binary format, its records known:
 	// new, replayed, or reset. Until then nothing is written to it.
 	header bool
@@ -69,6 +75,8 @@ func (j *Journal) restart() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size, j.header = int64(len(header)), true
+	j.batches = j.batches[:0]
+	j.codec.reset()
 	return nil
 }
 
@@ -76,25 +84,31 @@ func (j *Journal) restart() error {
 // A torn last record (the process died mid-write, or the machine before
 // the record reached the disk) is dropped and cut off so that appends
 // continue after the last whole one; a bad record elsewhere is an error.
-// A JSON journal (from before the binary format) is replayed the same way
-// and then rewritten in the binary format.
+// A JSON journal (from before the binary format) or one in version 1 of
+// the binary format is replayed the same way and then rewritten in the
+// current format.
 func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 	if j.header {
 		if err := j.Flush(); err != nil {
 			return 0, err
 		}
 	}
-	j.pend, j.npend = j.pend[:0], 0
+	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
+	j.batches = j.batches[:0]
 	data, err := j.read()
 	if err != nil {
 		return 0, err
 	}
-	j.recs = j.recs[:0]
+	j.recs.cut(0)
+	j.ndesc = 0
+	j.codec.reset()
 	switch {
 	case len(data) == 0:
 		return 0, j.restart()
 	case len(data) >= len(header) && [8]byte(data[:8]) == header:
 		return j.replay(data, fn)
+	case len(data) >= len(headerV1) && [8]byte(data[:8]) == headerV1:
+		return j.replayV1(data, fn)
 	case len(data) >= 7 && string(data[:7]) == string(header[:7]):
 		return 0, fmt.Errorf("journal %s: format version %d, this callbridge reads %d", j.path, data[7], version)
 	}
@@ -114,30 +128,51 @@ func (j *Journal) read() ([]byte, error) {
 }
 
 func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
+	defer j.codec.decoded()
 	off := len(header)
 	for off < len(data) {
-		payload, n, err := frameAt(data[off:])
-		if err != nil && (errors.Is(err, errShort) || off+frameLen+recordLen(data[off:]) >= len(data)) {
-			// Torn: the last record, cut short or not all on disk.
+		batch, n, err := frameAt(data[off:])
+		if err != nil && torn(data, off, err) {
+			// Torn: the last batch, cut short or not all on disk.
 			if terr := j.f.Truncate(int64(off)); terr != nil {
-				return len(j.recs), fmt.Errorf("journal: %w", terr)
+				return j.Len(), fmt.Errorf("journal: %w", terr)
 			}
 			break
 		}
 		if err != nil {
-			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
+			return j.Len(), fmt.Errorf("journal %s: batch %d: %w", j.path, len(j.batches)+1, err)
 		}
-		var ev bridge.Event
-		r := rec{n: uint32(n)}
-		if err := decodeRecord(payload, &ev, &r); err != nil {
-			return len(j.recs), fmt.Errorf("journal %s: event %d: %w", j.path, len(j.recs)+1, err)
+		nrec := j.recs.len()
+		for len(batch) > 0 {
+			payload, rn, err := recordAt(batch)
+			var ev bridge.Event
+			r := rec{n: uint32(rn)}
+			isEvent := false
+			if err == nil {
+				isEvent, err = j.codec.decode(payload, &ev, &r)
+			}
+			if err != nil {
+				return j.Len(), fmt.Errorf("journal %s: record %d: %w", j.path, j.recs.len()+1, err)
+			}
+			j.recs.add(r)
+			batch = batch[rn:]
+			if !isEvent {
+				j.ndesc++
+				continue
+			}
+			fn(ev)
 		}
-		j.recs = append(j.recs, r)
+		j.batches = append(j.batches, uint32(j.recs.len()-nrec))
 		off += n
-		fn(ev)
 	}
 	j.size, j.header = int64(off), true
-	return len(j.recs), nil
+	return j.Len(), nil
+}
+
+// torn tells whether the frame at off that failed with err is the last
+// batch, cut short or not all on disk.
+func torn(data []byte, off int, err error) bool {
+	return errors.Is(err, errShort) || off+frameLen+recordLen(data[off:]) >= len(data)
 }
 
 // recordLen is the payload length a frame at the start of b claims.
@@ -152,36 +187,45 @@ func recordLen(b []byte) int {
 // journal that holds events is replayed (or reset) before the first
 // Append.
 func (j *Journal) Append(ev bridge.Event) error {
+	j.openBatch()
 	start := len(j.pend)
-	var r rec
-	j.pend, r = appendRecord(j.pend, &ev)
-	if size := len(j.pend) - start - frameLen; size > maxRecord {
+	j.pend, j.scratch = j.codec.encode(j.pend, &ev, j.scratch[:0])
+	if size := len(j.pend) - start; size > maxEvent {
+		// The descriptions written for it go too, and with them what
+		// the codec knows.
 		j.pend = j.pend[:start]
+		clear(j.scratch)
+		j.codec.reset()
 		return fmt.Errorf("journal: event of %d bytes is too long", size)
 	}
-	if r.more != nil && r.more.snap == nil {
-		r.more = j.share(r.more)
-	}
-	j.recs = append(j.recs, r)
-	j.npend++
+	j.added()
 	return nil
 }
 
-// share returns a recMore naming the same channels as m, a recent one if
-// there is one (a recMore is not changed once made).
-func (j *Journal) share(m *recMore) *recMore {
-	h := uint32(2166136261)
-	for _, id := range m.ids {
-		for i := 0; i < len(id); i++ {
-			h = (h ^ uint32(id[i])) * 16777619
-		}
+// openBatch starts a batch in pend when there is none, or when the one
+// being filled is full (a replay reads a batch whole).
+func (j *Journal) openBatch() {
+	if len(j.pend) > 0 && len(j.pend)-j.open < batchMax {
+		return
 	}
-	s := &j.shared[h%uint32(len(j.shared))]
-	if *s != nil && (*s).ids == m.ids {
-		return *s
+	if len(j.pend) > 0 {
+		seal(j.pend[j.open:])
 	}
-	*s = m
-	return m
+	j.open = len(j.pend)
+	j.pend = append(j.pend, 0, 0, 0, 0, 0, 0, 0, 0)
+	j.batches = append(j.batches, 0)
+	j.nbatch++
+}
+
+// added notes the records of an event just appended to pend, from
+// scratch.
+func (j *Journal) added() {
+	n := len(j.scratch)
+	j.recs.add(j.scratch...)
+	clear(j.scratch)
+	j.batches[len(j.batches)-1] += uint32(n)
+	j.ndesc += n - 1 // the event's descriptions
+	j.npend += n
 }
 
 // Flush writes the events appended since the last Flush with one write.
@@ -192,31 +236,39 @@ func (j *Journal) Flush() error {
 		return nil
 	}
 	if !j.header {
-		j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
+		j.dropPend()
 		return errNotReplayed
 	}
+	seal(j.pend[j.open:])
 	n, err := j.f.Write(j.pend)
 	if err != nil {
 		// Whole records only: drop the batch.
 		if n > 0 {
 			_ = j.f.Truncate(j.size)
 		}
-		j.recs = j.recs[:len(j.recs)-j.npend]
-		j.pend, j.npend = j.pend[:0], 0
+		// The batch's descriptions go with it: the codec starts again.
+		kept := j.recs.len() - j.npend
+		j.ndesc -= j.recs.descs(kept)
+		j.recs.cut(kept)
+		j.batches = j.batches[:len(j.batches)-j.nbatch]
+		j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
+		j.codec.reset()
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(n)
-	j.pend, j.npend = j.pend[:0], 0
+	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
 	return nil
 }
 
 // Len is the number of events in the journal, written or not.
-func (j *Journal) Len() int { return len(j.recs) }
+func (j *Journal) Len() int { return j.recs.len() - j.ndesc }
 
 // Reset empties the journal: nothing in it is needed any more (no call is
 // open).
 func (j *Journal) Reset() error {
-	j.recs, j.pend, j.npend = j.recs[:0], j.pend[:0], 0
+	j.dropPend()
+	j.recs.cut(0)
+	j.batches, j.ndesc = j.batches[:0], 0
 	if j.header && j.size == int64(len(header)) {
 		return nil
 	}
@@ -228,160 +280,6 @@ func (j *Journal) Reset() error {
 		return nil
 	}
 	return j.restart()
-}
-
-// Compact rewrites the journal keeping only the events about a channel
-// open approves (a snapshot keeps the channels it approves, and goes when
-// none is left), through a temporary file renamed into place, so a crash
-// mid-way leaves the old journal whole. It copies the kept records' bytes
-// as they are, from what it noted when they were written or replayed:
-// nothing is decoded again.
-func (j *Journal) Compact(open func(id string) bool) error {
-	if err := j.Flush(); err != nil {
-		return err
-	}
-	tmp := j.path + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	recs, size, err := j.copyKept(out, open)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, j.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("journal: compact: %w", err)
-	}
-	f, err := os.OpenFile(j.path, os.O_RDWR|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	j.f.Close()
-	j.f, j.recs, j.size, j.header = f, recs, size, true
-	return nil
-}
-
-// copyKept writes the header and the kept records to out, reading runs of
-// consecutive kept records with one read each.
-func (j *Journal) copyKept(out *os.File, open func(string) bool) ([]rec, int64, error) {
-	w := bufio.NewWriterSize(out, 64<<10)
-	w.Write(header[:])
-	size := int64(len(header))
-	var kept []rec
-	var buf []byte
-	// run is the file range of kept records not yet copied.
-	var runOff, runEnd int64
-	flushRun := func() error {
-		if runEnd == runOff {
-			return nil
-		}
-		buf = grow(buf, int(runEnd-runOff))
-		if _, err := j.f.ReadAt(buf, runOff); err != nil {
-			return err
-		}
-		_, err := w.Write(buf)
-		runOff = runEnd
-		return err
-	}
-	off := int64(len(header)) // of r, in the file
-	for _, r := range j.recs {
-		at := off
-		off += int64(r.n)
-		keep, all, chans := decide(&r, open)
-		if !keep {
-			if err := flushRun(); err != nil {
-				return nil, 0, err
-			}
-			runOff, runEnd = off, off
-			continue
-		}
-		if all {
-			if runEnd != at {
-				if err := flushRun(); err != nil {
-					return nil, 0, err
-				}
-				runOff = at
-			}
-			runEnd = off
-			size += int64(r.n)
-			kept = append(kept, r)
-			continue
-		}
-		// A snapshot losing some channels: splice the kept ones.
-		if err := flushRun(); err != nil {
-			return nil, 0, err
-		}
-		runOff, runEnd = off, off
-		buf = grow(buf, int(r.n))
-		if _, err := j.f.ReadAt(buf, at); err != nil {
-			return nil, 0, err
-		}
-		frame, nr := splice(buf[frameLen:], &r, chans)
-		if _, err := w.Write(frame); err != nil {
-			return nil, 0, err
-		}
-		size += int64(nr.n)
-		kept = append(kept, nr)
-	}
-	if err := flushRun(); err != nil {
-		return nil, 0, err
-	}
-	return kept, size, w.Flush()
-}
-
-// decide tells whether r is kept, whole or (a snapshot) with only chans.
-func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
-	snap := r.snap()
-	if snap == nil {
-		if r.id != "" && open(r.id) {
-			return true, true, nil
-		}
-		if r.more != nil {
-			for _, id := range r.more.ids {
-				if id != "" && open(id) {
-					return true, true, nil
-				}
-			}
-		}
-		return false, false, nil
-	}
-	for _, c := range snap.chans {
-		if open(c.id) {
-			chans = append(chans, c)
-		}
-	}
-	return len(chans) > 0, len(chans) == len(snap.chans), chans
-}
-
-// splice builds a snapshot record holding only chans of payload's.
-func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
-	count := r.snap().count
-	b := make([]byte, frameLen, frameLen+len(payload))
-	b = append(b, payload[:count]...)
-	b = binary.AppendUvarint(b, uint64(len(chans)))
-	snap := &snapRec{count: count, chans: make([]chanRef, len(chans))}
-	nr := rec{id: r.id, more: &recMore{ids: r.more.ids, snap: snap}}
-	for i, c := range chans {
-		snap.chans[i] = chanRef{id: c.id, off: len(b) - frameLen, n: c.n}
-		b = append(b, payload[c.off:c.off+c.n]...)
-	}
-	seal(b)
-	nr.n = uint32(len(b))
-	return b, nr
-}
-
-func grow(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
 }
 
 // Sync flushes the journal to disk (for machine crashes; process crashes

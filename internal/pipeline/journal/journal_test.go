@@ -1,8 +1,11 @@
 package journal
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,9 +96,13 @@ func TestTornLastRecord(t *testing.T) {
 		j.Append(ev("a", 1))
 		j.Flush()
 		j.Close()
-		rec, _ := appendRecord(nil, ptr(ev("x", 2)))
+		// x's batch: its description and its event.
+		b, recs := encodeAll([]bridge.Event{ev("x", 2)})
+		if len(recs) != 2 || !recs[0].isDesc() {
+			t.Fatalf("x's records: %+v", recs)
+		}
 		f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-		f.Write(tear(rec))
+		f.Write(tear(b))
 		f.Close()
 
 		j, _ = Open(path)
@@ -120,17 +127,17 @@ func TestCorruptRecordIsAnError(t *testing.T) {
 	j, _ := Open(path)
 	for i, id := range []string{"a", "b", "c"} {
 		j.Append(ev(id, i))
+		j.Flush() // a batch each
 	}
-	j.Flush()
 	j.Close()
 	b, _ := os.ReadFile(path)
-	r, _ := appendRecord(nil, ptr(ev("a", 0)))
-	b[len(header)+len(r)+frameLen+3] ^= 0xff // in b's payload
+	a, _ := encodeAll([]bridge.Event{ev("a", 0)})
+	b[len(header)+len(a)+frameLen+3] ^= 0xff // in the second batch
 	os.WriteFile(path, b, 0o600)
 	j, _ = Open(path)
 	defer j.Close()
-	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "event 2") {
-		t.Fatalf("got %v, want an error naming event 2", err)
+	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "batch 2") {
+		t.Fatalf("got %v, want an error naming batch 2", err)
 	}
 	// The daemon then resets it: a clean journal in the current format.
 	if err := j.Reset(); err != nil {
@@ -150,7 +157,7 @@ func TestNewerVersionIsAnError(t *testing.T) {
 	os.WriteFile(path, h[:], 0o600)
 	j, _ := Open(path)
 	defer j.Close()
-	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "version 2") {
+	if _, err := j.Replay(func(bridge.Event) {}); err == nil || !strings.Contains(err.Error(), "version 3") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -241,4 +248,65 @@ func TestMark(t *testing.T) {
 	if !j2.Marked().IsZero() {
 		t.Fatalf("an unreadable mark reads %v", j2.Marked())
 	}
+}
+
+// Compaction keeps what a kept event refers to: for every recording cut
+// at several points, with several sets of channels open, compacting
+// (twice, the second time with fewer open) and appending the rest gives
+// the events the open channels' filter leaves, then the rest, exactly; a
+// reopened journal replays the same.
+func TestCompactKeepsWhatKeptEventsReferTo(t *testing.T) {
+	names := slices.Sorted(maps.Keys(recordings(t)))
+	recs := recordings(t)
+	for _, name := range names {
+		evs := recs[name]
+		for _, cut := range []int{len(evs) / 3, len(evs) / 2, len(evs) - 1} {
+			for seed := range uint32(4) {
+				// open: about half the channels; fewer: about a quarter.
+				open := func(id string) bool { return id != "" && hash(id, seed)%2 == 0 }
+				fewer := func(id string) bool { return open(id) && hash(id, seed+7)%2 == 0 }
+				path := filepath.Join(t.TempDir(), "j")
+				j, _ := Open(path)
+				for _, e := range evs[:cut] {
+					j.Append(e)
+				}
+				j.Flush()
+				if err := j.Compact(open); err != nil {
+					t.Fatal(err)
+				}
+				if err := j.Compact(fewer); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range evs[cut:] {
+					j.Append(e)
+				}
+				j.Flush()
+				var want []bridge.Event
+				for _, e := range evs[:cut] {
+					if e.Kind != bridge.Snapshot && (fewer(e.Channel.ID) || fewer(e.Peer.ID) || fewer(e.Second) || fewer(e.Target)) {
+						want = append(want, jsonTrip(t, e))
+					}
+				}
+				for _, e := range evs[cut:] {
+					want = append(want, jsonTrip(t, e))
+				}
+				for pass := range 2 {
+					if got := replay(t, j); !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s cut %d seed %d pass %d: %d events, want %d", name, cut, seed, pass, len(got), len(want))
+					}
+					j.Close()
+					j, _ = Open(path)
+				}
+				j.Close()
+			}
+		}
+	}
+}
+
+func hash(s string, seed uint32) uint32 {
+	h := 2166136261 ^ seed
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h >> 7
 }
