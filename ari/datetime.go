@@ -1,6 +1,7 @@
 package ari
 
 import (
+	"sync"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v5"
@@ -83,7 +84,21 @@ func parseCanonicalTime(b []byte) (time.Time, bool) {
 	if _, off := t.Zone(); off == offset {
 		return t, true
 	}
-	return t.In(time.FixedZone("", offset)), true
+	return t.In(fixedZone(offset)), true
+}
+
+// fixedZones holds one location per offset (int -> *time.Location). A PBX
+// whose zone is not the daemon's puts its offset in every timestamp, and a
+// new time.FixedZone for each would be three allocations per time read,
+// and a location per event for the engine to tell apart from the others.
+var fixedZones sync.Map
+
+func fixedZone(offset int) *time.Location {
+	if z, ok := fixedZones.Load(offset); ok {
+		return z.(*time.Location)
+	}
+	z, _ := fixedZones.LoadOrStore(offset, time.FixedZone("", offset))
+	return z.(*time.Location)
 }
 
 // daysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date

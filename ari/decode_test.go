@@ -293,6 +293,22 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
+// A timestamp at an offset the local zone does not have reads into one
+// shared location per offset, without allocating.
+func TestParseTimeSharesFixedZones(t *testing.T) {
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = time.UTC
+	a, okA := parseCanonicalTime([]byte("2026-11-21T16:09:34.505+0545"))
+	b, okB := parseCanonicalTime([]byte("2026-11-22T08:00:00.000+0545"))
+	if !okA || !okB || a.Location() != b.Location() {
+		t.Fatalf("two times at +0545: locations %p and %p (%v, %v)", a.Location(), b.Location(), okA, okB)
+	}
+	raw := []byte("2026-11-21T16:09:35.505-0330")
+	if n := testing.AllocsPerRun(100, func() { parseCanonicalTime(raw) }); n != 0 {
+		t.Errorf("reading a time at -0330 allocates %v times, want 0", n)
+	}
+}
+
 var parseTimeCases = []string{
 	"2026-11-21T16:09:34.505+0000", "2026-11-21T16:09:34.505-0000", "2026-11-21T16:09:34.505+0200",
 	"2026-11-21T16:09:34.505-0530", "2024-02-29T23:59:59.999+1400", "0000-01-01T00:00:00.000+0000",
