@@ -27,39 +27,47 @@ func parseFast(pkt []byte) (headers, error) {
 // refuse, a stray CR, bytes after the blank line), which parse then
 // handles, so the two never disagree.
 func parseHeaders(s string) (headers, bool) {
-	hs := make(headers, 0, max(0, strings.Count(s, "\n")-1))
+	lfs := strings.Count(s, "\n")
+	hs := make(headers, 0, max(0, lfs-1))
 	for {
-		i := strings.IndexByte(s, '\n')
-		if i < 1 || s[i-1] != '\r' {
+		if len(s) >= 2 && s[0] == '\r' && s[1] == '\n' {
+			// The blank line. Each header's line ended at the first CR,
+			// followed by an LF; if there was an LF anywhere else (in a
+			// value, or a bare one), there are more LFs than lines.
+			return hs, len(hs) > 0 && len(s) == 2 && lfs == len(hs)+1
+		}
+		c := 0
+		for c < len(s) && nameByte[s[c]]&(1<<min(c, 1)) != 0 {
+			c++
+		}
+		if c < 2 || c == len(s) || s[c] != ':' {
 			return nil, false
 		}
-		line := s[:i-1]
-		s = s[i+1:]
-		if line == "" {
-			return hs, len(hs) > 0 && s == ""
+		name := s[:c]
+		v := c + 1
+		for v < len(s) && s[v] == ' ' {
+			v++
 		}
-		c := strings.IndexByte(line, ':')
-		if c < 2 || !headerName(line[:c]) {
+		e := strings.IndexByte(s[v:], '\r')
+		if e < 0 || v+e+1 == len(s) || s[v+e+1] != '\n' {
 			return nil, false
 		}
-		v := strings.TrimLeft(line[c+1:], " ")
-		if strings.IndexByte(v, '\r') >= 0 {
-			return nil, false
-		}
-		hs = append(hs, goami2.Header{Name: line[:c], Value: v})
+		hs = append(hs, goami2.Header{Name: name, Value: s[v : v+e]})
+		s = s[v+e+2:]
 	}
 }
 
-// headerName says whether goami2 takes name as a header name: a letter or
-// digit, then at least one of those or "-/()@;".
-func headerName(name string) bool {
-	for i := 0; i < len(name); i++ {
-		switch b := name[i]; {
+// nameByte says, for each byte, whether goami2 takes it first in a header
+// name (bit 0: a letter or digit) and after the first (bit 1: those, or
+// one of "-/()@;").
+var nameByte = func() (t [256]uint8) {
+	for b := range 256 {
+		switch {
 		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case i > 0 && strings.IndexByte("-/()@;", b) >= 0:
-		default:
-			return false
+			t[b] = 3
+		case strings.IndexByte("-/()@;", byte(b)) >= 0:
+			t[b] = 2
 		}
 	}
-	return true
-}
+	return t
+}()
