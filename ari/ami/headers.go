@@ -19,6 +19,24 @@ func parseFast(pkt []byte) (headers, error) {
 	return m.Headers(), nil
 }
 
+// parseReuse is parseFast into buf's room, for a message whose headers
+// are done with before the next is parsed; it returns the headers and the
+// buffer for the next. A buffer grown past what real messages need is let
+// go, so one huge message does not hold its size for the connection's life.
+func parseReuse(pkt []byte, buf headers) (hs, next headers, err error) {
+	if cap(buf) > 256 {
+		buf = nil
+	}
+	if hs, ok := appendHeaders(buf[:0], string(pkt)); ok {
+		return hs, hs, nil
+	}
+	m, err := parse(pkt)
+	if err != nil {
+		return nil, buf, err
+	}
+	return m.Headers(), buf, nil
+}
+
 // parseHeaders parses a message the way goami2.Parse does, into a slice
 // of just its size: goami2 starts every message with room for 32 headers
 // (1 KiB), most of the live client's allocation. It takes only the plain
@@ -27,8 +45,13 @@ func parseFast(pkt []byte) (headers, error) {
 // refuse, a stray CR, bytes after the blank line), which parse then
 // handles, so the two never disagree.
 func parseHeaders(s string) (headers, bool) {
+	return appendHeaders(make(headers, 0, max(0, strings.Count(s, "\n")-1)), s)
+}
+
+// appendHeaders is parseHeaders appending the headers to hs, which must
+// be empty.
+func appendHeaders(hs headers, s string) (headers, bool) {
 	lfs := strings.Count(s, "\n")
-	hs := make(headers, 0, max(0, lfs-1))
 	for {
 		if len(s) >= 2 && s[0] == '\r' && s[1] == '\n' {
 			// The blank line. Each header's line ended at the first CR,
