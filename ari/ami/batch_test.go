@@ -123,8 +123,8 @@ func startBatches(t *testing.T) *batchRun {
 	return r
 }
 
-// await waits for the end of a batch. The reading goroutine ends one when
-// it has nothing more to read, which here is at once; the limit only keeps
+// await waits for the end of a batch. The client ends one when it has
+// nothing more to read, which here is at once; the limit only keeps
 // a broken client from hanging the test.
 func (r *batchRun) await(t *testing.T) {
 	t.Helper()
@@ -145,7 +145,7 @@ func (r *batchRun) stop(t *testing.T) {
 
 // eventPackets are a recording's events, framed, as Asterisk would send
 // them after a resync (its responses and lists left out), without those
-// the reading goroutine drops unparsed: a read of only those would be no
+// the client drops unparsed: a read of only those would be no
 // batch at all, and the test wants to know how many reads there are.
 func eventPackets(t *testing.T, path string) [][]byte {
 	t.Helper()
@@ -171,8 +171,8 @@ func eventPackets(t *testing.T, path string) [][]byte {
 	}
 }
 
-// Each read's events are one batch, ended as soon as the reading goroutine
-// has nothing more to read, and the client hands on the same events as a
+// Each read's events are one batch, ended as soon as the client has
+// nothing more to read, and the client hands on the same events as a
 // replay of the stream. Reads bring 1, 2, 3, 5 or 8 events (fewer when
 // the messages that map to none would make the read longer than 8 KB), and
 // every other read ends in the middle of the next message, whose event is

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,10 +145,9 @@ func (c *Client) Run(ctx context.Context, out func(bridge.Event)) error {
 }
 
 // RunBatches is Run that also calls ready, on Run's goroutine, whenever it
-// has handed on every event read so far and the reading goroutine is about
-// to wait for more from the connection (pipeline.BatchSource): the events
-// between two calls came in one read, and the pipeline keeps them with one
-// write. A lone event is a batch of its own; nothing waits for more.
+// has handed on every event read so far and is about to wait for more
+// from the connection (pipeline.BatchSource): the events between two
+// calls came in one read, and the pipeline keeps them with one write. A lone event is a batch of its own; nothing waits for more.
 func (c *Client) RunBatches(ctx context.Context, out func(bridge.Event), ready func()) error {
 	return c.run(ctx, out, ready)
 }
@@ -171,15 +171,6 @@ func (c *Client) run(ctx context.Context, out func(bridge.Event), ready func()) 
 	})
 }
 
-// inbound is one parsed message, or the error that ended the connection,
-// or (idle) word that the messages sent before it are all a read brought.
-type inbound struct {
-	msg  headers
-	at   time.Time
-	err  error
-	idle bool
-}
-
 // Action ids this client uses; responses are matched on them.
 const (
 	idChallenge = "callbridge-challenge"
@@ -192,6 +183,12 @@ const (
 // session runs one connection. synced reports whether it got as far as a
 // completed resync, which is what resets the backoff. ready, unless nil, is
 // called after the events of each read.
+//
+// The messages are read, framed, parsed and mapped on the caller's
+// goroutine, as ARI's are: a reading goroutine handing each message over
+// cost its channel's locks and wake-ups for every event, more than
+// mapping it. The keepalive runs beside it; it is the only writer once
+// the resync is asked for.
 func (c *Client) session(ctx context.Context, out func(bridge.Event), ready func()) (synced bool, err error) {
 	conn, err := c.connect(ctx)
 	if err != nil {
@@ -208,20 +205,6 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event), ready func
 	}
 	c.log.Info().Str("banner", rd.Banner()).Msg("ami logged in")
 
-	msgs := make(chan inbound, 256)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.readLoop(rd, msgs, done, ready != nil)
-	}()
-	defer func() {
-		close(done)
-		conn.Close()
-		wg.Wait()
-	}()
-
 	// Asterisk's clock first: its Ping response carries a Timestamp, and
 	// the list's Durations are read against it, not against ours (the
 	// hosts' clocks may differ). Asterisk answers actions in order, so it
@@ -232,80 +215,142 @@ func (c *Client) session(ctx context.Context, out func(bridge.Event), ready func
 	if err := c.send(conn, action("CoreShowChannels", idSync)); err != nil {
 		return false, err
 	}
+
+	var lastRx atomic.Int64 // when the last message passed on came, Unix ns
+	lastRx.Store(time.Now().UnixNano())
+	gone := make(chan error, 1) // why the keepalive closed the connection
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.keepalive(conn, &lastRx, gone, quit)
+	}()
+	defer func() {
+		close(quit)
+		wg.Wait()
+	}()
+
 	var (
 		collecting = true
 		skew       time.Duration // Asterisk's clock less ours
 		snap       []bridge.Channel
 		held       []bridge.Event // events that arrived while the list was being collected
-		lastRx     = time.Now()
+		buf        headers        // the headers of the message at hand, reused
+		sent       bool           // a message was passed on since ready was last called
 	)
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
+	if ready != nil {
+		rd.Idle = func() {
+			if sent {
+				sent = false
+				ready()
+			}
+		}
+	}
 	deliver := func(ev bridge.Event) {
 		c.m.events.Inc()
 		c.lastEvent = ev.Time
 		out(ev)
 	}
 	for {
-		select {
-		case <-ctx.Done():
-			return synced, ctx.Err()
-		case <-ping.C:
-			if time.Since(lastRx) > 2*c.cfg.PingInterval {
-				return synced, fmt.Errorf("ami: nothing received for %s", time.Since(lastRx).Round(time.Second))
-			}
-			if err := c.send(conn, action("Ping", idPing)); err != nil {
+		pkt, err := rd.ReadPacket()
+		if errors.Is(err, ErrMalformed) {
+			c.m.malformed.Inc()
+			c.log.Warn().Err(err).Msg("ami message dropped")
+			continue
+		}
+		if err != nil {
+			select {
+			case err := <-gone:
 				return synced, err
+			default:
 			}
-		case in := <-msgs:
-			if in.idle {
-				ready()
+			switch {
+			case ctx.Err() != nil:
+				return synced, ctx.Err()
+			case errors.Is(err, io.EOF):
+				return synced, errors.New("ami: connection closed by peer")
+			}
+			return synced, fmt.Errorf("ami: read: %w", err)
+		}
+		if !wanted(pkt) {
+			continue
+		}
+		// The clock only for what is passed on: most messages are not.
+		at := time.Now()
+		lastRx.Store(at.UnixNano())
+		var m headers
+		m, buf, err = parseReuse(pkt, buf)
+		if err != nil {
+			c.m.malformed.Inc()
+			c.log.Warn().Err(err).Msg("ami message dropped")
+			continue
+		}
+		sent = true
+		switch name := m.field("Event"); {
+		case name == "":
+			if m.field("ActionID") == idSyncPing {
+				if t, err := parseTimestamp(m.field("Timestamp")); err == nil && m.field("Timestamp") != "" {
+					skew = t.Sub(at)
+				}
+			}
+			if m.field("ActionID") == idSync && !strings.EqualFold(m.field("Response"), "success") {
+				return synced, fmt.Errorf("ami: CoreShowChannels refused: %q (the manager user needs read and write \"reporting\")", m.field("Message"))
+			}
+		case name == evCoreShowChannel:
+			if collecting && m.field("ActionID") == idSync {
+				snap = append(snap, snapshotChannel(m, at.Add(skew)))
+			}
+		case name == evCoreShowChannelsComplete:
+			if !collecting || m.field("ActionID") != idSync {
 				continue
 			}
-			if in.err != nil {
-				return synced, in.err
+			collecting, synced = false, true
+			deliver(c.snapshot(snap, at.Add(skew)))
+			c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
+			c.state.Up()
+			for _, ev := range held {
+				deliver(ev)
 			}
-			lastRx = in.at
-			m := in.msg
-			switch name := m.field("Event"); {
-			case name == "":
-				if m.field("ActionID") == idSyncPing {
-					if t, err := parseTimestamp(m.field("Timestamp")); err == nil && m.field("Timestamp") != "" {
-						skew = t.Sub(in.at)
-					}
-				}
-				if m.field("ActionID") == idSync && !strings.EqualFold(m.field("Response"), "success") {
-					return synced, fmt.Errorf("ami: CoreShowChannels refused: %q (the manager user needs read and write \"reporting\")", m.field("Message"))
-				}
-			case name == evCoreShowChannel:
-				if collecting && m.field("ActionID") == idSync {
-					snap = append(snap, snapshotChannel(m, in.at.Add(skew)))
-				}
-			case name == evCoreShowChannelsComplete:
-				if !collecting || m.field("ActionID") != idSync {
-					continue
-				}
-				collecting, synced = false, true
-				deliver(c.snapshot(snap, in.at.Add(skew)))
-				c.log.Info().Int("channels", len(snap)).Msg("ami resynced")
-				c.state.Up()
-				for _, ev := range held {
-					deliver(ev)
-				}
-				snap, held = nil, nil
+			snap, held = nil, nil
+		default:
+			ev, ok, err := mapHeaders(m, at)
+			switch {
+			case err != nil:
+				c.m.malformed.Inc()
+				c.log.Warn().Err(err).Msg("ami event dropped")
+			case !ok:
+			case collecting:
+				held = append(held, ev)
 			default:
-				ev, ok, err := mapHeaders(m, in.at)
-				switch {
-				case err != nil:
-					c.m.malformed.Inc()
-					c.log.Warn().Err(err).Msg("ami event dropped")
-				case !ok:
-				case collecting:
-					held = append(held, ev)
-				default:
-					deliver(ev)
-				}
+				deliver(ev)
 			}
+		}
+	}
+}
+
+// keepalive pings every PingInterval until quit, and closes conn, saying
+// why on gone, when two intervals passed with nothing received (lastRx)
+// or a ping cannot be sent.
+func (c *Client) keepalive(conn net.Conn, lastRx *atomic.Int64, gone chan<- error, quit <-chan struct{}) {
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-ping.C:
+		}
+		var err error
+		if quiet := time.Since(time.Unix(0, lastRx.Load())); quiet > 2*c.cfg.PingInterval {
+			err = fmt.Errorf("ami: nothing received for %s", quiet.Round(time.Second))
+		} else {
+			err = c.send(conn, action("Ping", idPing))
+		}
+		if err != nil {
+			gone <- err
+			conn.Close()
+			return
 		}
 	}
 }
@@ -371,63 +416,6 @@ func parseDuration(s string) (time.Duration, bool) {
 		d = d*60 + time.Duration(n)
 	}
 	return d * time.Second, true
-}
-
-// readLoop frames and parses messages off the connection until it fails,
-// dropping the ones nothing here uses before they are parsed. With batches,
-// it sends an idle mark after the messages of each read, before it waits
-// for the next (none when a read brought nothing it passed on).
-func (c *Client) readLoop(rd *Reader, msgs chan<- inbound, done <-chan struct{}, batches bool) {
-	sent := false // a message went since the last idle mark
-	if batches {
-		rd.Idle = func() {
-			if !sent {
-				return
-			}
-			select {
-			case msgs <- inbound{idle: true}:
-				sent = false
-			case <-done:
-			}
-		}
-	}
-	for {
-		pkt, err := rd.ReadPacket()
-		if errors.Is(err, ErrMalformed) {
-			c.m.malformed.Inc()
-			c.log.Warn().Err(err).Msg("ami message dropped")
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errors.New("ami: connection closed by peer")
-			} else {
-				err = fmt.Errorf("ami: read: %w", err)
-			}
-			select {
-			case msgs <- inbound{err: err}:
-			case <-done:
-			}
-			return
-		}
-		if !wanted(pkt) {
-			continue
-		}
-		// The clock only for what is passed on: most messages are not.
-		at := time.Now()
-		m, err := parseFast(pkt)
-		if err != nil {
-			c.m.malformed.Inc()
-			c.log.Warn().Err(err).Msg("ami message dropped")
-			continue
-		}
-		select {
-		case msgs <- inbound{msg: m, at: at}:
-			sent = true
-		case <-done:
-			return
-		}
-	}
 }
 
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {

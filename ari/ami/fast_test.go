@@ -139,6 +139,12 @@ func FuzzParseHeaders(f *testing.F) {
 	}
 	f.Add([]byte("Event: A\r\nX:\r\nY:   \r\nZ: a\rb\r\n\r\n"))
 	f.Add([]byte("Ev(t)@;: x\r\n\r\nMore: y\r\n\r\n"))
+	// An LF inside a value, a CR not before an LF, a name that stops short.
+	f.Add([]byte("Event: A\r\nX: b\nc\r\n\r\n"))
+	f.Add([]byte("Event: A\r\nX: b\rc\r\n\r\n"))
+	f.Add([]byte("Event: A\r\nX\r\n\r\n"))
+	f.Add([]byte("Event: A\r\n-X: b\r\n\r\n"))
+	f.Add([]byte("Event: A\r\nX: b\r"))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		sameHeaders(t, pkt)
 		fast, ferr := parseFast(pkt)

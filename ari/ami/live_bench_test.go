@@ -17,9 +17,9 @@ import (
 
 // BenchmarkLive is the live client's own session, the code the daemon
 // runs: the connection (served from memory: banner, login, resync, then
-// every recording's events, so no system calls), the reading goroutine
-// with its framing, pre-filter and batch marks, the parse, the hand-off to
-// the session loop, Map, and the engine as out. ns/msg is per AMI message,
+// every recording's events, so no system calls), the framing, pre-filter
+// and batch marks, the parse, Map, and the engine as out, all on the
+// session's goroutine as in the daemon, the keepalive beside it. ns/msg is per AMI message,
 // ns/event per event passed to the engine, events/batch how many a read
 // brought; compare with ari's BenchmarkLive.
 func BenchmarkLive(b *testing.B) {
