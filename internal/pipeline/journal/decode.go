@@ -44,7 +44,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	}
 	if m&evTime != 0 {
 		if chanDesc != nil {
-			d.at, d.hasAt = chanDesc.at, chanDesc.hasAt
+			d.at, d.hasAt = chanDesc.at, chanDesc.hasAt()
 		}
 		ev.Time = d.time()
 		d.hasAt = false
@@ -125,7 +125,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		if prev = c.byHandle[uint32(h)]; prev == nil {
 			d.err = errBad
 		} else {
-			d.at, d.hasAt = prev.d.at, prev.d.hasAt
+			d.at, d.hasAt = prev.d.at, prev.d.hasAt()
 		}
 	}
 	t := d.time()
@@ -164,12 +164,13 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 			delete(c.chans, old.ch.ID)
 		}
 		if ds = c.chans[ch.ID]; ds == nil || ds.h != uint32(h) {
-			ds = &described{h: uint32(h), id: ch.ID}
+			ds = &described{h: uint32(h), id: ch.ID, at: noAt}
 		}
 		ds.refs = &recMore{desc: true}
 	}
 	c.chans[ch.ID] = ds
-	ds.d, ds.at, ds.hasAt = canonical(&ch), at, hasAt
+	ds.d = canonical(&ch)
+	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
 		*r = rec{ch: ds, more: ds.refs, n: r.n}

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -115,15 +116,30 @@ type described struct {
 	// this one that the events referring to it name.
 	refs *recMore
 	d    string // the channel, as the description has it, but for its id: a delta from the empty channel
-	at   int64  // the description's time, in Unix milliseconds, when hasAt
-	h    uint32
-	// hasAt: the description has a time, which an event's may be given
-	// from.
-	hasAt bool
-	id    string
+	// at is the description's time, in Unix milliseconds, or noAt: it
+	// has none that an event's may be given from.
+	at int64
+	h  uint32
+	// slot is where the description's plain note (itself, no other
+	// channel) was last put in a notes' table (notes.add checks it).
+	slot uint32
+	id   string
 	// last is the recMore of the channel's latest event that named
 	// others, for the next to share.
 	last *recMore
+}
+
+// noAt: a description without a time in milliseconds (milli gives none
+// so far from 1970).
+const noAt = math.MinInt64
+
+func (d *described) hasAt() bool { return d.at != noAt }
+
+func (d *described) setAt(at int64, ok bool) {
+	if !ok {
+		at = noAt
+	}
+	d.at = at
 }
 
 // decoded is a description as decoding needs it.
@@ -285,7 +301,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		if c.chans == nil {
 			c.chans = map[string]*described{}
 		}
-		d = &described{h: c.handle(), id: ch.ID, refs: &recMore{desc: true}}
+		d = &described{h: c.handle(), id: ch.ID, at: noAt, refs: &recMore{desc: true}}
 		c.chans[ch.ID] = d
 	}
 	if tag == tagDesc {
@@ -298,12 +314,12 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	at, hasAt := milli(ev.Time)
 	if !hasAt {
 		b = append(b, timeZero)
-	} else if tag == tagRedesc && d.hasAt {
+	} else if tag == tagRedesc && d.hasAt() {
 		b = appendSince(b, ev.Time, at, d.at)
 	} else {
 		b = appendTime(b, ev.Time)
 	}
-	d.at, d.hasAt = at, hasAt
+	d.setAt(at, hasAt)
 	b = appendDelta(b, m, ch, d)
 	b = closeRecord(b, start)
 	// What the next events are compared with: the channel in full, its
