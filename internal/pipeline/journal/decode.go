@@ -10,8 +10,7 @@ import (
 
 // decode decodes a payload of version 2: an event into ev (true), or a
 // channel's description, which the codec keeps for the events after it
-// (false). r, when not nil, gets what compaction needs (r.n is the
-// caller's). A payload that refers to a handle with no description
+// (false). r, when not nil, gets what compaction needs. A payload that refers to a handle with no description
 // before it is malformed; so is one whose description's note cannot hold
 // the channels the event names (the encoder writes neither). The caller
 // ends decoding with c.decoded.
@@ -103,7 +102,6 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	}
 	if r != nil {
 		nr := newRec(ev, chanDesc)
-		nr.n = r.n
 		if ev.Kind == bridge.Snapshot {
 			nr.more.snap = &snapRec{count: countAt, chans: chans}
 		}
@@ -173,7 +171,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
-		*r = rec{ch: ds, more: ds.refs, n: r.n}
+		*r = rec{ch: ds, more: ds.refs}
 	}
 	return nil
 }

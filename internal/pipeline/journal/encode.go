@@ -251,7 +251,6 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		}
 	}
 	b = closeRecord(b, start)
-	r.n = uint32(len(b) - start)
 	return b, append(recs, r)
 }
 
@@ -325,7 +324,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	// What the next events are compared with: the channel in full, its
 	// times as they are.
 	d.d = canonical(ch)
-	return b, append(recs, rec{ch: d, more: d.refs, n: uint32(len(b) - start)}), d, 0
+	return b, append(recs, rec{ch: d, more: d.refs}), d, 0
 }
 
 // join notes in a description's note that an event referring to it names

@@ -89,12 +89,11 @@ var (
 )
 
 // rec is what the journal keeps in memory about one record in the file:
-// its size and what compaction needs to decide about it, so that
-// compaction never decodes a record again. It is kept small (20 bytes on
-// 64-bit machines, in notes): there is one per journaled event of every
-// open call.
-// Where a record is in the file follows from the sizes of those before
-// it: the records are the file's, in order, after the header.
+// what compaction needs to decide about it, so that compaction never
+// decodes a record again. It is kept small (4 bytes a record in notes,
+// the pairs shared): there is one per journaled event of every open call.
+// The recs are the file's records, in order, after the header; where a
+// record ends is its length's, in the file.
 //
 // For a description, ch is the channel described and more the channels
 // of the events that refer to it.
@@ -105,17 +104,15 @@ type rec struct {
 	// more is the rest, when there is any: most events name no other
 	// channel and are no snapshot.
 	more *recMore
-	n    uint32 // frame and payload
 }
 
-// notes keeps recs by column: per record its size and where its
-// pointers are in a table of the pairs the records have, 8 bytes a record
-// rather than 20 or 24. The pairs repeat: a channel's plain events share
+// notes keeps, per record, where its pointers are in a table of the
+// pairs the records have: 4 bytes a record rather than 24. (Its size is
+// in the file: compaction walks the records' lengths.) The pairs repeat: a channel's plain events share
 // one (the channel, no note), the events naming the same others one, a
 // description and the ones again after it one.
 type notes struct {
 	slots []uint32
-	sizes []uint32
 	pairs []recPtrs
 }
 
@@ -124,17 +121,16 @@ type recPtrs struct {
 	more *recMore
 }
 
-func (ns *notes) len() int { return len(ns.sizes) }
+func (ns *notes) len() int { return len(ns.slots) }
 
 func (ns *notes) at(i int) rec {
 	p := ns.pairs[ns.slots[i]]
-	return rec{ch: p.ch, more: p.more, n: ns.sizes[i]}
+	return rec{ch: p.ch, more: p.more}
 }
 
 func (ns *notes) add(rs ...rec) {
 	for _, r := range rs {
 		ns.slots = append(ns.slots, ns.slot(recPtrs{r.ch, r.more}))
-		ns.sizes = append(ns.sizes, r.n)
 	}
 }
 
@@ -163,7 +159,7 @@ func (ns *notes) slot(p recPtrs) uint32 {
 // cut keeps the first n. The pairs only they had stay until the next
 // compaction or reset.
 func (ns *notes) cut(n int) {
-	ns.slots, ns.sizes = ns.slots[:n], ns.sizes[:n]
+	ns.slots = ns.slots[:n]
 	if n == 0 {
 		clear(ns.pairs)
 		ns.pairs = ns.pairs[:0]
