@@ -137,6 +137,9 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		ch = prev.ch
 	}
 	d.delta(&ch, again)
+	if d.err == nil && prev != nil && ch.ID != prev.d.id {
+		d.err = errBad // described again under another id
+	}
 	if d.err == nil && d.i != len(d.p) {
 		d.err = errBad
 	}
@@ -145,9 +148,6 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	}
 	if d.err != nil {
 		return d.err
-	}
-	if c.chans == nil {
-		c.chans = map[string]*described{}
 	}
 	if c.byHandle == nil {
 		c.byHandle = map[uint32]*decoded{}
@@ -158,15 +158,15 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	} else {
 		// The handle's channel before, if another, takes a new handle
 		// when it is described again.
-		if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans[old.ch.ID] == old.d {
-			delete(c.chans, old.ch.ID)
+		if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans.get(old.ch.ID) == old.d {
+			c.chans.del(old.ch.ID)
 		}
-		if ds = c.chans[ch.ID]; ds == nil || ds.h != uint32(h) {
+		if ds = c.chans.get(ch.ID); ds == nil || ds.h != uint32(h) {
 			ds = &described{h: uint32(h), id: ch.ID, at: noAt}
 		}
 		ds.refs = &recMore{desc: true}
 	}
-	c.chans[ch.ID] = ds
+	c.chans.put(ds)
 	ds.d = canonical(&ch)
 	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}

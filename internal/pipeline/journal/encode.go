@@ -100,7 +100,7 @@ const redescribe = 16
 // codec is what encoding and decoding need to know of the file so far:
 // per channel, its latest description. It is not safe for concurrent use.
 type codec struct {
-	chans map[string]*described
+	chans chanSet
 	free  []uint32 // handles no channel in chans has
 	next  uint32   // the least handle not given yet
 	// byHandle is, while records are decoded, each handle's latest
@@ -151,19 +151,20 @@ type decoded struct {
 // reset forgets every description: the file is empty, or its end is not
 // known to be what the codec wrote.
 func (c *codec) reset() {
-	clear(c.chans)
+	c.chans.reset()
 	c.free, c.next, c.byHandle = c.free[:0], 0, nil
 }
 
 // forget drops the channels open does not approve after a compaction
 // (their descriptions may be gone), their handles given up.
 func (c *codec) forget(open func(string) bool) {
-	for id, d := range c.chans {
-		if !open(id) {
-			delete(c.chans, id)
+	c.chans.keep(func(d *described) bool {
+		if !open(d.id) {
 			c.free = append(c.free, d.h)
+			return false
 		}
-	}
+		return true
+	})
 }
 
 // decoded ends decoding: the handles the channels have are kept, the
@@ -171,9 +172,7 @@ func (c *codec) forget(open func(string) bool) {
 // description written after the one it replaces).
 func (c *codec) decoded() {
 	c.byHandle, c.free, c.next = nil, c.free[:0], 0
-	for _, d := range c.chans {
-		c.next = max(c.next, d.h+1)
-	}
+	c.chans.each(func(d *described) { c.next = max(c.next, d.h+1) })
 }
 
 func (c *codec) handle() uint32 {
@@ -278,7 +277,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	if ch.ID == "" {
 		return b, recs, nil, 0
 	}
-	d := c.chans[ch.ID]
+	d := c.chans.get(ch.ID)
 	var m uint64
 	tag := byte(tagDesc)
 	if d != nil {
@@ -297,11 +296,8 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 			d.refs = &recMore{desc: true}
 		}
 	} else {
-		if c.chans == nil {
-			c.chans = map[string]*described{}
-		}
 		d = &described{h: c.handle(), id: ch.ID, at: noAt, refs: &recMore{desc: true}}
-		c.chans[ch.ID] = d
+		c.chans.put(d)
 	}
 	if tag == tagDesc {
 		m, _ = diff("", ch)
