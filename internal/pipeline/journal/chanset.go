@@ -3,18 +3,23 @@ package journal
 import "hash/maphash"
 
 // chanSet finds an open channel's description by the channel's id. It is
-// a table of pointers with open addressing: 8 bytes a slot, the id being
+// a table of pointers with open addressing: 9 bytes a slot, the id being
 // the description's own, where a map from id to description took about
 // 40 bytes a channel (the id's string header again, and the map's slack).
 // There is one entry per open channel.
 type chanSet struct {
 	slots []*described // a power of two of them, or none
-	n     int
-	seed  maphash.Seed
+	// tags has a byte of each slot's id's hash, so that a lookup reads
+	// the descriptions of few others.
+	tags []uint8
+	n    int
+	seed maphash.Seed
 }
 
-func (s *chanSet) home(id string) int {
-	return int(maphash.String(s.seed, id) & uint64(len(s.slots)-1))
+// hash is where id's description goes first, and its tag.
+func (s *chanSet) hash(id string) (int, uint8) {
+	h := maphash.String(s.seed, id)
+	return int(h & uint64(len(s.slots)-1)), uint8(h >> 56)
 }
 
 // find is where the description of id is, or the empty slot where it
@@ -24,8 +29,9 @@ func (s *chanSet) find(id string) int {
 		return -1
 	}
 	mask := len(s.slots) - 1
-	for i := s.home(id); ; i = (i + 1) & mask {
-		if d := s.slots[i]; d == nil || d.id == id {
+	i, tag := s.hash(id)
+	for ; ; i = (i + 1) & mask {
+		if d := s.slots[i]; d == nil || s.tags[i] == tag && d.id == id {
 			return i
 		}
 	}
@@ -48,6 +54,7 @@ func (s *chanSet) put(d *described) {
 		s.n++
 	}
 	s.slots[i] = d
+	_, s.tags[i] = s.hash(d.id)
 }
 
 func (s *chanSet) grow() {
@@ -55,12 +62,16 @@ func (s *chanSet) grow() {
 	if len(old) == 0 {
 		s.seed = maphash.MakeSeed()
 	}
-	s.slots, s.n = make([]*described, max(8, 2*len(old))), 0
+	s.make(max(8, 2*len(old)))
 	for _, d := range old {
 		if d != nil {
 			s.put(d)
 		}
 	}
+}
+
+func (s *chanSet) make(n int) {
+	s.slots, s.tags, s.n = make([]*described, n), make([]uint8, n), 0
 }
 
 // del forgets id's description, moving back the ones after it that
@@ -74,9 +85,9 @@ func (s *chanSet) del(id string) {
 	for j := (i + 1) & mask; s.slots[j] != nil; j = (j + 1) & mask {
 		// The one at j stays unless its home is outside (i, j], going
 		// round the table.
-		k := s.home(s.slots[j].id)
+		k, _ := s.hash(s.slots[j].id)
 		if i <= j && (k <= i || k > j) || i > j && k <= i && k > j {
-			s.slots[i] = s.slots[j]
+			s.slots[i], s.tags[i] = s.slots[j], s.tags[j]
 			i = j
 		}
 	}
@@ -87,9 +98,9 @@ func (s *chanSet) del(id string) {
 // keep forgets the descriptions keep does not approve.
 func (s *chanSet) keep(keep func(*described) bool) {
 	old := s.slots
-	s.slots, s.n = nil, 0
+	s.slots, s.tags, s.n = nil, nil, 0
 	if len(old) > 0 {
-		s.slots = make([]*described, len(old))
+		s.make(len(old))
 	}
 	for _, d := range old {
 		if d != nil && keep(d) {
@@ -99,7 +110,8 @@ func (s *chanSet) keep(keep func(*described) bool) {
 	// A table mostly emptied is made smaller: it stays at 8 bytes a
 	// slot, one per open channel at the most.
 	for len(s.slots) > 8 && s.n*8 < len(s.slots) {
-		old, s.slots, s.n = s.slots, make([]*described, len(s.slots)/4), 0
+		old = s.slots
+		s.make(len(old) / 4)
 		for _, d := range old {
 			if d != nil {
 				s.put(d)
