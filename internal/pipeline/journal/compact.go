@@ -43,7 +43,7 @@ func (j *Journal) Compact(open func(id string) bool) error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.f.Close()
-	j.f, j.recs, j.batches, j.size, j.header, j.ndesc = f, c.recs, c.batches, c.size, true, c.recs.descs(0)
+	j.f, j.recs, j.size, j.header, j.ndesc = f, c.recs, c.size, true, c.recs.descs(0)
 	// A channel no longer open is described again if it comes back: its
 	// description may be gone. An open one's is kept (it names it).
 	j.codec.forget(open)
@@ -55,72 +55,88 @@ const readMax = 256 << 10
 
 // compacted is the journal a compaction writes.
 type compacted struct {
-	w       *bufio.Writer
-	recs    notes
-	batches []uint32
-	size    int64
-	batch   []byte // being filled: the frame, then records
-	n       uint32 // records in batch
+	w     *bufio.Writer
+	recs  notes
+	size  int64
+	batch []byte // being filled: the frame, then records
+	n     uint32 // records in batch
 }
 
 // copyKept writes the header and the kept records to out, in batches of
-// up to batchMax bytes. It reads the journal's batches a run of them at a
-// time, up to readMax bytes (or one batch, if longer).
+// up to batchMax bytes. It reads the journal up to readMax bytes at a time
+// (or one batch, if longer), and finds the batches and records by their
+// lengths, as a replay does: the checksums were checked when they were
+// written or replayed.
 func (j *Journal) copyKept(out *os.File, open func(string) bool) (*compacted, error) {
 	c := &compacted{w: bufio.NewWriterSize(out, 64<<10), size: int64(len(header))}
 	c.w.Write(header[:])
-	var in []byte
-	off := int64(len(header))     // of the run, in the file
-	batches, next := j.batches, 0 // next: the run's first record
-	sizes := j.recs.sizes
-	for len(batches) > 0 {
-		// The run: its batches' sizes, and its records.
-		size, nb, nrec := 0, 0, 0
-		for nb < len(batches) {
-			bsize := frameLen
-			for _, n := range sizes[next+nrec : next+nrec+int(batches[nb])] {
-				bsize += int(n)
-			}
-			if nb > 0 && size+bsize > readMax {
-				break
-			}
-			size += bsize
-			nrec += int(batches[nb])
-			nb++
-		}
-		in = grow(in, size)
-		if _, err := j.f.ReadAt(in, off); err != nil {
+	rd := fileReader{f: j.f, end: j.size}
+	pos, next := int64(len(header)), 0 // next: the next record's note
+	for pos < j.size {
+		h, err := rd.at(pos, frameLen)
+		if err != nil {
 			return nil, err
 		}
-		off += int64(size)
-		at := 0
-		for _, n := range batches[:nb] {
-			at += frameLen
-			for i := next; i < next+int(n); i++ {
-				r := j.recs.at(i)
-				b := in[at : at+int(r.n)]
-				at += int(r.n)
-				keep, all, chans := decide(&r, open)
-				switch {
-				case !keep:
-					continue
-				case !all:
-					// A snapshot losing some channels: splice the kept ones.
-					_, k := binary.Uvarint(b)
-					b, r = splice(b[k:], &r, chans)
-				}
-				if err := c.add(b, r); err != nil {
-					return nil, err
-				}
-			}
-			next += int(n)
+		size := int(binary.LittleEndian.Uint32(h))
+		frame, err := rd.at(pos, frameLen+size)
+		if err != nil {
+			return nil, err
 		}
-		batches = batches[nb:]
+		pos += int64(frameLen + size)
+		for batch := frame[frameLen:]; len(batch) > 0; next++ {
+			_, n, err := recordAt(batch)
+			if err != nil || next >= j.recs.len() {
+				return nil, fmt.Errorf("record %d: not as written", next+1)
+			}
+			b := batch[:n]
+			batch = batch[n:]
+			r := j.recs.at(next)
+			keep, all, chans := decide(&r, open)
+			switch {
+			case !keep:
+				continue
+			case !all:
+				// A snapshot losing some channels: splice the kept ones.
+				_, k := binary.Uvarint(b)
+				b, r = splice(b[k:], &r, chans)
+			}
+			if err := c.add(b, r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if next != j.recs.len() {
+		return nil, fmt.Errorf("%d records, %d noted", next, j.recs.len())
 	}
 	if err := c.end(); err != nil {
 		return nil, err
 	}
 	return c, c.w.Flush()
+}
+
+// fileReader reads a file's bytes up to end, readMax at a time.
+type fileReader struct {
+	f    *os.File
+	end  int64
+	buf  []byte
+	base int64 // where buf is in the file
+}
+
+// at is the n bytes at off, valid until the next call.
+func (r *fileReader) at(off int64, n int) ([]byte, error) {
+	if off < r.base || off+int64(n) > r.base+int64(len(r.buf)) {
+		size := int64(max(n, readMax))
+		size = min(size, r.end-off)
+		if size < int64(n) {
+			return nil, fmt.Errorf("batch at %d: past the end", off)
+		}
+		r.buf = grow(r.buf, int(size))
+		if _, err := r.f.ReadAt(r.buf, off); err != nil {
+			return nil, err
+		}
+		r.base = off
+	}
+	return r.buf[off-r.base : off-r.base+int64(n)], nil
 }
 
 // add copies a kept record into the batch being filled.
@@ -149,7 +165,6 @@ func (c *compacted) end() error {
 		return err
 	}
 	c.size += int64(len(c.batch))
-	c.batches = append(c.batches, c.n)
 	c.batch, c.n = c.batch[:0], 0
 	return nil
 }
@@ -191,7 +206,6 @@ func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
 		b = append(b, payload[c.off:c.off+c.n]...)
 	}
 	b = closeRecord(b, 0)
-	nr.n = uint32(len(b))
 	return b, nr
 }
 

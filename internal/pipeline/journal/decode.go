@@ -10,8 +10,7 @@ import (
 
 // decode decodes a payload of version 2: an event into ev (true), or a
 // channel's description, which the codec keeps for the events after it
-// (false). r, when not nil, gets what compaction needs (r.n is the
-// caller's). A payload that refers to a handle with no description
+// (false). r, when not nil, gets what compaction needs. A payload that refers to a handle with no description
 // before it is malformed; so is one whose description's note cannot hold
 // the channels the event names (the encoder writes neither). The caller
 // ends decoding with c.decoded.
@@ -44,7 +43,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	}
 	if m&evTime != 0 {
 		if chanDesc != nil {
-			d.at, d.hasAt = chanDesc.at, chanDesc.hasAt
+			d.at, d.hasAt = chanDesc.at, chanDesc.hasAt()
 		}
 		ev.Time = d.time()
 		d.hasAt = false
@@ -103,7 +102,6 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	}
 	if r != nil {
 		nr := newRec(ev, chanDesc)
-		nr.n = r.n
 		if ev.Kind == bridge.Snapshot {
 			nr.more.snap = &snapRec{count: countAt, chans: chans}
 		}
@@ -125,7 +123,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		if prev = c.byHandle[uint32(h)]; prev == nil {
 			d.err = errBad
 		} else {
-			d.at, d.hasAt = prev.d.at, prev.d.hasAt
+			d.at, d.hasAt = prev.d.at, prev.d.hasAt()
 		}
 	}
 	t := d.time()
@@ -139,6 +137,9 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		ch = prev.ch
 	}
 	d.delta(&ch, again)
+	if d.err == nil && prev != nil && ch.ID != prev.d.id {
+		d.err = errBad // described again under another id
+	}
 	if d.err == nil && d.i != len(d.p) {
 		d.err = errBad
 	}
@@ -147,9 +148,6 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	}
 	if d.err != nil {
 		return d.err
-	}
-	if c.chans == nil {
-		c.chans = map[string]*described{}
 	}
 	if c.byHandle == nil {
 		c.byHandle = map[uint32]*decoded{}
@@ -160,19 +158,20 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 	} else {
 		// The handle's channel before, if another, takes a new handle
 		// when it is described again.
-		if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans[old.ch.ID] == old.d {
-			delete(c.chans, old.ch.ID)
+		if old := c.byHandle[uint32(h)]; old != nil && old.ch.ID != ch.ID && c.chans.get(old.ch.ID) == old.d {
+			c.chans.del(old.ch.ID)
 		}
-		if ds = c.chans[ch.ID]; ds == nil || ds.h != uint32(h) {
-			ds = &described{h: uint32(h), id: ch.ID}
+		if ds = c.chans.get(ch.ID); ds == nil || ds.h != uint32(h) {
+			ds = &described{h: uint32(h), id: ch.ID, at: noAt}
 		}
 		ds.refs = &recMore{desc: true}
 	}
-	c.chans[ch.ID] = ds
-	ds.d, ds.at, ds.hasAt = canonical(&ch), at, hasAt
+	c.chans.put(ds)
+	ds.d = canonical(&ch)
+	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
-		*r = rec{ch: ds, more: ds.refs, n: r.n}
+		*r = rec{ch: ds, more: ds.refs}
 	}
 	return nil
 }

@@ -245,7 +245,7 @@ func appendSince(b []byte, t time.Time, ms, at int64) []byte {
 
 // appendTimeFrom appends t, from the time of d when that can be done.
 func appendTimeFrom(b []byte, t time.Time, d *described) []byte {
-	if d != nil && d.hasAt {
+	if d != nil && d.hasAt() {
 		if ms, ok := milli(t); ok {
 			return appendSince(b, t, ms, d.at)
 		}

@@ -20,8 +20,9 @@
 // fed, and the events about it give only what changed since; a
 // description is kept as long as an event referring to it is, so
 // compaction still copies the kept records byte for byte. For each record
-// the journal notes in memory how long it is and which channels it is
-// about, so that compaction decodes none. Journals in the earlier formats
+// the journal notes in memory which channels it is about (4 bytes a
+// record, the channels' pointers shared), so that compaction decodes none:
+// it finds where records end by their lengths, as a replay does. Journals in the earlier formats
 // (JSON, then version 1 of the binary one; same file name) still replay,
 // and are rewritten in the current format as they do.
 package journal

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -99,7 +100,7 @@ const redescribe = 16
 // codec is what encoding and decoding need to know of the file so far:
 // per channel, its latest description. It is not safe for concurrent use.
 type codec struct {
-	chans map[string]*described
+	chans chanSet
 	free  []uint32 // handles no channel in chans has
 	next  uint32   // the least handle not given yet
 	// byHandle is, while records are decoded, each handle's latest
@@ -115,15 +116,30 @@ type described struct {
 	// this one that the events referring to it name.
 	refs *recMore
 	d    string // the channel, as the description has it, but for its id: a delta from the empty channel
-	at   int64  // the description's time, in Unix milliseconds, when hasAt
-	h    uint32
-	// hasAt: the description has a time, which an event's may be given
-	// from.
-	hasAt bool
-	id    string
+	// at is the description's time, in Unix milliseconds, or noAt: it
+	// has none that an event's may be given from.
+	at int64
+	h  uint32
+	// slot is where the description's plain note (itself, no other
+	// channel) was last put in a notes' table (notes.add checks it).
+	slot uint32
+	id   string
 	// last is the recMore of the channel's latest event that named
 	// others, for the next to share.
 	last *recMore
+}
+
+// noAt: a description without a time in milliseconds (milli gives none
+// so far from 1970).
+const noAt = math.MinInt64
+
+func (d *described) hasAt() bool { return d.at != noAt }
+
+func (d *described) setAt(at int64, ok bool) {
+	if !ok {
+		at = noAt
+	}
+	d.at = at
 }
 
 // decoded is a description as decoding needs it.
@@ -135,19 +151,20 @@ type decoded struct {
 // reset forgets every description: the file is empty, or its end is not
 // known to be what the codec wrote.
 func (c *codec) reset() {
-	clear(c.chans)
+	c.chans.reset()
 	c.free, c.next, c.byHandle = c.free[:0], 0, nil
 }
 
 // forget drops the channels open does not approve after a compaction
 // (their descriptions may be gone), their handles given up.
 func (c *codec) forget(open func(string) bool) {
-	for id, d := range c.chans {
-		if !open(id) {
-			delete(c.chans, id)
+	c.chans.keep(func(d *described) bool {
+		if !open(d.id) {
 			c.free = append(c.free, d.h)
+			return false
 		}
-	}
+		return true
+	})
 }
 
 // decoded ends decoding: the handles the channels have are kept, the
@@ -155,9 +172,7 @@ func (c *codec) forget(open func(string) bool) {
 // description written after the one it replaces).
 func (c *codec) decoded() {
 	c.byHandle, c.free, c.next = nil, c.free[:0], 0
-	for _, d := range c.chans {
-		c.next = max(c.next, d.h+1)
-	}
+	c.chans.each(func(d *described) { c.next = max(c.next, d.h+1) })
 }
 
 func (c *codec) handle() uint32 {
@@ -235,7 +250,6 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		}
 	}
 	b = closeRecord(b, start)
-	r.n = uint32(len(b) - start)
 	return b, append(recs, r)
 }
 
@@ -263,7 +277,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	if ch.ID == "" {
 		return b, recs, nil, 0
 	}
-	d := c.chans[ch.ID]
+	d := c.chans.get(ch.ID)
 	var m uint64
 	tag := byte(tagDesc)
 	if d != nil {
@@ -282,11 +296,8 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 			d.refs = &recMore{desc: true}
 		}
 	} else {
-		if c.chans == nil {
-			c.chans = map[string]*described{}
-		}
-		d = &described{h: c.handle(), id: ch.ID, refs: &recMore{desc: true}}
-		c.chans[ch.ID] = d
+		d = &described{h: c.handle(), id: ch.ID, at: noAt, refs: &recMore{desc: true}}
+		c.chans.put(d)
 	}
 	if tag == tagDesc {
 		m, _ = diff("", ch)
@@ -298,18 +309,18 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	at, hasAt := milli(ev.Time)
 	if !hasAt {
 		b = append(b, timeZero)
-	} else if tag == tagRedesc && d.hasAt {
+	} else if tag == tagRedesc && d.hasAt() {
 		b = appendSince(b, ev.Time, at, d.at)
 	} else {
 		b = appendTime(b, ev.Time)
 	}
-	d.at, d.hasAt = at, hasAt
+	d.setAt(at, hasAt)
 	b = appendDelta(b, m, ch, d)
 	b = closeRecord(b, start)
 	// What the next events are compared with: the channel in full, its
 	// times as they are.
 	d.d = canonical(ch)
-	return b, append(recs, rec{ch: d, more: d.refs, n: uint32(len(b) - start)}), d, 0
+	return b, append(recs, rec{ch: d, more: d.refs}), d, 0
 }
 
 // join notes in a description's note that an event referring to it names

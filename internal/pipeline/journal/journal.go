@@ -20,14 +20,9 @@ type Journal struct {
 	recs notes // one per record in the file, then per record in pend
 	// scratch takes the notes of an event's records being encoded.
 	scratch []rec
-	// batches is how many records each batch holds, the file's then
-	// pend's: where a record is in the file follows from them and the
-	// records' sizes.
-	batches []uint32
 	pend    []byte
 	open    int // where in pend the batch being filled starts
 	npend   int // records in pend
-	nbatch  int // batches in pend
 	ndesc   int // descriptions in recs: the rest are events
 	codec   codec
 	// header says the file is in the binary format, its records known:
@@ -75,7 +70,6 @@ func (j *Journal) restart() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size, j.header = int64(len(header)), true
-	j.batches = j.batches[:0]
 	j.codec.reset()
 	return nil
 }
@@ -93,8 +87,7 @@ func (j *Journal) Replay(fn func(bridge.Event)) (int, error) {
 			return 0, err
 		}
 	}
-	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
-	j.batches = j.batches[:0]
+	j.pend, j.npend = j.pend[:0], 0
 	data, err := j.read()
 	if err != nil {
 		return 0, err
@@ -129,8 +122,8 @@ func (j *Journal) read() ([]byte, error) {
 
 func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 	defer j.codec.decoded()
-	off := len(header)
-	for off < len(data) {
+	off, nb := len(header), 0
+	for ; off < len(data); nb++ {
 		batch, n, err := frameAt(data[off:])
 		if err != nil && torn(data, off, err) {
 			// Torn: the last batch, cut short or not all on disk.
@@ -140,13 +133,12 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 			break
 		}
 		if err != nil {
-			return j.Len(), fmt.Errorf("journal %s: batch %d: %w", j.path, len(j.batches)+1, err)
+			return j.Len(), fmt.Errorf("journal %s: batch %d: %w", j.path, nb+1, err)
 		}
-		nrec := j.recs.len()
 		for len(batch) > 0 {
 			payload, rn, err := recordAt(batch)
 			var ev bridge.Event
-			r := rec{n: uint32(rn)}
+			var r rec
 			isEvent := false
 			if err == nil {
 				isEvent, err = j.codec.decode(payload, &ev, &r)
@@ -162,7 +154,6 @@ func (j *Journal) replay(data []byte, fn func(bridge.Event)) (int, error) {
 			}
 			fn(ev)
 		}
-		j.batches = append(j.batches, uint32(j.recs.len()-nrec))
 		off += n
 	}
 	j.size, j.header = int64(off), true
@@ -213,8 +204,6 @@ func (j *Journal) openBatch() {
 	}
 	j.open = len(j.pend)
 	j.pend = append(j.pend, 0, 0, 0, 0, 0, 0, 0, 0)
-	j.batches = append(j.batches, 0)
-	j.nbatch++
 }
 
 // added notes the records of an event just appended to pend, from
@@ -223,7 +212,6 @@ func (j *Journal) added() {
 	n := len(j.scratch)
 	j.recs.add(j.scratch...)
 	clear(j.scratch)
-	j.batches[len(j.batches)-1] += uint32(n)
 	j.ndesc += n - 1 // the event's descriptions
 	j.npend += n
 }
@@ -250,13 +238,12 @@ func (j *Journal) Flush() error {
 		kept := j.recs.len() - j.npend
 		j.ndesc -= j.recs.descs(kept)
 		j.recs.cut(kept)
-		j.batches = j.batches[:len(j.batches)-j.nbatch]
-		j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
+		j.pend, j.npend = j.pend[:0], 0
 		j.codec.reset()
 		return fmt.Errorf("journal: %w", err)
 	}
 	j.size += int64(n)
-	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
+	j.pend, j.npend = j.pend[:0], 0
 	return nil
 }
 
@@ -268,7 +255,7 @@ func (j *Journal) Len() int { return j.recs.len() - j.ndesc }
 func (j *Journal) Reset() error {
 	j.dropPend()
 	j.recs.cut(0)
-	j.batches, j.ndesc = j.batches[:0], 0
+	j.ndesc = 0
 	if j.header && j.size == int64(len(header)) {
 		return nil
 	}

@@ -76,8 +76,7 @@ func (j *Journal) keep(ev *bridge.Event) {
 // codec knows (it may name their descriptions).
 func (j *Journal) dropPend() {
 	j.recs.cut(j.recs.len() - j.npend)
-	j.batches = j.batches[:len(j.batches)-j.nbatch]
-	j.pend, j.npend, j.nbatch, j.ndesc = j.pend[:0], 0, 0, j.recs.descs(0)
+	j.pend, j.npend, j.ndesc = j.pend[:0], 0, j.recs.descs(0)
 	j.codec.reset()
 }
 
@@ -110,6 +109,6 @@ func (j *Journal) upgrade() error {
 	}
 	j.f.Close()
 	j.f, j.size, j.header = f, int64(len(header)+len(j.pend)), true
-	j.pend, j.npend, j.nbatch = j.pend[:0], 0, 0
+	j.pend, j.npend = j.pend[:0], 0
 	return nil
 }

@@ -89,12 +89,11 @@ var (
 )
 
 // rec is what the journal keeps in memory about one record in the file:
-// its size and what compaction needs to decide about it, so that
-// compaction never decodes a record again. It is kept small (20 bytes on
-// 64-bit machines, in notes): there is one per journaled event of every
-// open call.
-// Where a record is in the file follows from the sizes of those before
-// it: the records are the file's, in order, after the header.
+// what compaction needs to decide about it, so that compaction never
+// decodes a record again. It is kept small (4 bytes a record in notes,
+// the pairs shared): there is one per journaled event of every open call.
+// The recs are the file's records, in order, after the header; where a
+// record ends is its length's, in the file.
 //
 // For a description, ch is the channel described and more the channels
 // of the events that refer to it.
@@ -105,14 +104,16 @@ type rec struct {
 	// more is the rest, when there is any: most events name no other
 	// channel and are no snapshot.
 	more *recMore
-	n    uint32 // frame and payload
 }
 
-// notes keeps recs by column, their pointers apart from their sizes: 20
-// bytes a record rather than 24.
+// notes keeps, per record, where its pointers are in a table of the
+// pairs the records have: 4 bytes a record rather than 24. (Its size is
+// in the file: compaction walks the records' lengths.) The pairs repeat: a channel's plain events share
+// one (the channel, no note), the events naming the same others one, a
+// description and the ones again after it one.
 type notes struct {
-	ptrs  []recPtrs
-	sizes []uint32
+	slots []uint32
+	pairs []recPtrs
 }
 
 type recPtrs struct {
@@ -120,30 +121,56 @@ type recPtrs struct {
 	more *recMore
 }
 
-func (ns *notes) len() int { return len(ns.sizes) }
+func (ns *notes) len() int { return len(ns.slots) }
 
 func (ns *notes) at(i int) rec {
-	return rec{ch: ns.ptrs[i].ch, more: ns.ptrs[i].more, n: ns.sizes[i]}
+	p := ns.pairs[ns.slots[i]]
+	return rec{ch: p.ch, more: p.more}
 }
 
 func (ns *notes) add(rs ...rec) {
 	for _, r := range rs {
-		ns.ptrs = append(ns.ptrs, recPtrs{r.ch, r.more})
-		ns.sizes = append(ns.sizes, r.n)
+		ns.slots = append(ns.slots, ns.slot(recPtrs{r.ch, r.more}))
 	}
 }
 
-// cut keeps the first n.
+// slot is where p is in pairs, added if it is not there. The pair's
+// note, or its channel when it has none, remembers where it was put
+// last; that is checked, as it may be another notes' (a compaction's).
+func (ns *notes) slot(p recPtrs) uint32 {
+	var at *uint32
+	switch {
+	case p.more != nil:
+		at = &p.more.slot
+	case p.ch != nil:
+		at = &p.ch.slot
+	}
+	if at != nil && int(*at) < len(ns.pairs) && ns.pairs[*at] == p {
+		return *at
+	}
+	s := uint32(len(ns.pairs))
+	ns.pairs = append(ns.pairs, p)
+	if at != nil {
+		*at = s
+	}
+	return s
+}
+
+// cut keeps the first n. The pairs only they had stay until the next
+// compaction or reset.
 func (ns *notes) cut(n int) {
-	clear(ns.ptrs[n:])
-	ns.ptrs, ns.sizes = ns.ptrs[:n], ns.sizes[:n]
+	ns.slots = ns.slots[:n]
+	if n == 0 {
+		clear(ns.pairs)
+		ns.pairs = ns.pairs[:0]
+	}
 }
 
 // descs counts the descriptions from the from'th record on.
 func (ns *notes) descs(from int) int {
 	n := 0
-	for _, p := range ns.ptrs[from:] {
-		if p.more != nil && p.more.desc {
+	for _, s := range ns.slots[from:] {
+		if p := ns.pairs[s]; p.more != nil && p.more.desc {
 			n++
 		}
 	}
@@ -163,6 +190,7 @@ type recMore struct {
 	ids  [3]string // the other channels the event names: Peer, Second, Target
 	snap *snapRec  // a snapshot's
 	desc bool      // the record is a description
+	slot uint32    // see notes.slot
 }
 
 func (r *rec) isDesc() bool { return r.more != nil && r.more.desc }
