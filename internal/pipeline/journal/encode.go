@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -165,6 +166,10 @@ func (c *codec) forget(open func(string) bool) {
 		}
 		return true
 	})
+	// The table's order is its hash's, seeded per process: in handle
+	// order instead, so that the same events make the same file in every
+	// run (handle gives the least first).
+	slices.SortFunc(c.free, func(a, b uint32) int { return cmp.Compare(b, a) })
 }
 
 // decoded ends decoding: the handles the channels have are kept, the
