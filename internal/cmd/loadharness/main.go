@@ -50,6 +50,10 @@ func ownerID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d",
 // number i of the index: Finnish mobile numbers, E.164.
 func number(i int) string { return fmt.Sprintf("+35840%07d", i) }
 
+// national is an E.164 number of the index as a Finnish phone dials it
+// (+35840… → 040…), which the daemon normalises on the way.
+func national(e164 string) string { return "0" + strings.TrimPrefix(e164, "+358") }
+
 func run(rate int, duration, slice time.Duration, n, workers int, bin string) error {
 	dir, err := os.MkdirTemp("", "loadharness-")
 	if err != nil {
@@ -140,6 +144,13 @@ crm:
 			return base + "/api/route?anum=" + url.QueryEscape(number(r.IntN(n))) + "&bnum=%2B35850111222"
 		}},
 		{name: "/api/lookup", url: func(r *rand.Rand) string { return base + "/api/lookup?number=" + url.QueryEscape(number(r.IntN(n))) }},
+		{name: "/api/lookup, national form", url: func(r *rand.Rand) string { return base + "/api/lookup?number=" + national(number(r.IntN(n))) }},
+		{name: "/api/callername", url: func(r *rand.Rand) string {
+			return base + "/api/callername?number=" + url.QueryEscape(number(r.IntN(n)))
+		}},
+		{name: "/api/callername, national form", url: func(r *rand.Rand) string {
+			return base + "/api/callername?number=" + national(number(r.IntN(n)))
+		}},
 	}
 	// Warm the connections and the daemon up.
 	cpu := func() time.Duration { return cpuTime(daemon.Process.Pid) }
