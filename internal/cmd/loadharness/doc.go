@@ -1,8 +1,9 @@
 // Command loadharness measures the dialplan API under an open-loop load:
-// GET /api/route, GET /api/lookup and GET /healthz of one callbridge
-// process, with a million numbers in its phone index, each endpoint at
-// -rate requests per second for -duration, in turns of -slice so that the
-// machine's other work falls on all three alike. Requests leave on
+// GET /api/route, GET /api/lookup and GET /api/callername (the last two
+// also with the national form of the number) and GET /healthz of one
+// callbridge process, with a million numbers in its phone index, each
+// endpoint at -rate requests per second for -duration, in turns of -slice
+// so that the machine's other work falls on all of them alike. Requests leave on
 // schedule, not when an answer came back, and each latency is measured
 // from the request's scheduled time, so a stall shows in full (no
 // coordinated omission). It prints p50, p99 and p99.9 of each endpoint and
