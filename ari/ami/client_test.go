@@ -451,6 +451,25 @@ func TestClientDetectsSilence(t *testing.T) {
 	}
 }
 
+// TestClientKeepsAQuietPBX: a PBX that sends no events but answers its
+// pings keeps its one connection: the answers count as something received.
+func TestClientKeepsAQuietPBX(t *testing.T) {
+	srv, err := fakeami.Start(fakeami.Config{Username: user, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var log syncBuffer
+	cfg := clientConfig(srv, &log)
+	cfg.PingInterval = 20 * time.Millisecond // silence is given up on after two
+	stop := run(t, cfg, nil, func(bridge.Event) {})
+	waitFor(t, "ten pings answered", func() bool { return srv.Pongs() >= 10 })
+	stop()
+	if _, n, _ := srv.Stats(); n != 1 {
+		t.Errorf("%d logins while the PBX answered every ping, want 1:\n%s", n, log.String())
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name string

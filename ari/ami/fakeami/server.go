@@ -84,6 +84,7 @@ type Server struct {
 	order    []string // channel ids in creation order
 	nowTS    string   // Timestamp of the last event played
 	logins   int
+	pongs    int // pings answered
 	failures int
 	accepted int
 	done     chan struct{} // closed once every event has been played
@@ -155,6 +156,13 @@ func (s *Server) Stats() (accepted, logins, failures int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted, s.logins, s.failures
+}
+
+// Pongs is how many pings the server has answered.
+func (s *Server) Pongs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pongs
 }
 
 // Close stops listening, drops every connection and waits for them to end.
@@ -279,6 +287,9 @@ func (s *Server) serve(nc net.Conn) {
 				continue
 			}
 			_ = c.write([]byte("Response: Success\r\nActionID: " + id + "\r\nPing: Pong\r\nTimestamp: " + s.now() + "\r\n\r\n"))
+			s.mu.Lock()
+			s.pongs++
+			s.mu.Unlock()
 		case strings.EqualFold(name, "CoreShowChannels"):
 			// Written under s.mu, like the player's events: the list then
 			// reflects exactly the events that precede it on the wire.
