@@ -47,7 +47,8 @@ type Store struct {
 	db   *bbolt.DB
 	c    *committer // every change goes through it
 	opts Options
-	l    *leases // what the workers hold (lease.go)
+	l    *leases  // what the workers hold (lease.go)
+	m    *markers // which ids have markers (markers.go)
 
 	mu        sync.Mutex
 	wake      chan struct{} // closed and replaced when work arrives
@@ -66,10 +67,11 @@ var (
 	bIndex    = []byte("index")
 	bEnq      = []byte("enq")
 	bDone     = []byte("done")
+	bLog      = []byte("markers")
 	bDead     = []byte("dead")
 	bMeta     = []byte("meta")
 	kDeliv    = []byte("delivered")
-	subs      = [][]byte{bReady, bDelayed, bLeased, bIndex, bEnq, bDone, bDead, bMeta}
+	subs      = [][]byte{bReady, bDelayed, bLeased, bIndex, bEnq, bDone, bDead, bMeta, bLog}
 	connPrefx = []byte("c:")
 )
 
@@ -111,18 +113,22 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(dir, FileName), err)
 	}
 	var boot map[string]uint64
+	var m *markers
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bStarts); err != nil {
 			return err
 		}
 		var err error
-		boot, err = upgrade(tx)
+		if boot, err = upgrade(tx); err != nil {
+			return err
+		}
+		m, err = loadMarkers(tx)
 		return err
 	}); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, c: newCommitter(db, opts.AckLinger), opts: opts, l: newLeases(boot), wake: make(chan struct{})}, nil
+	return &Store{db: db, c: newCommitter(db, m, opts.AckLinger), opts: opts, l: newLeases(boot), m: m, wake: make(chan struct{})}, nil
 }
 
 // Close closes the file.
@@ -186,6 +192,11 @@ func connBuckets(tx *bbolt.Tx, connector string, create bool) (conn, error) {
 			}
 		}
 		c.b[string(sb)] = b
+	}
+	if create && c.get(bMeta).Get(kFormat) == nil {
+		if err := c.get(bMeta).Put(kFormat, u64(markerFormat)); err != nil {
+			return conn{}, err
+		}
 	}
 	return c, nil
 }
@@ -392,21 +403,8 @@ func (s *Store) Prune(now time.Time) error {
 			if err != nil || c.b == nil {
 				return err
 			}
-			for _, bn := range [][]byte{bEnq, bDone} {
-				b := c.get(bn)
-				var old [][]byte
-				_ = b.ForEach(func(k, v []byte) error {
-					// An enqueued marker stays while its job does.
-					if bytes.Compare(v, markerCut) < 0 && (bn[0] == bDone[0] || c.get(bIndex).Get(k) == nil) {
-						old = append(old, k)
-					}
-					return nil
-				})
-				for _, k := range old {
-					if err := b.Delete(k); err != nil {
-						return err
-					}
-				}
+			if err := tx.pruneMarkers(name, c, markerCut); err != nil {
+				return err
 			}
 		}
 		b := tx.Bucket(bStarts)

@@ -40,6 +40,7 @@ const (
 // committer applies changes in shared transactions.
 type committer struct {
 	db *bbolt.DB
+	m  *markers // the marker table, changed as the commits change the file
 
 	linger time.Duration // how long lazy changes may wait (ackLinger)
 
@@ -55,6 +56,10 @@ type committer struct {
 	// beforeCommit, when set, runs in each transaction after its changes
 	// and before its commit (tests).
 	beforeCommit func()
+	// failCommit, when set, is asked before each commit; its error stands
+	// for the commit's (a failed write or sync): the transaction is rolled
+	// back (tests).
+	failCommit func() error
 }
 
 // wtx is a write transaction of the committer's. The changes it holds
@@ -62,6 +67,8 @@ type committer struct {
 type wtx struct {
 	*bbolt.Tx
 	conns map[string]conn
+	m     *markers
+	marks map[markKey]byte // the table's changes, applied once the commit is durable
 }
 
 // conn is connBuckets for this transaction, remembered.
@@ -89,8 +96,8 @@ type change struct {
 	done chan error
 }
 
-func newCommitter(db *bbolt.DB, linger time.Duration) *committer {
-	c := &committer{db: db, linger: linger, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
+func newCommitter(db *bbolt.DB, m *markers, linger time.Duration) *committer {
+	c := &committer{db: db, m: m, linger: linger, kick: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -206,27 +213,11 @@ func (c *committer) run() {
 func (c *committer) commit(batch []*change) {
 	var alone []*change
 	for len(batch) > 0 {
-		failed := -1
-		err := c.db.Update(func(btx *bbolt.Tx) error {
-			tx := &wtx{Tx: btx}
-			for i, ch := range batch {
-				if err := ch.fn(tx); err != nil {
-					failed = i
-					return err
-				}
-			}
-			if c.beforeCommit != nil {
-				c.beforeCommit()
-			}
-			return nil
-		})
+		failed, err := c.run1(batch)
 		if failed >= 0 {
 			alone = append(alone, batch[failed])
 			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			continue
-		}
-		if err == nil {
-			c.commits.Add(1)
 		}
 		for _, ch := range batch {
 			ch.done <- err
@@ -234,10 +225,59 @@ func (c *committer) commit(batch []*change) {
 		break
 	}
 	for _, ch := range alone {
-		err := c.db.Update(func(btx *bbolt.Tx) error { return ch.fn(&wtx{Tx: btx}) })
-		if err == nil {
-			c.commits.Add(1)
-		}
+		_, err := c.run1([]*change{ch})
 		ch.done <- err
 	}
+}
+
+// run1 runs batch's changes in one write transaction and commits it. It
+// returns the index of the change that failed (the transaction rolled
+// back), or -1 and the commit's outcome.
+func (c *committer) run1(batch []*change) (int, error) {
+	btx, err := c.db.Begin(true)
+	if err != nil {
+		return -1, err
+	}
+	tx := &wtx{Tx: btx, m: c.m}
+	for i, ch := range batch {
+		if err := ch.fn(tx); err != nil {
+			_ = btx.Rollback()
+			if len(batch) == 1 {
+				return -1, err
+			}
+			return i, err
+		}
+	}
+	if c.beforeCommit != nil {
+		c.beforeCommit()
+	}
+	if err := c.finish(tx); err != nil {
+		return -1, err
+	}
+	c.commits.Add(1)
+	return -1, nil
+}
+
+// finish commits tx and then applies its changes to the marker table,
+// holding the table's lock across both, so that a reader of the table and
+// the file (JobState: the lock, then a read transaction) sees both before
+// or both after.
+func (c *committer) finish(tx *wtx) error {
+	if c.m != nil {
+		c.m.mu.Lock()
+		defer c.m.mu.Unlock()
+	}
+	if c.failCommit != nil {
+		if err := c.failCommit(); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if c.m != nil {
+		c.m.apply(tx.marks)
+	}
+	return nil
 }

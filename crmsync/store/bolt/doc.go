@@ -8,4 +8,7 @@
 // lock, the workers' leases are kept in memory, not in the file
 // (lease.go): a claim that only leases writes nothing, and when the
 // process ends every job it had not acked is ready for the next one.
+// Likewise the markers that refuse a repeated activity are appended to a
+// time-ordered log in the file and looked up in a table in memory
+// (markers.go), so that a commit's new markers share a few pages.
 package bolt

@@ -72,3 +72,52 @@ func Leased(s *Store, connector string) int {
 	})
 	return n
 }
+
+// FailCommit makes s ask f before each commit; an error from f stands for
+// the commit's own (the transaction is rolled back). Set it while nothing
+// is being committed.
+func FailCommit(s *Store, f func() error) { s.c.failCommit = f }
+
+// LogLen is how many markers connector's log holds.
+func LogLen(s *Store, connector string) int {
+	n := 0
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		c, err := connBuckets(tx, connector, false)
+		if err == nil && c.b != nil {
+			n = c.get(bLog).Stats().KeyN
+		}
+		return nil
+	})
+	return n
+}
+
+// OldMarkers is how many markers connector's enq and done buckets (the
+// layout before the log) hold.
+func OldMarkers(s *Store, connector string) int {
+	n := 0
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		c, err := connBuckets(tx, connector, false)
+		if err == nil && c.b != nil {
+			n = c.get(bEnq).Stats().KeyN + c.get(bDone).Stats().KeyN
+		}
+		return nil
+	})
+	return n
+}
+
+// MarkTheOldWay writes a marker for id as versions before the log did:
+// into the enq (delivered false) or done bucket, keyed by the id, its
+// value the time. It makes the files an earlier version leaves behind.
+func MarkTheOldWay(s *Store, connector, id string, delivered bool, at time.Time) error {
+	return s.c.update(func(tx *wtx) error {
+		c, err := tx.conn(connector, true)
+		if err != nil {
+			return err
+		}
+		b := c.get(bEnq)
+		if delivered {
+			b = c.get(bDone)
+		}
+		return b.Put([]byte(id), tkey(at))
+	})
+}

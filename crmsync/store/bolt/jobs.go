@@ -64,7 +64,7 @@ func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*wt
 			return err
 		}
 		id := []byte(j.ID())
-		if c.get(bEnq).Get(id) != nil || c.get(bDone).Get(id) != nil {
+		if tx.marker(nj.Connector, id) != 0 {
 			return nil
 		}
 		seq, _ := c.get(bReady).NextSequence()
@@ -79,13 +79,18 @@ func (s *Store) enqueue(nj crmsync.NewJob, now time.Time, added *bool) (func(*wt
 			return err
 		}
 		*added = true
-		return c.get(bEnq).Put(id, tkey(now))
+		return tx.mark(nj.Connector, c, markEnq, id, tkey(now))
 	}, nil
 }
 
 // JobState implements crmsync.Store.
 func (s *Store) JobState(ctx context.Context, connector, id string) (crmsync.JobState, error) {
 	st := crmsync.JobUnknown
+	// The table's lock, then the file: a commit holds the lock while it
+	// lands and the table follows it (committer.finish), so the two agree.
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	kind := s.m.kind(connector, hashID([]byte(id)))
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		c, err := connBuckets(tx, connector, false)
 		if err != nil || c.b == nil {
@@ -93,11 +98,11 @@ func (s *Store) JobState(ctx context.Context, connector, id string) (crmsync.Job
 		}
 		k := []byte(id)
 		switch {
-		case c.get(bDone).Get(k) != nil:
+		case kind == markDone:
 			st = crmsync.JobDelivered
 		case c.get(bDead).Get(k) != nil:
 			st = crmsync.JobDead
-		case c.get(bIndex).Get(k) != nil || c.get(bEnq).Get(k) != nil:
+		case c.get(bIndex).Get(k) != nil || kind == markEnq:
 			st = crmsync.JobQueued
 		}
 		return nil

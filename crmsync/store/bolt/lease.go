@@ -410,7 +410,10 @@ func (s *Store) Ack(ctx context.Context, j crmsync.Job) error {
 				return err
 			}
 		}
-		return c.get(bDone).Put(id, tkey(now))
+		if tx.marker(j.Connector, id) == markDone {
+			return nil // delivered before: its marker stands
+		}
+		return tx.mark(j.Connector, c, markDone, id, tkey(now))
 	})
 	if err == nil && readyKey != nil {
 		s.l.forget(j.Connector, binary.BigEndian.Uint64(readyKey))
