@@ -191,6 +191,11 @@ func connBuckets(tx *bbolt.Tx, connector string, create bool) (conn, error) {
 				return conn{}, err
 			}
 		}
+		if bytes.Equal(sb, bReady) || bytes.Equal(sb, bLog) {
+			// Appended to at the right edge only: a page that splits
+			// is left full, not half full for inserts that never come.
+			b.FillPercent = 1
+		}
 		c.b[string(sb)] = b
 	}
 	if create && c.get(bMeta).Get(kFormat) == nil {
