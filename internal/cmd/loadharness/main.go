@@ -31,7 +31,7 @@ import (
 func main() {
 	rate := flag.Int("rate", 10000, "requests per second to each endpoint while it has its turn")
 	duration := flag.Duration("duration", 30*time.Second, "time each endpoint is loaded, in all")
-	slice := flag.Duration("slice", time.Second, "length of one endpoint's turn")
+	slice := flag.Duration("slice", time.Second, "length of one endpoint's turn; 0: no turns, the requests go to the endpoints in rotation")
 	numbers := flag.Int("numbers", 1_000_000, "numbers in the phone index")
 	workers := flag.Int("workers", 512, "requests in flight at most (open loop: a request waits for a worker, measured from its schedule)")
 	bin := flag.String("bin", "", "callbridge binary (default: go build ./cmd/callbridge)")
@@ -155,9 +155,13 @@ crm:
 	// Warm the connections and the daemon up.
 	cpu := func() time.Duration { return cpuTime(daemon.Process.Pid) }
 	load(client, targets, rate, 2*time.Second, slice, workers, cpu)
-	fmt.Fprintf(os.Stderr, "loading: %d/s per endpoint, %s each, turns of %s…\n", rate, duration, slice)
+	if slice > 0 {
+		fmt.Fprintf(os.Stderr, "loading: %d/s per endpoint, %s each, turns of %s…\n", rate, duration, slice)
+	} else {
+		fmt.Fprintf(os.Stderr, "loading: %d/s in all, the endpoints in rotation, %s…\n", rate, time.Duration(len(targets))*duration)
+	}
 	res := load(client, targets, rate, duration, slice, workers, cpu)
-	report(os.Stdout, res, rate, duration, n)
+	report(os.Stdout, res, rate, duration, slice, n)
 	return nil
 }
 
@@ -256,11 +260,21 @@ func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Du
 	interval := time.Second / time.Duration(rate)
 	per := int(slice / interval)
 	total := int(duration / interval)
+	// Interleaved (slice 0): one request each in rotation, so that every
+	// endpoint meets the same moments of the machine. The daemon's CPU is
+	// then read around the whole run only: reading it around each request
+	// would cost more than the request.
+	interleaved := per < 1
+	per = max(per, 1)
+	runStart := cpu()
 	start := time.Now()
 	k := 0
 	for sent := 0; sent < total; sent += per {
 		for e := range eps {
-			before := cpu()
+			var before time.Duration
+			if !interleaved {
+				before = cpu()
+			}
 			for i := 0; i < per && sent+i < total; i++ {
 				res[e].sent++
 				at := start.Add(time.Duration(k) * interval)
@@ -273,7 +287,15 @@ func load(client *http.Client, eps []endpoint, rate int, duration, slice time.Du
 				}
 				shots <- shot{at: at, ep: e, url: eps[e].url(rnd)}
 			}
-			res[e].cpu += cpu() - before
+			if !interleaved {
+				res[e].cpu += cpu() - before
+			}
+		}
+	}
+	if interleaved {
+		all := cpu() - runStart
+		for i := range res {
+			res[i].cpu = all / time.Duration(len(res)) // each endpoint's share of the run, the same for all
 		}
 	}
 	close(shots)
@@ -304,13 +326,18 @@ func pct(l []time.Duration, p float64) time.Duration {
 	return l[max(0, min(i, len(l)-1))]
 }
 
-func report(w io.Writer, res []result, rate int, duration time.Duration, n int) {
+func report(w io.Writer, res []result, rate int, duration, slice time.Duration, n int) {
 	for i := range res {
 		slices.Sort(res[i].lat)
 	}
 	h := res[0]
 	fmt.Fprintf(w, "\n%s, %d cores (GOMAXPROCS %d), %s, load average %s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg())
-	fmt.Fprintf(w, "%d numbers indexed; each endpoint %d requests/s for %s, open loop, latency from the scheduled send\n\n", n, rate, duration)
+	if slice > 0 {
+		fmt.Fprintf(w, "%d numbers indexed; each endpoint %d requests/s for %s in turns of %s, open loop, latency from the scheduled send\n\n", n, rate, duration, slice)
+	} else {
+		fmt.Fprintf(w, "%d numbers indexed; %d requests/s in all for %s, the endpoints in rotation (each %d/s), open loop, latency from the scheduled send; the daemon's CPU per request is the run's, for all endpoints alike\n\n",
+			n, rate, time.Duration(len(res))*duration, rate/len(res))
+	}
 	fmt.Fprintln(w, "| endpoint | requests | errors | p50 | p99 | p99.9 | p50 / healthz | p99 / healthz | p99.9 / healthz | daemon CPU per request |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range res {
@@ -326,6 +353,12 @@ func report(w io.Writer, res []result, rate int, duration time.Duration, n int) 
 		}
 		fmt.Fprintf(w, "| `%s` | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", r.name, len(r.lat), r.errors,
 			round(pct(r.lat, 50)), round(pct(r.lat, 99)), round(pct(r.lat, 99.9)), ratio(50), ratio(99), ratio(99.9), round(per))
+	}
+	if slice == 0 { // one schedule for all: say it once
+		for i := range res[1:] {
+			res[0].maxBehind = max(res[0].maxBehind, res[i+1].maxBehind)
+		}
+		res, res[0].name = res[:1], "any endpoint"
 	}
 	for _, r := range res {
 		if r.maxBehind > 10*time.Millisecond {
