@@ -16,7 +16,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	members := append(e.bridges[b], c)
 	e.bridges[b] = members
 	if conference {
-		c.conference = true
+		c.set(fConference, true)
 	} else {
 		if k := c.consultOf(); k != nil && len(members) > 1 {
 			// The consultation is moved in with another party: the
@@ -40,7 +40,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	// an announcer or a recorder is no party.
 	parties := 0
 	for _, m := range members {
-		if !m.pseudo {
+		if !m.is(fPseudo) {
 			parties++
 		}
 	}
@@ -48,10 +48,12 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		return
 	}
 	for _, m := range members {
-		m.aloneAt = stamp{}
+		if m.x != nil {
+			m.x.aloneAt = stamp{}
+		}
 		l := m.uleg
 		switch {
-		case l == nil || m.pseudo:
+		case l == nil || m.is(fPseudo):
 		case l.answered.isZero():
 			e.connected(l, at)
 		case !l.transferAt().isZero() && e.at(m.created).After(e.at(l.transferAt())):
@@ -81,7 +83,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 			break
 		}
 	}
-	if !c.pseudo {
+	if !c.is(fPseudo) {
 		// A user left alone in the bridge talks to nobody from the moment
 		// the other party hung up (or left): the PBX may take a while to
 		// hang the user's phone up too.
@@ -91,12 +93,12 @@ func (e *Engine) leave(c *channel, at time.Time) {
 		}
 		var rest []*channel
 		for _, m := range members {
-			if !m.pseudo {
+			if !m.is(fPseudo) {
 				rest = append(rest, m)
 			}
 		}
-		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.isZero() {
-			rest[0].aloneAt = e.stamp(left)
+		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt().isZero() {
+			rest[0].extra().aloneAt = e.stamp(left)
 		}
 	}
 	if len(members) == 0 {
@@ -193,7 +195,7 @@ func (e *Engine) absorb(l, o *userLeg) {
 }
 
 func (e *Engine) destroy(c *channel, cause int, at time.Time) {
-	c.gone = true
+	c.set(fGone, true)
 	if c.endAt.isZero() {
 		c.endAt = e.stamp(at)
 	}

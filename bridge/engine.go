@@ -114,7 +114,7 @@ func (e *Engine) Knows(id string) bool { return id != "" && e.chans[id] != nil }
 func (e *Engine) OpenCalls() []string {
 	seen := map[string]bool{}
 	for _, c := range e.chans {
-		if !c.gone {
+		if !c.is(fGone) {
 			seen[c.callRoot().id] = true
 		}
 	}
@@ -171,7 +171,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	case HangupRequest:
 		e.hangupRequest(ev)
 	case ChannelDestroyed:
-		if c := e.chans[ev.Channel.ID]; c != nil && !c.gone {
+		if c := e.chans[ev.Channel.ID]; c != nil && !c.is(fGone) {
 			e.destroy(c, ev.Cause, ev.Time)
 		} else {
 			e.ignored++
@@ -179,7 +179,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	case Snapshot:
 		e.snapshot(ev)
 	case DTMF:
-		if c := e.chans[ev.Channel.ID]; c != nil && !c.gone {
+		if c := e.chans[ev.Channel.ID]; c != nil && !c.is(fGone) {
 			e.keyed(c)
 		} else {
 			e.ignored++
@@ -199,13 +199,13 @@ func (e *Engine) Flush(at time.Time) []Transition {
 	e.out = nil
 	ids := make([]string, 0, len(e.chans))
 	for id, c := range e.chans {
-		if !c.gone {
+		if !c.is(fGone) {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if c := e.chans[id]; c != nil && !c.gone {
+		if c := e.chans[id]; c != nil && !c.is(fGone) {
 			e.destroy(c, 0, at)
 		}
 	}

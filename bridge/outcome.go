@@ -96,7 +96,7 @@ func timerReason(cl *call, r Reason) Reason {
 // feature codes, voicemail, an IVR reached by dialling a star code.
 func (e *Engine) placedACall(l *userLeg) bool {
 	for _, c := range e.placers(l) {
-		if c.outStatus != statusNone || c.varStatus != statusNone || c.conference {
+		if c.outStatus != statusNone || c.varStatus != statusNone || c.is(fConference) {
 			return true
 		}
 	}
@@ -111,7 +111,7 @@ func (e *Engine) placedACall(l *userLeg) bool {
 // user's own phone to place a call for them and nobody was called.
 func neverPickedUp(l *userLeg) bool {
 	for _, c := range l.chans {
-		if !c.originated || c.wasUp || c.peerStatus == statusAnswer {
+		if !c.is(fOriginated) || c.is(fWasUp) || c.peerStatus == statusAnswer {
 			return false
 		}
 	}
@@ -242,7 +242,7 @@ func (e *Engine) offerStatus(c *channel) dialStatus {
 // the user's own cause.
 func (e *Engine) unacceptedReason(l *userLeg) Reason {
 	for _, c := range l.chans {
-		if c.conference {
+		if c.is(fConference) {
 			return ReasonNoAnswer // alone in the conference: nobody came
 		}
 	}

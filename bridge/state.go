@@ -24,7 +24,6 @@ type channel struct {
 	dialString            string
 
 	created, offeredAt, ringAt, endAt stamp
-	aloneAt                           stamp // the last other party left its bridge
 
 	// The small fields last and together, so that they share words.
 	cause      cause16
@@ -32,25 +31,48 @@ type channel struct {
 	peerStatus dialStatus // first final status of the Dial to this channel
 	outStatus  dialStatus // status of this channel's own dialling
 	varStatus  dialStatus // DIALSTATUS set on it
-	trunk      bool
-	incoming   bool // called in to the PBX rather than dialled by it
-	gone       bool
-	wasUp      bool // answered at some point (state Up)
-	pseudo     bool // no party to the call (see pseudoTech)
-	// adopted: first seen mid-call (a snapshot, or an event about a
+	// flags are the channel's yes-or-no facts (chanFlag), one bit each:
+	// with a byte each they took the channel into the next allocation
+	// size class, and there is a channel for every leg of every call in
+	// progress.
+	flags chanFlag
+}
+
+// chanFlag is one of a channel's yes-or-no facts (channel.is, set).
+type chanFlag uint16
+
+const (
+	fTrunk    chanFlag = 1 << iota
+	fIncoming          // called in to the PBX rather than dialled by it
+	fGone
+	fWasUp  // answered at some point (state Up)
+	fPseudo // no party to the call (see pseudoTech)
+	// fAdopted: first seen mid-call (a snapshot, or an event about a
 	// channel the engine never saw created).
-	adopted bool
-	// stray: adopted from a snapshot as a phone the PBX dialled for
+	fAdopted
+	// fStray: adopted from a snapshot as a phone the PBX dialled for
 	// another channel (AppDial, AppQueue), which the engine has not seen:
 	// perhaps all that is left of a call whose other parties are gone
 	// (see call.remnant).
-	stray bool
-	// originated: the PBX dialled it on nobody's behalf (ARI POST
+	fStray
+	// fOriginated: the PBX dialled it on nobody's behalf (ARI POST
 	// /channels, AMI Originate, a call file): the first leg of a call
 	// placed for a user.
-	originated bool
-	// conference: it was in a conference bridge (ConfBridge, MeetMe).
-	conference bool
+	fOriginated
+	// fConference: it was in a conference bridge (ConfBridge, MeetMe).
+	fConference
+)
+
+// is reports whether f is set on c.
+func (c *channel) is(f chanFlag) bool { return c.flags&f != 0 }
+
+// set sets f on c, or clears it.
+func (c *channel) set(f chanFlag, on bool) {
+	if on {
+		c.flags |= f
+	} else {
+		c.flags &^= f
+	}
 }
 
 // channelExtra is the part of a channel that only some channels need:
@@ -75,6 +97,9 @@ type channelExtra struct {
 	// for a transferer (the Local channel of Atxfer or the attended-
 	// transfer feature code).
 	consultOf *consult
+	// aloneAt is when the last other party left the channel's bridge:
+	// set near a call's end, so most channels in progress have none.
+	aloneAt stamp
 }
 
 // extra is c's channelExtra, made the first time it is needed: call it to
@@ -84,6 +109,13 @@ func (c *channel) extra() *channelExtra {
 		c.x = new(channelExtra)
 	}
 	return c.x
+}
+
+func (c *channel) aloneAt() stamp {
+	if c.x == nil {
+		return stamp{}
+	}
+	return c.x.aloneAt
 }
 
 func (c *channel) localKey() string {
@@ -338,7 +370,7 @@ type consult struct {
 func (c *call) remnant() bool {
 	var party *channel
 	for _, ch := range c.chans {
-		if ch.pseudo || ch.localKey() != "" {
+		if ch.is(fPseudo) || ch.localKey() != "" {
 			continue
 		}
 		if party != nil {
@@ -346,7 +378,7 @@ func (c *call) remnant() bool {
 		}
 		party = ch
 	}
-	return party != nil && party.stray
+	return party != nil && party.is(fStray)
 }
 
 func (c *call) root() *call {

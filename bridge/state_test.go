@@ -21,7 +21,7 @@ func TestStateIsSmall(t *testing.T) {
 		what      string
 		size, max uintptr
 	}{
-		{"channel", unsafe.Sizeof(channel{}), 256},
+		{"channel", unsafe.Sizeof(channel{}), 224},
 		{"userLeg", unsafe.Sizeof(userLeg{}), 176},
 		{"call", unsafe.Sizeof(call{}), 144},
 		{"stamp", unsafe.Sizeof(stamp{}), 12},

@@ -158,7 +158,7 @@ func (e *Engine) end(l *userLeg) time.Time {
 	var end time.Time
 	for _, c := range l.chans {
 		t := e.at(c.endAt)
-		if alone := e.at(c.aloneAt); !alone.IsZero() && (t.IsZero() || alone.Before(t)) {
+		if alone := e.at(c.aloneAt()); !alone.IsZero() && (t.IsZero() || alone.Before(t)) {
 			t = alone
 		}
 		if t.IsZero() {

@@ -96,7 +96,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.adopted {
+	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.is(fAdopted) {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -136,7 +136,7 @@ func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
 		return
 	}
 	m := others[0]
-	if m.localKey() == "" || m.localHalf() != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf() != nil {
+	if m.localKey() == "" || m.localHalf() != 1 || m.dialer != nil || m.is(fOriginated) || m.is(fWasUp) || m.uleg != nil || m.consultOf() != nil {
 		return
 	}
 	k := &consult{by: c, root: m, at: at}
