@@ -246,8 +246,8 @@ func (e *Engine) finish(cl *call) {
 		e.writeActivities(sub)
 	}
 	for _, c := range cl.chans {
-		if e.chans[c.id] == c {
-			delete(e.chans, c.id)
+		if e.chans.get(c.id) == c {
+			e.chans.del(c.id)
 		}
 		if c.bridge != "" {
 			e.leave(c, e.at(c.endAt))

@@ -11,7 +11,7 @@ func (e *Engine) created(ev Event) {
 		e.ignored++
 		return
 	}
-	if c := e.chans[ch.ID]; c != nil {
+	if c := e.chans.get(ch.ID); c != nil {
 		e.update(c, ch, ev.Time)
 		return
 	}
@@ -27,7 +27,7 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		e.ignored++
 		return nil
 	}
-	if c := e.chans[ch.ID]; c != nil {
+	if c := e.chans.get(ch.ID); c != nil {
 		if c.is(fGone) {
 			return nil
 		}
@@ -115,7 +115,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	cl := &call{id: c.id, first: c.created, live: 1}
 	cl.chans = append(cl.chans, c)
 	c.call = cl
-	e.chans[c.id] = c
+	e.chans.put(c)
 	e.calls++
 	e.live++
 	if key := c.localKey(); key != "" {
@@ -430,7 +430,7 @@ func (e *Engine) ringing(c *channel, at time.Time) {
 }
 
 func (e *Engine) varSet(ev Event) {
-	c := e.chans[ev.Channel.ID]
+	c := e.chans.get(ev.Channel.ID)
 	if c == nil {
 		e.ignored++
 		return
@@ -451,7 +451,7 @@ func (e *Engine) varSet(ev Event) {
 // hangupRequest notes when a channel was asked to hang up and why: that is
 // when the party's part ended, even if the channel lingers.
 func (e *Engine) hangupRequest(ev Event) {
-	c := e.chans[ev.Channel.ID]
+	c := e.chans.get(ev.Channel.ID)
 	if c == nil || c.is(fGone) {
 		e.ignored++
 		return

@@ -18,14 +18,14 @@ func (e *Engine) snapshot(ev Event) {
 		alive[ev.Channels[i].ID] = &ev.Channels[i]
 	}
 	var gone []string
-	for id, c := range e.chans {
-		if !c.is(fGone) && alive[id] == nil {
-			gone = append(gone, id)
+	for c := range e.chans.all() {
+		if !c.is(fGone) && alive[c.id] == nil {
+			gone = append(gone, c.id)
 		}
 	}
 	sort.Strings(gone)
 	for _, id := range gone {
-		if c := e.chans[id]; c != nil && !c.is(fGone) {
+		if c := e.chans.get(id); c != nil && !c.is(fGone) {
 			e.destroy(c, 0, ev.Time)
 		}
 	}
@@ -36,7 +36,7 @@ func (e *Engine) snapshot(ev Event) {
 		if at.IsZero() {
 			at = ev.Time
 		}
-		c := e.chans[ch.ID]
+		c := e.chans.get(ch.ID)
 		if c == nil {
 			if ch.Name == "" || ch.ID == "" {
 				continue
@@ -53,7 +53,7 @@ func (e *Engine) snapshot(ev Event) {
 	defer e.answeredUnbridged(ev)
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
-		c := e.chans[ch.ID]
+		c := e.chans.get(ch.ID)
 		if c == nil || c.is(fGone) || c.bridge == ch.Bridge {
 			continue
 		}
@@ -130,7 +130,7 @@ func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.T
 		later(ch.Bridge, ch.Created)
 		later(ch.Bridge, ch.Bridged)
 		made[ch.Bridge] = made[ch.Bridge] || !ch.Bridged.IsZero()
-		if c := e.chans[ch.ID]; c != nil && known[ch.ID] {
+		if c := e.chans.get(ch.ID); c != nil && known[ch.ID] {
 			later(ch.Bridge, e.at(c.created))
 			if c.bridge != ch.Bridge {
 				later(ch.Bridge, ev.Time)
@@ -160,7 +160,7 @@ func (e *Engine) answeredUnbridged(ev Event) {
 	}
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
-		c := e.chans[ch.ID]
+		c := e.chans.get(ch.ID)
 		if c == nil || c.is(fGone) || !c.is(fAdopted) || c.uleg == nil || !c.uleg.answered.isZero() ||
 			ch.State != StateUp || !dialledApp(ch.App) || ch.App == "AppDial2" {
 			continue

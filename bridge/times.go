@@ -122,7 +122,7 @@ func (e *Engine) zoneOf(t time.Time) (uint16, bool) {
 // channel, call or link is left. Sources give no such times; events that
 // do keep them for no longer than their calls overlap.
 func (e *Engine) forgetOdd() {
-	if len(e.odd) > 0 && len(e.chans) == 0 && len(e.linked) == 0 && len(e.bridges) == 0 && len(e.locals) == 0 {
+	if len(e.odd) > 0 && e.chans.len() == 0 && len(e.linked) == 0 && len(e.bridges) == 0 && len(e.locals) == 0 {
 		e.odd, e.oddIndex = nil, nil
 	}
 }

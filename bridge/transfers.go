@@ -3,12 +3,12 @@ package bridge
 import "time"
 
 func (e *Engine) blindTransfer(ev Event) {
-	t := e.chans[ev.Channel.ID]
+	t := e.chans.get(ev.Channel.ID)
 	if t == nil {
 		e.ignored++
 		return
 	}
-	if tee := e.chans[ev.Peer.ID]; tee != nil {
+	if tee := e.chans.get(ev.Peer.ID); tee != nil {
 		e.merge(t.call, tee.call)
 	}
 	e.transferredBy(t, ev.Time)
@@ -39,13 +39,13 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 }
 
 func (e *Engine) attendedTransfer(ev Event) {
-	first := e.chans[ev.Channel.ID]
+	first := e.chans.get(ev.Channel.ID)
 	if first == nil {
 		e.ignored++
 		return
 	}
 	for _, id := range []string{ev.Second, ev.Peer.ID, ev.Target} {
-		if c := e.chans[id]; c != nil {
+		if c := e.chans.get(id); c != nil {
 			e.merge(first.call, c.call)
 		}
 	}
@@ -56,14 +56,14 @@ func (e *Engine) attendedTransfer(ev Event) {
 	}
 	by := e.transferredBy(first, ev.Time)
 	if by == nil {
-		if s := e.chans[ev.Second]; s != nil {
+		if s := e.chans.get(ev.Second); s != nil {
 			by = e.transferredBy(s, ev.Time)
 		}
 	}
 	if by == nil {
 		return
 	}
-	tee := e.chans[ev.Peer.ID]
+	tee := e.chans.get(ev.Peer.ID)
 	if tee == nil {
 		return
 	}
