@@ -167,7 +167,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		ds.refs = &recMore{desc: true}
 	}
 	c.chans.put(ds)
-	ds.d = canonical(&ch)
+	ds.d = c.canonical(&ch)
 	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {
