@@ -319,7 +319,7 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			sub.chans = append(sub.chans, c)
 		}
 	}
-	by := &userLeg{user: k.by.user, call: sub, dir: Outbound, chans: []*channel{k.root},
+	by := &userLeg{user: k.by.user, call: sub, outbound: true, chans: []*channel{k.root},
 		started: k.root.created, answered: e.stamp(k.answered), consult: true}
 	by.extra().leftAt = e.stamp(k.left)
 	sub.legs = append(sub.legs, by)

@@ -282,8 +282,8 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 		// from the middle) is placing the call.
 		e.userLeg(caller, Outbound, e.at(caller.created))
 	}
-	if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
-		caller.uleg.dir = Outbound
+	if caller != nil && caller.uleg != nil && !caller.uleg.outbound && caller.dialer == nil {
+		caller.uleg.outbound = true
 		caller.uleg.started = caller.created
 	}
 	if peer.user != nil {
@@ -319,7 +319,7 @@ func (e *Engine) adoptDialer(caller, peer *channel) {
 	peer.dialer = caller
 	peer.set(fIncoming, false)
 	e.merge(caller.call, peer.call)
-	if l := peer.uleg; l != nil && l.dir == Inbound && !l.rewired {
+	if l := peer.uleg; l != nil && !l.outbound && !l.rewired {
 		if p := e.remoteOf(l); p.number != "" || p.user != nil {
 			l.remote = p
 		}
@@ -376,7 +376,7 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		}
 	}
 	if l == nil {
-		l = &userLeg{user: c.user, call: cl, dir: dir}
+		l = &userLeg{user: c.user, call: cl, outbound: dir == Outbound}
 		if dir == Outbound {
 			l.started = c.created
 		}
@@ -420,7 +420,7 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 
 func (e *Engine) ringing(c *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Inbound {
+	if l == nil || l.outbound {
 		return
 	}
 	if !l.sentRinging {

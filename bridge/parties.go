@@ -91,7 +91,7 @@ func (e *Engine) partyBehind(c *channel, skip *channel) party {
 // remoteOf works out who is on the other end of a user's leg.
 func (e *Engine) remoteOf(l *userLeg) party {
 	uc := l.chans[0]
-	if l.dir == Inbound {
+	if !l.outbound {
 		if uc.dialer != nil {
 			if p := e.partyBehind(uc.dialer, uc); p.number != "" || p.user != nil {
 				return p
@@ -123,7 +123,7 @@ func (e *Engine) remoteOf(l *userLeg) party {
 	}
 	// The user who answered, else what the user dialled.
 	for _, c := range l.call.root().chans {
-		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && c.uleg.dir == Inbound {
+		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && !c.uleg.outbound {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
 		}
 	}

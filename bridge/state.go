@@ -232,7 +232,6 @@ type userLeg struct {
 	call   *call
 	chans  []*channel
 	remote party
-	dir    Direction
 	x      *legExtra // nil until the leg is transferred, forwarded or consulting
 	// started is when the user placed the call (outbound) or was first
 	// offered it (inbound); startedAt() refines the latter to ringing.
@@ -245,6 +244,17 @@ type userLeg struct {
 	consult     bool // a transferer's consultation that led to no transfer
 	sentRinging bool
 	sentEnded   bool
+	// outbound: the user placed the call; else they were offered it. A
+	// bool rather than a Direction (a string) keeps a leg in the 160-byte
+	// size class.
+	outbound bool
+}
+
+func (l *userLeg) direction() Direction {
+	if l.outbound {
+		return Outbound
+	}
+	return Inbound
 }
 
 type call struct {

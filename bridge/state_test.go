@@ -22,7 +22,7 @@ func TestStateIsSmall(t *testing.T) {
 		size, max uintptr
 	}{
 		{"channel", unsafe.Sizeof(channel{}), 224},
-		{"userLeg", unsafe.Sizeof(userLeg{}), 176},
+		{"userLeg", unsafe.Sizeof(userLeg{}), 160},
 		{"call", unsafe.Sizeof(call{}), 144},
 		{"stamp", unsafe.Sizeof(stamp{}), 12},
 	} {

@@ -131,7 +131,7 @@ func (e *Engine) forgetOdd() {
 // created; inbound, when the user's phone first rang, or was offered the
 // call if it never rang (busy, unreachable).
 func (e *Engine) startedAt(l *userLeg) time.Time {
-	if l.dir == Outbound {
+	if l.outbound {
 		return e.at(l.started)
 	}
 	var start time.Time

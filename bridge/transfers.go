@@ -30,7 +30,7 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	cl.extra().transferBy, cl.x.transferAt = l.user.Extension, e.stamp(at)
 	if !l.answered.isZero() {
 		for _, o := range cl.legs {
-			if o != l && o.dir == Inbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
+			if o != l && !o.outbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
 				o.extra().transferredBy = l.user.Extension
 			}
 		}
@@ -96,7 +96,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.is(fAdopted) {
+	if l == nil || !l.outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.is(fAdopted) {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -111,7 +111,7 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 		// call stays ringing.
 		e.emitLive(l, HungUp, at)
 	}
-	l.dir = Inbound
+	l.outbound = false
 	c.offeredAt = c.created
 	l.started = c.created
 	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
