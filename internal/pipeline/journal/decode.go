@@ -103,7 +103,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	if r != nil {
 		nr := newRec(ev, chanDesc)
 		if ev.Kind == bridge.Snapshot {
-			nr.more.snap = &snapRec{count: countAt, chans: chans}
+			nr.more.more().snap = &snapRec{count: countAt, chans: chans}
 		}
 		*r = nr
 	}

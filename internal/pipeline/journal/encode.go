@@ -243,7 +243,7 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		var snap *snapRec
 		if ev.Kind == bridge.Snapshot {
 			snap = &snapRec{count: len(b) - p, chans: make([]chanRef, len(ev.Channels))}
-			r.more.snap = snap
+			r.more.more().snap = snap
 		}
 		b = binary.AppendUvarint(b, uint64(len(ev.Channels)))
 		for i := range ev.Channels {
@@ -337,7 +337,7 @@ func join(refs *recMore, self string, ev *bridge.Event) bool {
 	if ev.Peer.ID == "" && ev.Second == "" && ev.Target == "" && (ev.Channel.ID == self || ev.Channel.ID == "") {
 		return true // most events name their channel only
 	}
-	ids := refs.ids
+	ids := refs.idList()
 	for _, id := range [...]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target} {
 		if id == "" || id == self || slices.Contains(ids[:], id) {
 			continue
@@ -348,7 +348,7 @@ func join(refs *recMore, self string, ev *bridge.Event) bool {
 		}
 		ids[i] = id
 	}
-	refs.ids = ids
+	refs.setIDs(ids)
 	return true
 }
 
