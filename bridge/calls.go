@@ -139,7 +139,7 @@ func (e *Engine) merge(a, b *call) {
 	}
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
-	a.privacy = stricter(a.privacy, b.privacy)
+	a.setPrivacy(stricter(a.privacyClass(), b.privacyClass()))
 	_, aAt := a.transfer()
 	if by, bAt := b.transfer(); e.at(bAt).After(e.at(aAt)) {
 		a.extra().transferAt, a.x.transferBy = bAt, by
@@ -266,7 +266,7 @@ func (e *Engine) finish(cl *call) {
 // rules see the call whole: a rule matching any leg classifies them all.
 func (e *Engine) writeActivities(cl *call) {
 	var acts []*Activity
-	class := cl.privacy
+	class := cl.privacyClass()
 	for _, l := range cl.legs {
 		a := e.activity(cl, l)
 		if a == nil {

@@ -440,7 +440,7 @@ func (e *Engine) varSet(ev Event) {
 	switch strings.TrimLeft(ev.Var, "_") {
 	case PrivacyVar:
 		cl := c.callRoot()
-		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
+		cl.setPrivacy(stricter(cl.privacyClass(), privacyClass(ev.Value)))
 	case "DIALSTATUS":
 		if ev.Value != "" {
 			c.varStatus = parseDialStatus(ev.Value)

@@ -36,7 +36,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		AnsweredAt:    e.at(l.answered),
 		TransferredBy: l.transferredBy(),
 		ForwardedBy:   l.forwardedBy(),
-		Privacy:       cl.privacy,
+		Privacy:       cl.privacyClass(),
 		Source:        e.cfg.Source,
 	}
 	if a.Privacy == "" {

@@ -264,13 +264,52 @@ type call struct {
 	chans  []*channel
 	linked []string   // source linked ids that point at this call
 	x      *callExtra // nil until the call is transferred or consulted in
-	// privacy is the most restrictive class any channel was marked with.
-	privacy string
-	first   stamp
-	live    int32
+	first  stamp
+	live   int32
 	// timedOut: a consultation call the PBX's no-answer timer ended
 	// (consult.timedOut); its offers were not cancelled by anyone.
 	timedOut bool
+	// privacy is the most restrictive class any channel was marked with
+	// (privacyClass), as a byte: as a string it took the call into the
+	// next size class.
+	privacy privacyCode
+}
+
+// privacyCode is a privacy class in a byte: none yet, or one of the three.
+type privacyCode uint8
+
+const (
+	privacyNone privacyCode = iota
+	privacyWork
+	privacyUnclassified
+	privacyPrivate
+)
+
+// privacyClass is the call's class ("" when no channel was marked).
+func (cl *call) privacyClass() string {
+	switch cl.privacy {
+	case privacyWork:
+		return PrivacyWork
+	case privacyUnclassified:
+		return PrivacyUnclassified
+	case privacyPrivate:
+		return PrivacyPrivate
+	}
+	return ""
+}
+
+// setPrivacy sets the call's class, one privacyClass gives.
+func (cl *call) setPrivacy(class string) {
+	switch class {
+	case PrivacyWork:
+		cl.privacy = privacyWork
+	case PrivacyUnclassified:
+		cl.privacy = privacyUnclassified
+	case PrivacyPrivate:
+		cl.privacy = privacyPrivate
+	default:
+		cl.privacy = privacyNone
+	}
 }
 
 // legExtra is the part of a user leg only transfers, forwards and

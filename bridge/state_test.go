@@ -23,7 +23,7 @@ func TestStateIsSmall(t *testing.T) {
 	}{
 		{"channel", unsafe.Sizeof(channel{}), 224},
 		{"userLeg", unsafe.Sizeof(userLeg{}), 160},
-		{"call", unsafe.Sizeof(call{}), 144},
+		{"call", unsafe.Sizeof(call{}), 128},
 		{"stamp", unsafe.Sizeof(stamp{}), 12},
 	} {
 		if c.size > c.max {
