@@ -16,7 +16,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	members := append(e.bridges[b], c)
 	e.bridges[b] = members
 	if conference {
-		c.conference = true
+		c.set(fConference, true)
 	} else {
 		if k := c.consultOf(); k != nil && len(members) > 1 {
 			// The consultation is moved in with another party: the
@@ -40,7 +40,7 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 	// an announcer or a recorder is no party.
 	parties := 0
 	for _, m := range members {
-		if !m.pseudo {
+		if !m.is(fPseudo) {
 			parties++
 		}
 	}
@@ -48,10 +48,12 @@ func (e *Engine) enter(c *channel, b string, conference bool, at time.Time) {
 		return
 	}
 	for _, m := range members {
-		m.aloneAt = stamp{}
+		if m.x != nil {
+			m.x.aloneAt = stamp{}
+		}
 		l := m.uleg
 		switch {
-		case l == nil || m.pseudo:
+		case l == nil || m.is(fPseudo):
 		case l.answered.isZero():
 			e.connected(l, at)
 		case !l.transferAt().isZero() && e.at(m.created).After(e.at(l.transferAt())):
@@ -81,7 +83,7 @@ func (e *Engine) leave(c *channel, at time.Time) {
 			break
 		}
 	}
-	if !c.pseudo {
+	if !c.is(fPseudo) {
 		// A user left alone in the bridge talks to nobody from the moment
 		// the other party hung up (or left): the PBX may take a while to
 		// hang the user's phone up too.
@@ -91,12 +93,12 @@ func (e *Engine) leave(c *channel, at time.Time) {
 		}
 		var rest []*channel
 		for _, m := range members {
-			if !m.pseudo {
+			if !m.is(fPseudo) {
 				rest = append(rest, m)
 			}
 		}
-		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt.isZero() {
-			rest[0].aloneAt = e.stamp(left)
+		if len(rest) == 1 && rest[0].uleg != nil && rest[0].aloneAt().isZero() {
+			rest[0].extra().aloneAt = e.stamp(left)
 		}
 	}
 	if len(members) == 0 {
@@ -137,7 +139,7 @@ func (e *Engine) merge(a, b *call) {
 	}
 	a.chans = append(a.chans, b.chans...)
 	b.chans = nil
-	a.privacy = stricter(a.privacy, b.privacy)
+	a.setPrivacy(stricter(a.privacyClass(), b.privacyClass()))
 	_, aAt := a.transfer()
 	if by, bAt := b.transfer(); e.at(bAt).After(e.at(aAt)) {
 		a.extra().transferAt, a.x.transferBy = bAt, by
@@ -193,7 +195,7 @@ func (e *Engine) absorb(l, o *userLeg) {
 }
 
 func (e *Engine) destroy(c *channel, cause int, at time.Time) {
-	c.gone = true
+	c.set(fGone, true)
 	if c.endAt.isZero() {
 		c.endAt = e.stamp(at)
 	}
@@ -244,8 +246,8 @@ func (e *Engine) finish(cl *call) {
 		e.writeActivities(sub)
 	}
 	for _, c := range cl.chans {
-		if e.chans[c.id] == c {
-			delete(e.chans, c.id)
+		if e.chans.get(c.id) == c {
+			e.chans.del(c.id)
 		}
 		if c.bridge != "" {
 			e.leave(c, e.at(c.endAt))
@@ -264,7 +266,7 @@ func (e *Engine) finish(cl *call) {
 // rules see the call whole: a rule matching any leg classifies them all.
 func (e *Engine) writeActivities(cl *call) {
 	var acts []*Activity
-	class := cl.privacy
+	class := cl.privacyClass()
 	for _, l := range cl.legs {
 		a := e.activity(cl, l)
 		if a == nil {
@@ -317,7 +319,7 @@ func (e *Engine) consultCall(cl *call, k *consult) *call {
 			sub.chans = append(sub.chans, c)
 		}
 	}
-	by := &userLeg{user: k.by.user, call: sub, dir: Outbound, chans: []*channel{k.root},
+	by := &userLeg{user: k.by.user, call: sub, outbound: true, chans: []*channel{k.root},
 		started: k.root.created, answered: e.stamp(k.answered), consult: true}
 	by.extra().leftAt = e.stamp(k.left)
 	sub.legs = append(sub.legs, by)

@@ -11,12 +11,12 @@ func (e *Engine) created(ev Event) {
 		e.ignored++
 		return
 	}
-	if c := e.chans[ch.ID]; c != nil {
+	if c := e.chans.get(ch.ID); c != nil {
 		e.update(c, ch, ev.Time)
 		return
 	}
 	c := e.newChannel(ch, ev.Time)
-	c.incoming = ch.State == StateRing || (ch.State == StateUp && !dialledApp(ch.App))
+	c.set(fIncoming, ch.State == StateRing || (ch.State == StateUp && !dialledApp(ch.App)))
 	e.begin(c, ev.Time)
 }
 
@@ -27,8 +27,8 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		e.ignored++
 		return nil
 	}
-	if c := e.chans[ch.ID]; c != nil {
-		if c.gone {
+	if c := e.chans.get(ch.ID); c != nil {
+		if c.is(fGone) {
 			return nil
 		}
 		return c
@@ -38,16 +38,16 @@ func (e *Engine) known(at time.Time, ch *Channel) *channel {
 		return nil
 	}
 	c := e.newChannel(ch, at)
-	c.adopted = true
-	c.incoming = !dialledApp(ch.App) && (ch.State == StateRing || ch.State == StateUp)
+	c.set(fAdopted, true)
+	c.set(fIncoming, !dialledApp(ch.App) && (ch.State == StateRing || ch.State == StateUp))
 	e.begin(c, at)
 	if c.user != nil && dialledApp(ch.App) {
 		// A phone the PBX dialled: the user was offered the call (or,
 		// rung by an originate, is placing it), as adopt reads a
 		// snapshot; offered no later than the channel's creation.
-		c.originated = ch.App == "AppDial2"
+		c.set(fOriginated, ch.App == "AppDial2")
 		dir := Inbound
-		if c.originated {
+		if c.is(fOriginated) {
 			dir = Outbound
 		}
 		l := e.userLeg(c, dir, e.at(c.created))
@@ -84,9 +84,9 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	}
 	c.created = e.stamp(created)
 	tech, res := splitName(ch.Name)
-	c.pseudo = pseudoTech[tech]
+	c.set(fPseudo, pseudoTech[tech])
 	if ch.State == StateUp {
-		c.wasUp = true
+		c.set(fWasUp, true)
 	}
 	if strings.EqualFold(tech, "Local") {
 		if i := strings.LastIndexByte(res, ';'); i >= 0 {
@@ -99,13 +99,13 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 			}
 		}
 	}
-	if c.localKey() == "" && !c.pseudo {
+	if c.localKey() == "" && !c.is(fPseudo) {
 		endpoint := ch.Endpoint
 		if endpoint == "" {
 			endpoint = endpointOf(res)
 		}
-		c.trunk = e.trunks[endpoint]
-		if !c.trunk {
+		c.set(fTrunk, e.trunks[endpoint])
+		if !c.is(fTrunk) {
 			c.user = e.userFor(endpoint)
 		}
 	}
@@ -115,7 +115,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 	cl := &call{id: c.id, first: c.created, live: 1}
 	cl.chans = append(cl.chans, c)
 	c.call = cl
-	e.chans[c.id] = c
+	e.chans.put(c)
 	e.calls++
 	e.live++
 	if key := c.localKey(); key != "" {
@@ -148,7 +148,7 @@ func (e *Engine) newChannel(ch *Channel, at time.Time) *channel {
 
 // begin starts a user's outbound leg for a channel that calls in to the PBX.
 func (e *Engine) begin(c *channel, at time.Time) {
-	if c.user != nil && c.incoming {
+	if c.user != nil && c.is(fIncoming) {
 		e.userLeg(c, Outbound, at)
 	}
 }
@@ -177,8 +177,8 @@ func (e *Engine) update(c *channel, ch *Channel, at time.Time) {
 			c.ringAt = e.stamp(at)
 			e.ringing(c, at)
 		}
-		if ch.State == StateUp && !c.wasUp {
-			c.wasUp = true
+		if ch.State == StateUp && !c.is(fWasUp) {
+			c.set(fWasUp, true)
 			if k := c.consultOf(); k != nil {
 				e.consultAnswered(k, at)
 			}
@@ -249,7 +249,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	if peer.offeredAt.isZero() {
 		peer.offeredAt = e.stamp(at)
 	}
-	peer.incoming = false
+	peer.set(fIncoming, false)
 	if caller != nil && caller != peer {
 		peer.dialer = caller
 		e.merge(caller.call, peer.call)
@@ -260,7 +260,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	if caller != nil && caller.forwarding() != nil {
 		peer.extra().forwardedBy, caller.x.forwarding = caller.x.forwarding, nil
 	}
-	if peer.user == nil && peer.localKey() == "" && !peer.pseudo && (caller == nil || caller.user == nil) {
+	if peer.user == nil && peer.localKey() == "" && !peer.is(fPseudo) && (caller == nil || caller.user == nil) {
 		// The PBX rings a user's own mobile for a call: a forward.
 		// (A user calling a colleague's mobile is an external call.)
 		if u := e.mobiles[mobileKey(dialNumber(peer.dialString))]; u != nil {
@@ -272,9 +272,9 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 	// caller, whatever the signalling says.
 	switch {
 	case caller == nil:
-		peer.originated = !e.onBehalfOfAnother(peer)
-	case caller.localKey() != "" && caller.partner() != nil && caller.partner().originated && peer.user != nil && !e.dialledBy(caller.partner()):
-		peer.originated = true
+		peer.set(fOriginated, !e.onBehalfOfAnother(peer))
+	case caller.localKey() != "" && caller.partner() != nil && caller.partner().is(fOriginated) && peer.user != nil && !e.dialledBy(caller.partner()):
+		peer.set(fOriginated, true)
 		peer.extra().via = caller.partner()
 	}
 	if caller != nil && caller.user != nil && caller.uleg == nil {
@@ -282,12 +282,12 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 		// from the middle) is placing the call.
 		e.userLeg(caller, Outbound, e.at(caller.created))
 	}
-	if caller != nil && caller.uleg != nil && caller.uleg.dir == Inbound && caller.dialer == nil {
-		caller.uleg.dir = Outbound
+	if caller != nil && caller.uleg != nil && !caller.uleg.outbound && caller.dialer == nil {
+		caller.uleg.outbound = true
 		caller.uleg.started = caller.created
 	}
 	if peer.user != nil {
-		if peer.originated {
+		if peer.is(fOriginated) {
 			e.userLeg(peer, Outbound, at)
 		} else {
 			e.userLeg(peer, Inbound, at)
@@ -303,7 +303,7 @@ func (e *Engine) dialBegin(caller, peer *channel, dialString string, at time.Tim
 // starts a call of its own.
 func (e *Engine) onBehalfOfAnother(peer *channel) bool {
 	for _, c := range peer.callRoot().chans {
-		if c != peer && c != peer.partner() && !c.gone {
+		if c != peer && c != peer.partner() && !c.is(fGone) {
 			return true
 		}
 	}
@@ -313,13 +313,13 @@ func (e *Engine) onBehalfOfAnother(peer *channel) bool {
 // adoptDialer links a channel first seen mid-call to the channel a later
 // Dial event says dialled it: the begin of that Dial was never seen.
 func (e *Engine) adoptDialer(caller, peer *channel) {
-	if caller == nil || caller == peer || !peer.adopted || peer.dialer != nil {
+	if caller == nil || caller == peer || !peer.is(fAdopted) || peer.dialer != nil {
 		return
 	}
 	peer.dialer = caller
-	peer.incoming = false
+	peer.set(fIncoming, false)
 	e.merge(caller.call, peer.call)
-	if l := peer.uleg; l != nil && l.dir == Inbound && !l.rewired {
+	if l := peer.uleg; l != nil && !l.outbound && !l.rewired {
 		if p := e.remoteOf(l); p.number != "" || p.user != nil {
 			l.remote = p
 		}
@@ -376,7 +376,7 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 		}
 	}
 	if l == nil {
-		l = &userLeg{user: c.user, call: cl, dir: dir}
+		l = &userLeg{user: c.user, call: cl, outbound: dir == Outbound}
 		if dir == Outbound {
 			l.started = c.created
 		}
@@ -420,7 +420,7 @@ func (e *Engine) userLeg(c *channel, dir Direction, at time.Time) *userLeg {
 
 func (e *Engine) ringing(c *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Inbound {
+	if l == nil || l.outbound {
 		return
 	}
 	if !l.sentRinging {
@@ -430,7 +430,7 @@ func (e *Engine) ringing(c *channel, at time.Time) {
 }
 
 func (e *Engine) varSet(ev Event) {
-	c := e.chans[ev.Channel.ID]
+	c := e.chans.get(ev.Channel.ID)
 	if c == nil {
 		e.ignored++
 		return
@@ -440,7 +440,7 @@ func (e *Engine) varSet(ev Event) {
 	switch strings.TrimLeft(ev.Var, "_") {
 	case PrivacyVar:
 		cl := c.callRoot()
-		cl.privacy = stricter(cl.privacy, privacyClass(ev.Value))
+		cl.setPrivacy(stricter(cl.privacyClass(), privacyClass(ev.Value)))
 	case "DIALSTATUS":
 		if ev.Value != "" {
 			c.varStatus = parseDialStatus(ev.Value)
@@ -451,8 +451,8 @@ func (e *Engine) varSet(ev Event) {
 // hangupRequest notes when a channel was asked to hang up and why: that is
 // when the party's part ended, even if the channel lingers.
 func (e *Engine) hangupRequest(ev Event) {
-	c := e.chans[ev.Channel.ID]
-	if c == nil || c.gone {
+	c := e.chans.get(ev.Channel.ID)
+	if c == nil || c.is(fGone) {
 		e.ignored++
 		return
 	}

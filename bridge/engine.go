@@ -50,7 +50,7 @@ type Engine struct {
 	mobiles  map[string]*User // by the number's last mobileDigits digits
 	trunks   map[string]bool
 
-	chans   map[string]*channel
+	chans   chanTable
 	bridges map[string][]*channel
 	locals  map[string]*[2]*channel // Local pair name -> halves ;1 and ;2
 	linked  map[string]*call        // source linked ids
@@ -75,7 +75,6 @@ func New(cfg Config) *Engine {
 		patUsers: make(map[string]*User),
 		mobiles:  make(map[string]*User),
 		trunks:   make(map[string]bool),
-		chans:    make(map[string]*channel),
 		bridges:  make(map[string][]*channel),
 		locals:   make(map[string]*[2]*channel),
 		linked:   make(map[string]*call),
@@ -106,15 +105,15 @@ func New(cfg Config) *Engine {
 // belongs to a call that is not over. A journal of events can be compacted
 // to the events that mention such channels; replaying those rebuilds the
 // same calls.
-func (e *Engine) Knows(id string) bool { return id != "" && e.chans[id] != nil }
+func (e *Engine) Knows(id string) bool { return id != "" && e.chans.get(id) != nil }
 
 // OpenCalls lists the ids of the calls in progress, sorted. A call's id is
 // the one its activities will carry, unless it later merges with a call
 // that began earlier (a transfer), whose id it then takes.
 func (e *Engine) OpenCalls() []string {
 	seen := map[string]bool{}
-	for _, c := range e.chans {
-		if !c.gone {
+	for c := range e.chans.all() {
+		if !c.is(fGone) {
 			seen[c.callRoot().id] = true
 		}
 	}
@@ -157,7 +156,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 			e.enter(c, ev.Bridge, ev.Conference, ev.Time)
 		}
 	case BridgeLeave:
-		if c := e.chans[ev.Channel.ID]; c != nil {
+		if c := e.chans.get(ev.Channel.ID); c != nil {
 			e.leave(c, ev.Time)
 		} else {
 			e.ignored++
@@ -171,7 +170,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	case HangupRequest:
 		e.hangupRequest(ev)
 	case ChannelDestroyed:
-		if c := e.chans[ev.Channel.ID]; c != nil && !c.gone {
+		if c := e.chans.get(ev.Channel.ID); c != nil && !c.is(fGone) {
 			e.destroy(c, ev.Cause, ev.Time)
 		} else {
 			e.ignored++
@@ -179,7 +178,7 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 	case Snapshot:
 		e.snapshot(ev)
 	case DTMF:
-		if c := e.chans[ev.Channel.ID]; c != nil && !c.gone {
+		if c := e.chans.get(ev.Channel.ID); c != nil && !c.is(fGone) {
 			e.keyed(c)
 		} else {
 			e.ignored++
@@ -197,15 +196,15 @@ func (e *Engine) ApplyAppend(out []Transition, ev Event) []Transition {
 // depend on map order.
 func (e *Engine) Flush(at time.Time) []Transition {
 	e.out = nil
-	ids := make([]string, 0, len(e.chans))
-	for id, c := range e.chans {
-		if !c.gone {
-			ids = append(ids, id)
+	ids := make([]string, 0, e.chans.len())
+	for c := range e.chans.all() {
+		if !c.is(fGone) {
+			ids = append(ids, c.id)
 		}
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if c := e.chans[id]; c != nil && !c.gone {
+		if c := e.chans.get(id); c != nil && !c.is(fGone) {
 			e.destroy(c, 0, at)
 		}
 	}

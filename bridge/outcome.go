@@ -9,7 +9,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 	// An inbound leg's caller was worked out while the Local channels and
 	// bridges leading to it still existed; an outbound leg's remote may
 	// only now be known (who answered).
-	if !l.rewired && (l.dir == Outbound || (l.remote.number == "" && l.remote.user == nil)) {
+	if !l.rewired && (l.outbound || (l.remote.number == "" && l.remote.user == nil)) {
 		if p := e.remoteOf(l); p.number != "" || p.user != nil {
 			l.remote = p
 		}
@@ -28,7 +28,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		User:          l.user.Extension,
 		UserName:      l.user.Name,
 		LocalNumber:   l.user.Extension,
-		Direction:     l.dir,
+		Direction:     l.direction(),
 		Internal:      l.remote.user != nil,
 		RemoteNumber:  l.remote.number,
 		RemoteName:    l.remote.name,
@@ -36,13 +36,13 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		AnsweredAt:    e.at(l.answered),
 		TransferredBy: l.transferredBy(),
 		ForwardedBy:   l.forwardedBy(),
-		Privacy:       cl.privacy,
+		Privacy:       cl.privacyClass(),
 		Source:        e.cfg.Source,
 	}
 	if a.Privacy == "" {
 		a.Privacy = PrivacyWork
 	}
-	if l.dir == Inbound && !a.Internal {
+	if !l.outbound && !a.Internal {
 		a.DDI = l.remote.ddi
 	}
 	a.ID = ActivityID(e.cfg.PBX, a.CallID, a.User)
@@ -67,7 +67,7 @@ func (e *Engine) activity(cl *call, l *userLeg) *Activity {
 		}
 		a.RingSeconds = seconds(a.AnsweredAt.Sub(a.StartedAt))
 		a.TalkSeconds = seconds(a.EndedAt.Sub(a.AnsweredAt))
-	case l.dir == Inbound:
+	case !l.outbound:
 		a.State, a.Reason = Missed, timerReason(cl, e.missedReason(cl, l))
 		if a.Reason == ReasonForwarded && !e.cfg.ShowForwarded {
 			return nil // the user's phone sent the call on
@@ -96,7 +96,7 @@ func timerReason(cl *call, r Reason) Reason {
 // feature codes, voicemail, an IVR reached by dialling a star code.
 func (e *Engine) placedACall(l *userLeg) bool {
 	for _, c := range e.placers(l) {
-		if c.outStatus != statusNone || c.varStatus != statusNone || c.conference {
+		if c.outStatus != statusNone || c.varStatus != statusNone || c.is(fConference) {
 			return true
 		}
 	}
@@ -111,7 +111,7 @@ func (e *Engine) placedACall(l *userLeg) bool {
 // user's own phone to place a call for them and nobody was called.
 func neverPickedUp(l *userLeg) bool {
 	for _, c := range l.chans {
-		if !c.originated || c.wasUp || c.peerStatus == statusAnswer {
+		if !c.is(fOriginated) || c.is(fWasUp) || c.peerStatus == statusAnswer {
 			return false
 		}
 	}
@@ -185,7 +185,7 @@ func (e *Engine) missedReason(cl *call, l *userLeg) Reason {
 	// group or queue race this user lost. A user who answered before this
 	// one was offered it (and then transferred) does not count.
 	for _, o := range cl.legs {
-		if o != l && o.dir == Inbound && !o.answered.isZero() && !e.at(o.answered).Before(e.at(l.started)) {
+		if o != l && !o.outbound && !o.answered.isZero() && !e.at(o.answered).Before(e.at(l.started)) {
 			return ReasonAnsweredElsewhere
 		}
 	}
@@ -242,7 +242,7 @@ func (e *Engine) offerStatus(c *channel) dialStatus {
 // the user's own cause.
 func (e *Engine) unacceptedReason(l *userLeg) Reason {
 	for _, c := range l.chans {
-		if c.conference {
+		if c.is(fConference) {
 			return ReasonNoAnswer // alone in the conference: nobody came
 		}
 	}
@@ -349,12 +349,12 @@ func (e *Engine) emitLive(l *userLeg, s LiveState, at time.Time) {
 		CallID:       l.call.root().id,
 		User:         l.user.Extension,
 		State:        s,
-		Direction:    l.dir,
+		Direction:    l.direction(),
 		RemoteNumber: p.number,
 		RemoteName:   p.name,
 		Internal:     p.user != nil,
 	}
-	if l.dir == Inbound && p.user == nil {
+	if !l.outbound && p.user == nil {
 		tr.DDI = p.ddi
 	}
 	e.out = append(e.out, tr)

@@ -7,7 +7,7 @@ func (e *Engine) partyOf(c *channel) party {
 	if c.user != nil {
 		return party{number: c.user.Extension, name: userName(c), user: c.user}
 	}
-	if c.incoming {
+	if c.is(fIncoming) {
 		p := party{number: c.callerNum, name: c.callerName, ddi: c.exten}
 		if p.name == p.number {
 			p.name = ""
@@ -70,14 +70,14 @@ func (e *Engine) partyBehind(c *channel, skip *channel) party {
 		}
 		next := (*channel)(nil)
 		for _, m := range e.bridges[other.bridge] {
-			if m != other && m != skip && !m.gone && !m.pseudo {
+			if m != other && m != skip && !m.is(fGone) && !m.is(fPseudo) {
 				next = m
 				break
 			}
 		}
 		if next == nil && other != c {
 			for _, m := range e.bridges[c.bridge] {
-				if m != c && m != skip && !m.gone && !m.pseudo {
+				if m != c && m != skip && !m.is(fGone) && !m.is(fPseudo) {
 					next = m
 					break
 				}
@@ -91,7 +91,7 @@ func (e *Engine) partyBehind(c *channel, skip *channel) party {
 // remoteOf works out who is on the other end of a user's leg.
 func (e *Engine) remoteOf(l *userLeg) party {
 	uc := l.chans[0]
-	if l.dir == Inbound {
+	if !l.outbound {
 		if uc.dialer != nil {
 			if p := e.partyBehind(uc.dialer, uc); p.number != "" || p.user != nil {
 				return p
@@ -100,7 +100,7 @@ func (e *Engine) remoteOf(l *userLeg) party {
 		// No dial seen (adopted after a reconnect, picked up): whoever
 		// shares its bridge.
 		for _, m := range e.bridges[uc.bridge] {
-			if m != uc && !m.pseudo {
+			if m != uc && !m.is(fPseudo) {
 				if p := e.partyBehind(m, uc); p.number != "" || p.user != nil {
 					return p
 				}
@@ -117,13 +117,13 @@ func (e *Engine) remoteOf(l *userLeg) party {
 	// user, whatever its number looks like.
 	n := e.dialled(l)
 	for _, c := range l.chans {
-		if c.conference {
+		if c.is(fConference) {
 			return party{number: n}
 		}
 	}
 	// The user who answered, else what the user dialled.
 	for _, c := range l.call.root().chans {
-		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && c.uleg.dir == Inbound {
+		if c.user != nil && c.user != l.user && c.uleg != nil && !c.uleg.answered.isZero() && !c.uleg.outbound {
 			return party{number: c.user.Extension, name: userName(c), user: c.user}
 		}
 	}
@@ -157,13 +157,13 @@ func (e *Engine) dialled(l *userLeg) string {
 		}
 	}
 	switch {
-	case uc.originated && out != "":
+	case uc.is(fOriginated) && out != "":
 		return out
 	case n == "" || n == "s" || strings.ContainsAny(n, "*#"):
 		if out != "" && (n == "" || n == "s" || strings.HasSuffix(n, out)) {
 			return out
 		}
-		if uc.originated && (n == "" || n == "s") {
+		if uc.is(fOriginated) && (n == "" || n == "s") {
 			// Nothing dialled yet: the originate's caller id is what the
 			// user's phone shows, usually the number about to be called.
 			return uc.connNum

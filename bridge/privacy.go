@@ -26,7 +26,7 @@ type PrivacyNumber struct{ Number, Class string }
 
 // dialledPrefix returns the prefix rule the user's leg was dialled with.
 func (e *Engine) dialledPrefix(l *userLeg) (PrivacyPrefix, bool) {
-	if l.dir != Outbound || l.consult {
+	if !l.outbound || l.consult {
 		return PrivacyPrefix{}, false
 	}
 	ex := l.chans[0].exten

@@ -18,14 +18,14 @@ func (e *Engine) snapshot(ev Event) {
 		alive[ev.Channels[i].ID] = &ev.Channels[i]
 	}
 	var gone []string
-	for id, c := range e.chans {
-		if !c.gone && alive[id] == nil {
-			gone = append(gone, id)
+	for c := range e.chans.all() {
+		if !c.is(fGone) && alive[c.id] == nil {
+			gone = append(gone, c.id)
 		}
 	}
 	sort.Strings(gone)
 	for _, id := range gone {
-		if c := e.chans[id]; c != nil && !c.gone {
+		if c := e.chans.get(id); c != nil && !c.is(fGone) {
 			e.destroy(c, 0, ev.Time)
 		}
 	}
@@ -36,13 +36,13 @@ func (e *Engine) snapshot(ev Event) {
 		if at.IsZero() {
 			at = ev.Time
 		}
-		c := e.chans[ch.ID]
+		c := e.chans.get(ch.ID)
 		if c == nil {
 			if ch.Name == "" || ch.ID == "" {
 				continue
 			}
 			e.adopt(ch, ev.Channels, at)
-		} else if !c.gone {
+		} else if !c.is(fGone) {
 			known[ch.ID] = true
 			e.update(c, ch, ev.Time)
 		}
@@ -53,8 +53,8 @@ func (e *Engine) snapshot(ev Event) {
 	defer e.answeredUnbridged(ev)
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
-		c := e.chans[ch.ID]
-		if c == nil || c.gone || c.bridge == ch.Bridge {
+		c := e.chans.get(ch.ID)
+		if c == nil || c.is(fGone) || c.bridge == ch.Bridge {
 			continue
 		}
 		if ch.Bridge == "" {
@@ -74,25 +74,25 @@ func (e *Engine) snapshot(ev Event) {
 // by the party it shares its bridge with.
 func (e *Engine) adopt(ch *Channel, all []Channel, at time.Time) {
 	c := e.newChannel(ch, at)
-	c.adopted = true
-	c.conference = ch.Conference
-	c.originated = ch.App == "AppDial2"
+	c.set(fAdopted, true)
+	c.set(fConference, ch.Conference)
+	c.set(fOriginated, ch.App == "AppDial2")
 	// Dialled for a channel the engine never saw: a call only once it
 	// meets another party (call.remnant).
-	c.stray = dialledApp(ch.App) && !c.originated && !c.conference
+	c.set(fStray, dialledApp(ch.App) && !c.is(fOriginated) && !c.is(fConference))
 	switch {
 	case dialledApp(ch.App):
-		c.incoming = false
+		c.set(fIncoming, false)
 	case ch.App != "" || ch.State == StateRing:
-		c.incoming = true
+		c.set(fIncoming, true)
 	case ch.State != StateUp:
-		c.incoming = false
+		c.set(fIncoming, false)
 	default:
-		c.incoming = true
+		c.set(fIncoming, true)
 		for i := range all {
 			o := &all[i]
 			if o.ID != ch.ID && o.Bridge != "" && o.Bridge == ch.Bridge && o.App != "" {
-				c.incoming = dialledApp(o.App)
+				c.set(fIncoming, dialledApp(o.App))
 				break
 			}
 		}
@@ -100,7 +100,7 @@ func (e *Engine) adopt(ch *Channel, all []Channel, at time.Time) {
 	if c.user == nil {
 		return
 	}
-	if c.incoming || c.originated {
+	if c.is(fIncoming) || c.is(fOriginated) {
 		e.userLeg(c, Outbound, at)
 	} else {
 		e.userLeg(c, Inbound, at)
@@ -130,7 +130,7 @@ func (e *Engine) bridgedSince(ev Event, known map[string]bool) map[string]time.T
 		later(ch.Bridge, ch.Created)
 		later(ch.Bridge, ch.Bridged)
 		made[ch.Bridge] = made[ch.Bridge] || !ch.Bridged.IsZero()
-		if c := e.chans[ch.ID]; c != nil && known[ch.ID] {
+		if c := e.chans.get(ch.ID); c != nil && known[ch.ID] {
 			later(ch.Bridge, e.at(c.created))
 			if c.bridge != ch.Bridge {
 				later(ch.Bridge, ev.Time)
@@ -160,8 +160,8 @@ func (e *Engine) answeredUnbridged(ev Event) {
 	}
 	for i := range ev.Channels {
 		ch := &ev.Channels[i]
-		c := e.chans[ch.ID]
-		if c == nil || c.gone || !c.adopted || c.uleg == nil || !c.uleg.answered.isZero() ||
+		c := e.chans.get(ch.ID)
+		if c == nil || c.is(fGone) || !c.is(fAdopted) || c.uleg == nil || !c.uleg.answered.isZero() ||
 			ch.State != StateUp || !dialledApp(ch.App) || ch.App == "AppDial2" {
 			continue
 		}

@@ -24,7 +24,6 @@ type channel struct {
 	dialString            string
 
 	created, offeredAt, ringAt, endAt stamp
-	aloneAt                           stamp // the last other party left its bridge
 
 	// The small fields last and together, so that they share words.
 	cause      cause16
@@ -32,25 +31,48 @@ type channel struct {
 	peerStatus dialStatus // first final status of the Dial to this channel
 	outStatus  dialStatus // status of this channel's own dialling
 	varStatus  dialStatus // DIALSTATUS set on it
-	trunk      bool
-	incoming   bool // called in to the PBX rather than dialled by it
-	gone       bool
-	wasUp      bool // answered at some point (state Up)
-	pseudo     bool // no party to the call (see pseudoTech)
-	// adopted: first seen mid-call (a snapshot, or an event about a
+	// flags are the channel's yes-or-no facts (chanFlag), one bit each:
+	// with a byte each they took the channel into the next allocation
+	// size class, and there is a channel for every leg of every call in
+	// progress.
+	flags chanFlag
+}
+
+// chanFlag is one of a channel's yes-or-no facts (channel.is, set).
+type chanFlag uint16
+
+const (
+	fTrunk    chanFlag = 1 << iota
+	fIncoming          // called in to the PBX rather than dialled by it
+	fGone
+	fWasUp  // answered at some point (state Up)
+	fPseudo // no party to the call (see pseudoTech)
+	// fAdopted: first seen mid-call (a snapshot, or an event about a
 	// channel the engine never saw created).
-	adopted bool
-	// stray: adopted from a snapshot as a phone the PBX dialled for
+	fAdopted
+	// fStray: adopted from a snapshot as a phone the PBX dialled for
 	// another channel (AppDial, AppQueue), which the engine has not seen:
 	// perhaps all that is left of a call whose other parties are gone
 	// (see call.remnant).
-	stray bool
-	// originated: the PBX dialled it on nobody's behalf (ARI POST
+	fStray
+	// fOriginated: the PBX dialled it on nobody's behalf (ARI POST
 	// /channels, AMI Originate, a call file): the first leg of a call
 	// placed for a user.
-	originated bool
-	// conference: it was in a conference bridge (ConfBridge, MeetMe).
-	conference bool
+	fOriginated
+	// fConference: it was in a conference bridge (ConfBridge, MeetMe).
+	fConference
+)
+
+// is reports whether f is set on c.
+func (c *channel) is(f chanFlag) bool { return c.flags&f != 0 }
+
+// set sets f on c, or clears it.
+func (c *channel) set(f chanFlag, on bool) {
+	if on {
+		c.flags |= f
+	} else {
+		c.flags &^= f
+	}
 }
 
 // channelExtra is the part of a channel that only some channels need:
@@ -75,6 +97,9 @@ type channelExtra struct {
 	// for a transferer (the Local channel of Atxfer or the attended-
 	// transfer feature code).
 	consultOf *consult
+	// aloneAt is when the last other party left the channel's bridge:
+	// set near a call's end, so most channels in progress have none.
+	aloneAt stamp
 }
 
 // extra is c's channelExtra, made the first time it is needed: call it to
@@ -84,6 +109,13 @@ func (c *channel) extra() *channelExtra {
 		c.x = new(channelExtra)
 	}
 	return c.x
+}
+
+func (c *channel) aloneAt() stamp {
+	if c.x == nil {
+		return stamp{}
+	}
+	return c.x.aloneAt
 }
 
 func (c *channel) localKey() string {
@@ -200,7 +232,6 @@ type userLeg struct {
 	call   *call
 	chans  []*channel
 	remote party
-	dir    Direction
 	x      *legExtra // nil until the leg is transferred, forwarded or consulting
 	// started is when the user placed the call (outbound) or was first
 	// offered it (inbound); startedAt() refines the latter to ringing.
@@ -213,6 +244,17 @@ type userLeg struct {
 	consult     bool // a transferer's consultation that led to no transfer
 	sentRinging bool
 	sentEnded   bool
+	// outbound: the user placed the call; else they were offered it. A
+	// bool rather than a Direction (a string) keeps a leg in the 160-byte
+	// size class.
+	outbound bool
+}
+
+func (l *userLeg) direction() Direction {
+	if l.outbound {
+		return Outbound
+	}
+	return Inbound
 }
 
 type call struct {
@@ -222,13 +264,52 @@ type call struct {
 	chans  []*channel
 	linked []string   // source linked ids that point at this call
 	x      *callExtra // nil until the call is transferred or consulted in
-	// privacy is the most restrictive class any channel was marked with.
-	privacy string
-	first   stamp
-	live    int32
+	first  stamp
+	live   int32
 	// timedOut: a consultation call the PBX's no-answer timer ended
 	// (consult.timedOut); its offers were not cancelled by anyone.
 	timedOut bool
+	// privacy is the most restrictive class any channel was marked with
+	// (privacyClass), as a byte: as a string it took the call into the
+	// next size class.
+	privacy privacyCode
+}
+
+// privacyCode is a privacy class in a byte: none yet, or one of the three.
+type privacyCode uint8
+
+const (
+	privacyNone privacyCode = iota
+	privacyWork
+	privacyUnclassified
+	privacyPrivate
+)
+
+// privacyClass is the call's class ("" when no channel was marked).
+func (cl *call) privacyClass() string {
+	switch cl.privacy {
+	case privacyWork:
+		return PrivacyWork
+	case privacyUnclassified:
+		return PrivacyUnclassified
+	case privacyPrivate:
+		return PrivacyPrivate
+	}
+	return ""
+}
+
+// setPrivacy sets the call's class, one privacyClass gives.
+func (cl *call) setPrivacy(class string) {
+	switch class {
+	case PrivacyWork:
+		cl.privacy = privacyWork
+	case PrivacyUnclassified:
+		cl.privacy = privacyUnclassified
+	case PrivacyPrivate:
+		cl.privacy = privacyPrivate
+	default:
+		cl.privacy = privacyNone
+	}
 }
 
 // legExtra is the part of a user leg only transfers, forwards and
@@ -338,7 +419,7 @@ type consult struct {
 func (c *call) remnant() bool {
 	var party *channel
 	for _, ch := range c.chans {
-		if ch.pseudo || ch.localKey() != "" {
+		if ch.is(fPseudo) || ch.localKey() != "" {
 			continue
 		}
 		if party != nil {
@@ -346,7 +427,7 @@ func (c *call) remnant() bool {
 		}
 		party = ch
 	}
-	return party != nil && party.stray
+	return party != nil && party.is(fStray)
 }
 
 func (c *call) root() *call {

@@ -21,9 +21,9 @@ func TestStateIsSmall(t *testing.T) {
 		what      string
 		size, max uintptr
 	}{
-		{"channel", unsafe.Sizeof(channel{}), 256},
-		{"userLeg", unsafe.Sizeof(userLeg{}), 176},
-		{"call", unsafe.Sizeof(call{}), 144},
+		{"channel", unsafe.Sizeof(channel{}), 224},
+		{"userLeg", unsafe.Sizeof(userLeg{}), 160},
+		{"call", unsafe.Sizeof(call{}), 128},
 		{"stamp", unsafe.Sizeof(stamp{}), 12},
 	} {
 		if c.size > c.max {

@@ -122,7 +122,7 @@ func (e *Engine) zoneOf(t time.Time) (uint16, bool) {
 // channel, call or link is left. Sources give no such times; events that
 // do keep them for no longer than their calls overlap.
 func (e *Engine) forgetOdd() {
-	if len(e.odd) > 0 && len(e.chans) == 0 && len(e.linked) == 0 && len(e.bridges) == 0 && len(e.locals) == 0 {
+	if len(e.odd) > 0 && e.chans.len() == 0 && len(e.linked) == 0 && len(e.bridges) == 0 && len(e.locals) == 0 {
 		e.odd, e.oddIndex = nil, nil
 	}
 }
@@ -131,7 +131,7 @@ func (e *Engine) forgetOdd() {
 // created; inbound, when the user's phone first rang, or was offered the
 // call if it never rang (busy, unreachable).
 func (e *Engine) startedAt(l *userLeg) time.Time {
-	if l.dir == Outbound {
+	if l.outbound {
 		return e.at(l.started)
 	}
 	var start time.Time
@@ -158,7 +158,7 @@ func (e *Engine) end(l *userLeg) time.Time {
 	var end time.Time
 	for _, c := range l.chans {
 		t := e.at(c.endAt)
-		if alone := e.at(c.aloneAt); !alone.IsZero() && (t.IsZero() || alone.Before(t)) {
+		if alone := e.at(c.aloneAt()); !alone.IsZero() && (t.IsZero() || alone.Before(t)) {
 			t = alone
 		}
 		if t.IsZero() {

@@ -3,12 +3,12 @@ package bridge
 import "time"
 
 func (e *Engine) blindTransfer(ev Event) {
-	t := e.chans[ev.Channel.ID]
+	t := e.chans.get(ev.Channel.ID)
 	if t == nil {
 		e.ignored++
 		return
 	}
-	if tee := e.chans[ev.Peer.ID]; tee != nil {
+	if tee := e.chans.get(ev.Peer.ID); tee != nil {
 		e.merge(t.call, tee.call)
 	}
 	e.transferredBy(t, ev.Time)
@@ -30,7 +30,7 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 	cl.extra().transferBy, cl.x.transferAt = l.user.Extension, e.stamp(at)
 	if !l.answered.isZero() {
 		for _, o := range cl.legs {
-			if o != l && o.dir == Inbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
+			if o != l && !o.outbound && o.transferredBy() == "" && o.answered.isZero() && !e.at(o.started).Before(e.at(l.answered)) {
 				o.extra().transferredBy = l.user.Extension
 			}
 		}
@@ -39,13 +39,13 @@ func (e *Engine) transferredBy(t *channel, at time.Time) *User {
 }
 
 func (e *Engine) attendedTransfer(ev Event) {
-	first := e.chans[ev.Channel.ID]
+	first := e.chans.get(ev.Channel.ID)
 	if first == nil {
 		e.ignored++
 		return
 	}
 	for _, id := range []string{ev.Second, ev.Peer.ID, ev.Target} {
-		if c := e.chans[id]; c != nil {
+		if c := e.chans.get(id); c != nil {
 			e.merge(first.call, c.call)
 		}
 	}
@@ -56,14 +56,14 @@ func (e *Engine) attendedTransfer(ev Event) {
 	}
 	by := e.transferredBy(first, ev.Time)
 	if by == nil {
-		if s := e.chans[ev.Second]; s != nil {
+		if s := e.chans.get(ev.Second); s != nil {
 			by = e.transferredBy(s, ev.Time)
 		}
 	}
 	if by == nil {
 		return
 	}
-	tee := e.chans[ev.Peer.ID]
+	tee := e.chans.get(ev.Peer.ID)
 	if tee == nil {
 		return
 	}
@@ -96,7 +96,7 @@ func (e *Engine) attendedTransfer(ev Event) {
 // a snapshot is not judged so: its dial was never seen.
 func (e *Engine) takeOver(c, other *channel, at time.Time) {
 	l := c.uleg
-	if l == nil || l.dir != Outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.adopted {
+	if l == nil || !l.outbound || len(l.chans) != 1 || !l.answered.isZero() || c.outStatus != statusNone || c.varStatus != statusNone || c.via() != nil || c.is(fAdopted) {
 		return
 	}
 	for _, x := range c.callRoot().chans {
@@ -111,7 +111,7 @@ func (e *Engine) takeOver(c, other *channel, at time.Time) {
 		// call stays ringing.
 		e.emitLive(l, HungUp, at)
 	}
-	l.dir = Inbound
+	l.outbound = false
 	c.offeredAt = c.created
 	l.started = c.created
 	if p := e.partyBehind(other, c); p.number != "" || p.user != nil {
@@ -136,7 +136,7 @@ func (e *Engine) consultation(c *channel, others []*channel, at time.Time) {
 		return
 	}
 	m := others[0]
-	if m.localKey() == "" || m.localHalf() != 1 || m.dialer != nil || m.originated || m.wasUp || m.uleg != nil || m.consultOf() != nil {
+	if m.localKey() == "" || m.localHalf() != 1 || m.dialer != nil || m.is(fOriginated) || m.is(fWasUp) || m.uleg != nil || m.consultOf() != nil {
 		return
 	}
 	k := &consult{by: c, root: m, at: at}

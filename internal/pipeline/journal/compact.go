@@ -177,7 +177,7 @@ func decide(r *rec, open func(string) bool) (keep, all bool, chans []chanRef) {
 			return true, true, nil
 		}
 		if r.more != nil {
-			for _, id := range r.more.ids {
+			for _, id := range r.more.idList() {
 				if id != "" && open(id) {
 					return true, true, nil
 				}
@@ -200,7 +200,9 @@ func splice(payload []byte, r *rec, chans []chanRef) ([]byte, rec) {
 	b = append(b, payload[:count]...)
 	b = binary.AppendUvarint(b, uint64(len(chans)))
 	snap := &snapRec{count: count, chans: make([]chanRef, len(chans))}
-	nr := rec{ch: r.ch, more: &recMore{ids: r.more.ids, snap: snap}}
+	nr := rec{ch: r.ch, more: new(recMore)}
+	nr.more.setIDs(r.more.idList())
+	nr.more.more().snap = snap
 	for i, c := range chans {
 		snap.chans[i] = chanRef{id: c.id, off: len(b) - 1, n: c.n}
 		b = append(b, payload[c.off:c.off+c.n]...)

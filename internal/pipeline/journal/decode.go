@@ -103,7 +103,7 @@ func (c *codec) decode(payload []byte, ev *bridge.Event, r *rec) (bool, error) {
 	if r != nil {
 		nr := newRec(ev, chanDesc)
 		if ev.Kind == bridge.Snapshot {
-			nr.more.snap = &snapRec{count: countAt, chans: chans}
+			nr.more.more().snap = &snapRec{count: countAt, chans: chans}
 		}
 		*r = nr
 	}
@@ -167,7 +167,7 @@ func (c *codec) decodeDesc(d *decoder, again bool, r *rec) error {
 		ds.refs = &recMore{desc: true}
 	}
 	c.chans.put(ds)
-	ds.d = canonical(&ch)
+	ds.d = c.canonical(&ch)
 	ds.setAt(at, hasAt)
 	c.byHandle[uint32(h)] = &decoded{d: ds, ch: ch}
 	if r != nil {

@@ -12,7 +12,7 @@ import (
 func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte {
 	if d == nil {
 		b = append(b, chFull)
-		m, _ := diff("", ch)
+		m, _ := diff("", nil, ch)
 		return appendDelta(b, m, ch, nil)
 	}
 	b = append(b, chRef)
@@ -20,11 +20,13 @@ func appendChannel(b []byte, ch *bridge.Channel, d *described, m uint64) []byte 
 	return appendDelta(b, m, ch, nil)
 }
 
-// diff is which fields of ch differ from base's, base a delta from the
-// empty channel (nil: the empty channel), as a replay would see them:
-// times by their bytes, which tell instant and offset (see appendTime).
-func diff(base string, ch *bridge.Channel) (m uint64, n int) {
-	r := reader{s: base}
+// diff is which fields of ch differ from base's, and the bytes of a delta
+// giving them; base a description in memory (canon.go) read with w's
+// words, or "" (the empty channel). Times are compared by their bytes,
+// which tell instant and offset (see appendTime), as a replay would see
+// them.
+func diff(base string, w *wordList, ch *bridge.Channel) (m uint64, n int) {
+	r := reader{s: base, w: w}
 	if len(base) > 0 {
 		r.m = r.uvarint()
 	}
@@ -56,14 +58,17 @@ func diff(base string, ch *bridge.Channel) (m uint64, n int) {
 	return r.d, r.n + uvarintLen(r.d)
 }
 
-// reader reads a channel delta the encoder made (so it needs no checks),
-// noting which fields differ from a channel's.
+// reader reads a description in memory (so it needs no checks), noting
+// which fields differ from a channel's.
 type reader struct {
 	s string
-	i int
-	m uint64 // the fields s has
-	d uint64 // the fields that differ
-	n int    // their bytes in a delta, less the mask's
+	w *wordList
+	// word and rest are the string field read last (canon.go)
+	word, rest string
+	i          int
+	m          uint64 // the fields s has
+	d          uint64 // the fields that differ
+	n          int    // their bytes in a delta, less the mask's
 }
 
 func (r *reader) uvarint() uint64 {
@@ -92,11 +97,18 @@ func (r *reader) string() string {
 // str reads the field bit, a string, if s has it, and notes whether it
 // differs from v.
 func (r *reader) str(bit uint64, v string) {
-	var old string
-	if r.m&bit != 0 {
-		old = r.string()
+	same := v == ""
+	switch {
+	case r.m&bit == 0:
+	case r.s[r.i]&0x81 == 0: // a string of its own under 64 bytes: most are
+		n := int(r.s[r.i] >> 1)
+		r.i += 1 + n
+		r.word, r.rest = "", r.s[r.i-n:r.i]
+		same = r.rest == v
+	default:
+		same = r.field(v)
 	}
-	if old != v {
+	if !same {
 		r.d |= bit
 		r.n += uvarintLen(uint64(len(v))) + len(v)
 	}
@@ -222,15 +234,6 @@ func appendTime(b []byte, t time.Time) []byte {
 	}
 	b = binary.AppendVarint(b, sec)
 	return binary.AppendUvarint(b, uint64(ns))
-}
-
-// canonical is ch as a delta from the empty channel but for its id (which
-// its described has), its times as they are.
-func canonical(ch *bridge.Channel) string {
-	m, _ := diff("", ch)
-	m &^= chID
-	var buf [256]byte
-	return string(appendDelta(buf[:0], m, ch, nil))
 }
 
 // appendSince appends t, ms in milliseconds (milli's), as milliseconds

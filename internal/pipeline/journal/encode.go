@@ -107,6 +107,9 @@ type codec struct {
 	// byHandle is, while records are decoded, each handle's latest
 	// description.
 	byHandle map[uint32]*decoded
+	// words are what the descriptions in memory share (canon.go); kept
+	// through resets, as descriptions may still use them.
+	words wordList
 }
 
 // described is a channel's latest description in the file: what the
@@ -116,7 +119,7 @@ type described struct {
 	// refs is the description's note (rec.more): the channels other than
 	// this one that the events referring to it name.
 	refs *recMore
-	d    string // the channel, as the description has it, but for its id: a delta from the empty channel
+	d    string // the channel, as the description has it, but for its id: in canon.go's form
 	// at is the description's time, in Unix milliseconds, or noAt: it
 	// has none that an event's may be given from.
 	at int64
@@ -240,13 +243,13 @@ func (c *codec) encode(b []byte, ev *bridge.Event, recs []rec) ([]byte, []rec) {
 		var snap *snapRec
 		if ev.Kind == bridge.Snapshot {
 			snap = &snapRec{count: len(b) - p, chans: make([]chanRef, len(ev.Channels))}
-			r.more.snap = snap
+			r.more.more().snap = snap
 		}
 		b = binary.AppendUvarint(b, uint64(len(ev.Channels)))
 		for i := range ev.Channels {
 			// Each channel length-prefixed, so compaction can splice them.
 			at := len(b)
-			full, n := diff("", &ev.Channels[i])
+			full, n := diff("", nil, &ev.Channels[i])
 			b = binary.AppendUvarint(b, uint64(n))
 			b = appendDelta(b, full, &ev.Channels[i], nil)
 			if snap != nil {
@@ -287,7 +290,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	tag := byte(tagDesc)
 	if d != nil {
 		var n int
-		m, n = diff(d.d, ch)
+		m, n = diff(d.d, &c.words, ch)
 		// d.d has no id: the channel's is d's.
 		m, n = m&^chID, n-uvarintLen(uint64(len(ch.ID)))-len(ch.ID)
 		if n <= redescribe && join(d.refs, ch.ID, ev) {
@@ -305,7 +308,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 		c.chans.put(d)
 	}
 	if tag == tagDesc {
-		m, _ = diff("", ch)
+		m, _ = diff("", nil, ch)
 		join(d.refs, ch.ID, ev) // an event names four channels at most: three others fit
 	}
 	start := len(b)
@@ -324,7 +327,7 @@ func (c *codec) describe(b []byte, recs []rec, ch *bridge.Channel, ev *bridge.Ev
 	b = closeRecord(b, start)
 	// What the next events are compared with: the channel in full, its
 	// times as they are.
-	d.d = canonical(ch)
+	d.d = c.canonical(ch)
 	return b, append(recs, rec{ch: d, more: d.refs}), d, 0
 }
 
@@ -334,7 +337,7 @@ func join(refs *recMore, self string, ev *bridge.Event) bool {
 	if ev.Peer.ID == "" && ev.Second == "" && ev.Target == "" && (ev.Channel.ID == self || ev.Channel.ID == "") {
 		return true // most events name their channel only
 	}
-	ids := refs.ids
+	ids := refs.idList()
 	for _, id := range [...]string{ev.Channel.ID, ev.Peer.ID, ev.Second, ev.Target} {
 		if id == "" || id == self || slices.Contains(ids[:], id) {
 			continue
@@ -345,7 +348,7 @@ func join(refs *recMore, self string, ev *bridge.Event) bool {
 		}
 		ids[i] = id
 	}
-	refs.ids = ids
+	refs.setIDs(ids)
 	return true
 }
 

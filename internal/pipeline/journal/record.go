@@ -185,21 +185,55 @@ func (r *rec) id() string {
 	return r.ch.id
 }
 
-// recMore is what few records have.
+// recMore is what few records have. It is kept in 48 bytes (a test pins
+// it): there is one per description of an open channel, and one per run
+// of a channel's events naming the same others.
 type recMore struct {
-	ids  [3]string // the other channels the event names: Peer, Second, Target
-	snap *snapRec  // a snapshot's
-	desc bool      // the record is a description
-	slot uint32    // see notes.slot
+	// ids are the other channels the record names (Peer, Second, Target
+	// for an event), as idList gives them: two here, the third, which
+	// few records have, in rare.
+	ids  [2]string
+	rare *recRare
+	slot uint32 // see notes.slot
+	desc bool   // the record is a description
+}
+
+// recRare is what fewer records still have.
+type recRare struct {
+	third string
+	snap  *snapRec // a snapshot's
+}
+
+// idList is the other channels the record names, "" where none.
+func (m *recMore) idList() [3]string {
+	ids := [3]string{m.ids[0], m.ids[1]}
+	if m.rare != nil {
+		ids[2] = m.rare.third
+	}
+	return ids
+}
+
+func (m *recMore) setIDs(ids [3]string) {
+	m.ids = [2]string{ids[0], ids[1]}
+	if ids[2] != "" || m.rare != nil {
+		m.more().third = ids[2]
+	}
+}
+
+func (m *recMore) more() *recRare {
+	if m.rare == nil {
+		m.rare = new(recRare)
+	}
+	return m.rare
 }
 
 func (r *rec) isDesc() bool { return r.more != nil && r.more.desc }
 
 func (r *rec) snap() *snapRec {
-	if r.more == nil {
+	if r.more == nil || r.more.rare == nil {
 		return nil
 	}
-	return r.more.snap
+	return r.more.rare.snap
 }
 
 // snapRec is what compaction needs of a snapshot: where the channel count
@@ -219,14 +253,16 @@ type chanRef struct {
 // events of a channel that name the same others share their recMore.
 func newRec(ev *bridge.Event, ch *described) rec {
 	r := rec{ch: ch}
+	ids := [3]string{ev.Peer.ID, ev.Second, ev.Target}
 	if ev.Kind == bridge.Snapshot {
-		r.more = &recMore{ids: [3]string{ev.Peer.ID, ev.Second, ev.Target}}
-	} else if ev.Peer.ID != "" || ev.Second != "" || ev.Target != "" {
-		ids := [3]string{ev.Peer.ID, ev.Second, ev.Target}
-		if ch != nil && ch.last != nil && ch.last.ids == ids {
+		r.more = new(recMore)
+		r.more.setIDs(ids)
+	} else if ids != [3]string{} {
+		if ch != nil && ch.last != nil && ch.last.idList() == ids {
 			r.more = ch.last
 		} else {
-			r.more = &recMore{ids: ids}
+			r.more = new(recMore)
+			r.more.setIDs(ids)
 			if ch != nil {
 				ch.last = r.more
 			}
