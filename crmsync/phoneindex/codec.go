@@ -203,36 +203,81 @@ func decodeLegacy(r io.Reader) (*Snapshot, error) {
 	return &s, nil
 }
 
-// crcReader hashes what is read through it.
+// crcReader reads the snapshot in place out of the bufio.Reader's buffer
+// and hashes what it consumed each time it moves past that buffer: a byte
+// or a varint costs an index into a slice, where reading each through
+// io.ByteReader and copying it aside for the hash was a fifth of a
+// million-record load.
 type crcReader struct {
 	r   *bufio.Reader
 	crc hash.Hash32
-	buf []byte
+	win []byte // what r holds buffered, not yet discarded
+	i   int    // how much of win is consumed
+}
+
+// flush hashes and discards what was consumed.
+func (c *crcReader) flush() {
+	_, _ = c.crc.Write(c.win[:c.i])
+	_, _ = c.r.Discard(c.i)
+	c.win, c.i = nil, 0
+}
+
+// refill flushes, then looks at what r holds, filling it if it is empty.
+func (c *crcReader) refill() error {
+	c.flush()
+	if c.r.Buffered() == 0 {
+		if _, err := c.r.Peek(1); err != nil {
+			return err
+		}
+	}
+	c.win, _ = c.r.Peek(c.r.Buffered())
+	return nil
 }
 
 func (c *crcReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.buf = append(c.buf, b)
-		if len(c.buf) >= 64<<10 {
-			c.flush()
+	if c.i == len(c.win) {
+		if err := c.refill(); err != nil {
+			return 0, err
 		}
 	}
-	return b, err
+	b := c.win[c.i]
+	c.i++
+	return b, nil
 }
 
-func (c *crcReader) flush() {
-	_, _ = c.crc.Write(c.buf)
-	c.buf = c.buf[:0]
+// uvarint and varint read one varint, as binary.ReadUvarint and
+// ReadVarint would.
+func (c *crcReader) uvarint() (uint64, error) {
+	if len(c.win)-c.i >= binary.MaxVarintLen64 {
+		v, n := binary.Uvarint(c.win[c.i:])
+		if n > 0 {
+			c.i += n
+			return v, nil
+		}
+	}
+	return binary.ReadUvarint(c) // near the buffer's end, or an overflow to report as it does
+}
+
+func (c *crcReader) varint() (int64, error) {
+	ux, err := c.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x, err
 }
 
 // read returns the next n bytes; the slice is valid until the next call.
 func (c *crcReader) read(n int) ([]byte, error) {
+	if len(c.win)-c.i >= n {
+		b := c.win[c.i : c.i+n]
+		c.i += n
+		return b, nil
+	}
 	c.flush()
-	b, err := c.r.Peek(n)
-	if err != nil {
+	if _, err := c.r.Peek(n); err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
-			b = make([]byte, n)
+			b := make([]byte, n)
 			if _, err := io.ReadFull(c.r, b); err != nil {
 				return nil, err
 			}
@@ -241,9 +286,9 @@ func (c *crcReader) read(n int) ([]byte, error) {
 		}
 		return nil, err
 	}
-	_, _ = c.r.Discard(n)
-	_, _ = c.crc.Write(b)
-	return b, nil
+	c.win, _ = c.r.Peek(c.r.Buffered())
+	c.i = n
+	return c.win[:n], nil
 }
 
 // minRecordBytes is the least a record takes in the file: entity, id kind,
@@ -251,8 +296,8 @@ func (c *crcReader) read(n int) ([]byte, error) {
 const minRecordBytes = 9
 
 func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, error) {
-	cr := &crcReader{r: br, crc: crc32.New(castagnoli), buf: make([]byte, 0, 64<<10)}
-	hl, err := binary.ReadUvarint(cr)
+	cr := &crcReader{r: br, crc: crc32.New(castagnoli)}
+	hl, err := cr.uvarint()
 	if err != nil || hl > maxHeader {
 		return nil, fmt.Errorf("header length: %v", err)
 	}
@@ -302,7 +347,7 @@ func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, erro
 	var keys []uint64
 	var idBuf, nameBuf, attrBuf []byte
 	for range h.Records {
-		ei, err := binary.ReadUvarint(cr)
+		ei, err := cr.uvarint()
 		if err != nil || ei >= uint64(len(h.Entities)) {
 			return nil, fmt.Errorf("record entity: %v", err)
 		}
@@ -318,7 +363,7 @@ func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, erro
 			}
 			copy(id.g[:], b)
 		} else {
-			n, err := binary.ReadUvarint(cr)
+			n, err := cr.uvarint()
 			if err != nil || n == 0 || n > maxIDLen {
 				return nil, fmt.Errorf("record id: %v", err)
 			}
@@ -329,7 +374,7 @@ func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, erro
 			idBuf = append(idBuf[:0], b...)
 			id.s = unsafe.String(unsafe.SliceData(idBuf), len(idBuf)) // insert copies it
 		}
-		nl, err := binary.ReadUvarint(cr)
+		nl, err := cr.uvarint()
 		if err != nil || nl > maxNameLen {
 			return nil, fmt.Errorf("record name: %v", err)
 		}
@@ -341,7 +386,7 @@ func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, erro
 		name := nameBuf // insert copies it
 		attrBuf = attrBuf[:0]
 		if withAttrs {
-			al, err := binary.ReadUvarint(cr)
+			al, err := cr.uvarint()
 			if err != nil || al > maxAttrs {
 				return nil, fmt.Errorf("record attributes: %v", err)
 			}
@@ -356,18 +401,18 @@ func decodeBinary(br *bufio.Reader, withAttrs bool, size int64) (*Snapshot, erro
 				attrBuf = append(attrBuf, ab...)
 			}
 		}
-		modified, err := binary.ReadVarint(cr)
+		modified, err := cr.varint()
 		if err != nil {
 			return nil, err
 		}
-		ne, err1 := binary.ReadUvarint(cr)
-		nt, err2 := binary.ReadUvarint(cr)
+		ne, err1 := cr.uvarint()
+		nt, err2 := cr.uvarint()
 		if err1 != nil || err2 != nil || ne+nt == 0 || ne+nt > maxRecordKey {
 			return nil, errors.New("record keys: bad count")
 		}
 		keys = keys[:0]
 		for range ne + nt {
-			k, err := binary.ReadUvarint(cr)
+			k, err := cr.uvarint()
 			if err != nil {
 				return nil, err
 			}
