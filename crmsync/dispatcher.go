@@ -115,9 +115,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // settleBound is how many pushes' outcomes (or backlog shares') per
 // worker may be on their way to the store while the workers push on:
-// enough for every push of an ack's linger, so that acks waiting to share
-// a commit never hold up the pushes.
-const settleBound = 32
+// enough for the pushes of an ack's linger (the embedded store's 50 ms;
+// it commits sooner once 256 acks wait, which 4 workers' bounds reach), so
+// that acks waiting to share a commit do not hold up the pushes.
+const settleBound = 64
 
 // runConnector claims c's jobs from the queue and hands each to a worker.
 func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
@@ -126,7 +127,7 @@ func (d *Dispatcher) runConnector(ctx, drain context.Context, c Connector) {
 	slots := make(chan struct{}, d.cfg.Concurrency)
 	// Outcomes being recorded are bounded apart from the pushes: a store
 	// may take a while to answer an ack (the embedded one lets acks wait
-	// a few milliseconds to share a commit), and a worker moves on to its
+	// up to 50 ms to share a commit), and a worker moves on to its
 	// next push meanwhile.
 	settling := make(chan struct{}, settleBound*d.cfg.Concurrency)
 	var wg sync.WaitGroup

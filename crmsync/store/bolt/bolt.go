@@ -38,7 +38,7 @@ type Options struct {
 	// OpenTimeout bounds waiting for another process's file lock. Default 5s.
 	OpenTimeout time.Duration
 	// AckLinger is how long an Ack may wait for other changes to share
-	// its commit (commit.go). Default 10ms; negative: none.
+	// its commit (commit.go). Default 50ms; negative: none.
 	AckLinger time.Duration
 }
 

@@ -331,3 +331,48 @@ func TestLoneAckCommitsAfterTheLinger(t *testing.T) {
 		t.Errorf("b after Close and Open: %v, want delivered", st)
 	}
 }
+
+// Acks that fill a batch commit at once, whatever is left of the linger:
+// the dispatcher's workers wait for their outcomes once they have
+// crmsync's settleBound of them in flight, so a batch must not sit out a
+// linger sized for a trickle.
+func TestAFullBatchOfAcksCommitsAtOnce(t *testing.T) {
+	s, err := bolt.Open(t.TempDir(), bolt.Options{AckLinger: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	jobs := make([]crmsync.Job, bolt.AckBatch)
+	for i := range jobs {
+		jobs[i] = claimOne(t, s, fmt.Sprint("a", i))
+	}
+	before := bolt.Commits(s)
+	acked := make(chan error, len(jobs))
+	for _, j := range jobs[:len(jobs)-1] {
+		go func() { acked <- s.Ack(ctx, j) }()
+	}
+	for bolt.Pending(s) < len(jobs)-1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := bolt.Commits(s) - before; got != 0 {
+		t.Fatalf("%d acks, one short of a batch, took %d commits before the linger, want 0", len(jobs)-1, got)
+	}
+	go func() { acked <- s.Ack(ctx, jobs[len(jobs)-1]) }()
+	for range jobs {
+		select {
+		case err := <-acked:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a full batch of acks is still waiting for the linger")
+		}
+	}
+	for _, j := range jobs {
+		if st, _ := s.JobState(ctx, "hook", j.ID()); st != crmsync.JobDelivered {
+			t.Fatalf("%s: %v, want delivered", j.ID(), st)
+		}
+	}
+}

@@ -8,6 +8,9 @@ import (
 	"github.com/callbridge/callbridge/crmsync/store/internal/jobcodec"
 )
 
+// AckBatch is how many waiting acks commit without waiting longer.
+const AckBatch = ackBatch
+
 // Commits is how many transactions s has committed.
 func Commits(s *Store) uint64 { return s.c.commits.Load() }
 
