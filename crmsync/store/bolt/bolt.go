@@ -198,11 +198,6 @@ func connBuckets(tx *bbolt.Tx, connector string, create bool) (conn, error) {
 		}
 		c.b[string(sb)] = b
 	}
-	if create && c.get(bMeta).Get(kFormat) == nil {
-		if err := c.get(bMeta).Put(kFormat, u64(markerFormat)); err != nil {
-			return conn{}, err
-		}
-	}
 	return c, nil
 }
 

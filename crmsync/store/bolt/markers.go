@@ -30,13 +30,6 @@ const (
 	markDone = 'd'
 )
 
-// markerFormat is the layout version in each connector's meta bucket:
-// 2 is the marker log. Files without it kept markers in the enq and done
-// buckets, moved into the log at Open (migrateMarkers).
-const markerFormat = 2
-
-var kFormat = []byte("format")
-
 // idHash is the table's key for an id: 16 bytes whatever the id's length,
 // with no practical chance of two ids sharing one.
 type idHash [16]byte
